@@ -1,0 +1,146 @@
+/* config/cfg.h — pglane's configuration: an immutable struct built from a libconfig file
+ * (or from the built-in defaults), validated with messages that name the file, the line and
+ * the key. A reload builds a new struct beside the old one; nothing here is global. */
+#ifndef PGLANE_CONFIG_CFG_H
+#define PGLANE_CONFIG_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CFG_NAME_MAX 64 /* database, user and lane names: 63 bytes + NUL */
+
+enum cfg_pool_mode { CFG_POOL_SESSION, CFG_POOL_TRANSACTION };
+enum cfg_auth_type { CFG_AUTH_TRUST, CFG_AUTH_MD5, CFG_AUTH_SCRAM };
+enum cfg_log_format { CFG_LOG_TEXT, CFG_LOG_JSON };
+enum cfg_log_level { CFG_LOG_ERROR, CFG_LOG_WARNING, CFG_LOG_INFO, CFG_LOG_DEBUG };
+enum cfg_tls_mode { CFG_TLS_DISABLE, CFG_TLS_ALLOW, CFG_TLS_REQUIRE };
+enum cfg_lane_kind { CFG_LANE_OLTP, CFG_LANE_OLAP, CFG_LANE_COUNT };
+
+/* Pool settings: `pool` holds the defaults, each lane a resolved copy (lane keys override
+ * the defaults). Durations in milliseconds, 0 = off. */
+struct cfg_pool {
+	enum cfg_pool_mode mode;
+	int size;
+	int min_size;
+	int max_prepared_statements;
+	int64_t statement_timeout_ms;
+	int64_t idle_in_transaction_timeout_ms;
+	int64_t client_idle_timeout_ms;
+	int64_t query_wait_timeout_ms;
+	int64_t slow_query_ms;
+	int64_t server_lifetime_ms;
+	int64_t server_idle_timeout_ms;
+	int64_t server_connect_timeout_ms;
+	int64_t client_login_timeout_ms;
+	char *server_reset_query; /* owned; "" = none */
+	char **track_parameters;  /* owned; extra tracked parameter names */
+	size_t ntrack_parameters;
+};
+
+struct cfg_endpoint {
+	char *host; /* owned */
+	int port;
+};
+
+struct cfg_lane {
+	bool enabled; /* oltp always; olap when the database has an `olap` group */
+	struct cfg_pool pool;
+	struct cfg_endpoint *replicas; /* owned; olap only */
+	size_t nreplicas;
+	int64_t max_replica_lag_ms;
+	bool fallback; /* use the primary when no replica is fresh enough */
+};
+
+struct cfg_database {
+	char *name;	/* owned; "*" matches every database */
+	char *host;	/* owned */
+	int port;
+	char *dbname;	/* owned; "" = the name the client asked for */
+	char *user;	/* owned; "" = the client's user */
+	char *password; /* owned; "" = from the auth file */
+	enum cfg_lane_kind default_lane;
+	struct cfg_lane lanes[CFG_LANE_COUNT];
+	int line; /* where it was defined, 0 for built-in */
+};
+
+struct cfg_route {
+	char *user;		/* owned; NULL = any */
+	char *application_name; /* owned glob (fnmatch); NULL = any */
+	char *database;		/* owned; NULL = any */
+	enum cfg_lane_kind lane;
+};
+
+struct cfg_hba {
+	char *address; /* owned CIDR ("127.0.0.1/32", "::1/128", "all") */
+	char *database; /* owned; "all" = any */
+	char *user;	/* owned; "all" = any */
+	char *method;	/* owned: "trust" | "md5" | "scram-sha-256" | "reject" | "cert" */
+};
+
+struct cfg {
+	char *path; /* owned; NULL when built-in defaults */
+	struct {
+		char *host;
+		int port;
+		int max_client_conn;
+		struct {
+			enum cfg_tls_mode mode;
+			char *cert;
+			char *key;
+			char *ca;
+		} tls;
+	} listen;
+	struct {
+		enum cfg_auth_type type;
+		char *file; /* owned; "" = none (trust only); relative to the config file */
+	} auth;
+	struct {
+		char **users;
+		size_t nusers;
+		char **stats_users;
+		size_t nstats_users;
+		int http_port;
+	} admin;
+	struct {
+		enum cfg_log_format format;
+		enum cfg_log_level level;
+	} log;
+	struct cfg_pool pool;
+	struct cfg_database *databases; /* owned; at least one (built-in "*" when none given) */
+	size_t ndatabases;
+	struct cfg_route *routes;
+	size_t nroutes;
+	struct cfg_hba *hba;
+	size_t nhba;
+	struct {
+		int64_t interval_ms;
+		char *user;
+		char *password;
+	} monitor;
+};
+
+/* Errors collected while loading: each "FILE:LINE: KEY: message". */
+#define CFG_MAX_ERRORS 32
+struct cfg_errors {
+	size_t n;
+	char msg[CFG_MAX_ERRORS][256];
+};
+
+/* Load and validate `path` (NULL: built-in defaults). On any error returns NULL with every
+ * problem found in `errs`; on success a new config the caller frees with cfg_free(). */
+__attribute__((warn_unused_result)) struct cfg *cfg_load(const char *path, struct cfg_errors *errs);
+void cfg_free(struct cfg *c);
+/* Print the resolved settings (libconfig syntax, every key, secrets masked) to `out`. */
+void cfg_print(const struct cfg *c, FILE *out);
+/* The database entry for a client's database name: an exact name, else "*", else NULL. */
+const struct cfg_database *cfg_database_find(const struct cfg *c, const char *name);
+/* Is `user` in admin.users (`*full` true) or admin.stats_users (`*full` false)? */
+bool cfg_is_admin(const struct cfg *c, const char *user, bool *full);
+/* Parse a duration ("250ms", "2s", "5min", "1h", or a bare integer in ms; "0" = off). */
+__attribute__((warn_unused_result)) bool cfg_duration_parse(const char *s, int64_t *ms);
+const char *cfg_lane_name(enum cfg_lane_kind k);
+const char *cfg_pool_mode_name(enum cfg_pool_mode m);
+
+#endif
