@@ -18,9 +18,10 @@ LDLIBS   += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 DEB_PKGS = gcc make pkg-config libev-dev libssl-dev libconfig-dev libpq-dev libcriterion-dev \
 	   postgresql postgresql-client postgresql-contrib pgbouncer procps iproute2 util-linux
 
-LIB_SRC  = $(wildcard protocol/*.c config/*.c pool/*.c admin/*.c) \
-	   $(filter-out proxy/main.c,$(wildcard proxy/*.c))
+PURE_SRC = $(wildcard protocol/*.c config/*.c)
+LIB_SRC  = $(PURE_SRC) $(wildcard pool/*.c admin/*.c) $(filter-out proxy/main.c,$(wildcard proxy/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_EXTRA ?=
 UNIT_SRC = $(wildcard tests/unit/*.c)
 IT_SRC   = $(wildcard tests/integration/*.c)
 
@@ -38,7 +39,8 @@ $(BUILD)/libpglane.a: $(LIB_OBJ)
 $(BUILD)/pglane: $(BUILD)/proxy/main.o $(BUILD)/libpglane.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libpglane.a
+# Unit tests cover pure code only (protocol/, config/, pool/ logic): no sockets.
+$(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(PURE_SRC:%.c=$(BUILD)/%.o) $(UNIT_EXTRA:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
 $(BUILD)/integration_tests: $(IT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libpglane.a
@@ -64,7 +66,7 @@ test: deps
 	@tests/run.sh $(BUILD)
 
 unit: $(BUILD)/unit_tests
-	$(BUILD)/unit_tests
+	$(BUILD)/unit_tests --jobs 2
 
 integration: $(BUILD)/pglane $(BUILD)/integration_tests
 	$(BUILD)/integration_tests
