@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# tests/pg.sh — a throwaway PostgreSQL cluster for the integration tests, `make run` and the
+# benchmark. It listens on 127.0.0.1 only, keeps its socket, data and log under DIR, and is set
+# up with the fixtures the tests rely on (roles for every server-side login method, the `bench`
+# database initialised by pgbench).
+#
+#   tests/pg.sh start DIR PORT   initdb DIR/data, start on 127.0.0.1:PORT, create the fixtures
+#   tests/pg.sh stop DIR         stop it (the files stay; `rm -rf DIR` removes them)
+#
+# PostgreSQL refuses to run as root: as root, initdb and pg_ctl run as the system user `pglane`
+# (created when missing; `nobody` if that fails) and DIR is handed to that user.
+#
+# Fixtures (passwords as shown; pg_hba.conf method in brackets):
+#   postgres              [trust]          superuser
+#   scram_user/scram_pw   [scram-sha-256]  SCRAM secret
+#   md5_user/md5_pw       [md5]            MD5 secret
+#   clear_user/clear_pw   [password]       SCRAM secret, server asks for the cleartext password
+#   pass_user/pass_pw     [scram-sha-256]  SCRAM secret (tests put only its secret in pglane's file)
+#   database bench        pgbench -i -s 2, tables readable and writable by every role
+set -euo pipefail
+
+die() {
+	echo "pg.sh: $*" >&2
+	exit 1
+}
+
+usage() {
+	echo "usage: tests/pg.sh start DIR PORT | tests/pg.sh stop DIR" >&2
+	exit 2
+}
+
+# The directory with initdb and pg_ctl: pg_config's, else the newest /usr/lib/postgresql/*/bin.
+find_bindir() {
+	local d
+	if command -v pg_config >/dev/null 2>&1; then
+		d=$(pg_config --bindir 2>/dev/null || true)
+		if [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+			echo "$d"
+			return
+		fi
+	fi
+	for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+		if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then
+			echo "$d"
+			return
+		fi
+	done
+	die "initdb/pg_ctl not found (pg_config --bindir, /usr/lib/postgresql/*/bin): install postgresql"
+}
+
+# The unprivileged user PostgreSQL runs as when we are root.
+PG_OS_USER=
+pick_os_user() {
+	[ "$(id -u)" = 0 ] || return 0
+	if ! id -u pglane >/dev/null 2>&1; then
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin pglane >/dev/null 2>&1 || true
+	fi
+	if id -u pglane >/dev/null 2>&1; then
+		PG_OS_USER=pglane
+	elif id -u nobody >/dev/null 2>&1; then
+		PG_OS_USER=nobody
+	else
+		die "running as root and neither user 'pglane' (useradd failed) nor 'nobody' exists"
+	fi
+}
+
+# Run a command as the cluster's owner, from inside DIR (the caller's cwd may be unreadable).
+as_pg() {
+	if [ -n "$PG_OS_USER" ]; then
+		(cd "$DIR" && runuser -u "$PG_OS_USER" -- "$@")
+	else
+		(cd "$DIR" && "$@")
+	fi
+}
+
+# psql as the superuser over TCP; quiet, stops at the first error.
+pg_sql() {
+	local db=$1
+	shift
+	psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d "$db" "$@"
+}
+
+cmd_start() {
+	local bindir log
+	case "$PORT" in
+	'' | *[!0-9]*) die "PORT must be a number, got '$PORT'" ;;
+	esac
+	bindir=$(find_bindir)
+	pick_os_user
+	mkdir -p "$DIR"
+	DIR=$(cd "$DIR" && pwd)
+	if [ -f "$DIR/data/postmaster.pid" ] && as_pg "$bindir/pg_ctl" status -D "$DIR/data" >/dev/null 2>&1; then
+		die "a PostgreSQL is already running from $DIR/data (tests/pg.sh stop $DIR)"
+	fi
+	if [ -e "$DIR/data" ]; then
+		[ -f "$DIR/data/PG_VERSION" ] || die "$DIR/data exists and is not a PostgreSQL data directory"
+		rm -rf "$DIR/data"
+	fi
+	if [ -n "$PG_OS_USER" ]; then
+		chown "$PG_OS_USER" "$DIR"
+		chmod 700 "$DIR"
+		runuser -u "$PG_OS_USER" -- test -w "$DIR" ||
+			die "user $PG_OS_USER cannot write $DIR: a parent directory is not searchable (chmod o+x it)"
+	fi
+
+	log="$DIR/initdb.log"
+	if ! as_pg "$bindir/initdb" -D "$DIR/data" -U postgres -A trust --nosync -E UTF8 \
+		--locale=C >"$log" 2>&1; then
+		cat "$log" >&2
+		die "initdb failed (log above, $log)"
+	fi
+
+	cat >>"$DIR/data/postgresql.conf" <<EOF
+
+# tests/pg.sh: a throwaway cluster on 127.0.0.1 only
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$DIR'
+max_connections = 300
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+	cat >"$DIR/data/pg_hba.conf" <<EOF
+# tests/pg.sh: one login method per fixture role, TCP on 127.0.0.1 only
+local   all  postgres                trust
+host    all  postgres    127.0.0.1/32 trust
+host    all  md5_user    127.0.0.1/32 md5
+host    all  clear_user  127.0.0.1/32 password
+host    all  all         127.0.0.1/32 scram-sha-256
+EOF
+
+	if ! as_pg "$bindir/pg_ctl" start -w -t 60 -s -D "$DIR/data" -l "$DIR/log" >/dev/null 2>&1; then
+		tail -n 30 "$DIR/log" >&2 || true
+		die "PostgreSQL did not start on 127.0.0.1:$PORT (log above, $DIR/log)"
+	fi
+
+	if ! pg_sql postgres >"$DIR/fixtures.log" 2>&1 <<'EOF'; then
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE scram_user LOGIN PASSWORD 'scram_pw';
+CREATE ROLE clear_user LOGIN PASSWORD 'clear_pw';
+CREATE ROLE pass_user LOGIN PASSWORD 'pass_pw';
+SET password_encryption = 'md5';
+CREATE ROLE md5_user LOGIN PASSWORD 'md5_pw';
+RESET password_encryption;
+CREATE DATABASE bench;
+EOF
+		cat "$DIR/fixtures.log" >&2
+		die "creating the fixture roles failed"
+	fi
+	if ! pgbench -i -s 2 -q -h 127.0.0.1 -p "$PORT" -U postgres bench >"$DIR/pgbench-init.log" 2>&1; then
+		cat "$DIR/pgbench-init.log" >&2
+		die "pgbench -i failed"
+	fi
+	if ! pg_sql bench >>"$DIR/fixtures.log" 2>&1 <<'EOF'; then
+GRANT ALL ON ALL TABLES IN SCHEMA public TO PUBLIC;
+EOF
+		cat "$DIR/fixtures.log" >&2
+		die "granting the bench tables failed"
+	fi
+	echo "pg.sh: PostgreSQL $("$bindir/pg_ctl" --version | awk '{print $3}') on 127.0.0.1:$PORT ($DIR)"
+}
+
+cmd_stop() {
+	local bindir
+	[ -d "$DIR/data" ] || return 0
+	bindir=$(find_bindir)
+	pick_os_user
+	DIR=$(cd "$DIR" && pwd)
+	as_pg "$bindir/pg_ctl" status -D "$DIR/data" >/dev/null 2>&1 || return 0
+	if ! as_pg "$bindir/pg_ctl" stop -D "$DIR/data" -m fast -w -t 30 -s >/dev/null 2>&1; then
+		as_pg "$bindir/pg_ctl" stop -D "$DIR/data" -m immediate -w -t 30 -s >/dev/null 2>&1 ||
+			die "could not stop PostgreSQL in $DIR/data"
+	fi
+}
+
+[ $# -ge 2 ] || usage
+DIR=$2
+case "$1" in
+start)
+	[ $# -eq 3 ] || usage
+	PORT=$3
+	cmd_start
+	;;
+stop)
+	[ $# -eq 2 ] || usage
+	cmd_stop
+	;;
+*) usage ;;
+esac
