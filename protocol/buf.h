@@ -50,9 +50,11 @@ void proto_put_i32(struct proto_writer *w, int32_t v);
 void proto_put_bytes(struct proto_writer *w, const void *p, size_t n);
 /* The string and its terminating NUL. */
 void proto_put_cstr(struct proto_writer *w, const char *s);
-/* Back-patch the length of the message begun last. */
+/* Back-patch the length of the message begun last. Messages do not nest: a proto_begin()
+ * while one is open, or a proto_end() with none open, sets `failed`. */
 void proto_end(struct proto_writer *w);
-/* True when nothing overflowed since init. */
+/* True when nothing overflowed since init and no message is left open (every proto_begin()
+ * was matched by one proto_end()). */
 __attribute__((warn_unused_result)) bool proto_writer_ok(const struct proto_writer *w);
 
 /* Big-endian helpers for code that only peeks at a header. */

@@ -10,18 +10,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_HEADER_SIZE 5 /* type byte + int32 length */
-#define PROTO_STARTUP_HEADER_SIZE 8 /* int32 length + int32 code */
-#define PROTO_MAX_STARTUP_LEN 10000 /* PostgreSQL's own limit on a startup packet */
+#define PROTO_HEADER_SIZE         5     /* type byte + int32 length */
+#define PROTO_STARTUP_HEADER_SIZE 8     /* int32 length + int32 code */
+#define PROTO_MAX_STARTUP_LEN     10000 /* PostgreSQL's own limit on a startup packet */
 
 enum proto_frame_result { PROTO_FRAME_OK, PROTO_FRAME_NEED_MORE, PROTO_FRAME_BAD };
 
 struct proto_frame {
-	uint8_t type;	     /* 0 for startup-phase packets */
-	uint32_t len;	     /* the length field: counts itself and the body, not the type */
-	size_t size;	     /* bytes on the wire: len + 1 for typed messages, len for startup */
-	const uint8_t *body; /* borrowed: first byte after the length field (after the code
-				for startup packets is NOT skipped: body starts at the code) */
+	uint8_t type;        /* 0 for startup-phase packets */
+	uint32_t len;        /* the length field: counts itself and the body, not the type */
+	size_t size;         /* bytes on the wire: len + 1 for typed messages, len for startup */
+	const uint8_t *body; /* borrowed: first byte after the length field; for startup
+	                        packets that is the 4-byte code (the code is not skipped) */
 	size_t body_len;     /* len - 4 */
 };
 
