@@ -93,25 +93,25 @@ enum proto_error_field {
 };
 
 /* SQLSTATEs pglane itself reports. */
-#define PROTO_SQLSTATE_PROTOCOL_VIOLATION "08P01"
-#define PROTO_SQLSTATE_CONNECTION_FAILURE "08006"
-#define PROTO_SQLSTATE_CANNOT_CONNECT "08001"
-#define PROTO_SQLSTATE_INVALID_PASSWORD "28P01"
-#define PROTO_SQLSTATE_INVALID_AUTH_SPEC "28000"
-#define PROTO_SQLSTATE_TOO_MANY_CONNECTIONS "53300"
-#define PROTO_SQLSTATE_QUERY_CANCELED "57014"
-#define PROTO_SQLSTATE_ADMIN_SHUTDOWN "57P01"
-#define PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED "0A000"
-#define PROTO_SQLSTATE_INVALID_CATALOG "3D000"
-#define PROTO_SQLSTATE_INTERNAL "XX000"
-#define PROTO_SQLSTATE_IDLE_IN_TX_TIMEOUT "25P03"
-#define PROTO_SQLSTATE_IN_FAILED_TX "25P02"
-#define PROTO_SQLSTATE_SYNTAX_ERROR "42601"
+#define PROTO_SQLSTATE_PROTOCOL_VIOLATION     "08P01"
+#define PROTO_SQLSTATE_CONNECTION_FAILURE     "08006"
+#define PROTO_SQLSTATE_CANNOT_CONNECT         "08001"
+#define PROTO_SQLSTATE_INVALID_PASSWORD       "28P01"
+#define PROTO_SQLSTATE_INVALID_AUTH_SPEC      "28000"
+#define PROTO_SQLSTATE_TOO_MANY_CONNECTIONS   "53300"
+#define PROTO_SQLSTATE_QUERY_CANCELED         "57014"
+#define PROTO_SQLSTATE_ADMIN_SHUTDOWN         "57P01"
+#define PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED  "0A000"
+#define PROTO_SQLSTATE_INVALID_CATALOG        "3D000"
+#define PROTO_SQLSTATE_INTERNAL               "XX000"
+#define PROTO_SQLSTATE_IDLE_IN_TX_TIMEOUT     "25P03"
+#define PROTO_SQLSTATE_IN_FAILED_TX           "25P02"
+#define PROTO_SQLSTATE_SYNTAX_ERROR           "42601"
 #define PROTO_SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
 
 /* Fields of an ErrorResponse or NoticeResponse; absent fields are NULL. */
 struct proto_error {
-	const char *severity; /* localized 'S' */
+	const char *severity;          /* localized 'S' */
 	const char *severity_nonlocal; /* 'V' (PostgreSQL 9.6+) */
 	const char *sqlstate;
 	const char *message;
@@ -120,10 +120,11 @@ struct proto_error {
 };
 
 /* ---- builders ---- */
-/* ErrorResponse (or NoticeResponse when `type` is PROTO_BE_NOTICE) with S, V, C, M fields;
- * `detail` may be NULL. */
+/* ErrorResponse (or NoticeResponse when `type` is PROTO_BE_NOTICE) with S, V (both
+ * `severity`, which must be the non-localized word such as "FATAL"), C, M and, unless
+ * `detail` is NULL, D fields, then the final NUL. */
 void proto_write_error(struct proto_writer *w, uint8_t type, const char *severity,
-		       const char *sqlstate, const char *message, const char *detail);
+                       const char *sqlstate, const char *message, const char *detail);
 /* Authentication request `code` followed by `n` bytes of `data` (salt, SASL payload). For
  * PROTO_AUTH_SASL pass the mechanism list already NUL-separated and double-terminated. */
 void proto_write_auth(struct proto_writer *w, int32_t code, const void *data, size_t n);
@@ -137,38 +138,42 @@ void proto_write_terminate(struct proto_writer *w);
 void proto_write_password(struct proto_writer *w, const char *password);
 /* SASLInitialResponse: mechanism name, then int32 length and the data. */
 void proto_write_sasl_initial(struct proto_writer *w, const char *mechanism, const void *data,
-			      size_t n);
+                              size_t n);
 /* SASLResponse: the raw data. */
 void proto_write_sasl_response(struct proto_writer *w, const void *data, size_t n);
 
 /* ---- parsers ---- */
-/* 'R': the code and whatever follows it (salt, SASL mechanisms or payload). */
-__attribute__((warn_unused_result)) bool
-proto_parse_auth(const uint8_t *body, size_t len, int32_t *code, const uint8_t **data,
-		 size_t *data_len);
+/* 'R': the code and whatever follows it (salt, SASL mechanisms or payload). The size is
+ * checked for the codes that have one: nothing after OK, cleartext, Kerberos, GSS and SSPI;
+ * exactly a 4-byte salt after MD5; a list ending in two NULs after SASL. Other codes (SASL
+ * continue/final, GSS continue, unknown) accept any data. */
+__attribute__((warn_unused_result)) bool proto_parse_auth(const uint8_t *body, size_t len,
+                                                          int32_t *code, const uint8_t **data,
+                                                          size_t *data_len);
 /* Does the NUL-separated SASL mechanism list of an AuthenticationSASL hold `mech`? */
 __attribute__((warn_unused_result)) bool proto_sasl_has_mechanism(const uint8_t *data, size_t len,
-								  const char *mech);
+                                                                  const char *mech);
 /* 'E' / 'N': the known fields; unknown field codes are skipped. False when a field is not
- * NUL-terminated or the final terminator is missing. */
+ * NUL-terminated, the final terminator is missing or is not the last byte. */
 __attribute__((warn_unused_result)) bool proto_parse_error(const uint8_t *body, size_t len,
-							   struct proto_error *out);
+                                                           struct proto_error *out);
 /* 'S' ParameterStatus. */
 __attribute__((warn_unused_result)) bool
 proto_parse_param_status(const uint8_t *body, size_t len, const char **name, const char **value);
-/* 'K' BackendKeyData. */
+/* 'K' BackendKeyData: exactly two int32 (protocol 3.0). */
 __attribute__((warn_unused_result)) bool proto_parse_key_data(const uint8_t *body, size_t len,
-							      int32_t *pid, int32_t *key);
+                                                              int32_t *pid, int32_t *key);
 /* 'Z' ReadyForQuery: status is one of I, T, E. */
 __attribute__((warn_unused_result)) bool proto_parse_ready(const uint8_t *body, size_t len,
-							   uint8_t *tx_status);
+                                                           uint8_t *tx_status);
 /* 'p' as PasswordMessage: a NUL-terminated string filling the body exactly. */
 __attribute__((warn_unused_result)) bool proto_parse_password(const uint8_t *body, size_t len,
-							      const char **password);
+                                                              const char **password);
 /* 'p' as SASLInitialResponse: mechanism, then int32 length (-1: none) and the data, which
- * must fill the rest of the body exactly. */
-__attribute__((warn_unused_result)) bool
-proto_parse_sasl_initial(const uint8_t *body, size_t len, const char **mechanism,
-			 const uint8_t **data, size_t *data_len);
+ * must fill the rest of the body exactly. A length of -1 gives `*data` NULL, `*data_len` 0. */
+__attribute__((warn_unused_result)) bool proto_parse_sasl_initial(const uint8_t *body, size_t len,
+                                                                  const char **mechanism,
+                                                                  const uint8_t **data,
+                                                                  size_t *data_len);
 
 #endif

@@ -9,13 +9,13 @@
 
 #include "protocol/buf.h"
 
-#define PROTO_VERSION_3 (3 << 16)
-#define PROTO_CANCEL_REQUEST_CODE ((1234 << 16) | 5678)	 /* 80877102 */
-#define PROTO_SSL_REQUEST_CODE ((1234 << 16) | 5679)	 /* 80877103 */
+#define PROTO_VERSION_3           (3 << 16)
+#define PROTO_CANCEL_REQUEST_CODE ((1234 << 16) | 5678) /* 80877102 */
+#define PROTO_SSL_REQUEST_CODE    ((1234 << 16) | 5679) /* 80877103 */
 #define PROTO_GSSENC_REQUEST_CODE ((1234 << 16) | 5680) /* 80877104 */
-#define PROTO_CANCEL_REQUEST_LEN 16
-#define PROTO_STARTUP_MAX_PARAMS 64
-#define PROTO_NAMEDATALEN 64 /* PostgreSQL identifiers: 63 bytes + NUL */
+#define PROTO_CANCEL_REQUEST_LEN  16
+#define PROTO_STARTUP_MAX_PARAMS  64
+#define PROTO_NAMEDATALEN         64 /* PostgreSQL identifiers: 63 bytes + NUL */
 
 enum proto_startup_kind {
 	PROTO_STARTUP_V3,
@@ -45,18 +45,23 @@ struct proto_startup {
 };
 
 /* Parse a whole startup-phase packet (`p`, `len` as framed by proto_startup_frame(),
- * length field included). False when malformed: a v3 packet without a final NUL, a name
- * without a value, more than PROTO_STARTUP_MAX_PARAMS pairs, no or empty `user`, a user or
- * database name of PROTO_NAMEDATALEN bytes or more, a cancel request of the wrong size. */
+ * length field included). False when malformed: a length field other than `len`, `len`
+ * outside 8..PROTO_MAX_STARTUP_LEN, a v3 packet whose final NUL is missing or not its last
+ * byte, a name without a value, a parameter named twice, more than PROTO_STARTUP_MAX_PARAMS
+ * pairs, no or empty `user`, a user or database name of PROTO_NAMEDATALEN bytes or more, a
+ * cancel request of other than PROTO_CANCEL_REQUEST_LEN bytes, an SSL or GSSENC request of
+ * other than 8 bytes. A well-formed packet with another protocol version is true with kind
+ * PROTO_STARTUP_UNSUPPORTED (only `code` set). On false, `out` holds no parameters. */
 __attribute__((warn_unused_result)) bool proto_startup_parse(const uint8_t *p, size_t len,
-							     struct proto_startup *out);
+                                                             struct proto_startup *out);
 
 /* The value of parameter `name` in a parsed v3 startup, or NULL. */
 const char *proto_startup_get(const struct proto_startup *s, const char *name);
 
-/* Build a v3 StartupMessage with `user`, `database` and `n` extra pairs. */
+/* Build a v3 StartupMessage with `user`, `database` (omitted when NULL or empty) and `n`
+ * extra pairs; extra pairs named "user" or "database" are skipped (never sent twice). */
 void proto_write_startup(struct proto_writer *w, const char *user, const char *database,
-			 const struct proto_startup_param *extra, size_t n);
+                         const struct proto_startup_param *extra, size_t n);
 void proto_write_ssl_request(struct proto_writer *w);
 void proto_write_cancel_request(struct proto_writer *w, int32_t pid, int32_t key);
 
