@@ -138,7 +138,10 @@ void cfg_print(const struct cfg *c, FILE *out);
 const struct cfg_database *cfg_database_find(const struct cfg *c, const char *name);
 /* Is `user` in admin.users (`*full` true) or admin.stats_users (`*full` false)? */
 bool cfg_is_admin(const struct cfg *c, const char *user, bool *full);
-/* Parse a duration ("250ms", "2s", "5min", "1h", or a bare integer in ms; "0" = off). */
+/* The longest duration accepted anywhere (365 days), so that `now + timeout` cannot overflow. */
+#define CFG_DURATION_MAX_MS ((int64_t)365 * 24 * 3600 * 1000)
+/* Parse a duration ("250ms", "2s", "5min", "1h", or a bare integer in ms; "0" = off). No sign,
+ * no spaces, no fraction; false for anything else or for more than CFG_DURATION_MAX_MS. */
 __attribute__((warn_unused_result)) bool cfg_duration_parse(const char *s, int64_t *ms);
 const char *cfg_lane_name(enum cfg_lane_kind k);
 const char *cfg_pool_mode_name(enum cfg_pool_mode m);

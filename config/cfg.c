@@ -1,0 +1,263 @@
+/* config/cfg.c — the built-in defaults, the life of a struct cfg (building its owned parts,
+ * cfg_free) and the small look-ups on it: databases by name, admin users, enum names,
+ * durations. Reading a file is config/cfg_load.c, printing config/cfg_print.c. */
+#include "config/cfg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/cfg_private.h"
+
+const char *const cfg_pool_mode_names[2] = {"session", "transaction"};
+const char *const cfg_auth_type_names[3] = {"trust", "md5", "scram-sha-256"};
+const char *const cfg_log_format_names[2] = {"text", "json"};
+const char *const cfg_log_level_names[4] = {"error", "warning", "info", "debug"};
+const char *const cfg_tls_mode_names[3] = {"disable", "allow", "require"};
+const char *const cfg_lane_names[CFG_LANE_COUNT] = {"oltp", "olap"};
+const char *const cfg_hba_method_names[5] = {"trust", "md5", "scram-sha-256", "reject", "cert"};
+
+void cfg_strv_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+bool cfg_pool_set_defaults(struct cfg_pool *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->mode = CFG_POOL_TRANSACTION;
+	p->size = 20;
+	p->min_size = 0;
+	p->max_prepared_statements = 200;
+	p->statement_timeout_ms = 0;
+	p->idle_in_transaction_timeout_ms = 0;
+	p->client_idle_timeout_ms = 0;
+	p->query_wait_timeout_ms = 120 * 1000;
+	p->slow_query_ms = 1000;
+	p->server_lifetime_ms = 3600 * 1000;
+	p->server_idle_timeout_ms = 600 * 1000;
+	p->server_connect_timeout_ms = 5 * 1000;
+	p->client_login_timeout_ms = 60 * 1000;
+	p->server_reset_query = strdup("DISCARD ALL");
+	p->track_parameters = NULL;
+	p->ntrack_parameters = 0;
+	return p->server_reset_query != NULL;
+}
+
+bool cfg_pool_copy(struct cfg_pool *dst, const struct cfg_pool *src)
+{
+	*dst = *src;
+	dst->server_reset_query = NULL;
+	dst->track_parameters = NULL;
+	dst->ntrack_parameters = 0;
+	dst->server_reset_query = strdup(src->server_reset_query ? src->server_reset_query : "");
+	if (!dst->server_reset_query)
+		return false;
+	if (src->ntrack_parameters == 0)
+		return true;
+	dst->track_parameters = calloc(src->ntrack_parameters, sizeof(char *));
+	if (!dst->track_parameters)
+		return false;
+	for (size_t i = 0; i < src->ntrack_parameters; i++) {
+		dst->track_parameters[i] = strdup(src->track_parameters[i]);
+		if (!dst->track_parameters[i])
+			return false;
+		dst->ntrack_parameters = i + 1;
+	}
+	return true;
+}
+
+void cfg_pool_release(struct cfg_pool *p)
+{
+	free(p->server_reset_query);
+	cfg_strv_free(p->track_parameters, p->ntrack_parameters);
+	p->server_reset_query = NULL;
+	p->track_parameters = NULL;
+	p->ntrack_parameters = 0;
+}
+
+bool cfg_database_init(struct cfg_database *db, const char *name, const struct cfg_pool *pool)
+{
+	memset(db, 0, sizeof(*db));
+	db->port = CFG_DEFAULT_DB_PORT;
+	db->default_lane = CFG_LANE_OLTP;
+	for (int k = 0; k < CFG_LANE_COUNT; k++) {
+		struct cfg_lane *l = &db->lanes[k];
+		l->enabled = k == CFG_LANE_OLTP;
+		l->max_replica_lag_ms = CFG_DEFAULT_REPLICA_LAG_MS;
+		l->fallback = CFG_DEFAULT_REPLICA_FALLBACK;
+		if (!cfg_pool_copy(&l->pool, pool))
+			return false;
+	}
+	db->name = strdup(name);
+	db->host = strdup(CFG_DEFAULT_DB_HOST);
+	db->dbname = strdup("");
+	db->user = strdup("");
+	db->password = strdup("");
+	return db->name && db->host && db->dbname && db->user && db->password;
+}
+
+void cfg_database_release(struct cfg_database *db)
+{
+	free(db->name);
+	free(db->host);
+	free(db->dbname);
+	free(db->user);
+	free(db->password);
+	for (int k = 0; k < CFG_LANE_COUNT; k++) {
+		struct cfg_lane *l = &db->lanes[k];
+		cfg_pool_release(&l->pool);
+		for (size_t i = 0; i < l->nreplicas; i++)
+			free(l->replicas[i].host);
+		free(l->replicas);
+	}
+	memset(db, 0, sizeof(*db));
+}
+
+bool cfg_database_add_builtin(struct cfg *c)
+{
+	struct cfg_database *dbs = realloc(c->databases, (c->ndatabases + 1) * sizeof(*dbs));
+	if (!dbs)
+		return false;
+	c->databases = dbs;
+	struct cfg_database *db = &dbs[c->ndatabases++];
+	return cfg_database_init(db, "*", &c->pool);
+}
+
+struct cfg *cfg_defaults_new(void)
+{
+	struct cfg *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	bool ok = cfg_pool_set_defaults(&c->pool);
+	c->listen.host = strdup("127.0.0.1");
+	c->listen.port = 6432;
+	c->listen.max_client_conn = 10000;
+	c->listen.tls.mode = CFG_TLS_DISABLE;
+	c->listen.tls.cert = strdup("");
+	c->listen.tls.key = strdup("");
+	c->listen.tls.ca = strdup("");
+	c->auth.type = CFG_AUTH_TRUST;
+	c->auth.file = strdup("");
+	c->admin.users = calloc(1, sizeof(char *));
+	if (c->admin.users) {
+		c->admin.users[0] = strdup("admin");
+		c->admin.nusers = c->admin.users[0] ? 1 : 0;
+	}
+	c->admin.http_port = 0;
+	c->log.format = CFG_LOG_TEXT;
+	c->log.level = CFG_LOG_INFO;
+	c->monitor.interval_ms = 2000;
+	c->monitor.user = strdup("");
+	c->monitor.password = strdup("");
+	ok = ok && c->listen.host && c->listen.tls.cert && c->listen.tls.key && c->listen.tls.ca &&
+	     c->auth.file && c->admin.nusers == 1 && c->monitor.user && c->monitor.password;
+	if (!ok) {
+		cfg_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void cfg_free(struct cfg *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	free(c->listen.host);
+	free(c->listen.tls.cert);
+	free(c->listen.tls.key);
+	free(c->listen.tls.ca);
+	free(c->auth.file);
+	cfg_strv_free(c->admin.users, c->admin.nusers);
+	cfg_strv_free(c->admin.stats_users, c->admin.nstats_users);
+	cfg_pool_release(&c->pool);
+	for (size_t i = 0; i < c->ndatabases; i++)
+		cfg_database_release(&c->databases[i]);
+	free(c->databases);
+	for (size_t i = 0; i < c->nroutes; i++) {
+		free(c->routes[i].user);
+		free(c->routes[i].application_name);
+		free(c->routes[i].database);
+	}
+	free(c->routes);
+	for (size_t i = 0; i < c->nhba; i++) {
+		free(c->hba[i].address);
+		free(c->hba[i].database);
+		free(c->hba[i].user);
+		free(c->hba[i].method);
+	}
+	free(c->hba);
+	free(c->monitor.user);
+	free(c->monitor.password);
+	free(c);
+}
+
+const struct cfg_database *cfg_database_find(const struct cfg *c, const char *name)
+{
+	const struct cfg_database *wildcard = NULL;
+	for (size_t i = 0; i < c->ndatabases; i++) {
+		const struct cfg_database *db = &c->databases[i];
+		if (strcmp(db->name, name) == 0)
+			return db;
+		if (!wildcard && strcmp(db->name, "*") == 0)
+			wildcard = db;
+	}
+	return wildcard;
+}
+
+static bool strv_has(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+bool cfg_is_admin(const struct cfg *c, const char *user, bool *full)
+{
+	bool is_full = strv_has(c->admin.users, c->admin.nusers, user);
+	bool is_stats = !is_full && strv_has(c->admin.stats_users, c->admin.nstats_users, user);
+	if (full)
+		*full = is_full;
+	return is_full || is_stats;
+}
+
+bool cfg_duration_parse(const char *s, int64_t *ms)
+{
+	static const struct {
+		const char *suffix;
+		int64_t ms;
+	} units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"min", 60 * 1000}, {"h", 3600 * 1000}};
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	int64_t v = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (*s - '0');
+		if (v > CFG_DURATION_MAX_MS)
+			return false; /* also keeps v * 10 far from overflowing */
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(s, units[i].suffix) != 0)
+			continue;
+		if (v > CFG_DURATION_MAX_MS / units[i].ms)
+			return false;
+		*ms = v * units[i].ms;
+		return true;
+	}
+	return false;
+}
+
+const char *cfg_lane_name(enum cfg_lane_kind k)
+{
+	return (unsigned)k < CFG_LANE_COUNT ? cfg_lane_names[k] : "?";
+}
+
+const char *cfg_pool_mode_name(enum cfg_pool_mode m)
+{
+	return (unsigned)m < 2 ? cfg_pool_mode_names[m] : "?";
+}
