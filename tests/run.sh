@@ -114,7 +114,7 @@ else
 		export PGLANE_TEST_TMP=$tmp/it
 		mkdir -p "$PGLANE_TEST_TMP"
 		# The tests share one cluster: one at a time.
-		run_criterion integration "$tmp/integration.log" "$build/integration_tests" --jobs 1
+		run_criterion integration "$tmp/integration.log" "$build/integration_tests" --jobs 1 --verbose
 	else
 		echo "run.sh: could not start PostgreSQL" >&2
 		status=1

@@ -585,6 +585,41 @@ long long it_query_ll(PGconn *c, const char *sql)
 	return v;
 }
 
+PGresult *it_result_wait(PGconn *c, int timeout_ms, bool *timed_out)
+{
+	int64_t deadline = it_now_ms() + timeout_ms;
+	PGresult *first = NULL;
+	if (timed_out)
+		*timed_out = false;
+	for (;;) {
+		while (PQisBusy(c)) {
+			int64_t left = deadline - it_now_ms();
+			if (left <= 0) {
+				if (timed_out && !first)
+					*timed_out = true;
+				return first;
+			}
+			struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+			int r = poll(&p, 1, (int)left);
+			if (r < 0 && errno != EINTR)
+				return first;
+			if (r > 0 && !PQconsumeInput(c))
+				break;
+		}
+		PGresult *r = PQgetResult(c);
+		if (!r)
+			break;
+		ExecStatusType st = PQresultStatus(r);
+		if (!first)
+			first = r;
+		else
+			PQclear(r);
+		if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
+			break;
+	}
+	return first;
+}
+
 const char *it_sqlstate(const PGresult *r)
 {
 	const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;

@@ -117,6 +117,11 @@ void it_exec_ok(PGconn *c, const char *sql);
 /* First value of the first row (malloc'ed; fails the test on error or no rows). */
 char *it_query_str(PGconn *c, const char *sql);
 long long it_query_ll(PGconn *c, const char *sql);
+/* Wait (bounded) for the query sent with PQsend*() to finish: returns its first result (later
+ * ones are dropped), or NULL when timeout_ms passed first (*timed_out set; the query is still
+ * running) or the connection failed (PQerrorMessage() says why). Stops at a COPY result;
+ * not for pipeline mode. */
+PGresult *it_result_wait(PGconn *c, int timeout_ms, bool *timed_out);
 /* SQLSTATE of a result, "" when there is none. */
 const char *it_sqlstate(const PGresult *r);
 /* Run `sql` expecting an error; returns its SQLSTATE (static storage) and fails the test if

@@ -1,0 +1,211 @@
+/* tests/integration/test_extended.c — the extended query protocol through pglane: unnamed
+ * statements with parameters (text and binary) in transaction mode, named prepared statements
+ * in session mode, and libpq pipeline mode (several Syncs, errors inside a pipeline).
+ * Named prepared statements in transaction mode are issue 3, not tested here. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/integration/harness.h"
+
+TestSuite(extended, .fini = it_pglane_fini, .timeout = 60);
+
+IT_TEST(extended, exec_params_transaction_mode)
+{
+	it_pglane_start_simple("transaction", 1, NULL);
+	PGconn *a = it_connect("postgres", NULL, "postgres");
+	PGconn *b = it_connect("postgres", NULL, "postgres");
+	for (int i = 0; i < 20; i++) {
+		PGconn *c = i % 2 ? a : b; /* two clients take turns on one server */
+		char x[16], y[16];
+		snprintf(x, sizeof x, "%d", i);
+		snprintf(y, sizeof y, "%d", i * 10);
+		const char *params[3] = {x, y, "it's text"};
+		PGresult *r = PQexecParams(c, "SELECT $1::int + $2::int, $3::text, $1::int IS NULL",
+		                           3, NULL, params, NULL, NULL, 0);
+		cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+		cr_expect_eq(atoi(PQgetvalue(r, 0, 0)), i * 11);
+		cr_expect_str_eq(PQgetvalue(r, 0, 1), "it's text");
+		cr_expect_str_eq(PQgetvalue(r, 0, 2), "f");
+		PQclear(r);
+	}
+
+	/* A NULL parameter, and binary parameters and results. */
+	const char *nullp[1] = {NULL};
+	PGresult *r = PQexecParams(a, "SELECT $1::text IS NULL", 1, NULL, nullp, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	cr_expect_str_eq(PQgetvalue(r, 0, 0), "t");
+	PQclear(r);
+	uint32_t be = htonl(123456789);
+	const char *bin[1] = {(const char *)&be};
+	int len[1] = {4}, fmt[1] = {1};
+	Oid types[1] = {23}; /* int4 */
+	r = PQexecParams(a, "SELECT $1::int4 + 1", 1, types, bin, len, fmt, 1);
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	cr_assert_eq(PQgetlength(r, 0, 0), 4);
+	uint32_t out;
+	memcpy(&out, PQgetvalue(r, 0, 0), 4);
+	cr_expect_eq(ntohl(out), 123456790u);
+	PQclear(r);
+
+	/* An error in the extended protocol leaves the client usable. */
+	const char *zero[1] = {"0"};
+	r = PQexecParams(a, "SELECT 1 / $1::int", 1, NULL, zero, NULL, NULL, 0);
+	cr_expect_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+	cr_expect_str_eq(it_sqlstate(r), "22012");
+	PQclear(r);
+	cr_expect_eq(it_query_ll(b, "SELECT 7"), 7);
+	cr_expect_eq(it_query_ll(a, "SELECT 8"), 8);
+	PQfinish(b);
+	PQfinish(a);
+}
+
+IT_TEST(extended, prepared_statements_session_mode)
+{
+	it_pglane_start_simple("session", 2, NULL);
+	PGconn *c = it_connect("postgres", NULL, "postgres");
+	PGresult *r = PQprepare(c, "it_double", "SELECT $1::int * 2, $2::text", 2, NULL);
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+
+	r = PQdescribePrepared(c, "it_double");
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+	cr_expect_eq(PQnparams(r), 2);
+	cr_expect_eq(PQnfields(r), 2);
+	PQclear(r);
+
+	for (int i = 0; i < 10; i++) {
+		char x[16];
+		snprintf(x, sizeof x, "%d", i);
+		const char *params[2] = {x, "p"};
+		r = PQexecPrepared(c, "it_double", 2, params, NULL, NULL, 0);
+		cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "execution %d: %s", i,
+		             PQresultErrorMessage(r));
+		cr_expect_eq(atoi(PQgetvalue(r, 0, 0)), 2 * i);
+		PQclear(r);
+		if (i == 4)
+			it_exec_ok(c, "BEGIN; SELECT 1; COMMIT");
+	}
+	cr_expect_eq(it_query_ll(c, "SELECT count(*) FROM pg_prepared_statements WHERE name = "
+	                            "'it_double'"),
+	             1);
+
+	it_exec_ok(c, "DEALLOCATE it_double");
+	const char *params[2] = {"1", "p"};
+	r = PQexecPrepared(c, "it_double", 2, params, NULL, NULL, 0);
+	cr_expect_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+	cr_expect_str_eq(it_sqlstate(r), "26000");
+	PQclear(r);
+	cr_expect_eq(it_query_ll(c, "SELECT 9"), 9);
+	PQfinish(c);
+}
+
+/* Read one query's results in pipeline mode: the result, then the NULL that ends it. */
+static PGresult *pipeline_next(PGconn *c)
+{
+	int64_t deadline = it_now_ms() + 10000;
+	while (PQisBusy(c) && it_now_ms() < deadline) {
+		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+		poll(&pfd, 1, 100);
+		cr_assert(PQconsumeInput(c), "%s", PQerrorMessage(c));
+	}
+	cr_assert(!PQisBusy(c), "pipeline result not there after 10 s");
+	return PQgetResult(c);
+}
+
+static void pipeline_expect_value(PGconn *c, int want)
+{
+	PGresult *r = pipeline_next(c);
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "want %d: %s %s", want,
+	             PQresStatus(PQresultStatus(r)), PQresultErrorMessage(r));
+	cr_expect_eq(atoi(PQgetvalue(r, 0, 0)), want);
+	PQclear(r);
+	r = pipeline_next(c);
+	cr_expect(r == NULL, "no NULL after the result of %d", want);
+	PQclear(r);
+}
+
+static void pipeline_expect_sync(PGconn *c)
+{
+	PGresult *r = pipeline_next(c);
+	cr_assert_eq(PQresultStatus(r), PGRES_PIPELINE_SYNC, "%s %s",
+	             PQresStatus(PQresultStatus(r)), PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+static void send_int_query(PGconn *c, const char *sql, int v)
+{
+	char x[16];
+	snprintf(x, sizeof x, "%d", v);
+	const char *params[1] = {x};
+	cr_assert(PQsendQueryParams(c, sql, 1, NULL, params, NULL, NULL, 0), "%s",
+	          PQerrorMessage(c));
+}
+
+static void pipeline_round(PGconn *c)
+{
+	cr_assert(PQenterPipelineMode(c), "%s", PQerrorMessage(c));
+	/* Ten queries and one Sync: one implicit transaction. */
+	for (int i = 0; i < 10; i++)
+		send_int_query(c, "SELECT $1::int", i);
+	cr_assert(PQpipelineSync(c));
+	/* Two more transactions in the same flight. */
+	send_int_query(c, "SELECT $1::int + 100", 1);
+	cr_assert(PQpipelineSync(c));
+	send_int_query(c, "SELECT $1::int + 200", 2);
+	cr_assert(PQpipelineSync(c));
+	for (int i = 0; i < 10; i++)
+		pipeline_expect_value(c, i);
+	pipeline_expect_sync(c);
+	pipeline_expect_value(c, 101);
+	pipeline_expect_sync(c);
+	pipeline_expect_value(c, 202);
+	pipeline_expect_sync(c);
+
+	/* An error aborts the rest up to the Sync; the next Sync starts afresh. */
+	send_int_query(c, "SELECT $1::int", 1);
+	send_int_query(c, "SELECT 1 / $1::int", 0);
+	send_int_query(c, "SELECT $1::int", 3);
+	cr_assert(PQpipelineSync(c));
+	send_int_query(c, "SELECT $1::int", 4);
+	cr_assert(PQpipelineSync(c));
+	pipeline_expect_value(c, 1);
+	PGresult *r = pipeline_next(c);
+	cr_expect_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+	cr_expect_str_eq(it_sqlstate(r), "22012");
+	PQclear(r);
+	cr_expect(pipeline_next(c) == NULL);
+	r = pipeline_next(c);
+	cr_expect_eq(PQresultStatus(r), PGRES_PIPELINE_ABORTED, "%s",
+	             PQresStatus(PQresultStatus(r)));
+	PQclear(r);
+	cr_expect(pipeline_next(c) == NULL);
+	pipeline_expect_sync(c);
+	pipeline_expect_value(c, 4);
+	pipeline_expect_sync(c);
+	cr_assert(PQexitPipelineMode(c), "%s", PQerrorMessage(c));
+	cr_expect_eq(it_query_ll(c, "SELECT 5"), 5);
+}
+
+IT_TEST(extended, pipeline_transaction_mode)
+{
+	it_pglane_start_simple("transaction", 2, NULL);
+	PGconn *a = it_connect("postgres", NULL, "postgres");
+	PGconn *b = it_connect("postgres", NULL, "postgres");
+	pipeline_round(a);
+	pipeline_round(b);
+	pipeline_round(a);
+	PQfinish(b);
+	PQfinish(a);
+}
+
+IT_TEST(extended, pipeline_session_mode)
+{
+	it_pglane_start_simple("session", 2, NULL);
+	PGconn *c = it_connect("postgres", NULL, "postgres");
+	pipeline_round(c);
+	pipeline_round(c);
+	PQfinish(c);
+}
