@@ -635,7 +635,7 @@ Test(scram, client_verify_results)
 	        "e=invalid-proof",
 	        "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4",
 	        "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=,x=ext",
-	        "v=" RFC_SALT,
+	        ("v=" RFC_SALT), /* a 16-byte signature */
 	        "",
 	};
 	const enum proto_scram_result want[] = {PROTO_SCRAM_OK,         PROTO_SCRAM_FAIL_PROOF,
