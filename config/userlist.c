@@ -254,10 +254,13 @@ struct cfg_userlist *cfg_userlist_load(const char *path, struct cfg_errors *errs
 
 	if (r.n)
 		qsort(r.v, r.n, sizeof(*r.v), entry_cmp);
-	for (size_t i = 1; i < r.n; i++)
-		if (strcmp(r.v[i].u.name, r.v[i - 1].u.name) == 0)
+	for (size_t i = 1, first = 0; i < r.n; i++) {
+		if (strcmp(r.v[i].u.name, r.v[first].u.name) != 0)
+			first = i;
+		else
 			err_add(&r, r.v[i].line, "duplicate user \"%s\" (first on line %u)",
-			        r.v[i].u.name, r.v[i - 1].line);
+			        r.v[i].u.name, r.v[first].line);
+	}
 	if (r.nerrors)
 		goto fail;
 

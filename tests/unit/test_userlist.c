@@ -250,7 +250,7 @@ UTEST(duplicates_and_every_error_with_its_line)
 	cr_expect(has_error("4: expected \"user\" \"secret\""), "%s", errors_text());
 	cr_expect(has_error("7: missing secret after the user name"), "%s", errors_text());
 	cr_expect(has_error("6: duplicate user \"alice\" (first on line 1)"), "%s", errors_text());
-	cr_expect(has_error("9: duplicate user \"alice\" (first on line 6)"), "%s", errors_text());
+	cr_expect(has_error("9: duplicate user \"alice\" (first on line 1)"), "%s", errors_text());
 	cr_expect(has_error("8: duplicate user \"bob\" (first on line 5)"), "%s", errors_text());
 }
 
