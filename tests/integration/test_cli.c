@@ -84,7 +84,7 @@ IT_TEST(cli, check_bad_duration_names_file_line_key)
 IT_TEST(cli, check_syntax_error_names_file_line)
 {
 	expect_check_error("listen = { host = \"127.0.0.1\"; port = 6432; };\n"
-	                   "pool = { mode = \"session\" size = 5; };\n",
+	                   "pool = { mode = \"session\"; size = = 5; };\n",
 	                   2, NULL);
 }
 
