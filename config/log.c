@@ -57,9 +57,9 @@ static size_t put_json_str(char *buf, size_t pos, size_t cap, const char *s)
 
 static size_t put_raw(char *buf, size_t pos, size_t cap, const char *s)
 {
-	size_t n = strlen(s);
-	if (pos + n >= cap)
-		n = cap - pos - 1;
+	if (pos + 1 >= cap)
+		return pos;
+	size_t n = strnlen(s, cap - pos - 1);
 	memcpy(buf + pos, s, n);
 	return pos + n;
 }

@@ -1,0 +1,193 @@
+/* pool/params.c — interned parameter values and tracked parameter sets. */
+#include "pool/params.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define STR_BUCKETS 1024
+
+static struct pool_str *buckets[STR_BUCKETS];
+
+static const char *const standard_names[] = {
+	"client_encoding", "DateStyle", "IntervalStyle", "TimeZone", "standard_conforming_strings",
+	"application_name", "extra_float_digits",
+};
+#define NSTANDARD ((int)(sizeof(standard_names) / sizeof(standard_names[0])))
+
+static char extra_names[POOL_PARAMS_MAX - NSTANDARD][64];
+static int nextra;
+
+static uint32_t hash_bytes(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+const struct pool_str *pool_str_get(const char *s, size_t len)
+{
+	uint32_t h = hash_bytes(s, len);
+	struct pool_str **slot = &buckets[h % STR_BUCKETS];
+	for (struct pool_str *v = *slot; v; v = v->next) {
+		if (v->hash == h && v->len == len && memcmp(v->s, s, len) == 0) {
+			v->refs++;
+			return v;
+		}
+	}
+	struct pool_str *v = malloc(sizeof(*v) + len + 1);
+	if (!v)
+		return NULL;
+	v->refs = 1;
+	v->hash = h;
+	v->len = (uint32_t)len;
+	memcpy(v->s, s, len);
+	v->s[len] = '\0';
+	v->next = *slot;
+	*slot = v;
+	return v;
+}
+
+void pool_str_put(const struct pool_str *cv)
+{
+	if (!cv)
+		return;
+	struct pool_str *v = (struct pool_str *)cv;
+	if (--v->refs > 0)
+		return;
+	struct pool_str **slot = &buckets[v->hash % STR_BUCKETS];
+	while (*slot != v)
+		slot = &(*slot)->next;
+	*slot = v->next;
+	free(v);
+}
+
+bool pool_params_configure(char *const *extra, size_t n)
+{
+	bool ok = true;
+	nextra = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (pool_params_index(extra[i]) >= 0)
+			continue;
+		if (nextra >= POOL_PARAMS_MAX - NSTANDARD || strlen(extra[i]) >= 64) {
+			ok = false;
+			continue;
+		}
+		snprintf(extra_names[nextra++], sizeof(extra_names[0]), "%s", extra[i]);
+	}
+	return ok;
+}
+
+int pool_params_count(void)
+{
+	return NSTANDARD + nextra;
+}
+
+int pool_params_index(const char *name)
+{
+	for (int i = 0; i < NSTANDARD; i++)
+		if (strcasecmp(name, standard_names[i]) == 0)
+			return i;
+	for (int i = 0; i < nextra; i++)
+		if (strcasecmp(name, extra_names[i]) == 0)
+			return NSTANDARD + i;
+	return -1;
+}
+
+const char *pool_params_name(int idx)
+{
+	return idx < NSTANDARD ? standard_names[idx] : extra_names[idx - NSTANDARD];
+}
+
+void pool_params_init(struct pool_params *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void pool_params_set(struct pool_params *p, int idx, const char *value)
+{
+	const struct pool_str *v = value ? pool_str_get(value, strlen(value)) : NULL;
+	pool_str_put(p->v[idx]);
+	p->v[idx] = v;
+}
+
+void pool_params_copy(struct pool_params *dst, const struct pool_params *src)
+{
+	for (int i = 0; i < POOL_PARAMS_MAX; i++) {
+		if (dst->v[i] == src->v[i])
+			continue;
+		pool_str_put(dst->v[i]);
+		dst->v[i] = src->v[i];
+		if (dst->v[i])
+			((struct pool_str *)dst->v[i])->refs++;
+	}
+}
+
+void pool_params_clear(struct pool_params *p)
+{
+	for (int i = 0; i < POOL_PARAMS_MAX; i++) {
+		pool_str_put(p->v[i]);
+		p->v[i] = NULL;
+	}
+}
+
+/* Append `s` quoted with `q` (doubling `q`, and backslashes when `q` is '\''). */
+static bool put_quoted(char *out, size_t cap, size_t *pos, const char *s, char q)
+{
+	if (*pos + 2 >= cap)
+		return false;
+	out[(*pos)++] = q;
+	for (; *s; s++) {
+		bool twice = *s == q || (q == '\'' && *s == '\\');
+		if (*pos + 3 >= cap)
+			return false;
+		if (twice)
+			out[(*pos)++] = *s;
+		out[(*pos)++] = *s;
+	}
+	out[(*pos)++] = q;
+	return true;
+}
+
+static bool put_str(char *out, size_t cap, size_t *pos, const char *s)
+{
+	size_t n = strlen(s);
+	if (*pos + n >= cap)
+		return false;
+	memcpy(out + *pos, s, n);
+	*pos += n;
+	return true;
+}
+
+size_t pool_params_diff_sql(const struct pool_params *want, const struct pool_params *have,
+			    char *out, size_t cap)
+{
+	size_t pos = 0;
+	int n = pool_params_count();
+	for (int i = 0; i < n; i++) {
+		if (want->v[i] == have->v[i])
+			continue;
+		bool ok;
+		if (want->v[i]) {
+			ok = put_str(out, cap, &pos, "SET ") &&
+			     put_quoted(out, cap, &pos, pool_params_name(i), '"') &&
+			     put_str(out, cap, &pos, " TO E") &&
+			     put_quoted(out, cap, &pos, want->v[i]->s, '\'') &&
+			     put_str(out, cap, &pos, ";");
+		} else {
+			ok = put_str(out, cap, &pos, "RESET ") &&
+			     put_quoted(out, cap, &pos, pool_params_name(i), '"') &&
+			     put_str(out, cap, &pos, ";");
+		}
+		if (!ok)
+			return (size_t)-1;
+	}
+	if (pos >= cap)
+		return (size_t)-1;
+	out[pos] = '\0';
+	return pos;
+}

@@ -1,0 +1,51 @@
+/* pool/params.h — tracked session parameters (client_encoding, DateStyle, TimeZone, ...):
+ * interned values, per-connection sets, and the SQL that makes a server match a client.
+ * A value pointer of NULL means "the server default" (never set). Interned strings are
+ * compared by pointer. */
+#ifndef PGLANE_POOL_PARAMS_H
+#define PGLANE_POOL_PARAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POOL_PARAMS_MAX 16
+
+struct pool_str {
+	struct pool_str *next; /* hash chain */
+	uint32_t refs;
+	uint32_t hash;
+	uint32_t len;
+	char s[];
+};
+
+/* An interned copy of `s` (new reference); NULL when out of memory. */
+const struct pool_str *pool_str_get(const char *s, size_t len);
+/* Drop a reference; NULL is ignored. */
+void pool_str_put(const struct pool_str *v);
+
+struct pool_params {
+	const struct pool_str *v[POOL_PARAMS_MAX]; /* owned references */
+};
+
+/* Set the tracked names: the standard ones plus `extra` (config's track_parameters; names
+ * beyond the capacity are ignored and false is returned). */
+bool pool_params_configure(char *const *extra, size_t n);
+/* Number of tracked names. */
+int pool_params_count(void);
+/* Index of `name` (case-insensitive), or -1 when not tracked. */
+int pool_params_index(const char *name);
+const char *pool_params_name(int idx);
+
+void pool_params_init(struct pool_params *p);
+/* Set slot `idx` to `value` (NULL: unset). */
+void pool_params_set(struct pool_params *p, int idx, const char *value);
+void pool_params_copy(struct pool_params *dst, const struct pool_params *src);
+void pool_params_clear(struct pool_params *p);
+/* Write the SQL that turns `have` into `want` ("SET ...; RESET ...;") into `out` (NUL
+ * terminated). Returns its length, 0 when they already match; (size_t)-1 when `cap` is too
+ * small. Names are quoted as identifiers, values as E'' literals. */
+size_t pool_params_diff_sql(const struct pool_params *want, const struct pool_params *have,
+			    char *out, size_t cap);
+
+#endif

@@ -1,0 +1,314 @@
+/* pool/pool.c — the registry of databases, users and pools, and the rules that hand server
+ * connections to clients: LIFO idle servers, FIFO waiting clients, launch on demand up to the
+ * lane's size, back-off after a failed server login. */
+#include "pool/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_BUCKETS 256
+#define POOL_RETRY_MS 1000 /* back-off after a failed server login */
+
+static const struct pool_ops *ops;
+static struct pool *pool_buckets[POOL_BUCKETS];
+static struct pool_list all_pools = {&all_pools, &all_pools};
+static struct pool_db *dbs;
+static struct pool_user *users;
+
+void pool_setup(const struct pool_ops *o)
+{
+	ops = o;
+}
+
+static uint32_t hash_key(const char *db, const char *user, enum cfg_lane_kind lane)
+{
+	uint32_t h = 2166136261u;
+	for (const char *s = db; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	h = (h ^ 0xff) * 16777619u;
+	for (const char *s = user; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return (h ^ (uint32_t)lane) * 16777619u;
+}
+
+static struct pool_db *db_get(const struct cfg *cfg, const char *name)
+{
+	for (struct pool_db *d = dbs; d; d = d->next)
+		if (strcmp(d->name, name) == 0)
+			return d->cfg ? d : NULL;
+	const struct cfg_database *dc = cfg_database_find(cfg, name);
+	if (!dc || strlen(name) >= CFG_NAME_MAX)
+		return NULL;
+	struct pool_db *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->cfg = dc;
+	d->next = dbs;
+	dbs = d;
+	return d;
+}
+
+struct pool_user *pool_user_get(const char *name)
+{
+	for (struct pool_user *u = users; u; u = u->next)
+		if (strcmp(u->name, name) == 0)
+			return u;
+	if (strlen(name) >= CFG_NAME_MAX)
+		return NULL;
+	struct pool_user *u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	u->next = users;
+	users = u;
+	return u;
+}
+
+struct pool *pool_get(const struct cfg *cfg, const char *dbname, const char *user,
+		      enum cfg_lane_kind lane)
+{
+	uint32_t h = hash_key(dbname, user, lane) % POOL_BUCKETS;
+	for (struct pool *p = pool_buckets[h]; p; p = p->next_hash)
+		if (p->lane == lane && strcmp(p->db->name, dbname) == 0 &&
+		    strcmp(p->user->name, user) == 0)
+			return p;
+	struct pool_db *d = db_get(cfg, dbname);
+	struct pool_user *u = pool_user_get(user);
+	if (!d || !u || !d->cfg->lanes[lane].enabled)
+		return NULL;
+	struct pool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->db = d;
+	p->user = u;
+	p->lane = lane;
+	pool_list_init(&p->login);
+	pool_list_init(&p->idle);
+	pool_list_init(&p->active);
+	pool_list_init(&p->busy);
+	pool_list_init(&p->waiting);
+	pool_list_append(&all_pools, &p->all);
+	p->next_hash = pool_buckets[h];
+	pool_buckets[h] = p;
+	return p;
+}
+
+const struct cfg_lane *pool_lane_cfg(const struct pool *p)
+{
+	return &p->db->cfg->lanes[p->lane];
+}
+
+struct pool *pool_next(struct pool *prev)
+{
+	struct pool_list *n = prev ? prev->all.next : all_pools.next;
+	return n == &all_pools ? NULL : pool_container_of(n, struct pool, all);
+}
+
+void pool_config_changed(const struct cfg *cfg)
+{
+	for (struct pool_db *d = dbs; d; d = d->next)
+		d->cfg = cfg_database_find(cfg, d->name);
+}
+
+void pool_shutdown(void)
+{
+	for (int i = 0; i < POOL_BUCKETS; i++) {
+		while (pool_buckets[i]) {
+			struct pool *p = pool_buckets[i];
+			pool_buckets[i] = p->next_hash;
+			free(p->welcome);
+			pool_params_clear(&p->welcome_params);
+			free(p);
+		}
+	}
+	pool_list_init(&all_pools);
+	while (dbs) {
+		struct pool_db *d = dbs;
+		dbs = d->next;
+		free(d);
+	}
+	while (users) {
+		struct pool_user *u = users;
+		users = u->next;
+		free(u);
+	}
+}
+
+int pool_server_count(const struct pool *p)
+{
+	return p->n_login + p->n_idle + p->n_active + p->n_busy;
+}
+
+static int *state_count(struct pool *p, enum pool_server_state st)
+{
+	switch (st) {
+	case POOL_SERVER_LOGIN:
+		return &p->n_login;
+	case POOL_SERVER_IDLE:
+		return &p->n_idle;
+	case POOL_SERVER_ACTIVE:
+		return &p->n_active;
+	case POOL_SERVER_BUSY:
+		break;
+	}
+	return &p->n_busy;
+}
+
+static struct pool_list *state_list(struct pool *p, enum pool_server_state st)
+{
+	switch (st) {
+	case POOL_SERVER_LOGIN:
+		return &p->login;
+	case POOL_SERVER_IDLE:
+		return &p->idle;
+	case POOL_SERVER_ACTIVE:
+		return &p->active;
+	case POOL_SERVER_BUSY:
+		break;
+	}
+	return &p->busy;
+}
+
+static void set_state(struct pool_server *s, enum pool_server_state st, int64_t now_ms)
+{
+	struct pool *p = s->pool;
+	pool_list_remove(&s->link);
+	(*state_count(p, s->state))--;
+	s->state = st;
+	s->state_since_ms = now_ms;
+	(*state_count(p, st))++;
+	pool_list_append(state_list(p, st), &s->link);
+}
+
+static void unlink_client(struct pool_server *s)
+{
+	if (s->client) {
+		s->client->server = NULL;
+		s->client = NULL;
+	}
+}
+
+static void link_client(struct pool_server *s, struct pool_client *c, int64_t now_ms)
+{
+	s->client = c;
+	c->server = s;
+	set_state(s, POOL_SERVER_ACTIVE, now_ms);
+}
+
+static int lane_size(const struct pool *p)
+{
+	return p->db->cfg ? pool_lane_cfg(p)->pool.size : 0;
+}
+
+void pool_fill(struct pool *p, int64_t now_ms)
+{
+	if (!p->db->cfg || p->db->paused)
+		return;
+	if (p->last_failure_ms && now_ms - p->last_failure_ms < POOL_RETRY_MS)
+		return;
+	int want = p->n_waiting;
+	int min = pool_lane_cfg(p)->pool.min_size;
+	while (p->n_login < want && pool_server_count(p) < lane_size(p)) {
+		int before = p->n_login;
+		ops->server_launch(p);
+		if (p->n_login == before)
+			return; /* could not even start one */
+	}
+	while (pool_server_count(p) < min) {
+		int before = p->n_login;
+		ops->server_launch(p);
+		if (p->n_login == before)
+			return;
+	}
+}
+
+struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t now_ms)
+{
+	if (!p->db->paused && !pool_list_empty(&p->idle)) {
+		/* LIFO: the most recently used server, so extra ones can idle out */
+		struct pool_server *s = pool_container_of(p->idle.prev, struct pool_server, link);
+		link_client(s, c, now_ms);
+		return s;
+	}
+	if (c->wait_start_ms == 0) {
+		c->wait_start_ms = now_ms;
+		pool_list_append(&p->waiting, &c->link);
+		p->n_waiting++;
+	}
+	pool_fill(p, now_ms);
+	return NULL;
+}
+
+void pool_client_unwait(struct pool_client *c, int64_t now_ms)
+{
+	if (c->wait_start_ms == 0)
+		return;
+	struct pool *p = c->pool;
+	pool_list_remove(&c->link);
+	p->n_waiting--;
+	p->stats.wait_time_us += (uint64_t)(now_ms - c->wait_start_ms) * 1000;
+	c->wait_start_ms = 0;
+}
+
+void pool_server_add(struct pool *p, struct pool_server *s, int64_t now_ms)
+{
+	s->pool = p;
+	s->client = NULL;
+	s->state = POOL_SERVER_LOGIN;
+	s->created_ms = now_ms;
+	s->state_since_ms = now_ms;
+	s->close_on_release = false;
+	pool_list_init(&s->link);
+	pool_list_append(&p->login, &s->link);
+	p->n_login++;
+	p->stats.server_connects++;
+}
+
+void pool_server_ready(struct pool_server *s, int64_t now_ms)
+{
+	struct pool *p = s->pool;
+	unlink_client(s);
+	if (!p->db->paused && !pool_list_empty(&p->waiting)) {
+		struct pool_client *c =
+			pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
+		pool_client_unwait(c, now_ms);
+		link_client(s, c, now_ms);
+		ops->client_assigned(c, s);
+		return;
+	}
+	set_state(s, POOL_SERVER_IDLE, now_ms);
+}
+
+void pool_server_busy(struct pool_server *s, int64_t now_ms)
+{
+	unlink_client(s);
+	set_state(s, POOL_SERVER_BUSY, now_ms);
+}
+
+void pool_server_remove(struct pool_server *s)
+{
+	struct pool *p = s->pool;
+	if (!p)
+		return;
+	unlink_client(s);
+	pool_list_remove(&s->link);
+	(*state_count(p, s->state))--;
+	s->pool = NULL;
+	pool_params_clear(&s->params);
+}
+
+bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,
+		      const struct pool_params *params)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	if (!copy)
+		return false;
+	memcpy(copy, msgs, len);
+	free(p->welcome);
+	p->welcome = copy;
+	p->welcome_len = len;
+	pool_params_copy(&p->welcome_params, params);
+	return true;
+}

@@ -1,0 +1,149 @@
+/* pool/pool.h — databases, users, and pools of server connections (one per database ×
+ * user × lane), with FIFO wait queues. Pure bookkeeping: no sockets. The proxy embeds
+ * struct pool_server / struct pool_client in its connection objects and is called back
+ * through struct pool_ops when a server must be opened or a waiting client got one. */
+#ifndef PGLANE_POOL_POOL_H
+#define PGLANE_POOL_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/cfg.h"
+#include "config/userlist.h"
+#include "pool/list.h"
+#include "pool/params.h"
+#include "protocol/scram.h"
+
+struct pool;
+
+enum pool_server_state {
+	POOL_SERVER_LOGIN,  /* connecting and authenticating */
+	POOL_SERVER_IDLE,   /* in the pool, ready */
+	POOL_SERVER_ACTIVE, /* linked to a client */
+	POOL_SERVER_BUSY,   /* pglane's own work: reset, rollback, drain */
+};
+
+struct pool_server {
+	struct pool_list link; /* in the pool's list for `state` */
+	struct pool *pool;     /* borrowed */
+	enum pool_server_state state;
+	struct pool_client *client; /* borrowed; set while ACTIVE */
+	int64_t created_ms;
+	int64_t state_since_ms;
+	bool close_on_release; /* lifetime over, RECONNECT, or unsure state */
+	struct pool_params params; /* what the server has now */
+	int32_t be_pid;
+	int32_t be_key;
+};
+
+struct pool_client {
+	struct pool_list link; /* in the pool's wait queue while waiting */
+	struct pool *pool;     /* borrowed; NULL before login picked one */
+	struct pool_server *server; /* borrowed; set while linked */
+	int64_t wait_start_ms;	    /* 0 when not waiting */
+	struct pool_params params;  /* what the client has set */
+};
+
+struct pool_user {
+	struct pool_user *next;
+	char name[CFG_NAME_MAX];
+	/* SCRAM pass-through: keys recovered from a client's proof */
+	bool have_scram_keys;
+	uint8_t client_key[PROTO_SCRAM_KEY_LEN];
+	uint8_t server_key[PROTO_SCRAM_KEY_LEN];
+	/* a plain password's SCRAM secret, derived once (salt and iterations fixed) */
+	bool have_derived;
+	char derived_from[512];
+	struct proto_scram_secret derived;
+};
+
+struct pool_db {
+	struct pool_db *next;
+	char name[CFG_NAME_MAX];		/* as the client asked */
+	const struct cfg_database *cfg; /* borrowed from the current config */
+	bool paused;
+};
+
+struct pool_stats {
+	uint64_t xact_count;
+	uint64_t query_count;
+	uint64_t received; /* bytes from clients */
+	uint64_t sent;	   /* bytes to clients */
+	uint64_t xact_time_us;
+	uint64_t query_time_us;
+	uint64_t wait_time_us;
+	uint64_t server_connects;
+	uint64_t server_connect_failures;
+};
+
+struct pool {
+	struct pool *next_hash;
+	struct pool_list all; /* in the global list of pools */
+	struct pool_db *db;
+	struct pool_user *user;
+	enum cfg_lane_kind lane;
+	struct pool_list login, idle, active, busy; /* servers by state */
+	struct pool_list waiting;		    /* clients, FIFO */
+	int n_login, n_idle, n_active, n_busy, n_waiting;
+	int n_clients; /* clients logged in to this pool */
+	/* welcome: ParameterStatus messages of the first server login, raw */
+	uint8_t *welcome; /* owned */
+	size_t welcome_len;
+	struct pool_params welcome_params; /* the tracked values in it */
+	int64_t last_failure_ms; /* last failed server login, for back-off */
+	char last_error[256];	 /* its message */
+	struct pool_stats stats;
+};
+
+struct pool_ops {
+	/* Open a new server connection for `p` (it calls pool_server_add()). */
+	void (*server_launch)(struct pool *p);
+	/* A waiting client got a server (now linked: c->server == s, s->client == c). */
+	void (*client_assigned)(struct pool_client *c, struct pool_server *s);
+};
+
+/* Set the callbacks (once at start). */
+void pool_setup(const struct pool_ops *ops);
+/* Free every pool, database and user (servers and clients must be gone). */
+void pool_shutdown(void);
+
+/* The pool for database `dbname` as the client named it, `user` and `lane`, created on
+ * first use; NULL when the config has no entry for the database, or out of memory. */
+struct pool *pool_get(const struct cfg *cfg, const char *dbname, const char *user,
+		      enum cfg_lane_kind lane);
+/* The lane settings of a pool. */
+const struct cfg_lane *pool_lane_cfg(const struct pool *p);
+/* The user record for `name`, created on first use (NULL: out of memory). */
+struct pool_user *pool_user_get(const char *name);
+/* Iterate every pool: first with NULL, then with the previous one; NULL at the end. */
+struct pool *pool_next(struct pool *prev);
+/* Point every database at the entry of `cfg` (after a reload). */
+void pool_config_changed(const struct cfg *cfg);
+
+/* Total servers of a pool in any state. */
+int pool_server_count(const struct pool *p);
+
+/* A server for client `c` (linked, ACTIVE) or NULL: then `c` waits in the FIFO queue and a
+ * new server is launched when the pool is below its size. */
+struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t now_ms);
+/* Take a waiting client out of the queue (gave up, timed out or closed). */
+void pool_client_unwait(struct pool_client *c, int64_t now_ms);
+/* A new server connection is starting (state LOGIN). */
+void pool_server_add(struct pool *p, struct pool_server *s, int64_t now_ms);
+/* A server is ready: its login finished or its work is done. It goes to the first waiting
+ * client (callback), else idle. A linked client is unlinked first. */
+void pool_server_ready(struct pool_server *s, int64_t now_ms);
+/* The server does pglane's own work (unlinked from any client). */
+void pool_server_busy(struct pool_server *s, int64_t now_ms);
+/* The server is going away: out of every list (and unlinked from its client). */
+void pool_server_remove(struct pool_server *s);
+/* Launch servers for waiting clients (after a failure back-off, or a size change). */
+void pool_fill(struct pool *p, int64_t now_ms);
+
+/* Keep the ParameterStatus messages of a server login as the pool's welcome, with the
+ * tracked values of `params`. */
+bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,
+		      const struct pool_params *params);
+
+#endif

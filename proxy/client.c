@@ -1,0 +1,315 @@
+/* proxy/client.c — client connections: accept, the watcher callback, the welcome after
+ * login, cancel keys, and the one close function with its deferred free. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/log.h"
+#include "protocol/buf.h"
+#include "protocol/frame.h"
+#include "protocol/msg.h"
+#include "protocol/startup.h"
+#include "proxy/proxy.h"
+
+#define CANCEL_BUCKETS 4096
+
+static struct proxy_client *cancel_buckets[CANCEL_BUCKETS];
+
+const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t cap)
+{
+	if (c->pc.pool)
+		snprintf(buf, cap, "c%u %s@%s %s", c->id, c->pc.pool->user->name,
+			 c->pc.pool->db->name, c->addr);
+	else
+		snprintf(buf, cap, "c%u %s", c->id, c->addr);
+	return buf;
+}
+
+static void format_addr(const struct sockaddr *sa, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	} else if (sa->sa_family == AF_UNIX) {
+		snprintf(ip, sizeof(ip), "unix");
+	}
+	snprintf(out, cap, "%s:%d", ip, port);
+}
+
+static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	struct proxy_client *c = pool_container_of(w, struct proxy_client, conn.w);
+	if (revents & EV_WRITE) {
+		enum proxy_io_result r = proxy_out_flush(&c->conn);
+		if (r == PROXY_IO_ERROR) {
+			proxy_client_close(c, NULL, "write to client failed");
+			return;
+		}
+		if (r == PROXY_IO_OK) {
+			if (c->close_after_flush) {
+				proxy_client_close(c, NULL, "fatal error sent");
+				return;
+			}
+			if (c->state == CLIENT_READY)
+				proxy_relay_client_drained(c);
+			else if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
+				proxy_conn_set_read(&c->conn, true);
+		}
+	}
+	if (!(revents & EV_READ) || c->state == CLIENT_CLOSED)
+		return;
+	switch (c->state) {
+	case CLIENT_STARTUP:
+	case CLIENT_AUTH:
+		proxy_login_read(c);
+		return;
+	case CLIENT_WELCOME:
+	case CLIENT_READY:
+		break;
+	case CLIENT_CLOSED:
+		return;
+	}
+	enum proxy_io_result r = proxy_conn_read(&c->conn);
+	if (r == PROXY_IO_EOF) {
+		proxy_client_close(c, NULL, "client closed the connection");
+		return;
+	}
+	if (r == PROXY_IO_ERROR) {
+		proxy_client_close(c, NULL, "read from client failed");
+		return;
+	}
+	if (r == PROXY_IO_AGAIN && c->conn.io && c->conn.io->end == c->conn.io->cap) {
+		proxy_conn_set_read(&c->conn, false); /* full: processing resumes reading */
+		return;
+	}
+	c->active_ms = proxy_now_ms();
+	if (c->state == CLIENT_READY)
+		proxy_relay_client(c);
+}
+
+void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	(void)len;
+	if (proxy.nclients >= proxy.cfg->listen.max_client_conn || proxy.shutting_down) {
+		/* answer as PostgreSQL would, without reading anything */
+		uint8_t buf[256];
+		struct proto_writer w;
+		proto_writer_init(&w, buf, sizeof(buf));
+		proto_write_error(&w, PROTO_BE_ERROR, "FATAL", PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
+				  proxy.shutting_down ? "pglane is shutting down"
+						      : "too many client connections "
+							"(listen.max_client_conn)",
+				  NULL);
+		if (proto_writer_ok(&w)) {
+			ssize_t n = send(fd, buf, w.len, MSG_NOSIGNAL);
+			(void)n;
+		}
+		close(fd);
+		log_warning("refused a client: %s", proxy.shutting_down ? "shutting down"
+									 : "max_client_conn reached");
+		return;
+	}
+	struct proxy_client *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		log_error("out of memory accepting a client");
+		return;
+	}
+	int one = 1;
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->id = ++proxy.next_id;
+	c->state = CLIENT_STARTUP;
+	c->connect_ms = c->active_ms = proxy_now_ms();
+	format_addr(sa, c->addr, sizeof(c->addr));
+	pool_list_init(&c->pc.link);
+	pool_params_init(&c->pc.params);
+	pool_list_append(&proxy.clients, &c->link);
+	proxy.nclients++;
+	proxy_conn_init(&c->conn, fd, client_cb);
+	log_debug("c%u %s: connected", c->id, c->addr);
+}
+
+static void cancel_register(struct proxy_client *c)
+{
+	do {
+		if (RAND_bytes((unsigned char *)&c->cancel_key, sizeof(c->cancel_key)) != 1)
+			c->cancel_key = (int32_t)random();
+	} while (c->cancel_key == 0);
+	struct proxy_client **b = &cancel_buckets[c->id % CANCEL_BUCKETS];
+	c->cancel_next = *b;
+	*b = c;
+}
+
+static void cancel_unregister(struct proxy_client *c)
+{
+	if (!c->cancel_key)
+		return;
+	struct proxy_client **b = &cancel_buckets[c->id % CANCEL_BUCKETS];
+	while (*b && *b != c)
+		b = &(*b)->cancel_next;
+	if (*b)
+		*b = c->cancel_next;
+	c->cancel_key = 0;
+}
+
+struct proxy_client *proxy_client_by_pid(int32_t pid)
+{
+	uint32_t id = (uint32_t)pid;
+	for (struct proxy_client *c = cancel_buckets[id % CANCEL_BUCKETS]; c; c = c->cancel_next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* Write ParameterStatus for each welcome message of the pool, with the client's own value
+ * for tracked parameters; then BackendKeyData and ReadyForQuery. */
+void proxy_client_welcome(struct proxy_client *c)
+{
+	struct pool *p = c->pc.pool;
+	size_t avail;
+	uint8_t *space = proxy_out_space(&c->conn, &avail);
+	struct proto_writer w;
+	proto_writer_init(&w, space, space ? avail : 0);
+	proto_write_auth(&w, PROTO_AUTH_OK, NULL, 0);
+	size_t off = 0;
+	while (off < p->welcome_len) {
+		struct proto_frame f;
+		if (proto_frame_next(p->welcome + off, p->welcome_len - off, PROXY_LOGIN_MAX_PACKET,
+				     &f) != PROTO_FRAME_OK)
+			break;
+		off += f.size;
+		const char *name, *value;
+		if (!proto_parse_param_status(f.body, f.body_len, &name, &value))
+			continue;
+		int idx = pool_params_index(name);
+		if (idx >= 0) {
+			/* the client's value when it set one, else the server's from now on */
+			if (c->pc.params.v[idx])
+				value = c->pc.params.v[idx]->s;
+			else
+				pool_params_set(&c->pc.params, idx, value);
+		}
+		proto_write_param_status(&w, name, value);
+	}
+	/* tracked values the client set that the server does not report (no echo, as
+	 * PostgreSQL would not send one either) stay in c->pc.params */
+	cancel_register(c);
+	proto_write_key_data(&w, (int32_t)c->id, c->cancel_key);
+	proto_write_ready(&w, PROTO_TX_IDLE);
+	if (!proto_writer_ok(&w) || !proxy_out_commit(&c->conn, w.len)) {
+		proxy_client_close(c, NULL, "welcome message too large");
+		return;
+	}
+	c->state = CLIENT_READY;
+	char name[128];
+	log_info("%s: login ok (%s lane, %s mode)", proxy_client_name(c, name, sizeof(name)),
+		 cfg_lane_name(p->lane), cfg_pool_mode_name(pool_lane_cfg(p)->pool.mode));
+	enum proxy_io_result r = proxy_out_flush(&c->conn);
+	if (r == PROXY_IO_ERROR) {
+		proxy_client_close(c, NULL, "write to client failed");
+		return;
+	}
+	proxy_conn_set_read(&c->conn, true);
+	if (c->conn.io && c->conn.io->end > c->conn.io->scan)
+		proxy_relay_client(c);
+}
+
+bool proxy_client_error(struct proxy_client *c, const char *sqlstate, const char *msg)
+{
+	size_t avail;
+	uint8_t *space = proxy_out_space(&c->conn, &avail);
+	struct proto_writer w;
+	proto_writer_init(&w, space, space ? avail : 0);
+	proto_write_error(&w, PROTO_BE_ERROR, "ERROR", sqlstate, msg, NULL);
+	return proto_writer_ok(&w) && proxy_out_commit(&c->conn, w.len);
+}
+
+void proxy_client_fatal(struct proxy_client *c, const char *sqlstate, const char *msg)
+{
+	if (c->state == CLIENT_CLOSED)
+		return;
+	char name[128];
+	log_info("%s: %s", proxy_client_name(c, name, sizeof(name)), msg);
+	size_t avail;
+	uint8_t *space = proxy_out_space(&c->conn, &avail);
+	struct proto_writer w;
+	proto_writer_init(&w, space, space ? avail : 0);
+	proto_write_error(&w, PROTO_BE_ERROR, "FATAL", sqlstate, msg, NULL);
+	if (!proto_writer_ok(&w) || !proxy_out_commit(&c->conn, w.len)) {
+		proxy_client_close(c, NULL, msg);
+		return;
+	}
+	c->close_after_flush = true;
+	proxy_conn_set_read(&c->conn, false);
+	if (proxy_out_flush(&c->conn) != PROXY_IO_AGAIN)
+		proxy_client_close(c, NULL, "fatal error sent");
+}
+
+void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char *reason)
+{
+	if (c->state == CLIENT_CLOSED)
+		return;
+	char name[128];
+	proxy_client_name(c, name, sizeof(name));
+	if (sqlstate) {
+		/* best effort: one nonblocking write of an ErrorResponse */
+		uint8_t buf[512];
+		struct proto_writer w;
+		proto_writer_init(&w, buf, sizeof(buf));
+		proto_write_error(&w, PROTO_BE_ERROR, "FATAL", sqlstate, reason, NULL);
+		if (proto_writer_ok(&w) && !proxy_out_pending(&c->conn)) {
+			ssize_t n = send(c->conn.w.fd, buf, w.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)n;
+		}
+	}
+	if (c->state == CLIENT_READY)
+		log_info("%s: closing: %s", name, reason);
+	else
+		log_debug("%s: closing: %s", name, reason);
+	cancel_unregister(c);
+	pool_list_remove(&c->link);
+	proxy.nclients--;
+	if (c->pc.pool) {
+		pool_client_unwait(&c->pc, proxy_now_ms());
+		if (c->pc.server)
+			proxy_relay_client_gone(c);
+		c->pc.pool->n_clients--;
+	}
+	pool_params_clear(&c->pc.params);
+	proxy_login_free(c);
+	proxy_conn_close(&c->conn);
+	c->state = CLIENT_CLOSED;
+	if (proxy.ndead_clients == proxy.cap_dead_clients) {
+		int cap = proxy.cap_dead_clients ? proxy.cap_dead_clients * 2 : 64;
+		void *n = realloc(proxy.dead_clients, (size_t)cap * sizeof(*proxy.dead_clients));
+		if (!n) {
+			log_error("out of memory: client c%u leaked", c->id);
+			return;
+		}
+		proxy.dead_clients = n;
+		proxy.cap_dead_clients = cap;
+	}
+	proxy.dead_clients[proxy.ndead_clients++] = c;
+}
+
+void proxy_client_reap(void)
+{
+	for (int i = 0; i < proxy.ndead_clients; i++)
+		free(proxy.dead_clients[i]);
+	proxy.ndead_clients = 0;
+}

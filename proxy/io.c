@@ -1,0 +1,289 @@
+/* proxy/io.c — socket reads and writes, the I/O block free list, and the output queue. */
+#include "proxy/io.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define IO_CACHE_MAX 256 /* free blocks kept for reuse */
+
+static struct proxy_io *free_blocks;
+static int nfree;
+
+static void update_watcher(struct proxy_conn *c)
+{
+	int ev = (c->want_read ? EV_READ : 0) | (c->want_write ? EV_WRITE : 0);
+	bool active = ev_is_active(&c->w);
+	if ((ev == 0 && !active) || (active && (c->w.events & (EV_READ | EV_WRITE)) == ev))
+		return;
+	ev_io_stop(EV_DEFAULT, &c->w);
+	if (ev) {
+		ev_io_set(&c->w, c->w.fd, ev);
+		ev_io_start(EV_DEFAULT, &c->w);
+	}
+}
+
+void proxy_conn_init(struct proxy_conn *c, int fd, void (*cb)(struct ev_loop *, ev_io *, int))
+{
+	ev_io_init(&c->w, cb, fd, EV_READ);
+	c->io = NULL;
+	c->want_read = true;
+	c->want_write = false;
+	ev_io_start(EV_DEFAULT, &c->w);
+}
+
+static void io_put(struct proxy_io *io)
+{
+	if (io->data != io->inline_data) {
+		free(io->data);
+		io->data = io->inline_data;
+		io->cap = PROXY_BUF_SIZE;
+	}
+	if (nfree >= IO_CACHE_MAX) {
+		free(io);
+		return;
+	}
+	io->next_free = free_blocks;
+	free_blocks = io;
+	nfree++;
+}
+
+void proxy_conn_close(struct proxy_conn *c)
+{
+	ev_io_stop(EV_DEFAULT, &c->w);
+	if (c->w.fd >= 0)
+		close(c->w.fd);
+	c->w.fd = -1;
+	if (c->io)
+		io_put(c->io);
+	c->io = NULL;
+	c->want_read = c->want_write = false;
+}
+
+void proxy_conn_set_read(struct proxy_conn *c, bool on)
+{
+	if (c->want_read == on || c->w.fd < 0)
+		return;
+	c->want_read = on;
+	update_watcher(c);
+}
+
+void proxy_conn_set_write(struct proxy_conn *c, bool on)
+{
+	if (c->want_write == on || c->w.fd < 0)
+		return;
+	c->want_write = on;
+	update_watcher(c);
+}
+
+struct proxy_io *proxy_io_get(struct proxy_conn *c)
+{
+	if (c->io)
+		return c->io;
+	struct proxy_io *io = free_blocks;
+	if (io) {
+		free_blocks = io->next_free;
+		nfree--;
+	} else {
+		io = malloc(sizeof(*io));
+		if (!io)
+			return NULL;
+		io->data = io->inline_data;
+		io->cap = PROXY_BUF_SIZE;
+	}
+	io->next_free = NULL;
+	io->start = io->scan = io->end = 0;
+	io->pass = io->drop = io->need = 0;
+	io->niov = 0;
+	io->scratch_len = 0;
+	io->out_bytes = 0;
+	c->io = io;
+	return io;
+}
+
+void proxy_io_release_idle(struct proxy_conn *c)
+{
+	struct proxy_io *io = c->io;
+	if (!io || io->start != io->end || io->niov || io->pass || io->drop)
+		return;
+	io_put(io);
+	c->io = NULL;
+}
+
+/* Move [scan, end) to the front, into a buffer of at least `need` bytes. */
+static bool io_reserve(struct proxy_io *io, uint32_t need)
+{
+	if (need > PROXY_BUF_MAX)
+		return false;
+	uint32_t keep = io->end - io->scan;
+	if (need <= io->cap) {
+		memmove(io->data, io->data + io->scan, keep);
+	} else {
+		uint8_t *d = malloc(need);
+		if (!d)
+			return false;
+		memcpy(d, io->data + io->scan, keep);
+		if (io->data != io->inline_data)
+			free(io->data);
+		io->data = d;
+		io->cap = need;
+	}
+	io->start = io->scan = 0;
+	io->end = keep;
+	return true;
+}
+
+enum proxy_io_result proxy_conn_read(struct proxy_conn *c)
+{
+	struct proxy_io *io = proxy_io_get(c);
+	if (!io)
+		return PROXY_IO_ERROR;
+	if (io->start == io->scan) {
+		uint32_t unread = io->end - io->scan;
+		if (unread == 0) {
+			io->start = io->scan = io->end = 0;
+		} else if (io->end == io->cap || (io->need && io->cap - io->scan < io->need)) {
+			uint32_t want = io->need > unread ? io->need : unread + 1;
+			if (!io_reserve(io, want > io->cap ? want : io->cap))
+				return PROXY_IO_ERROR;
+		}
+	}
+	if (io->end == io->cap)
+		return PROXY_IO_AGAIN;
+	ssize_t n = recv(c->w.fd, io->data + io->end, io->cap - io->end, 0);
+	if (n > 0) {
+		io->end += (uint32_t)n;
+		return PROXY_IO_OK;
+	}
+	if (n == 0)
+		return PROXY_IO_EOF;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return PROXY_IO_AGAIN;
+	return PROXY_IO_ERROR;
+}
+
+bool proxy_out_ref(struct proxy_conn *c, const void *p, size_t n)
+{
+	if (n == 0)
+		return true;
+	struct proxy_io *io = proxy_io_get(c);
+	if (!io)
+		return false;
+	if (io->niov > 0) {
+		struct iovec *last = &io->iov[io->niov - 1];
+		if ((const uint8_t *)last->iov_base + last->iov_len == (const uint8_t *)p) {
+			last->iov_len += n;
+			io->out_bytes += n;
+			return true;
+		}
+	}
+	if (io->niov == PROXY_IOV_MAX)
+		return false;
+	io->iov[io->niov].iov_base = (void *)p;
+	io->iov[io->niov].iov_len = n;
+	io->niov++;
+	io->out_bytes += n;
+	return true;
+}
+
+uint8_t *proxy_out_space(struct proxy_conn *c, size_t *avail)
+{
+	struct proxy_io *io = proxy_io_get(c);
+	if (!io) {
+		*avail = 0;
+		return NULL;
+	}
+	*avail = PROXY_SCRATCH_SIZE - io->scratch_len;
+	return io->scratch + io->scratch_len;
+}
+
+bool proxy_out_commit(struct proxy_conn *c, size_t n)
+{
+	struct proxy_io *io = c->io;
+	if (!io || n > PROXY_SCRATCH_SIZE - io->scratch_len)
+		return false;
+	if (!proxy_out_ref(c, io->scratch + io->scratch_len, n))
+		return false;
+	io->scratch_len += (uint32_t)n;
+	return true;
+}
+
+bool proxy_out_copy(struct proxy_conn *c, const void *p, size_t n)
+{
+	size_t avail;
+	uint8_t *dst = proxy_out_space(c, &avail);
+	if (!dst || avail < n)
+		return false;
+	memcpy(dst, p, n);
+	return proxy_out_commit(c, n);
+}
+
+bool proxy_out_pending(const struct proxy_conn *c)
+{
+	return c->io && c->io->niov > 0;
+}
+
+static void out_reset(struct proxy_io *io)
+{
+	io->niov = 0;
+	io->scratch_len = 0;
+}
+
+enum proxy_io_result proxy_out_flush(struct proxy_conn *c)
+{
+	struct proxy_io *io = c->io;
+	if (!io || io->niov == 0)
+		goto drained;
+	for (;;) {
+		ssize_t n = writev(c->w.fd, io->iov, io->niov);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return PROXY_IO_ERROR;
+		}
+		/* drop what was written */
+		size_t left = (size_t)n;
+		int i = 0;
+		while (i < io->niov && left >= io->iov[i].iov_len)
+			left -= io->iov[i++].iov_len;
+		if (i == io->niov) {
+			out_reset(io);
+			goto drained;
+		}
+		io->iov[i].iov_base = (uint8_t *)io->iov[i].iov_base + left;
+		io->iov[i].iov_len -= left;
+		memmove(io->iov, io->iov + i, (size_t)(io->niov - i) * sizeof(io->iov[0]));
+		io->niov -= i;
+	}
+	if (!c->want_write) {
+		c->want_write = true;
+		update_watcher(c);
+	}
+	return PROXY_IO_AGAIN;
+drained:
+	if (c->want_write) {
+		c->want_write = false;
+		update_watcher(c);
+	}
+	return PROXY_IO_OK;
+}
+
+void proxy_out_discard(struct proxy_conn *c)
+{
+	if (c->io)
+		out_reset(c->io);
+}
+
+void proxy_io_free_cache(void)
+{
+	while (free_blocks) {
+		struct proxy_io *io = free_blocks;
+		free_blocks = io->next_free;
+		free(io);
+	}
+	nfree = 0;
+}

@@ -1,0 +1,108 @@
+/* proxy/janitor.c — the periodic sweep: login and wait timeouts of clients; connect, idle,
+ * lifetime and cleanup timeouts of servers; min_size and retries of pools; the end of a
+ * graceful shutdown. The rules are pure functions of `now`. */
+#include <stdio.h>
+
+#include "config/log.h"
+#include "protocol/msg.h"
+#include "proxy/proxy.h"
+
+#define JANITOR_PERIOD_S 0.25
+#define SERVER_CLEANUP_TIMEOUT_MS 10000 /* rollback, reset or drain after a vanished client */
+
+static bool expired(int64_t since_ms, int64_t timeout_ms, int64_t now_ms)
+{
+	return timeout_ms > 0 && now_ms - since_ms >= timeout_ms;
+}
+
+static void sweep_clients(int64_t now)
+{
+	int64_t login_timeout = proxy.cfg->pool.client_login_timeout_ms;
+	struct pool_list *pos, *tmp;
+	/* clients are in connect order: stop at the first too young to matter */
+	pool_list_foreach_safe(pos, tmp, &proxy.clients)
+	{
+		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
+		if (!expired(c->connect_ms, login_timeout, now))
+			break;
+		if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
+			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+					   "client_login_timeout: login not finished in time");
+	}
+}
+
+static void sweep_pool(struct pool *p, int64_t now)
+{
+	if (!p->db->cfg)
+		return;
+	const struct cfg_pool *pc = &pool_lane_cfg(p)->pool;
+	struct pool_list *pos, *tmp;
+	/* waiting clients are in arrival order */
+	pool_list_foreach_safe(pos, tmp, &p->waiting)
+	{
+		struct pool_client *pcl = pool_container_of(pos, struct pool_client, link);
+		if (!expired(pcl->wait_start_ms, pc->query_wait_timeout_ms, now))
+			break;
+		char msg[256];
+		snprintf(msg, sizeof(msg),
+			 "query_wait_timeout: no server connection became free in lane \"%s\" of "
+			 "database \"%s\" within %lld ms",
+			 cfg_lane_name(p->lane), p->db->name, (long long)pc->query_wait_timeout_ms);
+		proxy_relay_fail_waiting(proxy_client_of(pcl), PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
+					 msg);
+	}
+	pool_list_foreach_safe(pos, tmp, &p->login)
+	{
+		struct proxy_server *s = proxy_server_of(pool_container_of(pos, struct pool_server, link));
+		if (expired(s->ps.created_ms, pc->server_connect_timeout_ms, now)) {
+			p->last_failure_ms = now;
+			snprintf(p->last_error, sizeof(p->last_error), "server_connect_timeout");
+			proxy_server_close(s, "server_connect_timeout: login not finished in time");
+			if (pool_server_count(p) == 0)
+				proxy_relay_fail_waiters(p, PROTO_SQLSTATE_CANNOT_CONNECT,
+							 "server_connect_timeout: the server did "
+							 "not answer in time");
+		}
+	}
+	pool_list_foreach_safe(pos, tmp, &p->idle)
+	{
+		struct proxy_server *s = proxy_server_of(pool_container_of(pos, struct pool_server, link));
+		if (expired(s->ps.created_ms, pc->server_lifetime_ms, now))
+			proxy_server_close(s, "server_lifetime reached");
+		else if (expired(s->ps.state_since_ms, pc->server_idle_timeout_ms, now) &&
+			 pool_server_count(p) > pc->min_size)
+			proxy_server_close(s, "server_idle_timeout reached");
+	}
+	pool_list_foreach_safe(pos, tmp, &p->busy)
+	{
+		struct proxy_server *s = proxy_server_of(pool_container_of(pos, struct pool_server, link));
+		if (expired(s->ps.state_since_ms, SERVER_CLEANUP_TIMEOUT_MS, now))
+			proxy_server_close(s, "cleanup after a vanished client took too long");
+	}
+	pool_fill(p, now);
+}
+
+static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)t;
+	(void)revents;
+	int64_t now = proxy_now_ms();
+	sweep_clients(now);
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
+		sweep_pool(p, now);
+	if (proxy.shutting_down && proxy.nclients == 0) {
+		log_info("all clients gone: exiting");
+		ev_break(loop, EVBREAK_ALL);
+	}
+}
+
+void proxy_janitor_start(void)
+{
+	ev_timer_init(&proxy.janitor, janitor_cb, JANITOR_PERIOD_S, JANITOR_PERIOD_S);
+	ev_timer_start(EV_DEFAULT, &proxy.janitor);
+}
+
+void proxy_janitor_stop(void)
+{
+	ev_timer_stop(EV_DEFAULT, &proxy.janitor);
+}

@@ -1,0 +1,415 @@
+/* proxy/login.c — a client's login: the startup packet (SSLRequest and GSSENCRequest are
+ * answered 'N', CancelRequest is forwarded), then authentication (trust, MD5 or
+ * SCRAM-SHA-256 against the auth file) and the choice of pool. Unknown users go through the
+ * same exchange as known ones and get the same error as a wrong password. */
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/log.h"
+#include "protocol/frame.h"
+#include "protocol/md5.h"
+#include "protocol/msg.h"
+#include "protocol/scram.h"
+#include "protocol/startup.h"
+#include "proxy/proxy.h"
+
+enum login_step { STEP_STARTUP, STEP_MD5, STEP_SASL_INITIAL, STEP_SASL_FINAL };
+
+struct proxy_login {
+	enum login_step step;
+	char user[PROTO_NAMEDATALEN];
+	char database[PROTO_NAMEDATALEN];
+	bool unknown_user;
+	enum cfg_secret_kind kind;
+	char secret[512];
+	uint8_t md5_salt[PROTO_MD5_SALT_LEN];
+	struct proto_scram_server scram;
+};
+
+static uint8_t mock_key[32];
+static bool mock_key_set;
+
+void proxy_login_free(struct proxy_client *c)
+{
+	if (!c->login)
+		return;
+	OPENSSL_cleanse(c->login, sizeof(*c->login));
+	free(c->login);
+	c->login = NULL;
+}
+
+static bool send_auth(struct proxy_client *c, int32_t code, const void *data, size_t n)
+{
+	size_t avail;
+	uint8_t *space = proxy_out_space(&c->conn, &avail);
+	struct proto_writer w;
+	proto_writer_init(&w, space, space ? avail : 0);
+	proto_write_auth(&w, code, data, n);
+	if (!proto_writer_ok(&w) || !proxy_out_commit(&c->conn, w.len))
+		return false;
+	if (proxy_out_flush(&c->conn) == PROXY_IO_ERROR) {
+		proxy_client_close(c, NULL, "write to client failed");
+		return false;
+	}
+	return true;
+}
+
+static void auth_failed(struct proxy_client *c)
+{
+	char msg[160];
+	snprintf(msg, sizeof(msg), "password authentication failed for user \"%s\"",
+		 c->login->user);
+	proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_PASSWORD, msg);
+}
+
+/* A secret for a user not in the auth file: stable per name, never matching. */
+static void mock_secret(const char *user, struct proto_scram_secret *out)
+{
+	if (!mock_key_set) {
+		if (RAND_bytes(mock_key, sizeof(mock_key)) != 1)
+			memset(mock_key, 0x5a, sizeof(mock_key));
+		mock_key_set = true;
+	}
+	uint8_t digest[32];
+	unsigned int dlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	    EVP_DigestUpdate(ctx, mock_key, sizeof(mock_key)) &&
+	    EVP_DigestUpdate(ctx, user, strlen(user)))
+		EVP_DigestFinal_ex(ctx, digest, &dlen);
+	EVP_MD_CTX_free(ctx);
+	if (dlen != sizeof(digest))
+		memset(digest, 0, sizeof(digest));
+	memset(out, 0, sizeof(*out));
+	out->iterations = PROTO_SCRAM_DEFAULT_ITERATIONS;
+	memcpy(out->salt, digest, 16);
+	out->salt_len = 16;
+	if (RAND_bytes(out->stored_key, sizeof(out->stored_key)) != 1 ||
+	    RAND_bytes(out->server_key, sizeof(out->server_key)) != 1)
+		memset(out->stored_key, 0xa5, sizeof(out->stored_key));
+}
+
+/* The SCRAM secret to check the client against; false when none can be made. */
+static bool scram_secret(struct proxy_login *l, struct proto_scram_secret *out)
+{
+	if (l->unknown_user) {
+		mock_secret(l->user, out);
+		return true;
+	}
+	if (l->kind == CFG_SECRET_SCRAM)
+		return proto_scram_secret_parse(l->secret, out);
+	if (l->kind != CFG_SECRET_PLAIN)
+		return false;
+	struct pool_user *u = pool_user_get(l->user);
+	if (!u)
+		return false;
+	if (!u->have_derived || strcmp(u->derived_from, l->secret) != 0) {
+		uint8_t salt[16];
+		if (RAND_bytes(salt, sizeof(salt)) != 1 ||
+		    !proto_scram_secret_from_password(l->secret, salt, sizeof(salt),
+						      PROTO_SCRAM_DEFAULT_ITERATIONS, &u->derived))
+			return false;
+		snprintf(u->derived_from, sizeof(u->derived_from), "%s", l->secret);
+		u->have_derived = true;
+	}
+	*out = u->derived;
+	return true;
+}
+
+static void login_done(struct proxy_client *c)
+{
+	struct proxy_login *l = c->login;
+	const struct cfg_database *dc = cfg_database_find(proxy.cfg, l->database);
+	struct pool *p = NULL;
+	if (dc)
+		p = pool_get(proxy.cfg, l->database, l->user, dc->default_lane);
+	if (!p) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "database \"%s\" does not exist", l->database);
+		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_CATALOG, msg);
+		return;
+	}
+	c->pc.pool = p;
+	p->n_clients++;
+	proxy_login_free(c);
+	if (p->welcome) {
+		proxy_client_welcome(c);
+		return;
+	}
+	/* no server of this pool has logged in yet: wait for one, as for a query */
+	c->state = CLIENT_WELCOME;
+	struct pool_server *s = pool_acquire(p, &c->pc, proxy_now_ms());
+	if (s)
+		proxy_relay_assigned(&c->pc, s);
+}
+
+static void start_auth(struct proxy_client *c)
+{
+	struct proxy_login *l = c->login;
+	if (proxy.cfg->auth.type == CFG_AUTH_TRUST) {
+		login_done(c);
+		return;
+	}
+	const struct cfg_user *u = proxy.users ? cfg_userlist_find(proxy.users, l->user) : NULL;
+	l->unknown_user = u == NULL;
+	if (u) {
+		l->kind = u->kind;
+		if (snprintf(l->secret, sizeof(l->secret), "%s", u->secret) >=
+		    (int)sizeof(l->secret))
+			l->unknown_user = true; /* cannot be right: treat as unknown */
+	}
+	c->state = CLIENT_AUTH;
+	bool md5 = proxy.cfg->auth.type == CFG_AUTH_MD5 &&
+		   (l->unknown_user || l->kind != CFG_SECRET_SCRAM);
+	if (md5) {
+		if (RAND_bytes(l->md5_salt, sizeof(l->md5_salt)) != 1) {
+			proxy_client_fatal(c, PROTO_SQLSTATE_INTERNAL, "no random bytes");
+			return;
+		}
+		l->step = STEP_MD5;
+		send_auth(c, PROTO_AUTH_MD5, l->md5_salt, sizeof(l->md5_salt));
+		return;
+	}
+	static const char mechs[] = PROTO_SCRAM_MECHANISM "\0";
+	l->step = STEP_SASL_INITIAL;
+	send_auth(c, PROTO_AUTH_SASL, mechs, sizeof(mechs));
+}
+
+static void on_md5(struct proxy_client *c, const struct proto_frame *f)
+{
+	struct proxy_login *l = c->login;
+	const char *response;
+	if (!proto_parse_password(f->body, f->body_len, &response)) {
+		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, "invalid password packet");
+		return;
+	}
+	bool ok = false;
+	if (!l->unknown_user) {
+		char secret[PROTO_MD5_SECRET_LEN + 1];
+		if (l->kind == CFG_SECRET_PLAIN) {
+			proto_md5_secret(l->secret, l->user, secret);
+			ok = proto_md5_verify(secret, l->md5_salt, response);
+		} else if (l->kind == CFG_SECRET_MD5) {
+			ok = proto_md5_verify(l->secret, l->md5_salt, response);
+		}
+	}
+	if (!ok) {
+		auth_failed(c);
+		return;
+	}
+	login_done(c);
+}
+
+static void on_sasl_initial(struct proxy_client *c, const struct proto_frame *f)
+{
+	struct proxy_login *l = c->login;
+	const char *mech;
+	const uint8_t *data;
+	size_t len;
+	if (!proto_parse_sasl_initial(f->body, f->body_len, &mech, &data, &len)) {
+		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+				   "malformed SASLInitialResponse");
+		return;
+	}
+	if (strcmp(mech, PROTO_SCRAM_MECHANISM) != 0) {
+		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+				   "client selected an invalid SASL authentication mechanism");
+		return;
+	}
+	struct proto_scram_secret secret;
+	if (!scram_secret(l, &secret)) {
+		auth_failed(c);
+		return;
+	}
+	char out[PROTO_SCRAM_MAX_MSG + 1];
+	size_t out_len;
+	if (proto_scram_server_first(&l->scram, &secret, data, len, out, sizeof(out), &out_len) !=
+	    PROTO_SCRAM_OK) {
+		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+				   "malformed SCRAM message");
+		return;
+	}
+	l->step = STEP_SASL_FINAL;
+	send_auth(c, PROTO_AUTH_SASL_CONTINUE, out, out_len);
+}
+
+static void on_sasl_final(struct proxy_client *c, const struct proto_frame *f)
+{
+	struct proxy_login *l = c->login;
+	char out[PROTO_SCRAM_MAX_MSG + 1];
+	size_t out_len;
+	enum proto_scram_result r = proto_scram_server_final(&l->scram, f->body, f->body_len, out,
+							     sizeof(out), &out_len);
+	if (r == PROTO_SCRAM_MALFORMED) {
+		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+				   "malformed SCRAM message");
+		return;
+	}
+	if (r != PROTO_SCRAM_OK || l->unknown_user) {
+		auth_failed(c);
+		return;
+	}
+	if (l->kind == CFG_SECRET_SCRAM && l->scram.have_client_key) {
+		/* keep the keys: servers of this user can log in by pass-through */
+		struct pool_user *u = pool_user_get(l->user);
+		if (u) {
+			memcpy(u->client_key, l->scram.client_key, sizeof(u->client_key));
+			memcpy(u->server_key, l->scram.secret.server_key, sizeof(u->server_key));
+			u->have_scram_keys = true;
+		}
+	}
+	if (!send_auth(c, PROTO_AUTH_SASL_FINAL, out, out_len))
+		return;
+	login_done(c);
+}
+
+/* Startup parameters: user and database, tracked parameters kept, others refused or
+ * ignored. False when the client was closed. */
+static bool take_startup(struct proxy_client *c, const struct proto_startup *s)
+{
+	struct proxy_login *l = c->login;
+	snprintf(l->user, sizeof(l->user), "%s", s->user);
+	snprintf(l->database, sizeof(l->database), "%s", s->database);
+	for (size_t i = 0; i < s->nparams; i++) {
+		const char *name = s->params[i].name, *value = s->params[i].value;
+		if (strcmp(name, "user") == 0 || strcmp(name, "database") == 0)
+			continue;
+		int idx = pool_params_index(name);
+		if (idx >= 0) {
+			pool_params_set(&c->pc.params, idx, value);
+			continue;
+		}
+		if (strcmp(name, "replication") == 0 && strcmp(value, "false") != 0 &&
+		    strcmp(value, "0") != 0 && strcmp(value, "off") != 0) {
+			proxy_client_fatal(c, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
+					   "replication connections are not supported by pglane");
+			return false;
+		}
+		if (strcmp(name, "options") == 0 && value[0]) {
+			proxy_client_fatal(c, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
+					   "startup parameter \"options\" is not supported by "
+					   "pglane: use SET, or list the parameter in "
+					   "pool.track_parameters");
+			return false;
+		}
+		log_debug("c%u: ignoring startup parameter %s", c->id, name);
+	}
+	if (strcmp(l->database, "pglane") == 0) {
+		proxy_client_fatal(c, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
+				   "the admin console is not available in this build");
+		return false;
+	}
+	return true;
+}
+
+/* One startup-phase packet; the client's state says what comes next. */
+static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
+{
+	struct proto_startup s;
+	if (!proto_startup_parse(p, len, &s)) {
+		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, "invalid startup packet");
+		return;
+	}
+	switch (s.kind) {
+	case PROTO_STARTUP_SSL:
+	case PROTO_STARTUP_GSSENC: {
+		/* libpq may ask for GSS encryption, then TLS: two requests at most */
+		static const uint8_t no = 'N';
+		if (++c->negotiations > 2) {
+			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+					   "too many encryption requests");
+			return;
+		}
+		if (!proxy_out_copy(&c->conn, &no, 1) ||
+		    proxy_out_flush(&c->conn) == PROXY_IO_ERROR)
+			proxy_client_close(c, NULL, "write to client failed");
+		return;
+	}
+	case PROTO_STARTUP_CANCEL:
+		proxy_cancel_request(s.cancel_pid, s.cancel_key);
+		proxy_client_close(c, NULL, "cancel request handled");
+		return;
+	case PROTO_STARTUP_UNSUPPORTED: {
+		char msg[128];
+		snprintf(msg, sizeof(msg),
+			 "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+			 s.code >> 16, s.code & 0xffff);
+		proxy_client_fatal(c, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED, msg);
+		return;
+	}
+	case PROTO_STARTUP_V3:
+		break;
+	}
+	c->login = calloc(1, sizeof(*c->login));
+	if (!c->login) {
+		proxy_client_close(c, NULL, "out of memory");
+		return;
+	}
+	if (take_startup(c, &s))
+		start_auth(c);
+}
+
+void proxy_login_read(struct proxy_client *c)
+{
+	enum proxy_io_result r = proxy_conn_read(&c->conn);
+	if (r == PROXY_IO_EOF || r == PROXY_IO_ERROR) {
+		proxy_client_close(c, NULL, "client closed the connection during login");
+		return;
+	}
+	while (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH) {
+		struct proxy_io *io = c->conn.io;
+		if (!io)
+			return;
+		const uint8_t *p = io->data + io->scan;
+		size_t n = io->end - io->scan;
+		struct proto_frame f;
+		enum proto_frame_result fr;
+		if (c->state == CLIENT_STARTUP) {
+			fr = proto_startup_frame(p, n, PROTO_MAX_STARTUP_LEN, &f);
+		} else {
+			fr = proto_frame_next(p, n, PROXY_LOGIN_MAX_PACKET, &f);
+		}
+		if (fr == PROTO_FRAME_NEED_MORE) {
+			if (r == PROXY_IO_AGAIN && io->end == io->cap)
+				proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+						   "login packet too large");
+			return;
+		}
+		if (fr == PROTO_FRAME_BAD) {
+			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+					   c->state == CLIENT_STARTUP
+						   ? "invalid length of startup packet"
+						   : "invalid message length during authentication");
+			return;
+		}
+		io->scan += (uint32_t)f.size;
+		io->start = io->scan; /* consumed here, nothing refers to it */
+		if (c->state == CLIENT_STARTUP) {
+			on_startup(c, p, f.size);
+			continue;
+		}
+		if (f.type != PROTO_FE_PASSWORD) {
+			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+					   "expected an authentication response");
+			return;
+		}
+		switch (c->login->step) {
+		case STEP_MD5:
+			on_md5(c, &f);
+			break;
+		case STEP_SASL_INITIAL:
+			on_sasl_initial(c, &f);
+			break;
+		case STEP_SASL_FINAL:
+			on_sasl_final(c, &f);
+			break;
+		case STEP_STARTUP:
+			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+					   "unexpected message during login");
+			return;
+		}
+	}
+}

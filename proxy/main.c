@@ -1,0 +1,223 @@
+/* proxy/main.c — the pglane process: command line, config and auth file, signals, the
+ * event loop, and an orderly exit that frees everything. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/log.h"
+#include "proxy/proxy.h"
+
+#define PGLANE_VERSION "0.1.0"
+#define DEFAULT_CONFIG "pglane.conf"
+
+struct proxy proxy;
+
+int64_t proxy_now_ms(void)
+{
+	return (int64_t)(ev_now(EV_DEFAULT) * 1000.0);
+}
+
+int64_t proxy_now_us(void)
+{
+	return (int64_t)(ev_now(EV_DEFAULT) * 1000000.0);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: pglane [-c FILE]          run (default: ./%s if present, else "
+		     "built-in defaults)\n"
+		     "       pglane --check [-c FILE]  validate the config and print the resolved "
+		     "settings\n"
+		     "       pglane --version\n",
+		DEFAULT_CONFIG);
+}
+
+static void print_errors(const struct cfg_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		fprintf(stderr, "pglane: %s\n", errs->msg[i]);
+}
+
+/* The config and its auth file, or false with the errors printed. */
+static bool load(const char *path, struct cfg **cfg, struct cfg_userlist **users)
+{
+	struct cfg_errors errs = {0};
+	*cfg = cfg_load(path, &errs);
+	*users = NULL;
+	if (!*cfg) {
+		print_errors(&errs);
+		return false;
+	}
+	if ((*cfg)->auth.file && (*cfg)->auth.file[0]) {
+		*users = cfg_userlist_load((*cfg)->auth.file, &errs);
+		if (!*users) {
+			print_errors(&errs);
+			cfg_free(*cfg);
+			*cfg = NULL;
+			return false;
+		}
+	}
+	return true;
+}
+
+static void deferred_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	proxy_client_reap();
+	proxy_server_reap();
+}
+
+static void shutdown_graceful(void)
+{
+	if (proxy.shutting_down)
+		return;
+	proxy.shutting_down = true;
+	proxy_listen_stop();
+	log_info("SIGTERM: no new connections; waiting for transactions to finish");
+	struct pool_list *pos, *tmp;
+	pool_list_foreach_safe(pos, tmp, &proxy.clients)
+	{
+		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
+		if (!c->pc.server)
+			proxy_client_fatal(c, "57P01", "pglane is shutting down");
+	}
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	if (w->signum == SIGINT) {
+		log_info("SIGINT: exiting now");
+		ev_break(loop, EVBREAK_ALL);
+	} else if (w->signum == SIGTERM) {
+		shutdown_graceful();
+		if (proxy.nclients == 0)
+			ev_break(loop, EVBREAK_ALL);
+	} else if (w->signum == SIGHUP) {
+		log_warning("SIGHUP: config reload is not supported yet; restart to apply changes");
+	}
+}
+
+static const struct pool_ops ops = {
+	.server_launch = proxy_server_launch,
+	.client_assigned = proxy_relay_assigned,
+};
+
+static void close_everything(void)
+{
+	struct pool_list *pos, *tmp;
+	pool_list_foreach_safe(pos, tmp, &proxy.clients)
+	{
+		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
+		proxy_client_close(c, NULL, "pglane exits");
+	}
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+		struct pool_list *lists[] = {&p->login, &p->idle, &p->active, &p->busy};
+		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+			while (!pool_list_empty(lists[i])) {
+				struct pool_server *ps = pool_container_of(
+					pool_list_first(lists[i]), struct pool_server, link);
+				proxy_server_close(proxy_server_of(ps), "pglane exits");
+			}
+		}
+	}
+	proxy_client_reap();
+	proxy_server_reap();
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"check", no_argument, NULL, 'k'},   {"version", no_argument, NULL, 'V'},
+		{"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	bool check = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'V':
+			printf("pglane %s\n", PGLANE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 1;
+	}
+	if (!path && access(DEFAULT_CONFIG, F_OK) == 0)
+		path = DEFAULT_CONFIG;
+
+	struct cfg *cfg;
+	struct cfg_userlist *users;
+	if (!load(path, &cfg, &users))
+		return 1;
+	if (check) {
+		cfg_print(cfg, stdout);
+		fprintf(stderr, "pglane: %s is valid\n", path ? path : "the built-in config");
+		cfg_userlist_free(users);
+		cfg_free(cfg);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	cfg_log_setup(cfg->log.format, cfg->log.level);
+	if (!pool_params_configure(cfg->pool.track_parameters, cfg->pool.ntrack_parameters))
+		log_warning("pool.track_parameters: too many names, some are not tracked");
+	proxy.loop = ev_default_loop(EVFLAG_AUTO);
+	proxy.cfg = cfg;
+	proxy.users = users;
+	pool_list_init(&proxy.clients);
+	pool_setup(&ops);
+	if (!proxy_listen_start(cfg)) {
+		cfg_userlist_free(users);
+		cfg_free(cfg);
+		return 1;
+	}
+	log_info("pglane %s started (%s)", PGLANE_VERSION, path ? path : "built-in config");
+	ev_signal_init(&proxy.sig_term, signal_cb, SIGTERM);
+	ev_signal_init(&proxy.sig_int, signal_cb, SIGINT);
+	ev_signal_init(&proxy.sig_hup, signal_cb, SIGHUP);
+	ev_signal_start(proxy.loop, &proxy.sig_term);
+	ev_signal_start(proxy.loop, &proxy.sig_int);
+	ev_signal_start(proxy.loop, &proxy.sig_hup);
+	ev_prepare_init(&proxy.deferred, deferred_cb);
+	ev_prepare_start(proxy.loop, &proxy.deferred);
+	proxy_janitor_start();
+
+	ev_run(proxy.loop, 0);
+
+	proxy_listen_stop();
+	proxy_janitor_stop();
+	close_everything();
+	ev_prepare_stop(proxy.loop, &proxy.deferred);
+	ev_signal_stop(proxy.loop, &proxy.sig_term);
+	ev_signal_stop(proxy.loop, &proxy.sig_int);
+	ev_signal_stop(proxy.loop, &proxy.sig_hup);
+	pool_shutdown();
+	proxy_io_free_cache();
+	free(proxy.dead_clients);
+	free(proxy.dead_servers);
+	cfg_userlist_free(users);
+	cfg_free(cfg);
+	ev_loop_destroy(proxy.loop);
+	log_info("pglane stopped");
+	return 0;
+}

@@ -1,0 +1,185 @@
+/* proxy/proxy.h — the process: its one context (loop, config, listeners, connection lists)
+ * and the client and server connection objects with their life cycles. */
+#ifndef PGLANE_PROXY_PROXY_H
+#define PGLANE_PROXY_PROXY_H
+
+#include <ev.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/cfg.h"
+#include "config/userlist.h"
+#include "pool/pool.h"
+#include "proxy/io.h"
+
+#define PROXY_MAX_LISTEN 4
+#define PROXY_LOGIN_MAX_PACKET 8192	       /* any message before authentication */
+#define PROXY_MAX_PACKET (1024u * 1024 * 1024) /* any message after */
+#define PROXY_ADDR_LEN 64
+
+enum proxy_client_state {
+	CLIENT_STARTUP, /* reading the startup packet */
+	CLIENT_AUTH,	/* exchanging authentication messages */
+	CLIENT_WELCOME, /* authenticated, waiting for the pool's first server login */
+	CLIENT_READY,	/* logged in: idle, waiting for a server, or linked to one */
+	CLIENT_CLOSED,	/* closed, freed after this loop iteration */
+};
+
+struct proxy_login; /* proxy/login.c: authentication state, only while logging in */
+
+struct proxy_client {
+	struct proxy_conn conn;
+	struct pool_client pc;
+	struct pool_list link; /* proxy.clients */
+	enum proxy_client_state state;
+	uint32_t id;
+	int32_t cancel_key;
+	struct proxy_client *cancel_next; /* cancel hash chain */
+	struct proxy_login *login;	  /* owned while logging in */
+	char addr[PROXY_ADDR_LEN];	  /* "ip:port" */
+	int64_t connect_ms;
+	int64_t active_ms;	 /* last message from the client */
+	int64_t xact_start_us;	 /* first message of the current transaction, 0 when none */
+	int64_t query_start_us;	 /* the statement being served */
+	bool close_after_flush;	 /* a fatal error is being written */
+	bool discarding;	 /* the current request is answered with an error, not a server */
+	bool discard_extended;	 /* ... and it is an extended-protocol batch (ends at Sync) */
+	bool paused;		 /* waiting for a server, reading stopped */
+	uint8_t negotiations;	 /* SSLRequest / GSSENCRequest answered */
+};
+
+enum proxy_server_state {
+	SERVER_CONNECTING,
+	SERVER_LOGIN,
+	SERVER_READY, /* logged in: idle, linked or busy per its pool state */
+	SERVER_CLOSED,
+};
+
+struct proxy_server_login; /* proxy/server.c: server authentication state */
+
+struct proxy_server {
+	struct proxy_conn conn;
+	struct pool_server ps;
+	enum proxy_server_state state;
+	uint32_t id;
+	int pending;	   /* ReadyForQuery messages still expected */
+	int internal;	   /* of those, the first ones answer pglane's own queries */
+	uint8_t tx_status; /* from the last ReadyForQuery */
+	bool unsynced;	   /* extended-protocol messages sent since the last Sync */
+	bool copy_in;	   /* the server waits for CopyData from the client */
+	bool rollback_sent;
+	bool needs_reset;  /* a session-mode client used it: server_reset_query on release */
+	int64_t query_start_us; /* when `pending` went from 0 to 1 */
+	struct proxy_server_login *login; /* owned while logging in */
+	struct sockaddr_storage addr;	  /* where it is connected (for cancel requests) */
+	socklen_t addr_len;
+};
+
+struct proxy {
+	struct ev_loop *loop;
+	struct cfg *cfg;	     /* owned */
+	struct cfg_userlist *users; /* owned; NULL without an auth file */
+	ev_io listeners[PROXY_MAX_LISTEN];
+	int nlisteners;
+	ev_timer janitor;
+	ev_signal sig_term, sig_int, sig_hup;
+	struct pool_list clients;
+	int nclients;
+	uint32_t next_id;
+	bool shutting_down;
+	/* deferred work, run after the current callbacks */
+	ev_prepare deferred;
+	struct proxy_client **dead_clients;
+	int ndead_clients, cap_dead_clients;
+	struct proxy_server **dead_servers;
+	int ndead_servers, cap_dead_servers;
+};
+
+extern struct proxy proxy;
+
+/* Current loop time. */
+int64_t proxy_now_ms(void);
+int64_t proxy_now_us(void);
+
+/* ---- proxy/listen.c ---- */
+__attribute__((warn_unused_result)) bool proxy_listen_start(const struct cfg *cfg);
+void proxy_listen_stop(void);
+
+/* ---- proxy/client.c ---- */
+/* Adopt an accepted socket. */
+void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len);
+/* Close a client once: log `reason`, send it an ErrorResponse first when `sqlstate` is not
+ * NULL, hand its server back (or clean it up), free it after this loop iteration. */
+void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char *reason);
+/* Send a fatal error and close once it is written. */
+void proxy_client_fatal(struct proxy_client *c, const char *sqlstate, const char *msg);
+/* Queue an ErrorResponse (severity ERROR) to the client. */
+__attribute__((warn_unused_result)) bool proxy_client_error(struct proxy_client *c,
+							    const char *sqlstate, const char *msg);
+/* The client by its cancel pid, or NULL. */
+struct proxy_client *proxy_client_by_pid(int32_t pid);
+/* "c12 alice@app 127.0.0.1:5000" for log lines. */
+const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t cap);
+/* Logged in: register for cancel, send the welcome (ParameterStatus, BackendKeyData,
+ * ReadyForQuery). */
+void proxy_client_welcome(struct proxy_client *c);
+/* Free the clients closed during this iteration. */
+void proxy_client_reap(void);
+
+/* ---- proxy/login.c ---- */
+/* The client's socket is readable during login. */
+void proxy_login_read(struct proxy_client *c);
+void proxy_login_free(struct proxy_client *c);
+
+/* ---- proxy/server.c ---- */
+/* Open a new server connection for pool `p` (the pool_ops launch callback). */
+void proxy_server_launch(struct pool *p);
+/* Close a server connection once (log `reason`), unlinking it from its pool. */
+void proxy_server_close(struct proxy_server *s, const char *reason);
+/* Hand a server back: reset or roll back first when needed, else to the pool. */
+void proxy_server_release(struct proxy_server *s);
+/* Free the servers closed during this iteration. */
+void proxy_server_reap(void);
+static inline struct proxy_server *proxy_server_of(struct pool_server *ps)
+{
+	return pool_container_of(ps, struct proxy_server, ps);
+}
+static inline struct proxy_client *proxy_client_of(struct pool_client *pc)
+{
+	return pool_container_of(pc, struct proxy_client, pc);
+}
+
+/* ---- proxy/relay.c ---- */
+/* Bytes from a logged-in client are ready to process (or processing may resume). */
+void proxy_relay_client(struct proxy_client *c);
+/* Bytes from a server are ready to process. */
+void proxy_relay_server(struct proxy_server *s);
+/* A waiting client got a server (pool callback). */
+void proxy_relay_assigned(struct pool_client *pc, struct pool_server *ps);
+/* The client's output drained: resume its server's input, maybe release the server. */
+void proxy_relay_client_drained(struct proxy_client *c);
+/* The server's output drained: resume its client's input. */
+void proxy_relay_server_drained(struct proxy_server *s);
+/* Queue a Query of pglane's own to a server; its answer is swallowed. */
+__attribute__((warn_unused_result)) bool proxy_relay_server_query(struct proxy_server *s,
+								  const char *sql);
+/* A linked client is going away: its server is released, rolled back or closed. */
+void proxy_relay_client_gone(struct proxy_client *c);
+/* Answer every client waiting in `p` with an error (server login failed, timeout). */
+void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *msg);
+/* Answer one waiting client with an error instead of a server. */
+void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg);
+
+/* ---- proxy/cancel.c ---- */
+/* Forward a cancel request for client pid/key; nothing happens for a wrong key. */
+void proxy_cancel_request(int32_t pid, int32_t key);
+/* Send a cancel request to the backend of a server connection. */
+void proxy_cancel_server(struct proxy_server *s);
+
+/* ---- proxy/janitor.c ---- */
+void proxy_janitor_start(void);
+void proxy_janitor_stop(void);
+
+#endif

@@ -1,0 +1,587 @@
+/* proxy/relay.c — moving bytes between a logged-in client and its server. Only message
+ * headers are scanned on the hot path; whole runs of messages are forwarded from the input
+ * buffer in place (one writev). Looked inside: ReadyForQuery, ParameterStatus, CopyInResponse
+ * and, for pglane's own queries, ErrorResponse. Transaction mode releases the server at
+ * ReadyForQuery 'I' once nothing more is expected from it. */
+#include <string.h>
+
+#include "config/log.h"
+#include "protocol/buf.h"
+#include "protocol/frame.h"
+#include "protocol/msg.h"
+#include "proxy/proxy.h"
+
+static struct proxy_server *linked_server(const struct proxy_client *c)
+{
+	return c->pc.server ? proxy_server_of(c->pc.server) : NULL;
+}
+
+static struct proxy_client *linked_client(const struct proxy_server *s)
+{
+	return s->ps.client ? proxy_client_of(s->ps.client) : NULL;
+}
+
+static enum cfg_pool_mode pool_mode(const struct pool *p)
+{
+	return pool_lane_cfg(p)->pool.mode;
+}
+
+/* Queue a Query of pglane's own to a server: its answer is swallowed. */
+static bool server_internal_query(struct proxy_server *s, const char *sql)
+{
+	size_t avail;
+	uint8_t *space = proxy_out_space(&s->conn, &avail);
+	struct proto_writer w;
+	proto_writer_init(&w, space, space ? avail : 0);
+	proto_write_query(&w, sql);
+	if (!proto_writer_ok(&w) || !proxy_out_commit(&s->conn, w.len))
+		return false;
+	if (s->pending++ == 0)
+		s->query_start_us = proxy_now_us();
+	s->internal++;
+	return true;
+}
+
+bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
+{
+	return server_internal_query(s, sql);
+}
+
+/* A client and a server were just linked: make the server's session match the client's. */
+static bool on_linked(struct proxy_client *c, struct proxy_server *s)
+{
+	char sql[2048];
+	size_t n = pool_params_diff_sql(&c->pc.params, &s->ps.params, sql, sizeof(sql));
+	if (n == (size_t)-1) {
+		log_warning("c%u: tracked parameters too long to apply", c->id);
+		return false;
+	}
+	if (n > 0) {
+		if (!server_internal_query(s, sql))
+			return false;
+		pool_params_copy(&s->ps.params, &c->pc.params);
+	}
+	if (pool_mode(c->pc.pool) == CFG_POOL_SESSION)
+		s->needs_reset = true;
+	c->xact_start_us = proxy_now_us();
+	return true;
+}
+
+/* Queue an error (and, when `ready`, ReadyForQuery) to a client answering a request that
+ * got no server. */
+static bool client_answer(struct proxy_client *c, const char *sqlstate, const char *msg,
+			  bool ready)
+{
+	if (sqlstate && !proxy_client_error(c, sqlstate, msg))
+		return false;
+	if (!ready)
+		return true;
+	uint8_t z[6];
+	struct proto_writer w;
+	proto_writer_init(&w, z, sizeof(z));
+	proto_write_ready(&w, PROTO_TX_IDLE);
+	return proto_writer_ok(&w) && proxy_out_copy(&c->conn, z, w.len);
+}
+
+/* Get a server for a client that has a message for one; NULL: it waits (reading paused). */
+static struct proxy_server *client_acquire(struct proxy_client *c)
+{
+	struct pool_server *ps = pool_acquire(c->pc.pool, &c->pc, proxy_now_ms());
+	if (!ps) {
+		c->paused = true;
+		proxy_conn_set_read(&c->conn, false);
+		return NULL;
+	}
+	struct proxy_server *s = proxy_server_of(ps);
+	if (!on_linked(c, s)) {
+		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "could not prepare a server");
+		return NULL;
+	}
+	return s;
+}
+
+/* What a client's message means for the server's bookkeeping. */
+static void count_client_message(struct proxy_server *s, uint8_t type)
+{
+	switch (type) {
+	case PROTO_FE_QUERY:
+	case PROTO_FE_FUNCTION_CALL:
+	case PROTO_FE_SYNC:
+		if (s->pending++ == 0)
+			s->query_start_us = proxy_now_us();
+		if (type == PROTO_FE_SYNC)
+			s->unsynced = false;
+		break;
+	case PROTO_FE_PARSE:
+	case PROTO_FE_BIND:
+	case PROTO_FE_DESCRIBE:
+	case PROTO_FE_EXECUTE:
+	case PROTO_FE_CLOSE:
+	case PROTO_FE_FLUSH:
+		s->unsynced = true;
+		break;
+	default:
+		break;
+	}
+}
+
+/* A message that arrived while the client's request is being answered with an error. */
+static bool discard_message(struct proxy_client *c, uint8_t type)
+{
+	bool ends = type == PROTO_FE_SYNC ||
+		    (!c->discard_extended && (type == PROTO_FE_QUERY || type == PROTO_FE_FUNCTION_CALL));
+	if (type != PROTO_FE_SYNC && type != PROTO_FE_QUERY && type != PROTO_FE_FUNCTION_CALL)
+		c->discard_extended = true;
+	if (!ends)
+		return true;
+	c->discarding = false;
+	c->discard_extended = false;
+	return client_answer(c, NULL, NULL, true);
+}
+
+/* After output to the server drained (or there was none): the client's consumed input can
+ * be forgotten and its buffer given back when empty. */
+static void client_input_consumed(struct proxy_client *c)
+{
+	struct proxy_io *io = c->conn.io;
+	if (!io)
+		return;
+	io->start = io->scan;
+	proxy_io_release_idle(&c->conn);
+}
+
+/* Look at the client's buffered messages and queue them to its server. Returns false when
+ * it stopped on a full output queue (flush, then call again). */
+static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
+{
+	struct proxy_server *s = *sp;
+	struct proxy_io *io;
+	while ((io = c->conn.io) != NULL && c->state == CLIENT_READY) {
+		uint32_t avail = io->end - io->scan;
+		if (io->pass) {
+			uint32_t n = io->pass < avail ? io->pass : avail;
+			if (n == 0)
+				return true;
+			if (!proxy_out_ref(&s->conn, io->data + io->scan, n))
+				return false;
+			io->scan += n;
+			io->pass -= n;
+			continue;
+		}
+		if (io->drop) {
+			uint32_t n = io->drop < avail ? io->drop : avail;
+			if (n == 0)
+				return true;
+			io->scan += n;
+			io->drop -= n;
+			continue;
+		}
+		struct proto_frame f;
+		enum proto_frame_result fr =
+			proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
+		if (fr == PROTO_FRAME_NEED_MORE) {
+			io->need = PROTO_HEADER_SIZE;
+			return true;
+		}
+		if (fr == PROTO_FRAME_BAD) {
+			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+					   "invalid message length from client");
+			return true;
+		}
+		io->need = 0;
+		if (f.type == PROTO_FE_TERMINATE) {
+			proxy_client_close(c, NULL, "client sent Terminate");
+			return true;
+		}
+		if (c->discarding) {
+			io->drop = (uint32_t)f.size;
+			if (!discard_message(c, f.type))
+				return false;
+			continue;
+		}
+		if (!s) {
+			if (f.type == PROTO_FE_COPY_DATA || f.type == PROTO_FE_COPY_DONE ||
+			    f.type == PROTO_FE_COPY_FAIL || f.type == PROTO_FE_FLUSH) {
+				/* no COPY is running and nothing waits to be flushed */
+				io->drop = (uint32_t)f.size;
+				continue;
+			}
+			s = *sp = client_acquire(c);
+			if (!s)
+				return true; /* waits; the message stays at `scan` */
+		}
+		count_client_message(s, f.type);
+		io->pass = (uint32_t)f.size;
+		c->pc.pool->stats.received += f.size;
+	}
+	return true;
+}
+
+void proxy_relay_client(struct proxy_client *c)
+{
+	for (;;) {
+		if (c->state != CLIENT_READY || c->paused)
+			return;
+		struct proxy_server *s = linked_server(c);
+		if (s && proxy_out_pending(&s->conn)) {
+			/* e.g. pglane's own SET queued when the server was linked */
+			enum proxy_io_result r = proxy_out_flush(&s->conn);
+			if (r == PROXY_IO_ERROR) {
+				proxy_server_close(s, "write to server failed");
+				return;
+			}
+			if (r == PROXY_IO_AGAIN)
+				return; /* resumes when the server's output drains */
+		}
+		bool done = client_scan(c, &s);
+		if (c->state != CLIENT_READY || c->paused)
+			return;
+		if (s && proxy_out_pending(&s->conn)) {
+			enum proxy_io_result r = proxy_out_flush(&s->conn);
+			if (r == PROXY_IO_ERROR) {
+				proxy_server_close(s, "write to server failed");
+				return;
+			}
+			if (r == PROXY_IO_AGAIN) {
+				proxy_conn_set_read(&c->conn, false);
+				return;
+			}
+		}
+		if (proxy_out_pending(&c->conn)) {
+			enum proxy_io_result r = proxy_out_flush(&c->conn);
+			if (r == PROXY_IO_ERROR) {
+				proxy_client_close(c, NULL, "write to client failed");
+				return;
+			}
+			if (r == PROXY_IO_AGAIN && !s) {
+				/* answers of pglane's own wait for the client to read them */
+				proxy_conn_set_read(&c->conn, false);
+				return;
+			}
+		}
+		if (!s || !proxy_out_pending(&s->conn)) {
+			struct proxy_io *io = c->conn.io;
+			if (io)
+				io->start = io->scan;
+			proxy_io_release_idle(&c->conn);
+		}
+		proxy_conn_set_read(&c->conn, true);
+		if (done)
+			return;
+	}
+}
+
+void proxy_relay_server_drained(struct proxy_server *s)
+{
+	struct proxy_client *c = linked_client(s);
+	if (!c)
+		return;
+	client_input_consumed(c);
+	proxy_conn_set_read(&c->conn, true);
+	proxy_relay_client(c);
+}
+
+/* Transaction mode: give the server back once its transaction is over and nothing more is
+ * expected from it; the client may go on with buffered messages on another server. */
+static void maybe_release(struct proxy_client *c, struct proxy_server *s)
+{
+	bool txn = pool_mode(c->pc.pool) == CFG_POOL_TRANSACTION;
+	if ((!txn && !proxy.shutting_down) || s->pending || s->unsynced ||
+	    s->tx_status != PROTO_TX_IDLE || proxy_out_pending(&c->conn) ||
+	    proxy_out_pending(&s->conn) || (c->conn.io && c->conn.io->pass))
+		return;
+	struct pool *p = c->pc.pool;
+	int64_t now = proxy_now_us();
+	p->stats.xact_count++;
+	if (c->xact_start_us)
+		p->stats.xact_time_us += (uint64_t)(now - c->xact_start_us);
+	c->xact_start_us = 0;
+	if (!txn)
+		s->needs_reset = false; /* shutting down: the server is closed anyway */
+	proxy_server_release(s);
+	if (proxy.shutting_down) {
+		proxy_client_fatal(c, "57P01", "pglane is shutting down");
+		return;
+	}
+	if (c->state == CLIENT_READY && c->conn.io && c->conn.io->end > c->conn.io->scan)
+		proxy_relay_client(c);
+}
+
+void proxy_relay_client_drained(struct proxy_client *c)
+{
+	struct proxy_server *s = linked_server(c);
+	if (!s) {
+		if (c->conn.io)
+			proxy_relay_client(c); /* may have stopped on a full output queue */
+		return;
+	}
+	struct proxy_io *io = s->conn.io;
+	if (io)
+		io->start = io->scan;
+	proxy_conn_set_read(&s->conn, true);
+	proxy_relay_server(s);
+}
+
+/* A ParameterStatus from a server: the server has it now, and so does its client. */
+static void on_param_status(struct proxy_server *s, struct proxy_client *c,
+			    const struct proto_frame *f)
+{
+	const char *name, *value;
+	if (!proto_parse_param_status(f->body, f->body_len, &name, &value))
+		return;
+	int idx = pool_params_index(name);
+	if (idx < 0)
+		return;
+	pool_params_set(&s->ps.params, idx, value);
+	if (c)
+		pool_params_set(&c->pc.params, idx, value);
+}
+
+static void log_server_error(struct proxy_server *s, const struct proto_frame *f)
+{
+	struct proto_error e;
+	if (!proto_parse_error(f->body, f->body_len, &e))
+		memset(&e, 0, sizeof(e));
+	log_warning("s%u: error from pglane's own query: %s %s", s->id,
+		    e.sqlstate ? e.sqlstate : "?", e.message ? e.message : "(no message)");
+}
+
+static bool is_fatal(const struct proto_frame *f)
+{
+	struct proto_error e;
+	if (!proto_parse_error(f->body, f->body_len, &e))
+		return true;
+	const char *sev = e.severity_nonlocal ? e.severity_nonlocal : e.severity;
+	return !sev || strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0;
+}
+
+/* Does a server message need to be seen whole before it is forwarded or swallowed? */
+static bool needs_whole(uint8_t type, bool swallow)
+{
+	return type == PROTO_BE_READY || type == PROTO_BE_PARAM_STATUS ||
+	       (swallow && type == PROTO_BE_ERROR);
+}
+
+/* Look at a server's buffered messages: forward them to its client, or swallow them when
+ * they answer pglane's own queries or no client is linked. Returns false when it stopped on
+ * a full output queue; sets *fatal when an unlinked server sent a fatal error. */
+static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fatal)
+{
+	struct proxy_io *io;
+	while ((io = s->conn.io) != NULL && s->state == SERVER_READY) {
+		uint32_t avail = io->end - io->scan;
+		if (io->pass) {
+			uint32_t n = io->pass < avail ? io->pass : avail;
+			if (n == 0)
+				return true;
+			if (c && !proxy_out_ref(&c->conn, io->data + io->scan, n))
+				return false;
+			io->scan += n;
+			io->pass -= n;
+			continue;
+		}
+		if (io->drop) {
+			uint32_t n = io->drop < avail ? io->drop : avail;
+			if (n == 0)
+				return true;
+			io->scan += n;
+			io->drop -= n;
+			continue;
+		}
+		struct proto_frame f;
+		enum proto_frame_result fr =
+			proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
+		if (fr == PROTO_FRAME_NEED_MORE) {
+			io->need = PROTO_HEADER_SIZE;
+			return true;
+		}
+		if (fr == PROTO_FRAME_BAD) {
+			proxy_server_close(s, "invalid message length from server");
+			return true;
+		}
+		bool swallow = !c || s->internal > 0;
+		if (needs_whole(f.type, swallow) && avail < f.size) {
+			if (f.size > PROXY_BUF_MAX) {
+				proxy_server_close(s, "server message too large");
+				return true;
+			}
+			io->need = (uint32_t)f.size;
+			return true;
+		}
+		io->need = 0;
+		switch (f.type) {
+		case PROTO_BE_READY: {
+			uint8_t st = PROTO_TX_IDLE;
+			if (!proto_parse_ready(f.body, f.body_len, &st)) {
+				proxy_server_close(s, "invalid ReadyForQuery from server");
+				return true;
+			}
+			s->tx_status = st;
+			s->copy_in = false;
+			if (s->pending > 0 && --s->pending == 0 && s->ps.pool)
+				s->ps.pool->stats.query_time_us +=
+					(uint64_t)(proxy_now_us() - s->query_start_us);
+			if (s->internal > 0)
+				s->internal--;
+			else if (c)
+				s->ps.pool->stats.query_count++;
+			break;
+		}
+		case PROTO_BE_PARAM_STATUS:
+			on_param_status(s, c, &f);
+			break;
+		case PROTO_BE_COPY_IN:
+			s->copy_in = true;
+			break;
+		case PROTO_BE_ERROR:
+			if (swallow) {
+				if (!c && is_fatal(&f))
+					*fatal = true;
+				else
+					log_server_error(s, &f);
+			}
+			break;
+		default:
+			break;
+		}
+		if (swallow) {
+			io->drop = (uint32_t)f.size;
+		} else {
+			io->pass = (uint32_t)f.size;
+			s->ps.pool->stats.sent += f.size;
+		}
+		if (*fatal)
+			return true;
+	}
+	return true;
+}
+
+void proxy_relay_server(struct proxy_server *s)
+{
+	for (;;) {
+		if (s->state != SERVER_READY)
+			return;
+		struct proxy_client *c = linked_client(s);
+		if (c && proxy_out_pending(&c->conn))
+			return; /* resumes when the client's output drains */
+		bool fatal = false;
+		bool done = server_scan(s, c, &fatal);
+		if (s->state != SERVER_READY)
+			return;
+		if (fatal) {
+			proxy_server_close(s, "server sent a fatal error");
+			return;
+		}
+		if (c) {
+			enum proxy_io_result r = proxy_out_flush(&c->conn);
+			if (r == PROXY_IO_ERROR) {
+				proxy_client_close(c, NULL, "write to client failed");
+				return;
+			}
+			if (r == PROXY_IO_AGAIN) {
+				proxy_conn_set_read(&s->conn, false);
+				return;
+			}
+		}
+		if (s->conn.io) {
+			s->conn.io->start = s->conn.io->scan;
+			proxy_io_release_idle(&s->conn);
+		}
+		proxy_conn_set_read(&s->conn, true);
+		if (!done)
+			continue;
+		if (c)
+			maybe_release(c, s);
+		else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY)
+			proxy_server_release(s); /* pglane's own work on it is done */
+		return;
+	}
+}
+
+void proxy_relay_assigned(struct pool_client *pc, struct pool_server *ps)
+{
+	struct proxy_client *c = proxy_client_of(pc);
+	struct proxy_server *s = proxy_server_of(ps);
+	if (c->state == CLIENT_WELCOME) {
+		pool_server_ready(ps, proxy_now_ms()); /* not needed yet */
+		proxy_client_welcome(c);
+		return;
+	}
+	c->paused = false;
+	if (!on_linked(c, s)) {
+		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "could not prepare a server");
+		return;
+	}
+	proxy_conn_set_read(&c->conn, true);
+	proxy_relay_client(c);
+}
+
+void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg)
+{
+	pool_client_unwait(&c->pc, proxy_now_ms());
+	if (c->state != CLIENT_READY) {
+		proxy_client_fatal(c, sqlstate, msg);
+		return;
+	}
+	char name[128];
+	log_info("%s: %s", proxy_client_name(c, name, sizeof(name)), msg);
+	c->paused = false;
+	c->discarding = true;
+	c->discard_extended = false;
+	if (!client_answer(c, sqlstate, msg, false)) {
+		proxy_client_close(c, NULL, "cannot queue an error");
+		return;
+	}
+	proxy_conn_set_read(&c->conn, true);
+	proxy_relay_client(c);
+}
+
+void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *msg)
+{
+	while (!pool_list_empty(&p->waiting)) {
+		struct pool_client *pc =
+			pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
+		proxy_relay_fail_waiting(proxy_client_of(pc), sqlstate, msg);
+	}
+}
+
+void proxy_relay_client_gone(struct proxy_client *c)
+{
+	struct proxy_server *s = linked_server(c);
+	if (!s)
+		return;
+	bool mid_message = (c->conn.io && c->conn.io->pass) || proxy_out_pending(&s->conn);
+	bool running = s->pending > s->internal;
+	proxy_out_discard(&c->conn);
+	pool_server_busy(&s->ps, proxy_now_ms());
+	if (s->conn.io)
+		s->conn.io->start = s->conn.io->scan; /* nothing of it is referenced now */
+	if (mid_message || s->copy_in) {
+		if (running)
+			proxy_cancel_server(s);
+		proxy_server_close(s, "client vanished in the middle of a message or COPY");
+		return;
+	}
+	if (running) {
+		log_info("s%u: client c%u vanished while its query ran: cancelling it", s->id,
+			 c->id);
+		proxy_cancel_server(s);
+	}
+	if (s->unsynced) {
+		/* end the extended-protocol batch so the server answers and can be reused */
+		size_t avail;
+		uint8_t *space = proxy_out_space(&s->conn, &avail);
+		struct proto_writer w;
+		proto_writer_init(&w, space, space ? avail : 0);
+		proto_write_sync(&w);
+		if (!proto_writer_ok(&w) || !proxy_out_commit(&s->conn, w.len) ||
+		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR) {
+			proxy_server_close(s, "cannot end the client's batch");
+			return;
+		}
+		s->unsynced = false;
+		s->pending++;
+	}
+	if (s->pending == 0)
+		proxy_server_release(s);
+}

@@ -1,0 +1,576 @@
+/* proxy/server.c — server connections: nonblocking connect, pglane's own login to
+ * PostgreSQL (SCRAM-SHA-256, SCRAM pass-through, MD5, cleartext), release to the pool
+ * (rollback or reset first when needed), and the one close function with deferred free. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config/log.h"
+#include "protocol/frame.h"
+#include "protocol/md5.h"
+#include "protocol/msg.h"
+#include "protocol/scram.h"
+#include "protocol/startup.h"
+#include "proxy/proxy.h"
+
+#define SERVER_LOGIN_MAX_PACKET (64 * 1024)
+#define WELCOME_MAX 4096
+
+struct proxy_server_login {
+	struct proto_scram_client scram;
+	bool sasl_done;
+	bool auth_ok;
+	size_t welcome_len;
+	uint8_t welcome[WELCOME_MAX];
+};
+
+static uint32_t next_server_id;
+
+static void server_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+static void login_free(struct proxy_server *s)
+{
+	if (!s->login)
+		return;
+	OPENSSL_cleanse(s->login, sizeof(*s->login));
+	free(s->login);
+	s->login = NULL;
+}
+
+void proxy_server_close(struct proxy_server *s, const char *reason)
+{
+	if (s->state == SERVER_CLOSED)
+		return;
+	struct pool *p = s->ps.pool;
+	struct proxy_client *c = s->ps.client ? proxy_client_of(s->ps.client) : NULL;
+	if (p)
+		log_info("s%u %s@%s: closing: %s", s->id, p->user->name, p->db->name, reason);
+	if (p)
+		pool_server_remove(&s->ps);
+	if (c) {
+		/* the client gets what the server said, then the news */
+		if (proxy_out_flush(&c->conn) != PROXY_IO_OK)
+			proxy_out_discard(&c->conn);
+		char msg[256];
+		snprintf(msg, sizeof(msg), "server connection lost: %s", reason);
+		proxy_client_close(c, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
+	}
+	login_free(s);
+	proxy_conn_close(&s->conn);
+	s->state = SERVER_CLOSED;
+	if (proxy.ndead_servers == proxy.cap_dead_servers) {
+		int cap = proxy.cap_dead_servers ? proxy.cap_dead_servers * 2 : 32;
+		void *n = realloc(proxy.dead_servers, (size_t)cap * sizeof(*proxy.dead_servers));
+		if (!n) {
+			log_error("out of memory: server s%u leaked", s->id);
+			return;
+		}
+		proxy.dead_servers = n;
+		proxy.cap_dead_servers = cap;
+	}
+	proxy.dead_servers[proxy.ndead_servers++] = s;
+	if (p)
+		pool_fill(p, proxy_now_ms());
+}
+
+void proxy_server_reap(void)
+{
+	for (int i = 0; i < proxy.ndead_servers; i++)
+		free(proxy.dead_servers[i]);
+	proxy.ndead_servers = 0;
+}
+
+/* A login that cannot succeed: remember why, and answer the waiting clients when no other
+ * server of the pool can serve them. */
+static void login_failed(struct proxy_server *s, const char *sqlstate, const char *msg)
+{
+	struct pool *p = s->ps.pool;
+	p->last_failure_ms = proxy_now_ms();
+	p->stats.server_connect_failures++;
+	snprintf(p->last_error, sizeof(p->last_error), "%s", msg);
+	log_warning("s%u %s@%s: server login failed: %s", s->id, p->user->name, p->db->name, msg);
+	proxy_server_close(s, "login failed");
+	if (pool_server_count(p) == 0)
+		proxy_relay_fail_waiters(p, sqlstate, msg);
+}
+
+static bool send_now(struct proxy_server *s, struct proto_writer *w)
+{
+	if (!proto_writer_ok(w) || !proxy_out_commit(&s->conn, w->len))
+		return false;
+	return proxy_out_flush(&s->conn) != PROXY_IO_ERROR;
+}
+
+static bool writer_for(struct proxy_server *s, struct proto_writer *w)
+{
+	size_t avail;
+	uint8_t *space = proxy_out_space(&s->conn, &avail);
+	proto_writer_init(w, space, space ? avail : 0);
+	return space != NULL;
+}
+
+static const char *server_user(const struct pool *p)
+{
+	return p->db->cfg->user[0] ? p->db->cfg->user : p->user->name;
+}
+
+static const char *server_dbname(const struct pool *p)
+{
+	return p->db->cfg->dbname[0] ? p->db->cfg->dbname : p->db->name;
+}
+
+/* The password of the server user: the database's own, else the auth file's entry. */
+static bool server_secret(const struct pool *p, const char **secret, enum cfg_secret_kind *kind)
+{
+	if (p->db->cfg->password[0]) {
+		*secret = p->db->cfg->password;
+		*kind = CFG_SECRET_PLAIN;
+		return true;
+	}
+	const struct cfg_user *u = proxy.users ? cfg_userlist_find(proxy.users, server_user(p))
+					       : NULL;
+	if (!u)
+		return false;
+	*secret = u->secret;
+	*kind = u->kind;
+	return true;
+}
+
+static void send_startup(struct proxy_server *s)
+{
+	struct pool *p = s->ps.pool;
+	struct proto_writer w;
+	if (!writer_for(s, &w)) {
+		login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
+		return;
+	}
+	proto_write_startup(&w, server_user(p), server_dbname(p), NULL, 0);
+	s->state = SERVER_LOGIN;
+	if (!send_now(s, &w))
+		login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
+			     "could not send the startup packet to the server");
+}
+
+static void no_secret(struct proxy_server *s, const char *method)
+{
+	char msg[256];
+	snprintf(msg, sizeof(msg),
+		 "the server asks for %s authentication and pglane has no password for user "
+		 "\"%s\" (auth file or databases[].password)",
+		 method, server_user(s->ps.pool));
+	login_failed(s, PROTO_SQLSTATE_INVALID_PASSWORD, msg);
+}
+
+static void on_auth(struct proxy_server *s, const struct proto_frame *f)
+{
+	struct proxy_server_login *l = s->login;
+	struct pool *p = s->ps.pool;
+	int32_t code;
+	const uint8_t *data;
+	size_t len;
+	if (!proto_parse_auth(f->body, f->body_len, &code, &data, &len)) {
+		login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION, "malformed authentication request");
+		return;
+	}
+	const char *secret = NULL;
+	enum cfg_secret_kind kind = CFG_SECRET_PLAIN;
+	bool have = server_secret(p, &secret, &kind);
+	struct proto_writer w;
+	char buf[PROTO_SCRAM_MAX_MSG + 1];
+	size_t n;
+	switch (code) {
+	case PROTO_AUTH_OK:
+		if (l->sasl_done == false && l->scram.client_first_bare[0]) {
+			login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+				     "server ended SCRAM authentication early");
+			return;
+		}
+		l->auth_ok = true;
+		return;
+	case PROTO_AUTH_CLEARTEXT:
+		if (!have || kind != CFG_SECRET_PLAIN) {
+			no_secret(s, "cleartext password");
+			return;
+		}
+		if (!writer_for(s, &w))
+			break;
+		proto_write_password(&w, secret);
+		if (!send_now(s, &w))
+			break;
+		return;
+	case PROTO_AUTH_MD5: {
+		char md5[PROTO_MD5_SECRET_LEN + 1], resp[PROTO_MD5_SECRET_LEN + 1];
+		if (!have || kind == CFG_SECRET_SCRAM || len != PROTO_MD5_SALT_LEN) {
+			no_secret(s, "MD5");
+			return;
+		}
+		if (kind == CFG_SECRET_PLAIN)
+			proto_md5_secret(secret, server_user(p), md5);
+		else
+			snprintf(md5, sizeof(md5), "%s", secret);
+		if (!proto_md5_response(md5, data, resp) || !writer_for(s, &w))
+			break;
+		proto_write_password(&w, resp);
+		if (!send_now(s, &w))
+			break;
+		return;
+	}
+	case PROTO_AUTH_SASL:
+		if (!proto_sasl_has_mechanism(data, len, PROTO_SCRAM_MECHANISM)) {
+			login_failed(s, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
+				     "the server offers no SASL mechanism pglane supports");
+			return;
+		}
+		if (have && kind == CFG_SECRET_PLAIN) {
+			if (!proto_scram_client_init_password(&l->scram, secret))
+				break;
+		} else if (have && kind == CFG_SECRET_SCRAM && p->user->have_scram_keys &&
+			   strcmp(server_user(p), p->user->name) == 0) {
+			proto_scram_client_init_keys(&l->scram, p->user->client_key,
+						     p->user->server_key);
+		} else {
+			no_secret(s, have && kind == CFG_SECRET_SCRAM
+					     ? "SCRAM (pass-through needs a client to log in "
+					       "with SCRAM first)"
+					     : "SCRAM-SHA-256");
+			return;
+		}
+		if (!proto_scram_client_first(&l->scram, buf, sizeof(buf), &n) ||
+		    !writer_for(s, &w))
+			break;
+		proto_write_sasl_initial(&w, PROTO_SCRAM_MECHANISM, buf, n);
+		if (!send_now(s, &w))
+			break;
+		return;
+	case PROTO_AUTH_SASL_CONTINUE:
+		if (!l->scram.client_first_bare[0] ||
+		    proto_scram_client_final(&l->scram, data, len, PROTO_SCRAM_MAX_ITERATIONS, buf,
+					     sizeof(buf), &n) != PROTO_SCRAM_OK) {
+			login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+				     "invalid SCRAM message from the server");
+			return;
+		}
+		if (!writer_for(s, &w))
+			break;
+		proto_write_sasl_response(&w, buf, n);
+		if (!send_now(s, &w))
+			break;
+		return;
+	case PROTO_AUTH_SASL_FINAL:
+		if (!l->scram.client_first_bare[0] ||
+		    proto_scram_client_verify(&l->scram, data, len) != PROTO_SCRAM_OK) {
+			login_failed(s, PROTO_SQLSTATE_INVALID_PASSWORD,
+				     "the server's SCRAM signature is wrong");
+			return;
+		}
+		l->sasl_done = true;
+		return;
+	default: {
+		char msg[128];
+		snprintf(msg, sizeof(msg),
+			 "the server asks for an authentication method pglane does not support "
+			 "(code %d)",
+			 (int)code);
+		login_failed(s, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED, msg);
+		return;
+	}
+	}
+	login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE, "could not answer the server's login");
+}
+
+/* Login finished: the pool learns the welcome, WELCOME clients are answered, and the
+ * server serves the first waiting client or idles. */
+static void login_complete(struct proxy_server *s)
+{
+	struct pool *p = s->ps.pool;
+	struct proxy_server_login *l = s->login;
+	s->state = SERVER_READY;
+	s->tx_status = PROTO_TX_IDLE;
+	p->last_failure_ms = 0;
+	if (!p->welcome && !pool_welcome_set(p, l->welcome, l->welcome_len, &s->ps.params)) {
+		login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
+		return;
+	}
+	login_free(s);
+	log_debug("s%u %s@%s: logged in (backend pid %d)", s->id, p->user->name, p->db->name,
+		  s->ps.be_pid);
+	struct pool_list *pos, *tmp;
+	pool_list_foreach_safe(pos, tmp, &p->waiting)
+	{
+		struct proxy_client *c =
+			proxy_client_of(pool_container_of(pos, struct pool_client, link));
+		if (c->state == CLIENT_WELCOME) {
+			pool_client_unwait(&c->pc, proxy_now_ms());
+			proxy_client_welcome(c);
+		}
+	}
+	if (s->state == SERVER_READY)
+		pool_server_ready(&s->ps, proxy_now_ms());
+}
+
+static void login_process(struct proxy_server *s)
+{
+	struct proxy_io *io;
+	while ((io = s->conn.io) != NULL && s->state == SERVER_LOGIN) {
+		struct proto_frame f;
+		uint32_t avail = io->end - io->scan;
+		enum proto_frame_result fr =
+			proto_frame_header(io->data + io->scan, avail, SERVER_LOGIN_MAX_PACKET, &f);
+		if (fr == PROTO_FRAME_NEED_MORE) {
+			io->need = PROTO_HEADER_SIZE;
+			return;
+		}
+		if (fr == PROTO_FRAME_BAD) {
+			login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+				     "invalid message from the server during login");
+			return;
+		}
+		if (avail < f.size) {
+			io->need = (uint32_t)f.size;
+			return;
+		}
+		io->need = 0;
+		io->scan += (uint32_t)f.size;
+		io->start = io->scan;
+		switch (f.type) {
+		case PROTO_BE_AUTH:
+			on_auth(s, &f);
+			break;
+		case PROTO_BE_ERROR: {
+			struct proto_error e;
+			if (!proto_parse_error(f.body, f.body_len, &e) || !e.message)
+				memset(&e, 0, sizeof(e));
+			login_failed(s, e.sqlstate ? e.sqlstate : PROTO_SQLSTATE_CONNECTION_FAILURE,
+				     e.message ? e.message : "the server refused the login");
+			return;
+		}
+		case PROTO_BE_PARAM_STATUS: {
+			const char *name, *value;
+			struct proxy_server_login *l = s->login;
+			if (!proto_parse_param_status(f.body, f.body_len, &name, &value))
+				break;
+			int idx = pool_params_index(name);
+			if (idx >= 0)
+				pool_params_set(&s->ps.params, idx, value);
+			if (l->welcome_len + f.size <= sizeof(l->welcome)) {
+				memcpy(l->welcome + l->welcome_len, f.body - PROTO_HEADER_SIZE, f.size);
+				l->welcome_len += f.size;
+			}
+			break;
+		}
+		case PROTO_BE_KEY_DATA:
+			if (!proto_parse_key_data(f.body, f.body_len, &s->ps.be_pid, &s->ps.be_key)) {
+				login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+					     "malformed BackendKeyData");
+				return;
+			}
+			break;
+		case PROTO_BE_READY:
+			if (!s->login->auth_ok) {
+				login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+					     "ReadyForQuery before authentication");
+				return;
+			}
+			login_complete(s);
+			return;
+		case PROTO_BE_NOTICE:
+		case PROTO_BE_NEGOTIATE_VERSION:
+			break;
+		default:
+			login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+				     "unexpected message from the server during login");
+			return;
+		}
+	}
+}
+
+static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	struct proxy_server *s = pool_container_of(w, struct proxy_server, conn.w);
+	if (s->state == SERVER_CONNECTING) {
+		if (!(revents & (EV_WRITE | EV_READ)))
+			return;
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		proxy_conn_set_write(&s->conn, false);
+		if (err) {
+			char msg[256];
+			snprintf(msg, sizeof(msg), "could not connect to the server: %s",
+				 strerror(err));
+			login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, msg);
+			return;
+		}
+		send_startup(s);
+		return;
+	}
+	if (revents & EV_WRITE) {
+		enum proxy_io_result r = proxy_out_flush(&s->conn);
+		if (r == PROXY_IO_ERROR) {
+			if (s->state == SERVER_LOGIN)
+				login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
+					     "write to the server failed");
+			else
+				proxy_server_close(s, "write to server failed");
+			return;
+		}
+		if (r == PROXY_IO_OK && s->state == SERVER_READY)
+			proxy_relay_server_drained(s);
+	}
+	if (!(revents & EV_READ) || s->state == SERVER_CLOSED)
+		return;
+	enum proxy_io_result r = proxy_conn_read(&s->conn);
+	if (r == PROXY_IO_EOF || r == PROXY_IO_ERROR) {
+		if (s->state == SERVER_LOGIN)
+			login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
+				     "the server closed the connection during login");
+		else
+			proxy_server_close(s, r == PROXY_IO_EOF ? "the server closed the connection"
+							       : "read from server failed");
+		return;
+	}
+	if (s->state == SERVER_LOGIN)
+		login_process(s);
+	else if (s->state == SERVER_READY)
+		proxy_relay_server(s);
+}
+
+/* Resolve host:port (an IP address, a name, or a Unix socket directory). */
+static bool resolve(const char *host, int port, struct sockaddr_storage *out, socklen_t *len,
+		    char *err, size_t errcap)
+{
+	memset(out, 0, sizeof(*out));
+	if (host[0] == '/') {
+		struct sockaddr_un *un = (struct sockaddr_un *)(void *)out;
+		un->sun_family = AF_UNIX;
+		if (snprintf(un->sun_path, sizeof(un->sun_path), "%s/.s.PGSQL.%d", host, port) >=
+		    (int)sizeof(un->sun_path)) {
+			snprintf(err, errcap, "socket path too long: %s", host);
+			return false;
+		}
+		*len = sizeof(*un);
+		return true;
+	}
+	char portstr[16];
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc == EAI_NONAME) {
+		hints.ai_flags = AI_NUMERICSERV; /* a name: this lookup may block */
+		rc = getaddrinfo(host, portstr, &hints, &res);
+	}
+	if (rc != 0 || !res) {
+		snprintf(err, errcap, "could not resolve \"%s\": %s", host, gai_strerror(rc));
+		return false;
+	}
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return true;
+}
+
+void proxy_server_launch(struct pool *p)
+{
+	const struct cfg_database *dc = p->db->cfg;
+	struct proxy_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		log_error("out of memory opening a server connection");
+		return;
+	}
+	s->id = ++next_server_id;
+	s->state = SERVER_CONNECTING;
+	s->conn.w.fd = -1;
+	pool_params_init(&s->ps.params);
+	pool_server_add(p, &s->ps, proxy_now_ms());
+	s->login = calloc(1, sizeof(*s->login));
+	char err[256];
+	if (!s->login) {
+		login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
+		return;
+	}
+	if (!resolve(dc->host, dc->port, &s->addr, &s->addr_len, err, sizeof(err))) {
+		login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, err);
+		return;
+	}
+	int fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, sizeof(err), "could not create a socket: %s", strerror(errno));
+		login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, err);
+		return;
+	}
+	if (s->addr.ss_family != AF_UNIX) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	}
+	proxy_conn_init(&s->conn, fd, server_cb);
+	log_debug("s%u %s@%s: connecting to %s:%d", s->id, p->user->name, p->db->name, dc->host,
+		  dc->port);
+	if (connect(fd, (struct sockaddr *)&s->addr, s->addr_len) == 0) {
+		send_startup(s);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		snprintf(err, sizeof(err), "could not connect to %s:%d: %s", dc->host, dc->port,
+			 strerror(errno));
+		login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, err);
+		return;
+	}
+	proxy_conn_set_write(&s->conn, true);
+}
+
+void proxy_server_release(struct proxy_server *s)
+{
+	if (s->state != SERVER_READY || !s->ps.pool)
+		return;
+	struct pool *p = s->ps.pool;
+	int64_t now = proxy_now_ms();
+	const struct cfg_pool *pc = p->db->cfg ? &pool_lane_cfg(p)->pool : NULL;
+	if (!pc || s->ps.close_on_release || proxy.shutting_down ||
+	    (pc->server_lifetime_ms && now - s->ps.created_ms >= pc->server_lifetime_ms)) {
+		proxy_server_close(s, !pc ? "database removed from the config"
+				      : proxy.shutting_down ? "shutting down"
+				      : s->ps.close_on_release ? "closed on release"
+							       : "server_lifetime reached");
+		return;
+	}
+	if (s->pending > 0) {
+		pool_server_busy(&s->ps, now);
+		return; /* back here when the server has answered */
+	}
+	if (s->tx_status != PROTO_TX_IDLE) {
+		if (s->rollback_sent) {
+			proxy_server_close(s, "still in a transaction after ROLLBACK");
+			return;
+		}
+		pool_server_busy(&s->ps, now);
+		s->rollback_sent = true;
+		if (!proxy_relay_server_query(s, "ROLLBACK") ||
+		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR)
+			proxy_server_close(s, "could not roll back");
+		return;
+	}
+	s->rollback_sent = false;
+	if (s->needs_reset && pc->server_reset_query && pc->server_reset_query[0]) {
+		s->needs_reset = false;
+		pool_server_busy(&s->ps, now);
+		/* the reset brings the session back to its login values */
+		pool_params_copy(&s->ps.params, &p->welcome_params);
+		if (!proxy_relay_server_query(s, pc->server_reset_query) ||
+		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR)
+			proxy_server_close(s, "could not send server_reset_query");
+		return;
+	}
+	s->needs_reset = false;
+	pool_server_ready(&s->ps, now);
+}
