@@ -22,9 +22,11 @@
 #define SERVER_LOGIN_MAX_PACKET (64 * 1024)
 #define WELCOME_MAX 4096
 
+enum sasl_step { SASL_NONE, SASL_FIRST_SENT, SASL_FINAL_SENT, SASL_DONE };
+
 struct proxy_server_login {
 	struct proto_scram_client scram;
-	bool sasl_done;
+	enum sasl_step sasl;
 	bool auth_ok;
 	size_t welcome_len;
 	uint8_t welcome[WELCOME_MAX];
@@ -186,7 +188,7 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 	size_t n;
 	switch (code) {
 	case PROTO_AUTH_OK:
-		if (l->sasl_done == false && l->scram.client_first_bare[0]) {
+		if (l->sasl != SASL_NONE && l->sasl != SASL_DONE) {
 			login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
 				     "server ended SCRAM authentication early");
 			return;
@@ -247,9 +249,10 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 		proto_write_sasl_initial(&w, PROTO_SCRAM_MECHANISM, buf, n);
 		if (!send_now(s, &w))
 			break;
+		l->sasl = SASL_FIRST_SENT;
 		return;
 	case PROTO_AUTH_SASL_CONTINUE:
-		if (!l->scram.client_first_bare[0] ||
+		if (l->sasl != SASL_FIRST_SENT ||
 		    proto_scram_client_final(&l->scram, data, len, PROTO_SCRAM_MAX_ITERATIONS, buf,
 					     sizeof(buf), &n) != PROTO_SCRAM_OK) {
 			login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
@@ -261,15 +264,16 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 		proto_write_sasl_response(&w, buf, n);
 		if (!send_now(s, &w))
 			break;
+		l->sasl = SASL_FINAL_SENT;
 		return;
 	case PROTO_AUTH_SASL_FINAL:
-		if (!l->scram.client_first_bare[0] ||
+		if (l->sasl != SASL_FINAL_SENT ||
 		    proto_scram_client_verify(&l->scram, data, len) != PROTO_SCRAM_OK) {
 			login_failed(s, PROTO_SQLSTATE_INVALID_PASSWORD,
 				     "the server's SCRAM signature is wrong");
 			return;
 		}
-		l->sasl_done = true;
+		l->sasl = SASL_DONE;
 		return;
 	default: {
 		char msg[128];
