@@ -136,6 +136,42 @@ IT_TEST(pooling, transaction_keeps_backend_throughout)
 	PQfinish(a);
 }
 
+static void expect_show(PGconn *c, const char *what, const char *want, const char *who)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "SHOW %s", what);
+	char *v = it_query_str(c, sql);
+	cr_expect_str_eq(v, want, "%s sees %s = %s", who, what, v);
+	free(v);
+}
+
+IT_TEST(pooling, transaction_tracked_parameters)
+{
+	it_pglane_start_simple("transaction", 1, NULL);
+	PGconn *a = it_connect_app("postgres", NULL, "postgres", "it_a");
+	PGconn *b = it_connect_app("postgres", NULL, "postgres", "it_b");
+	it_exec_ok(a, "SET TimeZone = 'Asia/Tokyo'");
+	it_exec_ok(b, "SET TimeZone = 'America/New_York'");
+	it_exec_ok(a, "SET DateStyle = 'SQL, DMY'");
+	/* One server: each client must still see only what it set itself. */
+	for (int i = 0; i < 3; i++) {
+		expect_show(a, "TimeZone", "Asia/Tokyo", "a");
+		expect_show(b, "TimeZone", "America/New_York", "b");
+		expect_show(a, "application_name", "it_a", "a");
+		expect_show(b, "application_name", "it_b", "b");
+		expect_show(a, "DateStyle", "SQL, DMY", "a");
+		expect_show(b, "DateStyle", "ISO, MDY", "b");
+	}
+	const char *tz = PQparameterStatus(a, "TimeZone");
+	cr_expect(tz && strcmp(tz, "Asia/Tokyo") == 0, "a's ParameterStatus TimeZone: %s",
+	          tz ? tz : "(none)");
+	tz = PQparameterStatus(b, "TimeZone");
+	cr_expect(tz && strcmp(tz, "America/New_York") == 0, "b's ParameterStatus TimeZone: %s",
+	          tz ? tz : "(none)");
+	PQfinish(b);
+	PQfinish(a);
+}
+
 /* ---- 500 clients over a pool of 10 ---- */
 
 #define MANY_CLIENTS 500
