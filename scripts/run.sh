@@ -35,11 +35,8 @@ listening() {
 if listening; then
 	echo "run.sh: PostgreSQL already listens on 127.0.0.1:5432; pglane forwards to it"
 else
-	mkdir -p "$pgdir"
-	chmod 755 "$pgdir"
-	"$root/tests/pg.sh" start "$pgdir/pg" 5432
+	"$root/tests/pg.sh" start "$pgdir" 5432
 	pg_started=1
-	pgdir=$pgdir/pg
 	echo "run.sh: throwaway PostgreSQL on 127.0.0.1:5432 (user postgres, trust); it stops when pglane exits"
 fi
 
