@@ -79,7 +79,8 @@ static void sweep_pool(struct pool *p, int64_t now)
 		if (expired(s->ps.state_since_ms, SERVER_CLEANUP_TIMEOUT_MS, now))
 			proxy_server_close(s, "cleanup after a vanished client took too long");
 	}
-	pool_fill(p, now);
+	if (!proxy.shutting_down)
+		pool_fill(p, now);
 }
 
 static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)

@@ -110,6 +110,7 @@ static const struct pool_ops ops = {
 
 static void close_everything(void)
 {
+	proxy.shutting_down = true; /* no new server connections from here on */
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, &proxy.clients)
 	{

@@ -3,6 +3,7 @@
  * buffer in place (one writev). Looked inside: ReadyForQuery, ParameterStatus, CopyInResponse
  * and, for pglane's own queries, ErrorResponse. Transaction mode releases the server at
  * ReadyForQuery 'I' once nothing more is expected from it. */
+#include <stdio.h>
 #include <string.h>
 
 #include "config/log.h"
@@ -125,6 +126,28 @@ static void count_client_message(struct proxy_server *s, uint8_t type)
 	}
 }
 
+/* Is `type` a message a logged-in client may send? */
+static bool client_type_ok(uint8_t type)
+{
+	switch (type) {
+	case PROTO_FE_BIND:
+	case PROTO_FE_CLOSE:
+	case PROTO_FE_DESCRIBE:
+	case PROTO_FE_EXECUTE:
+	case PROTO_FE_FUNCTION_CALL:
+	case PROTO_FE_FLUSH:
+	case PROTO_FE_PARSE:
+	case PROTO_FE_QUERY:
+	case PROTO_FE_SYNC:
+	case PROTO_FE_COPY_DONE:
+	case PROTO_FE_COPY_DATA:
+	case PROTO_FE_COPY_FAIL:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* A message that arrived while the client's request is being answered with an error. */
 static bool discard_message(struct proxy_client *c, uint8_t type)
 {
@@ -191,6 +214,12 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 		io->need = 0;
 		if (f.type == PROTO_FE_TERMINATE) {
 			proxy_client_close(c, NULL, "client sent Terminate");
+			return true;
+		}
+		if (!client_type_ok(f.type)) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "invalid frontend message type %d", f.type);
+			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, msg);
 			return true;
 		}
 		if (c->discarding) {

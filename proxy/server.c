@@ -77,7 +77,7 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 		proxy.cap_dead_servers = cap;
 	}
 	proxy.dead_servers[proxy.ndead_servers++] = s;
-	if (p)
+	if (p && !proxy.shutting_down)
 		pool_fill(p, proxy_now_ms());
 }
 
@@ -540,6 +540,8 @@ void proxy_server_release(struct proxy_server *s)
 	struct pool *p = s->ps.pool;
 	int64_t now = proxy_now_ms();
 	const struct cfg_pool *pc = p->db->cfg ? &pool_lane_cfg(p)->pool : NULL;
+	if (s->ps.client)
+		pool_server_busy(&s->ps, now); /* its client keeps going without it */
 	if (!pc || s->ps.close_on_release || proxy.shutting_down ||
 	    (pc->server_lifetime_ms && now - s->ps.created_ms >= pc->server_lifetime_ms)) {
 		proxy_server_close(s, !pc ? "database removed from the config"
