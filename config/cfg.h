@@ -54,11 +54,11 @@ struct cfg_lane {
 };
 
 struct cfg_database {
-	char *name;	/* owned; "*" matches every database */
-	char *host;	/* owned */
+	char *name; /* owned; "*" matches every database */
+	char *host; /* owned */
 	int port;
-	char *dbname;	/* owned; "" = the name the client asked for */
-	char *user;	/* owned; "" = the client's user */
+	char *dbname;   /* owned; "" = the name the client asked for */
+	char *user;     /* owned; "" = the client's user */
 	char *password; /* owned; "" = from the auth file */
 	enum cfg_lane_kind default_lane;
 	struct cfg_lane lanes[CFG_LANE_COUNT];
@@ -66,17 +66,17 @@ struct cfg_database {
 };
 
 struct cfg_route {
-	char *user;		/* owned; NULL = any */
+	char *user;             /* owned; NULL = any */
 	char *application_name; /* owned glob (fnmatch); NULL = any */
-	char *database;		/* owned; NULL = any */
+	char *database;         /* owned; NULL = any */
 	enum cfg_lane_kind lane;
 };
 
 struct cfg_hba {
-	char *address; /* owned CIDR ("127.0.0.1/32", "::1/128", "all") */
+	char *address;  /* owned CIDR ("127.0.0.1/32", "::1/128", "all") */
 	char *database; /* owned; "all" = any */
-	char *user;	/* owned; "all" = any */
-	char *method;	/* owned: "trust" | "md5" | "scram-sha-256" | "reject" | "cert" */
+	char *user;     /* owned; "all" = any */
+	char *method;   /* owned: "trust" | "md5" | "scram-sha-256" | "reject" | "cert" */
 };
 
 struct cfg {

@@ -111,7 +111,7 @@ void cfg_log_write(enum cfg_log_level level, const char *conn, const char *fmt, 
 }
 
 void cfg_log_event(enum cfg_log_level level, const char *event, const struct cfg_log_field *f,
-		   int n)
+                   int n)
 {
 	if (!cfg_log_enabled(level))
 		return;

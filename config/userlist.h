@@ -25,7 +25,7 @@ struct cfg_userlist {
 
 /* Load `path`; on error NULL with "FILE:LINE: message" entries in `errs`. */
 __attribute__((warn_unused_result)) struct cfg_userlist *cfg_userlist_load(const char *path,
-									   struct cfg_errors *errs);
+                                                                           struct cfg_errors *errs);
 void cfg_userlist_free(struct cfg_userlist *u);
 /* The entry for `name`, or NULL. */
 const struct cfg_user *cfg_userlist_find(const struct cfg_userlist *u, const char *name);

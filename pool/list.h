@@ -10,7 +10,8 @@ struct pool_list {
 	struct pool_list *prev;
 };
 
-#define pool_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define pool_container_of(ptr, type, member)                                                       \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 static inline void pool_list_init(struct pool_list *l)
 {

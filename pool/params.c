@@ -11,8 +11,13 @@
 static struct pool_str *buckets[STR_BUCKETS];
 
 static const char *const standard_names[] = {
-	"client_encoding", "DateStyle", "IntervalStyle", "TimeZone", "standard_conforming_strings",
-	"application_name", "extra_float_digits",
+        "client_encoding",
+        "DateStyle",
+        "IntervalStyle",
+        "TimeZone",
+        "standard_conforming_strings",
+        "application_name",
+        "extra_float_digits",
 };
 #define NSTANDARD ((int)(sizeof(standard_names) / sizeof(standard_names[0])))
 
@@ -164,7 +169,7 @@ static bool put_str(char *out, size_t cap, size_t *pos, const char *s)
 }
 
 size_t pool_params_diff_sql(const struct pool_params *want, const struct pool_params *have,
-			    char *out, size_t cap)
+                            char *out, size_t cap)
 {
 	size_t pos = 0;
 	int n = pool_params_count();

@@ -46,6 +46,6 @@ void pool_params_clear(struct pool_params *p);
  * terminated). Returns its length, 0 when they already match; (size_t)-1 when `cap` is too
  * small. Names are quoted as identifiers, values as E'' literals. */
 size_t pool_params_diff_sql(const struct pool_params *want, const struct pool_params *have,
-			    char *out, size_t cap);
+                            char *out, size_t cap);
 
 #endif

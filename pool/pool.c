@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POOL_BUCKETS 256
+#define POOL_BUCKETS  256
 #define POOL_RETRY_MS 1000 /* back-off after a failed server login */
 
 static const struct pool_ops *ops;
@@ -67,7 +67,7 @@ struct pool_user *pool_user_get(const char *name)
 }
 
 struct pool *pool_get(const struct cfg *cfg, const char *dbname, const char *user,
-		      enum cfg_lane_kind lane)
+                      enum cfg_lane_kind lane)
 {
 	uint32_t h = hash_key(dbname, user, lane) % POOL_BUCKETS;
 	for (struct pool *p = pool_buckets[h]; p; p = p->next_hash)
@@ -272,7 +272,7 @@ void pool_server_ready(struct pool_server *s, int64_t now_ms)
 	unlink_client(s);
 	if (!p->db->paused && !pool_list_empty(&p->waiting)) {
 		struct pool_client *c =
-			pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
+		        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
 		pool_client_unwait(c, now_ms);
 		link_client(s, c, now_ms);
 		ops->client_assigned(c, s);
@@ -300,7 +300,7 @@ void pool_server_remove(struct pool_server *s)
 }
 
 bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,
-		      const struct pool_params *params)
+                      const struct pool_params *params)
 {
 	uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)

@@ -31,17 +31,17 @@ struct pool_server {
 	struct pool_client *client; /* borrowed; set while ACTIVE */
 	int64_t created_ms;
 	int64_t state_since_ms;
-	bool close_on_release; /* lifetime over, RECONNECT, or unsure state */
+	bool close_on_release;     /* lifetime over, RECONNECT, or unsure state */
 	struct pool_params params; /* what the server has now */
 	int32_t be_pid;
 	int32_t be_key;
 };
 
 struct pool_client {
-	struct pool_list link; /* in the pool's wait queue while waiting */
-	struct pool *pool;     /* borrowed; NULL before login picked one */
+	struct pool_list link;      /* in the pool's wait queue while waiting */
+	struct pool *pool;          /* borrowed; NULL before login picked one */
 	struct pool_server *server; /* borrowed; set while linked */
-	int64_t wait_start_ms;	    /* 0 when not waiting */
+	int64_t wait_start_ms;      /* 0 when not waiting */
 	struct pool_params params;  /* what the client has set */
 };
 
@@ -60,7 +60,7 @@ struct pool_user {
 
 struct pool_db {
 	struct pool_db *next;
-	char name[CFG_NAME_MAX];		/* as the client asked */
+	char name[CFG_NAME_MAX];        /* as the client asked */
 	const struct cfg_database *cfg; /* borrowed from the current config */
 	bool paused;
 };
@@ -69,7 +69,7 @@ struct pool_stats {
 	uint64_t xact_count;
 	uint64_t query_count;
 	uint64_t received; /* bytes from clients */
-	uint64_t sent;	   /* bytes to clients */
+	uint64_t sent;     /* bytes to clients */
 	uint64_t xact_time_us;
 	uint64_t query_time_us;
 	uint64_t wait_time_us;
@@ -84,15 +84,15 @@ struct pool {
 	struct pool_user *user;
 	enum cfg_lane_kind lane;
 	struct pool_list login, idle, active, busy; /* servers by state */
-	struct pool_list waiting;		    /* clients, FIFO */
+	struct pool_list waiting;                   /* clients, FIFO */
 	int n_login, n_idle, n_active, n_busy, n_waiting;
 	int n_clients; /* clients logged in to this pool */
 	/* welcome: ParameterStatus messages of the first server login, raw */
 	uint8_t *welcome; /* owned */
 	size_t welcome_len;
 	struct pool_params welcome_params; /* the tracked values in it */
-	int64_t last_failure_ms; /* last failed server login, for back-off */
-	char last_error[256];	 /* its message */
+	int64_t last_failure_ms;           /* last failed server login, for back-off */
+	char last_error[256];              /* its message */
 	struct pool_stats stats;
 };
 
@@ -111,7 +111,7 @@ void pool_shutdown(void);
 /* The pool for database `dbname` as the client named it, `user` and `lane`, created on
  * first use; NULL when the config has no entry for the database, or out of memory. */
 struct pool *pool_get(const struct cfg *cfg, const char *dbname, const char *user,
-		      enum cfg_lane_kind lane);
+                      enum cfg_lane_kind lane);
 /* The lane settings of a pool. */
 const struct cfg_lane *pool_lane_cfg(const struct pool *p);
 /* The user record for `name`, created on first use (NULL: out of memory). */
@@ -144,6 +144,6 @@ void pool_fill(struct pool *p, int64_t now_ms);
 /* Keep the ParameterStatus messages of a server login as the pool's welcome, with the
  * tracked values of `params`. */
 bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,
-		      const struct pool_params *params);
+                      const struct pool_params *params);
 
 #endif

@@ -25,7 +25,7 @@ const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t ca
 {
 	if (c->pc.pool)
 		snprintf(buf, cap, "c%u %s@%s %s", c->id, c->pc.pool->user->name,
-			 c->pc.pool->db->name, c->addr);
+		         c->pc.pool->db->name, c->addr);
 	else
 		snprintf(buf, cap, "c%u %s", c->id, c->addr);
 	return buf;
@@ -110,17 +110,17 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		struct proto_writer w;
 		proto_writer_init(&w, buf, sizeof(buf));
 		proto_write_error(&w, PROTO_BE_ERROR, "FATAL", PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
-				  proxy.shutting_down ? "pglane is shutting down"
-						      : "too many client connections "
-							"(listen.max_client_conn)",
-				  NULL);
+		                  proxy.shutting_down ? "pglane is shutting down"
+		                                      : "too many client connections "
+		                                        "(listen.max_client_conn)",
+		                  NULL);
 		if (proto_writer_ok(&w)) {
 			ssize_t n = send(fd, buf, w.len, MSG_NOSIGNAL);
 			(void)n;
 		}
 		close(fd);
-		log_warning("refused a client: %s", proxy.shutting_down ? "shutting down"
-									 : "max_client_conn reached");
+		log_warning("refused a client: %s",
+		            proxy.shutting_down ? "shutting down" : "max_client_conn reached");
 		return;
 	}
 	struct proxy_client *c = calloc(1, sizeof(*c));
@@ -190,7 +190,7 @@ void proxy_client_welcome(struct proxy_client *c)
 	while (off < p->welcome_len) {
 		struct proto_frame f;
 		if (proto_frame_next(p->welcome + off, p->welcome_len - off, PROXY_LOGIN_MAX_PACKET,
-				     &f) != PROTO_FRAME_OK)
+		                     &f) != PROTO_FRAME_OK)
 			break;
 		off += f.size;
 		const char *name, *value;
@@ -218,7 +218,7 @@ void proxy_client_welcome(struct proxy_client *c)
 	c->state = CLIENT_READY;
 	char name[128];
 	log_info("%s: login ok (%s lane, %s mode)", proxy_client_name(c, name, sizeof(name)),
-		 cfg_lane_name(p->lane), cfg_pool_mode_name(pool_lane_cfg(p)->pool.mode));
+	         cfg_lane_name(p->lane), cfg_pool_mode_name(pool_lane_cfg(p)->pool.mode));
 	enum proxy_io_result r = proxy_out_flush(&c->conn);
 	if (r == PROXY_IO_ERROR) {
 		proxy_client_close(c, NULL, "write to client failed");

@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define PROXY_BUF_SIZE (32 * 1024)  /* input buffer */
-#define PROXY_SCRATCH_SIZE 4096	    /* bytes pglane writes itself */
-#define PROXY_IOV_MAX 32
-#define PROXY_BUF_MAX (1024 * 1024) /* a message inspected whole may grow the buffer to this */
+#define PROXY_BUF_SIZE     (32 * 1024) /* input buffer */
+#define PROXY_SCRATCH_SIZE 4096        /* bytes pglane writes itself */
+#define PROXY_IOV_MAX      32
+#define PROXY_BUF_MAX      (1024 * 1024) /* a message inspected whole may grow the buffer to this */
 
 struct proxy_io {
 	struct proxy_io *next_free;
@@ -38,9 +38,9 @@ struct proxy_io {
 };
 
 struct proxy_conn {
-	ev_io w;	     /* fd, events; w.data unused (container_of) */
+	ev_io w;             /* fd, events; w.data unused (container_of) */
 	struct proxy_io *io; /* owned; NULL when nothing is in flight */
-	bool want_read;	     /* reading is wanted (not paused for back-pressure) */
+	bool want_read;      /* reading is wanted (not paused for back-pressure) */
 	bool want_write;     /* output is waiting for the socket */
 };
 
@@ -68,10 +68,10 @@ enum proxy_io_result proxy_conn_read(struct proxy_conn *c);
 /* Queue `n` bytes at `p` (which must stay put until written) for output; merges with the
  * previous iovec when contiguous. False when the queue is full. */
 __attribute__((warn_unused_result)) bool proxy_out_ref(struct proxy_conn *c, const void *p,
-						       size_t n);
+                                                       size_t n);
 /* Copy `n` bytes into the scratch area and queue them. False when there is no room. */
 __attribute__((warn_unused_result)) bool proxy_out_copy(struct proxy_conn *c, const void *p,
-							size_t n);
+                                                        size_t n);
 /* Bytes of scratch space left, and a pointer to it for building in place; commit with
  * proxy_out_commit(). */
 uint8_t *proxy_out_space(struct proxy_conn *c, size_t *avail);

@@ -7,7 +7,7 @@
 #include "protocol/msg.h"
 #include "proxy/proxy.h"
 
-#define JANITOR_PERIOD_S 0.25
+#define JANITOR_PERIOD_S          0.25
 #define SERVER_CLEANUP_TIMEOUT_MS 10000 /* rollback, reset or drain after a vanished client */
 
 static bool expired(int64_t since_ms, int64_t timeout_ms, int64_t now_ms)
@@ -27,7 +27,7 @@ static void sweep_clients(int64_t now)
 			break;
 		if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					   "client_login_timeout: login not finished in time");
+			                   "client_login_timeout: login not finished in time");
 	}
 }
 
@@ -45,37 +45,40 @@ static void sweep_pool(struct pool *p, int64_t now)
 			break;
 		char msg[256];
 		snprintf(msg, sizeof(msg),
-			 "query_wait_timeout: no server connection became free in lane \"%s\" of "
-			 "database \"%s\" within %lld ms",
-			 cfg_lane_name(p->lane), p->db->name, (long long)pc->query_wait_timeout_ms);
+		         "query_wait_timeout: no server connection became free in lane \"%s\" of "
+		         "database \"%s\" within %lld ms",
+		         cfg_lane_name(p->lane), p->db->name, (long long)pc->query_wait_timeout_ms);
 		proxy_relay_fail_waiting(proxy_client_of(pcl), PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
-					 msg);
+		                         msg);
 	}
 	pool_list_foreach_safe(pos, tmp, &p->login)
 	{
-		struct proxy_server *s = proxy_server_of(pool_container_of(pos, struct pool_server, link));
+		struct proxy_server *s =
+		        proxy_server_of(pool_container_of(pos, struct pool_server, link));
 		if (expired(s->ps.created_ms, pc->server_connect_timeout_ms, now)) {
 			p->last_failure_ms = now;
 			snprintf(p->last_error, sizeof(p->last_error), "server_connect_timeout");
 			proxy_server_close(s, "server_connect_timeout: login not finished in time");
 			if (pool_server_count(p) == 0)
 				proxy_relay_fail_waiters(p, PROTO_SQLSTATE_CANNOT_CONNECT,
-							 "server_connect_timeout: the server did "
-							 "not answer in time");
+				                         "server_connect_timeout: the server did "
+				                         "not answer in time");
 		}
 	}
 	pool_list_foreach_safe(pos, tmp, &p->idle)
 	{
-		struct proxy_server *s = proxy_server_of(pool_container_of(pos, struct pool_server, link));
+		struct proxy_server *s =
+		        proxy_server_of(pool_container_of(pos, struct pool_server, link));
 		if (expired(s->ps.created_ms, pc->server_lifetime_ms, now))
 			proxy_server_close(s, "server_lifetime reached");
 		else if (expired(s->ps.state_since_ms, pc->server_idle_timeout_ms, now) &&
-			 pool_server_count(p) > pc->min_size)
+		         pool_server_count(p) > pc->min_size)
 			proxy_server_close(s, "server_idle_timeout reached");
 	}
 	pool_list_foreach_safe(pos, tmp, &p->busy)
 	{
-		struct proxy_server *s = proxy_server_of(pool_container_of(pos, struct pool_server, link));
+		struct proxy_server *s =
+		        proxy_server_of(pool_container_of(pos, struct pool_server, link));
 		if (expired(s->ps.state_since_ms, SERVER_CLEANUP_TIMEOUT_MS, now))
 			proxy_server_close(s, "cleanup after a vanished client took too long");
 	}

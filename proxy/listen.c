@@ -35,8 +35,8 @@ bool proxy_listen_start(const struct cfg *cfg)
 	char port[16];
 	snprintf(port, sizeof(port), "%d", cfg->listen.port);
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	const char *host = strcmp(cfg->listen.host, "*") == 0 ? NULL : cfg->listen.host;
 	int rc = getaddrinfo(host, port, &hints, &res);
@@ -55,7 +55,7 @@ bool proxy_listen_start(const struct cfg *cfg)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
 			log_error("cannot listen on %s:%d: %s", cfg->listen.host, cfg->listen.port,
-				  strerror(errno));
+			          strerror(errno));
 			close(fd);
 			continue;
 		}

@@ -61,7 +61,7 @@ static void auth_failed(struct proxy_client *c)
 {
 	char msg[160];
 	snprintf(msg, sizeof(msg), "password authentication failed for user \"%s\"",
-		 c->login->user);
+	         c->login->user);
 	proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_PASSWORD, msg);
 }
 
@@ -110,7 +110,7 @@ static bool scram_secret(struct proxy_login *l, struct proto_scram_secret *out)
 		uint8_t salt[16];
 		if (RAND_bytes(salt, sizeof(salt)) != 1 ||
 		    !proto_scram_secret_from_password(l->secret, salt, sizeof(salt),
-						      PROTO_SCRAM_DEFAULT_ITERATIONS, &u->derived))
+		                                      PROTO_SCRAM_DEFAULT_ITERATIONS, &u->derived))
 			return false;
 		snprintf(u->derived_from, sizeof(u->derived_from), "%s", l->secret);
 		u->have_derived = true;
@@ -163,7 +163,7 @@ static void start_auth(struct proxy_client *c)
 	}
 	c->state = CLIENT_AUTH;
 	bool md5 = proxy.cfg->auth.type == CFG_AUTH_MD5 &&
-		   (l->unknown_user || l->kind != CFG_SECRET_SCRAM);
+	           (l->unknown_user || l->kind != CFG_SECRET_SCRAM);
 	if (md5) {
 		if (RAND_bytes(l->md5_salt, sizeof(l->md5_salt)) != 1) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_INTERNAL, "no random bytes");
@@ -211,12 +211,12 @@ static void on_sasl_initial(struct proxy_client *c, const struct proto_frame *f)
 	size_t len;
 	if (!proto_parse_sasl_initial(f->body, f->body_len, &mech, &data, &len)) {
 		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-				   "malformed SASLInitialResponse");
+		                   "malformed SASLInitialResponse");
 		return;
 	}
 	if (strcmp(mech, PROTO_SCRAM_MECHANISM) != 0) {
 		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-				   "client selected an invalid SASL authentication mechanism");
+		                   "client selected an invalid SASL authentication mechanism");
 		return;
 	}
 	struct proto_scram_secret secret;
@@ -228,8 +228,7 @@ static void on_sasl_initial(struct proxy_client *c, const struct proto_frame *f)
 	size_t out_len;
 	if (proto_scram_server_first(&l->scram, &secret, data, len, out, sizeof(out), &out_len) !=
 	    PROTO_SCRAM_OK) {
-		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-				   "malformed SCRAM message");
+		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, "malformed SCRAM message");
 		return;
 	}
 	l->step = STEP_SASL_FINAL;
@@ -242,10 +241,9 @@ static void on_sasl_final(struct proxy_client *c, const struct proto_frame *f)
 	char out[PROTO_SCRAM_MAX_MSG + 1];
 	size_t out_len;
 	enum proto_scram_result r = proto_scram_server_final(&l->scram, f->body, f->body_len, out,
-							     sizeof(out), &out_len);
+	                                                     sizeof(out), &out_len);
 	if (r == PROTO_SCRAM_MALFORMED) {
-		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-				   "malformed SCRAM message");
+		proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, "malformed SCRAM message");
 		return;
 	}
 	if (r != PROTO_SCRAM_OK || l->unknown_user) {
@@ -285,21 +283,21 @@ static bool take_startup(struct proxy_client *c, const struct proto_startup *s)
 		if (strcmp(name, "replication") == 0 && strcmp(value, "false") != 0 &&
 		    strcmp(value, "0") != 0 && strcmp(value, "off") != 0) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
-					   "replication connections are not supported by pglane");
+			                   "replication connections are not supported by pglane");
 			return false;
 		}
 		if (strcmp(name, "options") == 0 && value[0]) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
-					   "startup parameter \"options\" is not supported by "
-					   "pglane: use SET, or list the parameter in "
-					   "pool.track_parameters");
+			                   "startup parameter \"options\" is not supported by "
+			                   "pglane: use SET, or list the parameter in "
+			                   "pool.track_parameters");
 			return false;
 		}
 		log_debug("c%u: ignoring startup parameter %s", c->id, name);
 	}
 	if (strcmp(l->database, "pglane") == 0) {
 		proxy_client_fatal(c, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
-				   "the admin console is not available in this build");
+		                   "the admin console is not available in this build");
 		return false;
 	}
 	return true;
@@ -320,7 +318,7 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 		static const uint8_t no = 'N';
 		if (++c->negotiations > 2) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					   "too many encryption requests");
+			                   "too many encryption requests");
 			return;
 		}
 		if (!proxy_out_copy(&c->conn, &no, 1) ||
@@ -335,8 +333,8 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 	case PROTO_STARTUP_UNSUPPORTED: {
 		char msg[128];
 		snprintf(msg, sizeof(msg),
-			 "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
-			 s.code >> 16, s.code & 0xffff);
+		         "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+		         s.code >> 16, s.code & 0xffff);
 		proxy_client_fatal(c, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED, msg);
 		return;
 	}
@@ -375,14 +373,15 @@ void proxy_login_read(struct proxy_client *c)
 		if (fr == PROTO_FRAME_NEED_MORE) {
 			if (r == PROXY_IO_AGAIN && io->end == io->cap)
 				proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-						   "login packet too large");
+				                   "login packet too large");
 			return;
 		}
 		if (fr == PROTO_FRAME_BAD) {
-			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					   c->state == CLIENT_STARTUP
-						   ? "invalid length of startup packet"
-						   : "invalid message length during authentication");
+			proxy_client_fatal(
+			        c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+			        c->state == CLIENT_STARTUP
+			                ? "invalid length of startup packet"
+			                : "invalid message length during authentication");
 			return;
 		}
 		io->scan += (uint32_t)f.size;
@@ -393,7 +392,7 @@ void proxy_login_read(struct proxy_client *c)
 		}
 		if (f.type != PROTO_FE_PASSWORD) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					   "expected an authentication response");
+			                   "expected an authentication response");
 			return;
 		}
 		switch (c->login->step) {
@@ -408,7 +407,7 @@ void proxy_login_read(struct proxy_client *c)
 			break;
 		case STEP_STARTUP:
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					   "unexpected message during login");
+			                   "unexpected message during login");
 			return;
 		}
 	}

@@ -27,12 +27,13 @@ int64_t proxy_now_us(void)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: pglane [-c FILE]          run (default: ./%s if present, else "
-		     "built-in defaults)\n"
-		     "       pglane --check [-c FILE]  validate the config and print the resolved "
-		     "settings\n"
-		     "       pglane --version\n",
-		DEFAULT_CONFIG);
+	fprintf(out,
+	        "usage: pglane [-c FILE]          run (default: ./%s if present, else "
+	        "built-in defaults)\n"
+	        "       pglane --check [-c FILE]  validate the config and print the resolved "
+	        "settings\n"
+	        "       pglane --version\n",
+	        DEFAULT_CONFIG);
 }
 
 static void print_errors(const struct cfg_errors *errs)
@@ -104,8 +105,8 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 static const struct pool_ops ops = {
-	.server_launch = proxy_server_launch,
-	.client_assigned = proxy_relay_assigned,
+        .server_launch = proxy_server_launch,
+        .client_assigned = proxy_relay_assigned,
 };
 
 static void close_everything(void)
@@ -122,7 +123,7 @@ static void close_everything(void)
 		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 			while (!pool_list_empty(lists[i])) {
 				struct pool_server *ps = pool_container_of(
-					pool_list_first(lists[i]), struct pool_server, link);
+				        pool_list_first(lists[i]), struct pool_server, link);
 				proxy_server_close(proxy_server_of(ps), "pglane exits");
 			}
 		}
@@ -134,9 +135,11 @@ static void close_everything(void)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"check", no_argument, NULL, 'k'},   {"version", no_argument, NULL, 'V'},
-		{"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"check", no_argument, NULL, 'k'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"config", required_argument, NULL, 'c'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	bool check = false;

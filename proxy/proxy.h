@@ -14,17 +14,17 @@
 #include "pool/pool.h"
 #include "proxy/io.h"
 
-#define PROXY_MAX_LISTEN 4
-#define PROXY_LOGIN_MAX_PACKET 8192	       /* any message before authentication */
-#define PROXY_MAX_PACKET (1024u * 1024 * 1024) /* any message after */
-#define PROXY_ADDR_LEN 64
+#define PROXY_MAX_LISTEN       4
+#define PROXY_LOGIN_MAX_PACKET 8192                  /* any message before authentication */
+#define PROXY_MAX_PACKET       (1024u * 1024 * 1024) /* any message after */
+#define PROXY_ADDR_LEN         64
 
 enum proxy_client_state {
 	CLIENT_STARTUP, /* reading the startup packet */
-	CLIENT_AUTH,	/* exchanging authentication messages */
+	CLIENT_AUTH,    /* exchanging authentication messages */
 	CLIENT_WELCOME, /* authenticated, waiting for the pool's first server login */
-	CLIENT_READY,	/* logged in: idle, waiting for a server, or linked to one */
-	CLIENT_CLOSED,	/* closed, freed after this loop iteration */
+	CLIENT_READY,   /* logged in: idle, waiting for a server, or linked to one */
+	CLIENT_CLOSED,  /* closed, freed after this loop iteration */
 };
 
 struct proxy_login; /* proxy/login.c: authentication state, only while logging in */
@@ -37,17 +37,17 @@ struct proxy_client {
 	uint32_t id;
 	int32_t cancel_key;
 	struct proxy_client *cancel_next; /* cancel hash chain */
-	struct proxy_login *login;	  /* owned while logging in */
-	char addr[PROXY_ADDR_LEN];	  /* "ip:port" */
+	struct proxy_login *login;        /* owned while logging in */
+	char addr[PROXY_ADDR_LEN];        /* "ip:port" */
 	int64_t connect_ms;
-	int64_t active_ms;	 /* last message from the client */
-	int64_t xact_start_us;	 /* first message of the current transaction, 0 when none */
-	int64_t query_start_us;	 /* the statement being served */
-	bool close_after_flush;	 /* a fatal error is being written */
-	bool discarding;	 /* the current request is answered with an error, not a server */
-	bool discard_extended;	 /* ... and it is an extended-protocol batch (ends at Sync) */
-	bool paused;		 /* waiting for a server, reading stopped */
-	uint8_t negotiations;	 /* SSLRequest / GSSENCRequest answered */
+	int64_t active_ms;      /* last message from the client */
+	int64_t xact_start_us;  /* first message of the current transaction, 0 when none */
+	int64_t query_start_us; /* the statement being served */
+	bool close_after_flush; /* a fatal error is being written */
+	bool discarding;        /* the current request is answered with an error, not a server */
+	bool discard_extended;  /* ... and it is an extended-protocol batch (ends at Sync) */
+	bool paused;            /* waiting for a server, reading stopped */
+	uint8_t negotiations;   /* SSLRequest / GSSENCRequest answered */
 };
 
 enum proxy_server_state {
@@ -64,22 +64,22 @@ struct proxy_server {
 	struct pool_server ps;
 	enum proxy_server_state state;
 	uint32_t id;
-	int pending;	   /* ReadyForQuery messages still expected */
-	int internal;	   /* of those, the first ones answer pglane's own queries */
+	int pending;       /* ReadyForQuery messages still expected */
+	int internal;      /* of those, the first ones answer pglane's own queries */
 	uint8_t tx_status; /* from the last ReadyForQuery */
-	bool unsynced;	   /* extended-protocol messages sent since the last Sync */
-	bool copy_in;	   /* the server waits for CopyData from the client */
+	bool unsynced;     /* extended-protocol messages sent since the last Sync */
+	bool copy_in;      /* the server waits for CopyData from the client */
 	bool rollback_sent;
-	bool needs_reset;  /* a session-mode client used it: server_reset_query on release */
+	bool needs_reset;       /* a session-mode client used it: server_reset_query on release */
 	int64_t query_start_us; /* when `pending` went from 0 to 1 */
 	struct proxy_server_login *login; /* owned while logging in */
-	struct sockaddr_storage addr;	  /* where it is connected (for cancel requests) */
+	struct sockaddr_storage addr;     /* where it is connected (for cancel requests) */
 	socklen_t addr_len;
 };
 
 struct proxy {
 	struct ev_loop *loop;
-	struct cfg *cfg;	     /* owned */
+	struct cfg *cfg;            /* owned */
 	struct cfg_userlist *users; /* owned; NULL without an auth file */
 	ev_io listeners[PROXY_MAX_LISTEN];
 	int nlisteners;
@@ -117,7 +117,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 void proxy_client_fatal(struct proxy_client *c, const char *sqlstate, const char *msg);
 /* Queue an ErrorResponse (severity ERROR) to the client. */
 __attribute__((warn_unused_result)) bool proxy_client_error(struct proxy_client *c,
-							    const char *sqlstate, const char *msg);
+                                                            const char *sqlstate, const char *msg);
 /* The client by its cancel pid, or NULL. */
 struct proxy_client *proxy_client_by_pid(int32_t pid);
 /* "c12 alice@app 127.0.0.1:5000" for log lines. */
@@ -164,7 +164,7 @@ void proxy_relay_client_drained(struct proxy_client *c);
 void proxy_relay_server_drained(struct proxy_server *s);
 /* Queue a Query of pglane's own to a server; its answer is swallowed. */
 __attribute__((warn_unused_result)) bool proxy_relay_server_query(struct proxy_server *s,
-								  const char *sql);
+                                                                  const char *sql);
 /* A linked client is going away: its server is released, rolled back or closed. */
 void proxy_relay_client_gone(struct proxy_client *c);
 /* Answer every client waiting in `p` with an error (server login failed, timeout). */

@@ -70,8 +70,7 @@ static bool on_linked(struct proxy_client *c, struct proxy_server *s)
 
 /* Queue an error (and, when `ready`, ReadyForQuery) to a client answering a request that
  * got no server. */
-static bool client_answer(struct proxy_client *c, const char *sqlstate, const char *msg,
-			  bool ready)
+static bool client_answer(struct proxy_client *c, const char *sqlstate, const char *msg, bool ready)
 {
 	if (sqlstate && !proxy_client_error(c, sqlstate, msg))
 		return false;
@@ -152,7 +151,8 @@ static bool client_type_ok(uint8_t type)
 static bool discard_message(struct proxy_client *c, uint8_t type)
 {
 	bool ends = type == PROTO_FE_SYNC ||
-		    (!c->discard_extended && (type == PROTO_FE_QUERY || type == PROTO_FE_FUNCTION_CALL));
+	            (!c->discard_extended &&
+	             (type == PROTO_FE_QUERY || type == PROTO_FE_FUNCTION_CALL));
 	if (type != PROTO_FE_SYNC && type != PROTO_FE_QUERY && type != PROTO_FE_FUNCTION_CALL)
 		c->discard_extended = true;
 	if (!ends)
@@ -201,14 +201,14 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 		}
 		struct proto_frame f;
 		enum proto_frame_result fr =
-			proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
+		        proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
 		if (fr == PROTO_FRAME_NEED_MORE) {
 			io->need = PROTO_HEADER_SIZE;
 			return true;
 		}
 		if (fr == PROTO_FRAME_BAD) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					   "invalid message length from client");
+			                   "invalid message length from client");
 			return true;
 		}
 		io->need = 0;
@@ -353,7 +353,7 @@ void proxy_relay_client_drained(struct proxy_client *c)
 
 /* A ParameterStatus from a server: the server has it now, and so does its client. */
 static void on_param_status(struct proxy_server *s, struct proxy_client *c,
-			    const struct proto_frame *f)
+                            const struct proto_frame *f)
 {
 	const char *name, *value;
 	if (!proto_parse_param_status(f->body, f->body_len, &name, &value))
@@ -372,7 +372,7 @@ static void log_server_error(struct proxy_server *s, const struct proto_frame *f
 	if (!proto_parse_error(f->body, f->body_len, &e))
 		memset(&e, 0, sizeof(e));
 	log_warning("s%u: error from pglane's own query: %s %s", s->id,
-		    e.sqlstate ? e.sqlstate : "?", e.message ? e.message : "(no message)");
+	            e.sqlstate ? e.sqlstate : "?", e.message ? e.message : "(no message)");
 }
 
 static bool is_fatal(const struct proto_frame *f)
@@ -419,7 +419,7 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 		}
 		struct proto_frame f;
 		enum proto_frame_result fr =
-			proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
+		        proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
 		if (fr == PROTO_FRAME_NEED_MORE) {
 			io->need = PROTO_HEADER_SIZE;
 			return true;
@@ -449,7 +449,7 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 			s->copy_in = false;
 			if (s->pending > 0 && --s->pending == 0 && s->ps.pool)
 				s->ps.pool->stats.query_time_us +=
-					(uint64_t)(proxy_now_us() - s->query_start_us);
+				        (uint64_t)(proxy_now_us() - s->query_start_us);
 			if (s->internal > 0)
 				s->internal--;
 			else if (c)
@@ -569,7 +569,7 @@ void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *
 {
 	while (!pool_list_empty(&p->waiting)) {
 		struct pool_client *pc =
-			pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
+		        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
 		proxy_relay_fail_waiting(proxy_client_of(pc), sqlstate, msg);
 	}
 }
@@ -593,7 +593,7 @@ void proxy_relay_client_gone(struct proxy_client *c)
 	}
 	if (running) {
 		log_info("s%u: client c%u vanished while its query ran: cancelling it", s->id,
-			 c->id);
+		         c->id);
 		proxy_cancel_server(s);
 	}
 	if (s->unsynced) {

@@ -20,7 +20,7 @@
 #include "proxy/proxy.h"
 
 #define SERVER_LOGIN_MAX_PACKET (64 * 1024)
-#define WELCOME_MAX 4096
+#define WELCOME_MAX             4096
 
 enum sasl_step { SASL_NONE, SASL_FIRST_SENT, SASL_FINAL_SENT, SASL_DONE };
 
@@ -135,8 +135,8 @@ static bool server_secret(const struct pool *p, const char **secret, enum cfg_se
 		*kind = CFG_SECRET_PLAIN;
 		return true;
 	}
-	const struct cfg_user *u = proxy.users ? cfg_userlist_find(proxy.users, server_user(p))
-					       : NULL;
+	const struct cfg_user *u =
+	        proxy.users ? cfg_userlist_find(proxy.users, server_user(p)) : NULL;
 	if (!u)
 		return false;
 	*secret = u->secret;
@@ -156,16 +156,16 @@ static void send_startup(struct proxy_server *s)
 	s->state = SERVER_LOGIN;
 	if (!send_now(s, &w))
 		login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
-			     "could not send the startup packet to the server");
+		             "could not send the startup packet to the server");
 }
 
 static void no_secret(struct proxy_server *s, const char *method)
 {
 	char msg[256];
 	snprintf(msg, sizeof(msg),
-		 "the server asks for %s authentication and pglane has no password for user "
-		 "\"%s\" (auth file or databases[].password)",
-		 method, server_user(s->ps.pool));
+	         "the server asks for %s authentication and pglane has no password for user "
+	         "\"%s\" (auth file or databases[].password)",
+	         method, server_user(s->ps.pool));
 	login_failed(s, PROTO_SQLSTATE_INVALID_PASSWORD, msg);
 }
 
@@ -177,7 +177,8 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 	const uint8_t *data;
 	size_t len;
 	if (!proto_parse_auth(f->body, f->body_len, &code, &data, &len)) {
-		login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION, "malformed authentication request");
+		login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+		             "malformed authentication request");
 		return;
 	}
 	const char *secret = NULL;
@@ -190,7 +191,7 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 	case PROTO_AUTH_OK:
 		if (l->sasl != SASL_NONE && l->sasl != SASL_DONE) {
 			login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-				     "server ended SCRAM authentication early");
+			             "server ended SCRAM authentication early");
 			return;
 		}
 		l->auth_ok = true;
@@ -226,21 +227,21 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 	case PROTO_AUTH_SASL:
 		if (!proto_sasl_has_mechanism(data, len, PROTO_SCRAM_MECHANISM)) {
 			login_failed(s, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
-				     "the server offers no SASL mechanism pglane supports");
+			             "the server offers no SASL mechanism pglane supports");
 			return;
 		}
 		if (have && kind == CFG_SECRET_PLAIN) {
 			if (!proto_scram_client_init_password(&l->scram, secret))
 				break;
 		} else if (have && kind == CFG_SECRET_SCRAM && p->user->have_scram_keys &&
-			   strcmp(server_user(p), p->user->name) == 0) {
+		           strcmp(server_user(p), p->user->name) == 0) {
 			proto_scram_client_init_keys(&l->scram, p->user->client_key,
-						     p->user->server_key);
+			                             p->user->server_key);
 		} else {
 			no_secret(s, have && kind == CFG_SECRET_SCRAM
-					     ? "SCRAM (pass-through needs a client to log in "
-					       "with SCRAM first)"
-					     : "SCRAM-SHA-256");
+			                     ? "SCRAM (pass-through needs a client to log in "
+			                       "with SCRAM first)"
+			                     : "SCRAM-SHA-256");
 			return;
 		}
 		if (!proto_scram_client_first(&l->scram, buf, sizeof(buf), &n) ||
@@ -254,9 +255,9 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 	case PROTO_AUTH_SASL_CONTINUE:
 		if (l->sasl != SASL_FIRST_SENT ||
 		    proto_scram_client_final(&l->scram, data, len, PROTO_SCRAM_MAX_ITERATIONS, buf,
-					     sizeof(buf), &n) != PROTO_SCRAM_OK) {
+		                             sizeof(buf), &n) != PROTO_SCRAM_OK) {
 			login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-				     "invalid SCRAM message from the server");
+			             "invalid SCRAM message from the server");
 			return;
 		}
 		if (!writer_for(s, &w))
@@ -270,7 +271,7 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 		if (l->sasl != SASL_FINAL_SENT ||
 		    proto_scram_client_verify(&l->scram, data, len) != PROTO_SCRAM_OK) {
 			login_failed(s, PROTO_SQLSTATE_INVALID_PASSWORD,
-				     "the server's SCRAM signature is wrong");
+			             "the server's SCRAM signature is wrong");
 			return;
 		}
 		l->sasl = SASL_DONE;
@@ -278,9 +279,9 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 	default: {
 		char msg[128];
 		snprintf(msg, sizeof(msg),
-			 "the server asks for an authentication method pglane does not support "
-			 "(code %d)",
-			 (int)code);
+		         "the server asks for an authentication method pglane does not support "
+		         "(code %d)",
+		         (int)code);
 		login_failed(s, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED, msg);
 		return;
 	}
@@ -303,12 +304,12 @@ static void login_complete(struct proxy_server *s)
 	}
 	login_free(s);
 	log_debug("s%u %s@%s: logged in (backend pid %d)", s->id, p->user->name, p->db->name,
-		  s->ps.be_pid);
+	          s->ps.be_pid);
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, &p->waiting)
 	{
 		struct proxy_client *c =
-			proxy_client_of(pool_container_of(pos, struct pool_client, link));
+		        proxy_client_of(pool_container_of(pos, struct pool_client, link));
 		if (c->state == CLIENT_WELCOME) {
 			pool_client_unwait(&c->pc, proxy_now_ms());
 			proxy_client_welcome(c);
@@ -325,14 +326,14 @@ static void login_process(struct proxy_server *s)
 		struct proto_frame f;
 		uint32_t avail = io->end - io->scan;
 		enum proto_frame_result fr =
-			proto_frame_header(io->data + io->scan, avail, SERVER_LOGIN_MAX_PACKET, &f);
+		        proto_frame_header(io->data + io->scan, avail, SERVER_LOGIN_MAX_PACKET, &f);
 		if (fr == PROTO_FRAME_NEED_MORE) {
 			io->need = PROTO_HEADER_SIZE;
 			return;
 		}
 		if (fr == PROTO_FRAME_BAD) {
 			login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-				     "invalid message from the server during login");
+			             "invalid message from the server during login");
 			return;
 		}
 		if (avail < f.size) {
@@ -351,7 +352,7 @@ static void login_process(struct proxy_server *s)
 			if (!proto_parse_error(f.body, f.body_len, &e) || !e.message)
 				memset(&e, 0, sizeof(e));
 			login_failed(s, e.sqlstate ? e.sqlstate : PROTO_SQLSTATE_CONNECTION_FAILURE,
-				     e.message ? e.message : "the server refused the login");
+			             e.message ? e.message : "the server refused the login");
 			return;
 		}
 		case PROTO_BE_PARAM_STATUS: {
@@ -363,22 +364,24 @@ static void login_process(struct proxy_server *s)
 			if (idx >= 0)
 				pool_params_set(&s->ps.params, idx, value);
 			if (l->welcome_len + f.size <= sizeof(l->welcome)) {
-				memcpy(l->welcome + l->welcome_len, f.body - PROTO_HEADER_SIZE, f.size);
+				memcpy(l->welcome + l->welcome_len, f.body - PROTO_HEADER_SIZE,
+				       f.size);
 				l->welcome_len += f.size;
 			}
 			break;
 		}
 		case PROTO_BE_KEY_DATA:
-			if (!proto_parse_key_data(f.body, f.body_len, &s->ps.be_pid, &s->ps.be_key)) {
+			if (!proto_parse_key_data(f.body, f.body_len, &s->ps.be_pid,
+			                          &s->ps.be_key)) {
 				login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					     "malformed BackendKeyData");
+				             "malformed BackendKeyData");
 				return;
 			}
 			break;
 		case PROTO_BE_READY:
 			if (!s->login->auth_ok) {
 				login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					     "ReadyForQuery before authentication");
+				             "ReadyForQuery before authentication");
 				return;
 			}
 			login_complete(s);
@@ -388,7 +391,7 @@ static void login_process(struct proxy_server *s)
 			break;
 		default:
 			login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-				     "unexpected message from the server during login");
+			             "unexpected message from the server during login");
 			return;
 		}
 	}
@@ -409,7 +412,7 @@ static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (err) {
 			char msg[256];
 			snprintf(msg, sizeof(msg), "could not connect to the server: %s",
-				 strerror(err));
+			         strerror(err));
 			login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, msg);
 			return;
 		}
@@ -421,7 +424,7 @@ static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (r == PROXY_IO_ERROR) {
 			if (s->state == SERVER_LOGIN)
 				login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
-					     "write to the server failed");
+				             "write to the server failed");
 			else
 				proxy_server_close(s, "write to server failed");
 			return;
@@ -435,10 +438,10 @@ static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (r == PROXY_IO_EOF || r == PROXY_IO_ERROR) {
 		if (s->state == SERVER_LOGIN)
 			login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
-				     "the server closed the connection during login");
+			             "the server closed the connection during login");
 		else
 			proxy_server_close(s, r == PROXY_IO_EOF ? "the server closed the connection"
-							       : "read from server failed");
+			                                        : "read from server failed");
 		return;
 	}
 	if (s->state == SERVER_LOGIN)
@@ -449,7 +452,7 @@ static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* Resolve host:port (an IP address, a name, or a Unix socket directory). */
 static bool resolve(const char *host, int port, struct sockaddr_storage *out, socklen_t *len,
-		    char *err, size_t errcap)
+                    char *err, size_t errcap)
 {
 	memset(out, 0, sizeof(*out));
 	if (host[0] == '/') {
@@ -465,8 +468,9 @@ static bool resolve(const char *host, int port, struct sockaddr_storage *out, so
 	}
 	char portstr[16];
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc == EAI_NONAME) {
@@ -519,14 +523,14 @@ void proxy_server_launch(struct pool *p)
 	}
 	proxy_conn_init(&s->conn, fd, server_cb);
 	log_debug("s%u %s@%s: connecting to %s:%d", s->id, p->user->name, p->db->name, dc->host,
-		  dc->port);
+	          dc->port);
 	if (connect(fd, (struct sockaddr *)&s->addr, s->addr_len) == 0) {
 		send_startup(s);
 		return;
 	}
 	if (errno != EINPROGRESS) {
 		snprintf(err, sizeof(err), "could not connect to %s:%d: %s", dc->host, dc->port,
-			 strerror(errno));
+		         strerror(errno));
 		login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, err);
 		return;
 	}
@@ -544,10 +548,10 @@ void proxy_server_release(struct proxy_server *s)
 		pool_server_busy(&s->ps, now); /* its client keeps going without it */
 	if (!pc || s->ps.close_on_release || proxy.shutting_down ||
 	    (pc->server_lifetime_ms && now - s->ps.created_ms >= pc->server_lifetime_ms)) {
-		proxy_server_close(s, !pc ? "database removed from the config"
-				      : proxy.shutting_down ? "shutting down"
-				      : s->ps.close_on_release ? "closed on release"
-							       : "server_lifetime reached");
+		proxy_server_close(s, !pc                      ? "database removed from the config"
+		                      : proxy.shutting_down    ? "shutting down"
+		                      : s->ps.close_on_release ? "closed on release"
+		                                               : "server_lifetime reached");
 		return;
 	}
 	if (s->pending > 0) {
