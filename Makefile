@@ -18,8 +18,8 @@ LDLIBS   += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 DEB_PKGS = gcc make pkg-config libev-dev libssl-dev libconfig-dev libpq-dev libcriterion-dev \
 	   postgresql postgresql-client postgresql-contrib pgbouncer procps iproute2 util-linux
 
-PURE_SRC = $(wildcard protocol/*.c config/*.c)
-LIB_SRC  = $(PURE_SRC) $(wildcard pool/*.c admin/*.c) $(filter-out proxy/main.c,$(wildcard proxy/*.c))
+PURE_SRC = $(wildcard protocol/*.c config/*.c pool/*.c)
+LIB_SRC  = $(PURE_SRC) $(wildcard admin/*.c) $(filter-out proxy/main.c,$(wildcard proxy/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_EXTRA ?=
 UNIT_SRC = $(wildcard tests/unit/*.c)
