@@ -1,0 +1,345 @@
+/* tests/unit/test_sql.c — protocol/sql: DISCARD ALL and DEALLOCATE recognised through
+ * whitespace and comments, names folded or quoted, and everything else left as OTHER. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/sql.h"
+
+#define NAME_CAP 64
+
+struct sql_case {
+	const char *sql;
+	enum proto_sql_kind kind;
+	const char *name; /* for PROTO_SQL_DEALLOCATE */
+};
+
+/* Classify a NUL-terminated `sql` (len = strlen) into a fresh name buffer. */
+static enum proto_sql_kind classify(const char *sql, char *name, size_t cap)
+{
+	return proto_sql_classify(sql, strlen(sql), name, cap);
+}
+
+static void check_table(const struct sql_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char name[NAME_CAP];
+		memset(name, 'x', sizeof(name));
+		enum proto_sql_kind k = classify(cases[i].sql, name, sizeof(name));
+		cr_assert_eq(k, cases[i].kind, "case %zu: \"%s\" gave %d, want %d", i, cases[i].sql,
+		             (int)k, (int)cases[i].kind);
+		if (cases[i].kind == PROTO_SQL_DEALLOCATE)
+			cr_assert_str_eq(name, cases[i].name, "case %zu: \"%s\"", i, cases[i].sql);
+	}
+}
+
+#define CHECK_TABLE(t) check_table((t), sizeof(t) / sizeof((t)[0]))
+
+Test(sql, discard_all_spellings)
+{
+	static const struct sql_case cases[] = {
+	        {"DISCARD ALL", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"discard all;", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"Discard All ;  \n", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"  \t\r\n\fDISCARD\t\nALL", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"-- x\nDISCARD ALL", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"--\n--y\n  DISCARD ALL", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"/* c */DISCARD ALL", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"/* /* */ */ DISCARD ALL", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"/*/**//**/*/DISCARD ALL", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"/**/DISCARD/* between */ALL", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"DISCARD -- between\nALL", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"DISCARD ALL -- after", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"DISCARD ALL /* after */ ; /* and after */ -- end", PROTO_SQL_DISCARD_ALL, NULL},
+	        {"DISCARD ALL;-- no newline", PROTO_SQL_DISCARD_ALL, NULL},
+	};
+	CHECK_TABLE(cases);
+}
+
+Test(sql, discard_other_forms_are_other)
+{
+	static const struct sql_case cases[] = {
+	        {"DISCARD PLANS", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD TEMP", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD SEQUENCES", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD;", PROTO_SQL_OTHER, NULL},
+	        {"DISCARDALL", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD ALLX", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD ALL_", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD ALL$", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD ALL x", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD ALL; SELECT 1", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD ALL;;", PROTO_SQL_OTHER, NULL},
+	        {"discardx all", PROTO_SQL_OTHER, NULL},
+	        {"DISCARD \"ALL\"", PROTO_SQL_OTHER, NULL},
+	        {"SELECT 1; DISCARD ALL", PROTO_SQL_OTHER, NULL},
+	        {"SELECT 'DISCARD ALL'", PROTO_SQL_OTHER, NULL},
+	        {"/* DISCARD ALL */", PROTO_SQL_OTHER, NULL},
+	        {"-- DISCARD ALL", PROTO_SQL_OTHER, NULL},
+	        {"/* unterminated DISCARD ALL", PROTO_SQL_OTHER, NULL},
+	        {"/* /* */ DISCARD ALL", PROTO_SQL_OTHER, NULL}, /* still inside the outer */
+	        {"/ * */ DISCARD ALL", PROTO_SQL_OTHER, NULL},
+	        {"- - x\nDISCARD ALL", PROTO_SQL_OTHER, NULL},
+	};
+	CHECK_TABLE(cases);
+}
+
+Test(sql, deallocate_names)
+{
+	static const struct sql_case cases[] = {
+	        {"DEALLOCATE s1", PROTO_SQL_DEALLOCATE, "s1"},
+	        {"deallocate s1;", PROTO_SQL_DEALLOCATE, "s1"},
+	        {"DEALLOCATE PREPARE s1", PROTO_SQL_DEALLOCATE, "s1"},
+	        {"deallocate prepare S1 ; ", PROTO_SQL_DEALLOCATE, "s1"},
+	        {"DEALLOCATE MyStmt", PROTO_SQL_DEALLOCATE, "mystmt"},
+	        {"DEALLOCATE \"MyStmt\"", PROTO_SQL_DEALLOCATE, "MyStmt"},
+	        {"DEALLOCATE \"a\"\"b\"", PROTO_SQL_DEALLOCATE, "a\"b"},
+	        {"DEALLOCATE \"\"\"\"", PROTO_SQL_DEALLOCATE, "\""},
+	        {"DEALLOCATE \"\"\"x\"\"\"", PROTO_SQL_DEALLOCATE, "\"x\""},
+	        {"DEALLOCATE \"with space; and -- /* */\"", PROTO_SQL_DEALLOCATE,
+	         "with space; and -- /* */"},
+	        {"DEALLOCATE PREPARE \"Q\";", PROTO_SQL_DEALLOCATE, "Q"},
+	        {"DEALLOCATE _s$1", PROTO_SQL_DEALLOCATE, "_s$1"},
+	        {"DEALLOCATE pglane_42", PROTO_SQL_DEALLOCATE, "pglane_42"},
+	        {"DEALLOCATE s\xc3\xa9", PROTO_SQL_DEALLOCATE, "s\xc3\xa9"},
+	        {"DEALLOCATE \"ALL\"", PROTO_SQL_DEALLOCATE, "ALL"},
+	        {"DEALLOCATE \"all\"", PROTO_SQL_DEALLOCATE, "all"},
+	        {"DEALLOCATE allx", PROTO_SQL_DEALLOCATE, "allx"},
+	        {"DEALLOCATE all_of_them", PROTO_SQL_DEALLOCATE, "all_of_them"},
+	        {"DEALLOCATE PREPARE prepare", PROTO_SQL_DEALLOCATE, "prepare"},
+	        {"DEALLOCATE PREPARE preparex", PROTO_SQL_DEALLOCATE, "preparex"},
+	        {"DEALLOCATE preparex", PROTO_SQL_DEALLOCATE, "preparex"},
+	        {"/* a */ -- b\n DEALLOCATE /* c */ PREPARE -- d\n s1 /* e */ ; -- f",
+	         PROTO_SQL_DEALLOCATE, "s1"},
+	        {"DEALLOCATE\"q\"", PROTO_SQL_DEALLOCATE, "q"},
+	};
+	CHECK_TABLE(cases);
+}
+
+Test(sql, deallocate_all)
+{
+	static const struct sql_case cases[] = {
+	        {"DEALLOCATE ALL", PROTO_SQL_DEALLOCATE_ALL, NULL},
+	        {"deallocate all;", PROTO_SQL_DEALLOCATE_ALL, NULL},
+	        {"DEALLOCATE PREPARE ALL", PROTO_SQL_DEALLOCATE_ALL, NULL},
+	        {"  deallocate /**/ prepare -- x\n all ; ", PROTO_SQL_DEALLOCATE_ALL, NULL},
+	};
+	CHECK_TABLE(cases);
+}
+
+Test(sql, deallocate_other)
+{
+	static const struct sql_case cases[] = {
+	        {"DEALLOCATE s1; SELECT 1", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE s1 s2", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE s1;;", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE ALL; SELECT 1", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE ALL x", PROTO_SQL_OTHER, NULL},
+	        {"deallocatex s1", PROTO_SQL_OTHER, NULL},
+	        {"deallocate_ s1", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE ;", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE PREPARE ;", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE \"\"", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE \"unterminated", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE \"a\"\"", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE 'a'", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE s-1", PROTO_SQL_OTHER, NULL},
+	        {"DEALLOCATE \"a\"b", PROTO_SQL_OTHER, NULL},
+	        {"SELECT 'DEALLOCATE ALL'", PROTO_SQL_OTHER, NULL},
+	        {"SELECT 1; DEALLOCATE s1", PROTO_SQL_OTHER, NULL},
+	        {"PREPARE s1 AS SELECT 1", PROTO_SQL_OTHER, NULL},
+	        {"EXECUTE s1", PROTO_SQL_OTHER, NULL},
+	        {"/* DEALLOCATE s1 */ SELECT 1", PROTO_SQL_OTHER, NULL},
+	        {"/* DEALLOCATE s1", PROTO_SQL_OTHER, NULL},
+	};
+	CHECK_TABLE(cases);
+}
+
+Test(sql, empty_and_only_comments)
+{
+	static const struct sql_case cases[] = {
+	        {"", PROTO_SQL_OTHER, NULL},
+	        {"   \n\t", PROTO_SQL_OTHER, NULL},
+	        {";", PROTO_SQL_OTHER, NULL},
+	        {"-- only", PROTO_SQL_OTHER, NULL},
+	        {"-- only\n", PROTO_SQL_OTHER, NULL},
+	        {"/* only */", PROTO_SQL_OTHER, NULL},
+	        {"/* /* nested */ only */  -- and this", PROTO_SQL_OTHER, NULL},
+	        {"/*", PROTO_SQL_OTHER, NULL},
+	        {"/* /* */", PROTO_SQL_OTHER, NULL},
+	        {"-", PROTO_SQL_OTHER, NULL},
+	        {"/", PROTO_SQL_OTHER, NULL},
+	};
+	CHECK_TABLE(cases);
+	/* zero length with a pointer to something that would match */
+	char name[NAME_CAP];
+	cr_assert_eq(proto_sql_classify("DISCARD ALL", 0, name, sizeof(name)), PROTO_SQL_OTHER);
+}
+
+Test(sql, name_exactly_fits_cap)
+{
+	char name[8];
+	/* 7 characters and the NUL fill a cap of 8 */
+	cr_assert_eq(classify("DEALLOCATE abcdefg", name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "abcdefg");
+	cr_assert_eq(classify("DEALLOCATE \"ABCDEFG\"", name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "ABCDEFG");
+	/* an escaped quote counts once */
+	cr_assert_eq(classify("DEALLOCATE \"ab\"\"defg\"", name, sizeof(name)),
+	             PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "ab\"defg");
+}
+
+Test(sql, name_too_long_for_cap)
+{
+	char name[8];
+	cr_assert_eq(classify("DEALLOCATE abcdefgh", name, sizeof(name)), PROTO_SQL_OTHER);
+	cr_assert_eq(classify("DEALLOCATE \"abcdefgh\"", name, sizeof(name)), PROTO_SQL_OTHER);
+	cr_assert_eq(classify("DEALLOCATE \"ab\"\"defgh\"", name, sizeof(name)), PROTO_SQL_OTHER);
+	/* no cap at all: no name fits, but the ALL forms need none */
+	cr_assert_eq(classify("DEALLOCATE a", name, 1), PROTO_SQL_OTHER);
+	cr_assert_eq(classify("DEALLOCATE ALL", name, 1), PROTO_SQL_DEALLOCATE_ALL);
+	cr_assert_eq(classify("DISCARD ALL", NULL, 0), PROTO_SQL_DISCARD_ALL);
+	cr_assert_eq(classify("DEALLOCATE ALL", NULL, 0), PROTO_SQL_DEALLOCATE_ALL);
+	cr_assert_eq(classify("DEALLOCATE a", NULL, 0), PROTO_SQL_OTHER);
+}
+
+Test(sql, long_name_with_room)
+{
+	char sql[300], name[256];
+	memcpy(sql, "DEALLOCATE ", 11);
+	memset(sql + 11, 'N', 200);
+	sql[211] = '\0';
+	cr_assert_eq(classify(sql, name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_eq(strlen(name), 200);
+	for (size_t i = 0; i < 200; i++)
+		cr_assert_eq(name[i], 'n', "folded at %zu", i);
+}
+
+Test(sql, length_shorter_than_string)
+{
+	char name[NAME_CAP];
+	const char *sql = "DISCARD ALL; SELECT 1";
+	/* only "DISCARD ALL;" is the text */
+	cr_assert_eq(proto_sql_classify(sql, 12, name, sizeof(name)), PROTO_SQL_DISCARD_ALL);
+	cr_assert_eq(proto_sql_classify(sql, 11, name, sizeof(name)), PROTO_SQL_DISCARD_ALL);
+	cr_assert_eq(proto_sql_classify(sql, 10, name, sizeof(name)), PROTO_SQL_OTHER);
+	cr_assert_eq(proto_sql_classify(sql, 13, name, sizeof(name)), PROTO_SQL_DISCARD_ALL);
+	cr_assert_eq(proto_sql_classify(sql, 14, name, sizeof(name)), PROTO_SQL_OTHER);
+
+	/* "DEALLOCATE s12": the name ends where the text ends */
+	const char *d = "DEALLOCATE s12";
+	cr_assert_eq(proto_sql_classify(d, 13, name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "s1");
+	cr_assert_eq(proto_sql_classify(d, 12, name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "s");
+	cr_assert_eq(proto_sql_classify(d, 11, name, sizeof(name)), PROTO_SQL_OTHER);
+	cr_assert_eq(proto_sql_classify(d, 10, name, sizeof(name)), PROTO_SQL_OTHER);
+
+	/* a quoted name cut before its closing quote */
+	const char *q = "DEALLOCATE \"ab\"";
+	cr_assert_eq(proto_sql_classify(q, strlen(q) - 1, name, sizeof(name)), PROTO_SQL_OTHER);
+	/* cut between the two quotes of an escaped pair: the first one closes */
+	const char *e = "DEALLOCATE \"a\"\"b\"";
+	cr_assert_eq(proto_sql_classify(e, 14, name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "a");
+
+	/* a keyword cut short is no keyword */
+	cr_assert_eq(proto_sql_classify("DISCARD ALL", 10, name, sizeof(name)), PROTO_SQL_OTHER);
+	cr_assert_eq(proto_sql_classify("DEALLOCATE ALL", 13, name, sizeof(name)),
+	             PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "al");
+	/* a comment cut short is unterminated */
+	cr_assert_eq(proto_sql_classify("/* */ DISCARD ALL", 4, name, sizeof(name)),
+	             PROTO_SQL_OTHER);
+}
+
+Test(sql, not_nul_terminated)
+{
+	/* the bytes after `len` are not a terminator and must not be read as text */
+	char buf[32];
+	char name[NAME_CAP];
+	memset(buf, 'z', sizeof(buf));
+	memcpy(buf, "DEALLOCATE abc", 14);
+	cr_assert_eq(proto_sql_classify(buf, 14, name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "abc");
+	memcpy(buf, "DISCARD ALL", 11);
+	cr_assert_eq(proto_sql_classify(buf, 11, name, sizeof(name)), PROTO_SQL_DISCARD_ALL);
+}
+
+Test(sql, nul_terminator_is_the_end)
+{
+	char name[NAME_CAP];
+	/* a Query body includes its NUL: len counts it */
+	static const char q1[] = "DISCARD ALL";
+	cr_assert_eq(proto_sql_classify(q1, sizeof(q1), name, sizeof(name)), PROTO_SQL_DISCARD_ALL);
+	static const char q2[] = "DEALLOCATE s1;";
+	cr_assert_eq(proto_sql_classify(q2, sizeof(q2), name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "s1");
+	static const char q3[] = "DEALLOCATE PREPARE ALL -- c";
+	cr_assert_eq(proto_sql_classify(q3, sizeof(q3), name, sizeof(name)),
+	             PROTO_SQL_DEALLOCATE_ALL);
+	static const char q4[] = "DEALLOCATE \"Q\" ";
+	cr_assert_eq(proto_sql_classify(q4, sizeof(q4), name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "Q");
+	/* a NUL where a keyword should be is not one */
+	static const char q5[] = "DISCARD";
+	cr_assert_eq(proto_sql_classify(q5, sizeof(q5), name, sizeof(name)), PROTO_SQL_OTHER);
+	static const char q6[] = "";
+	cr_assert_eq(proto_sql_classify(q6, sizeof(q6), name, sizeof(name)), PROTO_SQL_OTHER);
+}
+
+Test(sql, every_cut_of_a_statement)
+{
+	/* every cut, copied to a buffer of exactly its size (ASan sees any read past len),
+	 * classifies as the text it holds */
+	static const char sql[] = "/* c */ DEALLOCATE PREPARE \"a\"\"b\" ; -- x";
+	for (size_t n = 0; n < sizeof(sql) - 1; n++) {
+		char *copy = malloc(n ? n : 1);
+		cr_assert_not_null(copy);
+		memcpy(copy, sql, n);
+		char name[NAME_CAP];
+		enum proto_sql_kind k = proto_sql_classify(copy, n, name, sizeof(name));
+		free(copy);
+		cr_assert_neq(k, PROTO_SQL_DEALLOCATE_ALL, "cut at %zu", n);
+		cr_assert_neq(k, PROTO_SQL_DISCARD_ALL, "cut at %zu", n);
+		if (n >= 20 && n <= 25) { /* "DEALLOCATE P" .. "DEALLOCATE PREPAR" */
+			cr_assert_eq(k, PROTO_SQL_DEALLOCATE, "cut at %zu", n);
+			cr_assert_eq(strlen(name), n - 19);
+			cr_assert_eq(strncmp(name, "prepar", n - 19), 0, "cut at %zu", n);
+		} else if (n == 30) { /* ... PREPARE "a" */
+			cr_assert_eq(k, PROTO_SQL_DEALLOCATE, "cut at %zu", n);
+			cr_assert_str_eq(name, "a");
+		} else if (n >= 33 && n != 37) { /* 37 ends in a lone '-' */
+			cr_assert_eq(k, PROTO_SQL_DEALLOCATE, "cut at %zu", n);
+			cr_assert_str_eq(name, "a\"b");
+		} else if (n !=
+		           26) { /* "DEALLOCATE PREPARE": see deallocate_statement_named_prepare */
+			cr_assert_eq(k, PROTO_SQL_OTHER, "cut at %zu gave %d", n, (int)k);
+		}
+	}
+}
+
+/* PostgreSQL's grammar: DEALLOCATE [PREPARE] name, and PREPARE is an unreserved keyword,
+ * so "DEALLOCATE prepare" deallocates the statement named "prepare". */
+Test(sql, deallocate_statement_named_prepare)
+{
+	char name[NAME_CAP];
+	cr_assert_eq(classify("DEALLOCATE prepare", name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "prepare");
+	cr_assert_eq(classify("DEALLOCATE PREPARE;", name, sizeof(name)), PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "prepare");
+}
+
+/* Bytes >= 0x80 continue an identifier in PostgreSQL's lexer (identifier() agrees), so a
+ * keyword followed by one is not that keyword. */
+Test(sql, keyword_followed_by_high_bit_byte)
+{
+	char name[NAME_CAP];
+	cr_assert_eq(classify("DEALLOCATE prepare\xc3\xa9", name, sizeof(name)),
+	             PROTO_SQL_DEALLOCATE);
+	cr_assert_str_eq(name, "prepare\xc3\xa9");
+	cr_assert_eq(classify("DEALLOCATE\xc3\xa9", name, sizeof(name)), PROTO_SQL_OTHER);
+}
