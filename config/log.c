@@ -12,19 +12,19 @@
 #define LOG_LINE_MAX 8192
 
 static enum cfg_log_format log_format = CFG_LOG_TEXT;
-static enum cfg_log_level log_level = CFG_LOG_INFO;
+enum cfg_log_level cfg_log_threshold = CFG_LOG_INFO;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 void cfg_log_setup(enum cfg_log_format format, enum cfg_log_level level)
 {
 	log_format = format;
-	log_level = level;
+	cfg_log_threshold = level;
 }
 
 bool cfg_log_enabled(enum cfg_log_level level)
 {
-	return level <= log_level;
+	return level <= cfg_log_threshold;
 }
 
 static size_t put_time(char *buf, size_t cap)

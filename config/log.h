@@ -10,6 +10,8 @@
 /* Set format and level (may be called again on reload). */
 void cfg_log_setup(enum cfg_log_format format, enum cfg_log_level level);
 bool cfg_log_enabled(enum cfg_log_level level);
+/* The current level, for the macros below (checked before any formatting). */
+extern enum cfg_log_level cfg_log_threshold;
 /* One log line; `conn` (may be NULL) names the connection and what it was doing. */
 void cfg_log_write(enum cfg_log_level level, const char *conn, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -27,7 +29,7 @@ void cfg_log_event(enum cfg_log_level level, const char *event, const struct cfg
 
 #define LOG_AT(lvl, conn, ...)                                                                     \
 	do {                                                                                       \
-		if (cfg_log_enabled(lvl))                                                          \
+		if ((lvl) <= cfg_log_threshold)                                                    \
 			cfg_log_write(lvl, conn, __VA_ARGS__);                                     \
 	} while (0)
 #define log_error(...)   LOG_AT(CFG_LOG_ERROR, NULL, __VA_ARGS__)

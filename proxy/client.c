@@ -291,6 +291,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 		c->pc.pool->n_clients--;
 	}
 	pool_params_clear(&c->pc.params);
+	proxy_prepared_client_free(c);
 	proxy_login_free(c);
 	proxy_conn_close(&c->conn);
 	c->state = CLIENT_CLOSED;

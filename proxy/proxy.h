@@ -12,6 +12,7 @@
 #include "config/cfg.h"
 #include "config/userlist.h"
 #include "pool/pool.h"
+#include "pool/stmt.h"
 #include "proxy/io.h"
 
 #define PROXY_MAX_LISTEN       4
@@ -48,6 +49,13 @@ struct proxy_client {
 	bool discard_extended;  /* ... and it is an extended-protocol batch (ends at Sync) */
 	bool paused;            /* waiting for a server, reading stopped */
 	uint8_t negotiations;   /* SSLRequest / GSSENCRequest answered */
+	/* transaction-mode prepared statements */
+	struct pool_stmt_map *stmts; /* owned; the client's statement names */
+	uint8_t *unnamed;	     /* owned; its last Parse of the unnamed statement */
+	uint32_t unnamed_len;
+	uint32_t unnamed_cap;
+	uint32_t unnamed_seq;	     /* bumped with each such Parse */
+	bool unnamed_inflight;	     /* `unnamed` is referenced by queued output */
 };
 
 enum proxy_server_state {
@@ -58,6 +66,26 @@ enum proxy_server_state {
 };
 
 struct proxy_server_login; /* proxy/server.c: server authentication state */
+
+/* What a server owes for each request sent to it, in order (proxy/requests.c). */
+enum proxy_req_action {
+	REQ_FORWARD, /* the client asked: its answer goes to the client */
+	REQ_SKIP,    /* pglane asked: the answer is swallowed */
+	REQ_FAKE,    /* nothing was sent: pglane answers in its place when it is next */
+};
+
+struct proxy_req {
+	uint8_t type;	/* the request: P B C D E S Q F */
+	uint8_t action; /* enum proxy_req_action */
+	bool unnamed;	/* a Parse of the unnamed statement */
+	bool internal;	/* pglane's own Query or Sync */
+	struct pool_stmt *stmt; /* a reference: the statement a Parse prepares */
+};
+
+struct proxy_reqq {
+	struct proxy_req *r; /* owned ring */
+	uint32_t cap, head, n;
+};
 
 struct proxy_server {
 	struct proxy_conn conn;
@@ -71,6 +99,11 @@ struct proxy_server {
 	bool copy_in;      /* the server waits for CopyData from the client */
 	bool rollback_sent;
 	bool needs_reset;       /* a session-mode client used it: server_reset_query on release */
+	bool ext_error;	   /* an extended-protocol error: the server ignores all until Sync */
+	struct proxy_reqq q;		  /* answers owed, oldest first */
+	struct pool_stmt_cache *stmts;	  /* owned; statements prepared on it */
+	uint32_t unnamed_client;	  /* whose unnamed statement it holds (client id) */
+	uint32_t unnamed_seq;		  /* ... and which of its Parses */
 	int64_t query_start_us; /* when `pending` went from 0 to 1 */
 	struct proxy_server_login *login; /* owned while logging in */
 	struct sockaddr_storage addr;     /* where it is connected (for cancel requests) */
@@ -171,6 +204,53 @@ void proxy_relay_client_gone(struct proxy_client *c);
 void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *msg);
 /* Answer one waiting client with an error instead of a server. */
 void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg);
+
+/* ---- proxy/requests.c ---- */
+/* Record a request sent to (or answered for) the server; false when out of memory. */
+__attribute__((warn_unused_result)) bool proxy_req_push(struct proxy_server *s, uint8_t type,
+							enum proxy_req_action action,
+							struct pool_stmt *stmt, bool unnamed,
+							bool internal);
+/* The oldest request not yet answered, or NULL. */
+struct proxy_req *proxy_req_head(struct proxy_server *s);
+/* It was answered. */
+void proxy_req_pop(struct proxy_server *s);
+/* Forget every request (the server is closing). */
+void proxy_req_clear(struct proxy_server *s);
+/* Does server message `type` finish request `req`? */
+bool proxy_req_completes(uint8_t req, uint8_t type);
+/* An ErrorResponse answered an extended-protocol request: it and the rest of the batch up to
+ * the Sync get no answer; statements it would have prepared are not there. */
+void proxy_req_fail_batch(struct proxy_server *s);
+/* Write pglane's answers for FAKE requests now at the head to `c` (NULL: drop them). False
+ * when the client's output has no room (call again after it drained). */
+__attribute__((warn_unused_result)) bool proxy_req_emit_fakes(struct proxy_server *s,
+							      struct proxy_client *c);
+
+/* ---- proxy/prepared.c ---- */
+enum proxy_msg_result {
+	MSG_FORWARD, /* not handled: the caller passes it on as it is */
+	MSG_PASS,    /* recorded: the caller passes it on as it is */
+	MSG_DONE,    /* handled: the input was advanced past it (consumed or rewritten) */
+	MSG_NO_ROOM, /* output full: flush, then look at the message again */
+	MSG_ERROR,   /* the client was closed */
+};
+/* Bytes of a client message of `type` and `size` that must be in the buffer before it is
+ * handled (0: the header is enough). */
+uint32_t proxy_prepared_peek(const struct proxy_client *c, uint8_t type, size_t size);
+/* A message from a client with no server: answer it without one when possible. */
+enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint8_t *msg,
+					      size_t avail, size_t size);
+/* A message from a linked client: record what the server owes, rename statements, prepare
+ * them where missing. Returns MSG_PASS, MSG_DONE, MSG_NO_ROOM or MSG_ERROR. */
+enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy_server *s,
+					    const uint8_t *msg, size_t avail, size_t size);
+/* The client's output has been written: its unnamed Parse may be replaced again. */
+void proxy_prepared_drained(struct proxy_client *c);
+/* Free a client's statement state. */
+void proxy_prepared_client_free(struct proxy_client *c);
+/* The server's statements are gone (DISCARD ALL, reset). */
+void proxy_prepared_server_reset(struct proxy_server *s);
 
 /* ---- proxy/cancel.c ---- */
 /* Forward a cancel request for client pid/key; nothing happens for a wrong key. */

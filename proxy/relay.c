@@ -1,8 +1,9 @@
 /* proxy/relay.c — moving bytes between a logged-in client and its server. Only message
- * headers are scanned on the hot path; whole runs of messages are forwarded from the input
- * buffer in place (one writev). Looked inside: ReadyForQuery, ParameterStatus, CopyInResponse
- * and, for pglane's own queries, ErrorResponse. Transaction mode releases the server at
- * ReadyForQuery 'I' once nothing more is expected from it. */
+ * headers are scanned on the hot path; runs of messages are forwarded from the input buffer
+ * in place (one writev). Each client request is recorded (proxy/prepared.c) and each server
+ * answer matched to it (proxy/requests.c); the small messages that end an answer are handled
+ * whole, rows and COPY data stream through. Transaction mode releases the server at
+ * ReadyForQuery 'I' once nothing more is owed. */
 #include <stdio.h>
 #include <string.h>
 
@@ -35,12 +36,8 @@ static bool server_internal_query(struct proxy_server *s, const char *sql)
 	struct proto_writer w;
 	proto_writer_init(&w, space, space ? avail : 0);
 	proto_write_query(&w, sql);
-	if (!proto_writer_ok(&w) || !proxy_out_commit(&s->conn, w.len))
-		return false;
-	if (s->pending++ == 0)
-		s->query_start_us = proxy_now_us();
-	s->internal++;
-	return true;
+	return proto_writer_ok(&w) && proxy_out_commit(&s->conn, w.len) &&
+	       proxy_req_push(s, PROTO_FE_QUERY, REQ_SKIP, NULL, false, true);
 }
 
 bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
@@ -98,31 +95,6 @@ static struct proxy_server *client_acquire(struct proxy_client *c)
 		return NULL;
 	}
 	return s;
-}
-
-/* What a client's message means for the server's bookkeeping. */
-static void count_client_message(struct proxy_server *s, uint8_t type)
-{
-	switch (type) {
-	case PROTO_FE_QUERY:
-	case PROTO_FE_FUNCTION_CALL:
-	case PROTO_FE_SYNC:
-		if (s->pending++ == 0)
-			s->query_start_us = proxy_now_us();
-		if (type == PROTO_FE_SYNC)
-			s->unsynced = false;
-		break;
-	case PROTO_FE_PARSE:
-	case PROTO_FE_BIND:
-	case PROTO_FE_DESCRIBE:
-	case PROTO_FE_EXECUTE:
-	case PROTO_FE_CLOSE:
-	case PROTO_FE_FLUSH:
-		s->unsynced = true;
-		break;
-	default:
-		break;
-	}
 }
 
 /* Is `type` a message a logged-in client may send? */
@@ -199,35 +171,47 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 			io->drop -= n;
 			continue;
 		}
+		const uint8_t *msg = io->data + io->scan;
 		struct proto_frame f;
-		enum proto_frame_result fr =
-		        proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
+		enum proto_frame_result fr = proto_frame_header(msg, avail, PROXY_MAX_PACKET, &f);
 		if (fr == PROTO_FRAME_NEED_MORE) {
 			io->need = PROTO_HEADER_SIZE;
 			return true;
 		}
 		if (fr == PROTO_FRAME_BAD) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-			                   "invalid message length from client");
-			return true;
-		}
-		io->need = 0;
-		if (f.type == PROTO_FE_TERMINATE) {
-			proxy_client_close(c, NULL, "client sent Terminate");
+					   "invalid message length from client");
 			return true;
 		}
 		if (!client_type_ok(f.type)) {
-			char msg[64];
-			snprintf(msg, sizeof(msg), "invalid frontend message type %d", f.type);
-			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, msg);
+			if (f.type == PROTO_FE_TERMINATE) {
+				proxy_client_close(c, NULL, "client sent Terminate");
+				return true;
+			}
+			char text[64];
+			snprintf(text, sizeof(text), "invalid frontend message type %d", f.type);
+			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, text);
 			return true;
 		}
+		uint32_t want = proxy_prepared_peek(c, f.type, f.size);
+		if (avail < want) {
+			if (want > PROXY_BUF_MAX) {
+				proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+						   "message too large for pglane to look inside");
+				return true;
+			}
+			io->need = want;
+			return true;
+		}
+		io->need = 0;
+		log_debug("c%u: > %c %zu%s", c->id, f.type, f.size, s ? "" : " (no server)");
 		if (c->discarding) {
 			io->drop = (uint32_t)f.size;
 			if (!discard_message(c, f.type))
 				return false;
 			continue;
 		}
+		enum proxy_msg_result r;
 		if (!s) {
 			if (f.type == PROTO_FE_COPY_DATA || f.type == PROTO_FE_COPY_DONE ||
 			    f.type == PROTO_FE_COPY_FAIL || f.type == PROTO_FE_FLUSH) {
@@ -235,13 +219,32 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 				io->drop = (uint32_t)f.size;
 				continue;
 			}
+			r = proxy_prepared_unlinked(c, msg, avail, f.size);
+			if (r == MSG_DONE)
+				continue;
+			if (r == MSG_NO_ROOM)
+				return false;
+			if (r == MSG_ERROR)
+				return true;
 			s = *sp = client_acquire(c);
 			if (!s)
 				return true; /* waits; the message stays at `scan` */
 		}
-		count_client_message(s, f.type);
-		io->pass = (uint32_t)f.size;
+		if (s->ext_error && f.type != PROTO_FE_SYNC) {
+			/* the server ignores everything up to the Sync after an error */
+			io->drop = (uint32_t)f.size;
+			continue;
+		}
+		r = proxy_prepared_linked(c, s, msg, avail, f.size);
+		if (r == MSG_NO_ROOM)
+			return false;
+		if (r == MSG_ERROR)
+			return true;
+		if (r == MSG_PASS)
+			io->pass = (uint32_t)f.size;
 		c->pc.pool->stats.received += f.size;
+		if (!proxy_req_emit_fakes(s, c))
+			return false;
 	}
 	return true;
 }
@@ -265,35 +268,32 @@ void proxy_relay_client(struct proxy_client *c)
 		bool done = client_scan(c, &s);
 		if (c->state != CLIENT_READY || c->paused)
 			return;
+		bool blocked = false;
 		if (s && proxy_out_pending(&s->conn)) {
 			enum proxy_io_result r = proxy_out_flush(&s->conn);
 			if (r == PROXY_IO_ERROR) {
 				proxy_server_close(s, "write to server failed");
 				return;
 			}
-			if (r == PROXY_IO_AGAIN) {
-				proxy_conn_set_read(&c->conn, false);
-				return;
-			}
+			blocked = r == PROXY_IO_AGAIN;
 		}
+		if (s && !blocked)
+			proxy_prepared_drained(c);
 		if (proxy_out_pending(&c->conn)) {
 			enum proxy_io_result r = proxy_out_flush(&c->conn);
 			if (r == PROXY_IO_ERROR) {
 				proxy_client_close(c, NULL, "write to client failed");
 				return;
 			}
-			if (r == PROXY_IO_AGAIN && !s) {
-				/* answers of pglane's own wait for the client to read them */
-				proxy_conn_set_read(&c->conn, false);
-				return;
-			}
+			/* pglane's own answers, or a stop for room, wait for the client */
+			if (r == PROXY_IO_AGAIN && (!s || !done))
+				blocked = true;
 		}
-		if (!s || !proxy_out_pending(&s->conn)) {
-			struct proxy_io *io = c->conn.io;
-			if (io)
-				io->start = io->scan;
-			proxy_io_release_idle(&c->conn);
+		if (blocked) {
+			proxy_conn_set_read(&c->conn, false);
+			return;
 		}
+		client_input_consumed(c);
 		proxy_conn_set_read(&c->conn, true);
 		if (done)
 			return;
@@ -305,6 +305,7 @@ void proxy_relay_server_drained(struct proxy_server *s)
 	struct proxy_client *c = linked_client(s);
 	if (!c)
 		return;
+	proxy_prepared_drained(c);
 	client_input_consumed(c);
 	proxy_conn_set_read(&c->conn, true);
 	proxy_relay_client(c);
@@ -315,7 +316,7 @@ void proxy_relay_server_drained(struct proxy_server *s)
 static void maybe_release(struct proxy_client *c, struct proxy_server *s)
 {
 	bool txn = pool_mode(c->pc.pool) == CFG_POOL_TRANSACTION;
-	if ((!txn && !proxy.shutting_down) || s->pending || s->unsynced ||
+	if ((!txn && !proxy.shutting_down) || s->pending || s->unsynced || s->q.n ||
 	    s->tx_status != PROTO_TX_IDLE || proxy_out_pending(&c->conn) ||
 	    proxy_out_pending(&s->conn) || (c->conn.io && c->conn.io->pass))
 		return;
@@ -349,6 +350,8 @@ void proxy_relay_client_drained(struct proxy_client *c)
 		io->start = io->scan;
 	proxy_conn_set_read(&s->conn, true);
 	proxy_relay_server(s);
+	if (c->state == CLIENT_READY && !c->paused && c->conn.io)
+		proxy_relay_client(c); /* may have stopped for room in its output */
 }
 
 /* A ParameterStatus from a server: the server has it now, and so does its client. */
@@ -384,20 +387,96 @@ static bool is_fatal(const struct proto_frame *f)
 	return !sev || strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0;
 }
 
-/* Does a server message need to be seen whole before it is forwarded or swallowed? */
-static bool needs_whole(uint8_t type, bool swallow)
+/* Server messages handled whole: those that end an answer or that pglane reads. */
+static bool needs_whole(uint8_t type)
 {
-	return type == PROTO_BE_READY || type == PROTO_BE_PARAM_STATUS ||
-	       (swallow && type == PROTO_BE_ERROR);
+	switch (type) {
+	case PROTO_BE_READY:
+	case PROTO_BE_PARAM_STATUS:
+	case PROTO_BE_ERROR:
+	case PROTO_BE_PARSE_COMPLETE:
+	case PROTO_BE_BIND_COMPLETE:
+	case PROTO_BE_CLOSE_COMPLETE:
+	case PROTO_BE_COMMAND_COMPLETE:
+	case PROTO_BE_EMPTY_QUERY:
+	case PROTO_BE_PORTAL_SUSPENDED:
+	case PROTO_BE_NO_DATA:
+	case PROTO_BE_ROW_DESCRIPTION:
+	case PROTO_BE_COPY_IN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* One whole server message: match it to the request it answers. Returns whether it goes to
+ * the client; false also when it must be swallowed. Sets *fatal for a fatal error while no
+ * client is linked, *bad when the message is malformed. */
+static bool server_message(struct proxy_server *s, struct proxy_client *c,
+			   const struct proto_frame *f, bool *fatal, bool *bad)
+{
+	struct proxy_req *h = proxy_req_head(s);
+	bool forward = c && (!h || h->action == REQ_FORWARD);
+	switch (f->type) {
+	case PROTO_BE_READY: {
+		uint8_t st = PROTO_TX_IDLE;
+		if (!proto_parse_ready(f->body, f->body_len, &st)) {
+			*bad = true;
+			return false;
+		}
+		s->tx_status = st;
+		s->copy_in = false;
+		/* answers that never came (an error ended their batch) */
+		while (h && !proxy_req_completes(h->type, PROTO_BE_READY)) {
+			proxy_req_pop(s);
+			h = proxy_req_head(s);
+		}
+		forward = c && (!h || h->action == REQ_FORWARD);
+		if (h) {
+			if (forward)
+				s->ps.pool->stats.query_count++;
+			proxy_req_pop(s);
+		}
+		return forward;
+	}
+	case PROTO_BE_ERROR:
+		if (h && h->type != PROTO_FE_SYNC && h->type != PROTO_FE_QUERY &&
+		    h->type != PROTO_FE_FUNCTION_CALL) {
+			/* an extended-protocol request failed: the client sees why even when
+			 * pglane sent it (a re-Parse), and the rest of its batch is skipped */
+			forward = c != NULL;
+			proxy_req_fail_batch(s);
+			return forward;
+		}
+		if (!forward) {
+			if (!c && is_fatal(f))
+				*fatal = true;
+			else
+				log_server_error(s, f);
+		}
+		return forward;
+	case PROTO_BE_PARAM_STATUS:
+		on_param_status(s, c, f);
+		return forward;
+	case PROTO_BE_COPY_IN:
+		s->copy_in = true;
+		return forward;
+	default:
+		if (h && proxy_req_completes(h->type, f->type))
+			proxy_req_pop(s);
+		return forward;
+	}
 }
 
 /* Look at a server's buffered messages: forward them to its client, or swallow them when
- * they answer pglane's own queries or no client is linked. Returns false when it stopped on
+ * they answer pglane's own requests or no client is linked. Returns false when it stopped on
  * a full output queue; sets *fatal when an unlinked server sent a fatal error. */
 static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fatal)
 {
 	struct proxy_io *io;
 	while ((io = s->conn.io) != NULL && s->state == SERVER_READY) {
+		if (!proxy_req_emit_fakes(s, c))
+			return false;
 		uint32_t avail = io->end - io->scan;
 		if (io->pass) {
 			uint32_t n = io->pass < avail ? io->pass : avail;
@@ -419,7 +498,7 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 		}
 		struct proto_frame f;
 		enum proto_frame_result fr =
-		        proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
+			proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
 		if (fr == PROTO_FRAME_NEED_MORE) {
 			io->need = PROTO_HEADER_SIZE;
 			return true;
@@ -428,8 +507,19 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 			proxy_server_close(s, "invalid message length from server");
 			return true;
 		}
-		bool swallow = !c || s->internal > 0;
-		if (needs_whole(f.type, swallow) && avail < f.size) {
+		if (!needs_whole(f.type)) {
+			/* rows, COPY data, notices: streamed to the owner of the current answer */
+			struct proxy_req *h = proxy_req_head(s);
+			bool forward = c && (!h || h->action == REQ_FORWARD);
+			if (forward) {
+				io->pass = (uint32_t)f.size;
+				s->ps.pool->stats.sent += f.size;
+			} else {
+				io->drop = (uint32_t)f.size;
+			}
+			continue;
+		}
+		if (avail < f.size) {
 			if (f.size > PROXY_BUF_MAX) {
 				proxy_server_close(s, "server message too large");
 				return true;
@@ -438,47 +528,23 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 			return true;
 		}
 		io->need = 0;
-		switch (f.type) {
-		case PROTO_BE_READY: {
-			uint8_t st = PROTO_TX_IDLE;
-			if (!proto_parse_ready(f.body, f.body_len, &st)) {
-				proxy_server_close(s, "invalid ReadyForQuery from server");
+		if (c && c->conn.io && c->conn.io->niov >= PROXY_IOV_MAX)
+			return false; /* room for this message first */
+		bool bad = false;
+		bool forward = server_message(s, c, &f, fatal, &bad);
+		log_debug("s%u: < %c %zu %s", s->id, f.type, f.size, forward ? "forwarded" : "kept");
+		if (bad) {
+			proxy_server_close(s, "malformed message from server");
+			return true;
+		}
+		if (forward) {
+			if (!proxy_out_ref(&c->conn, io->data + io->scan, f.size)) {
+				proxy_client_close(c, NULL, "out of memory");
 				return true;
 			}
-			s->tx_status = st;
-			s->copy_in = false;
-			if (s->pending > 0 && --s->pending == 0 && s->ps.pool)
-				s->ps.pool->stats.query_time_us +=
-				        (uint64_t)(proxy_now_us() - s->query_start_us);
-			if (s->internal > 0)
-				s->internal--;
-			else if (c)
-				s->ps.pool->stats.query_count++;
-			break;
-		}
-		case PROTO_BE_PARAM_STATUS:
-			on_param_status(s, c, &f);
-			break;
-		case PROTO_BE_COPY_IN:
-			s->copy_in = true;
-			break;
-		case PROTO_BE_ERROR:
-			if (swallow) {
-				if (!c && is_fatal(&f))
-					*fatal = true;
-				else
-					log_server_error(s, &f);
-			}
-			break;
-		default:
-			break;
-		}
-		if (swallow) {
-			io->drop = (uint32_t)f.size;
-		} else {
-			io->pass = (uint32_t)f.size;
 			s->ps.pool->stats.sent += f.size;
 		}
+		io->scan += (uint32_t)f.size;
 		if (*fatal)
 			return true;
 	}
@@ -604,12 +670,13 @@ void proxy_relay_client_gone(struct proxy_client *c)
 		proto_writer_init(&w, space, space ? avail : 0);
 		proto_write_sync(&w);
 		if (!proto_writer_ok(&w) || !proxy_out_commit(&s->conn, w.len) ||
+		    !proxy_req_push(s, PROTO_FE_SYNC, REQ_SKIP, NULL, false, true) ||
 		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR) {
 			proxy_server_close(s, "cannot end the client's batch");
 			return;
 		}
 		s->unsynced = false;
-		s->pending++;
+		s->ext_error = false;
 	}
 	if (s->pending == 0)
 		proxy_server_release(s);

@@ -64,6 +64,9 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 		proxy_client_close(c, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
 	}
 	login_free(s);
+	proxy_req_clear(s);
+	pool_stmt_cache_free(s->stmts);
+	s->stmts = NULL;
 	proxy_conn_close(&s->conn);
 	s->state = SERVER_CLOSED;
 	if (proxy.ndead_servers == proxy.cap_dead_servers) {
@@ -576,6 +579,7 @@ void proxy_server_release(struct proxy_server *s)
 		pool_server_busy(&s->ps, now);
 		/* the reset brings the session back to its login values */
 		pool_params_copy(&s->ps.params, &p->welcome_params);
+		proxy_prepared_server_reset(s);
 		if (!proxy_relay_server_query(s, pc->server_reset_query) ||
 		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR)
 			proxy_server_close(s, "could not send server_reset_query");

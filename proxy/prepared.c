@@ -1,0 +1,481 @@
+/* proxy/prepared.c — a client's messages as requests to its server, and prepared statements
+ * in transaction mode: a named statement is tracked per client and exists on whichever
+ * server runs its Bind or Describe (re-Parsed there under its pglane-wide name, evicting the
+ * least recently used one past max_prepared_statements); Close and DEALLOCATE of it are
+ * answered by pglane; an unnamed statement parsed before a Sync is replayed when a later
+ * Bind lands on a server that no longer has it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/log.h"
+#include "protocol/buf.h"
+#include "protocol/extended.h"
+#include "protocol/frame.h"
+#include "protocol/msg.h"
+#include "protocol/sql.h"
+#include "proxy/proxy.h"
+
+#define QUERY_PEEK 1024 /* bytes of a Query looked at */
+#define BIND_PEEK (2 * PROTO_MAX_NAME + 2)
+#define HANDLER_SCRATCH 160 /* scratch bytes a handler may write */
+#define HANDLER_IOVS 6
+
+static bool prepared_mode(const struct proxy_client *c)
+{
+	const struct cfg_pool *pc = &pool_lane_cfg(c->pc.pool)->pool;
+	return pc->mode == CFG_POOL_TRANSACTION && pc->max_prepared_statements > 0;
+}
+
+uint32_t proxy_prepared_peek(const struct proxy_client *c, uint8_t type, size_t size)
+{
+	size_t want = 0;
+	switch (type) {
+	case PROTO_FE_QUERY:
+		want = size < PROTO_HEADER_SIZE + QUERY_PEEK ? size : PROTO_HEADER_SIZE + QUERY_PEEK;
+		break;
+	case PROTO_FE_PARSE:
+	case PROTO_FE_DESCRIBE:
+	case PROTO_FE_CLOSE:
+		want = prepared_mode(c) ? size : 0;
+		break;
+	case PROTO_FE_BIND:
+		if (prepared_mode(c))
+			want = size < PROTO_HEADER_SIZE + BIND_PEEK ? size
+								    : PROTO_HEADER_SIZE + BIND_PEEK;
+		break;
+	default:
+		break;
+	}
+	return (uint32_t)want;
+}
+
+static bool room(struct proxy_conn *conn)
+{
+	size_t avail;
+	return proxy_out_space(conn, &avail) && avail >= HANDLER_SCRATCH &&
+	       conn->io->niov <= PROXY_IOV_MAX - HANDLER_IOVS;
+}
+
+static struct proto_writer scratch_writer(struct proxy_conn *conn)
+{
+	size_t avail;
+	uint8_t *space = proxy_out_space(conn, &avail);
+	struct proto_writer w;
+	proto_writer_init(&w, space, space ? avail : 0);
+	return w;
+}
+
+static bool commit(struct proxy_conn *conn, struct proto_writer *w)
+{
+	return proto_writer_ok(w) && proxy_out_commit(conn, w->len);
+}
+
+/* The message was answered or rewritten: skip its bytes. */
+static enum proxy_msg_result consumed(struct proxy_client *c, size_t size)
+{
+	c->conn.io->drop = (uint32_t)size;
+	return MSG_DONE;
+}
+
+static void forget_unnamed(struct proxy_client *c)
+{
+	c->unnamed_len = 0;
+}
+
+void proxy_prepared_client_free(struct proxy_client *c)
+{
+	pool_stmt_map_free(c->stmts);
+	c->stmts = NULL;
+	free(c->unnamed);
+	c->unnamed = NULL;
+	c->unnamed_len = c->unnamed_cap = 0;
+}
+
+void proxy_prepared_server_reset(struct proxy_server *s)
+{
+	if (s->stmts)
+		pool_stmt_cache_clear(s->stmts);
+	s->unnamed_client = 0;
+}
+
+void proxy_prepared_drained(struct proxy_client *c)
+{
+	c->unnamed_inflight = false;
+}
+
+/* Answer `c` directly (it has no server): what the server would have said. */
+static enum proxy_msg_result answer(struct proxy_client *c, size_t size, uint8_t type,
+				    const char *tag, bool ready)
+{
+	if (!room(&c->conn))
+		return MSG_NO_ROOM;
+	struct proto_writer w = scratch_writer(&c->conn);
+	if (type)
+		proto_write_empty(&w, type);
+	if (tag)
+		proto_write_command_complete(&w, tag);
+	if (ready)
+		proto_write_ready(&w, PROTO_TX_IDLE);
+	if (!commit(&c->conn, &w)) {
+		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "cannot queue an answer");
+		return MSG_ERROR;
+	}
+	return consumed(c, size);
+}
+
+/* The statement `name` of a client, or NULL. */
+static struct pool_stmt *lookup(const struct proxy_client *c, const char *name)
+{
+	return c->stmts && name[0] ? pool_stmt_map_get(c->stmts, name) : NULL;
+}
+
+/* Is `stmt` prepared on a server of the client's pool? Then it parses for this database and
+ * user, and a Parse of it can be answered without a server. */
+static bool known_in_pool(const struct pool *p, const struct pool_stmt *stmt)
+{
+	const struct pool_list *lists[] = {&p->idle, &p->active, &p->busy};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		const struct pool_list *pos;
+		pool_list_foreach(pos, lists[i])
+		{
+			struct proxy_server *s =
+				proxy_server_of(pool_container_of(pos, struct pool_server, link));
+			if (s->stmts && pool_stmt_cache_has(s->stmts, stmt))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* A Parse of a named statement from a client with no server: when the pool knows the
+ * statement, the client only learns the name (no server is taken, so a client that prepares
+ * synchronously while others of its thread hold servers cannot deadlock them). */
+static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_t *msg,
+					    size_t size)
+{
+	const char *name;
+	size_t rest;
+	const uint8_t *body = msg + PROTO_HEADER_SIZE;
+	if (!proto_parse_parse(body, size - PROTO_HEADER_SIZE, &name, &rest) || !name[0])
+		return MSG_FORWARD;
+	struct pool_stmt *stmt = pool_stmt_get(body + rest, size - PROTO_HEADER_SIZE - rest);
+	if (!stmt)
+		return MSG_FORWARD;
+	enum proxy_msg_result r = MSG_FORWARD;
+	if (known_in_pool(c->pc.pool, stmt)) {
+		if (!c->stmts)
+			c->stmts = pool_stmt_map_new();
+		if (c->stmts && room(&c->conn) && pool_stmt_map_set(c->stmts, name, stmt))
+			r = answer(c, size, PROTO_BE_PARSE_COMPLETE, NULL, false);
+	}
+	pool_stmt_put(stmt);
+	return r;
+}
+
+enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint8_t *msg,
+					      size_t avail, size_t size)
+{
+	if (!prepared_mode(c))
+		return MSG_FORWARD;
+	const uint8_t *body = msg + PROTO_HEADER_SIZE;
+	switch (msg[0]) {
+	case PROTO_FE_PARSE:
+		return parse_unlinked(c, msg, size);
+	case PROTO_FE_SYNC:
+		/* nothing of this batch went to a server: nothing to wait for */
+		return answer(c, size, 0, NULL, true);
+	case PROTO_FE_CLOSE: {
+		uint8_t kind;
+		const char *name;
+		if (!proto_parse_target(body, size - PROTO_HEADER_SIZE, &kind, &name))
+			return MSG_FORWARD; /* let the server say what is wrong */
+		enum proxy_msg_result r = answer(c, size, PROTO_BE_CLOSE_COMPLETE, NULL, false);
+		if (r == MSG_DONE && kind == PROTO_DESCRIBE_STATEMENT) {
+			if (name[0] && c->stmts)
+				pool_stmt_map_del(c->stmts, name);
+			else if (!name[0])
+				forget_unnamed(c);
+		}
+		return r;
+	}
+	case PROTO_FE_QUERY: {
+		char name[PROTO_MAX_NAME];
+		size_t n = avail - PROTO_HEADER_SIZE;
+		if (proto_sql_classify((const char *)body, n, name, sizeof(name)) !=
+			    PROTO_SQL_DEALLOCATE ||
+		    !lookup(c, name))
+			return MSG_FORWARD;
+		enum proxy_msg_result r = answer(c, size, 0, "DEALLOCATE", true);
+		if (r == MSG_DONE)
+			pool_stmt_map_del(c->stmts, name);
+		return r;
+	}
+	default:
+		return MSG_FORWARD;
+	}
+}
+
+static struct pool_stmt_cache *server_cache(struct proxy_client *c, struct proxy_server *s)
+{
+	if (!s->stmts)
+		s->stmts = pool_stmt_cache_new(pool_lane_cfg(c->pc.pool)->pool.max_prepared_statements);
+	return s->stmts;
+}
+
+/* Make `stmt` exist on `s` before the message being handled: evict the least recently used
+ * statement when full, then Parse it under its pglane-wide name (answers swallowed). */
+static bool ensure_prepared(struct proxy_client *c, struct proxy_server *s, struct pool_stmt *stmt,
+			    bool for_client)
+{
+	struct pool_stmt_cache *cache = server_cache(c, s);
+	if (!cache)
+		return false;
+	if (pool_stmt_cache_has(cache, stmt))
+		return true;
+	struct proto_writer w = scratch_writer(&s->conn);
+	struct pool_stmt *victim = pool_stmt_cache_victim(cache);
+	if (victim) {
+		proto_write_target(&w, PROTO_FE_CLOSE, PROTO_DESCRIBE_STATEMENT, victim->name);
+		if (!commit(&s->conn, &w) ||
+		    !proxy_req_push(s, PROTO_FE_CLOSE, REQ_SKIP, NULL, false, false))
+			return false;
+		pool_stmt_cache_remove(cache, victim);
+		w = scratch_writer(&s->conn);
+	}
+	proto_write_parse_head(&w, stmt->name, stmt->len);
+	if (!commit(&s->conn, &w) || !proxy_out_ref(&s->conn, stmt->body, stmt->len) ||
+	    !proxy_req_push(s, PROTO_FE_PARSE, for_client ? REQ_FORWARD : REQ_SKIP, stmt, false,
+			    false))
+		return false;
+	pool_stmt_cache_add(cache, stmt);
+	return true;
+}
+
+/* A Bind or Describe of the unnamed statement: replay the client's last Parse of it when the
+ * server holds someone else's. */
+static bool ensure_unnamed(struct proxy_client *c, struct proxy_server *s)
+{
+	if (!c->unnamed_len ||
+	    (s->unnamed_client == c->id && s->unnamed_seq == c->unnamed_seq))
+		return true;
+	if (!proxy_out_ref(&s->conn, c->unnamed, c->unnamed_len) ||
+	    !proxy_req_push(s, PROTO_FE_PARSE, REQ_SKIP, NULL, true, false))
+		return false;
+	c->unnamed_inflight = true;
+	s->unnamed_client = c->id;
+	s->unnamed_seq = c->unnamed_seq;
+	return true;
+}
+
+static bool keep_unnamed(struct proxy_client *c, const uint8_t *msg, size_t size)
+{
+	if (size > UINT32_MAX)
+		return false;
+	if (c->unnamed_cap < size) {
+		uint8_t *n = realloc(c->unnamed, size);
+		if (!n)
+			return false;
+		c->unnamed = n;
+		c->unnamed_cap = (uint32_t)size;
+	}
+	memcpy(c->unnamed, msg, size);
+	c->unnamed_len = (uint32_t)size;
+	c->unnamed_seq++;
+	return true;
+}
+
+static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_server *s,
+				      const uint8_t *msg, size_t size)
+{
+	const char *name;
+	size_t rest;
+	const uint8_t *body = msg + PROTO_HEADER_SIZE;
+	if (!proto_parse_parse(body, size - PROTO_HEADER_SIZE, &name, &rest))
+		return MSG_FORWARD; /* the server reports the malformed message */
+	if (!name[0]) {
+		if (c->unnamed_inflight)
+			return MSG_NO_ROOM; /* the previous one is still being sent */
+		if (!keep_unnamed(c, msg, size) ||
+		    !proxy_req_push(s, PROTO_FE_PARSE, REQ_FORWARD, NULL, true, false))
+			return MSG_ERROR;
+		s->unnamed_client = c->id;
+		s->unnamed_seq = c->unnamed_seq;
+		return MSG_PASS;
+	}
+	struct pool_stmt *stmt = pool_stmt_get(body + rest, size - PROTO_HEADER_SIZE - rest);
+	if (!stmt)
+		return MSG_ERROR;
+	if (!c->stmts)
+		c->stmts = pool_stmt_map_new();
+	bool ok = c->stmts && pool_stmt_map_set(c->stmts, name, stmt);
+	if (ok) {
+		struct pool_stmt_cache *cache = server_cache(c, s);
+		if (cache && pool_stmt_cache_has(cache, stmt))
+			ok = proxy_req_push(s, PROTO_FE_PARSE, REQ_FAKE, NULL, false, false);
+		else
+			ok = ensure_prepared(c, s, stmt, true);
+	}
+	pool_stmt_put(stmt);
+	return ok ? consumed(c, size) : MSG_ERROR;
+}
+
+static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server *s,
+				     const uint8_t *msg, size_t avail, size_t size)
+{
+	const char *portal, *name;
+	size_t end;
+	const uint8_t *body = msg + PROTO_HEADER_SIZE;
+	if (!proto_parse_bind_names(body, avail - PROTO_HEADER_SIZE, &portal, &name, &end))
+		return MSG_FORWARD;
+	if (!name[0])
+		return ensure_unnamed(c, s) &&
+				       proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, false,
+						      false)
+			       ? MSG_PASS
+			       : MSG_ERROR;
+	struct pool_stmt *stmt = lookup(c, name);
+	if (!stmt)
+		return proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, false, false)
+			       ? MSG_PASS
+			       : MSG_ERROR;
+	if (!ensure_prepared(c, s, stmt, false))
+		return MSG_ERROR;
+	size_t rest = size - PROTO_HEADER_SIZE - end;
+	struct proto_writer w = scratch_writer(&s->conn);
+	proto_write_bind_head(&w, portal, stmt->name, rest);
+	if (!commit(&s->conn, &w) ||
+	    !proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, false, false))
+		return MSG_ERROR;
+	/* the caller passes the rest of the message on after the names */
+	struct proxy_io *io = c->conn.io;
+	io->scan += (uint32_t)(PROTO_HEADER_SIZE + end);
+	io->pass = (uint32_t)rest;
+	return MSG_DONE;
+}
+
+static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_server *s,
+				       const uint8_t *msg, size_t size)
+{
+	uint8_t type = msg[0], kind;
+	const char *name;
+	if (!proto_parse_target(msg + PROTO_HEADER_SIZE, size - PROTO_HEADER_SIZE, &kind, &name))
+		return MSG_FORWARD;
+	if (kind == PROTO_DESCRIBE_PORTAL)
+		return proxy_req_push(s, type, REQ_FORWARD, NULL, false, false) ? MSG_PASS
+										 : MSG_ERROR;
+	if (!name[0]) {
+		bool ok;
+		if (type == PROTO_FE_CLOSE) {
+			forget_unnamed(c);
+			s->unnamed_client = 0;
+			ok = true;
+		} else {
+			ok = ensure_unnamed(c, s);
+		}
+		return ok && proxy_req_push(s, type, REQ_FORWARD, NULL, false, false)
+			       ? MSG_PASS
+			       : MSG_ERROR;
+	}
+	if (type == PROTO_FE_CLOSE) {
+		if (!proxy_req_push(s, type, REQ_FAKE, NULL, false, false))
+			return MSG_ERROR;
+		if (c->stmts)
+			pool_stmt_map_del(c->stmts, name);
+		return consumed(c, size);
+	}
+	struct pool_stmt *stmt = lookup(c, name);
+	if (!stmt)
+		return proxy_req_push(s, type, REQ_FORWARD, NULL, false, false) ? MSG_PASS
+										 : MSG_ERROR;
+	if (!ensure_prepared(c, s, stmt, false))
+		return MSG_ERROR;
+	struct proto_writer w = scratch_writer(&s->conn);
+	proto_write_target(&w, PROTO_FE_DESCRIBE, PROTO_DESCRIBE_STATEMENT, stmt->name);
+	return commit(&s->conn, &w) &&
+			       proxy_req_push(s, type, REQ_FORWARD, NULL, false, false)
+		       ? consumed(c, size)
+		       : MSG_ERROR;
+}
+
+static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_server *s,
+				      const uint8_t *msg, size_t avail, size_t size)
+{
+	char name[PROTO_MAX_NAME];
+	const char *sql = (const char *)msg + PROTO_HEADER_SIZE;
+	enum proto_sql_kind kind =
+		proto_sql_classify(sql, avail - PROTO_HEADER_SIZE, name, sizeof(name));
+	if (kind == PROTO_SQL_DEALLOCATE && lookup(c, name)) {
+		if (!proxy_req_push(s, PROTO_FE_QUERY, REQ_FAKE, NULL, false, false))
+			return MSG_ERROR;
+		pool_stmt_map_del(c->stmts, name);
+		return consumed(c, size);
+	}
+	if (kind == PROTO_SQL_DISCARD_ALL || kind == PROTO_SQL_DEALLOCATE_ALL) {
+		if (c->stmts)
+			pool_stmt_map_clear(c->stmts);
+		forget_unnamed(c);
+		proxy_prepared_server_reset(s);
+		/* should it fail inside a transaction block, its statements would still be
+		 * there while pglane believes them gone: do not reuse this server */
+		s->ps.close_on_release = true;
+	}
+	s->unnamed_client = 0; /* a simple Query drops the unnamed statement */
+	return proxy_req_push(s, PROTO_FE_QUERY, REQ_FORWARD, NULL, false, false)
+		       ? MSG_PASS
+		       : MSG_ERROR;
+}
+
+enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy_server *s,
+					    const uint8_t *msg, size_t avail, size_t size)
+{
+	uint8_t type = msg[0];
+	bool prepared = prepared_mode(c);
+	switch (type) {
+	case PROTO_FE_SYNC:
+		s->unsynced = false;
+		s->ext_error = false;
+		break;
+	case PROTO_FE_PARSE:
+	case PROTO_FE_BIND:
+	case PROTO_FE_DESCRIBE:
+	case PROTO_FE_EXECUTE:
+	case PROTO_FE_CLOSE:
+	case PROTO_FE_FLUSH:
+		s->unsynced = true;
+		break;
+	default:
+		break;
+	}
+	if (!room(&s->conn))
+		return MSG_NO_ROOM;
+	enum proxy_msg_result r;
+	switch (type) {
+	case PROTO_FE_PARSE:
+		r = prepared ? on_parse(c, s, msg, size) : MSG_FORWARD;
+		break;
+	case PROTO_FE_BIND:
+		r = prepared ? on_bind(c, s, msg, avail, size) : MSG_FORWARD;
+		break;
+	case PROTO_FE_DESCRIBE:
+	case PROTO_FE_CLOSE:
+		r = prepared ? on_target(c, s, msg, size) : MSG_FORWARD;
+		break;
+	case PROTO_FE_QUERY:
+		r = prepared ? on_query(c, s, msg, avail, size) : MSG_FORWARD;
+		break;
+	default:
+		r = MSG_FORWARD;
+		break;
+	}
+	if (r == MSG_FORWARD) {
+		/* as it is; the server's answer goes to the client */
+		bool ok = true;
+		if (type != PROTO_FE_FLUSH && type != PROTO_FE_COPY_DATA &&
+		    type != PROTO_FE_COPY_DONE && type != PROTO_FE_COPY_FAIL)
+			ok = proxy_req_push(s, type, REQ_FORWARD, NULL, false, false);
+		r = ok ? MSG_PASS : MSG_ERROR;
+	}
+	if (r == MSG_ERROR)
+		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "out of memory handling a statement");
+	return r;
+}

@@ -1,0 +1,161 @@
+/* proxy/requests.c — the answers a server owes, in order. Every request sent to a server
+ * (or answered by pglane in its place) is queued; the server's messages are matched to the
+ * oldest one to decide whether they reach the client, and pglane's own answers (a
+ * ParseComplete for a statement the server already has, a CloseComplete, a DEALLOCATE) are
+ * written when their turn comes, so the client sees exactly what a lone server would say. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/log.h"
+#include "protocol/buf.h"
+#include "protocol/extended.h"
+#include "protocol/msg.h"
+#include "proxy/proxy.h"
+
+#define REQQ_MIN 16
+
+static bool ends_with_ready(uint8_t type)
+{
+	return type == PROTO_FE_SYNC || type == PROTO_FE_QUERY || type == PROTO_FE_FUNCTION_CALL;
+}
+
+bool proxy_req_push(struct proxy_server *s, uint8_t type, enum proxy_req_action action,
+		    struct pool_stmt *stmt, bool unnamed, bool internal)
+{
+	struct proxy_reqq *q = &s->q;
+	if (q->n == q->cap) {
+		uint32_t cap = q->cap ? q->cap * 2 : REQQ_MIN;
+		struct proxy_req *r = malloc((size_t)cap * sizeof(*r));
+		if (!r)
+			return false;
+		for (uint32_t i = 0; i < q->n; i++)
+			r[i] = q->r[(q->head + i) % q->cap];
+		free(q->r);
+		q->r = r;
+		q->cap = cap;
+		q->head = 0;
+	}
+	struct proxy_req *e = &q->r[(q->head + q->n) % q->cap];
+	q->n++;
+	e->type = type;
+	e->action = (uint8_t)action;
+	e->unnamed = unnamed;
+	e->internal = internal;
+	e->stmt = stmt;
+	if (stmt)
+		pool_stmt_ref(stmt);
+	if (action != REQ_FAKE && ends_with_ready(type)) {
+		if (s->pending++ == 0)
+			s->query_start_us = proxy_now_us();
+		if (internal)
+			s->internal++;
+	}
+	return true;
+}
+
+struct proxy_req *proxy_req_head(struct proxy_server *s)
+{
+	return s->q.n ? &s->q.r[s->q.head] : NULL;
+}
+
+void proxy_req_pop(struct proxy_server *s)
+{
+	struct proxy_reqq *q = &s->q;
+	if (!q->n)
+		return;
+	struct proxy_req *e = &q->r[q->head];
+	if (e->action != REQ_FAKE && ends_with_ready(e->type)) {
+		if (s->pending > 0 && --s->pending == 0 && s->ps.pool)
+			s->ps.pool->stats.query_time_us +=
+				(uint64_t)(proxy_now_us() - s->query_start_us);
+		if (e->internal && s->internal > 0)
+			s->internal--;
+	}
+	pool_stmt_put(e->stmt);
+	q->head = (q->head + 1) % q->cap;
+	q->n--;
+}
+
+void proxy_req_clear(struct proxy_server *s)
+{
+	while (s->q.n)
+		proxy_req_pop(s);
+	free(s->q.r);
+	memset(&s->q, 0, sizeof(s->q));
+}
+
+bool proxy_req_completes(uint8_t req, uint8_t type)
+{
+	switch (req) {
+	case PROTO_FE_PARSE:
+		return type == PROTO_BE_PARSE_COMPLETE;
+	case PROTO_FE_BIND:
+		return type == PROTO_BE_BIND_COMPLETE;
+	case PROTO_FE_CLOSE:
+		return type == PROTO_BE_CLOSE_COMPLETE;
+	case PROTO_FE_DESCRIBE:
+		return type == PROTO_BE_ROW_DESCRIPTION || type == PROTO_BE_NO_DATA;
+	case PROTO_FE_EXECUTE:
+		return type == PROTO_BE_COMMAND_COMPLETE || type == PROTO_BE_EMPTY_QUERY ||
+		       type == PROTO_BE_PORTAL_SUSPENDED;
+	default:
+		return type == PROTO_BE_READY;
+	}
+}
+
+/* A Parse that did not happen: the statement is not on the server. */
+static void parse_undone(struct proxy_server *s, const struct proxy_req *e)
+{
+	if (e->type != PROTO_FE_PARSE || e->action == REQ_FAKE)
+		return;
+	if (e->stmt && s->stmts)
+		pool_stmt_cache_remove(s->stmts, e->stmt);
+	if (e->unnamed)
+		s->unnamed_client = 0;
+}
+
+void proxy_req_fail_batch(struct proxy_server *s)
+{
+	struct proxy_req *e;
+	while ((e = proxy_req_head(s)) != NULL && e->type != PROTO_FE_SYNC) {
+		parse_undone(s, e);
+		proxy_req_pop(s);
+	}
+	/* a Sync already sent ends the server's skipping; else the client's next ones do */
+	s->ext_error = e == NULL;
+}
+
+/* The bytes pglane answers for a FAKE request. */
+static bool write_fake(struct proxy_server *s, struct proxy_client *c, const struct proxy_req *e)
+{
+	size_t avail;
+	uint8_t *space = proxy_out_space(&c->conn, &avail);
+	if (!space || c->conn.io->niov >= PROXY_IOV_MAX - 1)
+		return false;
+	struct proto_writer w;
+	proto_writer_init(&w, space, avail);
+	switch (e->type) {
+	case PROTO_FE_PARSE:
+		proto_write_empty(&w, PROTO_BE_PARSE_COMPLETE);
+		break;
+	case PROTO_FE_CLOSE:
+		proto_write_empty(&w, PROTO_BE_CLOSE_COMPLETE);
+		break;
+	default: /* a DEALLOCATE answered in the server's place */
+		proto_write_command_complete(&w, "DEALLOCATE");
+		proto_write_ready(&w, s->tx_status ? s->tx_status : PROTO_TX_IDLE);
+		break;
+	}
+	return proto_writer_ok(&w) && proxy_out_commit(&c->conn, w.len);
+}
+
+bool proxy_req_emit_fakes(struct proxy_server *s, struct proxy_client *c)
+{
+	struct proxy_req *e;
+	while ((e = proxy_req_head(s)) != NULL && e->action == REQ_FAKE) {
+		if (c && !write_fake(s, c, e))
+			return false;
+		proxy_req_pop(s);
+	}
+	return true;
+}
