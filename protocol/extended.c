@@ -24,8 +24,8 @@ bool proto_parse_parse(const uint8_t *body, size_t len, const char **name, size_
 	struct proto_reader r;
 	proto_reader_init(&r, body + n + 1, len - n - 1);
 	(void)proto_get_cstr(&r, NULL);
-	int16_t nparams = proto_get_i16(&r);
-	if (r.failed || nparams < 0 || proto_reader_left(&r) != (size_t)nparams * 4)
+	uint16_t nparams = (uint16_t)proto_get_i16(&r); /* unsigned, as PostgreSQL reads it */
+	if (r.failed || proto_reader_left(&r) != (size_t)nparams * 4)
 		return false;
 	*name = nm;
 	*rest_off = n + 1;

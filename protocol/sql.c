@@ -49,7 +49,7 @@ static bool keyword(struct cursor *c, const char *kw)
 	if ((size_t)(c->end - c->p) < n || strncasecmp(c->p, kw, n) != 0)
 		return false;
 	if (c->p + n < c->end && (isalnum((unsigned char)c->p[n]) || c->p[n] == '_' ||
-				  c->p[n] == '$'))
+				  c->p[n] == '$' || (unsigned char)c->p[n] >= 0x80))
 		return false;
 	c->p += n;
 	return true;
@@ -110,7 +110,13 @@ enum proto_sql_kind proto_sql_classify(const char *sql, size_t len, char *name, 
 		return keyword(&c, "all") && at_end(&c) ? PROTO_SQL_DISCARD_ALL : PROTO_SQL_OTHER;
 	if (!keyword(&c, "deallocate"))
 		return PROTO_SQL_OTHER;
-	(void)keyword(&c, "prepare");
+	/* PREPARE is an optional noise word, and also a valid statement name */
+	struct cursor start = c;
+	if (keyword(&c, "prepare")) {
+		struct cursor after = c;
+		if (at_end(&after))
+			c = start;
+	}
 	struct cursor save = c;
 	if (keyword(&c, "all") && at_end(&c))
 		return PROTO_SQL_DEALLOCATE_ALL;

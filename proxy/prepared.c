@@ -123,6 +123,17 @@ static enum proxy_msg_result answer(struct proxy_client *c, size_t size, uint8_t
 	return consumed(c, size);
 }
 
+/* What a Query is, when it is all there (a longer one is none of the statements that
+ * matter here). */
+static enum proto_sql_kind classify(const uint8_t *msg, size_t avail, size_t size, char *name,
+				    size_t cap)
+{
+	if (avail < size)
+		return PROTO_SQL_OTHER;
+	return proto_sql_classify((const char *)msg + PROTO_HEADER_SIZE, size - PROTO_HEADER_SIZE,
+				  name, cap);
+}
+
 /* The statement `name` of a client, or NULL. */
 static struct pool_stmt *lookup(const struct proxy_client *c, const char *name)
 {
@@ -200,9 +211,7 @@ enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint
 	}
 	case PROTO_FE_QUERY: {
 		char name[PROTO_MAX_NAME];
-		size_t n = avail - PROTO_HEADER_SIZE;
-		if (proto_sql_classify((const char *)body, n, name, sizeof(name)) !=
-			    PROTO_SQL_DEALLOCATE ||
+		if (classify(msg, avail, size, name, sizeof(name)) != PROTO_SQL_DEALLOCATE ||
 		    !lookup(c, name))
 			return MSG_FORWARD;
 		enum proxy_msg_result r = answer(c, size, 0, "DEALLOCATE", true);
@@ -237,15 +246,14 @@ static bool ensure_prepared(struct proxy_client *c, struct proxy_server *s, stru
 	if (victim) {
 		proto_write_target(&w, PROTO_FE_CLOSE, PROTO_DESCRIBE_STATEMENT, victim->name);
 		if (!commit(&s->conn, &w) ||
-		    !proxy_req_push(s, PROTO_FE_CLOSE, REQ_SKIP, NULL, false, false))
+		    !proxy_req_push(s, PROTO_FE_CLOSE, REQ_SKIP, NULL, 0))
 			return false;
 		pool_stmt_cache_remove(cache, victim);
 		w = scratch_writer(&s->conn);
 	}
 	proto_write_parse_head(&w, stmt->name, stmt->len);
 	if (!commit(&s->conn, &w) || !proxy_out_ref(&s->conn, stmt->body, stmt->len) ||
-	    !proxy_req_push(s, PROTO_FE_PARSE, for_client ? REQ_FORWARD : REQ_SKIP, stmt, false,
-			    false))
+	    !proxy_req_push(s, PROTO_FE_PARSE, for_client ? REQ_FORWARD : REQ_SKIP, stmt, 0))
 		return false;
 	pool_stmt_cache_add(cache, stmt);
 	return true;
@@ -259,7 +267,7 @@ static bool ensure_unnamed(struct proxy_client *c, struct proxy_server *s)
 	    (s->unnamed_client == c->id && s->unnamed_seq == c->unnamed_seq))
 		return true;
 	if (!proxy_out_ref(&s->conn, c->unnamed, c->unnamed_len) ||
-	    !proxy_req_push(s, PROTO_FE_PARSE, REQ_SKIP, NULL, true, false))
+	    !proxy_req_push(s, PROTO_FE_PARSE, REQ_SKIP, NULL, REQ_UNNAMED))
 		return false;
 	c->unnamed_inflight = true;
 	s->unnamed_client = c->id;
@@ -296,7 +304,7 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 		if (c->unnamed_inflight)
 			return MSG_NO_ROOM; /* the previous one is still being sent */
 		if (!keep_unnamed(c, msg, size) ||
-		    !proxy_req_push(s, PROTO_FE_PARSE, REQ_FORWARD, NULL, true, false))
+		    !proxy_req_push(s, PROTO_FE_PARSE, REQ_FORWARD, NULL, REQ_UNNAMED))
 			return MSG_ERROR;
 		s->unnamed_client = c->id;
 		s->unnamed_seq = c->unnamed_seq;
@@ -311,7 +319,7 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 	if (ok) {
 		struct pool_stmt_cache *cache = server_cache(c, s);
 		if (cache && pool_stmt_cache_has(cache, stmt))
-			ok = proxy_req_push(s, PROTO_FE_PARSE, REQ_FAKE, NULL, false, false);
+			ok = proxy_req_push(s, PROTO_FE_PARSE, REQ_FAKE, NULL, 0);
 		else
 			ok = ensure_prepared(c, s, stmt, true);
 	}
@@ -329,13 +337,12 @@ static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server
 		return MSG_FORWARD;
 	if (!name[0])
 		return ensure_unnamed(c, s) &&
-				       proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, false,
-						      false)
+				       proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0)
 			       ? MSG_PASS
 			       : MSG_ERROR;
 	struct pool_stmt *stmt = lookup(c, name);
 	if (!stmt)
-		return proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, false, false)
+		return proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0)
 			       ? MSG_PASS
 			       : MSG_ERROR;
 	if (!ensure_prepared(c, s, stmt, false))
@@ -344,7 +351,7 @@ static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server
 	struct proto_writer w = scratch_writer(&s->conn);
 	proto_write_bind_head(&w, portal, stmt->name, rest);
 	if (!commit(&s->conn, &w) ||
-	    !proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, false, false))
+	    !proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0))
 		return MSG_ERROR;
 	/* the caller passes the rest of the message on after the names */
 	struct proxy_io *io = c->conn.io;
@@ -361,7 +368,7 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 	if (!proto_parse_target(msg + PROTO_HEADER_SIZE, size - PROTO_HEADER_SIZE, &kind, &name))
 		return MSG_FORWARD;
 	if (kind == PROTO_DESCRIBE_PORTAL)
-		return proxy_req_push(s, type, REQ_FORWARD, NULL, false, false) ? MSG_PASS
+		return proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS
 										 : MSG_ERROR;
 	if (!name[0]) {
 		bool ok;
@@ -372,12 +379,12 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 		} else {
 			ok = ensure_unnamed(c, s);
 		}
-		return ok && proxy_req_push(s, type, REQ_FORWARD, NULL, false, false)
+		return ok && proxy_req_push(s, type, REQ_FORWARD, NULL, 0)
 			       ? MSG_PASS
 			       : MSG_ERROR;
 	}
 	if (type == PROTO_FE_CLOSE) {
-		if (!proxy_req_push(s, type, REQ_FAKE, NULL, false, false))
+		if (!proxy_req_push(s, type, REQ_FAKE, NULL, 0))
 			return MSG_ERROR;
 		if (c->stmts)
 			pool_stmt_map_del(c->stmts, name);
@@ -385,14 +392,14 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 	}
 	struct pool_stmt *stmt = lookup(c, name);
 	if (!stmt)
-		return proxy_req_push(s, type, REQ_FORWARD, NULL, false, false) ? MSG_PASS
+		return proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS
 										 : MSG_ERROR;
 	if (!ensure_prepared(c, s, stmt, false))
 		return MSG_ERROR;
 	struct proto_writer w = scratch_writer(&s->conn);
 	proto_write_target(&w, PROTO_FE_DESCRIBE, PROTO_DESCRIBE_STATEMENT, stmt->name);
 	return commit(&s->conn, &w) &&
-			       proxy_req_push(s, type, REQ_FORWARD, NULL, false, false)
+			       proxy_req_push(s, type, REQ_FORWARD, NULL, 0)
 		       ? consumed(c, size)
 		       : MSG_ERROR;
 }
@@ -401,28 +408,24 @@ static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_serve
 				      const uint8_t *msg, size_t avail, size_t size)
 {
 	char name[PROTO_MAX_NAME];
-	const char *sql = (const char *)msg + PROTO_HEADER_SIZE;
-	enum proto_sql_kind kind =
-		proto_sql_classify(sql, avail - PROTO_HEADER_SIZE, name, sizeof(name));
+	enum proto_sql_kind kind = classify(msg, avail, size, name, sizeof(name));
 	if (kind == PROTO_SQL_DEALLOCATE && lookup(c, name)) {
-		if (!proxy_req_push(s, PROTO_FE_QUERY, REQ_FAKE, NULL, false, false))
+		if (!proxy_req_push(s, PROTO_FE_QUERY, REQ_FAKE, NULL, 0))
 			return MSG_ERROR;
 		pool_stmt_map_del(c->stmts, name);
 		return consumed(c, size);
 	}
+	unsigned flags = 0;
 	if (kind == PROTO_SQL_DISCARD_ALL || kind == PROTO_SQL_DEALLOCATE_ALL) {
 		if (c->stmts)
 			pool_stmt_map_clear(c->stmts);
 		forget_unnamed(c);
 		proxy_prepared_server_reset(s);
-		/* should it fail inside a transaction block, its statements would still be
-		 * there while pglane believes them gone: do not reuse this server */
-		s->ps.close_on_release = true;
+		flags = REQ_RESETS; /* should it fail, the server is not reused */
 	}
 	s->unnamed_client = 0; /* a simple Query drops the unnamed statement */
-	return proxy_req_push(s, PROTO_FE_QUERY, REQ_FORWARD, NULL, false, false)
-		       ? MSG_PASS
-		       : MSG_ERROR;
+	return proxy_req_push(s, PROTO_FE_QUERY, REQ_FORWARD, NULL, flags) ? MSG_PASS
+									  : MSG_ERROR;
 }
 
 enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy_server *s,
@@ -472,7 +475,7 @@ enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy
 		bool ok = true;
 		if (type != PROTO_FE_FLUSH && type != PROTO_FE_COPY_DATA &&
 		    type != PROTO_FE_COPY_DONE && type != PROTO_FE_COPY_FAIL)
-			ok = proxy_req_push(s, type, REQ_FORWARD, NULL, false, false);
+			ok = proxy_req_push(s, type, REQ_FORWARD, NULL, 0);
 		r = ok ? MSG_PASS : MSG_ERROR;
 	}
 	if (r == MSG_ERROR)

@@ -74,11 +74,16 @@ enum proxy_req_action {
 	REQ_FAKE,    /* nothing was sent: pglane answers in its place when it is next */
 };
 
+enum proxy_req_flag {
+	REQ_UNNAMED = 1,  /* a Parse of the unnamed statement */
+	REQ_INTERNAL = 2, /* pglane's own Query or Sync */
+	REQ_RESETS = 4,	  /* DISCARD ALL / DEALLOCATE ALL: if it fails, the server is unsure */
+};
+
 struct proxy_req {
 	uint8_t type;	/* the request: P B C D E S Q F */
 	uint8_t action; /* enum proxy_req_action */
-	bool unnamed;	/* a Parse of the unnamed statement */
-	bool internal;	/* pglane's own Query or Sync */
+	uint8_t flags;	/* enum proxy_req_flag */
 	struct pool_stmt *stmt; /* a reference: the statement a Parse prepares */
 };
 
@@ -209,8 +214,7 @@ void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, cons
 /* Record a request sent to (or answered for) the server; false when out of memory. */
 __attribute__((warn_unused_result)) bool proxy_req_push(struct proxy_server *s, uint8_t type,
 							enum proxy_req_action action,
-							struct pool_stmt *stmt, bool unnamed,
-							bool internal);
+							struct pool_stmt *stmt, unsigned flags);
 /* The oldest request not yet answered, or NULL. */
 struct proxy_req *proxy_req_head(struct proxy_server *s);
 /* It was answered. */

@@ -37,7 +37,7 @@ static bool server_internal_query(struct proxy_server *s, const char *sql)
 	proto_writer_init(&w, space, space ? avail : 0);
 	proto_write_query(&w, sql);
 	return proto_writer_ok(&w) && proxy_out_commit(&s->conn, w.len) &&
-	       proxy_req_push(s, PROTO_FE_QUERY, REQ_SKIP, NULL, false, true);
+	       proxy_req_push(s, PROTO_FE_QUERY, REQ_SKIP, NULL, REQ_INTERNAL);
 }
 
 bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
@@ -448,6 +448,8 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 			proxy_req_fail_batch(s);
 			return forward;
 		}
+		if (h && (h->flags & REQ_RESETS))
+			s->ps.close_on_release = true; /* its statements may still be there */
 		if (!forward) {
 			if (!c && is_fatal(f))
 				*fatal = true;
@@ -670,7 +672,7 @@ void proxy_relay_client_gone(struct proxy_client *c)
 		proto_writer_init(&w, space, space ? avail : 0);
 		proto_write_sync(&w);
 		if (!proto_writer_ok(&w) || !proxy_out_commit(&s->conn, w.len) ||
-		    !proxy_req_push(s, PROTO_FE_SYNC, REQ_SKIP, NULL, false, true) ||
+		    !proxy_req_push(s, PROTO_FE_SYNC, REQ_SKIP, NULL, REQ_INTERNAL) ||
 		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR) {
 			proxy_server_close(s, "cannot end the client's batch");
 			return;

@@ -20,7 +20,7 @@ static bool ends_with_ready(uint8_t type)
 }
 
 bool proxy_req_push(struct proxy_server *s, uint8_t type, enum proxy_req_action action,
-		    struct pool_stmt *stmt, bool unnamed, bool internal)
+		    struct pool_stmt *stmt, unsigned flags)
 {
 	struct proxy_reqq *q = &s->q;
 	if (q->n == q->cap) {
@@ -39,15 +39,14 @@ bool proxy_req_push(struct proxy_server *s, uint8_t type, enum proxy_req_action 
 	q->n++;
 	e->type = type;
 	e->action = (uint8_t)action;
-	e->unnamed = unnamed;
-	e->internal = internal;
+	e->flags = (uint8_t)flags;
 	e->stmt = stmt;
 	if (stmt)
 		pool_stmt_ref(stmt);
 	if (action != REQ_FAKE && ends_with_ready(type)) {
 		if (s->pending++ == 0)
 			s->query_start_us = proxy_now_us();
-		if (internal)
+		if (flags & REQ_INTERNAL)
 			s->internal++;
 	}
 	return true;
@@ -68,7 +67,7 @@ void proxy_req_pop(struct proxy_server *s)
 		if (s->pending > 0 && --s->pending == 0 && s->ps.pool)
 			s->ps.pool->stats.query_time_us +=
 				(uint64_t)(proxy_now_us() - s->query_start_us);
-		if (e->internal && s->internal > 0)
+		if ((e->flags & REQ_INTERNAL) && s->internal > 0)
 			s->internal--;
 	}
 	pool_stmt_put(e->stmt);
@@ -110,7 +109,7 @@ static void parse_undone(struct proxy_server *s, const struct proxy_req *e)
 		return;
 	if (e->stmt && s->stmts)
 		pool_stmt_cache_remove(s->stmts, e->stmt);
-	if (e->unnamed)
+	if (e->flags & REQ_UNNAMED)
 		s->unnamed_client = 0;
 }
 
