@@ -120,6 +120,7 @@ void pool_shutdown(void)
 			pool_buckets[i] = p->next_hash;
 			free(p->welcome);
 			pool_params_clear(&p->welcome_params);
+			pool_stmt_cache_free(p->known);
 			free(p);
 		}
 	}
@@ -297,6 +298,25 @@ void pool_server_remove(struct pool_server *s)
 	(*state_count(p, s->state))--;
 	s->pool = NULL;
 	pool_params_clear(&s->params);
+}
+
+#define POOL_KNOWN_STMTS 1000
+
+void pool_stmt_known(struct pool *p, struct pool_stmt *s)
+{
+	if (!p->known)
+		p->known = pool_stmt_cache_new(POOL_KNOWN_STMTS);
+	if (!p->known || pool_stmt_cache_has(p->known, s))
+		return;
+	struct pool_stmt *victim = pool_stmt_cache_victim(p->known);
+	if (victim)
+		pool_stmt_cache_remove(p->known, victim);
+	pool_stmt_cache_add(p->known, s);
+}
+
+bool pool_stmt_is_known(struct pool *p, const struct pool_stmt *s)
+{
+	return p->known && pool_stmt_cache_has(p->known, s);
 }
 
 bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,

@@ -13,6 +13,7 @@
 #include "config/userlist.h"
 #include "pool/list.h"
 #include "pool/params.h"
+#include "pool/stmt.h"
 #include "protocol/scram.h"
 
 struct pool;
@@ -91,7 +92,8 @@ struct pool {
 	uint8_t *welcome; /* owned */
 	size_t welcome_len;
 	struct pool_params welcome_params; /* the tracked values in it */
-	int64_t last_failure_ms;           /* last failed server login, for back-off */
+	struct pool_stmt_cache *known; /* owned; statements that parsed on its servers */
+	int64_t last_failure_ms; /* last failed server login, for back-off */
 	char last_error[256];              /* its message */
 	struct pool_stats stats;
 };
@@ -140,6 +142,11 @@ void pool_server_busy(struct pool_server *s, int64_t now_ms);
 void pool_server_remove(struct pool_server *s);
 /* Launch servers for waiting clients (after a failure back-off, or a size change). */
 void pool_fill(struct pool *p, int64_t now_ms);
+
+/* A statement parsed on a server of `p`: remember it (least recently used forgotten first). */
+void pool_stmt_known(struct pool *p, struct pool_stmt *s);
+/* Did `s` parse on a server of `p`? */
+bool pool_stmt_is_known(struct pool *p, const struct pool_stmt *s);
 
 /* Keep the ParameterStatus messages of a server login as the pool's welcome, with the
  * tracked values of `params`. */

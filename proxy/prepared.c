@@ -140,26 +140,9 @@ static struct pool_stmt *lookup(const struct proxy_client *c, const char *name)
 	return c->stmts && name[0] ? pool_stmt_map_get(c->stmts, name) : NULL;
 }
 
-/* Is `stmt` prepared on a server of the client's pool? Then it parses for this database and
- * user, and a Parse of it can be answered without a server. */
-static bool known_in_pool(const struct pool *p, const struct pool_stmt *stmt)
-{
-	const struct pool_list *lists[] = {&p->idle, &p->active, &p->busy};
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		const struct pool_list *pos;
-		pool_list_foreach(pos, lists[i])
-		{
-			struct proxy_server *s =
-				proxy_server_of(pool_container_of(pos, struct pool_server, link));
-			if (s->stmts && pool_stmt_cache_has(s->stmts, stmt))
-				return true;
-		}
-	}
-	return false;
-}
-
-/* A Parse of a named statement from a client with no server: when the pool knows the
- * statement, the client only learns the name (no server is taken, so a client that prepares
+/* A Parse of a named statement from a client with no server: when the statement parsed on
+ * a server of its pool before (so it parses for this database and user), the client only
+ * learns the name (no server is taken, so a client that prepares
  * synchronously while others of its thread hold servers cannot deadlock them). */
 static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_t *msg,
 					    size_t size)
@@ -173,7 +156,7 @@ static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_
 	if (!stmt)
 		return MSG_FORWARD;
 	enum proxy_msg_result r = MSG_FORWARD;
-	if (known_in_pool(c->pc.pool, stmt)) {
+	if (pool_stmt_is_known(c->pc.pool, stmt)) {
 		if (!c->stmts)
 			c->stmts = pool_stmt_map_new();
 		if (c->stmts && room(&c->conn) && pool_stmt_map_set(c->stmts, name, stmt))

@@ -464,8 +464,11 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 		s->copy_in = true;
 		return forward;
 	default:
-		if (h && proxy_req_completes(h->type, f->type))
+		if (h && proxy_req_completes(h->type, f->type)) {
+			if (h->stmt && f->type == PROTO_BE_PARSE_COMPLETE)
+				pool_stmt_known(s->ps.pool, h->stmt);
 			proxy_req_pop(s);
+		}
 		return forward;
 	}
 }
