@@ -178,11 +178,13 @@ size_t pool_params_diff_sql(const struct pool_params *want, const struct pool_pa
 			continue;
 		bool ok;
 		if (want->v[i]) {
-			ok = put_str(out, cap, &pos, "SET ") &&
-			     put_quoted(out, cap, &pos, pool_params_name(i), '"') &&
-			     put_str(out, cap, &pos, " TO E") &&
+			/* set_config takes the value verbatim: a list such as a search_path
+			 * is not turned into one quoted element, as SET 'a, b' would be */
+			ok = put_str(out, cap, &pos, "SELECT pg_catalog.set_config(E") &&
+			     put_quoted(out, cap, &pos, pool_params_name(i), '\'') &&
+			     put_str(out, cap, &pos, ", E") &&
 			     put_quoted(out, cap, &pos, want->v[i]->s, '\'') &&
-			     put_str(out, cap, &pos, ";");
+			     put_str(out, cap, &pos, ", false);");
 		} else {
 			ok = put_str(out, cap, &pos, "RESET ") &&
 			     put_quoted(out, cap, &pos, pool_params_name(i), '"') &&

@@ -42,9 +42,9 @@ void pool_params_init(struct pool_params *p);
 void pool_params_set(struct pool_params *p, int idx, const char *value);
 void pool_params_copy(struct pool_params *dst, const struct pool_params *src);
 void pool_params_clear(struct pool_params *p);
-/* Write the SQL that turns `have` into `want` ("SET ...; RESET ...;") into `out` (NUL
- * terminated). Returns its length, 0 when they already match; (size_t)-1 when `cap` is too
- * small. Names are quoted as identifiers, values as E'' literals. */
+/* Write the SQL that turns `have` into `want` ("SELECT pg_catalog.set_config(E'name',
+ * E'value', false);" per value, "RESET "name";" per default) into `out` (NUL terminated).
+ * Returns its length, 0 when they already match; (size_t)-1 when `cap` is too small. */
 size_t pool_params_diff_sql(const struct pool_params *want, const struct pool_params *have,
                             char *out, size_t cap);
 

@@ -340,11 +340,12 @@ Test(params, diff_set_and_reset_exact)
 
 	pool_params_set(&want, ce, "UTF8");
 	cr_assert_eq(diff(&want, &have, out, sizeof(out)), strlen(out));
-	cr_assert_str_eq(out, "SET \"client_encoding\" TO E'UTF8';");
+	cr_assert_str_eq(out, "SELECT pg_catalog.set_config(E'client_encoding', E'UTF8', false);");
 
 	pool_params_set(&have, ds, "ISO, MDY");
 	size_t n = diff(&want, &have, out, sizeof(out));
-	cr_assert_str_eq(out, "SET \"client_encoding\" TO E'UTF8';RESET \"DateStyle\";");
+	cr_assert_str_eq(out, "SELECT pg_catalog.set_config(E'client_encoding', E'UTF8', "
+	                      "false);RESET \"DateStyle\";");
 	cr_assert_eq(n, strlen(out));
 
 	pool_params_set(&want, ds, "ISO, DMY");
@@ -352,16 +353,20 @@ Test(params, diff_set_and_reset_exact)
 	pool_params_set(&have, tz, "UTC");
 	pool_params_set(&have, ce, "UTF8");
 	n = diff(&want, &have, out, sizeof(out));
-	cr_assert_str_eq(out, "SET \"DateStyle\" TO E'ISO, DMY';SET \"TimeZone\" TO "
-	                      "E'Europe/Paris';");
+	cr_assert_str_eq(out,
+	                 "SELECT pg_catalog.set_config(E'DateStyle', E'ISO, DMY', false);SELECT "
+	                 "pg_catalog.set_config(E'TimeZone', E'Europe/Paris', false);");
 	cr_assert_eq(n, strlen(out));
 
 	/* the other way round: a RESET for what `want` lacks */
 	n = diff(&have, &want, out, sizeof(out));
-	cr_assert_str_eq(out, "SET \"DateStyle\" TO E'ISO, MDY';SET \"TimeZone\" TO E'UTC';");
+	cr_assert_str_eq(out, "SELECT pg_catalog.set_config(E'DateStyle', E'ISO, MDY', "
+	                      "false);SELECT pg_catalog.set_config(E'TimeZone', E'UTC', false);");
 	pool_params_set(&have, ds, NULL);
 	n = diff(&have, &want, out, sizeof(out));
-	cr_assert_str_eq(out, "RESET \"DateStyle\";SET \"TimeZone\" TO E'UTC';");
+	cr_assert_str_eq(
+	        out,
+	        "RESET \"DateStyle\";SELECT pg_catalog.set_config(E'TimeZone', E'UTC', false);");
 	cr_assert_eq(n, strlen(out));
 
 	/* an empty value is a value */
@@ -369,7 +374,7 @@ Test(params, diff_set_and_reset_exact)
 	pool_params_clear(&want);
 	pool_params_set(&want, pool_params_index("application_name"), "");
 	n = diff(&want, &have, out, sizeof(out));
-	cr_assert_str_eq(out, "SET \"application_name\" TO E'';");
+	cr_assert_str_eq(out, "SELECT pg_catalog.set_config(E'application_name', E'', false);");
 	cr_assert_eq(n, strlen(out));
 	pool_params_clear(&want);
 	pool_params_clear(&have);
@@ -389,20 +394,23 @@ Test(params, diff_quoting)
 
 	pool_params_set(&want, an, "it's");
 	cr_assert_neq(diff(&want, &have, out, sizeof(out)), (size_t)-1);
-	cr_assert_str_eq(out, "SET \"application_name\" TO E'it''s';");
+	cr_assert_str_eq(out,
+	                 "SELECT pg_catalog.set_config(E'application_name', E'it''s', false);");
 
 	pool_params_set(&want, an, "C:\\dir\\");
 	diff(&want, &have, out, sizeof(out));
-	cr_assert_str_eq(out, "SET \"application_name\" TO E'C:\\\\dir\\\\';");
+	cr_assert_str_eq(
+	        out, "SELECT pg_catalog.set_config(E'application_name', E'C:\\\\dir\\\\', false);");
 
 	pool_params_set(&want, an, "'\\''\"");
 	diff(&want, &have, out, sizeof(out));
-	cr_assert_str_eq(out, "SET \"application_name\" TO E'''\\\\''''\"';");
+	cr_assert_str_eq(
+	        out, "SELECT pg_catalog.set_config(E'application_name', E'''\\\\''''\"', false);");
 
 	pool_params_set(&want, an, NULL);
 	pool_params_set(&want, mp, "v\"'");
 	size_t n = diff(&want, &have, out, sizeof(out));
-	cr_assert_str_eq(out, "SET \"my\"\"param\" TO E'v\"''';");
+	cr_assert_str_eq(out, "SELECT pg_catalog.set_config(E'my\"param', E'v\"''', false);");
 	cr_assert_eq(n, strlen(out));
 
 	pool_params_set(&have, mp, "v");
@@ -412,7 +420,9 @@ Test(params, diff_quoting)
 
 	pool_params_set(&want, mp + 1, "a;b");
 	diff(&want, &have, out, sizeof(out));
-	cr_assert_str_eq(out, "RESET \"my\"\"param\";SET \"custom.x\" TO E'a;b';");
+	cr_assert_str_eq(
+	        out,
+	        "RESET \"my\"\"param\";SELECT pg_catalog.set_config(E'custom.x', E'a;b', false);");
 	pool_params_clear(&want);
 	pool_params_clear(&have);
 	standard_only();
@@ -497,7 +507,8 @@ Test(params, diff_all_parameters)
 	char expect[2048];
 	size_t pos = 0;
 	for (int i = 0; i < POOL_PARAMS_MAX; i++)
-		pos += (size_t)snprintf(expect + pos, sizeof(expect) - pos, "SET \"%s\" TO E'v';",
+		pos += (size_t)snprintf(expect + pos, sizeof(expect) - pos,
+		                        "SELECT pg_catalog.set_config(E'%s', E'v', false);",
 		                        pool_params_name(i));
 	cr_assert_str_eq(out, expect);
 	cr_assert_eq(n, pos);
