@@ -231,6 +231,8 @@ struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t 
 		/* LIFO: the most recently used server, so extra ones can idle out */
 		struct pool_server *s = pool_container_of(p->idle.prev, struct pool_server, link);
 		link_client(s, c, now_ms);
+		c->last_wait_ms = 0;
+		pool_hist_add(&p->stats.wait_hist, 0, now_ms * 1000);
 		return s;
 	}
 	if (c->wait_start_ms == 0) {
@@ -249,7 +251,10 @@ void pool_client_unwait(struct pool_client *c, int64_t now_ms)
 	struct pool *p = c->pool;
 	pool_list_remove(&c->link);
 	p->n_waiting--;
-	p->stats.wait_time_us += (uint64_t)(now_ms - c->wait_start_ms) * 1000;
+	int64_t waited = now_ms - c->wait_start_ms;
+	p->stats.wait_time_us += (uint64_t)waited * 1000;
+	pool_hist_add(&p->stats.wait_hist, waited * 1000, now_ms * 1000);
+	c->last_wait_ms = waited;
 	c->wait_start_ms = 0;
 }
 

@@ -13,6 +13,7 @@
 #include "config/userlist.h"
 #include "pool/list.h"
 #include "pool/params.h"
+#include "pool/stats.h"
 #include "pool/stmt.h"
 #include "protocol/scram.h"
 
@@ -43,6 +44,7 @@ struct pool_client {
 	struct pool *pool;          /* borrowed; NULL before login picked one */
 	struct pool_server *server; /* borrowed; set while linked */
 	int64_t wait_start_ms;      /* 0 when not waiting */
+	int64_t last_wait_ms; /* how long it waited for its current server */
 	struct pool_params params;  /* what the client has set */
 };
 
@@ -76,6 +78,10 @@ struct pool_stats {
 	uint64_t wait_time_us;
 	uint64_t server_connects;
 	uint64_t server_connect_failures;
+	uint64_t slow_queries;
+	uint64_t statement_timeouts;
+	struct pool_hist wait_hist;  /* microseconds a client waited for a server */
+	struct pool_hist query_hist; /* microseconds a statement ran */
 };
 
 struct pool {

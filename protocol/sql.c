@@ -125,3 +125,43 @@ enum proto_sql_kind proto_sql_classify(const char *sql, size_t len, char *name, 
 		return PROTO_SQL_OTHER;
 	return PROTO_SQL_DEALLOCATE;
 }
+
+bool proto_sql_lane_hint(const char *sql, size_t len, char *lane, size_t cap)
+{
+	struct cursor c = {sql, sql + len};
+	while (c.p < c.end && isspace((unsigned char)*c.p))
+		c.p++;
+	if (c.end - c.p < 4 || c.p[0] != '/' || c.p[1] != '*')
+		return false;
+	c.p += 2;
+	if (!keyword(&c, "lane"))
+		return false;
+	while (c.p < c.end && isspace((unsigned char)*c.p))
+		c.p++;
+	if (c.p >= c.end || *c.p != ':')
+		return false;
+	c.p++;
+	while (c.p < c.end && isspace((unsigned char)*c.p))
+		c.p++;
+	size_t n = 0;
+	while (c.p < c.end && (isalnum((unsigned char)*c.p) || *c.p == '_')) {
+		if (n + 1 >= cap)
+			return false;
+		lane[n++] = (char)tolower((unsigned char)*c.p++);
+	}
+	while (c.p < c.end && isspace((unsigned char)*c.p))
+		c.p++;
+	if (n == 0 || c.end - c.p < 2 || c.p[0] != '*' || c.p[1] != '/')
+		return false;
+	lane[n] = '\0';
+	return true;
+}
+
+const char *proto_sql_parse_text(const uint8_t *rest, size_t len, size_t *text_len)
+{
+	const uint8_t *nul = memchr(rest, 0, len);
+	if (!nul)
+		return NULL;
+	*text_len = (size_t)(nul - rest);
+	return (const char *)rest;
+}

@@ -9,6 +9,7 @@
 
 #include "config/log.h"
 #include "protocol/buf.h"
+#include "protocol/msg.h"
 #include "protocol/startup.h"
 #include "proxy/proxy.h"
 
@@ -93,7 +94,11 @@ void proxy_cancel_request(int32_t pid, int32_t key)
 		return;
 	}
 	if (!c->pc.server) {
-		log_debug("c%u: cancel request while no query runs", c->id);
+		if (c->pc.wait_start_ms) /* it gives up waiting for a server */
+			proxy_relay_fail_waiting(c, PROTO_SQLSTATE_QUERY_CANCELED,
+						 "canceling statement due to user request");
+		else
+			log_debug("c%u: cancel request while no query runs", c->id);
 		return;
 	}
 	struct proxy_server *s = proxy_server_of(c->pc.server);

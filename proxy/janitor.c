@@ -9,25 +9,99 @@
 
 #define JANITOR_PERIOD_S          0.25
 #define SERVER_CLEANUP_TIMEOUT_MS 10000 /* rollback, reset or drain after a vanished client */
+#define CANCEL_GRACE_MS 3000 /* statement_timeout: how long a cancel may take to work */
 
 static bool expired(int64_t since_ms, int64_t timeout_ms, int64_t now_ms)
 {
 	return timeout_ms > 0 && now_ms - since_ms >= timeout_ms;
 }
 
+/* A logged-in client idle longer than its lane allows: not in a transaction (or, in
+ * session mode, with its server idle). */
+static void client_idle(struct proxy_client *c, int64_t now)
+{
+	if (c->state != CLIENT_READY || !c->pc.pool || !c->pc.pool->db->cfg ||
+	    c->pc.wait_start_ms)
+		return;
+	int64_t timeout = pool_lane_cfg(c->pc.pool)->pool.client_idle_timeout_ms;
+	if (!timeout)
+		return;
+	if (c->pc.server) {
+		struct proxy_server *s = proxy_server_of(c->pc.server);
+		if (s->q.n || s->tx_status != PROTO_TX_IDLE)
+			return; /* busy, or in a transaction: another timeout's business */
+	}
+	if (!expired(c->active_ms, timeout, now))
+		return;
+	char msg[160];
+	snprintf(msg, sizeof(msg),
+		 "terminating connection due to client_idle_timeout (%lld ms idle in lane \"%s\")",
+		 (long long)timeout, cfg_lane_name(c->pc.pool->lane));
+	proxy_client_fatal(c, PROTO_SQLSTATE_IDLE_SESSION_TIMEOUT, msg);
+}
+
 static void sweep_clients(int64_t now)
 {
 	int64_t login_timeout = proxy.cfg->pool.client_login_timeout_ms;
+	bool idle_timeouts = false;
+	for (size_t i = 0; i < proxy.cfg->ndatabases && !idle_timeouts; i++)
+		for (int k = 0; k < CFG_LANE_COUNT; k++)
+			if (proxy.cfg->databases[i].lanes[k].pool.client_idle_timeout_ms)
+				idle_timeouts = true;
 	struct pool_list *pos, *tmp;
-	/* clients are in connect order: stop at the first too young to matter */
 	pool_list_foreach_safe(pos, tmp, &proxy.clients)
 	{
 		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
-		if (!expired(c->connect_ms, login_timeout, now))
-			break;
-		if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
+		bool old = expired(c->connect_ms, login_timeout, now);
+		if (old && (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-			                   "client_login_timeout: login not finished in time");
+					   "client_login_timeout: login not finished in time");
+			continue;
+		}
+		if (idle_timeouts)
+			client_idle(c, now);
+		else if (!old)
+			break; /* in connect order: the rest are younger still */
+	}
+}
+
+/* Timeouts of a server linked to a client: the statement it runs, or the client idle in
+ * its transaction. */
+static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int64_t now)
+{
+	struct proxy_client *c = s->ps.client ? proxy_client_of(s->ps.client) : NULL;
+	if (!c)
+		return;
+	int64_t since = proxy_req_running_since(s);
+	if (since && pc->statement_timeout_ms) {
+		int64_t now_us = now * 1000;
+		if (s->cancel_sent_us && now_us - s->cancel_sent_us >= CANCEL_GRACE_MS * 1000) {
+			proxy_client_fatal(c, PROTO_SQLSTATE_QUERY_CANCELED,
+					   "statement_timeout: the statement did not stop after its "
+					   "cancel request; closing the connection");
+			return;
+		}
+		if (!s->cancel_sent_us && now_us - since >= pc->statement_timeout_ms * 1000) {
+			log_info("s%u: statement_timeout (%lld ms) in lane %s: cancelling backend %d",
+				 s->id, (long long)pc->statement_timeout_ms,
+				 cfg_lane_name(s->ps.pool->lane), s->ps.be_pid);
+			s->ps.pool->stats.statement_timeouts++;
+			s->cancel_sent_us = now_us;
+			proxy_cancel_server(s);
+		}
+		return;
+	}
+	if (pc->idle_in_transaction_timeout_ms && !s->q.n && s->tx_status != PROTO_TX_IDLE) {
+		int64_t idle_from = c->active_ms > s->ready_ms ? c->active_ms : s->ready_ms;
+		if (expired(idle_from, pc->idle_in_transaction_timeout_ms, now)) {
+			char msg[160];
+			snprintf(msg, sizeof(msg),
+				 "terminating connection due to idle_in_transaction_timeout "
+				 "(%lld ms idle in a transaction in lane \"%s\")",
+				 (long long)pc->idle_in_transaction_timeout_ms,
+				 cfg_lane_name(s->ps.pool->lane));
+			proxy_client_fatal(c, PROTO_SQLSTATE_IDLE_IN_TX_TIMEOUT, msg);
+		}
 	}
 }
 
@@ -74,6 +148,11 @@ static void sweep_pool(struct pool *p, int64_t now)
 		else if (expired(s->ps.state_since_ms, pc->server_idle_timeout_ms, now) &&
 		         pool_server_count(p) > pc->min_size)
 			proxy_server_close(s, "server_idle_timeout reached");
+	}
+	pool_list_foreach_safe(pos, tmp, &p->active)
+	{
+		sweep_active(proxy_server_of(pool_container_of(pos, struct pool_server, link)), pc,
+			     now);
 	}
 	pool_list_foreach_safe(pos, tmp, &p->busy)
 	{

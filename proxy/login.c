@@ -14,6 +14,7 @@
 #include "protocol/msg.h"
 #include "protocol/scram.h"
 #include "protocol/startup.h"
+#include "pool/route.h"
 #include "proxy/proxy.h"
 
 enum login_step { STEP_STARTUP, STEP_MD5, STEP_SASL_INITIAL, STEP_SASL_FINAL };
@@ -124,8 +125,15 @@ static void login_done(struct proxy_client *c)
 	struct proxy_login *l = c->login;
 	const struct cfg_database *dc = cfg_database_find(proxy.cfg, l->database);
 	struct pool *p = NULL;
-	if (dc)
-		p = pool_get(proxy.cfg, l->database, l->user, dc->default_lane);
+	if (dc) {
+		int app = pool_params_index("application_name");
+		const struct pool_str *appv = app >= 0 ? c->pc.params.v[app] : NULL;
+		enum cfg_lane_kind lane = pool_route(proxy.cfg, dc, l->database, l->user,
+						     appv ? appv->s : NULL, NULL);
+		p = pool_get(proxy.cfg, l->database, l->user, lane);
+		if (p)
+			c->lanes[lane] = p;
+	}
 	if (!p) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "database \"%s\" does not exist", l->database);

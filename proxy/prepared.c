@@ -34,14 +34,15 @@ uint32_t proxy_prepared_peek(const struct proxy_client *c, uint8_t type, size_t 
 		want = size < PROTO_HEADER_SIZE + QUERY_PEEK ? size : PROTO_HEADER_SIZE + QUERY_PEEK;
 		break;
 	case PROTO_FE_PARSE:
+		/* whole (renamed, replayed, its text kept), unless too large to look at */
+		want = size <= PROXY_BUF_MAX ? size : 0;
+		break;
 	case PROTO_FE_DESCRIBE:
 	case PROTO_FE_CLOSE:
 		want = prepared_mode(c) ? size : 0;
 		break;
 	case PROTO_FE_BIND:
-		if (prepared_mode(c))
-			want = size < PROTO_HEADER_SIZE + BIND_PEEK ? size
-								    : PROTO_HEADER_SIZE + BIND_PEEK;
+		want = size < PROTO_HEADER_SIZE + BIND_PEEK ? size : PROTO_HEADER_SIZE + BIND_PEEK;
 		break;
 	default:
 		break;
@@ -276,8 +277,10 @@ static bool keep_unnamed(struct proxy_client *c, const uint8_t *msg, size_t size
 }
 
 static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_server *s,
-				      const uint8_t *msg, size_t size)
+				      const uint8_t *msg, size_t avail, size_t size)
 {
+	if (avail < size)
+		return MSG_FORWARD; /* too large to look at */
 	const char *name;
 	size_t rest;
 	const uint8_t *body = msg + PROTO_HEADER_SIZE;
@@ -411,6 +414,94 @@ static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_serve
 									  : MSG_ERROR;
 }
 
+/* Session mode (or no statement cache): statement names are only remembered, for the text. */
+static void remember_parse(struct proxy_client *c, const uint8_t *msg, size_t avail, size_t size)
+{
+	const char *name;
+	size_t rest;
+	const uint8_t *body = msg + PROTO_HEADER_SIZE;
+	if (avail < size || !proto_parse_parse(body, size - PROTO_HEADER_SIZE, &name, &rest))
+		return;
+	if (!name[0]) {
+		if (!c->unnamed_inflight)
+			(void)keep_unnamed(c, msg, size);
+		return;
+	}
+	struct pool_stmt *stmt = pool_stmt_get(body + rest, size - PROTO_HEADER_SIZE - rest);
+	if (!stmt)
+		return;
+	if (!c->stmts)
+		c->stmts = pool_stmt_map_new();
+	if (c->stmts && !pool_stmt_map_set(c->stmts, name, stmt))
+		log_debug("c%u: out of memory remembering statement %s", c->id, name);
+	pool_stmt_put(stmt);
+}
+
+/* The text of the client's last unnamed statement. */
+static const char *unnamed_text(const struct proxy_client *c, size_t *len)
+{
+	const char *name;
+	size_t rest;
+	if (!c->unnamed_len ||
+	    !proto_parse_parse(c->unnamed + PROTO_HEADER_SIZE, c->unnamed_len - PROTO_HEADER_SIZE,
+			       &name, &rest))
+		return NULL;
+	return proto_sql_parse_text(c->unnamed + PROTO_HEADER_SIZE + rest,
+				    c->unnamed_len - PROTO_HEADER_SIZE - rest, len);
+}
+
+/* Keep what the slow query log needs to name a statement: the text of a Query, the
+ * statement of a Bind for the Execute that follows. */
+static void note_statement(struct proxy_client *c, struct proxy_server *s, bool prepared,
+			   const uint8_t *msg, size_t avail, size_t size)
+{
+	if (pool_lane_cfg(c->pc.pool)->pool.slow_query_ms <= 0)
+		return;
+	struct proxy_req *tail = proxy_req_tail(s);
+	switch (msg[0]) {
+	case PROTO_FE_QUERY:
+		if (tail && tail->type == PROTO_FE_QUERY)
+			tail->text_seq = proxy_req_keep_text(
+				s, (const char *)msg + PROTO_HEADER_SIZE,
+				(avail < size ? avail : size) - PROTO_HEADER_SIZE);
+		break;
+	case PROTO_FE_PARSE:
+		if (!prepared)
+			remember_parse(c, msg, avail, size);
+		break;
+	case PROTO_FE_BIND: {
+		const char *portal, *name;
+		size_t end, len;
+		pool_stmt_put(s->bound);
+		s->bound = NULL;
+		s->bound_seq = 0;
+		if (!proto_parse_bind_names(msg + PROTO_HEADER_SIZE, avail - PROTO_HEADER_SIZE,
+					    &portal, &name, &end))
+			break;
+		if (name[0]) {
+			s->bound = lookup(c, name);
+			if (s->bound)
+				pool_stmt_ref(s->bound);
+		} else {
+			const char *text = unnamed_text(c, &len);
+			if (text)
+				s->bound_seq = proxy_req_keep_text(s, text, len);
+		}
+		break;
+	}
+	case PROTO_FE_EXECUTE:
+		if (tail && tail->type == PROTO_FE_EXECUTE) {
+			tail->stmt = s->bound;
+			if (tail->stmt)
+				pool_stmt_ref(tail->stmt);
+			tail->text_seq = s->bound_seq;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
 enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy_server *s,
 					    const uint8_t *msg, size_t avail, size_t size)
 {
@@ -437,7 +528,7 @@ enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy
 	enum proxy_msg_result r;
 	switch (type) {
 	case PROTO_FE_PARSE:
-		r = prepared ? on_parse(c, s, msg, size) : MSG_FORWARD;
+		r = prepared ? on_parse(c, s, msg, avail, size) : MSG_FORWARD;
 		break;
 	case PROTO_FE_BIND:
 		r = prepared ? on_bind(c, s, msg, avail, size) : MSG_FORWARD;
@@ -461,6 +552,8 @@ enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy
 			ok = proxy_req_push(s, type, REQ_FORWARD, NULL, 0);
 		r = ok ? MSG_PASS : MSG_ERROR;
 	}
+	if (r == MSG_PASS || r == MSG_DONE)
+		note_statement(c, s, prepared, msg, avail, size);
 	if (r == MSG_ERROR)
 		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "out of memory handling a statement");
 	return r;

@@ -56,6 +56,8 @@ struct proxy_client {
 	uint32_t unnamed_cap;
 	uint32_t unnamed_seq;	     /* bumped with each such Parse */
 	bool unnamed_inflight;	     /* `unnamed` is referenced by queued output */
+	struct pool *lanes[CFG_LANE_COUNT]; /* borrowed; its pool in each lane */
+	bool routed;			    /* session mode: the lane is chosen */
 };
 
 enum proxy_server_state {
@@ -84,6 +86,8 @@ struct proxy_req {
 	uint8_t type;	/* the request: P B C D E S Q F */
 	uint8_t action; /* enum proxy_req_action */
 	uint8_t flags;	/* enum proxy_req_flag */
+	uint32_t text_seq; /* Query / Execute: which text of the server's it ran (0: none) */
+	int64_t start_us;  /* when it was sent */
 	struct pool_stmt *stmt; /* a reference: the statement a Parse prepares */
 };
 
@@ -109,6 +113,15 @@ struct proxy_server {
 	struct pool_stmt_cache *stmts;	  /* owned; statements prepared on it */
 	uint32_t unnamed_client;	  /* whose unnamed statement it holds (client id) */
 	uint32_t unnamed_seq;		  /* ... and which of its Parses */
+	/* statement texts for the slow query log */
+	char *text;		  /* owned; the last Query or unnamed statement text */
+	uint32_t text_len;
+	uint32_t text_seq;
+	struct pool_stmt *bound;  /* a reference: the named statement of the last Bind */
+	uint32_t bound_seq;	  /* or the text of its unnamed one */
+	int64_t last_done_us;	  /* when the last request was answered */
+	int64_t cancel_sent_us;	  /* statement_timeout: when its cancel went out */
+	int64_t ready_ms;	  /* when it last had nothing to do */
 	int64_t query_start_us; /* when `pending` went from 0 to 1 */
 	struct proxy_server_login *login; /* owned while logging in */
 	struct sockaddr_storage addr;     /* where it is connected (for cancel requests) */
@@ -221,6 +234,12 @@ struct proxy_req *proxy_req_head(struct proxy_server *s);
 void proxy_req_pop(struct proxy_server *s);
 /* Forget every request (the server is closing). */
 void proxy_req_clear(struct proxy_server *s);
+/* The request recorded last. */
+struct proxy_req *proxy_req_tail(struct proxy_server *s);
+/* Keep a statement text on the server for the slow query log; returns its sequence. */
+uint32_t proxy_req_keep_text(struct proxy_server *s, const char *text, size_t len);
+/* When the statement the server works on now started (0: none runs). */
+int64_t proxy_req_running_since(struct proxy_server *s);
 /* Does server message `type` finish request `req`? */
 bool proxy_req_completes(uint8_t req, uint8_t type);
 /* An ErrorResponse answered an extended-protocol request: it and the rest of the batch up to

@@ -3,13 +3,16 @@
  * oldest one to decide whether they reach the client, and pglane's own answers (a
  * ParseComplete for a statement the server already has, a CloseComplete, a DEALLOCATE) are
  * written when their turn comes, so the client sees exactly what a lone server would say. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "config/log.h"
 #include "protocol/buf.h"
 #include "protocol/extended.h"
 #include "protocol/msg.h"
+#include "pool/slowlog.h"
 #include "proxy/proxy.h"
 
 #define REQQ_MIN 16
@@ -40,6 +43,8 @@ bool proxy_req_push(struct proxy_server *s, uint8_t type, enum proxy_req_action 
 	e->type = type;
 	e->action = (uint8_t)action;
 	e->flags = (uint8_t)flags;
+	e->text_seq = 0;
+	e->start_us = proxy_now_us();
 	e->stmt = stmt;
 	if (stmt)
 		pool_stmt_ref(stmt);
@@ -57,12 +62,82 @@ struct proxy_req *proxy_req_head(struct proxy_server *s)
 	return s->q.n ? &s->q.r[s->q.head] : NULL;
 }
 
+/* Is `e` a statement of the client's (timed, maybe slow)? */
+static bool is_statement(const struct proxy_req *e)
+{
+	return e->action == REQ_FORWARD && !(e->flags & REQ_INTERNAL) &&
+	       (e->type == PROTO_FE_QUERY || e->type == PROTO_FE_EXECUTE ||
+		e->type == PROTO_FE_FUNCTION_CALL);
+}
+
+static void log_slow(struct proxy_server *s, const struct proxy_req *e, int64_t dur_us)
+{
+	struct pool *p = s->ps.pool;
+	struct proxy_client *c = s->ps.client ? proxy_client_of(s->ps.client) : NULL;
+	struct pool_slow r;
+	memset(&r, 0, sizeof(r));
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	r.at_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	snprintf(r.database, sizeof(r.database), "%s", p->db->name);
+	snprintf(r.user, sizeof(r.user), "%s", p->user->name);
+	snprintf(r.lane, sizeof(r.lane), "%s", cfg_lane_name(p->lane));
+	int app = pool_params_index("application_name");
+	if (c && app >= 0 && c->pc.params.v[app])
+		snprintf(r.application_name, sizeof(r.application_name), "%s",
+			 c->pc.params.v[app]->s);
+	snprintf(r.client, sizeof(r.client), "%s", c ? c->addr : "(gone)");
+	r.duration_ms = (double)dur_us / 1000.0;
+	r.wait_ms = c ? (double)c->pc.last_wait_ms : 0;
+	if (e->stmt)
+		pool_slow_text((const char *)e->stmt->body, strnlen((const char *)e->stmt->body,
+								  e->stmt->len),
+			       r.query, sizeof(r.query));
+	else if (e->text_seq && e->text_seq == s->text_seq && s->text)
+		pool_slow_text(s->text, s->text_len, r.query, sizeof(r.query));
+	else
+		snprintf(r.query, sizeof(r.query), "(statement text not kept)");
+	pool_slowlog_add(&r);
+	p->stats.slow_queries++;
+	const struct cfg_log_field f[] = {
+		{.key = "database", .str = r.database},
+		{.key = "user", .str = r.user},
+		{.key = "lane", .str = r.lane},
+		{.key = "application_name", .str = r.application_name},
+		{.key = "client", .str = r.client},
+		{.key = "duration_ms", .num = r.duration_ms, .is_num = true},
+		{.key = "wait_ms", .num = r.wait_ms, .is_num = true},
+		{.key = "query", .str = r.query},
+	};
+	cfg_log_event(CFG_LOG_WARNING, "slow_query", f, (int)(sizeof(f) / sizeof(f[0])));
+}
+
+/* A statement of the client's is over: count its time, log it when slow. */
+static void statement_done(struct proxy_server *s, const struct proxy_req *e)
+{
+	struct pool *p = s->ps.pool;
+	if (!p || !p->db->cfg)
+		return;
+	int64_t now = proxy_now_us();
+	int64_t start = e->start_us > s->last_done_us ? e->start_us : s->last_done_us;
+	int64_t dur = now - start;
+	pool_hist_add(&p->stats.query_hist, dur, now);
+	int64_t slow = pool_lane_cfg(p)->pool.slow_query_ms;
+	if (slow > 0 && dur >= slow * 1000)
+		log_slow(s, e, dur);
+}
+
 void proxy_req_pop(struct proxy_server *s)
 {
 	struct proxy_reqq *q = &s->q;
 	if (!q->n)
 		return;
 	struct proxy_req *e = &q->r[q->head];
+	if (is_statement(e)) {
+		statement_done(s, e);
+		s->cancel_sent_us = 0;
+	}
+	s->last_done_us = proxy_now_us();
 	if (e->action != REQ_FAKE && ends_with_ready(e->type)) {
 		if (s->pending > 0 && --s->pending == 0 && s->ps.pool)
 			s->ps.pool->stats.query_time_us +=
@@ -73,6 +148,37 @@ void proxy_req_pop(struct proxy_server *s)
 	pool_stmt_put(e->stmt);
 	q->head = (q->head + 1) % q->cap;
 	q->n--;
+	if (s->pending == 0)
+		s->ready_ms = proxy_now_ms();
+}
+
+struct proxy_req *proxy_req_tail(struct proxy_server *s)
+{
+	return s->q.n ? &s->q.r[(s->q.head + s->q.n - 1) % s->q.cap] : NULL;
+}
+
+uint32_t proxy_req_keep_text(struct proxy_server *s, const char *text, size_t len)
+{
+	if (!s->text) {
+		s->text = malloc(POOL_SLOW_TEXT_MAX);
+		if (!s->text)
+			return 0;
+	}
+	if (len > POOL_SLOW_TEXT_MAX)
+		len = POOL_SLOW_TEXT_MAX;
+	memcpy(s->text, text, len);
+	s->text_len = (uint32_t)len;
+	if (++s->text_seq == 0)
+		s->text_seq = 1;
+	return s->text_seq;
+}
+
+int64_t proxy_req_running_since(struct proxy_server *s)
+{
+	struct proxy_req *e = proxy_req_head(s);
+	if (!e || !is_statement(e))
+		return 0;
+	return e->start_us > s->last_done_us ? e->start_us : s->last_done_us;
 }
 
 void proxy_req_clear(struct proxy_server *s)
@@ -81,6 +187,10 @@ void proxy_req_clear(struct proxy_server *s)
 		proxy_req_pop(s);
 	free(s->q.r);
 	memset(&s->q, 0, sizeof(s->q));
+	free(s->text);
+	s->text = NULL;
+	pool_stmt_put(s->bound);
+	s->bound = NULL;
 }
 
 bool proxy_req_completes(uint8_t req, uint8_t type)
