@@ -7,6 +7,7 @@
  * Statements return "tag:pid" (pg_backend_pid()) so a test can tell which backend ran them;
  * with a pool of 2, holder clients (hold.h) steer the next transaction to a chosen server. */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,9 +205,9 @@ static int pid_note(long long *set, int *n, int cap, long long pid)
 	return *n;
 }
 
-IT_TEST(prepared, same_names_different_sql_interleaved)
+static void same_names_different_sql(const char *pool_extra)
 {
-	it_pglane_start_simple("transaction", 3, "query_wait_timeout = \"60s\";");
+	it_pglane_start_simple("transaction", 3, pool_extra);
 	PGconn *c[NAMES_CLIENTS];
 	char sql[256];
 	for (int i = 0; i < NAMES_CLIENTS; i++) {
@@ -274,6 +275,94 @@ IT_TEST(prepared, same_names_different_sql_interleaved)
 	cr_expect_leq(npids, 3, "%d backends for a pool of 3", npids);
 	for (int i = 0; i < NAMES_CLIENTS; i++)
 		PQfinish(c[i]);
+}
+
+IT_TEST(prepared, same_names_different_sql_interleaved)
+{
+	same_names_different_sql("query_wait_timeout = \"60s\";");
+}
+
+IT_TEST(prepared, same_names_different_sql_with_eviction)
+{
+	/* One statement per server: nearly every execution parses again. */
+	same_names_different_sql("query_wait_timeout = \"60s\"; max_prepared_statements = 1;");
+}
+
+/* ---- libpq pipeline mode ---- */
+
+/* The next result in pipeline mode (10 s at most); NULL ends a query's results. */
+static PGresult *pipeline_next(PGconn *c)
+{
+	int64_t deadline = it_now_ms() + 10000;
+	while (PQisBusy(c) && it_now_ms() < deadline) {
+		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+		poll(&pfd, 1, 100);
+		cr_assert(PQconsumeInput(c), "%s", PQerrorMessage(c));
+	}
+	cr_assert(!PQisBusy(c), "pipeline result not there after 10 s");
+	return PQgetResult(c);
+}
+
+/* The next query's result must have `status` (and, for rows, first value `want`). */
+static void pipeline_expect(PGconn *c, ExecStatusType status, const char *want, const char *what)
+{
+	PGresult *r = pipeline_next(c);
+	cr_assert_eq(PQresultStatus(r), status, "%s: %s, want %s: %s", what,
+	             PQresStatus(PQresultStatus(r)), PQresStatus(status), PQresultErrorMessage(r));
+	if (want)
+		cr_expect_str_eq(PQgetvalue(r, 0, 0), want, "%s", what);
+	PQclear(r);
+	if (status != PGRES_PIPELINE_SYNC) {
+		r = pipeline_next(c);
+		cr_expect(r == NULL, "%s: no NULL after the result", what);
+		PQclear(r);
+	}
+}
+
+IT_TEST(prepared, prepare_inside_pipelines)
+{
+	it_pglane_start_simple("transaction", 2, NULL);
+	enum { N = 4 };
+	PGconn *c[N];
+	for (int i = 0; i < N; i++) {
+		c[i] = conn();
+		cr_assert(PQenterPipelineMode(c[i]), "%s", PQerrorMessage(c[i]));
+	}
+	for (int round = 0; round < 5; round++) {
+		/* Each client: Parse s<round> and execute it in the same Sync, execute it again
+		 * after the Sync, and once more with its first statement; all in flight at once. */
+		char name[16], sql[96], want[32], want0[32];
+		snprintf(name, sizeof name, "p%d", round);
+		for (int i = 0; i < N; i++) {
+			snprintf(sql, sizeof sql, "SELECT 'c%d r%d ' || $1::text", i, round);
+			cr_assert(PQsendPrepare(c[i], name, sql, 0, NULL));
+			const char *params[1] = {"x"};
+			cr_assert(PQsendQueryPrepared(c[i], name, 1, params, NULL, NULL, 0));
+			cr_assert(PQpipelineSync(c[i]));
+			cr_assert(PQsendQueryPrepared(c[i], name, 1, params, NULL, NULL, 0));
+			cr_assert(PQsendQueryPrepared(c[i], "p0", 1, params, NULL, NULL, 0));
+			cr_assert(PQpipelineSync(c[i]));
+		}
+		for (int i = 0; i < N; i++) {
+			snprintf(want, sizeof want, "c%d r%d x", i, round);
+			snprintf(want0, sizeof want0, "c%d r0 x", i);
+			pipeline_expect(c[i], PGRES_COMMAND_OK, NULL, "prepare");
+			pipeline_expect(c[i], PGRES_TUPLES_OK, want, "execute in the same Sync");
+			pipeline_expect(c[i], PGRES_PIPELINE_SYNC, NULL, "sync");
+			pipeline_expect(c[i], PGRES_TUPLES_OK, want, "execute after the Sync");
+			pipeline_expect(c[i], PGRES_TUPLES_OK, want0, "the first statement");
+			pipeline_expect(c[i], PGRES_PIPELINE_SYNC, NULL, "sync");
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		cr_assert(PQexitPipelineMode(c[i]), "%s", PQerrorMessage(c[i]));
+		char *v = exec_str(c[i], "p4", "end");
+		char want[32];
+		snprintf(want, sizeof want, "c%d r4 end", i);
+		cr_expect_str_eq(v, want);
+		free(v);
+		PQfinish(c[i]);
+	}
 }
 
 IT_TEST(prepared, same_sql_different_names)

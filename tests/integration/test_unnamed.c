@@ -411,6 +411,35 @@ IT_TEST(prepared_errors, named_parse_then_error_in_same_batch)
 	hold_fini(&h);
 }
 
+IT_TEST(prepared_errors, parse_inside_rolled_back_transaction)
+{
+	it_pglane_start_simple("transaction", 2, NULL);
+	struct hold h = hold_init();
+	long long pids[2];
+	hold_learn(&h, pids);
+	struct rawpg *a = raw(pglane_port(), "a");
+	/* Prepared statements are not transactional: a ROLLBACK leaves them (and a Close inside
+	 * a rolled back transaction still closes). */
+	rawpg_query(a, "BEGIN");
+	rawpg_parse(a, "s1", "SELECT $1::text || ':' || pg_backend_pid()");
+	rawpg_parse(a, "s2", "SELECT $1::text || ':' || pg_backend_pid()");
+	rawpg_sync(a);
+	rawpg_send(a);
+	rawpg_expect_seq(a, "CZ11Z");
+	cr_expect_eq(a->tx_status, 'T');
+	rawpg_close_msg(a, 'S', "s2");
+	rawpg_sync(a);
+	rawpg_query(a, "ROLLBACK");
+	rawpg_send(a);
+	rawpg_expect_seq(a, "3ZCZ");
+	cr_expect_eq(a->tx_status, 'I');
+	for (int i = 0; i < 2; i++)
+		raw_expect_elsewhere(&h, a, "s1", "kept", pids[i], "kept");
+	raw_expect_gone(&h, a, "s2", pids);
+	rawpg_close(a);
+	hold_fini(&h);
+}
+
 IT_TEST(prepared_errors, failed_parse_leaves_no_mapping)
 {
 	it_pglane_start_simple("transaction", 2, NULL);
