@@ -15,6 +15,7 @@ static struct pool *pool_buckets[POOL_BUCKETS];
 static struct pool_list all_pools = {&all_pools, &all_pools};
 static struct pool_db *dbs;
 static struct pool_user *users;
+static bool pause_all;
 
 void pool_setup(const struct pool_ops *o)
 {
@@ -45,9 +46,27 @@ static struct pool_db *db_get(const struct cfg *cfg, const char *name)
 		return NULL;
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->cfg = dc;
+	d->paused = pause_all;
 	d->next = dbs;
 	dbs = d;
 	return d;
+}
+
+struct pool_db *pool_db_get(const struct cfg *cfg, const char *name)
+{
+	return db_get(cfg, name);
+}
+
+struct pool_db *pool_db_next(struct pool_db *prev)
+{
+	return prev ? prev->next : dbs;
+}
+
+void pool_set_pause_all(bool on)
+{
+	pause_all = on;
+	for (struct pool_db *d = dbs; d; d = d->next)
+		d->paused = on;
 }
 
 struct pool_user *pool_user_get(const char *name)
@@ -242,6 +261,15 @@ struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t 
 	}
 	pool_fill(p, now_ms);
 	return NULL;
+}
+
+void pool_kick(struct pool *p, int64_t now_ms)
+{
+	while (!p->db->paused && !pool_list_empty(&p->waiting) && !pool_list_empty(&p->idle)) {
+		struct pool_server *s = pool_container_of(p->idle.prev, struct pool_server, link);
+		pool_server_ready(s, now_ms); /* to the first waiting client */
+	}
+	pool_fill(p, now_ms);
 }
 
 void pool_client_unwait(struct pool_client *c, int64_t now_ms)

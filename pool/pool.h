@@ -44,7 +44,7 @@ struct pool_client {
 	struct pool *pool;          /* borrowed; NULL before login picked one */
 	struct pool_server *server; /* borrowed; set while linked */
 	int64_t wait_start_ms;      /* 0 when not waiting */
-	int64_t last_wait_ms; /* how long it waited for its current server */
+	int64_t last_wait_ms;       /* how long it waited for its current server */
 	struct pool_params params;  /* what the client has set */
 };
 
@@ -98,8 +98,8 @@ struct pool {
 	uint8_t *welcome; /* owned */
 	size_t welcome_len;
 	struct pool_params welcome_params; /* the tracked values in it */
-	struct pool_stmt_cache *known; /* owned; statements that parsed on its servers */
-	int64_t last_failure_ms; /* last failed server login, for back-off */
+	struct pool_stmt_cache *known;     /* owned; statements that parsed on its servers */
+	int64_t last_failure_ms;           /* last failed server login, for back-off */
 	char last_error[256];              /* its message */
 	struct pool_stats stats;
 };
@@ -128,6 +128,16 @@ struct pool_user *pool_user_get(const char *name);
 struct pool *pool_next(struct pool *prev);
 /* Point every database at the entry of `cfg` (after a reload). */
 void pool_config_changed(const struct cfg *cfg);
+
+/* The database record for `name`, created on first use; NULL when the config has no entry
+ * for it. */
+struct pool_db *pool_db_get(const struct cfg *cfg, const char *name);
+/* Iterate every database record (NULL first). */
+struct pool_db *pool_db_next(struct pool_db *prev);
+/* PAUSE of every database, including those not seen yet. */
+void pool_set_pause_all(bool on);
+/* Give idle servers to waiting clients (after RESUME) and launch more for the rest. */
+void pool_kick(struct pool *p, int64_t now_ms);
 
 /* Total servers of a pool in any state. */
 int pool_server_count(const struct pool *p);

@@ -10,7 +10,7 @@ static enum cfg_lane_kind usable(const struct cfg_database *db, enum cfg_lane_ki
 }
 
 static bool route_matches(const struct cfg_route *r, const char *dbname, const char *user,
-			  const char *app)
+                          const char *app)
 {
 	if (r->user && strcmp(r->user, user) != 0)
 		return false;
@@ -22,8 +22,8 @@ static bool route_matches(const struct cfg_route *r, const char *dbname, const c
 }
 
 enum cfg_lane_kind pool_route(const struct cfg *cfg, const struct cfg_database *db,
-			      const char *dbname, const char *user, const char *application_name,
-			      const char *hint)
+                              const char *dbname, const char *user, const char *application_name,
+                              const char *hint)
 {
 	if (hint) {
 		for (int k = 0; k < CFG_LANE_COUNT; k++)

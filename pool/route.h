@@ -9,7 +9,7 @@
  * `application_name` (may be NULL) and the lane named by a hint comment (`hint`, may be
  * NULL; an unknown name is ignored). */
 enum cfg_lane_kind pool_route(const struct cfg *cfg, const struct cfg_database *db,
-			      const char *dbname, const char *user, const char *application_name,
-			      const char *hint);
+                              const char *dbname, const char *user, const char *application_name,
+                              const char *hint);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define POOL_SLOWLOG_SIZE 100
+#define POOL_SLOWLOG_SIZE  100
 #define POOL_SLOW_TEXT_MAX 1024
 
 struct pool_slow {

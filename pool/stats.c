@@ -9,7 +9,7 @@ int pool_hist_bucket(int64_t us)
 		return us < 0 ? 0 : (int)us; /* 0..15 us exactly */
 	uint64_t v = (uint64_t)us;
 	int msb = 63 - __builtin_clzll(v); /* >= 4 */
-	int power = msb - 3;		   /* 1.. */
+	int power = msb - 3;               /* 1.. */
 	int sub = (int)((v >> (msb - 4)) & (POOL_HIST_SUB - 1));
 	int b = power * POOL_HIST_SUB + sub;
 	return b < POOL_HIST_BUCKETS ? b : POOL_HIST_BUCKETS - 1;

@@ -7,9 +7,9 @@
 
 #include <stdint.h>
 
-#define POOL_HIST_SUB 16    /* buckets per power of two */
-#define POOL_HIST_POWERS 32 /* 2^32 us = 71 minutes; longer goes to the last bucket */
-#define POOL_HIST_BUCKETS (POOL_HIST_SUB * POOL_HIST_POWERS)
+#define POOL_HIST_SUB       16 /* buckets per power of two */
+#define POOL_HIST_POWERS    32 /* 2^32 us = 71 minutes; longer goes to the last bucket */
+#define POOL_HIST_BUCKETS   (POOL_HIST_SUB * POOL_HIST_POWERS)
 #define POOL_HIST_PERIOD_US (60LL * 1000000) /* window: this period and the last */
 
 struct pool_hist_window {

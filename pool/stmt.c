@@ -205,15 +205,15 @@ size_t pool_stmt_map_count(const struct pool_stmt_map *m)
 
 struct cache_node {
 	struct pool_stmt *stmt; /* a reference; NULL when free */
-	int chain;		/* next in the hash chain */
-	int prev, next;		/* LRU list (head = most recent) or free list (next) */
+	int chain;              /* next in the hash chain */
+	int prev, next;         /* LRU list (head = most recent) or free list (next) */
 };
 
 struct pool_stmt_cache {
 	int cap, n;
 	int head, tail; /* LRU */
-	int free;	/* free nodes */
-	int nbuckets;	/* power of two */
+	int free;       /* free nodes */
+	int nbuckets;   /* power of two */
 	int *buckets;
 	struct cache_node nodes[];
 };

@@ -20,8 +20,8 @@ struct pool_stmt {
 	uint32_t hash;
 	uint64_t id;
 	char name[POOL_STMT_NAME_LEN]; /* server-side name */
-	uint32_t len;		       /* bytes of body */
-	uint8_t body[];		       /* Parse body after the name: query, parameter types */
+	uint32_t len;                  /* bytes of body */
+	uint8_t body[];                /* Parse body after the name: query, parameter types */
 };
 
 /* The statement with this Parse body (a new reference), created on first use; NULL when
@@ -41,7 +41,7 @@ void pool_stmt_map_free(struct pool_stmt_map *m);
 struct pool_stmt *pool_stmt_map_get(const struct pool_stmt_map *m, const char *name);
 /* Point `name` at `s` (taking a reference), replacing what it stood for. */
 __attribute__((warn_unused_result)) bool pool_stmt_map_set(struct pool_stmt_map *m,
-							   const char *name, struct pool_stmt *s);
+                                                           const char *name, struct pool_stmt *s);
 /* Forget `name`; false when it was not there. */
 bool pool_stmt_map_del(struct pool_stmt_map *m, const char *name);
 void pool_stmt_map_clear(struct pool_stmt_map *m);

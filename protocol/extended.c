@@ -33,7 +33,7 @@ bool proto_parse_parse(const uint8_t *body, size_t len, const char **name, size_
 }
 
 bool proto_parse_bind_names(const uint8_t *body, size_t avail, const char **portal,
-			    const char **statement, size_t *names_end)
+                            const char **statement, size_t *names_end)
 {
 	size_t pn, sn;
 	const char *p = name_at(body, avail, &pn);
@@ -85,7 +85,7 @@ void proto_write_parse_head(struct proto_writer *w, const char *name, size_t res
 }
 
 void proto_write_bind_head(struct proto_writer *w, const char *portal, const char *statement,
-			   size_t rest_len)
+                           size_t rest_len)
 {
 	proto_begin(w, 'B');
 	proto_put_cstr(w, portal);

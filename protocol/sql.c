@@ -49,7 +49,7 @@ static bool keyword(struct cursor *c, const char *kw)
 	if ((size_t)(c->end - c->p) < n || strncasecmp(c->p, kw, n) != 0)
 		return false;
 	if (c->p + n < c->end && (isalnum((unsigned char)c->p[n]) || c->p[n] == '_' ||
-				  c->p[n] == '$' || (unsigned char)c->p[n] >= 0x80))
+	                          c->p[n] == '$' || (unsigned char)c->p[n] >= 0x80))
 		return false;
 	c->p += n;
 	return true;
@@ -89,9 +89,8 @@ static bool identifier(struct cursor *c, char *out, size_t cap)
 			out[n++] = *c->p++;
 		}
 	} else {
-		while (c->p < c->end &&
-		       (isalnum((unsigned char)*c->p) || *c->p == '_' || *c->p == '$' ||
-			(unsigned char)*c->p >= 0x80)) {
+		while (c->p < c->end && (isalnum((unsigned char)*c->p) || *c->p == '_' ||
+		                         *c->p == '$' || (unsigned char)*c->p >= 0x80)) {
 			if (n + 1 >= cap)
 				return false;
 			out[n++] = (char)tolower((unsigned char)*c->p++);

@@ -10,9 +10,9 @@
 
 enum proto_sql_kind {
 	PROTO_SQL_OTHER,
-	PROTO_SQL_DISCARD_ALL,	   /* DISCARD ALL */
+	PROTO_SQL_DISCARD_ALL,    /* DISCARD ALL */
 	PROTO_SQL_DEALLOCATE_ALL, /* DEALLOCATE [PREPARE] ALL */
-	PROTO_SQL_DEALLOCATE,	   /* DEALLOCATE [PREPARE] name */
+	PROTO_SQL_DEALLOCATE,     /* DEALLOCATE [PREPARE] name */
 };
 
 /* What the simple Query text `sql` (`len` bytes, maybe not NUL-terminated) is. Only a single

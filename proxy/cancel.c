@@ -96,7 +96,7 @@ void proxy_cancel_request(int32_t pid, int32_t key)
 	if (!c->pc.server) {
 		if (c->pc.wait_start_ms) /* it gives up waiting for a server */
 			proxy_relay_fail_waiting(c, PROTO_SQLSTATE_QUERY_CANCELED,
-						 "canceling statement due to user request");
+			                         "canceling statement due to user request");
 		else
 			log_debug("c%u: cancel request while no query runs", c->id);
 		return;

@@ -23,7 +23,9 @@ static struct proxy_client *cancel_buckets[CANCEL_BUCKETS];
 
 const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t cap)
 {
-	if (c->pc.pool)
+	if (c->admin)
+		snprintf(buf, cap, "c%u %s@pglane %s", c->id, proxy_admin_user(c), c->addr);
+	else if (c->pc.pool)
 		snprintf(buf, cap, "c%u %s@%s %s", c->id, c->pc.pool->user->name,
 		         c->pc.pool->db->name, c->addr);
 	else
@@ -64,7 +66,9 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 				proxy_client_close(c, NULL, "fatal error sent");
 				return;
 			}
-			if (c->state == CLIENT_READY)
+			if (c->state == CLIENT_READY && c->admin)
+				proxy_admin_drained(c);
+			else if (c->state == CLIENT_READY)
 				proxy_relay_client_drained(c);
 			else if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
 				proxy_conn_set_read(&c->conn, true);
@@ -97,7 +101,9 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	c->active_ms = proxy_now_ms();
-	if (c->state == CLIENT_READY)
+	if (c->state == CLIENT_READY && c->admin)
+		proxy_admin_read(c);
+	else if (c->state == CLIENT_READY)
 		proxy_relay_client(c);
 }
 
@@ -178,6 +184,23 @@ struct proxy_client *proxy_client_by_pid(int32_t pid)
 
 /* Write ParameterStatus for each welcome message of the pool, with the client's own value
  * for tracked parameters; then BackendKeyData and ReadyForQuery. */
+/* What the admin console reports about itself at login. */
+static void admin_params(struct proto_writer *w)
+{
+	static const char *const params[][2] = {
+	        {"server_version", "15.0 (pglane " PGLANE_VERSION ")"},
+	        {"server_encoding", "UTF8"},
+	        {"client_encoding", "UTF8"},
+	        {"DateStyle", "ISO, MDY"},
+	        {"integer_datetimes", "on"},
+	        {"standard_conforming_strings", "on"},
+	        {"TimeZone", "UTC"},
+	        {"is_superuser", "off"},
+	};
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
+		proto_write_param_status(w, params[i][0], params[i][1]);
+}
+
 void proxy_client_welcome(struct proxy_client *c)
 {
 	struct pool *p = c->pc.pool;
@@ -186,8 +209,10 @@ void proxy_client_welcome(struct proxy_client *c)
 	struct proto_writer w;
 	proto_writer_init(&w, space, space ? avail : 0);
 	proto_write_auth(&w, PROTO_AUTH_OK, NULL, 0);
+	if (c->admin)
+		admin_params(&w);
 	size_t off = 0;
-	while (off < p->welcome_len) {
+	while (p && off < p->welcome_len) {
 		struct proto_frame f;
 		if (proto_frame_next(p->welcome + off, p->welcome_len - off, PROXY_LOGIN_MAX_PACKET,
 		                     &f) != PROTO_FRAME_OK)
@@ -217,16 +242,24 @@ void proxy_client_welcome(struct proxy_client *c)
 	}
 	c->state = CLIENT_READY;
 	char name[128];
-	log_info("%s: login ok (%s lane, %s mode)", proxy_client_name(c, name, sizeof(name)),
-	         cfg_lane_name(p->lane), cfg_pool_mode_name(pool_lane_cfg(p)->pool.mode));
+	if (p)
+		log_info("%s: login ok (%s lane, %s mode)",
+		         proxy_client_name(c, name, sizeof(name)), cfg_lane_name(p->lane),
+		         cfg_pool_mode_name(pool_lane_cfg(p)->pool.mode));
+	else
+		log_info("%s: admin console login ok", proxy_client_name(c, name, sizeof(name)));
 	enum proxy_io_result r = proxy_out_flush(&c->conn);
 	if (r == PROXY_IO_ERROR) {
 		proxy_client_close(c, NULL, "write to client failed");
 		return;
 	}
 	proxy_conn_set_read(&c->conn, true);
-	if (c->conn.io && c->conn.io->end > c->conn.io->scan)
-		proxy_relay_client(c);
+	if (c->conn.io && c->conn.io->end > c->conn.io->scan) {
+		if (c->admin)
+			proxy_admin_read(c);
+		else
+			proxy_relay_client(c);
+	}
 }
 
 bool proxy_client_error(struct proxy_client *c, const char *sqlstate, const char *msg)
@@ -292,6 +325,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 	}
 	pool_params_clear(&c->pc.params);
 	proxy_prepared_client_free(c);
+	proxy_admin_free(c);
 	proxy_login_free(c);
 	proxy_conn_close(&c->conn);
 	c->state = CLIENT_CLOSED;

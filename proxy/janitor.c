@@ -9,7 +9,7 @@
 
 #define JANITOR_PERIOD_S          0.25
 #define SERVER_CLEANUP_TIMEOUT_MS 10000 /* rollback, reset or drain after a vanished client */
-#define CANCEL_GRACE_MS 3000 /* statement_timeout: how long a cancel may take to work */
+#define CANCEL_GRACE_MS           3000  /* statement_timeout: how long a cancel may take to work */
 
 static bool expired(int64_t since_ms, int64_t timeout_ms, int64_t now_ms)
 {
@@ -20,8 +20,7 @@ static bool expired(int64_t since_ms, int64_t timeout_ms, int64_t now_ms)
  * session mode, with its server idle). */
 static void client_idle(struct proxy_client *c, int64_t now)
 {
-	if (c->state != CLIENT_READY || !c->pc.pool || !c->pc.pool->db->cfg ||
-	    c->pc.wait_start_ms)
+	if (c->state != CLIENT_READY || !c->pc.pool || !c->pc.pool->db->cfg || c->pc.wait_start_ms)
 		return;
 	int64_t timeout = pool_lane_cfg(c->pc.pool)->pool.client_idle_timeout_ms;
 	if (!timeout)
@@ -35,8 +34,8 @@ static void client_idle(struct proxy_client *c, int64_t now)
 		return;
 	char msg[160];
 	snprintf(msg, sizeof(msg),
-		 "terminating connection due to client_idle_timeout (%lld ms idle in lane \"%s\")",
-		 (long long)timeout, cfg_lane_name(c->pc.pool->lane));
+	         "terminating connection due to client_idle_timeout (%lld ms idle in lane \"%s\")",
+	         (long long)timeout, cfg_lane_name(c->pc.pool->lane));
 	proxy_client_fatal(c, PROTO_SQLSTATE_IDLE_SESSION_TIMEOUT, msg);
 }
 
@@ -55,7 +54,7 @@ static void sweep_clients(int64_t now)
 		bool old = expired(c->connect_ms, login_timeout, now);
 		if (old && (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					   "client_login_timeout: login not finished in time");
+			                   "client_login_timeout: login not finished in time");
 			continue;
 		}
 		if (idle_timeouts)
@@ -76,15 +75,17 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 	if (since && pc->statement_timeout_ms) {
 		int64_t now_us = now * 1000;
 		if (s->cancel_sent_us && now_us - s->cancel_sent_us >= CANCEL_GRACE_MS * 1000) {
-			proxy_client_fatal(c, PROTO_SQLSTATE_QUERY_CANCELED,
-					   "statement_timeout: the statement did not stop after its "
-					   "cancel request; closing the connection");
+			proxy_client_fatal(
+			        c, PROTO_SQLSTATE_QUERY_CANCELED,
+			        "statement_timeout: the statement did not stop after its "
+			        "cancel request; closing the connection");
 			return;
 		}
 		if (!s->cancel_sent_us && now_us - since >= pc->statement_timeout_ms * 1000) {
-			log_info("s%u: statement_timeout (%lld ms) in lane %s: cancelling backend %d",
-				 s->id, (long long)pc->statement_timeout_ms,
-				 cfg_lane_name(s->ps.pool->lane), s->ps.be_pid);
+			log_info("s%u: statement_timeout (%lld ms) in lane %s: cancelling backend "
+			         "%d",
+			         s->id, (long long)pc->statement_timeout_ms,
+			         cfg_lane_name(s->ps.pool->lane), s->ps.be_pid);
 			s->ps.pool->stats.statement_timeouts++;
 			s->cancel_sent_us = now_us;
 			proxy_cancel_server(s);
@@ -96,10 +97,10 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 		if (expired(idle_from, pc->idle_in_transaction_timeout_ms, now)) {
 			char msg[160];
 			snprintf(msg, sizeof(msg),
-				 "terminating connection due to idle_in_transaction_timeout "
-				 "(%lld ms idle in a transaction in lane \"%s\")",
-				 (long long)pc->idle_in_transaction_timeout_ms,
-				 cfg_lane_name(s->ps.pool->lane));
+			         "terminating connection due to idle_in_transaction_timeout "
+			         "(%lld ms idle in a transaction in lane \"%s\")",
+			         (long long)pc->idle_in_transaction_timeout_ms,
+			         cfg_lane_name(s->ps.pool->lane));
 			proxy_client_fatal(c, PROTO_SQLSTATE_IDLE_IN_TX_TIMEOUT, msg);
 		}
 	}
@@ -152,7 +153,7 @@ static void sweep_pool(struct pool *p, int64_t now)
 	pool_list_foreach_safe(pos, tmp, &p->active)
 	{
 		sweep_active(proxy_server_of(pool_container_of(pos, struct pool_server, link)), pc,
-			     now);
+		             now);
 	}
 	pool_list_foreach_safe(pos, tmp, &p->busy)
 	{
@@ -173,6 +174,7 @@ static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	sweep_clients(now);
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
 		sweep_pool(p, now);
+	proxy_control_poll();
 	if (proxy.shutting_down && proxy.nclients == 0) {
 		log_info("all clients gone: exiting");
 		ev_break(loop, EVBREAK_ALL);

@@ -14,6 +14,7 @@
 #include "protocol/msg.h"
 #include "protocol/scram.h"
 #include "protocol/startup.h"
+#include "admin/console.h"
 #include "pool/route.h"
 #include "proxy/proxy.h"
 
@@ -123,13 +124,20 @@ static bool scram_secret(struct proxy_login *l, struct proto_scram_secret *out)
 static void login_done(struct proxy_client *c)
 {
 	struct proxy_login *l = c->login;
+	if (c->want_admin) {
+		if (proxy_admin_login(c, l->user)) {
+			proxy_login_free(c);
+			proxy_client_welcome(c);
+		}
+		return;
+	}
 	const struct cfg_database *dc = cfg_database_find(proxy.cfg, l->database);
 	struct pool *p = NULL;
 	if (dc) {
 		int app = pool_params_index("application_name");
 		const struct pool_str *appv = app >= 0 ? c->pc.params.v[app] : NULL;
 		enum cfg_lane_kind lane = pool_route(proxy.cfg, dc, l->database, l->user,
-						     appv ? appv->s : NULL, NULL);
+		                                     appv ? appv->s : NULL, NULL);
 		p = pool_get(proxy.cfg, l->database, l->user, lane);
 		if (p)
 			c->lanes[lane] = p;
@@ -303,11 +311,7 @@ static bool take_startup(struct proxy_client *c, const struct proto_startup *s)
 		}
 		log_debug("c%u: ignoring startup parameter %s", c->id, name);
 	}
-	if (strcmp(l->database, "pglane") == 0) {
-		proxy_client_fatal(c, PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
-		                   "the admin console is not available in this build");
-		return false;
-	}
+	c->want_admin = strcmp(l->database, ADMIN_DATABASE) == 0;
 	return true;
 }
 

@@ -10,7 +10,6 @@
 #include "config/log.h"
 #include "proxy/proxy.h"
 
-#define PGLANE_VERSION "0.1.0"
 #define DEFAULT_CONFIG "pglane.conf"
 
 struct proxy proxy;
@@ -100,7 +99,10 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		if (proxy.nclients == 0)
 			ev_break(loop, EVBREAK_ALL);
 	} else if (w->signum == SIGHUP) {
-		log_warning("SIGHUP: config reload is not supported yet; restart to apply changes");
+		char err[1024];
+		log_info("SIGHUP: reloading the config");
+		if (!proxy_reload(err, sizeof(err)))
+			log_error("SIGHUP: %s", err);
 	}
 }
 
@@ -190,7 +192,9 @@ int main(int argc, char **argv)
 	proxy.users = users;
 	pool_list_init(&proxy.clients);
 	pool_setup(&ops);
-	if (!proxy_listen_start(cfg)) {
+	proxy_control_setup();
+	if (!proxy_listen_start(cfg) || !proxy_http_start(cfg)) {
+		proxy_listen_stop();
 		cfg_userlist_free(users);
 		cfg_free(cfg);
 		return 1;
@@ -209,6 +213,7 @@ int main(int argc, char **argv)
 	ev_run(proxy.loop, 0);
 
 	proxy_listen_stop();
+	proxy_http_stop();
 	proxy_janitor_stop();
 	close_everything();
 	ev_prepare_stop(proxy.loop, &proxy.deferred);
@@ -219,8 +224,8 @@ int main(int argc, char **argv)
 	proxy_io_free_cache();
 	free(proxy.dead_clients);
 	free(proxy.dead_servers);
-	cfg_userlist_free(users);
-	cfg_free(cfg);
+	cfg_userlist_free(proxy.users);
+	cfg_free(proxy.cfg);
 	ev_loop_destroy(proxy.loop);
 	log_info("pglane stopped");
 	return 0;

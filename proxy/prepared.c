@@ -15,10 +15,10 @@
 #include "protocol/sql.h"
 #include "proxy/proxy.h"
 
-#define QUERY_PEEK 1024 /* bytes of a Query looked at */
-#define BIND_PEEK (2 * PROTO_MAX_NAME + 2)
+#define QUERY_PEEK      1024 /* bytes of a Query looked at */
+#define BIND_PEEK       (2 * PROTO_MAX_NAME + 2)
 #define HANDLER_SCRATCH 160 /* scratch bytes a handler may write */
-#define HANDLER_IOVS 6
+#define HANDLER_IOVS    6
 
 static bool prepared_mode(const struct proxy_client *c)
 {
@@ -31,7 +31,8 @@ uint32_t proxy_prepared_peek(const struct proxy_client *c, uint8_t type, size_t 
 	size_t want = 0;
 	switch (type) {
 	case PROTO_FE_QUERY:
-		want = size < PROTO_HEADER_SIZE + QUERY_PEEK ? size : PROTO_HEADER_SIZE + QUERY_PEEK;
+		want = size < PROTO_HEADER_SIZE + QUERY_PEEK ? size
+		                                             : PROTO_HEADER_SIZE + QUERY_PEEK;
 		break;
 	case PROTO_FE_PARSE:
 		/* whole (renamed, replayed, its text kept), unless too large to look at */
@@ -106,7 +107,7 @@ void proxy_prepared_drained(struct proxy_client *c)
 
 /* Answer `c` directly (it has no server): what the server would have said. */
 static enum proxy_msg_result answer(struct proxy_client *c, size_t size, uint8_t type,
-				    const char *tag, bool ready)
+                                    const char *tag, bool ready)
 {
 	if (!room(&c->conn))
 		return MSG_NO_ROOM;
@@ -127,12 +128,12 @@ static enum proxy_msg_result answer(struct proxy_client *c, size_t size, uint8_t
 /* What a Query is, when it is all there (a longer one is none of the statements that
  * matter here). */
 static enum proto_sql_kind classify(const uint8_t *msg, size_t avail, size_t size, char *name,
-				    size_t cap)
+                                    size_t cap)
 {
 	if (avail < size)
 		return PROTO_SQL_OTHER;
 	return proto_sql_classify((const char *)msg + PROTO_HEADER_SIZE, size - PROTO_HEADER_SIZE,
-				  name, cap);
+	                          name, cap);
 }
 
 /* The statement `name` of a client, or NULL. */
@@ -145,8 +146,7 @@ static struct pool_stmt *lookup(const struct proxy_client *c, const char *name)
  * a server of its pool before (so it parses for this database and user), the client only
  * learns the name (no server is taken, so a client that prepares
  * synchronously while others of its thread hold servers cannot deadlock them). */
-static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_t *msg,
-					    size_t size)
+static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_t *msg, size_t size)
 {
 	const char *name;
 	size_t rest;
@@ -168,7 +168,7 @@ static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_
 }
 
 enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint8_t *msg,
-					      size_t avail, size_t size)
+                                              size_t avail, size_t size)
 {
 	if (!prepared_mode(c))
 		return MSG_FORWARD;
@@ -211,14 +211,15 @@ enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint
 static struct pool_stmt_cache *server_cache(struct proxy_client *c, struct proxy_server *s)
 {
 	if (!s->stmts)
-		s->stmts = pool_stmt_cache_new(pool_lane_cfg(c->pc.pool)->pool.max_prepared_statements);
+		s->stmts = pool_stmt_cache_new(
+		        pool_lane_cfg(c->pc.pool)->pool.max_prepared_statements);
 	return s->stmts;
 }
 
 /* Make `stmt` exist on `s` before the message being handled: evict the least recently used
  * statement when full, then Parse it under its pglane-wide name (answers swallowed). */
 static bool ensure_prepared(struct proxy_client *c, struct proxy_server *s, struct pool_stmt *stmt,
-			    bool for_client)
+                            bool for_client)
 {
 	struct pool_stmt_cache *cache = server_cache(c, s);
 	if (!cache)
@@ -229,8 +230,7 @@ static bool ensure_prepared(struct proxy_client *c, struct proxy_server *s, stru
 	struct pool_stmt *victim = pool_stmt_cache_victim(cache);
 	if (victim) {
 		proto_write_target(&w, PROTO_FE_CLOSE, PROTO_DESCRIBE_STATEMENT, victim->name);
-		if (!commit(&s->conn, &w) ||
-		    !proxy_req_push(s, PROTO_FE_CLOSE, REQ_SKIP, NULL, 0))
+		if (!commit(&s->conn, &w) || !proxy_req_push(s, PROTO_FE_CLOSE, REQ_SKIP, NULL, 0))
 			return false;
 		pool_stmt_cache_remove(cache, victim);
 		w = scratch_writer(&s->conn);
@@ -247,8 +247,7 @@ static bool ensure_prepared(struct proxy_client *c, struct proxy_server *s, stru
  * server holds someone else's. */
 static bool ensure_unnamed(struct proxy_client *c, struct proxy_server *s)
 {
-	if (!c->unnamed_len ||
-	    (s->unnamed_client == c->id && s->unnamed_seq == c->unnamed_seq))
+	if (!c->unnamed_len || (s->unnamed_client == c->id && s->unnamed_seq == c->unnamed_seq))
 		return true;
 	if (!proxy_out_ref(&s->conn, c->unnamed, c->unnamed_len) ||
 	    !proxy_req_push(s, PROTO_FE_PARSE, REQ_SKIP, NULL, REQ_UNNAMED))
@@ -277,7 +276,7 @@ static bool keep_unnamed(struct proxy_client *c, const uint8_t *msg, size_t size
 }
 
 static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_server *s,
-				      const uint8_t *msg, size_t avail, size_t size)
+                                      const uint8_t *msg, size_t avail, size_t size)
 {
 	if (avail < size)
 		return MSG_FORWARD; /* too large to look at */
@@ -314,7 +313,7 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 }
 
 static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server *s,
-				     const uint8_t *msg, size_t avail, size_t size)
+                                     const uint8_t *msg, size_t avail, size_t size)
 {
 	const char *portal, *name;
 	size_t end;
@@ -323,21 +322,19 @@ static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server
 		return MSG_FORWARD;
 	if (!name[0])
 		return ensure_unnamed(c, s) &&
-				       proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0)
-			       ? MSG_PASS
-			       : MSG_ERROR;
+		                       proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0)
+		               ? MSG_PASS
+		               : MSG_ERROR;
 	struct pool_stmt *stmt = lookup(c, name);
 	if (!stmt)
-		return proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0)
-			       ? MSG_PASS
-			       : MSG_ERROR;
+		return proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0) ? MSG_PASS
+		                                                              : MSG_ERROR;
 	if (!ensure_prepared(c, s, stmt, false))
 		return MSG_ERROR;
 	size_t rest = size - PROTO_HEADER_SIZE - end;
 	struct proto_writer w = scratch_writer(&s->conn);
 	proto_write_bind_head(&w, portal, stmt->name, rest);
-	if (!commit(&s->conn, &w) ||
-	    !proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0))
+	if (!commit(&s->conn, &w) || !proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0))
 		return MSG_ERROR;
 	/* the caller passes the rest of the message on after the names */
 	struct proxy_io *io = c->conn.io;
@@ -347,15 +344,14 @@ static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server
 }
 
 static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_server *s,
-				       const uint8_t *msg, size_t size)
+                                       const uint8_t *msg, size_t size)
 {
 	uint8_t type = msg[0], kind;
 	const char *name;
 	if (!proto_parse_target(msg + PROTO_HEADER_SIZE, size - PROTO_HEADER_SIZE, &kind, &name))
 		return MSG_FORWARD;
 	if (kind == PROTO_DESCRIBE_PORTAL)
-		return proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS
-										 : MSG_ERROR;
+		return proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS : MSG_ERROR;
 	if (!name[0]) {
 		bool ok;
 		if (type == PROTO_FE_CLOSE) {
@@ -365,9 +361,7 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 		} else {
 			ok = ensure_unnamed(c, s);
 		}
-		return ok && proxy_req_push(s, type, REQ_FORWARD, NULL, 0)
-			       ? MSG_PASS
-			       : MSG_ERROR;
+		return ok && proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS : MSG_ERROR;
 	}
 	if (type == PROTO_FE_CLOSE) {
 		if (!proxy_req_push(s, type, REQ_FAKE, NULL, 0))
@@ -378,20 +372,18 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 	}
 	struct pool_stmt *stmt = lookup(c, name);
 	if (!stmt)
-		return proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS
-										 : MSG_ERROR;
+		return proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS : MSG_ERROR;
 	if (!ensure_prepared(c, s, stmt, false))
 		return MSG_ERROR;
 	struct proto_writer w = scratch_writer(&s->conn);
 	proto_write_target(&w, PROTO_FE_DESCRIBE, PROTO_DESCRIBE_STATEMENT, stmt->name);
-	return commit(&s->conn, &w) &&
-			       proxy_req_push(s, type, REQ_FORWARD, NULL, 0)
-		       ? consumed(c, size)
-		       : MSG_ERROR;
+	return commit(&s->conn, &w) && proxy_req_push(s, type, REQ_FORWARD, NULL, 0)
+	               ? consumed(c, size)
+	               : MSG_ERROR;
 }
 
 static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_server *s,
-				      const uint8_t *msg, size_t avail, size_t size)
+                                      const uint8_t *msg, size_t avail, size_t size)
 {
 	char name[PROTO_MAX_NAME];
 	enum proto_sql_kind kind = classify(msg, avail, size, name, sizeof(name));
@@ -410,8 +402,7 @@ static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_serve
 		flags = REQ_RESETS; /* should it fail, the server is not reused */
 	}
 	s->unnamed_client = 0; /* a simple Query drops the unnamed statement */
-	return proxy_req_push(s, PROTO_FE_QUERY, REQ_FORWARD, NULL, flags) ? MSG_PASS
-									  : MSG_ERROR;
+	return proxy_req_push(s, PROTO_FE_QUERY, REQ_FORWARD, NULL, flags) ? MSG_PASS : MSG_ERROR;
 }
 
 /* Session mode (or no statement cache): statement names are only remembered, for the text. */
@@ -442,18 +433,17 @@ static const char *unnamed_text(const struct proxy_client *c, size_t *len)
 {
 	const char *name;
 	size_t rest;
-	if (!c->unnamed_len ||
-	    !proto_parse_parse(c->unnamed + PROTO_HEADER_SIZE, c->unnamed_len - PROTO_HEADER_SIZE,
-			       &name, &rest))
+	if (!c->unnamed_len || !proto_parse_parse(c->unnamed + PROTO_HEADER_SIZE,
+	                                          c->unnamed_len - PROTO_HEADER_SIZE, &name, &rest))
 		return NULL;
 	return proto_sql_parse_text(c->unnamed + PROTO_HEADER_SIZE + rest,
-				    c->unnamed_len - PROTO_HEADER_SIZE - rest, len);
+	                            c->unnamed_len - PROTO_HEADER_SIZE - rest, len);
 }
 
 /* Keep what the slow query log needs to name a statement: the text of a Query, the
  * statement of a Bind for the Execute that follows. */
 static void note_statement(struct proxy_client *c, struct proxy_server *s, bool prepared,
-			   const uint8_t *msg, size_t avail, size_t size)
+                           const uint8_t *msg, size_t avail, size_t size)
 {
 	if (pool_lane_cfg(c->pc.pool)->pool.slow_query_ms <= 0)
 		return;
@@ -462,8 +452,8 @@ static void note_statement(struct proxy_client *c, struct proxy_server *s, bool 
 	case PROTO_FE_QUERY:
 		if (tail && tail->type == PROTO_FE_QUERY)
 			tail->text_seq = proxy_req_keep_text(
-				s, (const char *)msg + PROTO_HEADER_SIZE,
-				(avail < size ? avail : size) - PROTO_HEADER_SIZE);
+			        s, (const char *)msg + PROTO_HEADER_SIZE,
+			        (avail < size ? avail : size) - PROTO_HEADER_SIZE);
 		break;
 	case PROTO_FE_PARSE:
 		if (!prepared)
@@ -476,7 +466,7 @@ static void note_statement(struct proxy_client *c, struct proxy_server *s, bool 
 		s->bound = NULL;
 		s->bound_seq = 0;
 		if (!proto_parse_bind_names(msg + PROTO_HEADER_SIZE, avail - PROTO_HEADER_SIZE,
-					    &portal, &name, &end))
+		                            &portal, &name, &end))
 			break;
 		if (name[0]) {
 			s->bound = lookup(c, name);
@@ -503,7 +493,7 @@ static void note_statement(struct proxy_client *c, struct proxy_server *s, bool 
 }
 
 enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy_server *s,
-					    const uint8_t *msg, size_t avail, size_t size)
+                                            const uint8_t *msg, size_t avail, size_t size)
 {
 	uint8_t type = msg[0];
 	bool prepared = prepared_mode(c);
@@ -555,6 +545,7 @@ enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy
 	if (r == MSG_PASS || r == MSG_DONE)
 		note_statement(c, s, prepared, msg, avail, size);
 	if (r == MSG_ERROR)
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "out of memory handling a statement");
+		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL,
+		                   "out of memory handling a statement");
 	return r;
 }

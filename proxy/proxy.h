@@ -19,6 +19,7 @@
 #define PROXY_LOGIN_MAX_PACKET 8192                  /* any message before authentication */
 #define PROXY_MAX_PACKET       (1024u * 1024 * 1024) /* any message after */
 #define PROXY_ADDR_LEN         64
+#define PGLANE_VERSION         "0.1.0"
 
 enum proxy_client_state {
 	CLIENT_STARTUP, /* reading the startup packet */
@@ -29,6 +30,7 @@ enum proxy_client_state {
 };
 
 struct proxy_login; /* proxy/login.c: authentication state, only while logging in */
+struct proxy_admin; /* proxy/admin_client.c: an admin console session */
 
 struct proxy_client {
 	struct proxy_conn conn;
@@ -39,6 +41,8 @@ struct proxy_client {
 	int32_t cancel_key;
 	struct proxy_client *cancel_next; /* cancel hash chain */
 	struct proxy_login *login;        /* owned while logging in */
+	struct proxy_admin *admin;        /* owned; set for admin console clients */
+	bool want_admin;                  /* logging in to the admin database */
 	char addr[PROXY_ADDR_LEN];        /* "ip:port" */
 	int64_t connect_ms;
 	int64_t active_ms;      /* last message from the client */
@@ -51,13 +55,13 @@ struct proxy_client {
 	uint8_t negotiations;   /* SSLRequest / GSSENCRequest answered */
 	/* transaction-mode prepared statements */
 	struct pool_stmt_map *stmts; /* owned; the client's statement names */
-	uint8_t *unnamed;	     /* owned; its last Parse of the unnamed statement */
+	uint8_t *unnamed;            /* owned; its last Parse of the unnamed statement */
 	uint32_t unnamed_len;
 	uint32_t unnamed_cap;
-	uint32_t unnamed_seq;	     /* bumped with each such Parse */
-	bool unnamed_inflight;	     /* `unnamed` is referenced by queued output */
+	uint32_t unnamed_seq;               /* bumped with each such Parse */
+	bool unnamed_inflight;              /* `unnamed` is referenced by queued output */
 	struct pool *lanes[CFG_LANE_COUNT]; /* borrowed; its pool in each lane */
-	bool routed;			    /* session mode: the lane is chosen */
+	bool routed;                        /* session mode: the lane is chosen */
 };
 
 enum proxy_server_state {
@@ -79,15 +83,15 @@ enum proxy_req_action {
 enum proxy_req_flag {
 	REQ_UNNAMED = 1,  /* a Parse of the unnamed statement */
 	REQ_INTERNAL = 2, /* pglane's own Query or Sync */
-	REQ_RESETS = 4,	  /* DISCARD ALL / DEALLOCATE ALL: if it fails, the server is unsure */
+	REQ_RESETS = 4,   /* DISCARD ALL / DEALLOCATE ALL: if it fails, the server is unsure */
 };
 
 struct proxy_req {
-	uint8_t type;	/* the request: P B C D E S Q F */
-	uint8_t action; /* enum proxy_req_action */
-	uint8_t flags;	/* enum proxy_req_flag */
-	uint32_t text_seq; /* Query / Execute: which text of the server's it ran (0: none) */
-	int64_t start_us;  /* when it was sent */
+	uint8_t type;           /* the request: P B C D E S Q F */
+	uint8_t action;         /* enum proxy_req_action */
+	uint8_t flags;          /* enum proxy_req_flag */
+	uint32_t text_seq;      /* Query / Execute: which text of the server's it ran (0: none) */
+	int64_t start_us;       /* when it was sent */
 	struct pool_stmt *stmt; /* a reference: the statement a Parse prepares */
 };
 
@@ -107,22 +111,22 @@ struct proxy_server {
 	bool unsynced;     /* extended-protocol messages sent since the last Sync */
 	bool copy_in;      /* the server waits for CopyData from the client */
 	bool rollback_sent;
-	bool needs_reset;       /* a session-mode client used it: server_reset_query on release */
-	bool ext_error;	   /* an extended-protocol error: the server ignores all until Sync */
-	struct proxy_reqq q;		  /* answers owed, oldest first */
-	struct pool_stmt_cache *stmts;	  /* owned; statements prepared on it */
-	uint32_t unnamed_client;	  /* whose unnamed statement it holds (client id) */
-	uint32_t unnamed_seq;		  /* ... and which of its Parses */
+	bool needs_reset;    /* a session-mode client used it: server_reset_query on release */
+	bool ext_error;      /* an extended-protocol error: the server ignores all until Sync */
+	struct proxy_reqq q; /* answers owed, oldest first */
+	struct pool_stmt_cache *stmts; /* owned; statements prepared on it */
+	uint32_t unnamed_client;       /* whose unnamed statement it holds (client id) */
+	uint32_t unnamed_seq;          /* ... and which of its Parses */
 	/* statement texts for the slow query log */
-	char *text;		  /* owned; the last Query or unnamed statement text */
+	char *text; /* owned; the last Query or unnamed statement text */
 	uint32_t text_len;
 	uint32_t text_seq;
-	struct pool_stmt *bound;  /* a reference: the named statement of the last Bind */
-	uint32_t bound_seq;	  /* or the text of its unnamed one */
-	int64_t last_done_us;	  /* when the last request was answered */
-	int64_t cancel_sent_us;	  /* statement_timeout: when its cancel went out */
-	int64_t ready_ms;	  /* when it last had nothing to do */
-	int64_t query_start_us; /* when `pending` went from 0 to 1 */
+	struct pool_stmt *bound;          /* a reference: the named statement of the last Bind */
+	uint32_t bound_seq;               /* or the text of its unnamed one */
+	int64_t last_done_us;             /* when the last request was answered */
+	int64_t cancel_sent_us;           /* statement_timeout: when its cancel went out */
+	int64_t ready_ms;                 /* when it last had nothing to do */
+	int64_t query_start_us;           /* when `pending` went from 0 to 1 */
 	struct proxy_server_login *login; /* owned while logging in */
 	struct sockaddr_storage addr;     /* where it is connected (for cancel requests) */
 	socklen_t addr_len;
@@ -184,6 +188,37 @@ void proxy_client_reap(void);
 void proxy_login_read(struct proxy_client *c);
 void proxy_login_free(struct proxy_client *c);
 
+/* ---- proxy/admin_client.c ---- */
+void proxy_admin_started(void);
+int64_t proxy_admin_started_ms(void);
+/* After login to the admin database: false (client closed) when `user` may not. */
+bool proxy_admin_login(struct proxy_client *c, const char *user);
+/* Bytes from an admin client are ready. */
+void proxy_admin_read(struct proxy_client *c);
+/* Its output was written. */
+void proxy_admin_drained(struct proxy_client *c);
+/* A PAUSE it waits for may be done. */
+void proxy_admin_poll(struct proxy_client *c);
+void proxy_admin_free(struct proxy_client *c);
+const char *proxy_admin_user(const struct proxy_client *c);
+/* The Prometheus metrics text (appended to `out`). */
+struct admin_buf;
+void proxy_admin_metrics(struct admin_buf *out);
+
+/* ---- proxy/control.c ---- */
+/* Reload the config file: validated first; false (and the old config kept) with the errors
+ * in `err` when it is not valid. */
+bool proxy_reload(char *err, size_t cap);
+/* Register the admin console's callbacks. */
+void proxy_control_setup(void);
+/* Check pending PAUSEs of admin clients. */
+void proxy_control_poll(void);
+
+/* ---- proxy/http.c ---- */
+/* Serve GET /metrics and /healthz on listen.host:admin.http_port (0: off). */
+__attribute__((warn_unused_result)) bool proxy_http_start(const struct cfg *cfg);
+void proxy_http_stop(void);
+
 /* ---- proxy/server.c ---- */
 /* Open a new server connection for pool `p` (the pool_ops launch callback). */
 void proxy_server_launch(struct pool *p);
@@ -226,8 +261,8 @@ void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, cons
 /* ---- proxy/requests.c ---- */
 /* Record a request sent to (or answered for) the server; false when out of memory. */
 __attribute__((warn_unused_result)) bool proxy_req_push(struct proxy_server *s, uint8_t type,
-							enum proxy_req_action action,
-							struct pool_stmt *stmt, unsigned flags);
+                                                        enum proxy_req_action action,
+                                                        struct pool_stmt *stmt, unsigned flags);
 /* The oldest request not yet answered, or NULL. */
 struct proxy_req *proxy_req_head(struct proxy_server *s);
 /* It was answered. */
@@ -248,7 +283,7 @@ void proxy_req_fail_batch(struct proxy_server *s);
 /* Write pglane's answers for FAKE requests now at the head to `c` (NULL: drop them). False
  * when the client's output has no room (call again after it drained). */
 __attribute__((warn_unused_result)) bool proxy_req_emit_fakes(struct proxy_server *s,
-							      struct proxy_client *c);
+                                                              struct proxy_client *c);
 
 /* ---- proxy/prepared.c ---- */
 enum proxy_msg_result {
@@ -263,11 +298,11 @@ enum proxy_msg_result {
 uint32_t proxy_prepared_peek(const struct proxy_client *c, uint8_t type, size_t size);
 /* A message from a client with no server: answer it without one when possible. */
 enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint8_t *msg,
-					      size_t avail, size_t size);
+                                              size_t avail, size_t size);
 /* A message from a linked client: record what the server owes, rename statements, prepare
  * them where missing. Returns MSG_PASS, MSG_DONE, MSG_NO_ROOM or MSG_ERROR. */
 enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy_server *s,
-					    const uint8_t *msg, size_t avail, size_t size);
+                                            const uint8_t *msg, size_t avail, size_t size);
 /* The client's output has been written: its unnamed Parse may be replaced again. */
 void proxy_prepared_drained(struct proxy_client *c);
 /* Free a client's statement state. */

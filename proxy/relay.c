@@ -87,15 +87,14 @@ static bool client_answer(struct proxy_client *c, const char *sqlstate, const ch
 static struct pool *lane_pool(struct proxy_client *c, enum cfg_lane_kind lane)
 {
 	if (!c->lanes[lane])
-		c->lanes[lane] = pool_get(proxy.cfg, c->pc.pool->db->name, c->pc.pool->user->name,
-					  lane);
+		c->lanes[lane] =
+		        pool_get(proxy.cfg, c->pc.pool->db->name, c->pc.pool->user->name, lane);
 	return c->lanes[lane];
 }
 
 /* The text a transaction starts with, for its lane hint: a Query's, a Parse's, or that of
  * the statement a Bind runs. */
-static const char *first_text(struct proxy_client *c, const uint8_t *msg, size_t avail,
-			      size_t *len)
+static const char *first_text(struct proxy_client *c, const uint8_t *msg, size_t avail, size_t *len)
 {
 	const uint8_t *body = msg + PROTO_HEADER_SIZE;
 	size_t n = avail - PROTO_HEADER_SIZE;
@@ -116,7 +115,8 @@ static const char *first_text(struct proxy_client *c, const uint8_t *msg, size_t
 		size_t end;
 		if (!proto_parse_bind_names(body, n, &portal, &name, &end))
 			return NULL;
-		struct pool_stmt *st = c->stmts && name[0] ? pool_stmt_map_get(c->stmts, name) : NULL;
+		struct pool_stmt *st =
+		        c->stmts && name[0] ? pool_stmt_map_get(c->stmts, name) : NULL;
 		if (st) {
 			*len = st->len;
 			return (const char *)st->body;
@@ -148,9 +148,9 @@ static void choose_lane(struct proxy_client *c, const uint8_t *msg, size_t avail
 	bool hinted = text && proto_sql_lane_hint(text, len, hint, sizeof(hint));
 	int app = pool_params_index("application_name");
 	const struct pool_str *appv = app >= 0 ? c->pc.params.v[app] : NULL;
-	enum cfg_lane_kind lane = pool_route(proxy.cfg, cur->db->cfg, cur->db->name,
-					     cur->user->name, appv ? appv->s : NULL,
-					     hinted ? hint : NULL);
+	enum cfg_lane_kind lane =
+	        pool_route(proxy.cfg, cur->db->cfg, cur->db->name, cur->user->name,
+	                   appv ? appv->s : NULL, hinted ? hint : NULL);
 	struct pool *p = lane_pool(c, lane);
 	c->routed = true;
 	if (!p || p == cur)
@@ -161,8 +161,7 @@ static void choose_lane(struct proxy_client *c, const uint8_t *msg, size_t avail
 }
 
 /* Get a server for a client that has a message for one; NULL: it waits (reading paused). */
-static struct proxy_server *client_acquire(struct proxy_client *c, const uint8_t *msg,
-					   size_t avail)
+static struct proxy_server *client_acquire(struct proxy_client *c, const uint8_t *msg, size_t avail)
 {
 	if (c->pc.pool->db->cfg)
 		choose_lane(c, msg, avail);
@@ -263,7 +262,7 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 		}
 		if (fr == PROTO_FRAME_BAD) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					   "invalid message length from client");
+			                   "invalid message length from client");
 			return true;
 		}
 		if (!client_type_ok(f.type)) {
@@ -280,7 +279,7 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 		if (avail < want) {
 			if (want > PROXY_BUF_MAX) {
 				proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-						   "message too large for pglane to look inside");
+				                   "message too large for pglane to look inside");
 				return true;
 			}
 			io->need = want;
@@ -497,7 +496,7 @@ static bool needs_whole(uint8_t type)
  * the client; false also when it must be swallowed. Sets *fatal for a fatal error while no
  * client is linked, *bad when the message is malformed. */
 static bool server_message(struct proxy_server *s, struct proxy_client *c,
-			   const struct proto_frame *f, bool *fatal, bool *bad)
+                           const struct proto_frame *f, bool *fatal, bool *bad)
 {
 	struct proxy_req *h = proxy_req_head(s);
 	bool forward = c && (!h || h->action == REQ_FORWARD);
@@ -587,7 +586,7 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 		}
 		struct proto_frame f;
 		enum proto_frame_result fr =
-			proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
+		        proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
 		if (fr == PROTO_FRAME_NEED_MORE) {
 			io->need = PROTO_HEADER_SIZE;
 			return true;
@@ -621,7 +620,8 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 			return false; /* room for this message first */
 		bool bad = false;
 		bool forward = server_message(s, c, &f, fatal, &bad);
-		log_debug("s%u: < %c %zu %s", s->id, f.type, f.size, forward ? "forwarded" : "kept");
+		log_debug("s%u: < %c %zu %s", s->id, f.type, f.size,
+		          forward ? "forwarded" : "kept");
 		if (bad) {
 			proxy_server_close(s, "malformed message from server");
 			return true;
@@ -630,8 +630,9 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 			/* pglane cancelled it: say why, as PostgreSQL's own timeout would */
 			char msg[160];
 			snprintf(msg, sizeof(msg),
-				 "canceling statement due to statement timeout (pglane, lane \"%s\")",
-				 cfg_lane_name(s->ps.pool->lane));
+			         "canceling statement due to statement timeout (pglane, lane "
+			         "\"%s\")",
+			         cfg_lane_name(s->ps.pool->lane));
 			forward = false;
 			if (!proxy_client_error(c, PROTO_SQLSTATE_QUERY_CANCELED, msg)) {
 				proxy_client_close(c, NULL, "out of memory");

@@ -23,7 +23,7 @@ static bool ends_with_ready(uint8_t type)
 }
 
 bool proxy_req_push(struct proxy_server *s, uint8_t type, enum proxy_req_action action,
-		    struct pool_stmt *stmt, unsigned flags)
+                    struct pool_stmt *stmt, unsigned flags)
 {
 	struct proxy_reqq *q = &s->q;
 	if (q->n == q->cap) {
@@ -67,7 +67,7 @@ static bool is_statement(const struct proxy_req *e)
 {
 	return e->action == REQ_FORWARD && !(e->flags & REQ_INTERNAL) &&
 	       (e->type == PROTO_FE_QUERY || e->type == PROTO_FE_EXECUTE ||
-		e->type == PROTO_FE_FUNCTION_CALL);
+	        e->type == PROTO_FE_FUNCTION_CALL);
 }
 
 static void log_slow(struct proxy_server *s, const struct proxy_req *e, int64_t dur_us)
@@ -85,14 +85,14 @@ static void log_slow(struct proxy_server *s, const struct proxy_req *e, int64_t 
 	int app = pool_params_index("application_name");
 	if (c && app >= 0 && c->pc.params.v[app])
 		snprintf(r.application_name, sizeof(r.application_name), "%s",
-			 c->pc.params.v[app]->s);
+		         c->pc.params.v[app]->s);
 	snprintf(r.client, sizeof(r.client), "%s", c ? c->addr : "(gone)");
 	r.duration_ms = (double)dur_us / 1000.0;
 	r.wait_ms = c ? (double)c->pc.last_wait_ms : 0;
 	if (e->stmt)
-		pool_slow_text((const char *)e->stmt->body, strnlen((const char *)e->stmt->body,
-								  e->stmt->len),
-			       r.query, sizeof(r.query));
+		pool_slow_text((const char *)e->stmt->body,
+		               strnlen((const char *)e->stmt->body, e->stmt->len), r.query,
+		               sizeof(r.query));
 	else if (e->text_seq && e->text_seq == s->text_seq && s->text)
 		pool_slow_text(s->text, s->text_len, r.query, sizeof(r.query));
 	else
@@ -100,14 +100,14 @@ static void log_slow(struct proxy_server *s, const struct proxy_req *e, int64_t 
 	pool_slowlog_add(&r);
 	p->stats.slow_queries++;
 	const struct cfg_log_field f[] = {
-		{.key = "database", .str = r.database},
-		{.key = "user", .str = r.user},
-		{.key = "lane", .str = r.lane},
-		{.key = "application_name", .str = r.application_name},
-		{.key = "client", .str = r.client},
-		{.key = "duration_ms", .num = r.duration_ms, .is_num = true},
-		{.key = "wait_ms", .num = r.wait_ms, .is_num = true},
-		{.key = "query", .str = r.query},
+	        {.key = "database", .str = r.database},
+	        {.key = "user", .str = r.user},
+	        {.key = "lane", .str = r.lane},
+	        {.key = "application_name", .str = r.application_name},
+	        {.key = "client", .str = r.client},
+	        {.key = "duration_ms", .num = r.duration_ms, .is_num = true},
+	        {.key = "wait_ms", .num = r.wait_ms, .is_num = true},
+	        {.key = "query", .str = r.query},
 	};
 	cfg_log_event(CFG_LOG_WARNING, "slow_query", f, (int)(sizeof(f) / sizeof(f[0])));
 }
@@ -141,7 +141,7 @@ void proxy_req_pop(struct proxy_server *s)
 	if (e->action != REQ_FAKE && ends_with_ready(e->type)) {
 		if (s->pending > 0 && --s->pending == 0 && s->ps.pool)
 			s->ps.pool->stats.query_time_us +=
-				(uint64_t)(proxy_now_us() - s->query_start_us);
+			        (uint64_t)(proxy_now_us() - s->query_start_us);
 		if ((e->flags & REQ_INTERNAL) && s->internal > 0)
 			s->internal--;
 	}

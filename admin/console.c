@@ -1,0 +1,257 @@
+/* admin/console.c — parsing and dispatching admin commands. Words are case-insensitive;
+ * a database name may be quoted. Stats users may only SHOW. */
+#include "admin/console.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "protocol/msg.h"
+
+#define MAX_WORDS 4
+#define WORD_MAX 64
+
+static const struct admin_ops *ops;
+
+void admin_setup(const struct admin_ops *o)
+{
+	ops = o;
+}
+
+struct words {
+	int n;
+	char w[MAX_WORDS][WORD_MAX];
+	bool quoted[MAX_WORDS];
+};
+
+/* Split `sql` into at most MAX_WORDS words; false when it does not fit or is malformed. */
+static bool split(const char *sql, size_t len, struct words *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t i = 0;
+	for (;;) {
+		while (i < len && (isspace((unsigned char)sql[i]) || sql[i] == ';'))
+			i++;
+		if (i >= len || sql[i] == '\0')
+			return true;
+		if (out->n == MAX_WORDS)
+			return false;
+		char *w = out->w[out->n];
+		size_t n = 0;
+		if (sql[i] == '"') {
+			out->quoted[out->n] = true;
+			for (i++;; i++) {
+				if (i >= len)
+					return false;
+				if (sql[i] == '"') {
+					if (i + 1 < len && sql[i + 1] == '"') {
+						i++;
+					} else {
+						i++;
+						break;
+					}
+				}
+				if (n + 1 >= WORD_MAX)
+					return false;
+				w[n++] = sql[i];
+			}
+		} else {
+			while (i < len && sql[i] && !isspace((unsigned char)sql[i]) && sql[i] != ';') {
+				if (n + 1 >= WORD_MAX)
+					return false;
+				w[n++] = sql[i++];
+			}
+		}
+		w[n] = '\0';
+		out->n++;
+	}
+}
+
+static bool is(const struct words *w, int i, const char *kw)
+{
+	return i < w->n && !w->quoted[i] && strcasecmp(w->w[i], kw) == 0;
+}
+
+static void show_version(const struct admin_ctx *ctx, struct admin_result *r)
+{
+	static const char *const cols[] = {"version"};
+	admin_result_columns(r, cols, 1);
+	admin_row_begin(r);
+	char v[64];
+	snprintf(v, sizeof(v), "pglane %s", ctx->version);
+	admin_row_str(r, v);
+	admin_row_end(r);
+}
+
+static void show_replication(struct admin_result *r)
+{
+	static const char *const cols[] = {"database", "host",	   "port",    "role",	   "state",
+					   "replay_lag_ms", "lag_bytes", "healthy", "checked_at"};
+	admin_result_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
+}
+
+static void show_slots(struct admin_result *r)
+{
+	static const char *const cols[] = {"database", "slot_name", "slot_type", "active",
+					   "retained_bytes"};
+	admin_result_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
+}
+
+static void show_help(struct admin_result *r)
+{
+	static const char *const cols[] = {"command"};
+	static const char *const lines[] = {
+		"SHOW POOLS|LANES|STATS|CLIENTS|SERVERS|DATABASES|CONFIG|VERSION|SLOW|"
+		"REPLICATION|SLOTS",
+		"PAUSE [db]",
+		"RESUME [db]",
+		"RELOAD",
+		"KILL db",
+		"RECONNECT [db]",
+		"SHUTDOWN",
+	};
+	admin_result_columns(r, cols, 1);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		admin_row_begin(r);
+		admin_row_str(r, lines[i]);
+		admin_row_end(r);
+	}
+}
+
+static void run_show(const struct admin_ctx *ctx, const struct words *w, struct admin_result *r)
+{
+	if (w->n != 2) {
+		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR,
+				   "SHOW needs one of: POOLS, LANES, STATS, CLIENTS, SERVERS, "
+				   "DATABASES, CONFIG, VERSION, SLOW, REPLICATION, SLOTS, HELP");
+		return;
+	}
+	if (is(w, 1, "pools"))
+		admin_show_pools(ctx, r);
+	else if (is(w, 1, "lanes"))
+		admin_show_lanes(ctx, r);
+	else if (is(w, 1, "stats"))
+		admin_show_stats(ctx, r);
+	else if (is(w, 1, "clients"))
+		admin_show_conns(ctx, r, false, ops);
+	else if (is(w, 1, "servers"))
+		admin_show_conns(ctx, r, true, ops);
+	else if (is(w, 1, "databases"))
+		admin_show_databases(ctx, r);
+	else if (is(w, 1, "config"))
+		admin_show_config(ctx, r);
+	else if (is(w, 1, "version"))
+		show_version(ctx, r);
+	else if (is(w, 1, "slow"))
+		admin_show_slow(ctx, r);
+	else if (is(w, 1, "replication"))
+		show_replication(r);
+	else if (is(w, 1, "slots"))
+		show_slots(r);
+	else if (is(w, 1, "help"))
+		show_help(r);
+	else {
+		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "unknown SHOW subject: %s",
+				   w->w[1]);
+		return;
+	}
+	admin_result_tag(r, "SHOW");
+}
+
+/* A control command taking an optional (or, `needs_db`, a required) database name. */
+static void run_control(const struct words *w, struct admin_result *r, const char *tag,
+			bool (*fn)(const char *db, char *err, size_t cap), bool needs_db)
+{
+	if (w->n > 2 || (needs_db && w->n != 2)) {
+		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "usage: %s%s", tag,
+				   needs_db ? " db" : " [db]");
+		return;
+	}
+	const char *db = w->n == 2 ? w->w[1] : NULL;
+	char err[256] = "";
+	if (!fn(db, err, sizeof(err))) {
+		admin_result_error(r, PROTO_SQLSTATE_INVALID_CATALOG, "%s", err);
+		return;
+	}
+	admin_result_tag(r, tag);
+}
+
+void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len,
+		   struct admin_result *r)
+{
+	struct words w;
+	if (!split(sql, len, &w)) {
+		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR,
+				   "not an admin command (try SHOW HELP)");
+		return;
+	}
+	if (w.n == 0) {
+		admin_result_tag(r, ""); /* an empty query */
+		return;
+	}
+	if (is(&w, 0, "show")) {
+		run_show(ctx, &w, r);
+		return;
+	}
+	if (is(&w, 0, "set")) {
+		admin_result_tag(r, "SET"); /* drivers set things at connect: accepted, ignored */
+		return;
+	}
+	static const char *const controls[] = {"pause", "resume", "reload", "kill", "reconnect",
+					       "shutdown"};
+	bool control = false;
+	for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++)
+		control = control || is(&w, 0, controls[i]);
+	if (!control) {
+		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR,
+				   "unknown admin command \"%s\" (try SHOW HELP)", w.w[0]);
+		return;
+	}
+	if (!ctx->full) {
+		admin_result_error(r, PROTO_SQLSTATE_INSUFFICIENT_PRIVILEGE,
+				   "admin.stats_users may only use SHOW");
+		return;
+	}
+	if (is(&w, 0, "pause")) {
+		run_control(&w, r, "PAUSE", ops->pause, false);
+		if (!admin_result_is_error(r)) {
+			r->pending = true;
+			snprintf(r->pending_db, sizeof(r->pending_db), "%s",
+				 w.n == 2 ? w.w[1] : "");
+			admin_pending_poll(r);
+		}
+	} else if (is(&w, 0, "resume")) {
+		run_control(&w, r, "RESUME", ops->resume, false);
+	} else if (is(&w, 0, "kill")) {
+		run_control(&w, r, "KILL", ops->kill, true);
+	} else if (is(&w, 0, "reconnect")) {
+		run_control(&w, r, "RECONNECT", ops->reconnect, false);
+	} else if (is(&w, 0, "reload")) {
+		char err[400] = "";
+		if (w.n != 1)
+			admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "usage: RELOAD");
+		else if (!ops->reload(err, sizeof(err)))
+			admin_result_error(r, "F0000", "RELOAD refused, the old config stays: %s",
+					   err);
+		else
+			admin_result_tag(r, "RELOAD");
+	} else {
+		if (w.n != 1) {
+			admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "usage: SHUTDOWN");
+			return;
+		}
+		admin_result_tag(r, "SHUTDOWN");
+		ops->shutdown();
+	}
+}
+
+bool admin_pending_poll(struct admin_result *r)
+{
+	if (!r->pending)
+		return true;
+	if (!ops->paused_done(r->pending_db[0] ? r->pending_db : NULL))
+		return false;
+	r->pending = false;
+	return true;
+}

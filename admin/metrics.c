@@ -1,0 +1,162 @@
+/* admin/metrics.c — Prometheus text format 0.0.4: HELP and TYPE once per family, then its
+ * samples; label values escaped (\\, \", \n). */
+#include "admin/metrics.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pool/pool.h"
+#include "pool/slowlog.h"
+
+static void put(struct admin_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct admin_buf *b, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		admin_buf_put(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* A label value with Prometheus escapes. */
+static void label(char *out, size_t cap, const char *v)
+{
+	size_t n = 0;
+	for (; *v && n + 3 < cap; v++) {
+		if (*v == '\\' || *v == '"') {
+			out[n++] = '\\';
+			out[n++] = *v;
+		} else if (*v == '\n') {
+			out[n++] = '\\';
+			out[n++] = 'n';
+		} else {
+			out[n++] = *v;
+		}
+	}
+	out[n] = '\0';
+}
+
+static void pool_labels(const struct pool *p, char *out, size_t cap)
+{
+	char db[130], user[130];
+	label(db, sizeof(db), p->db->name);
+	label(user, sizeof(user), p->user->name);
+	snprintf(out, cap, "database=\"%s\",user=\"%s\",lane=\"%s\"", db, user,
+		 cfg_lane_name(p->lane));
+}
+
+enum kind { GAUGE, COUNTER };
+
+struct family {
+	const char *name;
+	const char *help;
+	enum kind kind;
+};
+
+static void header(struct admin_buf *b, const struct family *f)
+{
+	put(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
+	    f->kind == GAUGE ? "gauge" : "counter");
+}
+
+/* Value of family `i` for pool `p`. */
+static double pool_value(int i, struct pool *p, int64_t now_us)
+{
+	const struct cfg_pool *pc = &pool_lane_cfg(p)->pool;
+	switch (i) {
+	case 0:
+		return p->n_clients - p->n_waiting;
+	case 1:
+		return p->n_waiting;
+	case 2:
+		return p->n_active;
+	case 3:
+		return p->n_idle;
+	case 4:
+		return p->n_login;
+	case 5:
+		return pc->size;
+	case 6:
+		return pc->size > 0 ? (p->n_active > pc->size ? 1.0
+							     : (double)p->n_active / pc->size)
+				    : 0;
+	case 7:
+		return (double)p->stats.xact_count;
+	case 8:
+		return (double)p->stats.query_count;
+	case 9:
+		return (double)p->stats.received;
+	case 10:
+		return (double)p->stats.sent;
+	case 11:
+		return (double)p->stats.wait_time_us / 1e6;
+	case 12:
+		return (double)p->stats.slow_queries;
+	case 13:
+		return (double)p->stats.statement_timeouts;
+	default:
+		(void)now_us;
+		return 0;
+	}
+}
+
+void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *out)
+{
+	static const struct family fams[] = {
+		{"pglane_pool_clients_active", "Clients of the pool not waiting for a server.",
+		 GAUGE},
+		{"pglane_pool_clients_waiting", "Clients waiting for a server.", GAUGE},
+		{"pglane_pool_servers_active", "Server connections linked to a client.", GAUGE},
+		{"pglane_pool_servers_idle", "Server connections idle in the pool.", GAUGE},
+		{"pglane_pool_servers_login", "Server connections logging in.", GAUGE},
+		{"pglane_pool_size", "Configured pool size.", GAUGE},
+		{"pglane_pool_saturation_ratio", "Active servers over pool size (0 to 1).", GAUGE},
+		{"pglane_pool_transactions_total", "Transactions served.", COUNTER},
+		{"pglane_pool_queries_total", "Queries served.", COUNTER},
+		{"pglane_pool_received_bytes_total", "Bytes received from clients.", COUNTER},
+		{"pglane_pool_sent_bytes_total", "Bytes sent to clients.", COUNTER},
+		{"pglane_pool_wait_seconds_total", "Time clients spent waiting for a server.",
+		 COUNTER},
+		{"pglane_pool_slow_queries_total", "Statements slower than the lane's slow_query.",
+		 COUNTER},
+		{"pglane_pool_statement_timeouts_total",
+		 "Statements cancelled by the lane's statement_timeout.", COUNTER},
+	};
+	char labels[400];
+	put(out, "# HELP pglane_up pglane is running.\n# TYPE pglane_up gauge\npglane_up 1\n");
+	put(out, "# HELP pglane_clients Client connections.\n# TYPE pglane_clients gauge\n"
+		 "pglane_clients %d\n",
+	    nclients);
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+		header(out, &fams[i]);
+		for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+			if (!p->db->cfg)
+				continue;
+			pool_labels(p, labels, sizeof(labels));
+			put(out, "%s{%s} %.17g\n", fams[i].name, labels,
+			    pool_value((int)i, p, ctx->now_us));
+		}
+	}
+	static const double qs[] = {0.5, 0.95, 0.99};
+	static const char *const qn[] = {"0.5", "0.95", "0.99"};
+	const char *hn[2] = {"pglane_pool_wait_seconds", "pglane_pool_query_seconds"};
+	const char *hh[2] = {"Time waited for a server over the last minutes, by quantile.",
+			     "Statement run time over the last minutes, by quantile."};
+	for (int k = 0; k < 2; k++) {
+		put(out, "# HELP %s %s\n# TYPE %s gauge\n", hn[k], hh[k], hn[k]);
+		for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+			if (!p->db->cfg)
+				continue;
+			pool_labels(p, labels, sizeof(labels));
+			struct pool_hist *h = k == 0 ? &p->stats.wait_hist : &p->stats.query_hist;
+			for (int q = 0; q < 3; q++)
+				put(out, "%s{%s,quantile=\"%s\"} %.6f\n", hn[k], labels, qn[q],
+				    (double)pool_hist_quantile(h, qs[q], ctx->now_us) / 1e6);
+		}
+	}
+}

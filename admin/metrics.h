@@ -1,0 +1,14 @@
+/* admin/metrics.h — the Prometheus text exposition of pglane's state (GET /metrics): per
+ * pool clients, servers, saturation, wait and query quantiles, counters; per lane slow
+ * statements and statement timeouts. The same figures as SHOW POOLS. */
+#ifndef PGLANE_ADMIN_METRICS_H
+#define PGLANE_ADMIN_METRICS_H
+
+#include "admin/console.h"
+#include "admin/result.h"
+
+/* Write the metrics into `out` (appended). `nclients` is the number of client
+ * connections. */
+void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *out);
+
+#endif
