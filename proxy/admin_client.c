@@ -17,7 +17,7 @@
 #include "proxy/proxy.h"
 
 #define ADMIN_MAX_MESSAGE (64 * 1024)
-#define ADMIN_STATEMENTS 8
+#define ADMIN_STATEMENTS  8
 
 struct admin_stmt {
 	char name[64];
@@ -27,16 +27,16 @@ struct admin_stmt {
 struct proxy_admin {
 	bool full;
 	char user[64];
-	struct admin_buf out;	      /* answers being written */
-	bool out_queued;	      /* `out` is referenced by the output queue */
+	struct admin_buf out;                      /* answers being written */
+	bool out_queued;                           /* `out` is referenced by the output queue */
 	struct admin_stmt stmts[ADMIN_STATEMENTS]; /* [0] is the unnamed one */
-	char *portal;		      /* owned: the SQL bound to the unnamed portal */
-	struct admin_result portal_result; /* a Describe's result, kept for the Execute */
+	char *portal;                              /* owned: the SQL bound to the unnamed portal */
+	struct admin_result portal_result;         /* a Describe's result, kept for the Execute */
 	bool portal_ready;
-	bool skipping;		      /* an error: skip to the Sync */
-	struct admin_result pending;  /* a PAUSE waiting for its servers */
+	bool skipping;               /* an error: skip to the Sync */
+	struct admin_result pending; /* a PAUSE waiting for its servers */
 	bool has_pending;
-	bool pending_extended;	      /* ... sent with Execute (no ReadyForQuery of its own) */
+	bool pending_extended; /* ... sent with Execute (no ReadyForQuery of its own) */
 };
 
 static int64_t started_ms;
@@ -56,11 +56,11 @@ void proxy_admin_started(void)
 static struct admin_ctx context(const struct proxy_admin *a)
 {
 	struct admin_ctx ctx = {
-		.full = a ? a->full : true,
-		.cfg = proxy.cfg,
-		.now_us = proxy_now_us(),
-		.started_ms = started_ms,
-		.version = PGLANE_VERSION,
+	        .full = a ? a->full : true,
+	        .cfg = proxy.cfg,
+	        .now_us = proxy_now_us(),
+	        .started_ms = started_ms,
+	        .version = PGLANE_VERSION,
 	};
 	return ctx;
 }
@@ -134,8 +134,8 @@ static void run(struct proxy_client *c, const char *sql, size_t len, struct admi
 		admin_result_error(r, "53200", "out of memory");
 	}
 	char name[128];
-	log_info("%s: admin: %.*s%s", proxy_client_name(c, name, sizeof(name)), (int)(len > 200 ? 200 : len),
-		 sql, admin_result_is_error(r) ? " (refused)" : "");
+	log_info("%s: admin: %.*s%s", proxy_client_name(c, name, sizeof(name)),
+	         (int)(len > 200 ? 200 : len), sql, admin_result_is_error(r) ? " (refused)" : "");
 }
 
 static void on_query(struct proxy_client *c, const uint8_t *body, size_t n)
@@ -366,8 +366,8 @@ void proxy_admin_read(struct proxy_client *c)
 	while (!a->out_queued && !a->has_pending && (io = c->conn.io) != NULL &&
 	       c->state == CLIENT_READY) {
 		struct proto_frame f;
-		enum proto_frame_result fr = proto_frame_next(io->data + io->scan, io->end - io->scan,
-							      ADMIN_MAX_MESSAGE, &f);
+		enum proto_frame_result fr = proto_frame_next(
+		        io->data + io->scan, io->end - io->scan, ADMIN_MAX_MESSAGE, &f);
 		if (fr == PROTO_FRAME_NEED_MORE) {
 			io->need = PROTO_HEADER_SIZE;
 			if (io->end - io->scan >= PROTO_HEADER_SIZE)
@@ -376,7 +376,7 @@ void proxy_admin_read(struct proxy_client *c)
 		}
 		if (fr == PROTO_FRAME_BAD) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-					   "invalid message length");
+			                   "invalid message length");
 			return;
 		}
 		io->need = 0;
@@ -419,9 +419,9 @@ bool proxy_admin_login(struct proxy_client *c, const char *user)
 	if (!cfg_is_admin(proxy.cfg, user, &full)) {
 		char msg[160];
 		snprintf(msg, sizeof(msg),
-			 "user \"%s\" is not allowed to connect to the admin console (admin.users, "
-			 "admin.stats_users)",
-			 user);
+		         "user \"%s\" is not allowed to connect to the admin console (admin.users, "
+		         "admin.stats_users)",
+		         user);
 		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC, msg);
 		return false;
 	}

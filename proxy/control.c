@@ -115,7 +115,7 @@ static void list_servers(admin_conn_emit emit, void *arg)
 			pool_list_foreach(pos, lists[k])
 			{
 				struct proxy_server *s = proxy_server_of(
-					pool_container_of(pos, struct pool_server, link));
+				        pool_container_of(pos, struct pool_server, link));
 				char ip[INET6_ADDRSTRLEN] = "";
 				int port = 0;
 				if (s->addr.ss_family == AF_INET) {
@@ -128,20 +128,21 @@ static void list_servers(admin_conn_emit emit, void *arg)
 					port = ntohs(in6->sin6_port);
 				}
 				struct admin_conn_info i = {
-					.type = "S",
-					.user = p->user->name,
-					.database = p->db->name,
-					.lane = cfg_lane_name(p->lane),
-					.state = server_state(s),
-					.addr = ip,
-					.port = port,
-					.local_addr = "",
-					.connect_time_ms = to_wall(s->ps.created_ms),
-					.request_time_ms = to_wall(s->ps.state_since_ms),
-					.id = s->id,
-					.link = s->ps.client ? proxy_client_of(s->ps.client)->id : 0,
-					.remote_pid = s->ps.be_pid,
-					.application_name = app_name(&s->ps.params),
+				        .type = "S",
+				        .user = p->user->name,
+				        .database = p->db->name,
+				        .lane = cfg_lane_name(p->lane),
+				        .state = server_state(s),
+				        .addr = ip,
+				        .port = port,
+				        .local_addr = "",
+				        .connect_time_ms = to_wall(s->ps.created_ms),
+				        .request_time_ms = to_wall(s->ps.state_since_ms),
+				        .id = s->id,
+				        .link = s->ps.client ? proxy_client_of(s->ps.client)->id
+				                             : 0,
+				        .remote_pid = s->ps.be_pid,
+				        .application_name = app_name(&s->ps.params),
 				};
 				emit(&i, arg);
 			}
@@ -216,7 +217,7 @@ static bool do_kill(const char *db, char *err, size_t cap)
 		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
 		if (c->pc.pool && c->pc.pool->db == d)
 			proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
-					   "database killed by an administrator (KILL)");
+			                   "database killed by an administrator (KILL)");
 	}
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (p->db != d)
@@ -224,10 +225,10 @@ static bool do_kill(const char *db, char *err, size_t cap)
 		struct pool_list *lists[] = {&p->login, &p->idle, &p->active, &p->busy};
 		for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
 			while (!pool_list_empty(lists[k]))
-				proxy_server_close(
-					proxy_server_of(pool_container_of(pool_list_first(lists[k]),
-									  struct pool_server, link)),
-					"KILL");
+				proxy_server_close(proxy_server_of(pool_container_of(
+				                           pool_list_first(lists[k]),
+				                           struct pool_server, link)),
+				                   "KILL");
 	}
 	return true;
 }
@@ -242,13 +243,14 @@ static void reconnect_servers(const char *db, const struct pool_db *only)
 		for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++) {
 			struct pool_list *pos;
 			pool_list_foreach(pos, lists[k])
-				pool_container_of(pos, struct pool_server, link)->close_on_release =
-					true;
+			        pool_container_of(pos, struct pool_server, link)
+			                ->close_on_release = true;
 		}
 		while (!pool_list_empty(&p->idle))
-			proxy_server_close(proxy_server_of(pool_container_of(
-						   pool_list_first(&p->idle), struct pool_server, link)),
-					   "reconnect");
+			proxy_server_close(
+			        proxy_server_of(pool_container_of(pool_list_first(&p->idle),
+			                                          struct pool_server, link)),
+			        "reconnect");
 	}
 }
 
@@ -287,7 +289,8 @@ bool proxy_reload(char *err, size_t cap)
 {
 	const char *path = proxy.cfg->path;
 	if (!path) {
-		snprintf(err, cap, "pglane runs on its built-in config: there is no file to reload");
+		snprintf(err, cap,
+		         "pglane runs on its built-in config: there is no file to reload");
 		return false;
 	}
 	struct cfg_errors errs = {0};
@@ -315,8 +318,8 @@ bool proxy_reload(char *err, size_t cap)
 	char what[256];
 	if (cfg_needs_restart(proxy.cfg, nc, what, sizeof(what)))
 		log_warning("reload: %s change only with a restart; until then the old values "
-			    "apply",
-			    what);
+		            "apply",
+		            what);
 	char **lines = NULL;
 	size_t n = cfg_diff(proxy.cfg, nc, &lines);
 	if (n == (size_t)-1) {
@@ -348,7 +351,7 @@ bool proxy_reload(char *err, size_t cap)
 		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
 		if (c->pc.pool && !c->pc.pool->db->cfg)
 			proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
-					   "the database was removed from pglane's config");
+			                   "the database was removed from pglane's config");
 	}
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (!p->db->cfg) {
@@ -356,9 +359,9 @@ bool proxy_reload(char *err, size_t cap)
 			for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
 				while (!pool_list_empty(lists[k]))
 					proxy_server_close(proxy_server_of(pool_container_of(
-								   pool_list_first(lists[k]),
-								   struct pool_server, link)),
-							   "database removed from the config");
+					                           pool_list_first(lists[k]),
+					                           struct pool_server, link)),
+					                   "database removed from the config");
 			continue;
 		}
 		pool_kick(p, proxy_now_ms()); /* a larger pool serves its waiting clients now */
@@ -382,15 +385,15 @@ void proxy_control_poll(void)
 void proxy_control_setup(void)
 {
 	static const struct admin_ops ops = {
-		.clients = list_clients,
-		.servers = list_servers,
-		.pause = do_pause,
-		.paused_done = paused_done,
-		.resume = do_resume,
-		.kill = do_kill,
-		.reconnect = do_reconnect,
-		.reload = proxy_reload,
-		.shutdown = do_shutdown,
+	        .clients = list_clients,
+	        .servers = list_servers,
+	        .pause = do_pause,
+	        .paused_done = paused_done,
+	        .resume = do_resume,
+	        .kill = do_kill,
+	        .reconnect = do_reconnect,
+	        .reload = proxy_reload,
+	        .shutdown = do_shutdown,
 	};
 	admin_setup(&ops);
 	proxy_admin_started();

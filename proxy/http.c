@@ -15,8 +15,8 @@
 #include "proxy/proxy.h"
 
 #define HTTP_MAX_REQUEST 8192
-#define HTTP_TIMEOUT_S 5.0
-#define HTTP_MAX_CONNS 64
+#define HTTP_TIMEOUT_S   5.0
+#define HTTP_MAX_CONNS   64
 
 struct http_conn {
 	struct pool_list link; /* every open connection, freed at exit */
@@ -50,7 +50,8 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	struct http_conn *h = pool_container_of(w, struct http_conn, w);
 	while (h->sent < h->resp.len) {
-		ssize_t n = send(w->fd, h->resp.data + h->sent, h->resp.len - h->sent, MSG_NOSIGNAL);
+		ssize_t n =
+		        send(w->fd, h->resp.data + h->sent, h->resp.len - h->sent, MSG_NOSIGNAL);
 		if (n > 0) {
 			h->sent += (size_t)n;
 			continue;
@@ -63,14 +64,14 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static void respond(struct http_conn *h, int code, const char *reason, const char *type,
-		    const struct admin_buf *body, bool head)
+                    const struct admin_buf *body, bool head)
 {
 	char hdr[256];
 	size_t blen = body ? body->len : 0;
 	int n = snprintf(hdr, sizeof(hdr),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n",
-			 code, reason, type, blen);
+	                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 code, reason, type, blen);
 	admin_buf_put(&h->resp, hdr, (size_t)n);
 	if (body && !head)
 		admin_buf_put(&h->resp, body->data, body->len);
@@ -192,8 +193,9 @@ bool proxy_http_start(const struct cfg *cfg)
 		return true;
 	char port[16];
 	snprintf(port, sizeof(port), "%d", cfg->admin.http_port);
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	const char *host = strcmp(cfg->listen.host, "*") == 0 ? NULL : cfg->listen.host;
 	if (getaddrinfo(host, port, &hints, &res) != 0 || !res) {
@@ -206,7 +208,7 @@ bool proxy_http_start(const struct cfg *cfg)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
 		log_error("admin.http_port: cannot listen on %s:%d: %s", cfg->listen.host,
-			  cfg->admin.http_port, strerror(errno));
+		          cfg->admin.http_port, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(res);

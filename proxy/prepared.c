@@ -157,6 +157,10 @@ static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_
 	if (!stmt)
 		return MSG_FORWARD;
 	enum proxy_msg_result r = MSG_FORWARD;
+	if (lookup(c, name)) {
+		pool_stmt_put(stmt);
+		return MSG_FORWARD; /* a server says it exists (and the batch fails there) */
+	}
 	if (pool_stmt_is_known(c->pc.pool, stmt)) {
 		if (!c->stmts)
 			c->stmts = pool_stmt_map_new();
@@ -230,7 +234,9 @@ static bool ensure_prepared(struct proxy_client *c, struct proxy_server *s, stru
 	struct pool_stmt *victim = pool_stmt_cache_victim(cache);
 	if (victim) {
 		proto_write_target(&w, PROTO_FE_CLOSE, PROTO_DESCRIBE_STATEMENT, victim->name);
-		if (!commit(&s->conn, &w) || !proxy_req_push(s, PROTO_FE_CLOSE, REQ_SKIP, NULL, 0))
+		/* the entry keeps the victim: should the server skip the Close, it is back */
+		if (!commit(&s->conn, &w) ||
+		    !proxy_req_push(s, PROTO_FE_CLOSE, REQ_SKIP, victim, 0))
 			return false;
 		pool_stmt_cache_remove(cache, victim);
 		w = scratch_writer(&s->conn);
@@ -295,6 +301,15 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 		s->unnamed_seq = c->unnamed_seq;
 		return MSG_PASS;
 	}
+	if (lookup(c, name)) {
+		/* as PostgreSQL: the name must be closed first; the rest of the batch is
+		 * skipped up to its Sync */
+		if (!proxy_req_push(s, PROTO_FE_PARSE, REQ_FAKE, NULL, REQ_DUPLICATE) ||
+		    !proxy_req_name_tail(s, name))
+			return MSG_ERROR;
+		s->ext_error = true;
+		return consumed(c, size);
+	}
 	struct pool_stmt *stmt = pool_stmt_get(body + rest, size - PROTO_HEADER_SIZE - rest);
 	if (!stmt)
 		return MSG_ERROR;
@@ -304,9 +319,11 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 	if (ok) {
 		struct pool_stmt_cache *cache = server_cache(c, s);
 		if (cache && pool_stmt_cache_has(cache, stmt))
-			ok = proxy_req_push(s, PROTO_FE_PARSE, REQ_FAKE, NULL, 0);
+			ok = proxy_req_push(s, PROTO_FE_PARSE, REQ_FAKE, stmt, 0);
 		else
 			ok = ensure_prepared(c, s, stmt, true);
+		/* the name is undone if the server fails or skips this Parse */
+		ok = ok && proxy_req_name_tail(s, name);
 	}
 	pool_stmt_put(stmt);
 	return ok ? consumed(c, size) : MSG_ERROR;

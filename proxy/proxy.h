@@ -81,9 +81,10 @@ enum proxy_req_action {
 };
 
 enum proxy_req_flag {
-	REQ_UNNAMED = 1,  /* a Parse of the unnamed statement */
-	REQ_INTERNAL = 2, /* pglane's own Query or Sync */
-	REQ_RESETS = 4,   /* DISCARD ALL / DEALLOCATE ALL: if it fails, the server is unsure */
+	REQ_UNNAMED = 1,   /* a Parse of the unnamed statement */
+	REQ_INTERNAL = 2,  /* pglane's own Query or Sync */
+	REQ_RESETS = 4,    /* DISCARD ALL / DEALLOCATE ALL: if it fails, the server is unsure */
+	REQ_DUPLICATE = 8, /* FAKE Parse: the client's name exists already (42P05) */
 };
 
 struct proxy_req {
@@ -92,7 +93,9 @@ struct proxy_req {
 	uint8_t flags;          /* enum proxy_req_flag */
 	uint32_t text_seq;      /* Query / Execute: which text of the server's it ran (0: none) */
 	int64_t start_us;       /* when it was sent */
-	struct pool_stmt *stmt; /* a reference: the statement a Parse prepares */
+	struct pool_stmt *stmt; /* a reference: the statement a Parse prepares or a Close
+	                           evicts, or an Execute runs */
+	char *name;             /* owned: the client's name of a Parse (undone if it fails) */
 };
 
 struct proxy_reqq {
@@ -263,6 +266,9 @@ void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, cons
 __attribute__((warn_unused_result)) bool proxy_req_push(struct proxy_server *s, uint8_t type,
                                                         enum proxy_req_action action,
                                                         struct pool_stmt *stmt, unsigned flags);
+/* Give the request recorded last the client's statement name (copied). */
+__attribute__((warn_unused_result)) bool proxy_req_name_tail(struct proxy_server *s,
+                                                             const char *name);
 /* The oldest request not yet answered, or NULL. */
 struct proxy_req *proxy_req_head(struct proxy_server *s);
 /* It was answered. */

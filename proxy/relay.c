@@ -748,7 +748,8 @@ void proxy_relay_client_gone(struct proxy_client *c)
 	if (!s)
 		return;
 	bool mid_message = (c->conn.io && c->conn.io->pass) || proxy_out_pending(&s->conn);
-	bool running = s->pending > s->internal;
+	/* anything of the client's still owed means the server may be working on it */
+	bool running = s->q.n > (uint32_t)s->internal;
 	proxy_out_discard(&c->conn);
 	pool_server_busy(&s->ps, proxy_now_ms());
 	if (s->conn.io)
@@ -765,13 +766,19 @@ void proxy_relay_client_gone(struct proxy_client *c)
 		proxy_cancel_server(s);
 	}
 	if (s->unsynced) {
-		/* end the extended-protocol batch so the server answers and can be reused */
+		/* end the client's batch without committing it: an Execute of a portal that
+		 * cannot exist fails, so the Sync after it rolls the batch back */
 		size_t avail;
 		uint8_t *space = proxy_out_space(&s->conn, &avail);
 		struct proto_writer w;
 		proto_writer_init(&w, space, space ? avail : 0);
+		proto_begin(&w, PROTO_FE_EXECUTE);
+		proto_put_cstr(&w, "pglane: client vanished");
+		proto_put_i32(&w, 1);
+		proto_end(&w);
 		proto_write_sync(&w);
 		if (!proto_writer_ok(&w) || !proxy_out_commit(&s->conn, w.len) ||
+		    !proxy_req_push(s, PROTO_FE_EXECUTE, REQ_SKIP, NULL, REQ_INTERNAL) ||
 		    !proxy_req_push(s, PROTO_FE_SYNC, REQ_SKIP, NULL, REQ_INTERNAL) ||
 		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR) {
 			proxy_server_close(s, "cannot end the client's batch");

@@ -46,6 +46,7 @@ bool proxy_req_push(struct proxy_server *s, uint8_t type, enum proxy_req_action 
 	e->text_seq = 0;
 	e->start_us = proxy_now_us();
 	e->stmt = stmt;
+	e->name = NULL;
 	if (stmt)
 		pool_stmt_ref(stmt);
 	if (action != REQ_FAKE && ends_with_ready(type)) {
@@ -146,6 +147,7 @@ void proxy_req_pop(struct proxy_server *s)
 			s->internal--;
 	}
 	pool_stmt_put(e->stmt);
+	free(e->name);
 	q->head = (q->head + 1) % q->cap;
 	q->n--;
 	if (s->pending == 0)
@@ -212,26 +214,51 @@ bool proxy_req_completes(uint8_t req, uint8_t type)
 	}
 }
 
-/* A Parse that did not happen: the statement is not on the server. */
-static void parse_undone(struct proxy_server *s, const struct proxy_req *e)
+/* A request the server skipped (or failed): what it would have done is not done. A Parse
+ * left no statement (on the server, nor under the client's name); an evicting Close left
+ * its statement where it was. */
+static void undo(struct proxy_server *s, const struct proxy_req *e)
 {
-	if (e->type != PROTO_FE_PARSE || e->action == REQ_FAKE)
-		return;
-	if (e->stmt && s->stmts)
-		pool_stmt_cache_remove(s->stmts, e->stmt);
-	if (e->flags & REQ_UNNAMED)
-		s->unnamed_client = 0;
+	if (e->type == PROTO_FE_PARSE) {
+		if (e->stmt && s->stmts && e->action != REQ_FAKE)
+			pool_stmt_cache_remove(s->stmts, e->stmt);
+		if (e->flags & REQ_UNNAMED)
+			s->unnamed_client = 0;
+		struct proxy_client *c = s->ps.client ? proxy_client_of(s->ps.client) : NULL;
+		if (e->name && !(e->flags & REQ_DUPLICATE) && c && c->stmts &&
+		    pool_stmt_map_get(c->stmts, e->name) == e->stmt)
+			pool_stmt_map_del(c->stmts, e->name);
+	} else if (e->type == PROTO_FE_CLOSE && e->action == REQ_SKIP && e->stmt && s->stmts) {
+		if (pool_stmt_cache_victim(s->stmts))
+			s->ps.close_on_release = true; /* no room to say it is still there */
+		else
+			pool_stmt_cache_add(s->stmts, e->stmt);
+	}
 }
 
 void proxy_req_fail_batch(struct proxy_server *s)
 {
-	struct proxy_req *e;
-	while ((e = proxy_req_head(s)) != NULL && e->type != PROTO_FE_SYNC) {
-		parse_undone(s, e);
+	struct proxy_reqq *q = &s->q;
+	uint32_t n = 0;
+	while (n < q->n && q->r[(q->head + n) % q->cap].type != PROTO_FE_SYNC)
+		n++;
+	/* newest first, so that what an eviction made room for is gone before it returns */
+	for (uint32_t i = n; i-- > 0;)
+		undo(s, &q->r[(q->head + i) % q->cap]);
+	for (uint32_t i = 0; i < n; i++)
 		proxy_req_pop(s);
-	}
 	/* a Sync already sent ends the server's skipping; else the client's next ones do */
-	s->ext_error = e == NULL;
+	s->ext_error = q->n == 0;
+}
+
+bool proxy_req_name_tail(struct proxy_server *s, const char *name)
+{
+	struct proxy_req *e = proxy_req_tail(s);
+	if (!e)
+		return false;
+	free(e->name);
+	e->name = strdup(name);
+	return e->name != NULL;
 }
 
 /* The bytes pglane answers for a FAKE request. */
@@ -245,7 +272,14 @@ static bool write_fake(struct proxy_server *s, struct proxy_client *c, const str
 	proto_writer_init(&w, space, avail);
 	switch (e->type) {
 	case PROTO_FE_PARSE:
-		proto_write_empty(&w, PROTO_BE_PARSE_COMPLETE);
+		if (e->flags & REQ_DUPLICATE) {
+			char msg[PROTO_MAX_NAME + 64];
+			snprintf(msg, sizeof(msg), "prepared statement \"%s\" already exists",
+			         e->name ? e->name : "");
+			proto_write_error(&w, PROTO_BE_ERROR, "ERROR", "42P05", msg, NULL);
+		} else {
+			proto_write_empty(&w, PROTO_BE_PARSE_COMPLETE);
+		}
 		break;
 	case PROTO_FE_CLOSE:
 		proto_write_empty(&w, PROTO_BE_CLOSE_COMPLETE);
