@@ -10,7 +10,7 @@
 #include "protocol/msg.h"
 
 #define MAX_WORDS 4
-#define WORD_MAX 64
+#define WORD_MAX  64
 
 static const struct admin_ops *ops;
 
@@ -57,7 +57,8 @@ static bool split(const char *sql, size_t len, struct words *out)
 				w[n++] = sql[i];
 			}
 		} else {
-			while (i < len && sql[i] && !isspace((unsigned char)sql[i]) && sql[i] != ';') {
+			while (i < len && sql[i] && !isspace((unsigned char)sql[i]) &&
+			       sql[i] != ';') {
 				if (n + 1 >= WORD_MAX)
 					return false;
 				w[n++] = sql[i++];
@@ -86,15 +87,16 @@ static void show_version(const struct admin_ctx *ctx, struct admin_result *r)
 
 static void show_replication(struct admin_result *r)
 {
-	static const char *const cols[] = {"database", "host",	   "port",    "role",	   "state",
-					   "replay_lag_ms", "lag_bytes", "healthy", "checked_at"};
+	static const char *const cols[] = {"database",  "host",    "port",
+	                                   "role",      "state",   "replay_lag_ms",
+	                                   "lag_bytes", "healthy", "checked_at"};
 	admin_result_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
 }
 
 static void show_slots(struct admin_result *r)
 {
 	static const char *const cols[] = {"database", "slot_name", "slot_type", "active",
-					   "retained_bytes"};
+	                                   "retained_bytes"};
 	admin_result_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
 }
 
@@ -102,14 +104,14 @@ static void show_help(struct admin_result *r)
 {
 	static const char *const cols[] = {"command"};
 	static const char *const lines[] = {
-		"SHOW POOLS|LANES|STATS|CLIENTS|SERVERS|DATABASES|CONFIG|VERSION|SLOW|"
-		"REPLICATION|SLOTS",
-		"PAUSE [db]",
-		"RESUME [db]",
-		"RELOAD",
-		"KILL db",
-		"RECONNECT [db]",
-		"SHUTDOWN",
+	        "SHOW POOLS|LANES|STATS|CLIENTS|SERVERS|DATABASES|CONFIG|VERSION|SLOW|"
+	        "REPLICATION|SLOTS",
+	        "PAUSE [db]",
+	        "RESUME [db]",
+	        "RELOAD",
+	        "KILL db",
+	        "RECONNECT [db]",
+	        "SHUTDOWN",
 	};
 	admin_result_columns(r, cols, 1);
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
@@ -123,8 +125,8 @@ static void run_show(const struct admin_ctx *ctx, const struct words *w, struct 
 {
 	if (w->n != 2) {
 		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR,
-				   "SHOW needs one of: POOLS, LANES, STATS, CLIENTS, SERVERS, "
-				   "DATABASES, CONFIG, VERSION, SLOW, REPLICATION, SLOTS, HELP");
+		                   "SHOW needs one of: POOLS, LANES, STATS, CLIENTS, SERVERS, "
+		                   "DATABASES, CONFIG, VERSION, SLOW, REPLICATION, SLOTS, HELP");
 		return;
 	}
 	if (is(w, 1, "pools"))
@@ -153,7 +155,7 @@ static void run_show(const struct admin_ctx *ctx, const struct words *w, struct 
 		show_help(r);
 	else {
 		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "unknown SHOW subject: %s",
-				   w->w[1]);
+		                   w->w[1]);
 		return;
 	}
 	admin_result_tag(r, "SHOW");
@@ -161,11 +163,11 @@ static void run_show(const struct admin_ctx *ctx, const struct words *w, struct 
 
 /* A control command taking an optional (or, `needs_db`, a required) database name. */
 static void run_control(const struct words *w, struct admin_result *r, const char *tag,
-			bool (*fn)(const char *db, char *err, size_t cap), bool needs_db)
+                        bool (*fn)(const char *db, char *err, size_t cap), bool needs_db)
 {
 	if (w->n > 2 || (needs_db && w->n != 2)) {
 		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "usage: %s%s", tag,
-				   needs_db ? " db" : " [db]");
+		                   needs_db ? " db" : " [db]");
 		return;
 	}
 	const char *db = w->n == 2 ? w->w[1] : NULL;
@@ -177,13 +179,12 @@ static void run_control(const struct words *w, struct admin_result *r, const cha
 	admin_result_tag(r, tag);
 }
 
-void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len,
-		   struct admin_result *r)
+void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len, struct admin_result *r)
 {
 	struct words w;
 	if (!split(sql, len, &w)) {
 		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR,
-				   "not an admin command (try SHOW HELP)");
+		                   "not an admin command (try SHOW HELP)");
 		return;
 	}
 	if (w.n == 0) {
@@ -198,19 +199,19 @@ void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len,
 		admin_result_tag(r, "SET"); /* drivers set things at connect: accepted, ignored */
 		return;
 	}
-	static const char *const controls[] = {"pause", "resume", "reload", "kill", "reconnect",
-					       "shutdown"};
+	static const char *const controls[] = {"pause", "resume",    "reload",
+	                                       "kill",  "reconnect", "shutdown"};
 	bool control = false;
 	for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++)
 		control = control || is(&w, 0, controls[i]);
 	if (!control) {
 		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR,
-				   "unknown admin command \"%s\" (try SHOW HELP)", w.w[0]);
+		                   "unknown admin command \"%s\" (try SHOW HELP)", w.w[0]);
 		return;
 	}
 	if (!ctx->full) {
 		admin_result_error(r, PROTO_SQLSTATE_INSUFFICIENT_PRIVILEGE,
-				   "admin.stats_users may only use SHOW");
+		                   "admin.stats_users may only use SHOW");
 		return;
 	}
 	if (is(&w, 0, "pause")) {
@@ -218,7 +219,7 @@ void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len,
 		if (!admin_result_is_error(r)) {
 			r->pending = true;
 			snprintf(r->pending_db, sizeof(r->pending_db), "%s",
-				 w.n == 2 ? w.w[1] : "");
+			         w.n == 2 ? w.w[1] : "");
 			admin_pending_poll(r);
 		}
 	} else if (is(&w, 0, "resume")) {
@@ -233,7 +234,7 @@ void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len,
 			admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "usage: RELOAD");
 		else if (!ops->reload(err, sizeof(err)))
 			admin_result_error(r, "F0000", "RELOAD refused, the old config stays: %s",
-					   err);
+			                   err);
 		else
 			admin_result_tag(r, "RELOAD");
 	} else {

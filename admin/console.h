@@ -55,17 +55,17 @@ struct admin_ops {
 void admin_setup(const struct admin_ops *ops);
 
 struct admin_ctx {
-	bool full;		/* admin.users: everything; stats_users: SHOW only */
-	const struct cfg *cfg;	/* borrowed */
-	int64_t now_us;		/* monotonic, for percentiles */
-	int64_t started_ms;	/* wall clock of the start, for averages */
+	bool full;             /* admin.users: everything; stats_users: SHOW only */
+	const struct cfg *cfg; /* borrowed */
+	int64_t now_us;        /* monotonic, for percentiles */
+	int64_t started_ms;    /* wall clock of the start, for averages */
 	const char *version;
 };
 
 /* Run one command (`sql`, `len` bytes; a trailing ';' and spaces are fine). The answer,
  * or an error, goes to `r` (initialised by the caller). */
 void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len,
-		   struct admin_result *r);
+                   struct admin_result *r);
 /* Finish a pending PAUSE when its servers are back: true when `r` is now complete. */
 bool admin_pending_poll(struct admin_result *r);
 
@@ -77,6 +77,6 @@ void admin_show_databases(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_config(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_slow(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_conns(const struct admin_ctx *ctx, struct admin_result *r, bool servers,
-		      const struct admin_ops *ops);
+                      const struct admin_ops *ops);
 
 #endif

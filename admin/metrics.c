@@ -47,7 +47,7 @@ static void pool_labels(const struct pool *p, char *out, size_t cap)
 	label(db, sizeof(db), p->db->name);
 	label(user, sizeof(user), p->user->name);
 	snprintf(out, cap, "database=\"%s\",user=\"%s\",lane=\"%s\"", db, user,
-		 cfg_lane_name(p->lane));
+	         cfg_lane_name(p->lane));
 }
 
 enum kind { GAUGE, COUNTER };
@@ -82,9 +82,9 @@ static double pool_value(int i, struct pool *p, int64_t now_us)
 	case 5:
 		return pc->size;
 	case 6:
-		return pc->size > 0 ? (p->n_active > pc->size ? 1.0
-							     : (double)p->n_active / pc->size)
-				    : 0;
+		return pc->size > 0
+		               ? (p->n_active > pc->size ? 1.0 : (double)p->n_active / pc->size)
+		               : 0;
 	case 7:
 		return (double)p->stats.xact_count;
 	case 8:
@@ -108,29 +108,30 @@ static double pool_value(int i, struct pool *p, int64_t now_us)
 void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *out)
 {
 	static const struct family fams[] = {
-		{"pglane_pool_clients_active", "Clients of the pool not waiting for a server.",
-		 GAUGE},
-		{"pglane_pool_clients_waiting", "Clients waiting for a server.", GAUGE},
-		{"pglane_pool_servers_active", "Server connections linked to a client.", GAUGE},
-		{"pglane_pool_servers_idle", "Server connections idle in the pool.", GAUGE},
-		{"pglane_pool_servers_login", "Server connections logging in.", GAUGE},
-		{"pglane_pool_size", "Configured pool size.", GAUGE},
-		{"pglane_pool_saturation_ratio", "Active servers over pool size (0 to 1).", GAUGE},
-		{"pglane_pool_transactions_total", "Transactions served.", COUNTER},
-		{"pglane_pool_queries_total", "Queries served.", COUNTER},
-		{"pglane_pool_received_bytes_total", "Bytes received from clients.", COUNTER},
-		{"pglane_pool_sent_bytes_total", "Bytes sent to clients.", COUNTER},
-		{"pglane_pool_wait_seconds_total", "Time clients spent waiting for a server.",
-		 COUNTER},
-		{"pglane_pool_slow_queries_total", "Statements slower than the lane's slow_query.",
-		 COUNTER},
-		{"pglane_pool_statement_timeouts_total",
-		 "Statements cancelled by the lane's statement_timeout.", COUNTER},
+	        {"pglane_pool_clients_active", "Clients of the pool not waiting for a server.",
+	         GAUGE},
+	        {"pglane_pool_clients_waiting", "Clients waiting for a server.", GAUGE},
+	        {"pglane_pool_servers_active", "Server connections linked to a client.", GAUGE},
+	        {"pglane_pool_servers_idle", "Server connections idle in the pool.", GAUGE},
+	        {"pglane_pool_servers_login", "Server connections logging in.", GAUGE},
+	        {"pglane_pool_size", "Configured pool size.", GAUGE},
+	        {"pglane_pool_saturation_ratio", "Active servers over pool size (0 to 1).", GAUGE},
+	        {"pglane_pool_transactions_total", "Transactions served.", COUNTER},
+	        {"pglane_pool_queries_total", "Queries served.", COUNTER},
+	        {"pglane_pool_received_bytes_total", "Bytes received from clients.", COUNTER},
+	        {"pglane_pool_sent_bytes_total", "Bytes sent to clients.", COUNTER},
+	        {"pglane_pool_wait_seconds_total", "Time clients spent waiting for a server.",
+	         COUNTER},
+	        {"pglane_pool_slow_queries_total", "Statements slower than the lane's slow_query.",
+	         COUNTER},
+	        {"pglane_pool_statement_timeouts_total",
+	         "Statements cancelled by the lane's statement_timeout.", COUNTER},
 	};
 	char labels[400];
 	put(out, "# HELP pglane_up pglane is running.\n# TYPE pglane_up gauge\npglane_up 1\n");
-	put(out, "# HELP pglane_clients Client connections.\n# TYPE pglane_clients gauge\n"
-		 "pglane_clients %d\n",
+	put(out,
+	    "# HELP pglane_clients Client connections.\n# TYPE pglane_clients gauge\n"
+	    "pglane_clients %d\n",
 	    nclients);
 	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
 		header(out, &fams[i]);
@@ -146,7 +147,7 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 	static const char *const qn[] = {"0.5", "0.95", "0.99"};
 	const char *hn[2] = {"pglane_pool_wait_seconds", "pglane_pool_query_seconds"};
 	const char *hh[2] = {"Time waited for a server over the last minutes, by quantile.",
-			     "Statement run time over the last minutes, by quantile."};
+	                     "Statement run time over the last minutes, by quantile."};
 	for (int k = 0; k < 2; k++) {
 		put(out, "# HELP %s %s\n# TYPE %s gauge\n", hn[k], hh[k], hn[k]);
 		for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {

@@ -83,12 +83,12 @@ void admin_result_columns(struct admin_result *r, const char *const *names, int 
 	put_i16(b, (int16_t)n);
 	for (int i = 0; i < n; i++) {
 		admin_buf_put(b, names[i], strlen(names[i]) + 1);
-		put_i32(b, 0);	      /* table */
-		put_i16(b, 0);	      /* column */
+		put_i32(b, 0);        /* table */
+		put_i16(b, 0);        /* column */
 		put_i32(b, TEXT_OID); /* type */
-		put_i16(b, -1);	      /* size */
-		put_i32(b, -1);	      /* modifier */
-		put_i16(b, 0);	      /* text */
+		put_i16(b, -1);       /* size */
+		put_i32(b, -1);       /* modifier */
+		put_i16(b, 0);        /* text */
 	}
 	patch_len(b, start);
 	r->ncols = n;

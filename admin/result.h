@@ -16,16 +16,16 @@ struct admin_buf {
 };
 
 struct admin_result {
-	int ncols;	       /* 0: no rows (a command like PAUSE) */
+	int ncols;             /* 0: no rows (a command like PAUSE) */
 	struct admin_buf desc; /* RowDescription */
 	struct admin_buf rows; /* DataRows */
 	uint64_t nrows;
 	size_t row_start; /* offset of the DataRow being built */
 	int row_fields;
-	char tag[64];	   /* CommandComplete tag */
-	char sqlstate[6];  /* set on error */
-	char message[512]; /* the error */
-	bool pending;	   /* the answer comes later (PAUSE waits for servers) */
+	char tag[64];        /* CommandComplete tag */
+	char sqlstate[6];    /* set on error */
+	char message[512];   /* the error */
+	bool pending;        /* the answer comes later (PAUSE waits for servers) */
 	char pending_db[64]; /* ... of this database ("" = all) */
 };
 
@@ -44,7 +44,7 @@ void admin_row_end(struct admin_result *r);
 void admin_result_tag(struct admin_result *r, const char *tag);
 /* The command failed. */
 void admin_result_error(struct admin_result *r, const char *sqlstate, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 bool admin_result_is_error(const struct admin_result *r);
 
 /* Append bytes to a buffer (sets failed when out of memory). */

@@ -49,10 +49,10 @@ static void row_quantiles(struct admin_result *r, struct pool_hist *h, int64_t n
 void admin_show_pools(const struct admin_ctx *ctx, struct admin_result *r)
 {
 	static const char *const cols[] = {
-		"database",    "user",	      "lane",	     "cl_active",   "cl_waiting",
-		"sv_active",   "sv_idle",     "sv_used",     "sv_tested",   "sv_login",
-		"pool_size",   "saturation",  "maxwait_us",  "wait_p50_us", "wait_p95_us",
-		"wait_p99_us", "query_p50_us", "query_p95_us", "query_p99_us", "pool_mode"};
+	        "database",    "user",         "lane",         "cl_active",    "cl_waiting",
+	        "sv_active",   "sv_idle",      "sv_used",      "sv_tested",    "sv_login",
+	        "pool_size",   "saturation",   "maxwait_us",   "wait_p50_us",  "wait_p95_us",
+	        "wait_p99_us", "query_p50_us", "query_p95_us", "query_p99_us", "pool_mode"};
 	admin_result_columns(r, cols, NCOLS(cols));
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (!p->db->cfg)
@@ -137,9 +137,9 @@ static struct lane_sum *sum_lanes(const struct admin_ctx *ctx, size_t *n)
 void admin_show_lanes(const struct admin_ctx *ctx, struct admin_result *r)
 {
 	static const char *const cols[] = {
-		"database",    "lane",	       "pool_size",    "sv_active",   "cl_waiting",
-		"saturation",  "wait_p50_us",  "wait_p95_us",  "wait_p99_us", "query_p50_us",
-		"query_p95_us", "query_p99_us", "slow_queries", "statement_timeouts"};
+	        "database",     "lane",         "pool_size",    "sv_active",         "cl_waiting",
+	        "saturation",   "wait_p50_us",  "wait_p95_us",  "wait_p99_us",       "query_p50_us",
+	        "query_p95_us", "query_p99_us", "slow_queries", "statement_timeouts"};
 	admin_result_columns(r, cols, NCOLS(cols));
 	size_t n;
 	struct lane_sum *v = sum_lanes(ctx, &n);
@@ -165,10 +165,10 @@ void admin_show_lanes(const struct admin_ctx *ctx, struct admin_result *r)
 void admin_show_stats(const struct admin_ctx *ctx, struct admin_result *r)
 {
 	static const char *const cols[] = {
-		"database",	   "lane",	      "total_xact_count", "total_query_count",
-		"total_received",  "total_sent",      "total_xact_time",  "total_query_time",
-		"total_wait_time", "avg_xact_count",  "avg_query_count",  "avg_recv",
-		"avg_sent",	   "avg_xact_time",   "avg_query_time",	  "avg_wait_time"};
+	        "database",        "lane",           "total_xact_count", "total_query_count",
+	        "total_received",  "total_sent",     "total_xact_time",  "total_query_time",
+	        "total_wait_time", "avg_xact_count", "avg_query_count",  "avg_recv",
+	        "avg_sent",        "avg_xact_time",  "avg_query_time",   "avg_wait_time"};
 	admin_result_columns(r, cols, NCOLS(cols));
 	size_t n;
 	struct lane_sum *v = sum_lanes(ctx, &n);
@@ -202,10 +202,19 @@ void admin_show_stats(const struct admin_ctx *ctx, struct admin_result *r)
 
 void admin_show_databases(const struct admin_ctx *ctx, struct admin_result *r)
 {
-	static const char *const cols[] = {
-		"name",		 "host",	 "port",       "database",	    "force_user",
-		"pool_size",	 "min_pool_size", "olap_pool_size", "pool_mode", "default_lane",
-		"current_connections", "paused", "disabled"};
+	static const char *const cols[] = {"name",
+	                                   "host",
+	                                   "port",
+	                                   "database",
+	                                   "force_user",
+	                                   "pool_size",
+	                                   "min_pool_size",
+	                                   "olap_pool_size",
+	                                   "pool_mode",
+	                                   "default_lane",
+	                                   "current_connections",
+	                                   "paused",
+	                                   "disabled"};
 	admin_result_columns(r, cols, NCOLS(cols));
 	const struct cfg *c = ctx->cfg;
 	for (size_t i = 0; i < c->ndatabases; i++) {
@@ -257,8 +266,8 @@ void admin_show_config(const struct admin_ctx *ctx, struct admin_result *r)
 			if (strcmp(def.v[j].key, kv.v[i].key) == 0)
 				dv = def.v[j].value;
 		bool restart = strncmp(kv.v[i].key, "listen.", 7) == 0 ||
-			       strcmp(kv.v[i].key, "admin.http_port") == 0 ||
-			       strcmp(kv.v[i].key, "pool.track_parameters") == 0;
+		               strcmp(kv.v[i].key, "admin.http_port") == 0 ||
+		               strcmp(kv.v[i].key, "pool.track_parameters") == 0;
 		admin_row_begin(r);
 		admin_row_str(r, kv.v[i].key);
 		admin_row_str(r, kv.v[i].value);
@@ -275,8 +284,9 @@ out:
 void admin_show_slow(const struct admin_ctx *ctx, struct admin_result *r)
 {
 	(void)ctx;
-	static const char *const cols[] = {"at",	       "database", "user",    "lane",
-					   "application_name", "duration_ms", "wait_ms", "query"};
+	static const char *const cols[] = {
+	        "at",          "database", "user", "lane", "application_name",
+	        "duration_ms", "wait_ms",  "query"};
 	admin_result_columns(r, cols, NCOLS(cols));
 	size_t n = pool_slowlog_count();
 	for (size_t i = 0; i < n; i++) {
@@ -347,14 +357,14 @@ static void emit_conn(const struct admin_conn_info *c, void *arg)
 }
 
 void admin_show_conns(const struct admin_ctx *ctx, struct admin_result *r, bool servers,
-		      const struct admin_ops *ops)
+                      const struct admin_ops *ops)
 {
 	(void)ctx;
 	static const char *const cols[] = {
-		"type",	      "user",	 "database",   "lane",	      "state", "addr",
-		"port",	      "local_addr", "local_port", "connect_time", "request_time",
-		"wait",	      "wait_us", "ptr",	       "link",	      "remote_pid", "tls",
-		"application_name"};
+	        "type",         "user", "database",        "lane",       "state",
+	        "addr",         "port", "local_addr",      "local_port", "connect_time",
+	        "request_time", "wait", "wait_us",         "ptr",        "link",
+	        "remote_pid",   "tls",  "application_name"};
 	admin_result_columns(r, cols, NCOLS(cols));
 	if (servers)
 		ops->servers(emit_conn, r);
