@@ -146,4 +146,37 @@ __attribute__((warn_unused_result)) bool cfg_duration_parse(const char *s, int64
 const char *cfg_lane_name(enum cfg_lane_kind k);
 const char *cfg_pool_mode_name(enum cfg_pool_mode m);
 
+/* ---- config/cfg_flat.c: flat key/value view, reload diff, restart check ---- */
+struct cfg_kv {
+	char *key;   /* owned: "listen.port", "databases.app.oltp.size", "routes[0]" */
+	char *value; /* owned: as cfg_print shows it, without quoting */
+};
+struct cfg_kvs {
+	struct cfg_kv *v; /* owned */
+	size_t n;
+};
+/* Every setting of `c` as "dotted.key" = "value" text, in a stable order: listen.*, auth.*,
+ * admin.*, log.*, pool.*, then per database "databases.<name>.host" ... and per enabled lane
+ * "databases.<name>.<lane>.<pool key>" (olap also .replicas "host:port,host:port",
+ * .max_replica_lag, .fallback), then "routes[i]" = "user=x application_name=y database=z
+ * lane=olap" (only the set fields), "hba[i]" = "address=a database=d user=u method=m",
+ * monitor.*. Durations with units ("2s", "0"), booleans "true"/"false", lists comma-separated,
+ * passwords "***" when set, "" when not. False when out of memory (nothing allocated then). */
+__attribute__((warn_unused_result)) bool cfg_flatten(const struct cfg *c, struct cfg_kvs *out);
+/* Free what `kv` owns and clear it. */
+void cfg_kvs_free(struct cfg_kvs *kv);
+/* The differences between `a` (old) and `b` (new): one line per key "key: old -> new",
+ * "key: (none) -> new" for added and "key: old -> (none)" for removed keys, in `b`'s order,
+ * then the removed ones in `a`'s order. Empty values read `""`, passwords "***" (a changed
+ * password is a line "*** -> ***"). Returns the number of lines (0 = same); *lines (owned array
+ * of owned strings, free with cfg_lines_free) is NULL when 0. (size_t)-1 when out of memory. */
+__attribute__((warn_unused_result)) size_t cfg_diff(const struct cfg *a, const struct cfg *b,
+                                                    char ***lines);
+void cfg_lines_free(char **lines, size_t n);
+/* Does going from `a` to `b` change something a running pglane cannot apply without a restart
+ * (listen.host, listen.port, listen.tls.mode/cert/key/ca, admin.http_port,
+ * pool.track_parameters)? Writes those keys, comma-separated, into `what` (`cap` bytes,
+ * truncated if need be; may be NULL) and returns true when so. */
+bool cfg_needs_restart(const struct cfg *a, const struct cfg *b, char *what, size_t cap);
+
 #endif
