@@ -619,6 +619,7 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 		if (c && c->conn.io && c->conn.io->niov >= PROXY_IOV_MAX)
 			return false; /* room for this message first */
 		bool bad = false;
+		int64_t cancelled = s->cancel_sent_us; /* the answer may clear it */
 		bool forward = server_message(s, c, &f, fatal, &bad);
 		log_debug("s%u: < %c %zu %s", s->id, f.type, f.size,
 		          forward ? "forwarded" : "kept");
@@ -626,7 +627,7 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 			proxy_server_close(s, "malformed message from server");
 			return true;
 		}
-		if (forward && f.type == PROTO_BE_ERROR && s->cancel_sent_us) {
+		if (forward && f.type == PROTO_BE_ERROR && cancelled) {
 			/* pglane cancelled it: say why, as PostgreSQL's own timeout would */
 			char msg[160];
 			snprintf(msg, sizeof(msg),

@@ -138,7 +138,10 @@ void proxy_req_pop(struct proxy_server *s)
 		statement_done(s, e);
 		s->cancel_sent_us = 0;
 	}
-	s->last_done_us = proxy_now_us();
+	/* a statement's run starts when the one before it ended (ParseComplete and
+	 * BindComplete come with the Execute's answer, so they mark nothing) */
+	if (is_statement(e) || ends_with_ready(e->type))
+		s->last_done_us = proxy_now_us();
 	if (e->action != REQ_FAKE && ends_with_ready(e->type)) {
 		if (s->pending > 0 && --s->pending == 0 && s->ps.pool)
 			s->ps.pool->stats.query_time_us +=
@@ -177,10 +180,15 @@ uint32_t proxy_req_keep_text(struct proxy_server *s, const char *text, size_t le
 
 int64_t proxy_req_running_since(struct proxy_server *s)
 {
-	struct proxy_req *e = proxy_req_head(s);
-	if (!e || !is_statement(e))
-		return 0;
-	return e->start_us > s->last_done_us ? e->start_us : s->last_done_us;
+	const struct proxy_reqq *q = &s->q;
+	for (uint32_t i = 0; i < q->n; i++) {
+		const struct proxy_req *e = &q->r[(q->head + i) % q->cap];
+		if (is_statement(e))
+			return e->start_us > s->last_done_us ? e->start_us : s->last_done_us;
+		if (ends_with_ready(e->type))
+			return 0; /* a Sync or pglane's own query comes first */
+	}
+	return 0;
 }
 
 void proxy_req_clear(struct proxy_server *s)
