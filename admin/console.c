@@ -85,21 +85,6 @@ static void show_version(const struct admin_ctx *ctx, struct admin_result *r)
 	admin_row_end(r);
 }
 
-static void show_replication(struct admin_result *r)
-{
-	static const char *const cols[] = {"database",  "host",    "port",
-	                                   "role",      "state",   "replay_lag_ms",
-	                                   "lag_bytes", "healthy", "checked_at"};
-	admin_result_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
-}
-
-static void show_slots(struct admin_result *r)
-{
-	static const char *const cols[] = {"database", "slot_name", "slot_type", "active",
-	                                   "retained_bytes"};
-	admin_result_columns(r, cols, (int)(sizeof(cols) / sizeof(cols[0])));
-}
-
 static void show_help(struct admin_result *r)
 {
 	static const char *const cols[] = {"command"};
@@ -148,9 +133,9 @@ static void run_show(const struct admin_ctx *ctx, const struct words *w, struct 
 	else if (is(w, 1, "slow"))
 		admin_show_slow(ctx, r);
 	else if (is(w, 1, "replication"))
-		show_replication(r);
+		admin_show_replication(ctx, r);
 	else if (is(w, 1, "slots"))
-		show_slots(r);
+		admin_show_slots(ctx, r);
 	else if (is(w, 1, "help"))
 		show_help(r);
 	else {

@@ -76,6 +76,8 @@ void admin_show_stats(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_databases(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_config(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_slow(const struct admin_ctx *ctx, struct admin_result *r);
+void admin_show_replication(const struct admin_ctx *ctx, struct admin_result *r);
+void admin_show_slots(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_conns(const struct admin_ctx *ctx, struct admin_result *r, bool servers,
                       const struct admin_ops *ops);
 

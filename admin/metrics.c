@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pool/health.h"
 #include "pool/pool.h"
 #include "pool/slowlog.h"
 
@@ -141,6 +142,63 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 			pool_labels(p, labels, sizeof(labels));
 			put(out, "%s{%s} %.17g\n", fams[i].name, labels,
 			    pool_value((int)i, p, ctx->now_us));
+		}
+	}
+	put(out, "# HELP pglane_replication_healthy 1 when the monitored server answers.\n"
+	         "# TYPE pglane_replication_healthy gauge\n");
+	for (size_t i = 0; i < pool_health_count(); i++) {
+		const struct pool_health *h = pool_health_at(i);
+		char db[130], host[520];
+		label(db, sizeof(db), h->database);
+		label(host, sizeof(host), h->host);
+		put(out, "pglane_replication_healthy{database=\"%s\",host=\"%s\",port=\"%d\"} %d\n",
+		    db, host, h->port, h->healthy ? 1 : 0);
+	}
+	put(out, "# HELP pglane_replication_lag_seconds Replay lag of a replica.\n"
+	         "# TYPE pglane_replication_lag_seconds gauge\n");
+	for (size_t i = 0; i < pool_health_count(); i++) {
+		const struct pool_health *h = pool_health_at(i);
+		if (!h->healthy || h->role != POOL_ROLE_REPLICA || h->replay_lag_ms < 0)
+			continue;
+		char db[130], host[520];
+		label(db, sizeof(db), h->database);
+		label(host, sizeof(host), h->host);
+		put(out,
+		    "pglane_replication_lag_seconds{database=\"%s\",host=\"%s\",port=\"%d\"} "
+		    "%.3f\n",
+		    db, host, h->port, (double)h->replay_lag_ms / 1000.0);
+	}
+	put(out, "# HELP pglane_replication_standby_lag_bytes WAL a standby has not replayed, as "
+	         "its primary reports it.\n# TYPE pglane_replication_standby_lag_bytes gauge\n");
+	for (size_t i = 0; i < pool_health_count(); i++) {
+		const struct pool_health *h = pool_health_at(i);
+		for (size_t k = 0; h->healthy && k < h->nstandbys; k++) {
+			if (h->standbys[k].lag_bytes < 0)
+				continue;
+			char db[130], name[130], addr[130];
+			label(db, sizeof(db), h->database);
+			label(name, sizeof(name), h->standbys[k].name);
+			label(addr, sizeof(addr), h->standbys[k].addr);
+			put(out,
+			    "pglane_replication_standby_lag_bytes{database=\"%s\",standby=\"%s\","
+			    "addr=\"%s\"} %lld\n",
+			    db, name, addr, (long long)h->standbys[k].lag_bytes);
+		}
+	}
+	put(out, "# HELP pglane_replication_slot_retained_bytes WAL kept for a replication slot.\n"
+	         "# TYPE pglane_replication_slot_retained_bytes gauge\n");
+	for (size_t i = 0; i < pool_health_count(); i++) {
+		const struct pool_health *h = pool_health_at(i);
+		for (size_t k = 0; h->healthy && k < h->nslots; k++) {
+			if (h->slots[k].retained_bytes < 0)
+				continue;
+			char db[130], slot[130];
+			label(db, sizeof(db), h->database);
+			label(slot, sizeof(slot), h->slots[k].name);
+			put(out,
+			    "pglane_replication_slot_retained_bytes{database=\"%s\",slot=\"%s\","
+			    "type=\"%s\"} %lld\n",
+			    db, slot, h->slots[k].type, (long long)h->slots[k].retained_bytes);
 		}
 	}
 	static const double qs[] = {0.5, 0.95, 0.99};

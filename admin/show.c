@@ -8,6 +8,7 @@
 
 #include "admin/console.h"
 #include "config/cfg.h"
+#include "pool/health.h"
 #include "pool/pool.h"
 #include "pool/slowlog.h"
 
@@ -370,4 +371,86 @@ void admin_show_conns(const struct admin_ctx *ctx, struct admin_result *r, bool 
 		ops->servers(emit_conn, r);
 	else
 		ops->clients(emit_conn, r);
+}
+
+static void lag_cell(struct admin_result *r, int64_t v)
+{
+	if (v < 0)
+		admin_row_str(r, NULL);
+	else
+		admin_row_int(r, v);
+}
+
+void admin_show_replication(const struct admin_ctx *ctx, struct admin_result *r)
+{
+	(void)ctx;
+	static const char *const cols[] = {"database",  "host",    "port",
+	                                   "role",      "state",   "replay_lag_ms",
+	                                   "lag_bytes", "healthy", "checked_at"};
+	admin_result_columns(r, cols, NCOLS(cols));
+	for (size_t i = 0; i < pool_health_count(); i++) {
+		const struct pool_health *h = pool_health_at(i);
+		char at[40];
+		format_time(at, sizeof(at), h->checked_at_ms);
+		char state[160];
+		if (!h->healthy)
+			snprintf(state, sizeof(state), "unreachable: %s",
+			         h->error[0] ? h->error : "not checked yet");
+		else if (h->promoted)
+			snprintf(state, sizeof(state), "promoted");
+		else
+			snprintf(state, sizeof(state), "%s",
+			         h->role == POOL_ROLE_REPLICA ? "recovery" : "primary");
+		admin_row_begin(r);
+		admin_row_str(r, h->database);
+		admin_row_str(r, h->host);
+		admin_row_int(r, h->port);
+		admin_row_str(r, h->role == POOL_ROLE_REPLICA   ? "replica"
+		                 : h->role == POOL_ROLE_PRIMARY ? "primary"
+		                                                : "unknown");
+		admin_row_str(r, state);
+		lag_cell(r, h->healthy ? h->replay_lag_ms : -1);
+		lag_cell(r, h->healthy ? h->lag_bytes : -1);
+		admin_row_bool(r, h->healthy);
+		admin_row_str(r, at);
+		admin_row_end(r);
+		/* the standbys this primary streams to, as it reports them */
+		for (size_t k = 0; h->healthy && k < h->nstandbys; k++) {
+			const struct pool_standby *sb = &h->standbys[k];
+			char host[160];
+			snprintf(host, sizeof(host), "%s%s%s", sb->addr, sb->name[0] ? " " : "",
+			         sb->name);
+			admin_row_begin(r);
+			admin_row_str(r, h->database);
+			admin_row_str(r, host);
+			admin_row_str(r, NULL);
+			admin_row_str(r, "standby");
+			admin_row_str(r, sb->state);
+			lag_cell(r, sb->replay_lag_ms);
+			lag_cell(r, sb->lag_bytes);
+			admin_row_bool(r, strcmp(sb->state, "streaming") == 0);
+			admin_row_str(r, at);
+			admin_row_end(r);
+		}
+	}
+}
+
+void admin_show_slots(const struct admin_ctx *ctx, struct admin_result *r)
+{
+	(void)ctx;
+	static const char *const cols[] = {"database", "slot_name", "slot_type", "active",
+	                                   "retained_bytes"};
+	admin_result_columns(r, cols, NCOLS(cols));
+	for (size_t i = 0; i < pool_health_count(); i++) {
+		const struct pool_health *h = pool_health_at(i);
+		for (size_t k = 0; h->healthy && k < h->nslots; k++) {
+			admin_row_begin(r);
+			admin_row_str(r, h->database);
+			admin_row_str(r, h->slots[k].name);
+			admin_row_str(r, h->slots[k].type);
+			admin_row_bool(r, h->slots[k].active);
+			lag_cell(r, h->slots[k].retained_bytes);
+			admin_row_end(r);
+		}
+	}
 }

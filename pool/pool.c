@@ -103,6 +103,7 @@ struct pool *pool_get(const struct cfg *cfg, const char *dbname, const char *use
 	p->db = d;
 	p->user = u;
 	p->lane = lane;
+	p->olap_target = -1;
 	pool_list_init(&p->login);
 	pool_list_init(&p->idle);
 	pool_list_init(&p->active);

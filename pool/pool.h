@@ -99,8 +99,9 @@ struct pool {
 	size_t welcome_len;
 	struct pool_params welcome_params; /* the tracked values in it */
 	struct pool_stmt_cache *known;     /* owned; statements that parsed on its servers */
-	int64_t last_failure_ms;           /* last failed server login, for back-off */
-	char last_error[256];              /* its message */
+	int olap_target;         /* where its servers go: replica index, -1 primary, -2 nowhere */
+	int64_t last_failure_ms; /* last failed server login, for back-off */
+	char last_error[256];    /* its message */
 	struct pool_stats stats;
 };
 

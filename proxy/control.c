@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "admin/console.h"
+#include "admin/monitor.h"
 #include "config/log.h"
 #include "protocol/msg.h"
 #include "proxy/proxy.h"
@@ -366,6 +367,7 @@ bool proxy_reload(char *err, size_t cap)
 		}
 		pool_kick(p, proxy_now_ms()); /* a larger pool serves its waiting clients now */
 	}
+	admin_monitor_start(proxy.cfg, proxy.users); /* the monitor follows the new file */
 	cfg_userlist_free(old_users);
 	cfg_free(old);
 	return true;

@@ -5,6 +5,7 @@
 
 #include "config/log.h"
 #include "protocol/msg.h"
+#include "pool/health.h"
 #include "proxy/proxy.h"
 
 #define JANITOR_PERIOD_S          0.25
@@ -111,11 +112,61 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 	}
 }
 
+/* The olap lane follows the monitor: servers on a replica that is no longer the choice go
+ * (idle ones now, busy ones when released); without any choice waiting clients are told. */
+static void retarget(struct pool *p)
+{
+	const struct cfg_database *dc = p->db->cfg;
+	if (p->lane != CFG_LANE_OLAP || !dc->lanes[CFG_LANE_OLAP].nreplicas)
+		return;
+	int target = pool_olap_target(dc);
+	if (target != p->olap_target) {
+		const struct cfg_endpoint *r =
+		        target >= 0 ? &dc->lanes[CFG_LANE_OLAP].replicas[target] : NULL;
+		if (r)
+			log_info("olap lane of %s now uses replica %s:%d", p->db->name, r->host,
+			         r->port);
+		else
+			log_info("olap lane of %s now uses %s", p->db->name,
+			         target == -1 ? "the primary"
+			                      : "no server (no replica fresh enough, "
+			                        "olap.fallback is false)");
+		p->olap_target = target;
+	}
+	struct pool_list *lists[] = {&p->login, &p->active, &p->busy};
+	for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++) {
+		struct pool_list *pos;
+		pool_list_foreach(pos, lists[k])
+		{
+			struct pool_server *ps = pool_container_of(pos, struct pool_server, link);
+			if (proxy_server_of(ps)->endpoint != target)
+				ps->close_on_release = true;
+		}
+	}
+	struct pool_list *pos, *tmp;
+	pool_list_foreach_safe(pos, tmp, &p->idle)
+	{
+		struct proxy_server *s =
+		        proxy_server_of(pool_container_of(pos, struct pool_server, link));
+		if (s->endpoint != target)
+			proxy_server_close(s, "the olap lane moved to another server");
+	}
+	if (target == -2 && !pool_list_empty(&p->waiting)) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+		         "no replica of database \"%s\" is within max_replica_lag and "
+		         "olap.fallback is false",
+		         p->db->name);
+		proxy_relay_fail_waiters(p, "57P03", msg);
+	}
+}
+
 static void sweep_pool(struct pool *p, int64_t now)
 {
 	if (!p->db->cfg)
 		return;
 	const struct cfg_pool *pc = &pool_lane_cfg(p)->pool;
+	retarget(p);
 	struct pool_list *pos, *tmp;
 	/* waiting clients are in arrival order */
 	pool_list_foreach_safe(pos, tmp, &p->waiting)

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin/monitor.h"
 #include "config/log.h"
+#include "pool/health.h"
 #include "proxy/proxy.h"
 
 #define DEFAULT_CONFIG "pglane.conf"
@@ -209,12 +211,15 @@ int main(int argc, char **argv)
 	ev_prepare_init(&proxy.deferred, deferred_cb);
 	ev_prepare_start(proxy.loop, &proxy.deferred);
 	proxy_janitor_start();
+	admin_monitor_start(proxy.cfg, proxy.users);
 
 	ev_run(proxy.loop, 0);
 
 	proxy_listen_stop();
 	proxy_http_stop();
 	proxy_janitor_stop();
+	admin_monitor_stop();
+	pool_health_clear();
 	close_everything();
 	ev_prepare_stop(proxy.loop, &proxy.deferred);
 	ev_signal_stop(proxy.loop, &proxy.sig_term);

@@ -124,12 +124,13 @@ struct proxy_server {
 	char *text; /* owned; the last Query or unnamed statement text */
 	uint32_t text_len;
 	uint32_t text_seq;
-	struct pool_stmt *bound;          /* a reference: the named statement of the last Bind */
-	uint32_t bound_seq;               /* or the text of its unnamed one */
-	int64_t last_done_us;             /* when the last request was answered */
-	int64_t cancel_sent_us;           /* statement_timeout: when its cancel went out */
-	int64_t ready_ms;                 /* when it last had nothing to do */
-	int64_t query_start_us;           /* when `pending` went from 0 to 1 */
+	struct pool_stmt *bound; /* a reference: the named statement of the last Bind */
+	uint32_t bound_seq;      /* or the text of its unnamed one */
+	int64_t last_done_us;    /* when the last request was answered */
+	int64_t cancel_sent_us;  /* statement_timeout: when its cancel went out */
+	int64_t ready_ms;        /* when it last had nothing to do */
+	int endpoint;            /* the olap replica it is connected to, -1 for the primary */
+	int64_t query_start_us;  /* when `pending` went from 0 to 1 */
 	struct proxy_server_login *login; /* owned while logging in */
 	struct sockaddr_storage addr;     /* where it is connected (for cancel requests) */
 	socklen_t addr_len;

@@ -17,6 +17,7 @@
 #include "protocol/msg.h"
 #include "protocol/scram.h"
 #include "protocol/startup.h"
+#include "pool/health.h"
 #include "proxy/proxy.h"
 
 #define SERVER_LOGIN_MAX_PACKET (64 * 1024)
@@ -493,6 +494,12 @@ static bool resolve(const char *host, int port, struct sockaddr_storage *out, so
 void proxy_server_launch(struct pool *p)
 {
 	const struct cfg_database *dc = p->db->cfg;
+	/* the olap lane goes to the freshest replica, or the primary, or nowhere */
+	int target = p->lane == CFG_LANE_OLAP ? pool_olap_target(dc) : -1;
+	if (target == -2)
+		return; /* the janitor answers the waiting clients */
+	const char *host = target >= 0 ? dc->lanes[CFG_LANE_OLAP].replicas[target].host : dc->host;
+	int port = target >= 0 ? dc->lanes[CFG_LANE_OLAP].replicas[target].port : dc->port;
 	struct proxy_server *s = calloc(1, sizeof(*s));
 	if (!s) {
 		log_error("out of memory opening a server connection");
@@ -500,6 +507,7 @@ void proxy_server_launch(struct pool *p)
 	}
 	s->id = ++next_server_id;
 	s->state = SERVER_CONNECTING;
+	s->endpoint = target;
 	s->conn.w.fd = -1;
 	pool_params_init(&s->ps.params);
 	pool_server_add(p, &s->ps, proxy_now_ms());
@@ -509,7 +517,7 @@ void proxy_server_launch(struct pool *p)
 		login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
 		return;
 	}
-	if (!resolve(dc->host, dc->port, &s->addr, &s->addr_len, err, sizeof(err))) {
+	if (!resolve(host, port, &s->addr, &s->addr_len, err, sizeof(err))) {
 		login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, err);
 		return;
 	}
@@ -525,14 +533,13 @@ void proxy_server_launch(struct pool *p)
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	}
 	proxy_conn_init(&s->conn, fd, server_cb);
-	log_debug("s%u %s@%s: connecting to %s:%d", s->id, p->user->name, p->db->name, dc->host,
-	          dc->port);
+	log_debug("s%u %s@%s: connecting to %s:%d", s->id, p->user->name, p->db->name, host, port);
 	if (connect(fd, (struct sockaddr *)&s->addr, s->addr_len) == 0) {
 		send_startup(s);
 		return;
 	}
 	if (errno != EINPROGRESS) {
-		snprintf(err, sizeof(err), "could not connect to %s:%d: %s", dc->host, dc->port,
+		snprintf(err, sizeof(err), "could not connect to %s:%d: %s", host, port,
 		         strerror(errno));
 		login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, err);
 		return;

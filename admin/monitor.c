@@ -1,0 +1,426 @@
+/* admin/monitor.c — the replication monitor: every monitor.interval it asks each primary
+ * (pg_stat_replication, pg_replication_slots) and each OLAP replica (pg_is_in_recovery(),
+ * replay lag) how replication stands, with libpq's asynchronous API on pglane's own loop, and
+ * records the answers in pool/health. A server that does not answer in time is unhealthy. */
+#include "admin/monitor.h"
+
+#include <ev.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "config/log.h"
+#include "config/userlist.h"
+#include "pool/health.h"
+#include "pool/list.h"
+
+#define MAX_TARGETS POOL_HEALTH_MAX
+#define MIN_TIMEOUT_MS 2000
+
+enum step { IDLE, CONNECTING, ASK_ROLE, ASK_PRIMARY, ASK_REPLICA };
+
+struct target {
+	ev_io io;
+	ev_timer timeout;
+	PGconn *conn;
+	enum step step;
+	int fd;
+	int results; /* results of the current step so far */
+	struct pool_health *h; /* borrowed: its row in the health table */
+	char conninfo[1024];
+};
+
+static struct target targets[MAX_TARGETS];
+static size_t ntargets;
+static ev_timer tick;
+static int64_t interval_ms;
+static bool running;
+
+static const char Q_ROLE[] = "SELECT pg_catalog.pg_is_in_recovery()";
+static const char Q_REPLICA[] =
+	"SELECT pg_catalog.pg_is_in_recovery(),"
+	" pg_catalog.pg_last_wal_receive_lsn() IS NULL"
+	"   OR pg_catalog.pg_last_wal_receive_lsn() <= pg_catalog.pg_last_wal_replay_lsn(),"
+	" (EXTRACT(EPOCH FROM now() - pg_catalog.pg_last_xact_replay_timestamp()) * 1000)::bigint,"
+	" COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(),"
+	"                                     pg_catalog.pg_last_wal_replay_lsn()), 0)::bigint";
+static const char Q_PRIMARY[] =
+	"SELECT pg_catalog.pg_is_in_recovery();"
+	"SELECT COALESCE(application_name, ''), COALESCE(host(client_addr), 'local'),"
+	" COALESCE(state, ''), COALESCE(sync_state, ''),"
+	" COALESCE((EXTRACT(EPOCH FROM replay_lag) * 1000)::bigint, 0),"
+	" COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn),"
+	" -1)::bigint FROM pg_catalog.pg_stat_replication ORDER BY 1, 2;"
+	"SELECT slot_name, slot_type, active,"
+	" COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn),"
+	" -1)::bigint,"
+	" COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),"
+	" confirmed_flush_lsn), -1)::bigint FROM pg_catalog.pg_replication_slots ORDER BY 1";
+
+static int64_t wall_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void reset(struct target *t)
+{
+	ev_io_stop(EV_DEFAULT, &t->io);
+	ev_timer_stop(EV_DEFAULT, &t->timeout);
+	if (t->conn)
+		PQfinish(t->conn);
+	t->conn = NULL;
+	t->fd = -1;
+	t->results = 0;
+	t->step = IDLE;
+}
+
+static void unhealthy(struct target *t, const char *why)
+{
+	struct pool_health *h = t->h;
+	if (h->healthy || !h->error[0])
+		log_warning("monitor: %s:%d (%s) is unhealthy: %s", h->host, h->port, h->database,
+			    why);
+	h->healthy = false;
+	snprintf(h->error, sizeof(h->error), "%s", why);
+	/* keep the first line of libpq's message only */
+	char *nl = strchr(h->error, '\n');
+	if (nl)
+		*nl = '\0';
+	reset(t);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* Watch the connection's socket for `events` (it may change during connect). */
+static void watch(struct target *t, int events)
+{
+	int fd = PQsocket(t->conn);
+	if (fd < 0) {
+		unhealthy(t, "no socket");
+		return;
+	}
+	if (fd != t->fd || !ev_is_active(&t->io) ||
+	    (t->io.events & (EV_READ | EV_WRITE)) != events) {
+		ev_io_stop(EV_DEFAULT, &t->io);
+		ev_io_init(&t->io, io_cb, fd, events);
+		ev_io_start(EV_DEFAULT, &t->io);
+		t->fd = fd;
+	}
+}
+
+static bool ask(struct target *t, enum step step, const char *sql)
+{
+	if (!PQsendQuery(t->conn, sql)) {
+		unhealthy(t, PQerrorMessage(t->conn));
+		return false;
+	}
+	t->step = step;
+	int f = PQflush(t->conn);
+	if (f < 0) {
+		unhealthy(t, PQerrorMessage(t->conn));
+		return false;
+	}
+	watch(t, f ? EV_READ | EV_WRITE : EV_READ);
+	return true;
+}
+
+static int64_t num(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? -1 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static bool is_true(const PGresult *r, int row, int col)
+{
+	return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+static void copy(char *dst, size_t cap, const PGresult *r, int row, int col)
+{
+	snprintf(dst, cap, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+/* One result of the current step; false when it failed. */
+static bool on_result(struct target *t, PGresult *r, int index)
+{
+	struct pool_health *h = t->h;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		unhealthy(t, PQresultErrorMessage(r));
+		return false;
+	}
+	if (t->step == ASK_ROLE || (t->step == ASK_PRIMARY && index == 0)) {
+		if (PQntuples(r) == 1)
+			h->role = is_true(r, 0, 0) ? POOL_ROLE_REPLICA : POOL_ROLE_PRIMARY;
+	} else if (t->step == ASK_REPLICA && PQntuples(r) == 1) {
+		h->role = is_true(r, 0, 0) ? POOL_ROLE_REPLICA : POOL_ROLE_PRIMARY;
+		h->lag_bytes = num(r, 0, 3);
+		int64_t now = wall_ms();
+		if (is_true(r, 0, 1)) {
+			h->replay_lag_ms = 0; /* all it received is replayed */
+			h->caught_up_ms = now;
+		} else {
+			/* behind: by the age of the last transaction it replayed, but never by
+			 * more than the time since it was last seen caught up (on an idle
+			 * primary that transaction may be old while nothing is missing) */
+			int64_t lag = num(r, 0, 2);
+			int64_t since = h->caught_up_ms ? now - h->caught_up_ms : -1;
+			if (lag < 0 || (since >= 0 && since < lag))
+				lag = since;
+			h->replay_lag_ms = lag;
+		}
+	} else if (t->step == ASK_PRIMARY && index == 1) {
+		h->nstandbys = 0;
+		for (int i = 0; i < PQntuples(r) && h->nstandbys < POOL_HEALTH_STANDBYS; i++) {
+			struct pool_standby *s = &h->standbys[h->nstandbys++];
+			copy(s->name, sizeof(s->name), r, i, 0);
+			copy(s->addr, sizeof(s->addr), r, i, 1);
+			copy(s->state, sizeof(s->state), r, i, 2);
+			copy(s->sync_state, sizeof(s->sync_state), r, i, 3);
+			s->replay_lag_ms = num(r, i, 4);
+			s->lag_bytes = num(r, i, 5);
+		}
+	} else if (t->step == ASK_PRIMARY && index == 2) {
+		h->nslots = 0;
+		for (int i = 0; i < PQntuples(r) && h->nslots < POOL_HEALTH_SLOTS; i++) {
+			struct pool_slot *s = &h->slots[h->nslots++];
+			copy(s->name, sizeof(s->name), r, i, 0);
+			copy(s->type, sizeof(s->type), r, i, 1);
+			s->active = is_true(r, i, 2);
+			s->retained_bytes = num(r, i, 3);
+			s->flush_lag_bytes = num(r, i, 4);
+		}
+	}
+	return true;
+}
+
+/* Every result of the step is in: record the check, ask the next question or rest. */
+static void step_done(struct target *t)
+{
+	struct pool_health *h = t->h;
+	if (t->step == ASK_ROLE) {
+		/* a replica is asked for its lag; a primary for its standbys and slots */
+		if (h->role == POOL_ROLE_REPLICA)
+			ask(t, ASK_REPLICA, Q_REPLICA);
+		else
+			ask(t, ASK_PRIMARY, Q_PRIMARY);
+		return;
+	}
+	bool was = h->healthy;
+	h->healthy = true;
+	h->error[0] = '\0';
+	h->checked_at_ms = wall_ms();
+	bool promoted = h->is_replica_entry && h->role == POOL_ROLE_PRIMARY;
+	if (promoted && !h->promoted)
+		log_warning("monitor: replica %s:%d of %s is no longer in recovery (promoted)",
+			    h->host, h->port, h->database);
+	h->promoted = promoted;
+	if (t->step == ASK_PRIMARY) {
+		h->replay_lag_ms = 0;
+		h->lag_bytes = 0;
+	}
+	if (!was)
+		log_info("monitor: %s:%d (%s) answers as %s", h->host, h->port, h->database,
+			 h->role == POOL_ROLE_REPLICA ? "a replica" : "a primary");
+	t->step = IDLE;
+	ev_timer_stop(EV_DEFAULT, &t->timeout);
+	ev_io_stop(EV_DEFAULT, &t->io);
+}
+
+static void read_results(struct target *t)
+{
+	if (!PQconsumeInput(t->conn)) {
+		unhealthy(t, PQerrorMessage(t->conn));
+		return;
+	}
+	while (!PQisBusy(t->conn)) {
+		PGresult *r = PQgetResult(t->conn);
+		if (!r) {
+			t->results = 0;
+			step_done(t);
+			return;
+		}
+		bool ok = on_result(t, r, t->results++);
+		PQclear(r);
+		if (!ok)
+			return;
+	}
+}
+
+static void connect_poll(struct target *t)
+{
+	switch (PQconnectPoll(t->conn)) {
+	case PGRES_POLLING_READING:
+		watch(t, EV_READ);
+		return;
+	case PGRES_POLLING_WRITING:
+		watch(t, EV_WRITE);
+		return;
+	case PGRES_POLLING_OK:
+		if (PQsetnonblocking(t->conn, 1) != 0) {
+			unhealthy(t, "cannot make the connection nonblocking");
+			return;
+		}
+		ask(t, ASK_ROLE, Q_ROLE);
+		return;
+	default:
+		unhealthy(t, PQerrorMessage(t->conn));
+		return;
+	}
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	struct target *t = pool_container_of(w, struct target, io);
+	if (t->step == CONNECTING) {
+		connect_poll(t);
+		return;
+	}
+	if (revents & EV_WRITE) {
+		int f = PQflush(t->conn);
+		if (f < 0) {
+			unhealthy(t, PQerrorMessage(t->conn));
+			return;
+		}
+		watch(t, f ? EV_READ | EV_WRITE : EV_READ);
+	}
+	if (revents & EV_READ)
+		read_results(t);
+}
+
+static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	unhealthy(pool_container_of(w, struct target, timeout), "no answer in time");
+}
+
+static void check(struct target *t)
+{
+	if (t->step != IDLE)
+		return; /* still busy: the timeout decides */
+	double timeout = (double)(interval_ms * 2 > MIN_TIMEOUT_MS ? interval_ms * 2
+								   : MIN_TIMEOUT_MS) /
+			 1000.0;
+	ev_timer_init(&t->timeout, timeout_cb, timeout, 0.);
+	ev_timer_start(EV_DEFAULT, &t->timeout);
+	if (t->conn && PQstatus(t->conn) == CONNECTION_OK) {
+		ask(t, ASK_ROLE, Q_ROLE);
+		return;
+	}
+	if (t->conn)
+		PQfinish(t->conn);
+	t->conn = PQconnectStart(t->conninfo);
+	t->fd = -1;
+	if (!t->conn || PQstatus(t->conn) == CONNECTION_BAD) {
+		unhealthy(t, t->conn ? PQerrorMessage(t->conn) : "out of memory");
+		return;
+	}
+	t->step = CONNECTING;
+	connect_poll(t);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	for (size_t i = 0; i < ntargets; i++)
+		check(&targets[i]);
+}
+
+/* A conninfo value, quoted. */
+static void kv(char *out, size_t cap, const char *key, const char *value)
+{
+	size_t n = strlen(out);
+	if (n + 1 >= cap)
+		return;
+	snprintf(out + n, cap - n, "%s%s='", n ? " " : "", key);
+	n = strlen(out);
+	for (const char *p = value; *p && n + 3 < cap; p++) {
+		if (*p == '\'' || *p == '\\')
+			out[n++] = '\\';
+		out[n++] = *p;
+	}
+	out[n++] = '\'';
+	out[n] = '\0';
+}
+
+static void add_target(const struct cfg *cfg, const struct cfg_userlist *users,
+		       const struct cfg_database *d, const char *host, int port, bool replica)
+{
+	if (ntargets == MAX_TARGETS)
+		return;
+	struct pool_health *h = pool_health_get(d->name, host, port, replica);
+	if (!h)
+		return;
+	for (size_t i = 0; i < ntargets; i++)
+		if (targets[i].h == h)
+			return; /* already watched */
+	struct target *t = &targets[ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	t->h = h;
+	const char *user = cfg->monitor.user[0] ? cfg->monitor.user : "postgres";
+	const char *password = cfg->monitor.password;
+	const struct cfg_user *u = users ? cfg_userlist_find(users, user) : NULL;
+	if (!password[0] && u && u->kind == CFG_SECRET_PLAIN)
+		password = u->secret;
+	char portstr[16];
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	kv(t->conninfo, sizeof(t->conninfo), "host", host);
+	kv(t->conninfo, sizeof(t->conninfo), "port", portstr);
+	kv(t->conninfo, sizeof(t->conninfo), "dbname",
+	   d->dbname[0] ? d->dbname : (strcmp(d->name, "*") ? d->name : "postgres"));
+	kv(t->conninfo, sizeof(t->conninfo), "user", user);
+	if (password[0])
+		kv(t->conninfo, sizeof(t->conninfo), "password", password);
+	kv(t->conninfo, sizeof(t->conninfo), "application_name", "pglane-monitor");
+	kv(t->conninfo, sizeof(t->conninfo), "connect_timeout", "5");
+	kv(t->conninfo, sizeof(t->conninfo), "gssencmode", "disable");
+}
+
+bool admin_monitor_wanted(const struct cfg *cfg)
+{
+	if (cfg->monitor.user[0])
+		return true;
+	for (size_t i = 0; i < cfg->ndatabases; i++)
+		if (cfg->databases[i].lanes[CFG_LANE_OLAP].enabled &&
+		    cfg->databases[i].lanes[CFG_LANE_OLAP].nreplicas)
+			return true;
+	return false;
+}
+
+void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users)
+{
+	admin_monitor_stop();
+	pool_health_clear();
+	if (!admin_monitor_wanted(cfg))
+		return;
+	interval_ms = cfg->monitor.interval_ms > 0 ? cfg->monitor.interval_ms : 2000;
+	for (size_t i = 0; i < cfg->ndatabases; i++) {
+		const struct cfg_database *d = &cfg->databases[i];
+		add_target(cfg, users, d, d->host, d->port, false);
+		const struct cfg_lane *l = &d->lanes[CFG_LANE_OLAP];
+		for (size_t k = 0; l->enabled && k < l->nreplicas; k++)
+			add_target(cfg, users, d, l->replicas[k].host, l->replicas[k].port, true);
+	}
+	ev_timer_init(&tick, tick_cb, 0., (double)interval_ms / 1000.0);
+	ev_timer_start(EV_DEFAULT, &tick);
+	running = true;
+	log_info("monitor: watching %zu server%s every %lld ms", ntargets, ntargets == 1 ? "" : "s",
+		 (long long)interval_ms);
+}
+
+void admin_monitor_stop(void)
+{
+	if (running)
+		ev_timer_stop(EV_DEFAULT, &tick);
+	running = false;
+	for (size_t i = 0; i < ntargets; i++)
+		reset(&targets[i]);
+	ntargets = 0;
+}
