@@ -14,6 +14,8 @@ const char *const cfg_log_format_names[2] = {"text", "json"};
 const char *const cfg_log_level_names[4] = {"error", "warning", "info", "debug"};
 const char *const cfg_tls_mode_names[3] = {"disable", "allow", "require"};
 const char *const cfg_lane_names[CFG_LANE_COUNT] = {"oltp", "olap"};
+const char *const cfg_sslmode_names[5] = {"disable", "prefer", "require", "verify-ca",
+                                          "verify-full"};
 const char *const cfg_hba_method_names[5] = {"trust", "md5", "scram-sha-256", "reject", "cert"};
 
 void cfg_strv_free(char **v, size_t n)
@@ -79,8 +81,9 @@ void cfg_pool_release(struct cfg_pool *p)
 	p->ntrack_parameters = 0;
 }
 
-bool cfg_database_init(struct cfg_database *db, const char *name, const struct cfg_pool *pool)
+bool cfg_database_init(struct cfg_database *db, const char *name, const struct cfg *c)
 {
+	const struct cfg_pool *pool = &c->pool;
 	memset(db, 0, sizeof(*db));
 	db->port = CFG_DEFAULT_DB_PORT;
 	db->default_lane = CFG_LANE_OLTP;
@@ -97,7 +100,9 @@ bool cfg_database_init(struct cfg_database *db, const char *name, const struct c
 	db->dbname = strdup("");
 	db->user = strdup("");
 	db->password = strdup("");
-	return db->name && db->host && db->dbname && db->user && db->password;
+	db->sslmode = c->server_tls.sslmode;
+	db->sslrootcert = strdup(c->server_tls.ca ? c->server_tls.ca : "");
+	return db->name && db->host && db->dbname && db->user && db->password && db->sslrootcert;
 }
 
 void cfg_database_release(struct cfg_database *db)
@@ -107,6 +112,7 @@ void cfg_database_release(struct cfg_database *db)
 	free(db->dbname);
 	free(db->user);
 	free(db->password);
+	free(db->sslrootcert);
 	for (int k = 0; k < CFG_LANE_COUNT; k++) {
 		struct cfg_lane *l = &db->lanes[k];
 		cfg_pool_release(&l->pool);
@@ -124,7 +130,7 @@ bool cfg_database_add_builtin(struct cfg *c)
 		return false;
 	c->databases = dbs;
 	struct cfg_database *db = &dbs[c->ndatabases++];
-	return cfg_database_init(db, "*", &c->pool);
+	return cfg_database_init(db, "*", c);
 }
 
 struct cfg *cfg_defaults_new(void)
@@ -153,8 +159,13 @@ struct cfg *cfg_defaults_new(void)
 	c->monitor.interval_ms = 2000;
 	c->monitor.user = strdup("");
 	c->monitor.password = strdup("");
+	c->server_tls.sslmode = CFG_SSL_PREFER;
+	c->server_tls.ca = strdup("");
+	c->server_tls.cert = strdup("");
+	c->server_tls.key = strdup("");
 	ok = ok && c->listen.host && c->listen.tls.cert && c->listen.tls.key && c->listen.tls.ca &&
-	     c->auth.file && c->admin.nusers == 1 && c->monitor.user && c->monitor.password;
+	     c->auth.file && c->admin.nusers == 1 && c->monitor.user && c->monitor.password &&
+	     c->server_tls.ca && c->server_tls.cert && c->server_tls.key;
 	if (!ok) {
 		cfg_free(c);
 		return NULL;
@@ -193,6 +204,9 @@ void cfg_free(struct cfg *c)
 	free(c->hba);
 	free(c->monitor.user);
 	free(c->monitor.password);
+	free(c->server_tls.ca);
+	free(c->server_tls.cert);
+	free(c->server_tls.key);
 	free(c);
 }
 
@@ -260,4 +274,9 @@ const char *cfg_lane_name(enum cfg_lane_kind k)
 const char *cfg_pool_mode_name(enum cfg_pool_mode m)
 {
 	return (unsigned)m < 2 ? cfg_pool_mode_names[m] : "?";
+}
+
+const char *cfg_sslmode_name(enum cfg_sslmode m)
+{
+	return (unsigned)m < 5 ? cfg_sslmode_names[m] : "?";
 }

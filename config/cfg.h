@@ -17,6 +17,15 @@ enum cfg_log_format { CFG_LOG_TEXT, CFG_LOG_JSON };
 enum cfg_log_level { CFG_LOG_ERROR, CFG_LOG_WARNING, CFG_LOG_INFO, CFG_LOG_DEBUG };
 enum cfg_tls_mode { CFG_TLS_DISABLE, CFG_TLS_ALLOW, CFG_TLS_REQUIRE };
 enum cfg_lane_kind { CFG_LANE_OLTP, CFG_LANE_OLAP, CFG_LANE_COUNT };
+/* TLS towards the servers, as libpq's sslmode: verify-ca checks the chain against a CA,
+ * verify-full also the host name. */
+enum cfg_sslmode {
+	CFG_SSL_DISABLE,
+	CFG_SSL_PREFER,
+	CFG_SSL_REQUIRE,
+	CFG_SSL_VERIFY_CA,
+	CFG_SSL_VERIFY_FULL
+};
 
 /* Pool settings: `pool` holds the defaults, each lane a resolved copy (lane keys override
  * the defaults). Durations in milliseconds, 0 = off. */
@@ -63,6 +72,10 @@ struct cfg_database {
 	enum cfg_lane_kind default_lane;
 	struct cfg_lane lanes[CFG_LANE_COUNT];
 	int line; /* where it was defined, 0 for built-in */
+	/* TLS to this database's servers, resolved: its own `sslmode` / `sslrootcert` keys, else
+	 * server_tls.sslmode / server_tls.ca. */
+	enum cfg_sslmode sslmode;
+	char *sslrootcert; /* owned; CA file, absolute; "" = none */
 };
 
 struct cfg_route {
@@ -119,6 +132,15 @@ struct cfg {
 		char *user;
 		char *password;
 	} monitor;
+	/* TLS towards the servers: the defaults of every database's sslmode and sslrootcert, and
+	 * the client certificate pglane presents (cert and key both set, or neither). Paths are
+	 * absolute (relative ones resolved against the config file's directory); "" = none. */
+	struct {
+		enum cfg_sslmode sslmode;
+		char *ca;   /* owned */
+		char *cert; /* owned */
+		char *key;  /* owned */
+	} server_tls;
 };
 
 /* Errors collected while loading: each "FILE:LINE: KEY: message". */
@@ -145,6 +167,8 @@ bool cfg_is_admin(const struct cfg *c, const char *user, bool *full);
 __attribute__((warn_unused_result)) bool cfg_duration_parse(const char *s, int64_t *ms);
 const char *cfg_lane_name(enum cfg_lane_kind k);
 const char *cfg_pool_mode_name(enum cfg_pool_mode m);
+/* "disable", "prefer", "require", "verify-ca", "verify-full" ("?" out of range). */
+const char *cfg_sslmode_name(enum cfg_sslmode m);
 
 /* ---- config/cfg_flat.c: flat key/value view, reload diff, restart check ---- */
 struct cfg_kv {
@@ -160,8 +184,10 @@ struct cfg_kvs {
  * "databases.<name>.<lane>.<pool key>" (olap also .replicas "host:port,host:port",
  * .max_replica_lag, .fallback), then "routes[i]" = "user=x application_name=y database=z
  * lane=olap" (only the set fields), "hba[i]" = "address=a database=d user=u method=m",
- * monitor.*. Durations with units ("2s", "0"), booleans "true"/"false", lists comma-separated,
- * passwords "***" when set, "" when not. False when out of memory (nothing allocated then). */
+ * monitor.*, server_tls.sslmode/ca/cert/key. Each database also has "databases.<name>.sslmode"
+ * and ".sslrootcert" (after .default_lane, before its lanes). Durations with units ("2s", "0"),
+ * booleans "true"/"false", lists comma-separated, passwords "***" when set, "" when not. False when
+ * out of memory (nothing allocated then). */
 __attribute__((warn_unused_result)) bool cfg_flatten(const struct cfg *c, struct cfg_kvs *out);
 /* Free what `kv` owns and clear it. */
 void cfg_kvs_free(struct cfg_kvs *kv);

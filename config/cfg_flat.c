@@ -233,6 +233,8 @@ static void add_database(struct flat *f, const struct cfg_database *db)
 	add_str(f, prefix, "user", db->user);
 	add_secret(f, prefix, "password", db->password);
 	add_str(f, prefix, "default_lane", cfg_lane_name(db->default_lane));
+	add_str(f, prefix, "sslmode", cfg_sslmode_name(db->sslmode));
+	add_str(f, prefix, "sslrootcert", db->sslrootcert);
 	for (int k = 0; k < CFG_LANE_COUNT; k++) {
 		const struct cfg_lane *l = &db->lanes[k];
 		if (!l->enabled)
@@ -342,6 +344,11 @@ static bool flatten(const struct cfg *c, struct cfg_kvs *out, bool reveal)
 	add_duration(&f, "monitor.", "interval", c->monitor.interval_ms);
 	add_str(&f, "monitor.", "user", c->monitor.user);
 	add_secret(&f, "monitor.", "password", c->monitor.password);
+
+	add_str(&f, "server_tls.", "sslmode", cfg_sslmode_name(c->server_tls.sslmode));
+	add_str(&f, "server_tls.", "ca", c->server_tls.ca);
+	add_str(&f, "server_tls.", "cert", c->server_tls.cert);
+	add_str(&f, "server_tls.", "key", c->server_tls.key);
 
 	if (f.failed) {
 		cfg_kvs_free(&f.kv);

@@ -1,7 +1,7 @@
 /* config/cfg_load.c — reading a libconfig file into a struct cfg: every key of the contract in
- * DESIGN.md, type and range checks, checks across keys (auth file, TLS files, lanes), relative
- * paths. Every problem found is collected as "FILE:LINE: KEY: message"; strings are copied out
- * before libconfig's tree is destroyed. */
+ * DESIGN.md, type and range checks, checks across keys (auth file, TLS files on both sides, a CA
+ * for verify-ca/verify-full, lanes), relative paths. Every problem found is collected as
+ * "FILE:LINE: KEY: message"; strings are copied out before libconfig's tree is destroyed. */
 #include "config/cfg.h"
 
 #include <arpa/inet.h>
@@ -309,6 +309,114 @@ static void parse_monitor(struct cfg_loader *L, const config_setting_t *g)
 	}
 }
 
+static bool sslmode_verifies(enum cfg_sslmode m)
+{
+	return m == CFG_SSL_VERIFY_CA || m == CFG_SSL_VERIFY_FULL;
+}
+
+/* server_tls: the default sslmode and CA of every database, and pglane's client certificate.
+ * The files must exist when named; cert and key go together. Whether the CA is needed is known
+ * once the databases are read (check_server_ca). */
+static void parse_server_tls(struct cfg_loader *L, const config_setting_t *g)
+{
+	static const char *const prefix = "server_tls";
+	struct cfg *c = L->c;
+	size_t before = L->nerrors;
+	char key[CFG_KEY_MAX];
+	int v;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		cfg_key_join(key, prefix, name);
+		if (strcmp(name, "sslmode") == 0) {
+			if (cfg_get_enum(L, s, key, cfg_sslmode_names, NELEMS(cfg_sslmode_names),
+			                 &v))
+				c->server_tls.sslmode = (enum cfg_sslmode)v;
+		} else if (strcmp(name, "ca") == 0) {
+			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->server_tls.ca);
+		} else if (strcmp(name, "cert") == 0) {
+			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->server_tls.cert);
+		} else if (strcmp(name, "key") == 0) {
+			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->server_tls.key);
+		} else {
+			cfg_err_at(L, s, key, "unknown key");
+		}
+	}
+	if (L->nerrors != before) {
+		L->server_tls_bad = true;
+		return;
+	}
+	cfg_path_resolve(L, &c->server_tls.ca);
+	cfg_path_resolve(L, &c->server_tls.cert);
+	cfg_path_resolve(L, &c->server_tls.key);
+	const struct {
+		const char *name;
+		const char *path;
+		const char *pair; /* the key that must be set with it */
+		const char *pair_path;
+	} files[] = {{"ca", c->server_tls.ca, NULL, NULL},
+	             {"cert", c->server_tls.cert, "key", c->server_tls.key},
+	             {"key", c->server_tls.key, "cert", c->server_tls.cert}};
+	for (size_t i = 0; i < NELEMS(files); i++) {
+		if (!*files[i].path)
+			continue;
+		const config_setting_t *at = config_setting_get_member(g, files[i].name);
+		cfg_key_join(key, prefix, files[i].name);
+		cfg_file_check(L, at, key, files[i].path);
+		if (files[i].pair && !*files[i].pair_path) {
+			cfg_key_join(key, prefix, files[i].pair);
+			cfg_err_at(L, at, key, "required when server_tls.%s is set", files[i].name);
+		}
+	}
+}
+
+/* A database's own sslrootcert must exist when set; with verify-ca or verify-full (its own
+ * sslmode or server_tls's) it needs a CA, its own or server_tls.ca. A database that takes both
+ * from server_tls is checked once, by check_server_ca(). */
+static void check_database_tls(struct cfg_loader *L, const config_setting_t *g, const char *prefix,
+                               const struct cfg_database *db, bool mode_ok, bool ca_ok)
+{
+	const config_setting_t *mode = config_setting_get_member(g, "sslmode");
+	const config_setting_t *ca = config_setting_get_member(g, "sslrootcert");
+	char key[CFG_KEY_MAX], mode_key[CFG_KEY_MAX];
+	cfg_key_join(key, prefix, "sslrootcert");
+	if (ca && ca_ok && *db->sslrootcert)
+		cfg_file_check(L, ca, key, db->sslrootcert);
+	if ((mode && !mode_ok) || (ca && !ca_ok) || L->server_tls_bad)
+		return;
+	if (!sslmode_verifies(db->sslmode) || *db->sslrootcert)
+		return;
+	if (mode)
+		cfg_key_join(mode_key, prefix, "sslmode");
+	else
+		snprintf(mode_key, sizeof(mode_key), "server_tls.sslmode");
+	if (ca)
+		cfg_err_at(L, ca, key, "must not be empty when %s is \"%s\"", mode_key,
+		           cfg_sslmode_name(db->sslmode));
+	else if (mode)
+		cfg_err_at(L, mode, key, "required when %s is \"%s\" (server_tls.ca is not set)",
+		           mode_key, cfg_sslmode_name(db->sslmode));
+	else
+		L->server_ca_needed = true;
+}
+
+/* server_tls.ca, when server_tls.sslmode verifies and some database (the built-in one when none
+ * is given) has neither an sslmode nor an sslrootcert of its own. */
+static void check_server_ca(struct cfg_loader *L, const config_setting_t *root)
+{
+	const struct cfg *c = L->c;
+	if (L->server_tls_bad || !sslmode_verifies(c->server_tls.sslmode) || *c->server_tls.ca)
+		return;
+	if (!L->server_ca_needed && c->ndatabases != 0)
+		return;
+	const config_setting_t *g = config_setting_get_member(root, "server_tls");
+	const config_setting_t *mode = g ? config_setting_get_member(g, "sslmode") : NULL;
+	cfg_err_at(L, mode ? mode : root, "server_tls.ca",
+	           "required when server_tls.sslmode is \"%s\" and a database has no sslrootcert "
+	           "of its own",
+	           cfg_sslmode_name(c->server_tls.sslmode));
+}
+
 static void parse_replicas(struct cfg_loader *L, const config_setting_t *list, const char *prefix,
                            struct cfg_lane *lane)
 {
@@ -396,7 +504,7 @@ static struct cfg_database *add_database(struct cfg_loader *L, struct cfg_databa
 static void parse_database(struct cfg_loader *L, const config_setting_t *g, const char *prefix)
 {
 	struct cfg_database tmp;
-	if (!cfg_database_init(&tmp, "", &L->c->pool)) {
+	if (!cfg_database_init(&tmp, "", L->c)) {
 		cfg_database_release(&tmp);
 		cfg_oom(L);
 		return;
@@ -408,6 +516,7 @@ static void parse_database(struct cfg_loader *L, const config_setting_t *g, cons
 	size_t index = L->c->ndatabases - 1;
 	char key[CFG_KEY_MAX];
 	int v;
+	bool mode_ok = false, ca_ok = false;
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s);
@@ -427,6 +536,15 @@ static void parse_database(struct cfg_loader *L, const config_setting_t *g, cons
 		} else if (strcmp(name, "default_lane") == 0) {
 			if (cfg_get_enum(L, s, key, cfg_lane_names, CFG_LANE_COUNT, &v))
 				db->default_lane = (enum cfg_lane_kind)v;
+		} else if (strcmp(name, "sslmode") == 0) {
+			mode_ok = cfg_get_enum(L, s, key, cfg_sslmode_names,
+			                       NELEMS(cfg_sslmode_names), &v);
+			if (mode_ok)
+				db->sslmode = (enum cfg_sslmode)v;
+		} else if (strcmp(name, "sslrootcert") == 0) {
+			ca_ok = cfg_get_string(L, s, key, CFG_STR_ANY, &db->sslrootcert);
+			if (ca_ok)
+				cfg_path_resolve(L, &db->sslrootcert);
 		} else if (strcmp(name, "oltp") == 0) {
 			parse_lane(L, s, key, &db->lanes[CFG_LANE_OLTP], CFG_LANE_OLTP);
 		} else if (strcmp(name, "olap") == 0) {
@@ -458,6 +576,7 @@ static void parse_database(struct cfg_loader *L, const config_setting_t *g, cons
 		cfg_err_at(L, config_setting_get_member(g, "default_lane"), key,
 		           "is \"olap\" but the database has no olap group");
 	}
+	check_database_tls(L, g, prefix, db, mode_ok, ca_ok);
 }
 
 static void parse_databases(struct cfg_loader *L, const config_setting_t *list)
@@ -614,8 +733,8 @@ static void parse_hba(struct cfg_loader *L, const config_setting_t *list)
 	}
 }
 
-/* The top-level keys, in the order they are read (pool before databases: lanes start from
- * the pool defaults). */
+/* The top-level keys, in the order they are read (pool and server_tls before databases: lanes
+ * start from the pool defaults, a database's TLS from server_tls). */
 static const struct {
 	const char *name;
 	bool is_list;
@@ -627,6 +746,7 @@ static const struct {
         {"log", false, parse_log},
         {"pool", false, parse_pool},
         {"monitor", false, parse_monitor},
+        {"server_tls", false, parse_server_tls},
         {"databases", true, parse_databases},
         {"routes", true, parse_routes},
         {"hba", true, parse_hba},
@@ -651,6 +771,7 @@ static void parse_root(struct cfg_loader *L, const config_setting_t *root)
 		if (ok)
 			top_keys[k].parse(L, s);
 	}
+	check_server_ca(L, root);
 	struct cfg *c = L->c;
 	if (c->admin.http_port != 0 && c->admin.http_port == c->listen.port) {
 		const config_setting_t *admin = config_setting_get_member(root, "admin");

@@ -167,6 +167,8 @@ static void print_database(FILE *out, const struct cfg_database *db)
 	put_secret(out, db->password);
 	fputs(";\n", out);
 	key_str(out, 2, "default_lane", cfg_lane_name(db->default_lane));
+	key_str(out, 2, "sslmode", cfg_sslmode_name(db->sslmode));
+	key_str(out, 2, "sslrootcert", db->sslrootcert);
 	for (int k = 0; k < CFG_LANE_COUNT; k++)
 		if (db->lanes[k].enabled)
 			print_lane(out, &db->lanes[k], (enum cfg_lane_kind)k);
@@ -270,4 +272,11 @@ void cfg_print(const struct cfg *c, FILE *out)
 	fputs("password = ", out);
 	put_secret(out, c->monitor.password);
 	fputs(";\n};\n", out);
+
+	fputs("server_tls = {\n", out);
+	key_str(out, 1, "sslmode", cfg_sslmode_name(c->server_tls.sslmode));
+	key_str(out, 1, "ca", c->server_tls.ca);
+	key_str(out, 1, "cert", c->server_tls.cert);
+	key_str(out, 1, "key", c->server_tls.key);
+	fputs("};\n", out);
 }

@@ -16,6 +16,7 @@ extern const char *const cfg_log_format_names[2];
 extern const char *const cfg_log_level_names[4];
 extern const char *const cfg_tls_mode_names[3];
 extern const char *const cfg_lane_names[CFG_LANE_COUNT];
+extern const char *const cfg_sslmode_names[5];
 /* hba methods (stored as strings in struct cfg_hba). */
 extern const char *const cfg_hba_method_names[5];
 
@@ -36,12 +37,14 @@ bool cfg_pool_copy(struct cfg_pool *dst, const struct cfg_pool *src);
 /* Free what `p` owns and clear it. */
 void cfg_pool_release(struct cfg_pool *p);
 /* Set `db` (which owns nothing yet) to a database with the defaults: host 127.0.0.1, port
- * 5432, lane oltp enabled with `pool`, olap disabled with `pool`. `name` is copied. */
-bool cfg_database_init(struct cfg_database *db, const char *name, const struct cfg_pool *pool);
+ * 5432, lane oltp enabled with `c->pool`, olap disabled with `c->pool`, sslmode and
+ * sslrootcert from `c->server_tls`. `name` is copied. */
+bool cfg_database_init(struct cfg_database *db, const char *name, const struct cfg *c);
 void cfg_database_release(struct cfg_database *db);
 /* Free a vector of owned strings. */
 void cfg_strv_free(char **v, size_t n);
-/* Append the built-in "*" database (with c->pool as both lanes' settings). */
+/* Append the built-in "*" database (with c->pool as both lanes' settings, c->server_tls's
+ * sslmode and CA). */
 bool cfg_database_add_builtin(struct cfg *c);
 
 #endif

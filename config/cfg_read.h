@@ -20,6 +20,8 @@ struct cfg_loader {
 	const char *path;        /* borrowed: the file as named by the caller */
 	char *dir;               /* owned: its directory, absolute when possible */
 	size_t nerrors;          /* found so far, also those that did not fit in errs */
+	bool server_tls_bad;     /* server_tls had errors: skip the checks that build on it */
+	bool server_ca_needed;   /* a database takes server_tls's sslmode and CA as they are */
 };
 
 /* What a string value must look like: anything, non-empty, or a name (1..63 bytes). */

@@ -94,9 +94,13 @@ FTEST(defaults_flatten_key_by_key_in_order)
 	        {"databases.*.host", "127.0.0.1"}, {"databases.*.port", "5432"},
 	        {"databases.*.dbname", ""},        {"databases.*.user", ""},
 	        {"databases.*.password", ""},      {"databases.*.default_lane", "oltp"},
+	        {"databases.*.sslmode", "prefer"}, {"databases.*.sslrootcert", ""},
 	};
 	static const struct pair tail[] = {
-	        {"monitor.interval", "2s"}, {"monitor.user", ""}, {"monitor.password", ""}};
+	        {"monitor.interval", "2s"},       {"monitor.user", ""},  {"monitor.password", ""},
+	        {"server_tls.sslmode", "prefer"}, {"server_tls.ca", ""}, {"server_tls.cert", ""},
+	        {"server_tls.key", ""},
+	};
 	size_t nhead = sizeof(head) / sizeof(head[0]), ndb = sizeof(db) / sizeof(db[0]);
 	size_t ntail = sizeof(tail) / sizeof(tail[0]);
 
@@ -156,6 +160,7 @@ static const char *const full_conf =
         "databases = (\n"
         "  { name = \"app\"; host = \"db1.internal\"; port = 5433; dbname = \"app_prod\";\n"
         "    user = \"app_user\"; password = \"s3cret\"; default_lane = \"olap\";\n"
+        "    sslmode = \"require\"; sslrootcert = \"app-root.crt\";\n"
         "    oltp = { size = 15; statement_timeout = \"2s\"; slow_query = \"200ms\"; };\n"
         "    olap = { mode = \"transaction\"; size = 4; statement_timeout = \"30min\";\n"
         "             track_parameters = [ ];\n"
@@ -173,7 +178,9 @@ static const char *const full_conf =
         "\"trust\"; },\n"
         "        { address = \"::1/128\"; database = \"app\"; user = \"alice\"; method = \"md5\"; "
         "} );\n"
-        "monitor = { interval = \"5s\"; user = \"monitor\"; password = \"m0n\"; };\n";
+        "monitor = { interval = \"5s\"; user = \"monitor\"; password = \"m0n\"; };\n"
+        "server_tls = { sslmode = \"verify-full\"; ca = \"root.crt\"; cert = \"client.crt\";\n"
+        "  key = \"client.key\"; };\n";
 
 static void write_full_fixtures(void)
 {
@@ -181,6 +188,10 @@ static void write_full_fixtures(void)
 	cfgt_write("server.crt", "not really a certificate\n");
 	cfgt_write("server.key", "not really a key\n");
 	cfgt_write("ca.crt", "not really a CA\n");
+	cfgt_write("root.crt", "not really a CA\n");
+	cfgt_write("app-root.crt", "not really a CA\n");
+	cfgt_write("client.crt", "not really a certificate\n");
+	cfgt_write("client.key", "not really a key\n");
 }
 
 FTEST(full_file_flattens_every_key)
@@ -189,12 +200,17 @@ FTEST(full_file_flattens_every_key)
 	struct cfg *c = load(full_conf);
 	struct cfg_kvs kv = {0};
 	cr_assert(cfg_flatten(c, &kv));
-	/* 14 + pool 15 + app (6 + oltp 15 + olap 18) + * (6 + 15) + 3 routes + 2 hba + 3 */
-	cr_expect_eq(kv.n, 14 + 15 + 39 + 21 + 3 + 2 + 3, "got %zu keys", kv.n);
+	/* 14 + pool 15 + app (8 + oltp 15 + olap 18) + * (8 + 15) + 3 routes + 2 hba + 3 monitor
+	 * + 4 server_tls */
+	cr_expect_eq(kv.n, 14 + 15 + 41 + 23 + 3 + 2 + 3 + 4, "got %zu keys", kv.n);
 
-	char crt[400], users[400];
+	char crt[400], users[400], root[400], app_root[400], client_crt[400], client_key[400];
 	snprintf(crt, sizeof(crt), "%s/server.crt", cfgt_rdir);
 	snprintf(users, sizeof(users), "%s/users.txt", cfgt_rdir);
+	snprintf(root, sizeof(root), "%s/root.crt", cfgt_rdir);
+	snprintf(app_root, sizeof(app_root), "%s/app-root.crt", cfgt_rdir);
+	snprintf(client_crt, sizeof(client_crt), "%s/client.crt", cfgt_rdir);
+	snprintf(client_key, sizeof(client_key), "%s/client.key", cfgt_rdir);
 	const struct pair want[] = {
 	        {"listen.host", "0.0.0.0"},
 	        {"listen.port", "7432"},
@@ -223,6 +239,8 @@ FTEST(full_file_flattens_every_key)
 	        {"databases.app.user", "app_user"},
 	        {"databases.app.password", "***"},
 	        {"databases.app.default_lane", "olap"},
+	        {"databases.app.sslmode", "require"},
+	        {"databases.app.sslrootcert", app_root},
 	        {"databases.app.oltp.mode", "session"},
 	        {"databases.app.oltp.size", "15"},
 	        {"databases.app.oltp.statement_timeout", "2s"},
@@ -236,6 +254,8 @@ FTEST(full_file_flattens_every_key)
 	        {"databases.app.olap.fallback", "false"},
 	        {"databases.*.host", "127.0.0.1"},
 	        {"databases.*.password", ""},
+	        {"databases.*.sslmode", "verify-full"},
+	        {"databases.*.sslrootcert", root},
 	        {"databases.*.oltp.size", "30"},
 	        {"routes[0]", "application_name=metabase* lane=olap"},
 	        {"routes[1]", "user=reporting database=app lane=olap"},
@@ -245,6 +265,10 @@ FTEST(full_file_flattens_every_key)
 	        {"monitor.interval", "5s"},
 	        {"monitor.user", "monitor"},
 	        {"monitor.password", "***"},
+	        {"server_tls.sslmode", "verify-full"},
+	        {"server_tls.ca", root},
+	        {"server_tls.cert", client_crt},
+	        {"server_tls.key", client_key},
 	};
 	expect_pairs(&kv, want, sizeof(want) / sizeof(want[0]));
 	cr_expect_null(kv_get(&kv, "databases.*.olap.size"));
@@ -258,11 +282,15 @@ FTEST(full_file_flattens_every_key)
 	cr_expect_str_eq(kv.v[0].key, "listen.host");
 	cr_expect_str_eq(kv.v[14].key, "pool.mode");
 	cr_expect_str_eq(kv.v[29].key, "databases.app.host");
-	cr_expect_str_eq(kv.v[35].key, "databases.app.oltp.mode");
-	cr_expect_str_eq(kv.v[50].key, "databases.app.olap.mode");
-	cr_expect_str_eq(kv.v[68].key, "databases.*.host");
-	cr_expect_str_eq(kv.v[kv.n - 8].key, "routes[0]");
-	cr_expect_str_eq(kv.v[kv.n - 1].key, "monitor.password");
+	cr_expect_str_eq(kv.v[35].key, "databases.app.sslmode");
+	cr_expect_str_eq(kv.v[36].key, "databases.app.sslrootcert");
+	cr_expect_str_eq(kv.v[37].key, "databases.app.oltp.mode");
+	cr_expect_str_eq(kv.v[52].key, "databases.app.olap.mode");
+	cr_expect_str_eq(kv.v[70].key, "databases.*.host");
+	cr_expect_str_eq(kv.v[kv.n - 12].key, "routes[0]");
+	cr_expect_str_eq(kv.v[kv.n - 5].key, "monitor.password");
+	cr_expect_str_eq(kv.v[kv.n - 4].key, "server_tls.sslmode");
+	cr_expect_str_eq(kv.v[kv.n - 1].key, "server_tls.key");
 	cfg_kvs_free(&kv);
 	cfg_free(c);
 }
@@ -348,15 +376,17 @@ FTEST(diff_of_an_added_and_a_removed_database)
 	struct cfg *b = load(two_dbs);
 	char **lines = NULL;
 	size_t n = cfg_diff(a, b, &lines);
-	cr_assert_eq(n, 6 + 15, "got %zu lines", n);
+	cr_assert_eq(n, 8 + 15, "got %zu lines", n);
 	expect_all_database_lines(lines, n, "rep", true);
 	cr_expect_str_eq(lines[0], "databases.rep.host: (none) -> 127.0.0.1");
 	cr_expect_str_eq(lines[2], "databases.rep.dbname: (none) -> \"\"");
-	cr_expect_str_eq(lines[7], "databases.rep.oltp.size: (none) -> 20");
+	cr_expect_str_eq(lines[6], "databases.rep.sslmode: (none) -> prefer");
+	cr_expect_str_eq(lines[7], "databases.rep.sslrootcert: (none) -> \"\"");
+	cr_expect_str_eq(lines[9], "databases.rep.oltp.size: (none) -> 20");
 	cfg_lines_free(lines, n);
 
 	n = cfg_diff(b, a, &lines);
-	cr_assert_eq(n, 6 + 15, "got %zu lines", n);
+	cr_assert_eq(n, 8 + 15, "got %zu lines", n);
 	expect_all_database_lines(lines, n, "rep", false);
 	cr_expect_str_eq(lines[0], "databases.rep.host: 127.0.0.1 -> (none)");
 	cr_expect_str_eq(lines[n - 1], "databases.rep.oltp.track_parameters: \"\" -> (none)");
@@ -374,13 +404,13 @@ FTEST(diff_lines_follow_the_new_order_then_the_removed)
 	             "monitor = { interval = \"3s\"; };\n");
 	char **lines = NULL;
 	size_t n = cfg_diff(a, b, &lines);
-	cr_assert_eq(n, 1 + 1 + 21 + 1 + 21, "got %zu lines", n);
+	cr_assert_eq(n, 1 + 1 + 23 + 1 + 23, "got %zu lines", n);
 	cr_expect_str_eq(lines[0], "listen.port: 6432 -> 7000");
 	cr_expect_str_eq(lines[1], "databases.app.port: 5432 -> 5433");
-	expect_all_database_lines(lines + 2, 21, "new", true);
-	cr_expect_str_eq(lines[23], "monitor.interval: 2s -> 3s");
-	expect_all_database_lines(lines + 24, 21, "old", false);
-	cr_expect_str_eq(lines[24], "databases.old.host: 127.0.0.1 -> (none)");
+	expect_all_database_lines(lines + 2, 23, "new", true);
+	cr_expect_str_eq(lines[25], "monitor.interval: 2s -> 3s");
+	expect_all_database_lines(lines + 26, 23, "old", false);
+	cr_expect_str_eq(lines[26], "databases.old.host: 127.0.0.1 -> (none)");
 	cfg_lines_free(lines, n);
 	cfg_free(a);
 	cfg_free(b);
@@ -458,6 +488,53 @@ FTEST(diff_lines_stay_one_line)
 	                 "pool.server_reset_query: DISCARD ALL -> RESET ALL;\\nDISCARD\\tALL");
 	cr_expect_str_eq(lines[1], "databases.*.oltp.server_reset_query: DISCARD ALL -> RESET "
 	                           "ALL;\\nDISCARD\\tALL");
+	cfg_lines_free(lines, n);
+	cfg_free(a);
+	cfg_free(b);
+}
+
+FTEST(server_tls_keys_flatten_and_diff)
+{
+	cfgt_write("root.crt", "x");
+	cfgt_write("other.crt", "x");
+	struct cfg *a = load("databases = ( { name = \"app\"; }, { name = \"rep\"; sslmode = "
+	                     "\"disable\"; } );\n");
+	struct cfg *b =
+	        load("server_tls = { sslmode = \"verify-full\"; ca = \"root.crt\"; };\n"
+	             "databases = ( { name = \"app\"; },\n"
+	             "  { name = \"rep\"; sslmode = \"disable\"; sslrootcert = \"other.crt\"; "
+	             "} );\n");
+	char root[400], other[400];
+	snprintf(root, sizeof(root), "%s/root.crt", cfgt_rdir);
+	snprintf(other, sizeof(other), "%s/other.crt", cfgt_rdir);
+
+	struct cfg_kvs kv = {0};
+	cr_assert(cfg_flatten(b, &kv));
+	const struct pair want[] = {
+	        {"server_tls.sslmode", "verify-full"},
+	        {"server_tls.ca", root},
+	        {"server_tls.cert", ""},
+	        {"server_tls.key", ""},
+	        {"databases.app.sslmode", "verify-full"},
+	        {"databases.app.sslrootcert", root},
+	        {"databases.rep.sslmode", "disable"},
+	        {"databases.rep.sslrootcert", other},
+	};
+	expect_pairs(&kv, want, sizeof(want) / sizeof(want[0]));
+	cfg_kvs_free(&kv);
+
+	char **lines = NULL;
+	size_t n = cfg_diff(a, b, &lines);
+	cr_assert_eq(n, 5, "got %zu lines", n);
+	char l[600];
+	cr_expect_str_eq(lines[0], "databases.app.sslmode: prefer -> verify-full");
+	snprintf(l, sizeof(l), "databases.app.sslrootcert: \"\" -> %s", root);
+	cr_expect_str_eq(lines[1], l);
+	snprintf(l, sizeof(l), "databases.rep.sslrootcert: \"\" -> %s", other);
+	cr_expect_str_eq(lines[2], l);
+	cr_expect_str_eq(lines[3], "server_tls.sslmode: prefer -> verify-full");
+	snprintf(l, sizeof(l), "server_tls.ca: \"\" -> %s", root);
+	cr_expect_str_eq(lines[4], l);
 	cfg_lines_free(lines, n);
 	cfg_free(a);
 	cfg_free(b);

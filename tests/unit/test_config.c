@@ -48,6 +48,8 @@ static void expect_builtin_database(const struct cfg_database *db)
 	cr_expect(db->lanes[CFG_LANE_OLTP].enabled);
 	cr_expect_not(db->lanes[CFG_LANE_OLAP].enabled);
 	cr_expect_eq(db->lanes[CFG_LANE_OLAP].nreplicas, 0);
+	cr_expect_eq(db->sslmode, CFG_SSL_PREFER);
+	cr_expect_str_eq(db->sslrootcert, "");
 }
 
 CTEST(defaults_without_file)
@@ -81,6 +83,10 @@ CTEST(defaults_without_file)
 	cr_expect_eq(c->monitor.interval_ms, 2000);
 	cr_expect_str_eq(c->monitor.user, "");
 	cr_expect_str_eq(c->monitor.password, "");
+	cr_expect_eq(c->server_tls.sslmode, CFG_SSL_PREFER);
+	cr_expect_str_eq(c->server_tls.ca, "");
+	cr_expect_str_eq(c->server_tls.cert, "");
+	cr_expect_str_eq(c->server_tls.key, "");
 	cfg_free(c);
 }
 
@@ -174,6 +180,7 @@ static const char *const full_conf =
         "databases = (\n"
         "  { name = \"app\"; host = \"db1.internal\"; port = 5433; dbname = \"app_prod\";\n"
         "    user = \"app_user\"; password = \"s3cret\"; default_lane = \"olap\";\n"
+        "    sslmode = \"verify-ca\"; sslrootcert = \"app-root.crt\";\n"
         "    oltp = { size = 15; statement_timeout = \"2s\"; slow_query = \"200ms\"; };\n"
         "    olap = { mode = \"transaction\"; size = 4; statement_timeout = \"30min\"; slow_query "
         "= \"10s\";\n"
@@ -193,7 +200,9 @@ static const char *const full_conf =
         "        { address = \"::1/128\"; database = \"app\"; user = \"alice\"; method = \"md5\"; "
         "},\n"
         "        { address = \"all\"; method = \"reject\"; } );\n"
-        "monitor = { interval = \"5s\"; user = \"monitor\"; password = \"m0n\"; };\n";
+        "monitor = { interval = \"5s\"; user = \"monitor\"; password = \"m0n\"; };\n"
+        "server_tls = { sslmode = \"verify-full\"; ca = \"root.crt\"; cert = \"client.crt\";\n"
+        "  key = \"client.key\"; };\n";
 
 static void write_full_fixtures(void)
 {
@@ -202,6 +211,10 @@ static void write_full_fixtures(void)
 	cfgt_write("server.crt", "not really a certificate\n");
 	cfgt_write("server.key", "not really a key\n");
 	cfgt_write("ca.crt", "not really a CA\n");
+	cfgt_write("root.crt", "not really a CA\n");
+	cfgt_write("app-root.crt", "not really a CA\n");
+	cfgt_write("client.crt", "not really a certificate\n");
+	cfgt_write("client.key", "not really a key\n");
 }
 
 static char *resolved(const char *name)
@@ -262,6 +275,8 @@ static void expect_full(const struct cfg *c, bool passwords_masked)
 	cr_expect_str_eq(db->user, "app_user");
 	cr_expect_str_eq(db->password, pw);
 	cr_expect_eq(db->default_lane, CFG_LANE_OLAP);
+	cr_expect_eq(db->sslmode, CFG_SSL_VERIFY_CA);
+	cr_expect_str_eq(db->sslrootcert, resolved("app-root.crt"));
 
 	const struct cfg_lane *oltp = &db->lanes[CFG_LANE_OLTP];
 	cr_expect(oltp->enabled);
@@ -325,6 +340,13 @@ static void expect_full(const struct cfg *c, bool passwords_masked)
 	cr_expect_eq(c->monitor.interval_ms, 5000);
 	cr_expect_str_eq(c->monitor.user, "monitor");
 	cr_expect_str_eq(c->monitor.password, passwords_masked ? "***" : "m0n");
+
+	cr_expect_eq(c->server_tls.sslmode, CFG_SSL_VERIFY_FULL);
+	cr_expect_str_eq(c->server_tls.ca, resolved("root.crt"));
+	cr_expect_str_eq(c->server_tls.cert, resolved("client.crt"));
+	cr_expect_str_eq(c->server_tls.key, resolved("client.key"));
+	cr_expect_eq(c->databases[1].sslmode, CFG_SSL_VERIFY_FULL, "\"*\" takes server_tls's");
+	cr_expect_str_eq(c->databases[1].sslrootcert, resolved("root.crt"));
 }
 
 CTEST(full_file_every_key)
@@ -580,6 +602,8 @@ static void expect_reloaded_eq(const struct cfg *a, const struct cfg *b)
 		cr_expect_str_eq(x->user, y->user);
 		cr_expect_str_eq(*x->password ? "***" : "", y->password);
 		cr_expect_eq(x->default_lane, y->default_lane);
+		cr_expect_eq(x->sslmode, y->sslmode, "%s", x->name);
+		cr_expect_str_eq(x->sslrootcert, y->sslrootcert, "%s", x->name);
 		for (int k = 0; k < CFG_LANE_COUNT; k++) {
 			const struct cfg_lane *l = &x->lanes[k], *m = &y->lanes[k];
 			cr_expect_eq(l->enabled, m->enabled);
@@ -612,6 +636,10 @@ static void expect_reloaded_eq(const struct cfg *a, const struct cfg *b)
 	cr_expect_eq(a->monitor.interval_ms, b->monitor.interval_ms);
 	cr_expect_str_eq(a->monitor.user, b->monitor.user);
 	cr_expect_str_eq(*a->monitor.password ? "***" : "", b->monitor.password);
+	cr_expect_eq(a->server_tls.sslmode, b->server_tls.sslmode);
+	cr_expect_str_eq(a->server_tls.ca, b->server_tls.ca);
+	cr_expect_str_eq(a->server_tls.cert, b->server_tls.cert);
+	cr_expect_str_eq(a->server_tls.key, b->server_tls.key);
 }
 
 CTEST(print_full_reloads_equal)
@@ -628,6 +656,9 @@ CTEST(print_full_reloads_equal)
 	cr_expect_not_null(strstr(out, "server_lifetime = \"2h\";"));
 	cr_expect_not_null(strstr(out, "server_connect_timeout = \"2500ms\";"));
 	cr_expect_not_null(strstr(out, "statement_timeout = \"3s\";"));
+	cr_expect_not_null(strstr(out, "server_tls = {\n\tsslmode = \"verify-full\";\n"), "%s",
+	                   out);
+	cr_expect_not_null(strstr(out, "\t\tsslmode = \"verify-ca\";\n"), "%s", out);
 
 	const char *copy = cfgt_write("printed.conf", out);
 	struct cfg_errors errs2;

@@ -360,6 +360,100 @@ CTEST(errors_tls)
 	cfg_free(c);
 }
 
+#define SSLMODES "\"disable\", \"prefer\", \"require\", \"verify-ca\" or \"verify-full\""
+
+CTEST(errors_server_tls)
+{
+	cfgt_write("r.crt", "x");
+	cfgt_write("c.crt", "x");
+	cfgt_write("c.key", "x");
+	cr_assert_eq(mkdir(cfgt_path("dir.crt"), 0700), 0);
+	static const char *const cases[][3] = {
+	        /* values and types */
+	        {"server_tls = {\n sslmode = \"verify\"; };\n",
+	         "2: server_tls.sslmode: must be " SSLMODES " (got \"verify\")"},
+	        {"server_tls = { sslmode = \"allow\"; };\n",
+	         "1: server_tls.sslmode: must be " SSLMODES " (got \"allow\")"},
+	        {"server_tls = { sslmode = 1; };\n",
+	         "1: server_tls.sslmode: must be " SSLMODES ", not an integer"},
+	        {"databases = ( { name = \"a\";\n sslmode = \"Require\"; } );\n",
+	         "2: databases[0].sslmode: must be " SSLMODES " (got \"Require\")"},
+	        {"server_tls = \"require\";\n",
+	         "1: server_tls: must be a group { ... }, not a string"},
+	        {"server_tls = {\n ca = 1; };\n",
+	         "2: server_tls.ca: must be a string, not an integer"},
+	        {"server_tls = { cert = true; };\n",
+	         "1: server_tls.cert: must be a string, not a boolean"},
+	        {"databases = ( { name = \"a\";\n sslrootcert = 5; } );\n",
+	         "2: databases[0].sslrootcert: must be a string, not an integer"},
+	        {"server_tls = {\n sslrootcert = \"r.crt\"; };\n",
+	         "2: server_tls.sslrootcert: unknown key"},
+	        {"databases = ( { name = \"a\";\n ca = \"r.crt\"; } );\n",
+	         "2: databases[0].ca: unknown key"},
+	        /* a bad sslmode hides the checks that build on it */
+	        {"server_tls = { sslmode = \"x\";\n ca = 5; };\n",
+	         "1: server_tls.sslmode: must be " SSLMODES " (got \"x\")",
+	         "2: server_tls.ca: must be a string, not an integer"},
+	        /* verify-ca / verify-full need a CA */
+	        {"server_tls = {\n sslmode = \"verify-ca\"; };\n",
+	         "2: server_tls.ca: required when server_tls.sslmode is \"verify-ca\" and a "
+	         "database has no sslrootcert of its own"},
+	        {"server_tls = {\n sslmode = \"verify-full\"; ca = \"\"; };\n"
+	         "databases = ( { name = \"a\"; }, { name = \"b\"; sslrootcert = \"r.crt\"; },\n"
+	         " { name = \"c\"; } );\n",
+	         "2: server_tls.ca: required when server_tls.sslmode is \"verify-full\" and a "
+	         "database has no sslrootcert of its own"},
+	        {"databases = ( { name = \"a\";\n sslmode = \"verify-full\"; } );\n",
+	         "2: databases[0].sslrootcert: required when databases[0].sslmode is "
+	         "\"verify-full\" (server_tls.ca is not set)"},
+	        {"databases = ( { name = \"a\"; },\n { name = \"b\";\n sslmode = \"verify-ca\"; } "
+	         ");\n",
+	         "3: databases[1].sslrootcert: required when databases[1].sslmode is "
+	         "\"verify-ca\" (server_tls.ca is not set)"},
+	        {"server_tls = { ca = \"r.crt\"; };\n"
+	         "databases = ( { name = \"a\"; sslmode = \"verify-ca\";\n sslrootcert = \"\"; } "
+	         ");\n",
+	         "3: databases[0].sslrootcert: must not be empty when databases[0].sslmode is "
+	         "\"verify-ca\""},
+	        {"server_tls = { sslmode = \"verify-full\"; ca = \"r.crt\"; };\n"
+	         "databases = ( { name = \"a\";\n sslrootcert = \"\"; } );\n",
+	         "3: databases[0].sslrootcert: must not be empty when server_tls.sslmode is "
+	         "\"verify-full\""},
+	        /* files must exist when set, relative to the config's directory */
+	        {"server_tls = {\n ca = \"missing.crt\"; };\n",
+	         "2: server_tls.ca: cannot read \"{dir}/missing.crt\": No such file or directory"},
+	        {"server_tls = { sslmode = \"verify-ca\";\n ca = \"missing.crt\"; };\n",
+	         "2: server_tls.ca: cannot read \"{dir}/missing.crt\": No such file or directory"},
+	        {"server_tls = { sslmode = \"disable\";\n cert = \"missing.crt\";\n key = "
+	         "\"missing.key\"; };\n",
+	         "2: server_tls.cert: cannot read \"{dir}/missing.crt\": No such file or "
+	         "directory",
+	         "3: server_tls.key: cannot read \"{dir}/missing.key\": No such file or directory"},
+	        {"server_tls = {\n ca = \"dir.crt\"; };\n",
+	         "2: server_tls.ca: \"{dir}/dir.crt\" is not a regular file"},
+	        {"databases = ( { name = \"a\";\n sslrootcert = \"missing.crt\"; } );\n",
+	         "2: databases[0].sslrootcert: cannot read \"{dir}/missing.crt\": No such file or "
+	         "directory"},
+	        {"databases = ( { name = \"a\"; sslmode = \"verify-full\";\n sslrootcert = "
+	         "\"missing.crt\"; } );\n",
+	         "2: databases[0].sslrootcert: cannot read \"{dir}/missing.crt\": No such file or "
+	         "directory"},
+	        {"databases = ( { name = \"a\";\n sslrootcert = \"dir.crt\"; } );\n",
+	         "2: databases[0].sslrootcert: \"{dir}/dir.crt\" is not a regular file"},
+	        /* the client certificate: both or neither */
+	        {"server_tls = {\n cert = \"c.crt\"; };\n",
+	         "2: server_tls.key: required when server_tls.cert is set"},
+	        {"server_tls = { cert = \"c.crt\";\n key = \"\"; };\n",
+	         "1: server_tls.key: required when server_tls.cert is set"},
+	        {"server_tls = {\n key = \"c.key\"; };\n",
+	         "2: server_tls.cert: required when server_tls.key is set"},
+	        {"server_tls = {\n key = \"missing.key\"; };\n",
+	         "2: server_tls.key: cannot read \"{dir}/missing.key\": No such file or directory",
+	         "2: server_tls.cert: required when server_tls.key is set"},
+	};
+	RUN(cases);
+}
+
 CTEST(errors_syntax_and_files)
 {
 	static const char *const cases[][3] = {
