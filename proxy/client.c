@@ -17,7 +17,71 @@
 #include "protocol/startup.h"
 #include "proxy/proxy.h"
 
-#define CANCEL_BUCKETS 4096
+#define CANCEL_BUCKETS         4096
+#define LOGIN_BUCKETS          1024
+#define MAX_LOGINS_PER_ADDRESS 1000 /* connections of one address not yet authenticated */
+
+/* Logins in progress per client address (the part of `addr` before the port). */
+struct login_count {
+	struct login_count *next;
+	int n;
+	char ip[PROXY_ADDR_LEN];
+};
+static struct login_count *login_buckets[LOGIN_BUCKETS];
+
+static struct login_count **login_slot(const char *ip)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = ip; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	struct login_count **e = &login_buckets[h % LOGIN_BUCKETS];
+	while (*e && strcmp((*e)->ip, ip) != 0)
+		e = &(*e)->next;
+	return e;
+}
+
+static void ip_of(const char *addr, char *ip, size_t cap)
+{
+	snprintf(ip, cap, "%s", addr);
+	char *colon = strrchr(ip, ':');
+	if (colon)
+		*colon = '\0';
+}
+
+/* Count a login of `c`'s address; false when the address has too many already. */
+static bool login_count_add(struct proxy_client *c)
+{
+	char ip[PROXY_ADDR_LEN];
+	ip_of(c->addr, ip, sizeof(ip));
+	struct login_count **slot = login_slot(ip);
+	if (!*slot) {
+		struct login_count *e = calloc(1, sizeof(*e));
+		if (!e)
+			return false;
+		snprintf(e->ip, sizeof(e->ip), "%s", ip);
+		*slot = e;
+	}
+	if ((*slot)->n >= MAX_LOGINS_PER_ADDRESS)
+		return false;
+	(*slot)->n++;
+	c->login_counted = true;
+	return true;
+}
+
+void proxy_client_logged_in(struct proxy_client *c)
+{
+	if (!c->login_counted)
+		return;
+	c->login_counted = false;
+	char ip[PROXY_ADDR_LEN];
+	ip_of(c->addr, ip, sizeof(ip));
+	struct login_count **slot = login_slot(ip);
+	if (*slot && --(*slot)->n == 0) {
+		struct login_count *e = *slot;
+		*slot = e->next;
+		free(e);
+	}
+}
 
 static struct proxy_client *cancel_buckets[CANCEL_BUCKETS];
 
@@ -72,6 +136,8 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 				proxy_relay_client_drained(c);
 			else if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
 				proxy_conn_set_read(&c->conn, true);
+			else if (c->state == CLIENT_TLS)
+				proxy_login_tls(c);
 		}
 	}
 	if (!(revents & EV_READ) || c->state == CLIENT_CLOSED)
@@ -80,6 +146,9 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 	case CLIENT_STARTUP:
 	case CLIENT_AUTH:
 		proxy_login_read(c);
+		return;
+	case CLIENT_TLS:
+		proxy_login_tls(c);
 		return;
 	case CLIENT_WELCOME:
 	case CLIENT_READY:
@@ -148,6 +217,9 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	proxy.nclients++;
 	proxy_conn_init(&c->conn, fd, client_cb);
 	log_debug("c%u %s: connected", c->id, c->addr);
+	if (!login_count_add(c))
+		proxy_client_fatal(c, PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
+		                   "too many connections from this address are logging in");
 }
 
 static void cancel_register(struct proxy_client *c)
@@ -305,16 +377,16 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 		struct proto_writer w;
 		proto_writer_init(&w, buf, sizeof(buf));
 		proto_write_error(&w, PROTO_BE_ERROR, "FATAL", sqlstate, reason, NULL);
-		if (proto_writer_ok(&w) && !proxy_out_pending(&c->conn)) {
-			ssize_t n = send(c->conn.w.fd, buf, w.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)n;
-		}
+		if (proto_writer_ok(&w) && !proxy_out_pending(&c->conn) && c->state != CLIENT_TLS &&
+		    !proxy_conn_send_now(&c->conn, buf, w.len))
+			log_debug("c%u: the last error could not be sent", c->id);
 	}
 	if (c->state == CLIENT_READY)
 		log_info("%s: closing: %s", name, reason);
 	else
 		log_debug("%s: closing: %s", name, reason);
 	cancel_unregister(c);
+	proxy_client_logged_in(c);
 	pool_list_remove(&c->link);
 	proxy.nclients--;
 	if (c->pc.pool) {

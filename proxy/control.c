@@ -368,6 +368,7 @@ bool proxy_reload(char *err, size_t cap)
 		pool_kick(p, proxy_now_ms()); /* a larger pool serves its waiting clients now */
 	}
 	admin_monitor_start(proxy.cfg, proxy.users); /* the monitor follows the new file */
+	proxy_tls_reset_servers();
 	cfg_userlist_free(old_users);
 	cfg_free(old);
 	return true;

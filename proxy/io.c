@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #define IO_CACHE_MAX 256 /* free blocks kept for reuse */
 
 static struct proxy_io *free_blocks;
@@ -29,6 +31,7 @@ void proxy_conn_init(struct proxy_conn *c, int fd, void (*cb)(struct ev_loop *, 
 {
 	ev_io_init(&c->w, cb, fd, EV_READ);
 	c->io = NULL;
+	c->ssl = NULL;
 	c->want_read = true;
 	c->want_write = false;
 	ev_io_start(EV_DEFAULT, &c->w);
@@ -53,6 +56,13 @@ static void io_put(struct proxy_io *io)
 void proxy_conn_close(struct proxy_conn *c)
 {
 	ev_io_stop(EV_DEFAULT, &c->w);
+	if (c->ssl) {
+		ERR_clear_error();
+		SSL_shutdown(c->ssl); /* best effort: one close_notify, no waiting */
+		SSL_free(c->ssl);
+		ERR_clear_error();
+		c->ssl = NULL;
+	}
 	if (c->w.fd >= 0)
 		close(c->w.fd);
 	c->w.fd = -1;
@@ -62,12 +72,82 @@ void proxy_conn_close(struct proxy_conn *c)
 	c->want_read = c->want_write = false;
 }
 
+/* TLS may hold decrypted bytes the socket no longer signals: make the loop call back. */
+static void kick_pending(struct proxy_conn *c)
+{
+	if (c->ssl && c->want_read && SSL_pending(c->ssl) > 0)
+		ev_feed_event(EV_DEFAULT, &c->w, EV_READ);
+}
+
 void proxy_conn_set_read(struct proxy_conn *c, bool on)
 {
 	if (c->want_read == on || c->w.fd < 0)
 		return;
 	c->want_read = on;
 	update_watcher(c);
+	kick_pending(c);
+}
+
+/* recv() or SSL_read(): > 0 bytes, 0 end of stream, -1 with errno (EAGAIN: try later). */
+static ssize_t conn_recv(struct proxy_conn *c, void *buf, size_t n)
+{
+	if (!c->ssl)
+		return recv(c->w.fd, buf, n, 0);
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+	if (r > 0) {
+		kick_pending(c);
+		return r;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		errno = EIO;
+		return -1;
+	}
+}
+
+bool proxy_conn_send_now(struct proxy_conn *c, const void *p, size_t n)
+{
+	if (c->w.fd < 0)
+		return false;
+	if (c->ssl) {
+		ERR_clear_error();
+		int r = SSL_write(c->ssl, p, (int)n);
+		ERR_clear_error();
+		return r == (int)n;
+	}
+	return send(c->w.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n;
+}
+
+/* writev() or SSL_write() of each piece: bytes written, or -1 with errno. */
+static ssize_t conn_writev(struct proxy_conn *c, const struct iovec *iov, int n)
+{
+	if (!c->ssl)
+		return writev(c->w.fd, iov, n);
+	ssize_t done = 0;
+	for (int i = 0; i < n; i++) {
+		ERR_clear_error();
+		int len = iov[i].iov_len > INT32_MAX ? INT32_MAX : (int)iov[i].iov_len;
+		int r = SSL_write(c->ssl, iov[i].iov_base, len);
+		if (r > 0) {
+			done += r;
+			if (r < len)
+				return done;
+			continue;
+		}
+		int e = SSL_get_error(c->ssl, r);
+		if (done > 0)
+			return done;
+		errno = (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) ? EAGAIN : EIO;
+		return -1;
+	}
+	return done;
 }
 
 void proxy_conn_set_write(struct proxy_conn *c, bool on)
@@ -152,7 +232,7 @@ enum proxy_io_result proxy_conn_read(struct proxy_conn *c)
 	}
 	if (io->end == io->cap)
 		return PROXY_IO_AGAIN;
-	ssize_t n = recv(c->w.fd, io->data + io->end, io->cap - io->end, 0);
+	ssize_t n = conn_recv(c, io->data + io->end, io->cap - io->end);
 	if (n > 0) {
 		io->end += (uint32_t)n;
 		return PROXY_IO_OK;
@@ -237,7 +317,7 @@ enum proxy_io_result proxy_out_flush(struct proxy_conn *c)
 	if (!io || io->niov == 0)
 		goto drained;
 	for (;;) {
-		ssize_t n = writev(c->w.fd, io->iov, io->niov);
+		ssize_t n = conn_writev(c, io->iov, io->niov);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

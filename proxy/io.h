@@ -6,6 +6,7 @@
 #define PGLANE_PROXY_IO_H
 
 #include <ev.h>
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,7 @@ struct proxy_conn {
 	struct proxy_io *io; /* owned; NULL when nothing is in flight */
 	bool want_read;      /* reading is wanted (not paused for back-pressure) */
 	bool want_write;     /* output is waiting for the socket */
+	SSL *ssl;            /* owned; set once TLS is negotiated */
 };
 
 enum proxy_io_result { PROXY_IO_OK, PROXY_IO_AGAIN, PROXY_IO_EOF, PROXY_IO_ERROR };
@@ -59,6 +61,10 @@ void proxy_conn_set_write(struct proxy_conn *c, bool on);
 struct proxy_io *proxy_io_get(struct proxy_conn *c);
 /* Give the I/O block back when nothing is in it. */
 void proxy_io_release_idle(struct proxy_conn *c);
+/* Best effort: write `n` bytes now, outside the output queue (before TLS, or a last error
+ * before closing). False when not all were written. */
+bool proxy_conn_send_now(struct proxy_conn *c, const void *p, size_t n);
+
 /* Read once into the input buffer. When nothing before `scan` is still referenced
  * (start == scan), unread bytes are first moved to the front, and the buffer grows up to
  * PROXY_BUF_MAX when `need` asks for more than it holds. OK: bytes arrived; AGAIN: nothing

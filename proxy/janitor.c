@@ -53,6 +53,11 @@ static void sweep_clients(int64_t now)
 	{
 		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
 		bool old = expired(c->connect_ms, login_timeout, now);
+		if (old && c->state == CLIENT_TLS) {
+			proxy_client_close(c, NULL,
+			                   "client_login_timeout during the TLS handshake");
+			continue;
+		}
 		if (old && (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
 			                   "client_login_timeout: login not finished in time");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/hba.h"
 #include "config/log.h"
 #include "protocol/frame.h"
 #include "protocol/md5.h"
@@ -124,6 +125,7 @@ static bool scram_secret(struct proxy_login *l, struct proto_scram_secret *out)
 static void login_done(struct proxy_client *c)
 {
 	struct proxy_login *l = c->login;
+	proxy_client_logged_in(c);
 	if (c->want_admin) {
 		if (proxy_admin_login(c, l->user)) {
 			proxy_login_free(c);
@@ -162,10 +164,66 @@ static void login_done(struct proxy_client *c)
 		proxy_relay_assigned(&c->pc, s);
 }
 
+enum method { M_TRUST, M_MD5, M_SCRAM, M_REJECT, M_CERT };
+
+/* The method for this connection: the first matching hba rule's, else auth.type; NULL
+ * error text when allowed. */
+static enum method choose_method(struct proxy_client *c, char *why, size_t cap)
+{
+	struct proxy_login *l = c->login;
+	static const enum method by_type[] = {
+	        [CFG_AUTH_TRUST] = M_TRUST, [CFG_AUTH_MD5] = M_MD5, [CFG_AUTH_SCRAM] = M_SCRAM};
+	if (!proxy.cfg->nhba)
+		return by_type[proxy.cfg->auth.type];
+	char ip[PROXY_ADDR_LEN];
+	snprintf(ip, sizeof(ip), "%s", c->addr);
+	char *colon = strrchr(ip, ':');
+	if (colon)
+		*colon = '\0';
+	const struct cfg_hba *h = cfg_hba_match(proxy.cfg, ip, l->database, l->user);
+	if (!h) {
+		snprintf(why, cap, "no hba rule for host \"%s\", user \"%s\", database \"%s\"", ip,
+		         l->user, l->database);
+		return M_REJECT;
+	}
+	if (strcmp(h->method, "reject") == 0) {
+		snprintf(why, cap,
+		         "an hba rule rejects the connection for host \"%s\", user \"%s\", "
+		         "database \"%s\"",
+		         ip, l->user, l->database);
+		return M_REJECT;
+	}
+	if (strcmp(h->method, "trust") == 0)
+		return M_TRUST;
+	if (strcmp(h->method, "md5") == 0)
+		return M_MD5;
+	if (strcmp(h->method, "cert") == 0)
+		return M_CERT;
+	return M_SCRAM;
+}
+
 static void start_auth(struct proxy_client *c)
 {
 	struct proxy_login *l = c->login;
-	if (proxy.cfg->auth.type == CFG_AUTH_TRUST) {
+	char why[300] = "";
+	enum method m = choose_method(c, why, sizeof(why));
+	if (m == M_REJECT) {
+		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC, why);
+		return;
+	}
+	if (m == M_CERT) {
+		/* a verified client certificate whose common name is the user */
+		char cn[256];
+		if (!proxy_tls_peer_name(&c->conn, cn, sizeof(cn)) || strcmp(cn, l->user) != 0) {
+			snprintf(why, sizeof(why),
+			         "certificate authentication failed for user \"%s\"", l->user);
+			proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC, why);
+			return;
+		}
+		login_done(c);
+		return;
+	}
+	if (m == M_TRUST) {
 		login_done(c);
 		return;
 	}
@@ -178,8 +236,7 @@ static void start_auth(struct proxy_client *c)
 			l->unknown_user = true; /* cannot be right: treat as unknown */
 	}
 	c->state = CLIENT_AUTH;
-	bool md5 = proxy.cfg->auth.type == CFG_AUTH_MD5 &&
-	           (l->unknown_user || l->kind != CFG_SECRET_SCRAM);
+	bool md5 = m == M_MD5 && (l->unknown_user || l->kind != CFG_SECRET_SCRAM);
 	if (md5) {
 		if (RAND_bytes(l->md5_salt, sizeof(l->md5_salt)) != 1) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_INTERNAL, "no random bytes");
@@ -326,11 +383,31 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 	switch (s.kind) {
 	case PROTO_STARTUP_SSL:
 	case PROTO_STARTUP_GSSENC: {
-		/* libpq may ask for GSS encryption, then TLS: two requests at most */
-		static const uint8_t no = 'N';
-		if (++c->negotiations > 2) {
+		/* libpq may ask for GSS encryption, then TLS: two requests at most, and none
+		 * once TLS is on */
+		static const uint8_t no = 'N', yes = 'S';
+		if (++c->negotiations > 2 || c->conn.ssl) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
 			                   "too many encryption requests");
+			return;
+		}
+		if (s.kind == PROTO_STARTUP_SSL && proxy_tls_listen_enabled()) {
+			/* bytes sent after the request, before the handshake, would be taken as
+			 * if they had been encrypted: refused (CVE-2021-23222 class) */
+			struct proxy_io *io = c->conn.io;
+			if (io && io->end > io->scan) {
+				proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+				                   "received unencrypted data after SSL request");
+				return;
+			}
+			if (!proxy_conn_send_now(&c->conn, &yes, 1) ||
+			    !proxy_tls_accept_start(&c->conn)) {
+				proxy_client_close(c, NULL, "cannot start TLS");
+				return;
+			}
+			proxy_io_release_idle(&c->conn);
+			c->state = CLIENT_TLS;
+			proxy_login_tls(c);
 			return;
 		}
 		if (!proxy_out_copy(&c->conn, &no, 1) ||
@@ -353,6 +430,12 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 	case PROTO_STARTUP_V3:
 		break;
 	}
+	if (proxy.cfg->listen.tls.mode == CFG_TLS_REQUIRE && !c->conn.ssl) {
+		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC,
+		                   "pglane requires TLS (listen.tls.mode = require): connect with "
+		                   "sslmode=require");
+		return;
+	}
 	c->login = calloc(1, sizeof(*c->login));
 	if (!c->login) {
 		proxy_client_close(c, NULL, "out of memory");
@@ -360,6 +443,24 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 	}
 	if (take_startup(c, &s))
 		start_auth(c);
+}
+
+void proxy_login_tls(struct proxy_client *c)
+{
+	char err[256];
+	switch (proxy_tls_handshake(&c->conn, err, sizeof(err))) {
+	case PROXY_TLS_DONE:
+		c->state = CLIENT_STARTUP;
+		log_debug("c%u: TLS %s", c->id, SSL_get_version(c->conn.ssl));
+		return;
+	case PROXY_TLS_AGAIN:
+		return;
+	case PROXY_TLS_ERROR:
+		break;
+	}
+	char msg[300];
+	snprintf(msg, sizeof(msg), "TLS handshake failed: %s", err);
+	proxy_client_close(c, NULL, msg);
 }
 
 void proxy_login_read(struct proxy_client *c)

@@ -195,7 +195,8 @@ int main(int argc, char **argv)
 	pool_list_init(&proxy.clients);
 	pool_setup(&ops);
 	proxy_control_setup();
-	if (!proxy_listen_start(cfg) || !proxy_http_start(cfg)) {
+	if (!proxy_tls_init(cfg) || !proxy_listen_start(cfg) || !proxy_http_start(cfg)) {
+		proxy_tls_free();
 		proxy_listen_stop();
 		cfg_userlist_free(users);
 		cfg_free(cfg);
@@ -220,6 +221,7 @@ int main(int argc, char **argv)
 	proxy_janitor_stop();
 	admin_monitor_stop();
 	pool_health_clear();
+	proxy_tls_free();
 	close_everything();
 	ev_prepare_stop(proxy.loop, &proxy.deferred);
 	ev_signal_stop(proxy.loop, &proxy.sig_term);

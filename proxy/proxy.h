@@ -23,6 +23,7 @@
 
 enum proxy_client_state {
 	CLIENT_STARTUP, /* reading the startup packet */
+	CLIENT_TLS,     /* TLS handshake after an SSLRequest */
 	CLIENT_AUTH,    /* exchanging authentication messages */
 	CLIENT_WELCOME, /* authenticated, waiting for the pool's first server login */
 	CLIENT_READY,   /* logged in: idle, waiting for a server, or linked to one */
@@ -53,6 +54,7 @@ struct proxy_client {
 	bool discard_extended;  /* ... and it is an extended-protocol batch (ends at Sync) */
 	bool paused;            /* waiting for a server, reading stopped */
 	uint8_t negotiations;   /* SSLRequest / GSSENCRequest answered */
+	bool login_counted;     /* counted against its address's logins in progress */
 	/* transaction-mode prepared statements */
 	struct pool_stmt_map *stmts; /* owned; the client's statement names */
 	uint8_t *unnamed;            /* owned; its last Parse of the unnamed statement */
@@ -66,6 +68,8 @@ struct proxy_client {
 
 enum proxy_server_state {
 	SERVER_CONNECTING,
+	SERVER_SSL, /* SSLRequest sent, waiting for 'S' or 'N' */
+	SERVER_TLS, /* TLS handshake */
 	SERVER_LOGIN,
 	SERVER_READY, /* logged in: idle, linked or busy per its pool state */
 	SERVER_CLOSED,
@@ -177,6 +181,9 @@ void proxy_client_fatal(struct proxy_client *c, const char *sqlstate, const char
 /* Queue an ErrorResponse (severity ERROR) to the client. */
 __attribute__((warn_unused_result)) bool proxy_client_error(struct proxy_client *c,
                                                             const char *sqlstate, const char *msg);
+/* Authentication is over: the client no longer counts against its address's limit of
+ * logins in progress. */
+void proxy_client_logged_in(struct proxy_client *c);
 /* The client by its cancel pid, or NULL. */
 struct proxy_client *proxy_client_by_pid(int32_t pid);
 /* "c12 alice@app 127.0.0.1:5000" for log lines. */
@@ -190,6 +197,8 @@ void proxy_client_reap(void);
 /* ---- proxy/login.c ---- */
 /* The client's socket is readable during login. */
 void proxy_login_read(struct proxy_client *c);
+/* A step of the client's TLS handshake. */
+void proxy_login_tls(struct proxy_client *c);
 void proxy_login_free(struct proxy_client *c);
 
 /* ---- proxy/admin_client.c ---- */
@@ -217,6 +226,25 @@ bool proxy_reload(char *err, size_t cap);
 void proxy_control_setup(void);
 /* Check pending PAUSEs of admin clients. */
 void proxy_control_poll(void);
+
+/* ---- proxy/tls.c ---- */
+enum proxy_tls_result { PROXY_TLS_DONE, PROXY_TLS_AGAIN, PROXY_TLS_ERROR };
+/* Load the listen.tls context (when enabled); false with the reason logged. */
+__attribute__((warn_unused_result)) bool proxy_tls_init(const struct cfg *cfg);
+void proxy_tls_free(void);
+/* Forget the server-side contexts (after a reload: CA or certificate may have changed). */
+void proxy_tls_reset_servers(void);
+bool proxy_tls_listen_enabled(void);
+/* Begin TLS as the server of a client connection ('S' already sent). */
+__attribute__((warn_unused_result)) bool proxy_tls_accept_start(struct proxy_conn *c);
+/* Begin TLS as the client of a server connection ('S' received), with `db`'s sslmode. */
+__attribute__((warn_unused_result)) bool
+proxy_tls_connect_start(struct proxy_conn *c, const struct cfg *cfg, const struct cfg_database *db,
+                        const char *host, char *err, size_t cap);
+/* One step of the handshake; AGAIN sets the watcher for what it waits on. */
+enum proxy_tls_result proxy_tls_handshake(struct proxy_conn *c, char *err, size_t cap);
+/* The common name of a verified client certificate. */
+bool proxy_tls_peer_name(struct proxy_conn *c, char *out, size_t cap);
 
 /* ---- proxy/http.c ---- */
 /* Serve GET /metrics and /healthz on listen.host:admin.http_port (0: off). */

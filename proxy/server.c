@@ -401,6 +401,90 @@ static void login_process(struct proxy_server *s)
 	}
 }
 
+/* The host name a server was reached by (for TLS name checks). */
+static const char *server_host(const struct proxy_server *s)
+{
+	const struct cfg_database *dc = s->ps.pool->db->cfg;
+	return s->endpoint >= 0 ? dc->lanes[CFG_LANE_OLAP].replicas[s->endpoint].host : dc->host;
+}
+
+/* Connected: ask for TLS first unless the database's sslmode is disable (or a Unix socket). */
+static void server_begin(struct proxy_server *s)
+{
+	const struct cfg_database *dc = s->ps.pool->db->cfg;
+	if (dc->sslmode == CFG_SSL_DISABLE || s->addr.ss_family == AF_UNIX) {
+		send_startup(s);
+		return;
+	}
+	struct proto_writer w;
+	if (!writer_for(s, &w)) {
+		login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
+		return;
+	}
+	proto_write_ssl_request(&w);
+	s->state = SERVER_SSL;
+	if (!send_now(s, &w))
+		login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
+		             "could not send the SSLRequest to the server");
+}
+
+static void server_tls_step(struct proxy_server *s)
+{
+	char err[256];
+	switch (proxy_tls_handshake(&s->conn, err, sizeof(err))) {
+	case PROXY_TLS_DONE:
+		log_debug("s%u: TLS %s to the server", s->id, SSL_get_version(s->conn.ssl));
+		send_startup(s);
+		return;
+	case PROXY_TLS_AGAIN:
+		return;
+	case PROXY_TLS_ERROR:
+		break;
+	}
+	char msg[320];
+	snprintf(msg, sizeof(msg), "TLS with the server failed: %s", err);
+	login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
+}
+
+/* The server's one-byte answer to the SSLRequest. Bytes after it, before any handshake,
+ * are refused: they cannot have come through TLS. */
+static void server_ssl_answer(struct proxy_server *s)
+{
+	struct proxy_io *io = s->conn.io;
+	const struct cfg_database *dc = s->ps.pool->db->cfg;
+	uint32_t n = io ? io->end - io->scan : 0;
+	if (n == 0)
+		return;
+	uint8_t answer = io->data[io->scan];
+	if (n > 1 || (answer != 'S' && answer != 'N')) {
+		login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+		             answer == 'S' || answer == 'N'
+		                     ? "the server sent unencrypted data after its SSL response"
+		                     : "the server gave no valid answer to the SSLRequest");
+		return;
+	}
+	io->scan = io->start = io->end = 0;
+	if (answer == 'N') {
+		if (dc->sslmode >= CFG_SSL_REQUIRE) {
+			char msg[160];
+			snprintf(msg, sizeof(msg),
+			         "the server does not support TLS and sslmode is %s",
+			         cfg_sslmode_name(dc->sslmode));
+			login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
+			return;
+		}
+		send_startup(s);
+		return;
+	}
+	char err[256];
+	if (!proxy_tls_connect_start(&s->conn, proxy.cfg, dc, server_host(s), err, sizeof(err))) {
+		login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE, err);
+		return;
+	}
+	s->state = SERVER_TLS;
+	server_tls_step(s);
+}
+
 static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
@@ -420,13 +504,17 @@ static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
 			login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, msg);
 			return;
 		}
-		send_startup(s);
+		server_begin(s);
+		return;
+	}
+	if (s->state == SERVER_TLS) {
+		server_tls_step(s);
 		return;
 	}
 	if (revents & EV_WRITE) {
 		enum proxy_io_result r = proxy_out_flush(&s->conn);
 		if (r == PROXY_IO_ERROR) {
-			if (s->state == SERVER_LOGIN)
+			if (s->state != SERVER_READY)
 				login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
 				             "write to the server failed");
 			else
@@ -440,7 +528,7 @@ static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	enum proxy_io_result r = proxy_conn_read(&s->conn);
 	if (r == PROXY_IO_EOF || r == PROXY_IO_ERROR) {
-		if (s->state == SERVER_LOGIN)
+		if (s->state != SERVER_READY)
 			login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
 			             "the server closed the connection during login");
 		else
@@ -448,7 +536,9 @@ static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
 			                                        : "read from server failed");
 		return;
 	}
-	if (s->state == SERVER_LOGIN)
+	if (s->state == SERVER_SSL)
+		server_ssl_answer(s);
+	else if (s->state == SERVER_LOGIN)
 		login_process(s);
 	else if (s->state == SERVER_READY)
 		proxy_relay_server(s);
@@ -535,7 +625,7 @@ void proxy_server_launch(struct pool *p)
 	proxy_conn_init(&s->conn, fd, server_cb);
 	log_debug("s%u %s@%s: connecting to %s:%d", s->id, p->user->name, p->db->name, host, port);
 	if (connect(fd, (struct sockaddr *)&s->addr, s->addr_len) == 0) {
-		send_startup(s);
+		server_begin(s);
 		return;
 	}
 	if (errno != EINPROGRESS) {
