@@ -16,7 +16,7 @@
 #include "pool/health.h"
 #include "pool/list.h"
 
-#define MAX_TARGETS POOL_HEALTH_MAX
+#define MAX_TARGETS    POOL_HEALTH_MAX
 #define MIN_TIMEOUT_MS 2000
 
 enum step { IDLE, CONNECTING, ASK_ROLE, ASK_PRIMARY, ASK_REPLICA };
@@ -27,7 +27,7 @@ struct target {
 	PGconn *conn;
 	enum step step;
 	int fd;
-	int results; /* results of the current step so far */
+	int results;           /* results of the current step so far */
 	struct pool_health *h; /* borrowed: its row in the health table */
 	char conninfo[1024];
 };
@@ -40,24 +40,24 @@ static bool running;
 
 static const char Q_ROLE[] = "SELECT pg_catalog.pg_is_in_recovery()";
 static const char Q_REPLICA[] =
-	"SELECT pg_catalog.pg_is_in_recovery(),"
-	" pg_catalog.pg_last_wal_receive_lsn() IS NULL"
-	"   OR pg_catalog.pg_last_wal_receive_lsn() <= pg_catalog.pg_last_wal_replay_lsn(),"
-	" (EXTRACT(EPOCH FROM now() - pg_catalog.pg_last_xact_replay_timestamp()) * 1000)::bigint,"
-	" COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(),"
-	"                                     pg_catalog.pg_last_wal_replay_lsn()), 0)::bigint";
+        "SELECT pg_catalog.pg_is_in_recovery(),"
+        " pg_catalog.pg_last_wal_receive_lsn() IS NULL"
+        "   OR pg_catalog.pg_last_wal_receive_lsn() <= pg_catalog.pg_last_wal_replay_lsn(),"
+        " (EXTRACT(EPOCH FROM now() - pg_catalog.pg_last_xact_replay_timestamp()) * 1000)::bigint,"
+        " COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_last_wal_receive_lsn(),"
+        "                                     pg_catalog.pg_last_wal_replay_lsn()), 0)::bigint";
 static const char Q_PRIMARY[] =
-	"SELECT pg_catalog.pg_is_in_recovery();"
-	"SELECT COALESCE(application_name, ''), COALESCE(host(client_addr), 'local'),"
-	" COALESCE(state, ''), COALESCE(sync_state, ''),"
-	" COALESCE((EXTRACT(EPOCH FROM replay_lag) * 1000)::bigint, 0),"
-	" COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn),"
-	" -1)::bigint FROM pg_catalog.pg_stat_replication ORDER BY 1, 2;"
-	"SELECT slot_name, slot_type, active,"
-	" COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn),"
-	" -1)::bigint,"
-	" COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),"
-	" confirmed_flush_lsn), -1)::bigint FROM pg_catalog.pg_replication_slots ORDER BY 1";
+        "SELECT pg_catalog.pg_is_in_recovery();"
+        "SELECT COALESCE(application_name, ''), COALESCE(host(client_addr), 'local'),"
+        " COALESCE(state, ''), COALESCE(sync_state, ''),"
+        " COALESCE((EXTRACT(EPOCH FROM replay_lag) * 1000)::bigint, 0),"
+        " COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn),"
+        " -1)::bigint FROM pg_catalog.pg_stat_replication ORDER BY 1, 2;"
+        "SELECT slot_name, slot_type, active,"
+        " COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn),"
+        " -1)::bigint,"
+        " COALESCE(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),"
+        " confirmed_flush_lsn), -1)::bigint FROM pg_catalog.pg_replication_slots ORDER BY 1";
 
 static int64_t wall_ms(void)
 {
@@ -83,7 +83,7 @@ static void unhealthy(struct target *t, const char *why)
 	struct pool_health *h = t->h;
 	if (h->healthy || !h->error[0])
 		log_warning("monitor: %s:%d (%s) is unhealthy: %s", h->host, h->port, h->database,
-			    why);
+		            why);
 	h->healthy = false;
 	snprintf(h->error, sizeof(h->error), "%s", why);
 	/* keep the first line of libpq's message only */
@@ -215,7 +215,7 @@ static void step_done(struct target *t)
 	bool promoted = h->is_replica_entry && h->role == POOL_ROLE_PRIMARY;
 	if (promoted && !h->promoted)
 		log_warning("monitor: replica %s:%d of %s is no longer in recovery (promoted)",
-			    h->host, h->port, h->database);
+		            h->host, h->port, h->database);
 	h->promoted = promoted;
 	if (t->step == ASK_PRIMARY) {
 		h->replay_lag_ms = 0;
@@ -223,7 +223,7 @@ static void step_done(struct target *t)
 	}
 	if (!was)
 		log_info("monitor: %s:%d (%s) answers as %s", h->host, h->port, h->database,
-			 h->role == POOL_ROLE_REPLICA ? "a replica" : "a primary");
+		         h->role == POOL_ROLE_REPLICA ? "a replica" : "a primary");
 	t->step = IDLE;
 	ev_timer_stop(EV_DEFAULT, &t->timeout);
 	ev_io_stop(EV_DEFAULT, &t->io);
@@ -302,9 +302,9 @@ static void check(struct target *t)
 {
 	if (t->step != IDLE)
 		return; /* still busy: the timeout decides */
-	double timeout = (double)(interval_ms * 2 > MIN_TIMEOUT_MS ? interval_ms * 2
-								   : MIN_TIMEOUT_MS) /
-			 1000.0;
+	double timeout =
+	        (double)(interval_ms * 2 > MIN_TIMEOUT_MS ? interval_ms * 2 : MIN_TIMEOUT_MS) /
+	        1000.0;
 	ev_timer_init(&t->timeout, timeout_cb, timeout, 0.);
 	ev_timer_start(EV_DEFAULT, &t->timeout);
 	if (t->conn && PQstatus(t->conn) == CONNECTION_OK) {
@@ -350,7 +350,7 @@ static void kv(char *out, size_t cap, const char *key, const char *value)
 }
 
 static void add_target(const struct cfg *cfg, const struct cfg_userlist *users,
-		       const struct cfg_database *d, const char *host, int port, bool replica)
+                       const struct cfg_database *d, const char *host, int port, bool replica)
 {
 	if (ntargets == MAX_TARGETS)
 		return;
@@ -412,7 +412,7 @@ void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users
 	ev_timer_start(EV_DEFAULT, &tick);
 	running = true;
 	log_info("monitor: watching %zu server%s every %lld ms", ntargets, ntargets == 1 ? "" : "s",
-		 (long long)interval_ms);
+	         (long long)interval_ms);
 }
 
 void admin_monitor_stop(void)

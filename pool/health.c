@@ -59,7 +59,7 @@ int pool_olap_target(const struct cfg_database *dc)
 	int64_t best_lag = 0;
 	for (size_t i = 0; i < l->nreplicas; i++) {
 		const struct pool_health *h =
-			pool_health_find(dc->name, l->replicas[i].host, l->replicas[i].port);
+		        pool_health_find(dc->name, l->replicas[i].host, l->replicas[i].port);
 		/* fresh enough: answering, still in recovery, lag known and under the limit */
 		if (!h || !h->healthy || h->role != POOL_ROLE_REPLICA || h->replay_lag_ms < 0 ||
 		    h->replay_lag_ms > l->max_replica_lag_ms)

@@ -11,16 +11,16 @@
 
 #include "config/cfg.h"
 
-#define POOL_HEALTH_MAX 64
+#define POOL_HEALTH_MAX      64
 #define POOL_HEALTH_STANDBYS 16
-#define POOL_HEALTH_SLOTS 32
+#define POOL_HEALTH_SLOTS    32
 
 enum pool_role { POOL_ROLE_UNKNOWN, POOL_ROLE_PRIMARY, POOL_ROLE_REPLICA };
 
-struct pool_standby { /* a standby as its primary reports it (pg_stat_replication) */
-	char name[64];	  /* application_name */
-	char addr[64];	  /* client_addr */
-	char state[32];	  /* streaming, catchup, ... */
+struct pool_standby {   /* a standby as its primary reports it (pg_stat_replication) */
+	char name[64];  /* application_name */
+	char addr[64];  /* client_addr */
+	char state[32]; /* streaming, catchup, ... */
 	char sync_state[16];
 	int64_t replay_lag_ms; /* -1 unknown */
 	int64_t lag_bytes;     /* -1 unknown */
@@ -30,7 +30,7 @@ struct pool_slot { /* pg_replication_slots of a primary */
 	char name[64];
 	char type[16]; /* physical | logical */
 	bool active;
-	int64_t retained_bytes;	 /* -1 unknown */
+	int64_t retained_bytes;  /* -1 unknown */
 	int64_t flush_lag_bytes; /* logical: behind confirmed_flush_lsn; -1 otherwise */
 };
 
@@ -41,7 +41,7 @@ struct pool_health {
 	bool is_replica_entry; /* configured as an olap replica (else a primary) */
 	enum pool_role role;   /* what the server says it is */
 	bool healthy;
-	bool promoted;	       /* a configured replica that is no longer in recovery */
+	bool promoted;         /* a configured replica that is no longer in recovery */
 	int64_t replay_lag_ms; /* replicas: -1 unknown */
 	int64_t lag_bytes;     /* replicas: received but not replayed; -1 unknown */
 	int64_t checked_at_ms; /* wall clock of the last answer, 0 never */
