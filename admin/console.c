@@ -89,8 +89,8 @@ static void show_help(struct admin_result *r)
 {
 	static const char *const cols[] = {"command"};
 	static const char *const lines[] = {
-	        "SHOW POOLS|LANES|STATS|CLIENTS|SERVERS|DATABASES|CONFIG|VERSION|SLOW|"
-	        "REPLICATION|SLOTS",
+	        ("SHOW POOLS|LANES|STATS|CLIENTS|SERVERS|DATABASES|CONFIG|VERSION|SLOW|"
+	         "REPLICATION|SLOTS"),
 	        "PAUSE [db]",
 	        "RESUME [db]",
 	        "RELOAD",
