@@ -74,7 +74,7 @@ static bool identifier(struct cursor *c, char *out, size_t cap)
 	if (c->p < c->end && *c->p == '"') {
 		c->p++;
 		for (;;) {
-			if (c->p >= c->end)
+			if (c->p >= c->end || *c->p == '\0')
 				return false;
 			if (*c->p == '"') {
 				if (c->p + 1 < c->end && c->p[1] == '"') {
