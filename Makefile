@@ -77,6 +77,36 @@ asan: deps
 		build-asan/pglane build-asan/unit_tests build-asan/integration_tests
 	@ASAN=1 tests/run.sh build-asan
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang into build-fuzz/ and run one after
+# the other for FUZZ_SECONDS each; fails on any crash, leak, timeout or sanitizer report.
+# clang and its fuzzer runtime are installed by fuzz-deps only: `make test` does not need them.
+FUZZ_CC       ?= clang
+FUZZ_SECONDS  ?= 60
+FUZZ_BUILD     = build-fuzz
+FUZZ_DEB_PKGS  = clang libclang-rt-14-dev
+FUZZ_SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS    = -std=c17 -O1 -g $(WARN) -MMD -MP -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_TARGETS   = $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_LIB_OBJ   = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(PURE_SRC) $(wildcard admin/*.c))
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LDLIBS)
+
+.PRECIOUS: $(FUZZ_BUILD)/%.o
+.PHONY: fuzz-deps fuzz-build
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_DEB_PKGS)"
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+
+fuzz: deps fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 bench: deps all
 	@bench/run.sh $(BUILD)/pglane
 
@@ -89,4 +119,4 @@ format-check:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
