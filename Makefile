@@ -98,12 +98,12 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 
 .PRECIOUS: $(FUZZ_BUILD)/%.o
 .PHONY: fuzz-deps fuzz-build
-fuzz-deps:
+fuzz-deps: deps
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_DEB_PKGS)"
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
-fuzz: deps fuzz-deps
+fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
