@@ -13,7 +13,7 @@
 
 void admin_buf_put(struct admin_buf *b, const void *p, size_t n)
 {
-	if (b->failed)
+	if (b->failed || n == 0)
 		return;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;

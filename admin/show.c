@@ -244,7 +244,7 @@ void admin_show_databases(const struct admin_ctx *ctx, struct admin_result *r)
 		admin_row_str(r, cfg_pool_mode_name(d->lanes[CFG_LANE_OLTP].pool.mode));
 		admin_row_str(r, cfg_lane_name(d->default_lane));
 		admin_row_int(r, conns);
-		admin_row_int(r, any && paused);
+		admin_row_int(r, (any && paused) || pool_pause_all());
 		admin_row_int(r, 0);
 		admin_row_end(r);
 	}

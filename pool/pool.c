@@ -62,6 +62,11 @@ struct pool_db *pool_db_next(struct pool_db *prev)
 	return prev ? prev->next : dbs;
 }
 
+bool pool_pause_all(void)
+{
+	return pause_all;
+}
+
 void pool_set_pause_all(bool on)
 {
 	pause_all = on;

@@ -137,6 +137,8 @@ struct pool_db *pool_db_get(const struct cfg *cfg, const char *name);
 struct pool_db *pool_db_next(struct pool_db *prev);
 /* PAUSE of every database, including those not seen yet. */
 void pool_set_pause_all(bool on);
+/* Is every database paused (PAUSE without a name)? */
+bool pool_pause_all(void);
 /* Give idle servers to waiting clients (after RESUME) and launch more for the rest. */
 void pool_kick(struct pool *p, int64_t now_ms);
 

@@ -170,6 +170,23 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
+		if (nconns >= HTTP_MAX_CONNS) {
+			/* full: the oldest connection still without a whole request makes room,
+			 * so idle or slow clients cannot lock the endpoint */
+			struct pool_list *pos;
+			struct http_conn *old = NULL;
+			pool_list_foreach(pos, &conns)
+			{
+				struct http_conn *c =
+				        pool_container_of(pos, struct http_conn, link);
+				if (c->resp.len == 0) {
+					old = c;
+					break;
+				}
+			}
+			if (old)
+				conn_free(old);
+		}
 		struct http_conn *h = nconns < HTTP_MAX_CONNS ? malloc(sizeof(*h)) : NULL;
 		if (!h) {
 			close(fd);

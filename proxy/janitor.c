@@ -1,7 +1,10 @@
 /* proxy/janitor.c — the periodic sweep: login and wait timeouts of clients; connect, idle,
  * lifetime and cleanup timeouts of servers; min_size and retries of pools; the end of a
  * graceful shutdown. The rules are pure functions of `now`. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 
 #include "config/log.h"
 #include "protocol/msg.h"
@@ -173,6 +176,21 @@ static void sweep_pool(struct pool *p, int64_t now)
 	const struct cfg_pool *pc = &pool_lane_cfg(p)->pool;
 	retarget(p);
 	struct pool_list *pos, *tmp;
+	/* a waiting client is not read from: look whether it hung up */
+	pool_list_foreach_safe(pos, tmp, &p->waiting)
+	{
+		struct proxy_client *c =
+		        proxy_client_of(pool_container_of(pos, struct pool_client, link));
+		static const uint8_t terminate[5] = {PROTO_FE_TERMINATE, 0, 0, 0, 4};
+		uint8_t b[5];
+		ssize_t n = recv(c->conn.w.fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+		/* (with TLS the bytes are encrypted: only the end of the stream tells) */
+		if (n == 0 ||
+		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+		    (!c->conn.ssl && n == (ssize_t)sizeof(b) &&
+		     memcmp(b, terminate, sizeof(b)) == 0))
+			proxy_client_close(c, NULL, "client closed the connection while waiting");
+	}
 	/* waiting clients are in arrival order */
 	pool_list_foreach_safe(pos, tmp, &p->waiting)
 	{
