@@ -6,6 +6,16 @@
 #
 #   tests/pg.sh start DIR PORT   initdb DIR/data, start on 127.0.0.1:PORT, create the fixtures
 #   tests/pg.sh stop DIR         stop it (the files stay; `rm -rf DIR` removes them)
+#   tests/pg.sh standby PRIMARY_DIR DIR PORT [SLOT]
+#                                a streaming standby of the cluster running from PRIMARY_DIR:
+#                                pg_basebackup -R -X stream into DIR/data (with SLOT: -C -S SLOT,
+#                                a physical slot on the primary that the caller drops), started
+#                                on 127.0.0.1:PORT, socket in DIR, cluster_name (the
+#                                application_name the primary sees) standby_PORT, reporting its
+#                                positions every second; stopped with `tests/pg.sh stop DIR`
+#
+# The cluster is ready for replication: wal_level = logical, 10 WAL senders and slots, and
+# replication connections of postgres from 127.0.0.1 trusted.
 #
 # PostgreSQL refuses to run as root: as root, initdb and pg_ctl run as the system user `pglane`
 # (created when missing; `nobody` if that fails) and DIR is handed to that user.
@@ -25,7 +35,8 @@ die() {
 }
 
 usage() {
-	echo "usage: tests/pg.sh start DIR PORT | tests/pg.sh stop DIR" >&2
+	echo "usage: tests/pg.sh start DIR PORT | tests/pg.sh stop DIR |" \
+		"tests/pg.sh standby PRIMARY_DIR DIR PORT [SLOT]" >&2
 	exit 2
 }
 
@@ -81,13 +92,16 @@ pg_sql() {
 	psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d "$db" "$@"
 }
 
-cmd_start() {
-	local bindir log
+check_port() {
 	case "$PORT" in
 	'' | *[!0-9]*) die "PORT must be a number, got '$PORT'" ;;
 	esac
-	bindir=$(find_bindir)
-	pick_os_user
+}
+
+# Make DIR (absolute from now on) ready for a new DIR/data owned by the cluster's user: no
+# cluster may be running from it; an old data directory is removed.
+prepare_dir() {
+	local bindir=$1
 	mkdir -p "$DIR"
 	DIR=$(cd "$DIR" && pwd)
 	if [ -f "$DIR/data/postmaster.pid" ] && as_pg "$bindir/pg_ctl" status -D "$DIR/data" >/dev/null 2>&1; then
@@ -103,6 +117,14 @@ cmd_start() {
 		runuser -u "$PG_OS_USER" -- test -w "$DIR" ||
 			die "user $PG_OS_USER cannot write $DIR: a parent directory is not searchable (chmod o+x it)"
 	fi
+}
+
+cmd_start() {
+	local bindir log
+	check_port
+	bindir=$(find_bindir)
+	pick_os_user
+	prepare_dir "$bindir"
 
 	log="$DIR/initdb.log"
 	if ! as_pg "$bindir/initdb" -D "$DIR/data" -U postgres -A trust --nosync -E UTF8 \
@@ -122,11 +144,15 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 log_line_prefix = '%m [%p] %q%u@%d '
+wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10
 EOF
 	cat >"$DIR/data/pg_hba.conf" <<EOF
 # tests/pg.sh: one login method per fixture role, TCP on 127.0.0.1 only
 local   all  postgres                trust
 host    all  postgres    127.0.0.1/32 trust
+host    replication postgres 127.0.0.1/32 trust
 host    all  md5_user    127.0.0.1/32 md5
 host    all  clear_user  127.0.0.1/32 password
 host    all  all         127.0.0.1/32 scram-sha-256
@@ -163,6 +189,40 @@ EOF
 	echo "pg.sh: PostgreSQL $("$bindir/pg_ctl" --version | awk '{print $3}') on 127.0.0.1:$PORT ($DIR)"
 }
 
+cmd_standby() {
+	local bindir pport slot=()
+	check_port
+	bindir=$(find_bindir)
+	pick_os_user
+	[ -f "$PRIMARY/data/postmaster.pid" ] || die "no PostgreSQL is running from $PRIMARY/data"
+	pport=$(sed -n 4p "$PRIMARY/data/postmaster.pid")
+	case "$pport" in
+	'' | *[!0-9]*) die "no port in $PRIMARY/data/postmaster.pid" ;;
+	esac
+	prepare_dir "$bindir"
+	[ -z "$SLOT" ] || slot=(-C -S "$SLOT")
+
+	if ! as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$DIR/data" \
+		-R -X stream -c fast --no-sync "${slot[@]}" >"$DIR/basebackup.log" 2>&1; then
+		cat "$DIR/basebackup.log" >&2
+		die "pg_basebackup from 127.0.0.1:$pport failed (log above)"
+	fi
+	# later settings win over the ones copied from the primary
+	cat >>"$DIR/data/postgresql.conf" <<EOF
+
+# tests/pg.sh: a standby of 127.0.0.1:$pport
+port = $PORT
+unix_socket_directories = '$DIR'
+cluster_name = 'standby_$PORT'
+wal_receiver_status_interval = 1s
+EOF
+	if ! as_pg "$bindir/pg_ctl" start -w -t 60 -s -D "$DIR/data" -l "$DIR/log" >/dev/null 2>&1; then
+		tail -n 30 "$DIR/log" >&2 || true
+		die "the standby did not start on 127.0.0.1:$PORT (log above, $DIR/log)"
+	fi
+	echo "pg.sh: standby of 127.0.0.1:$pport on 127.0.0.1:$PORT ($DIR)"
+}
+
 cmd_stop() {
 	local bindir
 	[ -d "$DIR/data" ] || return 0
@@ -187,6 +247,14 @@ start)
 stop)
 	[ $# -eq 2 ] || usage
 	cmd_stop
+	;;
+standby)
+	[ $# -eq 4 ] || [ $# -eq 5 ] || usage
+	PRIMARY=$(cd "$2" && pwd) || die "no directory $2"
+	DIR=$3
+	PORT=$4
+	SLOT=${5:-}
+	cmd_standby
 	;;
 *) usage ;;
 esac

@@ -20,6 +20,12 @@ pg_started=0
 status=0
 
 cleanup() {
+	local d
+	# a standby a test built (tests/pg.sh standby) and could not stop, e.g. when it timed out
+	for d in "$tmp"/it/*/; do
+		[ -f "$d/data/postmaster.pid" ] || continue
+		"$here/pg.sh" stop "$d" || echo "run.sh: could not stop PostgreSQL in $d" >&2
+	done
 	if [ "$pg_started" = 1 ]; then
 		"$here/pg.sh" stop "$pgdir" || echo "run.sh: could not stop PostgreSQL in $pgdir" >&2
 	fi
@@ -110,6 +116,9 @@ else
 		pg_started=1
 		export PGLANE_TEST_PGHOST=127.0.0.1
 		export PGLANE_TEST_PGPORT=$pgport
+		# for tests that build a standby: $PGLANE_TEST_PGSH standby $PGLANE_TEST_PGDIR DIR PORT
+		export PGLANE_TEST_PGDIR=$pgdir
+		export PGLANE_TEST_PGSH=$here/pg.sh
 		export PGLANE_BIN=$build/pglane
 		export PGLANE_TEST_TMP=$tmp/it
 		mkdir -p "$PGLANE_TEST_TMP"
