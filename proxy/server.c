@@ -101,6 +101,19 @@ static void login_failed(struct proxy_server *s, const char *sqlstate, const cha
 	p->stats.server_connect_failures++;
 	snprintf(p->last_error, sizeof(p->last_error), "%s", msg);
 	log_warning("s%u %s@%s: server login failed: %s", s->id, p->user->name, p->db->name, msg);
+	if (s->endpoint >= 0 && p->db->cfg) {
+		/* a replica failed: the olap lane moves on now rather than at the monitor's next
+		 * check, and waiting clients get the next choice (the primary, or 57P03) */
+		const struct cfg_endpoint *r = &p->db->cfg->lanes[CFG_LANE_OLAP].replicas[s->endpoint];
+		struct pool_health *h = pool_health_get(p->db->cfg->name, r->host, r->port, true);
+		if (h) {
+			h->healthy = false;
+			snprintf(h->error, sizeof(h->error), "%s", msg);
+		}
+		p->last_failure_ms = 0;
+		proxy_server_close(s, "login to the replica failed");
+		return;
+	}
 	proxy_server_close(s, "login failed");
 	if (pool_server_count(p) == 0)
 		proxy_relay_fail_waiters(p, sqlstate, msg);
