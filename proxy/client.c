@@ -134,6 +134,8 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 				proxy_admin_drained(c);
 			else if (c->state == CLIENT_READY)
 				proxy_relay_client_drained(c);
+			if (c->state != CLIENT_CLOSED)
+				proxy_io_release_idle(&c->conn);
 			else if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
 				proxy_conn_set_read(&c->conn, true);
 			else if (c->state == CLIENT_TLS)
@@ -331,6 +333,8 @@ void proxy_client_welcome(struct proxy_client *c)
 			proxy_admin_read(c);
 		else
 			proxy_relay_client(c);
+	} else {
+		proxy_io_release_idle(&c->conn); /* an idle client holds no buffer */
 	}
 }
 

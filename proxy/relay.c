@@ -680,6 +680,7 @@ void proxy_relay_server(struct proxy_server *s)
 				proxy_conn_set_read(&s->conn, false);
 				return;
 			}
+			proxy_io_release_idle(&c->conn); /* written, nothing read pending */
 		}
 		if (s->conn.io) {
 			s->conn.io->start = s->conn.io->scan;
