@@ -9,10 +9,8 @@
  * bogus lengths, no mechanism terminator, wrong mechanisms, client-first messages without
  * attributes; client-final messages with a bad proof, nonce, channel binding or base64; a
  * password message in the middle of SCRAM; slowloris logins under client_login_timeout; 1200
- * half-open logins from one address; garbage to the admin console and to the HTTP port; and
- * servers played by the test (fakepg.h) that send an ErrorResponse without SQLSTATE, a 64 KB
- * nonce, a billion iterations, a foreign nonce, AuthenticationOk before SASLFinal, unknown
- * authentication codes, a short BackendKeyData, a message of 2^31 bytes.
+ * half-open logins from one address; garbage to the admin console and to the HTTP port.
+ * Malicious servers (fakepg.h) are in test_abuse_servers.c, same suite.
  *
  * Not repeated here: test_protocol.c (a close for lengths 3 and 100 MB, 1 KB of garbage, an
  * HTTP request, protocol 2.0/4.0, no user, silent clients, absurd lengths and unknown types
@@ -32,7 +30,6 @@
 #include <unistd.h>
 
 #include "tests/integration/adminq.h"
-#include "tests/integration/fakepg.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/rawpg.h"
 #include "tests/integration/wire.h"
@@ -51,16 +48,7 @@ static int g_cases; /* abuse cases run in this test */
 
 static void still_serving(const char *after)
 {
-	cr_assert(it_pglane_alive(), "pglane died after %s", after);
-	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "postgres",
-	            NULL);
-	PGconn *c = it_connect_try(ci);
-	cr_expect_eq(PQstatus(c), CONNECTION_OK, "after %s: %s", after, it_conn_error(c));
-	if (PQstatus(c) == CONNECTION_OK)
-		cr_expect_eq(it_query_ll(c, "SELECT 6 * 7"), 42, "after %s", after);
-	PQfinish(c);
-	cr_log_info("%s: %d cases, pglane still serving", after, g_cases);
+	wire_still_serving(after, g_cases);
 }
 
 static void refuse(const void *bytes, size_t n, size_t skip, const char *state, const char *text,
@@ -849,127 +837,4 @@ IT_TEST(abuse, admin_console_and_http_garbage)
 	free(noise);
 	cr_expect_eq(adminq_http_get(http, "/healthz", NULL), 200, "/healthz after the garbage");
 	still_serving("console and HTTP garbage");
-}
-
-/* ---- servers played by the test ---- */
-
-IT_TEST(abuse, malicious_servers, .timeout = 180)
-{
-	static const struct {
-		enum fakepg_script script;
-		const char *err;
-	} rows[] = {
-	        {FAKEPG_ERROR_NO_SQLSTATE, "fake server refuses you"},
-	        {FAKEPG_AUTH_UNKNOWN, "authentication method pglane does not support (code 99)"},
-	        {FAKEPG_SASL_NO_SCRAM, "the server offers no SASL mechanism pglane supports"},
-	        {FAKEPG_SASL_CONTINUE_EARLY, "invalid SCRAM message from the server"},
-	        {FAKEPG_SASL_HUGE_NONCE, "invalid message from the server during login"},
-	        {FAKEPG_SASL_LONG_NONCE, "invalid SCRAM message from the server"},
-	        {FAKEPG_SASL_HUGE_ITERATIONS, "invalid SCRAM message from the server"},
-	        {FAKEPG_SASL_FOREIGN_NONCE, "invalid SCRAM message from the server"},
-	        {FAKEPG_SASL_OK_EARLY, "server ended SCRAM authentication early"},
-	        {FAKEPG_SASL_ITER_MAX, "fake server checked the proof"}, /* the cap is allowed */
-	        {FAKEPG_SASL_ITER_OVER, "invalid SCRAM message from the server"},
-	        {FAKEPG_KEYDATA_SHORT, "malformed BackendKeyData"},
-	        {FAKEPG_HUGE_LENGTH, "invalid message from the server during login"},
-	        {FAKEPG_READY_FIRST, "ReadyForQuery before authentication"},
-	        {FAKEPG_DATAROW_IN_LOGIN, "unexpected message from the server during login"},
-	        {FAKEPG_DRIP, "server_connect_timeout"},
-	};
-	enum { NROWS = sizeof rows / sizeof rows[0] };
-	struct fakepg *fakes[NROWS];
-	char conf[8192];
-	size_t len = (size_t)snprintf(conf, sizeof conf,
-	                              "auth = { type = \"trust\"; };\n"
-	                              "pool = { mode = \"transaction\"; size = 1; "
-	                              "query_wait_timeout = \"20s\"; "
-	                              "server_connect_timeout = \"1s\"; };\n"
-	                              "databases = (\n");
-	for (int i = 0; i < NROWS; i++) {
-		fakes[i] = fakepg_start(rows[i].script);
-		len += (size_t)snprintf(conf + len, sizeof conf - len,
-		                        "  { name = \"f%d\"; host = \"127.0.0.1\"; port = %d; "
-		                        "sslmode = \"disable\"; password = \"fake_pw\"; },\n",
-		                        i, fakes[i]->port);
-	}
-	snprintf(conf + len, sizeof conf - len,
-	         "  { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; }\n);\n");
-	it_pglane_start(conf);
-	g_cases = 0;
-	for (int i = 0; i < NROWS; i++) {
-		const char *what = fakepg_script_name(rows[i].script);
-		char ci[512], db[16];
-		snprintf(db, sizeof db, "f%d", i);
-		it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, db,
-		            "connect_timeout=8");
-		int64_t t0 = it_now_ms();
-		PGconn *c = it_connect_try(ci);
-		int64_t took = it_now_ms() - t0;
-		g_cases++;
-		cr_expect_neq(PQstatus(c), CONNECTION_OK, "server sending %s: the client got in",
-		              what);
-		cr_expect(strstr(it_conn_error(c), rows[i].err),
-		          "server sending %s: the client got \"%s\", expected \"%s\"", what,
-		          it_conn_error(c), rows[i].err);
-		cr_expect_lt(took, 5000, "server sending %s: the error took %lld ms", what,
-		             (long long)took);
-		PQfinish(c);
-		cr_expect_geq(atomic_load(&fakes[i]->startups), 1, "%s: pglane never logged in",
-		              what);
-		still_serving(what);
-	}
-	/* the SCRAM exchanges got as far as they should and no further */
-	for (int i = 0; i < NROWS; i++) {
-		enum fakepg_script s = rows[i].script;
-		bool answers = s == FAKEPG_SASL_OK_EARLY || s == FAKEPG_SASL_ITER_MAX;
-		if (answers || s == FAKEPG_SASL_HUGE_NONCE || s == FAKEPG_SASL_LONG_NONCE ||
-		    s == FAKEPG_SASL_HUGE_ITERATIONS || s == FAKEPG_SASL_FOREIGN_NONCE ||
-		    s == FAKEPG_SASL_ITER_OVER) {
-			cr_expect_geq(atomic_load(&fakes[i]->sasl_initial), 1,
-			              "%s: pglane sent no SASLInitialResponse",
-			              fakepg_script_name(s));
-			cr_expect_eq(atomic_load(&fakes[i]->sasl_final), answers ? 1 : 0,
-			             "%s: %d client-final messages", fakepg_script_name(s),
-			             atomic_load(&fakes[i]->sasl_final));
-		}
-		cr_expect_eq(atomic_load(&fakes[i]->queries), 0, "%s: pglane ran a query on it",
-		             fakepg_script_name(s));
-	}
-}
-
-/* An unknown database is told only after authentication: a wrong password gets 28P01 on any
- * database name, so names cannot be probed without the password. */
-IT_TEST(abuse, unknown_database_only_after_auth)
-{
-	it_pglane_start_with_users("auth = { type = \"scram-sha-256\"; file = \"users.txt\"; };\n"
-	                           "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; "
-	                           "port = @PGPORT@; } );\n",
-	                           "\"scram_user\" \"scram_pw\"\n");
-	static const struct {
-		const char *user, *password, *db, *state, *text;
-	} rows[] = {
-	        {"scram_user", "scram_pw", "nosuch", "3D000", "database \"nosuch\" does not exist"},
-	        {"scram_user", "wrong", "nosuch", "28P01", "password authentication failed"},
-	        {"no_such_user", "wrong", "nosuch", "28P01", "password authentication failed"},
-	        {"no_such_user", "wrong", "postgres", "28P01", "password authentication failed"},
-	};
-	g_cases = 0;
-	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-		char ci[512];
-		it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, rows[i].user,
-		            rows[i].password, rows[i].db, NULL);
-		PGconn *c = it_connect_try(ci);
-		g_cases++;
-		const char *e = it_conn_error(c);
-		cr_expect(strstr(e, rows[i].state) && strstr(e, rows[i].text),
-		          "%s/%s on %s: \"%s\", expected %s %s", rows[i].user, rows[i].password,
-		          rows[i].db, e, rows[i].state, rows[i].text);
-		PQfinish(c);
-	}
-	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "scram_user", "scram_pw",
-	            "postgres", NULL);
-	PGconn *c = it_connect_try(ci);
-	cr_expect_eq(PQstatus(c), CONNECTION_OK, "%s", it_conn_error(c));
-	PQfinish(c);
 }

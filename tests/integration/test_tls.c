@@ -378,6 +378,108 @@ IT_TEST(tls, no_second_request_inside_tls_and_no_tls_1_1)
 	PQfinish(c);
 }
 
+/* Stalled and broken handshakes end within client_login_timeout (1 s here); what pglane says
+ * after an 'S' is never plaintext. */
+IT_TEST(tls, stalled_and_broken_handshakes)
+{
+	char conf[2048];
+	snprintf(conf, sizeof conf,
+	         "listen = { host = \"127.0.0.1\"; port = @PORT@;\n"
+	         "  tls = { mode = \"allow\"; cert = \"%s\"; key = \"%s\"; }; };\n"
+	         "auth = { type = \"trust\"; };\n"
+	         "pool = { mode = \"transaction\"; size = 2; client_login_timeout = \"1s\"; };\n"
+	         "log = { level = \"debug\"; };\n" IT_DATABASES,
+	         cert("server.crt"), cert("server.key"));
+	it_pglane_start(conf);
+	int port = it_pglane_current()->port;
+	PGconn *other = client_try("postgres", "postgres", "sslmode='require'", TLS, NULL, "other");
+	struct wire_reply *r = malloc(sizeof *r);
+	cr_assert(r);
+	uint8_t req[8];
+	wire_request(req, WIRE_SSL_REQUEST);
+	/* 'S', then silence */
+	int fd = it_tcp_connect(port);
+	int64_t t0 = it_now_ms();
+	cr_assert(wire_send(fd, req, 8));
+	wire_read_reply(fd, 4000, r);
+	int64_t took = it_now_ms() - t0;
+	close(fd);
+	cr_expect(r->closed && took >= 900 && took <= 2500,
+	          "a silent handshake: closed %d after %lld ms", r->closed, (long long)took);
+	cr_expect_eq(r->len, 1u, "a silent handshake: %zu bytes after 'S'", r->len);
+	cr_expect_eq(r->data[0], 'S');
+	/* 'S', then plaintext where the ClientHello belongs: at most a TLS alert comes back */
+	fd = it_tcp_connect(port);
+	cr_assert(wire_send(fd, req, 8));
+	r->len = 0;
+	wire_read_some(fd, 1, 4000, r);
+	static const char hello[] = "not a ClientHello, just some plaintext bytes\r\n\r\n";
+	cr_assert(wire_send(fd, hello, sizeof hello - 1));
+	t0 = it_now_ms();
+	wire_read_some(fd, 0, 4000, r);
+	took = it_now_ms() - t0;
+	close(fd);
+	cr_expect(r->closed && took < 900, "plaintext after 'S': closed %d after %lld ms",
+	          r->closed, (long long)took);
+	cr_expect(r->len == 1 || (r->len >= 2 && r->data[1] == 0x15),
+	          "plaintext after 'S': %zu bytes back, the first after 'S' is 0x%02x, not a TLS "
+	          "alert",
+	          r->len, r->len > 1 ? r->data[1] : 0);
+	/* a finished handshake and no startup: the FATAL comes inside TLS */
+	fd = it_tcp_connect(port);
+	char err[256] = "";
+	SSL_CTX *ctx = NULL;
+	t0 = it_now_ms();
+	SSL *ssl = tls_open(fd, 0, err, sizeof err, &ctx);
+	cr_assert(ssl, "handshake failed: %s", err);
+	uint8_t buf[512];
+	size_t have = 0;
+	int got;
+	while (have < sizeof buf && (got = SSL_read(ssl, buf + have, (int)(sizeof buf - have))) > 0)
+		have += (size_t)got;
+	took = it_now_ms() - t0;
+	memcpy(r->data, buf, have);
+	r->len = have;
+	char st[16], msg[256];
+	cr_expect_eq(wire_message_at(r, 0, st, sizeof st, msg, sizeof msg, NULL), 'E',
+	             "TLS and no startup: %zu bytes, no ErrorResponse", have);
+	cr_expect(strstr(msg, "client_login_timeout"), "%s %s", st, msg);
+	cr_expect(took >= 900 && took <= 2500, "TLS and no startup: closed after %lld ms",
+	          (long long)took);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	free(r);
+	char *log = it_pglane_log();
+	cr_expect(strstr(log, "TLS handshake failed"), "no \"TLS handshake failed\" in the log");
+	free(log);
+	cr_expect_eq(it_query_ll(other, "SELECT 5"), 5, "the TLS client was dropped");
+	PQfinish(other);
+}
+
+/* A TLS client's query is cancelled: the CancelRequest comes on a new plaintext connection. */
+IT_TEST(tls, cancel_a_tls_client)
+{
+	start_listen_tls("require", NULL, NULL);
+	PGconn *c = client_try("postgres", "postgres", "sslmode='require'", TLS, NULL, "cancel");
+	cr_assert(c);
+	cr_assert(PQsendQuery(c, "SELECT pg_sleep(30)"));
+	it_sleep_ms(300);
+	PGcancel *cancel = PQgetCancel(c);
+	char errbuf[256];
+	cr_assert(PQcancel(cancel, errbuf, sizeof errbuf), "PQcancel: %s", errbuf);
+	PQfreeCancel(cancel);
+	bool timed_out;
+	int64_t t0 = it_now_ms();
+	PGresult *r = it_result_wait(c, 5000, &timed_out);
+	cr_expect(!timed_out, "the cancelled query still runs after 5 s");
+	cr_expect_str_eq(it_sqlstate(r), "57014", "%s", r ? PQresultErrorMessage(r) : "");
+	cr_expect_lt(it_now_ms() - t0, 3000);
+	PQclear(r);
+	cr_expect_eq(it_query_ll(c, "SELECT 8"), 8, "the TLS session after the cancel");
+	PQfinish(c);
+}
+
 /* ---- client certificates and hba ---- */
 
 #define CERT_HBA                                                                                   \
@@ -544,16 +646,25 @@ static void cluster_start(void)
 	rc = it_sh(30, &out,
 	           "set -e; d='%s/data'; o=$(stat -c %%U \"$d\"); "
 	           "for f in server wrongname; do cp '%s/'$f.crt '%s/'$f.key \"$d\"/; "
-	           "chown \"$o\" \"$d\"/$f.crt \"$d\"/$f.key; chmod 600 \"$d\"/$f.key; done",
-	           dir, certs(), certs());
+	           "chown \"$o\" \"$d\"/$f.crt \"$d\"/$f.key; chmod 600 \"$d\"/$f.key; done; "
+	           "cp '%s/ca.crt' \"$d\"/ca.crt; chown \"$o\" \"$d\"/ca.crt; "
+	           "{ echo 'hostssl all certuser 127.0.0.1/32 cert'; cat \"$d\"/pg_hba.conf; } "
+	           "> \"$d\"/hba.new; cat \"$d\"/hba.new > \"$d\"/pg_hba.conf; rm \"$d\"/hba.new",
+	           dir, certs(), certs(), certs());
 	cr_assert_eq(rc, 0, "copying the certificates failed:\n%s", out);
 	free(out);
+	/* certuser logs in with a client certificate of the CA (pg_hba "cert") */
+	PGconn *a = cluster_admin();
+	it_exec_ok(a, "CREATE ROLE certuser LOGIN");
+	it_exec_ok(a, "ALTER SYSTEM SET ssl_ca_file = 'ca.crt'");
+	PQfinish(a);
 }
 
 struct server_row {
 	const char *db;
 	enum outcome want; /* PLAIN / TLS per pg_stat_ssl, or FAIL */
 	const char *err;
+	const char *user; /* current_user on the server, when not NULL */
 };
 
 static void server_rows(const struct server_row *rows, size_t n, const char *phase)
@@ -573,6 +684,11 @@ static void server_rows(const struct server_row *rows, size_t n, const char *pha
 			        c, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
 			got = strcmp(ssl, "t") == 0 ? TLS : PLAIN;
 			free(ssl);
+			if (r->user) {
+				char *who = it_query_str(c, "SELECT current_user");
+				cr_expect_str_eq(who, r->user, "%s: logged in as %s", what, who);
+				free(who);
+			}
 		}
 		cr_expect_eq(got, r->want, "%s: %s, expected %s (%s)", what, outcome_names[got],
 		             outcome_names[r->want], up ? "" : it_conn_error(c));
@@ -587,11 +703,14 @@ static void server_rows(const struct server_row *rows, size_t n, const char *pha
 
 /* pglane with one database per server sslmode, all on the cluster of this test; the
  * server_tls default is verify-full with the right CA. */
-static void start_server_tls(void)
+static void start_server_tls(bool client_cert)
 {
 	char ca[700], ca2[700];
 	snprintf(ca, sizeof ca, "%s", cert("ca.crt"));
 	snprintf(ca2, sizeof ca2, "%s", cert("ca2.crt"));
+	char cert_line[1600];
+	snprintf(cert_line, sizeof cert_line, " cert = \"%s\"; key = \"%s\";", cert("certuser.crt"),
+	         cert("certuser.key"));
 	static const struct {
 		const char *name, *sslmode;
 		bool wrong_ca;
@@ -604,15 +723,17 @@ static void start_server_tls(void)
 	        {"s_default", NULL, false},              /* server_tls.sslmode and .ca */
 	        {"s_verify_ca_wrong", "verify-ca", true},
 	        {"s_verify_full_wrong", "verify-full", true},
+	        {"s_certuser", "verify-ca", false}, /* server user certuser: pg_hba "cert" */
 	};
-	char conf[4096];
-	size_t len = (size_t)snprintf(conf, sizeof conf,
-	                              "auth = { type = \"trust\"; };\n"
-	                              "pool = { mode = \"transaction\"; size = 2; "
-	                              "query_wait_timeout = \"20s\"; };\n"
-	                              "server_tls = { sslmode = \"verify-full\"; ca = \"%s\"; };\n"
-	                              "databases = (\n",
-	                              ca);
+	char conf[8192];
+	size_t len =
+	        (size_t)snprintf(conf, sizeof conf,
+	                         "auth = { type = \"trust\"; };\n"
+	                         "pool = { mode = \"transaction\"; size = 2; "
+	                         "query_wait_timeout = \"20s\"; };\n"
+	                         "server_tls = { sslmode = \"verify-full\"; ca = \"%s\";%s };\n"
+	                         "databases = (\n",
+	                         ca, client_cert ? cert_line : "");
 	for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
 		char opts[1024] = "";
 		if (dbs[i].sslmode)
@@ -620,6 +741,8 @@ static void start_server_tls(void)
 		if (dbs[i].wrong_ca || (dbs[i].sslmode && !strcmp(dbs[i].name, "s_verify_full")))
 			snprintf(opts + strlen(opts), sizeof opts - strlen(opts),
 			         " sslrootcert = \"%s\";", dbs[i].wrong_ca ? ca2 : ca);
+		if (!strcmp(dbs[i].name, "s_certuser"))
+			strcat(opts, " user = \"certuser\";");
 		len += (size_t)snprintf(conf + len, sizeof conf - len,
 		                        "  { name = \"%s\"; host = \"127.0.0.1\"; port = %d; "
 		                        "dbname = \"postgres\"; %s }%s\n",
@@ -631,51 +754,81 @@ static void start_server_tls(void)
 	it_pglane_start(conf);
 }
 
+/* Megabytes each way between pglane and the server over TLS. */
+static void server_big_roundtrip(const char *db)
+{
+	char ci[512];
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, db, NULL);
+	PGconn *c = it_connect_try(ci);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s: %s", db, it_conn_error(c));
+	PGresult *r = PQexec(c, "SELECT repeat('y', 3000000)");
+	cr_expect_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		cr_expect_eq(strlen(PQgetvalue(r, 0, 0)), 3000000u);
+	PQclear(r);
+	size_t n = 2u << 20;
+	char *sql = malloc(n + 64);
+	cr_assert(sql);
+	int k = snprintf(sql, n + 64, "SELECT length('");
+	memset(sql + k, 'z', n);
+	strcpy(sql + k + n, "')");
+	cr_expect_eq(it_query_ll(c, sql), (long long)n, "2 MB query over server TLS");
+	free(sql);
+	PQfinish(c);
+}
+
+#define NO_TLS(mode) "the server does not support TLS and sslmode is " mode
+
 IT_TEST(tls, server_sslmode_matrix)
 {
 	cluster_start();
 	cluster_ssl("server");
-	start_server_tls();
+	start_server_tls(true);
 	static const struct server_row on[] = {
-	        {"s_disable", PLAIN, NULL},
-	        {"s_prefer", TLS, NULL},
-	        {"s_require", TLS, NULL},
-	        {"s_verify_ca", TLS, NULL},
-	        {"s_verify_full", TLS, NULL},
-	        {"s_default", TLS, NULL},
-	        {"s_verify_ca_wrong", FAIL, "certificate verify failed"},
-	        {"s_verify_full_wrong", FAIL, "certificate verify failed"},
+	        {"s_disable", PLAIN, NULL, "postgres"},
+	        {"s_prefer", TLS, NULL, NULL},
+	        {"s_require", TLS, NULL, NULL},
+	        {"s_verify_ca", TLS, NULL, NULL},
+	        {"s_verify_full", TLS, NULL, NULL},
+	        {"s_default", TLS, NULL, NULL},
+	        {"s_verify_ca_wrong", FAIL, "certificate verify failed", NULL},
+	        {"s_verify_full_wrong", FAIL, "certificate verify failed", NULL},
+	        /* pglane's own certificate (server_tls.cert) logs it in as certuser */
+	        {"s_certuser", TLS, NULL, "certuser"},
 	};
 	server_rows(on, sizeof on / sizeof on[0], "server ssl on");
+	server_big_roundtrip("s_verify_full");
 	it_pglane_stop(NULL);
 
-	/* the certificate of another name, from the right CA: the chain is fine, the name not */
+	/* the certificate of another name, from the right CA: the chain is fine, the name not;
+	 * and no server_tls.cert: pg_hba "cert" refuses certuser */
 	cluster_ssl("wrongname");
-	start_server_tls();
+	start_server_tls(false);
 	static const struct server_row wrong_name[] = {
-	        {"s_prefer", TLS, NULL},
-	        {"s_require", TLS, NULL},
-	        {"s_verify_ca", TLS, NULL},
-	        {"s_verify_full", FAIL, "certificate verify failed"},
-	        {"s_default", FAIL, "certificate verify failed"},
+	        {"s_prefer", TLS, NULL, NULL},
+	        {"s_require", TLS, NULL, NULL},
+	        {"s_verify_ca", TLS, NULL, NULL},
+	        {"s_verify_full", FAIL, "certificate verify failed", NULL},
+	        {"s_default", FAIL, "certificate verify failed", NULL},
+	        {"s_certuser", FAIL, "connection requires a valid client certificate", NULL},
 	};
 	server_rows(wrong_name, sizeof wrong_name / sizeof wrong_name[0],
-	            "server ssl on, certificate for wrong.example");
+	            "server ssl on, certificate for wrong.example, pglane without a certificate");
 	it_pglane_stop(NULL);
 
 	cluster_ssl(NULL);
-	start_server_tls();
+	start_server_tls(true);
 	static const struct server_row off[] = {
-	        {"s_disable", PLAIN, NULL},
-	        {"s_prefer", PLAIN, NULL},
-	        {"s_require", FAIL, "the server does not support TLS and sslmode is require"},
-	        {"s_verify_ca", FAIL, "the server does not support TLS and sslmode is verify-ca"},
-	        {"s_verify_full", FAIL,
-	         "the server does not support TLS and sslmode is verify-full"},
-	        {"s_default", FAIL, "the server does not support TLS and sslmode is verify-full"},
-	        {"s_verify_ca_wrong", FAIL, "does not support TLS"},
-	        {"s_verify_full_wrong", FAIL, "does not support TLS"},
-	        {"s_prefer", PLAIN, NULL}, /* still serving after the refusals */
+	        {"s_disable", PLAIN, NULL, NULL},
+	        {"s_prefer", PLAIN, NULL, NULL},
+	        {"s_require", FAIL, NO_TLS("require"), NULL},
+	        {"s_verify_ca", FAIL, NO_TLS("verify-ca"), NULL},
+	        {"s_verify_full", FAIL, NO_TLS("verify-full"), NULL},
+	        {"s_default", FAIL, NO_TLS("verify-full"), NULL},
+	        {"s_verify_ca_wrong", FAIL, NO_TLS("verify-ca"), NULL},
+	        {"s_verify_full_wrong", FAIL, NO_TLS("verify-full"), NULL},
+	        {"s_certuser", FAIL, NO_TLS("verify-ca"), NULL},
+	        {"s_prefer", PLAIN, NULL, NULL}, /* still serving after the refusals */
 	};
 	server_rows(off, sizeof off / sizeof off[0], "server ssl off");
 }

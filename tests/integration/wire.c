@@ -179,3 +179,17 @@ void wire_expect_refusal(int port, const void *bytes, size_t n, size_t skip, con
 {
 	wire_expect_refusal_fd(it_tcp_connect(port), bytes, n, skip, sqlstate, text, what);
 }
+
+void wire_still_serving(const char *after, int cases)
+{
+	cr_assert(it_pglane_alive(), "pglane died after %s", after);
+	char ci[512];
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "postgres",
+	            NULL);
+	PGconn *c = it_connect_try(ci);
+	cr_expect_eq(PQstatus(c), CONNECTION_OK, "after %s: %s", after, it_conn_error(c));
+	if (PQstatus(c) == CONNECTION_OK)
+		cr_expect_eq(it_query_ll(c, "SELECT 6 * 7"), 42, "after %s", after);
+	PQfinish(c);
+	cr_log_info("%s: %d cases, pglane still serving", after, cases);
+}

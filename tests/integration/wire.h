@@ -55,4 +55,8 @@ void wire_expect_refusal(int port, const void *bytes, size_t n, size_t skip, con
 void wire_expect_refusal_fd(int fd, const void *bytes, size_t n, size_t skip, const char *sqlstate,
                             const char *text, const char *what);
 
+/* pglane is alive and a new client runs a query through it (the test fails otherwise); logs
+ * `after` and the number of cases run. */
+void wire_still_serving(const char *after, int cases);
+
 #endif
