@@ -630,7 +630,7 @@ PGL_ERRLINES=$(grep -c . "$tmp/pglane/pglane.log" 2>/dev/null || true)
 	echo
 	cat "$report"
 	echo
-	echo "\"fails\": every round failed (for PgBouncer 1.18 at \`-M prepared\` in transaction mode: no prepared statement support, so pgbench aborts with \"prepared statement ... does not exist\")."
+	echo "\"fails\": every round failed; \"(k/n failed)\": the median is of the other rounds. PgBouncer 1.18 has no prepared statement support in transaction mode: at \`-M prepared\` pgbench's clients meet \"prepared statement ... does not exist / already exists\" and abort."
 	echo
 	if [ -s "$FAILNOTES" ]; then
 		echo "Failed runs:"
@@ -666,7 +666,8 @@ PGL_ERRLINES=$(grep -c . "$tmp/pglane/pglane.log" 2>/dev/null || true)
 	echo
 	echo "| scenario | round | path | ok | TPS | latency ms | transactions | failed tx | CPU µs/tx |"
 	echo "|---|---:|---|---|---:|---:|---:|---:|---:|"
-	awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, ($4 == 1 ? "yes" : "no"), $5, $6, $7, $8, $9}' "$RAW"
+	awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3,
+		($4 == 1 ? "yes" : "no"), ($5 == "" ? "-" : sprintf("%.1f", $5)), $6, $7, $8, $9}' "$RAW"
 	if [ "${PGL_ERRLINES:-0}" != 0 ]; then
 		echo
 		echo "## pglane log (level warning): $PGL_ERRLINES line(s), the first 20"
