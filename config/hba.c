@@ -49,7 +49,7 @@ bool cfg_cidr_match(const char *cidr, const char *ip)
 }
 
 const struct cfg_hba *cfg_hba_match(const struct cfg *c, const char *ip, const char *database,
-				    const char *user)
+                                    const char *user)
 {
 	for (size_t i = 0; i < c->nhba; i++) {
 		const struct cfg_hba *h = &c->hba[i];

@@ -11,6 +11,6 @@
 bool cfg_cidr_match(const char *cidr, const char *ip);
 /* The first rule of `c` matching `ip`, `database` and `user`; NULL when none does. */
 const struct cfg_hba *cfg_hba_match(const struct cfg *c, const char *ip, const char *database,
-				    const char *user);
+                                    const char *user);
 
 #endif

@@ -130,7 +130,7 @@ static ssize_t conn_writev(struct proxy_conn *c, const struct iovec *iov, int n)
 {
 	if (!c->ssl)
 		return n == 1 ? send(c->w.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
-			      : writev(c->w.fd, iov, n);
+		              : writev(c->w.fd, iov, n);
 	ssize_t done = 0;
 	for (int i = 0; i < n; i++) {
 		ERR_clear_error();

@@ -104,7 +104,8 @@ static void login_failed(struct proxy_server *s, const char *sqlstate, const cha
 	if (s->endpoint >= 0 && p->db->cfg) {
 		/* a replica failed: the olap lane moves on now rather than at the monitor's next
 		 * check, and waiting clients get the next choice (the primary, or 57P03) */
-		const struct cfg_endpoint *r = &p->db->cfg->lanes[CFG_LANE_OLAP].replicas[s->endpoint];
+		const struct cfg_endpoint *r =
+		        &p->db->cfg->lanes[CFG_LANE_OLAP].replicas[s->endpoint];
 		struct pool_health *h = pool_health_get(p->db->cfg->name, r->host, r->port, true);
 		if (h) {
 			h->healthy = false;

@@ -52,7 +52,7 @@ bool proxy_tls_init(const struct cfg *cfg)
 	    SSL_CTX_use_PrivateKey_file(ctx, cfg->listen.tls.key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		log_error("listen.tls: cannot use %s / %s: %s", cfg->listen.tls.cert,
-			  cfg->listen.tls.key, ssl_error(err, sizeof(err)));
+		          cfg->listen.tls.key, ssl_error(err, sizeof(err)));
 		SSL_CTX_free(ctx);
 		return false;
 	}
@@ -61,7 +61,7 @@ bool proxy_tls_init(const struct cfg *cfg)
 		 * requires one) */
 		if (SSL_CTX_load_verify_locations(ctx, cfg->listen.tls.ca, NULL) != 1) {
 			log_error("listen.tls.ca: cannot load %s: %s", cfg->listen.tls.ca,
-				  ssl_error(err, sizeof(err)));
+			          ssl_error(err, sizeof(err)));
 			SSL_CTX_free(ctx);
 			return false;
 		}
@@ -132,14 +132,14 @@ bool proxy_tls_peer_name(struct proxy_conn *c, char *out, size_t cap)
 	if (!cert)
 		return false;
 	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out,
-					  (int)cap);
+	                                  (int)cap);
 	X509_free(cert);
 	return n > 0 && (size_t)n < cap && strlen(out) == (size_t)n;
 }
 
 /* The client context for `mode` and `ca` (created once). */
-static SSL_CTX *server_ctx(const struct cfg *cfg, enum cfg_sslmode mode, const char *ca,
-			   char *err, size_t cap)
+static SSL_CTX *server_ctx(const struct cfg *cfg, enum cfg_sslmode mode, const char *ca, char *err,
+                           size_t cap)
 {
 	bool verify = mode == CFG_SSL_VERIFY_CA || mode == CFG_SSL_VERIFY_FULL;
 	const char *file = verify && ca ? ca : "";
@@ -160,7 +160,8 @@ static SSL_CTX *server_ctx(const struct cfg *cfg, enum cfg_sslmode mode, const c
 	if (verify) {
 		if (SSL_CTX_load_verify_locations(ctx, file, NULL) != 1) {
 			char e[200];
-			snprintf(err, cap, "cannot load the CA %s: %s", file, ssl_error(e, sizeof(e)));
+			snprintf(err, cap, "cannot load the CA %s: %s", file,
+			         ssl_error(e, sizeof(e)));
 			SSL_CTX_free(ctx);
 			return NULL;
 		}
@@ -182,7 +183,7 @@ static SSL_CTX *server_ctx(const struct cfg *cfg, enum cfg_sslmode mode, const c
 }
 
 bool proxy_tls_connect_start(struct proxy_conn *c, const struct cfg *cfg,
-			     const struct cfg_database *db, const char *host, char *err, size_t cap)
+                             const struct cfg_database *db, const char *host, char *err, size_t cap)
 {
 	SSL_CTX *ctx = server_ctx(cfg, db->sslmode, db->sslrootcert, err, cap);
 	if (!ctx)
