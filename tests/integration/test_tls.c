@@ -119,8 +119,9 @@ static const char *cert(const char *name)
 enum outcome { PLAIN, TLS, FAIL };
 static const char *const outcome_names[] = {"plaintext", "TLS", "refused"};
 
-/* Connect to pglane with `extra` conninfo; NULL when `want` is FAIL and it failed as expected
- * with `err_text` in the error. Checks the outcome; returns the connection when it is up. */
+/* Connect to pglane with `extra` conninfo and check the outcome against `want` (TLS per
+ * PQsslInUse, with TLS 1.2 or 1.3) and, when refused, that the error holds `err_text` (when not
+ * NULL). Returns the connection when it is up (a query has run through it), else NULL. */
 static PGconn *client_try(const char *user, const char *db, const char *extra, enum outcome want,
                           const char *err_text, const char *what)
 {
