@@ -366,6 +366,14 @@ void proxy_admin_read(struct proxy_client *c)
 	while (!a->out_queued && !a->has_pending && (io = c->conn.io) != NULL &&
 	       c->state == CLIENT_READY) {
 		struct proto_frame f;
+		if (io->end > io->scan && !memchr("QPBDESHCX", io->data[io->scan], 9)) {
+			/* refused from its type byte, before any length is waited on */
+			char msg[64];
+			snprintf(msg, sizeof(msg), "invalid frontend message type %d",
+			         io->data[io->scan]);
+			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, msg);
+			return;
+		}
 		enum proto_frame_result fr = proto_frame_next(
 		        io->data + io->scan, io->end - io->scan, ADMIN_MAX_MESSAGE, &f);
 		if (fr == PROTO_FRAME_NEED_MORE) {

@@ -460,6 +460,7 @@ void proxy_login_tls(struct proxy_client *c)
 	}
 	char msg[300];
 	snprintf(msg, sizeof(msg), "TLS handshake failed: %s", err);
+	log_info("c%u %s: %s", c->id, c->addr, msg);
 	proxy_client_close(c, NULL, msg);
 }
 

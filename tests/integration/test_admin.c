@@ -853,14 +853,23 @@ IT_TEST(admin, garbage_extended_protocol)
 	rawpg_sync(c);
 	rawpg_send(c);
 	expect_raw_error(c, NULL, "a truncated Bind");
-	rawpg_raw(c, 'F', "\0\0\0\1", 4);
-	rawpg_sync(c);
-	rawpg_send(c);
-	expect_raw_error(c, NULL, "a FunctionCall");
-	rawpg_raw(c, 'd', "junk", 4);
-	rawpg_sync(c);
-	rawpg_send(c);
-	expect_raw_error(c, NULL, "a CopyData");
+	/* message types the console does not take end the session (FATAL 08P01) */
+	for (int k = 0; k < 2; k++) {
+		struct rawpg *g = rawpg_connect(p->port, "admin", "pglane", NULL, 0);
+		if (k == 0)
+			rawpg_raw(g, 'F', "\0\0\0\1", 4);
+		else
+			rawpg_raw(g, 'd', "junk", 4);
+		rawpg_send(g);
+		struct rawpg_msg m = rawpg_next(g, RAWPG_TIMEOUT_MS);
+		char st[8] = "", msg[256] = "";
+		rawpg_error_fields(&m, st, sizeof st, msg, sizeof msg);
+		cr_expect_eq(m.type, 'E', "%s: got '%c'", k ? "a CopyData" : "a FunctionCall",
+		             m.type);
+		cr_expect_str_eq(st, "08P01", "%s", msg);
+		cr_expect(strstr(msg, "invalid frontend message type"), "%s", msg);
+		rawpg_close(g);
+	}
 	/* after an error everything up to the Sync is skipped, then the console goes on */
 	rawpg_bind(c, "", "it_nosuch", NULL, 0);
 	rawpg_parse(c, "", "SHOW VERSION");
