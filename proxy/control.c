@@ -220,17 +220,9 @@ static bool do_kill(const char *db, char *err, size_t cap)
 			proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
 			                   "database killed by an administrator (KILL)");
 	}
-	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
-		if (p->db != d)
-			continue;
-		struct pool_list *lists[] = {&p->login, &p->idle, &p->active, &p->busy};
-		for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
-			while (!pool_list_empty(lists[k]))
-				proxy_server_close(proxy_server_of(pool_container_of(
-				                           pool_list_first(lists[k]),
-				                           struct pool_server, link)),
-				                   "KILL");
-	}
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
+		if (p->db == d)
+			proxy_server_close_all(p, "KILL");
 	return true;
 }
 
@@ -356,13 +348,7 @@ bool proxy_reload(char *err, size_t cap)
 	}
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (!p->db->cfg) {
-			struct pool_list *lists[] = {&p->login, &p->idle, &p->active, &p->busy};
-			for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
-				while (!pool_list_empty(lists[k]))
-					proxy_server_close(proxy_server_of(pool_container_of(
-					                           pool_list_first(lists[k]),
-					                           struct pool_server, link)),
-					                   "database removed from the config");
+			proxy_server_close_all(p, "database removed from the config");
 			continue;
 		}
 		pool_kick(p, proxy_now_ms()); /* a larger pool serves its waiting clients now */

@@ -122,16 +122,8 @@ static void close_everything(void)
 		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
 		proxy_client_close(c, NULL, "pglane exits");
 	}
-	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
-		struct pool_list *lists[] = {&p->login, &p->idle, &p->active, &p->busy};
-		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-			while (!pool_list_empty(lists[i])) {
-				struct pool_server *ps = pool_container_of(
-				        pool_list_first(lists[i]), struct pool_server, link);
-				proxy_server_close(proxy_server_of(ps), "pglane exits");
-			}
-		}
-	}
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
+		proxy_server_close_all(p, "pglane exits");
 	proxy_client_reap();
 	proxy_server_reap();
 }

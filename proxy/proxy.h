@@ -256,6 +256,8 @@ void proxy_http_stop(void);
 void proxy_server_launch(struct pool *p);
 /* Close a server connection once (log `reason`), unlinking it from its pool. */
 void proxy_server_close(struct proxy_server *s, const char *reason);
+/* Close every server of pool `p`. */
+void proxy_server_close_all(struct pool *p, const char *reason);
 /* Hand a server back: reset or roll back first when needed, else to the pool. */
 void proxy_server_release(struct proxy_server *s);
 /* Free the servers closed during this iteration. */

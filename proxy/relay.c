@@ -227,6 +227,27 @@ static void client_input_consumed(struct proxy_client *c)
 	proxy_io_release_idle(&c->conn);
 }
 
+enum rest { REST_NONE, REST_MORE, REST_WAIT, REST_FULL };
+
+/* The rest of a message being passed on (to `dst`, or dropped when NULL) or skipped:
+ * NONE when there is none (a new message starts at scan), MORE when some went, WAIT when no
+ * byte of it is here yet, FULL when `dst`'s output queue is full. */
+static enum rest message_rest(struct proxy_io *io, struct proxy_conn *dst)
+{
+	uint32_t *left = io->pass ? &io->pass : io->drop ? &io->drop : NULL;
+	if (!left)
+		return REST_NONE;
+	uint32_t avail = io->end - io->scan;
+	uint32_t n = *left < avail ? *left : avail;
+	if (n == 0)
+		return REST_WAIT;
+	if (left == &io->pass && dst && !proxy_out_ref(dst, io->data + io->scan, n))
+		return REST_FULL;
+	io->scan += n;
+	*left -= n;
+	return REST_MORE;
+}
+
 /* Look at the client's buffered messages and queue them to its server. Returns false when
  * it stopped on a full output queue (flush, then call again). */
 static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
@@ -235,24 +256,11 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 	struct proxy_io *io;
 	while ((io = c->conn.io) != NULL && c->state == CLIENT_READY) {
 		uint32_t avail = io->end - io->scan;
-		if (io->pass) {
-			uint32_t n = io->pass < avail ? io->pass : avail;
-			if (n == 0)
-				return true;
-			if (!proxy_out_ref(&s->conn, io->data + io->scan, n))
-				return false;
-			io->scan += n;
-			io->pass -= n;
+		enum rest rest = message_rest(io, s ? &s->conn : NULL);
+		if (rest == REST_MORE)
 			continue;
-		}
-		if (io->drop) {
-			uint32_t n = io->drop < avail ? io->drop : avail;
-			if (n == 0)
-				return true;
-			io->scan += n;
-			io->drop -= n;
-			continue;
-		}
+		if (rest != REST_NONE)
+			return rest == REST_WAIT;
 		const uint8_t *msg = io->data + io->scan;
 		struct proto_frame f;
 		enum proto_frame_result fr = proto_frame_header(msg, avail, PROXY_MAX_PACKET, &f);
@@ -566,24 +574,11 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 		if (!proxy_req_emit_fakes(s, c))
 			return false;
 		uint32_t avail = io->end - io->scan;
-		if (io->pass) {
-			uint32_t n = io->pass < avail ? io->pass : avail;
-			if (n == 0)
-				return true;
-			if (c && !proxy_out_ref(&c->conn, io->data + io->scan, n))
-				return false;
-			io->scan += n;
-			io->pass -= n;
+		enum rest rest = message_rest(io, c ? &c->conn : NULL);
+		if (rest == REST_MORE)
 			continue;
-		}
-		if (io->drop) {
-			uint32_t n = io->drop < avail ? io->drop : avail;
-			if (n == 0)
-				return true;
-			io->scan += n;
-			io->drop -= n;
-			continue;
-		}
+		if (rest != REST_NONE)
+			return rest == REST_WAIT;
 		struct proto_frame f;
 		enum proto_frame_result fr =
 		        proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);

@@ -85,6 +85,17 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 		pool_fill(p, proxy_now_ms());
 }
 
+void proxy_server_close_all(struct pool *p, const char *reason)
+{
+	struct pool_list *lists[] = {&p->login, &p->idle, &p->active, &p->busy};
+	for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
+		while (!pool_list_empty(lists[k]))
+			proxy_server_close(
+			        proxy_server_of(pool_container_of(pool_list_first(lists[k]),
+			                                          struct pool_server, link)),
+			        reason);
+}
+
 void proxy_server_reap(void)
 {
 	for (int i = 0; i < proxy.ndead_servers; i++)
