@@ -101,10 +101,10 @@ PGL_PID=
 HELPER_PID=
 
 stop_pid() { # PID SIGNAL: signal it and wait up to 10 s, then SIGKILL
-	local pid=$1 sig=$2 i
+	local pid=$1 sig=$2
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
 	kill "-$sig" "$pid" 2>/dev/null
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done
@@ -136,8 +136,8 @@ trap 'failed=1; exit 130' INT TERM
 # ephemeral range), not one of those already taken in this run.
 TAKEN=" "
 free_port() {
-	local p i
-	for i in $(seq 1 200); do
+	local p
+	for _ in $(seq 1 200); do
 		p=$((30000 + RANDOM % 2700))
 		case "$TAKEN" in *" $p "*) continue ;; esac
 		if [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then
@@ -151,8 +151,8 @@ free_port() {
 
 # Wait up to 15 s for something to listen on 127.0.0.1:PORT; PID must stay alive meanwhile.
 wait_listen() {
-	local port=$1 pid=$2 i
-	for i in $(seq 1 150); do
+	local port=$1 pid=$2
+	for _ in $(seq 1 150); do
 		if [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
 			return 0
 		fi
@@ -205,6 +205,10 @@ median() {
 # ---- set-up ----
 
 echo "bench: $ROUNDS round(s) of ${DURATION}s per run; logs in $tmp"
+# the commit pglane was built from (taken now: the tree may move on during the run)
+PGL_COMMIT=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$root" diff --quiet HEAD -- 2>/dev/null ||
+	PGL_COMMIT="$PGL_COMMIT (working tree has uncommitted changes)"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cc -std=c17 -O2 -Wall -Wextra -D_GNU_SOURCE $(pkg-config --cflags libpq) \
@@ -489,12 +493,22 @@ med() {
 fails() {
 	awk -F'\t' -v id="$1" -v t="$2" '$1 == id && $3 == t && $4 != 1' "$RAW" | wc -l
 }
-ratio() { # A B: A / B with two decimals, "-" when either is missing
-	if [ -z "$1" ] || [ -z "$2" ]; then
-		echo -
-	else
-		awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'
-	fi
+# paired IDA TA IDB TB COL: A's COL / B's COL in each round where both runs succeeded, one
+# "ROUND RATIO" line per round. The ratios of the report are medians of these paired rounds.
+paired() {
+	awk -F'\t' -v ia="$1" -v ta="$2" -v ib="$3" -v tb="$4" -v col="$5" '
+		$4 == 1 && $col != "" && $1 == ia && $3 == ta { a[$2] = $col }
+		$4 == 1 && $col != "" && $1 == ib && $3 == tb { b[$2] = $col }
+		END { for (r in a) if ((r in b) && b[r] > 0) printf "%d %.6f\n", r, a[r] / b[r] }' \
+		"$RAW" | sort -n
+}
+pratio() { # the median paired ratio, two decimals, "-" when no round has both
+	local m
+	m=$(paired "$@" | awk '{print $2}' | median)
+	if [ -z "$m" ]; then echo -; else awk -v v="$m" 'BEGIN {printf "%.2f", v}'; fi
+}
+prounds() { # each round's paired ratio, "(r1 r2 r3)", or nothing when there is one round or none
+	paired "$@" | awk '{v = v (NR > 1 ? " " : "") sprintf("%.2f", $2)} END {if (NR > 1) print "(" v ")"}'
 }
 fmt() { # NUMBER DECIMALS: rounded, "-" when missing
 	if [ -z "$1" ]; then echo -; else awk -v v="$1" -v d="$2" 'BEGIN {printf "%.*f", d, v}'; fi
@@ -541,17 +555,20 @@ target_line() { # WHAT MEASURED TARGET VERDICT
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	while IFS='|' read -r id opts label; do
 		d=${TPS[$id.direct]} b=${TPS[$id.pgbouncer]} l=${TPS[$id.pglane]}
-		r_ld=$(ratio "$l" "$d")
-		r_lb=$(ratio "$l" "$b")
-		r_cpu=$(ratio "${CPU[$id.pglane]}" "${CPU[$id.pgbouncer]}")
+		r_bd=$(pratio "$id" pgbouncer "$id" direct 5)
+		r_ld=$(pratio "$id" pglane "$id" direct 5)
+		r_lb=$(pratio "$id" pglane "$id" pgbouncer 5)
+		r_cpu=$(pratio "$id" pglane "$id" pgbouncer 9)
+		l_lb=$(prounds "$id" pglane "$id" pgbouncer 5)
+		l_cpu=$(prounds "$id" pglane "$id" pgbouncer 9)
 		printf '| `%s` | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %s | %s |\n' "$label" \
 			"$(cell "$id" direct "$(fmt "$d" 0 | sed 's/^-$//')")" \
 			"$(cell "$id" pgbouncer "$(fmt "$b" 0 | sed 's/^-$//')")" \
 			"$(cell "$id" pglane "$(fmt "$l" 0 | sed 's/^-$//')")" \
 			"$(fmt "${LAT[$id.direct]}" 3)" "$(fmt "${LAT[$id.pgbouncer]}" 3)" \
 			"$(fmt "${LAT[$id.pglane]}" 3)" \
-			"$(ratio "$b" "$d")" "$r_ld" "$r_lb" \
-			"$(fmt "${CPU[$id.pgbouncer]}" 1)" "$(fmt "${CPU[$id.pglane]}" 1)" "$r_cpu"
+			"$r_bd" "$r_ld" "$r_lb${l_lb:+ $l_lb}" \
+			"$(fmt "${CPU[$id.pgbouncer]}" 1)" "$(fmt "${CPU[$id.pglane]}" 1)" "$r_cpu${l_cpu:+ $l_cpu}"
 		if [ -n "$b" ]; then
 			target_line "pglane TPS / PgBouncer's, \`$label\`" "$r_lb" "≥ 1.15" "$(ge "$r_lb" 1.15)"
 			target_line "pglane CPU per tx / PgBouncer's, \`$label\`" "$r_cpu" "≤ 0.70" "$(le "$r_cpu" 0.70)"
@@ -564,7 +581,7 @@ target_line() { # WHAT MEASURED TARGET VERDICT
 	done <<<"$SCENARIOS"
 } >"$report"
 
-r_prep=$(ratio "${TPS[p16.pglane]}" "${TPS[s16.pglane]}")
+r_prep=$(pratio p16 pglane s16 pglane 5)
 target_line "pglane \`-M prepared\` TPS / its own \`-M simple\` (-c 16)" "$r_prep" "≥ 1.50" "$(ge "$r_prep" 1.5)"
 
 hop_d=${LAT[hop.direct]}
@@ -608,8 +625,6 @@ m_ok=-
 [ "$e_pgl" = - ] || m_ok=$([ "$e_pgl" = 0 ] && echo met || echo "NOT MET")
 target_line "$MANY_N clients over a pool of 20 through pglane, errors" "$e_pgl" "0" "$m_ok"
 
-PGL_COMMIT=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git -C "$root" diff --quiet HEAD -- 2>/dev/null || PGL_COMMIT="$PGL_COMMIT (working tree has uncommitted changes)"
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 PGL_ERRLINES=$(grep -c . "$tmp/pglane/pglane.log" 2>/dev/null || true)
 
@@ -624,6 +639,7 @@ PGL_ERRLINES=$(grep -c . "$tmp/pglane/pglane.log" 2>/dev/null || true)
 	echo "- PostgreSQL $PG_VERSION (max_connections $MAX_CONN, fsync off), $PGB_VERSION, pglane commit $PGL_COMMIT"
 	echo "- pgbench scale 10, database $BENCH_DB, SCRAM role $BENCH_USER; both proxies: transaction mode, pool size 20, client and server login by SCRAM-SHA-256 from the same auth file, max_client_conn $MAX_CLIENT_CONN; pglane log level warning, PgBouncer log_connections/log_disconnections off"
 	echo "- $ROUNDS interleaved rounds of ${DURATION}s per run (each round: every scenario, each direct → PgBouncer → pglane); the medians of the rounds are shown; pgbench, PostgreSQL and the proxy share the same $(nproc) cores"
+	echo "- ratios: the median over the rounds of the ratio within each round (the runs of a round are back to back); with several rounds, each round's ratio follows in parentheses"
 	echo "- CPU µs/tx: the proxy process's utime+stime (/proc/PID/stat, $(getconf CLK_TCK) ticks/s) over the run ÷ transactions processed"
 	echo
 	echo "## Scenarios"
