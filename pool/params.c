@@ -16,7 +16,7 @@ static const char *const standard_names[] = {
         "IntervalStyle",
         "TimeZone",
         "standard_conforming_strings",
-        "application_name",
+        [POOL_PARAM_APPLICATION_NAME] = "application_name",
         "extra_float_digits",
 };
 #define NSTANDARD ((int)(sizeof(standard_names) / sizeof(standard_names[0])))

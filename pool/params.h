@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define POOL_PARAMS_MAX 16
+#define POOL_PARAMS_MAX             16
+#define POOL_PARAM_APPLICATION_NAME 5 /* the fixed index of application_name */
 
 struct pool_str {
 	struct pool_str *next; /* hash chain */

@@ -104,6 +104,12 @@ static bool identifier(struct cursor *c, char *out, size_t cap)
 
 enum proto_sql_kind proto_sql_classify(const char *sql, size_t len, char *name, size_t cap)
 {
+	/* most statements are none of these: tell from the first character */
+	size_t i = 0;
+	while (i < len && isspace((unsigned char)sql[i]))
+		i++;
+	if (i == len || !strchr("dD/-", sql[i]) || !sql[i])
+		return PROTO_SQL_OTHER;
 	struct cursor c = {sql, sql + len};
 	if (keyword(&c, "discard"))
 		return keyword(&c, "all") && at_end(&c) ? PROTO_SQL_DISCARD_ALL : PROTO_SQL_OTHER;

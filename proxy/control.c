@@ -42,7 +42,7 @@ static void split_addr(const char *addr, char *ip, size_t cap, int *port)
 
 static const char *app_name(const struct pool_params *p)
 {
-	int i = pool_params_index("application_name");
+	int i = POOL_PARAM_APPLICATION_NAME;
 	return i >= 0 && p->v[i] ? p->v[i]->s : "";
 }
 

@@ -136,7 +136,7 @@ static void login_done(struct proxy_client *c)
 	const struct cfg_database *dc = cfg_database_find(proxy.cfg, l->database);
 	struct pool *p = NULL;
 	if (dc) {
-		int app = pool_params_index("application_name");
+		int app = POOL_PARAM_APPLICATION_NAME;
 		const struct pool_str *appv = app >= 0 ? c->pc.params.v[app] : NULL;
 		enum cfg_lane_kind lane = pool_route(proxy.cfg, dc, l->database, l->user,
 		                                     appv ? appv->s : NULL, NULL);

@@ -146,7 +146,7 @@ static void choose_lane(struct proxy_client *c, const uint8_t *msg, size_t avail
 	size_t len = 0;
 	const char *text = first_text(c, msg, avail, &len);
 	bool hinted = text && proto_sql_lane_hint(text, len, hint, sizeof(hint));
-	int app = pool_params_index("application_name");
+	int app = POOL_PARAM_APPLICATION_NAME;
 	const struct pool_str *appv = app >= 0 ? c->pc.params.v[app] : NULL;
 	enum cfg_lane_kind lane =
 	        pool_route(proxy.cfg, cur->db->cfg, cur->db->name, cur->user->name,

@@ -83,7 +83,7 @@ static void log_slow(struct proxy_server *s, const struct proxy_req *e, int64_t 
 	snprintf(r.database, sizeof(r.database), "%s", p->db->name);
 	snprintf(r.user, sizeof(r.user), "%s", p->user->name);
 	snprintf(r.lane, sizeof(r.lane), "%s", cfg_lane_name(p->lane));
-	int app = pool_params_index("application_name");
+	int app = POOL_PARAM_APPLICATION_NAME;
 	if (c && app >= 0 && c->pc.params.v[app])
 		snprintf(r.application_name, sizeof(r.application_name), "%s",
 		         c->pc.params.v[app]->s);
