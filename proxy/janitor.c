@@ -2,6 +2,7 @@
  * lifetime and cleanup timeouts of servers; min_size and retries of pools; the end of a
  * graceful shutdown. The rules are pure functions of `now`. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -254,6 +255,14 @@ static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
 		sweep_pool(p, now);
 	proxy_control_poll();
+	/* after a wave of clients left, give their memory back to the system */
+	static int peak;
+	if (proxy.nclients > peak)
+		peak = proxy.nclients;
+	if (peak - proxy.nclients >= 1000) {
+		malloc_trim(0);
+		peak = proxy.nclients;
+	}
 	if (proxy.shutting_down && proxy.nclients == 0) {
 		log_info("all clients gone: exiting");
 		ev_break(loop, EVBREAK_ALL);
