@@ -109,18 +109,53 @@ bool proto_base64_decode(const char *in, size_t n, uint8_t *out, size_t cap, siz
 
 /* ---- crypto ---- */
 
-static bool hmac_sha256(const uint8_t key[KEY_LEN], const void *msg, size_t n, uint8_t out[KEY_LEN])
+#define SHA256_BLOCK 64
+
+/* SHA-256 fetched once: OpenSSL 3's implicit fetch on every call (HMAC(), EVP_sha256() in
+ * EVP_Digest) costs more than the hashing of these short inputs. */
+static EVP_MD_CTX *md_ctx(void)
+{
+	static EVP_MD *md;
+	static EVP_MD_CTX *ctx;
+	if (!md)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!ctx)
+		ctx = EVP_MD_CTX_new();
+	if (!md || !ctx || EVP_DigestInit_ex(ctx, md, NULL) != 1)
+		return NULL;
+	return ctx;
+}
+
+/* SHA-256 of a || b. */
+static bool sha256_2(const void *a, size_t an, const void *b, size_t bn, uint8_t out[KEY_LEN])
 {
 	unsigned int len = 0;
+	EVP_MD_CTX *ctx = md_ctx();
+	return ctx && EVP_DigestUpdate(ctx, a, an) == 1 && EVP_DigestUpdate(ctx, b, bn) == 1 &&
+	       EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == KEY_LEN;
+}
 
-	return HMAC(EVP_sha256(), key, KEY_LEN, msg, n, out, &len) && len == KEY_LEN;
+/* HMAC-SHA-256 (RFC 2104) with a 32-byte key, on the cached digest. */
+static bool hmac_sha256(const uint8_t key[KEY_LEN], const void *msg, size_t n, uint8_t out[KEY_LEN])
+{
+	uint8_t ipad[SHA256_BLOCK], opad[SHA256_BLOCK], inner[KEY_LEN];
+	memset(ipad, 0x36, sizeof(ipad));
+	memset(opad, 0x5c, sizeof(opad));
+	for (size_t i = 0; i < KEY_LEN; i++) {
+		ipad[i] ^= key[i];
+		opad[i] ^= key[i];
+	}
+	bool ok = sha256_2(ipad, sizeof(ipad), msg, n, inner) &&
+	          sha256_2(opad, sizeof(opad), inner, sizeof(inner), out);
+	OPENSSL_cleanse(ipad, sizeof(ipad));
+	OPENSSL_cleanse(opad, sizeof(opad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	return ok;
 }
 
 static bool sha256(const uint8_t *in, size_t n, uint8_t out[KEY_LEN])
 {
-	unsigned int len = 0;
-
-	return EVP_Digest(in, n, out, &len, EVP_sha256(), NULL) == 1 && len == KEY_LEN;
+	return sha256_2(in, n, "", 0, out);
 }
 
 /* ClientKey and ServerKey of `password` (bytes as given, see scram.h) with salt and count. */
