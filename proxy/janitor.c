@@ -177,7 +177,8 @@ static void sweep_pool(struct pool *p, int64_t now)
 	const struct cfg_pool *pc = &pool_lane_cfg(p)->pool;
 	retarget(p);
 	struct pool_list *pos, *tmp;
-	/* a waiting client is not read from: look whether it hung up */
+	/* a waiting client that gave up: Terminate read already, or still in the socket when the
+	 * buffer is full, or the end of the stream */
 	pool_list_foreach_safe(pos, tmp, &p->waiting)
 	{
 		struct proxy_client *c =
@@ -186,7 +187,7 @@ static void sweep_pool(struct pool *p, int64_t now)
 		uint8_t b[5];
 		ssize_t n = recv(c->conn.w.fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
 		/* (with TLS the bytes are encrypted: only the end of the stream tells) */
-		if (n == 0 ||
+		if (n == 0 || proxy_relay_waiting_quit(c) ||
 		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
 		    (!c->conn.ssl && n == (ssize_t)sizeof(b) &&
 		     memcmp(b, terminate, sizeof(b)) == 0))

@@ -290,6 +290,8 @@ void proxy_relay_client_gone(struct proxy_client *c);
 /* Answer every client waiting in `p` with an error (server login failed, timeout). */
 void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *msg);
 /* Answer one waiting client with an error instead of a server. */
+/* Has a waiting client, behind the message it waits with, already sent Terminate? */
+bool proxy_relay_waiting_quit(const struct proxy_client *c);
 void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg);
 
 /* ---- proxy/requests.c ---- */

@@ -160,7 +160,9 @@ static void choose_lane(struct proxy_client *c, const uint8_t *msg, size_t avail
 	c->pc.pool = p;
 }
 
-/* Get a server for a client that has a message for one; NULL: it waits (reading paused). */
+/* Get a server for a client that has a message for one; NULL: it waits. A waiting client stays
+ * readable (what it sends is buffered up to the buffer's size, its hang-up is seen at once), so
+ * the common wait costs no watcher change. */
 static struct proxy_server *client_acquire(struct proxy_client *c, const uint8_t *msg, size_t avail)
 {
 	if (c->pc.pool->db->cfg)
@@ -168,7 +170,6 @@ static struct proxy_server *client_acquire(struct proxy_client *c, const uint8_t
 	struct pool_server *ps = pool_acquire(c->pc.pool, &c->pc, proxy_now_ms());
 	if (!ps) {
 		c->paused = true;
-		proxy_conn_set_read(&c->conn, false);
 		return NULL;
 	}
 	struct proxy_server *s = proxy_server_of(ps);
@@ -341,6 +342,11 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 
 void proxy_relay_client(struct proxy_client *c)
 {
+	if (c->paused && c->state == CLIENT_READY && proxy_relay_waiting_quit(c)) {
+		/* gave up waiting: what it waited with is never run */
+		proxy_client_close(c, NULL, "client closed the connection while waiting");
+		return;
+	}
 	for (;;) {
 		if (c->state != CLIENT_READY || c->paused)
 			return;
@@ -708,6 +714,26 @@ void proxy_relay_assigned(struct pool_client *pc, struct pool_server *ps)
 	}
 	proxy_conn_set_read(&c->conn, true);
 	proxy_relay_client(c);
+}
+
+bool proxy_relay_waiting_quit(const struct proxy_client *c)
+{
+	const struct proxy_io *io = c->conn.io;
+	if (!io)
+		return false;
+	uint32_t at = io->scan;
+	while (at < io->end) {
+		struct proto_frame f;
+		if (proto_frame_header(io->data + at, io->end - at, PROXY_MAX_PACKET, &f) !=
+		    PROTO_FRAME_OK)
+			return false;
+		if (f.type == PROTO_FE_TERMINATE)
+			return true;
+		if (f.size > io->end - at)
+			return false;
+		at += (uint32_t)f.size;
+	}
+	return false;
 }
 
 void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg)

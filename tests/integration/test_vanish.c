@@ -191,3 +191,53 @@ IT_TEST(vanish, vanished_while_query_runs_in_transaction)
 	expect_lockable();
 	PQfinish(admin);
 }
+
+/* A client waiting for the only server gives up: with Terminate (PQfinish) or by closing the
+ * socket. Either way what it waited with must never run, and it leaves the queue at once,
+ * not at the next sweep. */
+static void waiting_client_gives_up(bool terminate)
+{
+	make_lock_table();
+	it_pglane_start_simple("transaction", 1, NULL);
+	PGconn *admin = it_connect_admin();
+	PGconn *holder = it_connect("postgres", NULL, "postgres");
+	it_exec_ok(holder, "BEGIN");
+	it_exec_ok(holder, "UPDATE it_lock SET v = v WHERE id = 1");
+	PGconn *w = it_connect("postgres", NULL, "postgres");
+	cr_assert(PQsendQuery(w, "UPDATE it_lock SET v = 777 WHERE id = 3"));
+	it_sleep_ms(300); /* pglane has read it and queued the client */
+	if (terminate)
+		PQfinish(w);
+	else
+		it_conn_vanish(w);
+	int64_t t0 = it_now_ms();
+	char *log = NULL;
+	while (it_now_ms() - t0 < 3000) {
+		free(log);
+		log = it_pglane_log();
+		if (strstr(log, "closing: client closed the connection"))
+			break;
+		it_sleep_ms(20);
+	}
+	cr_expect(strstr(log, "closing: client closed the connection"),
+	          "the waiting client was not dropped within 3 s; log:\n%s", log);
+	cr_log_info("dropped after %lld ms", (long long)(it_now_ms() - t0));
+	free(log);
+	it_exec_ok(holder, "COMMIT");
+	it_sleep_ms(300);
+	cr_expect_eq(it_query_ll(admin, "SELECT v FROM it_lock WHERE id = 3"), 0,
+	             "the query of a client that gave up waiting was run");
+	cr_expect_eq(it_query_ll(holder, "SELECT 4"), 4, "the server is not usable afterwards");
+	PQfinish(holder);
+	PQfinish(admin);
+}
+
+IT_TEST(vanish, waiting_client_terminates)
+{
+	waiting_client_gives_up(true);
+}
+
+IT_TEST(vanish, waiting_client_vanishes)
+{
+	waiting_client_gives_up(false);
+}
