@@ -11,6 +11,10 @@
 #     are root (PgBouncer refuses root);
 #   - pglane with the same settings: transaction mode, pool size 20, auth scram-sha-256,
 #     max_client_conn 12000, log level warning, max_prepared_statements at its default.
+#   Each proxy runs in a session of its own (setsid), as a service would: with the kernel's
+#   autogroup scheduling (sched_autogroup_enabled) a proxy left in this script's session shares
+#   one CPU share with pgbench's threads, which skews the comparison (PostgreSQL's backends each
+#   have their own session already).
 #   Both proxies read the same auth file, holding bench_user's SCRAM secret as PostgreSQL stores
 #   it, so both log in to PostgreSQL by SCRAM with the client's keys (pass-through).
 #
@@ -295,10 +299,10 @@ if [ "$(id -u)" = 0 ]; then
 	chown -R "$PG_OWNER" "$tmp/pgbouncer"
 	# runuser's PAM session sets the descriptor limit back to 1024: raise it again inside
 	(cd "$tmp" && exec runuser -u "$PG_OWNER" -- sh -c \
-		'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec pgbouncer "$1"' sh \
+		'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec setsid pgbouncer "$1"' sh \
 		"$tmp/pgbouncer/pgbouncer.ini") >"$tmp/pgbouncer/pgbouncer.log" 2>&1 &
 else
-	pgbouncer "$tmp/pgbouncer/pgbouncer.ini" >"$tmp/pgbouncer/pgbouncer.log" 2>&1 &
+	setsid pgbouncer "$tmp/pgbouncer/pgbouncer.ini" >"$tmp/pgbouncer/pgbouncer.log" 2>&1 &
 fi
 PGB_WRAPPER=$!
 wait_listen "$PGB_PORT" "$PGB_WRAPPER" || {
@@ -324,7 +328,7 @@ databases = (
     sslmode = "disable"; oltp = { size = $POOL_SIZE; }; }
 );
 EOF
-"$bin" -c "$tmp/pglane/pglane.conf" >"$tmp/pglane/pglane.log" 2>&1 &
+setsid "$bin" -c "$tmp/pglane/pglane.conf" >"$tmp/pglane/pglane.log" 2>&1 &
 PGL_PID=$!
 wait_listen "$PGL_PORT" "$PGL_PID" || {
 	failed=1
@@ -636,6 +640,7 @@ PGL_ERRLINES=$(grep -c . "$tmp/pglane/pglane.log" 2>/dev/null || true)
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "- machine: $(nproc) CPUs, $CPU_MODEL, kernel $(uname -r)"
 	echo "- load average (1/5/15 min) at start: $LOAD_START; at end: $LOAD_END (the machine is shared)"
+	echo "- scheduler: autogroup $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo unknown) (1: on); each proxy runs in a session of its own (setsid), as a service would"
 	echo "- PostgreSQL $PG_VERSION (max_connections $MAX_CONN, fsync off), $PGB_VERSION, pglane commit $PGL_COMMIT"
 	echo "- pgbench scale 10, database $BENCH_DB, SCRAM role $BENCH_USER; both proxies: transaction mode, pool size 20, client and server login by SCRAM-SHA-256 from the same auth file, max_client_conn $MAX_CLIENT_CONN; pglane log level warning, PgBouncer log_connections/log_disconnections off"
 	echo "- $ROUNDS interleaved rounds of ${DURATION}s per run (each round: every scenario, each direct → PgBouncer → pglane); the medians of the rounds are shown; pgbench, PostgreSQL and the proxy share the same $(nproc) cores"
