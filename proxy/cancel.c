@@ -1,6 +1,8 @@
 /* proxy/cancel.c — cancel requests: a client's CancelRequest carries pglane's own key; it
  * is checked (constant time) and becomes a CancelRequest with the real backend key, sent on a
- * new connection to the server that client is using at that moment, and to no one else. */
+ * new connection to the server that client is using at that moment, and to no one else. That
+ * server takes no new statement, and is not handed on, until PostgreSQL has closed the cancel
+ * connection: a cancel that arrives late cannot stop the next statement. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -15,17 +17,38 @@
 
 #define CANCEL_TIMEOUT_S 5.0
 
-struct cancel {
+/* One cancel request: connect, send, then wait for PostgreSQL to close the connection (it does
+ * once the backend has been signalled). */
+struct proxy_cancel {
 	ev_io w;
 	ev_timer timer;
+	struct proxy_server *s; /* NULL once the server is gone */
+	struct proxy_cancel *next;
+	bool sent;
 	uint8_t pkt[PROTO_CANCEL_REQUEST_LEN];
 };
 
-static void cancel_done(struct cancel *k)
+static void unlink_cancel(struct proxy_cancel *k)
+{
+	struct proxy_server *s = k->s;
+	if (!s)
+		return;
+	for (struct proxy_cancel **pp = &s->cancels; *pp; pp = &(*pp)->next)
+		if (*pp == k) {
+			*pp = k->next;
+			break;
+		}
+	k->s = NULL;
+	if (--s->ncancels == 0)
+		proxy_relay_cancels_done(s);
+}
+
+static void cancel_done(struct proxy_cancel *k)
 {
 	ev_io_stop(EV_DEFAULT, &k->w);
 	ev_timer_stop(EV_DEFAULT, &k->timer);
 	close(k->w.fd);
+	unlink_cancel(k);
 	free(k);
 }
 
@@ -33,13 +56,29 @@ static void cancel_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	struct cancel *k = pool_container_of(w, struct cancel, w);
+	struct proxy_cancel *k = pool_container_of(w, struct proxy_cancel, w);
+	if (k->sent) {
+		uint8_t b[64];
+		ssize_t n = recv(w->fd, b, sizeof(b), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n > 0)
+			return; /* PostgreSQL sends nothing; read on to the end */
+		cancel_done(k); /* closed: the backend has been signalled */
+		return;
+	}
 	int err = 0;
 	socklen_t len = sizeof(err);
 	if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
 		ssize_t n = send(w->fd, k->pkt, sizeof(k->pkt), MSG_NOSIGNAL);
-		if (n != (ssize_t)sizeof(k->pkt))
-			log_warning("cancel request not sent: %s", strerror(errno));
+		if (n == (ssize_t)sizeof(k->pkt)) {
+			k->sent = true;
+			ev_io_stop(EV_DEFAULT, &k->w);
+			ev_io_set(&k->w, k->w.fd, EV_READ);
+			ev_io_start(EV_DEFAULT, &k->w);
+			return;
+		}
+		log_warning("cancel request not sent: %s", n < 0 ? strerror(errno) : "short write");
 	} else {
 		log_warning("cancel request: could not connect: %s", strerror(err ? err : errno));
 	}
@@ -50,8 +89,9 @@ static void cancel_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)loop;
 	(void)revents;
-	struct cancel *k = pool_container_of(t, struct cancel, timer);
-	log_warning("cancel request: connect timed out");
+	struct proxy_cancel *k = pool_container_of(t, struct proxy_cancel, timer);
+	log_warning("cancel request: %s",
+	            k->sent ? "the server did not close the connection" : "connect timed out");
 	cancel_done(k);
 }
 
@@ -59,7 +99,7 @@ void proxy_cancel_server(struct proxy_server *s)
 {
 	if (s->state != SERVER_READY || s->ps.be_pid == 0)
 		return;
-	struct cancel *k = calloc(1, sizeof(*k));
+	struct proxy_cancel *k = calloc(1, sizeof(*k));
 	if (!k)
 		return;
 	struct proto_writer w;
@@ -82,7 +122,19 @@ void proxy_cancel_server(struct proxy_server *s)
 	ev_io_start(EV_DEFAULT, &k->w);
 	ev_timer_init(&k->timer, cancel_timer_cb, CANCEL_TIMEOUT_S, 0.);
 	ev_timer_start(EV_DEFAULT, &k->timer);
+	k->s = s;
+	k->next = s->cancels;
+	s->cancels = k;
+	s->ncancels++;
 	log_debug("s%u: cancel request sent for backend %d", s->id, s->ps.be_pid);
+}
+
+void proxy_cancel_detach(struct proxy_server *s)
+{
+	for (struct proxy_cancel *k = s->cancels; k; k = k->next)
+		k->s = NULL;
+	s->cancels = NULL;
+	s->ncancels = 0;
 }
 
 void proxy_cancel_request(int32_t pid, int32_t key)

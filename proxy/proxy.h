@@ -132,9 +132,13 @@ struct proxy_server {
 	uint32_t bound_seq;      /* or the text of its unnamed one */
 	int64_t last_done_us;    /* when the last request was answered */
 	int64_t cancel_sent_us;  /* statement_timeout: when its cancel went out */
-	int64_t ready_ms;        /* when it last had nothing to do */
-	int endpoint;            /* the olap replica it is connected to, -1 for the primary */
-	int64_t query_start_us;  /* when `pending` went from 0 to 1 */
+	/* cancel requests for its backend that PostgreSQL has not finished with (not closed their
+	 * connection): until then it takes no new statement, so a late one cannot hit it */
+	struct proxy_cancel *cancels;
+	int ncancels;
+	int64_t ready_ms;       /* when it last had nothing to do */
+	int endpoint;           /* the olap replica it is connected to, -1 for the primary */
+	int64_t query_start_us; /* when `pending` went from 0 to 1 */
 	struct proxy_server_login *login; /* owned while logging in */
 	struct sockaddr_storage addr;     /* where it is connected (for cancel requests) */
 	socklen_t addr_len;
@@ -289,9 +293,11 @@ __attribute__((warn_unused_result)) bool proxy_relay_server_query(struct proxy_s
 void proxy_relay_client_gone(struct proxy_client *c);
 /* Answer every client waiting in `p` with an error (server login failed, timeout). */
 void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *msg);
-/* Answer one waiting client with an error instead of a server. */
 /* Has a waiting client, behind the message it waits with, already sent Terminate? */
 bool proxy_relay_waiting_quit(const struct proxy_client *c);
+/* The server's last cancel request is done: its client goes on, or it is released. */
+void proxy_relay_cancels_done(struct proxy_server *s);
+/* Answer one waiting client with an error instead of a server. */
 void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg);
 
 /* ---- proxy/requests.c ---- */
@@ -352,8 +358,11 @@ void proxy_prepared_server_reset(struct proxy_server *s);
 /* ---- proxy/cancel.c ---- */
 /* Forward a cancel request for client pid/key; nothing happens for a wrong key. */
 void proxy_cancel_request(int32_t pid, int32_t key);
-/* Send a cancel request to the backend of a server connection. */
+/* Send a cancel request to the backend of a server connection; the server is held
+ * (proxy_server_cancels_done) until PostgreSQL has closed the cancel connection. */
 void proxy_cancel_server(struct proxy_server *s);
+/* The server is closing: its cancel requests go on without it. */
+void proxy_cancel_detach(struct proxy_server *s);
 
 /* ---- proxy/janitor.c ---- */
 void proxy_janitor_start(void);

@@ -351,6 +351,8 @@ void proxy_relay_client(struct proxy_client *c)
 		if (c->state != CLIENT_READY || c->paused)
 			return;
 		struct proxy_server *s = linked_server(c);
+		if (s && s->ncancels > 0)
+			return; /* resumes when PostgreSQL is done with the cancel requests */
 		if (s && proxy_out_pending(&s->conn)) {
 			/* e.g. pglane's own SET queued when the server was linked */
 			enum proxy_io_result r = proxy_out_flush(&s->conn);
@@ -734,6 +736,21 @@ bool proxy_relay_waiting_quit(const struct proxy_client *c)
 		at += (uint32_t)f.size;
 	}
 	return false;
+}
+
+void proxy_relay_cancels_done(struct proxy_server *s)
+{
+	if (s->state != SERVER_READY)
+		return;
+	struct proxy_client *c = linked_client(s);
+	if (c) {
+		if (c->state == CLIENT_READY && !c->paused && c->conn.io)
+			proxy_relay_client(c);
+		if (s->state == SERVER_READY && linked_client(s) == c && c->state == CLIENT_READY)
+			maybe_release(c, s);
+	} else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY) {
+		proxy_server_release(s);
+	}
 }
 
 void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg)

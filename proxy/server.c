@@ -64,6 +64,7 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 		snprintf(msg, sizeof(msg), "server connection lost: %s", reason);
 		proxy_client_close(c, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
 	}
+	proxy_cancel_detach(s);
 	login_free(s);
 	proxy_req_clear(s);
 	pool_stmt_cache_free(s->stmts);
@@ -679,9 +680,9 @@ void proxy_server_release(struct proxy_server *s)
 		                                               : "server_lifetime reached");
 		return;
 	}
-	if (s->pending > 0) {
+	if (s->pending > 0 || s->ncancels > 0) {
 		pool_server_busy(&s->ps, now);
-		return; /* back here when the server has answered */
+		return; /* back here when the server has answered, or its cancels are done */
 	}
 	if (s->tx_status != PROTO_TX_IDLE) {
 		if (s->rollback_sent) {

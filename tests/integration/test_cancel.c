@@ -1,6 +1,7 @@
 /* tests/integration/test_cancel.c — CancelRequest through pglane reaches the backend the client
  * is using and no other; a wrong key does nothing; a cancel from a client that is not running
- * anything does not hit the next user of its last server. */
+ * anything does not hit the next user of its last server, nor does a cancel that PostgreSQL acts
+ * on after the statement it was meant for has ended. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/integration/fwd.h"
 #include "tests/integration/harness.h"
 
 TestSuite(cancel, .fini = it_pglane_fini, .timeout = 90);
@@ -145,4 +147,48 @@ IT_TEST(cancel, cancel_in_session_mode)
 	             "the session lost its backend over a cancel");
 	PQfinish(a);
 	PQfinish(admin);
+}
+
+/* PostgreSQL acts on a cancel late (a forwarder holds it 1 s): the statement it was sent for has
+ * ended by then. The next statement on that server, another client's, must not be hit: pglane
+ * hands the server on only when PostgreSQL has closed the cancel connection. */
+IT_TEST(cancel, late_cancel_does_not_hit_next_statement)
+{
+	struct fwd *f = fwd_start(1000);
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"trust\"; };\n"
+	         "pool = { mode = \"transaction\"; size = 1; };\n"
+	         "databases = ( { name = \"postgres\"; host = \"127.0.0.1\"; port = %d;\n"
+	         "  oltp = { size = 1; }; } );\n",
+	         f->port);
+	it_pglane_start(conf);
+	PGconn *a = it_connect("postgres", NULL, "postgres");
+	PGconn *b = it_connect("postgres", NULL, "postgres");
+	cr_assert(PQsendQuery(a, "SELECT pg_sleep(0.4), 1 /* it:lateA */"));
+	it_sleep_ms(100);
+	int64_t t0 = it_now_ms();
+	cancel(a); /* reaches PostgreSQL at ~1.1 s, after a's statement */
+	cr_assert(PQsendQuery(b,
+	                      "SELECT pg_sleep(1.5), 2 /* it:lateB */")); /* waits for a's server */
+	bool to;
+	PGresult *r = it_result_wait(a, 10000, &to);
+	cr_assert(!to);
+	cr_expect_eq(PQresultStatus(r), PGRES_TUPLES_OK, "a: %s %s", it_sqlstate(r),
+	             PQresultErrorMessage(r));
+	PQclear(r);
+	r = it_result_wait(b, 10000, &to);
+	int64_t took = it_now_ms() - t0;
+	cr_assert(!to);
+	cr_expect_eq(PQresultStatus(r), PGRES_TUPLES_OK,
+	             "b's statement was hit by a's late cancel: %s %s", it_sqlstate(r),
+	             PQresultErrorMessage(r));
+	PQclear(r);
+	cr_expect_eq(atomic_load(&f->cancels), 1, "the cancel did not go through the forwarder");
+	cr_expect_geq(took, 2400, "b ran after %lld ms: before the cancel was done (1 s + 1.5 s)",
+	              (long long)took);
+	cr_log_info("b's statement answered %lld ms after the cancel", (long long)took);
+	cr_expect_eq(it_query_ll(a, "SELECT 3"), 3);
+	PQfinish(b);
+	PQfinish(a);
 }
