@@ -10,7 +10,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
+
+#include "protocol/random.h"
 
 #define KEY_LEN         PROTO_SCRAM_KEY_LEN
 #define SECRET_PREFIX   "SCRAM-SHA-256$"
@@ -182,7 +183,7 @@ static bool random_nonce(char out[NONCE_B64_LEN + 1])
 {
 	uint8_t raw[PROTO_SCRAM_NONCE_RAW];
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (!proto_random(raw, sizeof(raw)))
 		return false;
 	return proto_base64_encode(raw, sizeof(raw), out, NONCE_B64_LEN + 1) == NONCE_B64_LEN;
 }

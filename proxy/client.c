@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "protocol/buf.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
+#include "protocol/random.h"
 #include "protocol/startup.h"
 #include "proxy/proxy.h"
 
@@ -227,7 +227,7 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 static void cancel_register(struct proxy_client *c)
 {
 	do {
-		if (RAND_bytes((unsigned char *)&c->cancel_key, sizeof(c->cancel_key)) != 1)
+		if (!proto_random(&c->cancel_key, sizeof(c->cancel_key)))
 			c->cancel_key = (int32_t)random();
 	} while (c->cancel_key == 0);
 	struct proxy_client **b = &cancel_buckets[c->id % CANCEL_BUCKETS];

@@ -13,6 +13,7 @@
 #include "protocol/frame.h"
 #include "protocol/md5.h"
 #include "protocol/msg.h"
+#include "protocol/random.h"
 #include "protocol/scram.h"
 #include "protocol/startup.h"
 #include "admin/console.h"
@@ -238,7 +239,7 @@ static void start_auth(struct proxy_client *c)
 	c->state = CLIENT_AUTH;
 	bool md5 = m == M_MD5 && (l->unknown_user || l->kind != CFG_SECRET_SCRAM);
 	if (md5) {
-		if (RAND_bytes(l->md5_salt, sizeof(l->md5_salt)) != 1) {
+		if (!proto_random(l->md5_salt, sizeof(l->md5_salt))) {
 			proxy_client_fatal(c, PROTO_SQLSTATE_INTERNAL, "no random bytes");
 			return;
 		}

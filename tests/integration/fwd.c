@@ -75,7 +75,8 @@ static void *conn_main(void *arg)
 		uint8_t head[8];
 		ssize_t n = recv(fc->cfd, head, sizeof head, MSG_PEEK | MSG_WAITALL);
 		if (n == (ssize_t)sizeof head) {
-			uint32_t len = ntohl(*(uint32_t *)head), code = ntohl(*(uint32_t *)(head + 4));
+			uint32_t len = ntohl(*(uint32_t *)head),
+			         code = ntohl(*(uint32_t *)(head + 4));
 			if (len == 16 && code == CANCEL_REQUEST_CODE) {
 				it_sleep_ms(f->cancel_delay_ms);
 				atomic_fetch_add(&f->cancels, 1);
