@@ -24,9 +24,12 @@ struct proxy_cancel {
 	ev_timer timer;
 	struct proxy_server *s; /* NULL once the server is gone */
 	struct proxy_cancel *next;
+	struct pool_list link; /* in `in_flight` */
 	bool sent;
 	uint8_t pkt[PROTO_CANCEL_REQUEST_LEN];
 };
+
+static struct pool_list in_flight = {&in_flight, &in_flight}; /* every cancel not done */
 
 static void unlink_cancel(struct proxy_cancel *k)
 {
@@ -48,6 +51,7 @@ static void cancel_done(struct proxy_cancel *k)
 	ev_io_stop(EV_DEFAULT, &k->w);
 	ev_timer_stop(EV_DEFAULT, &k->timer);
 	close(k->w.fd);
+	pool_list_remove(&k->link);
 	unlink_cancel(k);
 	free(k);
 }
@@ -122,6 +126,7 @@ void proxy_cancel_server(struct proxy_server *s)
 	ev_io_start(EV_DEFAULT, &k->w);
 	ev_timer_init(&k->timer, cancel_timer_cb, CANCEL_TIMEOUT_S, 0.);
 	ev_timer_start(EV_DEFAULT, &k->timer);
+	pool_list_append(&in_flight, &k->link);
 	k->s = s;
 	k->next = s->cancels;
 	s->cancels = k;
@@ -156,4 +161,15 @@ void proxy_cancel_request(int32_t pid, int32_t key)
 	struct proxy_server *s = proxy_server_of(c->pc.server);
 	if (s->pending > s->internal)
 		proxy_cancel_server(s);
+}
+
+void proxy_cancel_free_all(void)
+{
+	struct pool_list *pos, *tmp;
+	pool_list_foreach_safe(pos, tmp, &in_flight)
+	{
+		struct proxy_cancel *k = pool_container_of(pos, struct proxy_cancel, link);
+		k->s = NULL; /* exiting: nobody to tell */
+		cancel_done(k);
+	}
 }

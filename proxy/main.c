@@ -215,6 +215,7 @@ int main(int argc, char **argv)
 	pool_health_clear();
 	proxy_tls_free();
 	close_everything();
+	proxy_cancel_free_all();
 	ev_prepare_stop(proxy.loop, &proxy.deferred);
 	ev_signal_stop(proxy.loop, &proxy.sig_term);
 	ev_signal_stop(proxy.loop, &proxy.sig_int);

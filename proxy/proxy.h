@@ -363,6 +363,8 @@ void proxy_cancel_request(int32_t pid, int32_t key);
 void proxy_cancel_server(struct proxy_server *s);
 /* The server is closing: its cancel requests go on without it. */
 void proxy_cancel_detach(struct proxy_server *s);
+/* pglane exits: drop the cancel requests still in flight. */
+void proxy_cancel_free_all(void);
 
 /* ---- proxy/janitor.c ---- */
 void proxy_janitor_start(void);
