@@ -23,8 +23,7 @@ struct proxy_cancel {
 	ev_io w;
 	ev_timer timer;
 	struct proxy_server *s; /* NULL once the server is gone */
-	struct proxy_cancel *next;
-	struct pool_list link; /* in `in_flight` */
+	struct pool_list link;  /* in `in_flight` */
 	bool sent;
 	uint8_t pkt[PROTO_CANCEL_REQUEST_LEN];
 };
@@ -36,11 +35,6 @@ static void unlink_cancel(struct proxy_cancel *k)
 	struct proxy_server *s = k->s;
 	if (!s)
 		return;
-	for (struct proxy_cancel **pp = &s->cancels; *pp; pp = &(*pp)->next)
-		if (*pp == k) {
-			*pp = k->next;
-			break;
-		}
 	k->s = NULL;
 	if (--s->ncancels == 0)
 		proxy_relay_cancels_done(s);
@@ -128,18 +122,20 @@ void proxy_cancel_server(struct proxy_server *s)
 	ev_timer_start(EV_DEFAULT, &k->timer);
 	pool_list_append(&in_flight, &k->link);
 	k->s = s;
-	k->next = s->cancels;
-	s->cancels = k;
 	s->ncancels++;
 	log_debug("s%u: cancel request sent for backend %d", s->id, s->ps.be_pid);
 }
 
 void proxy_cancel_detach(struct proxy_server *s)
 {
-	for (struct proxy_cancel *k = s->cancels; k; k = k->next)
-		k->s = NULL;
-	s->cancels = NULL;
-	s->ncancels = 0;
+	struct pool_list *pos;
+	for (pos = in_flight.next; s->ncancels > 0 && pos != &in_flight; pos = pos->next) {
+		struct proxy_cancel *k = pool_container_of(pos, struct proxy_cancel, link);
+		if (k->s == s) {
+			k->s = NULL;
+			s->ncancels--;
+		}
+	}
 }
 
 void proxy_cancel_request(int32_t pid, int32_t key)

@@ -134,7 +134,6 @@ struct proxy_server {
 	int64_t cancel_sent_us;  /* statement_timeout: when its cancel went out */
 	/* cancel requests for its backend that PostgreSQL has not finished with (not closed their
 	 * connection): until then it takes no new statement, so a late one cannot hit it */
-	struct proxy_cancel *cancels;
 	int ncancels;
 	int64_t ready_ms;       /* when it last had nothing to do */
 	int endpoint;           /* the olap replica it is connected to, -1 for the primary */
@@ -359,7 +358,7 @@ void proxy_prepared_server_reset(struct proxy_server *s);
 /* Forward a cancel request for client pid/key; nothing happens for a wrong key. */
 void proxy_cancel_request(int32_t pid, int32_t key);
 /* Send a cancel request to the backend of a server connection; the server is held
- * (proxy_server_cancels_done) until PostgreSQL has closed the cancel connection. */
+ * (proxy_relay_cancels_done) until PostgreSQL has closed the cancel connection. */
 void proxy_cancel_server(struct proxy_server *s);
 /* The server is closing: its cancel requests go on without it. */
 void proxy_cancel_detach(struct proxy_server *s);
