@@ -6,7 +6,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,8 @@
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/serve.h"
+#include "tests/integration/wire.h"
 
 #define SSL_REQUEST_CODE    80877103
 #define GSSENC_REQUEST_CODE 80877104
@@ -54,33 +55,6 @@ const char *fakepg_script_name(enum fakepg_script script)
 }
 
 /* ---- wire helpers (never fail the test: they run in the fake's threads) ---- */
-
-static bool read_full(int fd, void *buf, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = recv(fd, (char *)buf + got, n - got, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		got += (size_t)r;
-	}
-	return true;
-}
-
-static void send_bytes(int fd, const void *buf, size_t n)
-{
-	size_t off = 0;
-	while (off < n) {
-		ssize_t w = send(fd, (const char *)buf + off, n - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		off += (size_t)w;
-	}
-}
 
 /* Append a message (type, length, body) to `out` at *len (the caller sized `out`). */
 static void put_msg(uint8_t *out, size_t *len, char type, const void *body, size_t n)
@@ -133,7 +107,7 @@ static void put_welcome(uint8_t *out, size_t *len)
 static bool read_msg(int fd, char *type, char **body, size_t *n)
 {
 	uint32_t l;
-	if (!read_full(fd, type, 1) || !read_full(fd, &l, 4))
+	if (!it_read_full(fd, type, 1) || !it_read_full(fd, &l, 4))
 		return false;
 	l = ntohl(l);
 	if (l < 4 || l - 4 > MAX_BODY)
@@ -142,7 +116,7 @@ static bool read_msg(int fd, char *type, char **body, size_t *n)
 	*body = malloc(*n + 1);
 	if (!*body)
 		return false;
-	if (!read_full(fd, *body, *n)) {
+	if (!it_read_full(fd, *body, *n)) {
 		free(*body);
 		*body = NULL;
 		return false;
@@ -205,7 +179,7 @@ static void serve_queries(struct fakepg *f, int fd)
 			put_msg(out, &len, 'Z', "I", 1);
 		}
 		free(body);
-		send_bytes(fd, out, len);
+		(void)wire_send(fd, out, len);
 	}
 }
 
@@ -215,7 +189,7 @@ static bool sasl_begin(struct fakepg *f, int fd, char *nonce, size_t cap)
 	uint8_t out[128];
 	size_t len = 0;
 	put_auth(out, &len, 10, "SCRAM-SHA-256\0", 15);
-	send_bytes(fd, out, len);
+	(void)wire_send(fd, out, len);
 	char type;
 	char *body = NULL;
 	size_t n;
@@ -240,7 +214,7 @@ static void sasl_continue(int fd, const char *text)
 	memcpy(out + 1, &l, 4);
 	memcpy(out + 5, &code, 4);
 	memcpy(out + 9, text, tn);
-	send_bytes(fd, out, tn + 9);
+	(void)wire_send(fd, out, tn + 9);
 	free(out);
 }
 
@@ -307,12 +281,12 @@ static void run_sasl(struct fakepg *f, int fd)
 	if (f->script != FAKEPG_SASL_OK_EARLY) {
 		static const char e[] = "SFATAL\0VFATAL\0C28P01\0Mfake server checked the proof\0";
 		put_msg(out, &len, 'E', e, sizeof e);
-		send_bytes(fd, out, len);
+		(void)wire_send(fd, out, len);
 		return;
 	}
 	put_auth(out, &len, 0, NULL, 0);
 	put_welcome(out, &len);
-	send_bytes(fd, out, len);
+	(void)wire_send(fd, out, len);
 	serve_queries(f, fd); /* if pglane took that for a login, it would be served */
 }
 
@@ -351,7 +325,7 @@ static void run_login(struct fakepg *f, int fd)
 		put_auth(out, &len, 0, NULL, 0);
 		put_welcome(out, &len);
 		for (size_t i = 0; i < len; i++) {
-			send_bytes(fd, out + i, 1);
+			(void)wire_send(fd, out + i, 1);
 			struct timespec ts = {.tv_nsec = 300 * 1000000L};
 			nanosleep(&ts, NULL);
 			char probe;
@@ -385,11 +359,11 @@ static void run_login(struct fakepg *f, int fd)
 	default: /* FAKEPG_TRUST, and the SSL scripts after an honest 'N' */
 		put_auth(out, &len, 0, NULL, 0);
 		put_welcome(out, &len);
-		send_bytes(fd, out, len);
+		(void)wire_send(fd, out, len);
 		serve_queries(f, fd);
 		return;
 	}
-	send_bytes(fd, out, len);
+	(void)wire_send(fd, out, len);
 }
 
 /* The answer to an SSLRequest; false when the script ends here. */
@@ -398,7 +372,7 @@ static bool answer_ssl(struct fakepg *f, int fd)
 	switch (f->script) {
 	case FAKEPG_SSL_S_GARBAGE: {
 		static const char s[] = "Shello, these bytes are not TLS";
-		send_bytes(fd, s, sizeof s - 1);
+		(void)wire_send(fd, s, sizeof s - 1);
 		return false;
 	}
 	case FAKEPG_SSL_N_GARBAGE: {
@@ -407,45 +381,37 @@ static bool answer_ssl(struct fakepg *f, int fd)
 		out[len++] = 'N';
 		put_auth(out, &len, 0, NULL, 0);
 		put_welcome(out, &len);
-		send_bytes(fd, out, len);
+		(void)wire_send(fd, out, len);
 		return false;
 	}
 	case FAKEPG_SSL_NONSENSE:
-		send_bytes(fd, "X", 1);
+		(void)wire_send(fd, "X", 1);
 		return false;
 	case FAKEPG_SSL_CLOSE:
 	case FAKEPG_SSL_S_SILENT:
 		if (f->script == FAKEPG_SSL_S_SILENT)
-			send_bytes(fd, "S", 1);
+			(void)wire_send(fd, "S", 1);
 		return false;
 	default:
-		send_bytes(fd, "N", 1);
+		(void)wire_send(fd, "N", 1);
 		return true;
 	}
 }
 
-struct conn_arg {
-	struct fakepg *f;
-	int fd;
-};
-
-static void *serve(void *arg)
+static void serve(void *arg, int fd)
 {
-	struct conn_arg a = *(struct conn_arg *)arg;
-	free(arg);
-	struct fakepg *f = a.f;
-	int fd = a.fd;
+	struct fakepg *f = arg;
 	struct timeval tv = {.tv_sec = READ_TIMEOUT_S};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	for (int i = 0; i < 4; i++) { /* startup, after at most a few encryption requests */
 		uint32_t hdr[2];
-		if (!read_full(fd, hdr, sizeof hdr))
+		if (!it_read_full(fd, hdr, sizeof hdr))
 			goto out;
 		uint32_t len = ntohl(hdr[0]), code = ntohl(hdr[1]);
 		if (len < 8 || len > 10000)
 			goto out;
 		char body[10000];
-		if (!read_full(fd, body, len - 8))
+		if (!it_read_full(fd, body, len - 8))
 			goto out;
 		if (code == CANCEL_REQUEST_CODE)
 			goto out;
@@ -458,7 +424,7 @@ static void *serve(void *arg)
 			continue;
 		}
 		if (code == GSSENC_REQUEST_CODE) {
-			send_bytes(fd, "N", 1);
+			(void)wire_send(fd, "N", 1);
 			continue;
 		}
 		atomic_fetch_add(&f->startups, 1);
@@ -473,35 +439,6 @@ drain:;
 	}
 out:
 	close(fd);
-	return NULL;
-}
-
-static void *accept_loop(void *arg)
-{
-	struct fakepg *f = arg;
-	for (;;) {
-		int fd = accept(f->lfd, NULL, NULL);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return NULL;
-		}
-		atomic_fetch_add(&f->conns, 1);
-		struct conn_arg *a = malloc(sizeof *a);
-		pthread_t t;
-		if (!a) {
-			close(fd);
-			continue;
-		}
-		a->f = f;
-		a->fd = fd;
-		if (pthread_create(&t, NULL, serve, a) != 0) {
-			close(fd);
-			free(a);
-			continue;
-		}
-		pthread_detach(t);
-	}
 }
 
 struct fakepg *fakepg_start(enum fakepg_script script)
@@ -509,19 +446,7 @@ struct fakepg *fakepg_start(enum fakepg_script script)
 	struct fakepg *f = calloc(1, sizeof *f);
 	cr_assert(f);
 	f->script = script;
-	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(f->lfd >= 0, "socket: %s", strerror(errno));
-	int one = 1;
-	setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t alen = sizeof a;
-	cr_assert(bind(f->lfd, (struct sockaddr *)&a, sizeof a) == 0, "bind: %s", strerror(errno));
-	cr_assert(listen(f->lfd, 64) == 0, "listen: %s", strerror(errno));
-	cr_assert(getsockname(f->lfd, (struct sockaddr *)&a, &alen) == 0);
-	f->port = ntohs(a.sin_port);
-	pthread_t t;
-	cr_assert(pthread_create(&t, NULL, accept_loop, f) == 0);
-	pthread_detach(t);
+	f->lfd = it_listen_local(&f->port);
+	it_serve(f->lfd, serve, f, &f->conns);
 	return f;
 }

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 
 #include "tests/integration/harness.h"
 #include "tests/integration/rawpg.h"
+#include "tests/integration/serve.h"
 
 TestSuite(timeouts, .fini = it_pglane_fini, .timeout = 90);
 
@@ -229,20 +229,6 @@ struct fake {
 	atomic_int closed; /* server connections (not cancel requests) that ended */
 };
 
-static bool read_full(int fd, void *buf, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = recv(fd, (char *)buf + got, n - got, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		got += (size_t)r;
-	}
-	return true;
-}
-
 static void put_msg(int fd, char type, const void *body, size_t len)
 {
 	char buf[512];
@@ -282,29 +268,21 @@ static void answer_query(int fd, const char *sql)
 	put_msg(fd, 'Z', "I", 1);
 }
 
-struct fake_conn {
-	struct fake *f;
-	int fd;
-};
-
-static void *fake_serve(void *arg)
+static void fake_serve(void *arg, int fd)
 {
-	struct fake_conn fc = *(struct fake_conn *)arg;
-	free(arg);
-	struct fake *f = fc.f;
-	int fd = fc.fd;
+	struct fake *f = arg;
 	char body[8192];
 	for (;;) { /* startup, after any SSLRequest */
 		uint32_t hdr[2];
-		if (!read_full(fd, hdr, sizeof hdr))
+		if (!it_read_full(fd, hdr, sizeof hdr))
 			goto out;
 		uint32_t len = ntohl(hdr[0]), code = ntohl(hdr[1]);
-		if (len < 8 || len - 8 > sizeof body || !read_full(fd, body, len - 8))
+		if (len < 8 || len - 8 > sizeof body || !it_read_full(fd, body, len - 8))
 			goto out;
 		if (code == 80877102) { /* CancelRequest: ignored */
 			atomic_fetch_add(&f->cancels, 1);
 			close(fd);
-			return NULL;
+			return;
 		}
 		if (code == 80877103) {
 			(void)!send(fd, "N", 1, MSG_NOSIGNAL);
@@ -333,10 +311,10 @@ static void *fake_serve(void *arg)
 	for (;;) {
 		char type;
 		uint32_t len;
-		if (!read_full(fd, &type, 1) || !read_full(fd, &len, 4))
+		if (!it_read_full(fd, &type, 1) || !it_read_full(fd, &len, 4))
 			goto out;
 		len = ntohl(len);
-		if (len < 4 || len - 4 >= sizeof body || !read_full(fd, body, len - 4))
+		if (len < 4 || len - 4 >= sizeof body || !it_read_full(fd, body, len - 4))
 			goto out;
 		body[len - 4] = '\0';
 		if (type == 'X')
@@ -351,52 +329,6 @@ static void *fake_serve(void *arg)
 out:
 	atomic_fetch_add(&f->closed, 1);
 	close(fd);
-	return NULL;
-}
-
-static void *fake_accept(void *arg)
-{
-	struct fake *f = arg;
-	for (;;) {
-		int fd = accept(f->lfd, NULL, NULL);
-		if (fd < 0) {
-			if (errno == EINTR)
-				continue;
-			return NULL;
-		}
-		atomic_fetch_add(&f->conns, 1);
-		struct fake_conn *fc = malloc(sizeof *fc);
-		if (!fc) {
-			close(fd);
-			continue;
-		}
-		fc->f = f;
-		fc->fd = fd;
-		pthread_t t;
-		if (pthread_create(&t, NULL, fake_serve, fc) != 0) {
-			close(fd);
-			free(fc);
-			continue;
-		}
-		pthread_detach(t);
-	}
-}
-
-/* A listening socket on 127.0.0.1 (a free port). */
-static int listen_local(int *port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	cr_assert(fd >= 0);
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t alen = sizeof a;
-	cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, "bind: %s", strerror(errno));
-	cr_assert(listen(fd, 64) == 0);
-	cr_assert(getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
-	*port = ntohs(a.sin_port);
-	return fd;
 }
 
 /* A fake server in its own threads; lives until the test process ends. */
@@ -406,10 +338,8 @@ static struct fake *fake_start(int login_delay_ms, bool mute)
 	cr_assert(f);
 	f->login_delay_ms = login_delay_ms;
 	f->mute = mute;
-	f->lfd = listen_local(&f->port);
-	pthread_t t;
-	cr_assert(pthread_create(&t, NULL, fake_accept, f) == 0);
-	pthread_detach(t);
+	f->lfd = it_listen_local(&f->port);
+	it_serve(f->lfd, fake_serve, f, &f->conns);
 	return f;
 }
 
@@ -889,7 +819,7 @@ IT_TEST(timeouts, client_login_timeout_not_early)
 IT_TEST(timeouts, server_connect_timeout_fires)
 {
 	int port;
-	int lfd = listen_local(&port); /* accepts (the kernel does), never says anything */
+	int lfd = it_listen_local(&port); /* accepts (the kernel does), never says anything */
 	start_with_fake(port, "server_connect_timeout = \"1s\"; query_wait_timeout = \"10s\";",
 	                NULL);
 	char ci[512];
