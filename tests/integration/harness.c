@@ -96,6 +96,18 @@ int it_free_port(void)
 	return -1;
 }
 
+int it_http_port(void)
+{
+	unsigned seed = (unsigned)getpid() * 7919u ^ (unsigned)it_now_ms();
+	for (int i = 0; i < 200; i++) {
+		int port = 30000 + (int)(rand_r(&seed) % 2500);
+		if (port_is_free(port))
+			return port;
+	}
+	cr_assert_fail("no free port in 30000-32499");
+	return -1;
+}
+
 void it_mkdtemp(char *out, size_t n)
 {
 	const char *root = getenv("PGLANE_TEST_TMP");
@@ -466,16 +478,9 @@ void it_conninfo(char *buf, size_t n, const char *host, int port, const char *us
 		snprintf(buf + len, n - len, " %s", extra);
 	}
 }
-
-PGconn *it_connect_try(const char *conninfo)
+PostgresPollingStatusType it_connect_poll(PGconn *c, PostgresPollingStatusType st, int ms)
 {
-	PGconn *c = PQconnectStart(conninfo);
-	cr_assert(c, "PQconnectStart: out of memory");
-	if (PQstatus(c) == CONNECTION_BAD)
-		return c;
-	PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
-	int64_t deadline = it_now_ms() + CONNECT_TIMEOUT_MS;
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	int64_t deadline = it_now_ms() + ms;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
 		int64_t left = deadline - it_now_ms();
 		if (left <= 0)
@@ -488,6 +493,17 @@ PGconn *it_connect_try(const char *conninfo)
 		if (r > 0)
 			st = PQconnectPoll(c);
 	}
+	return st;
+}
+
+PGconn *it_connect_try(const char *conninfo)
+{
+	PGconn *c = PQconnectStart(conninfo);
+	cr_assert(c, "PQconnectStart: out of memory");
+	if (PQstatus(c) == CONNECTION_BAD)
+		return c;
+	PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
+	(void)it_connect_poll(c, PGRES_POLLING_WRITING, CONNECT_TIMEOUT_MS);
 	PQsetErrorVerbosity(c, PQERRORS_DEFAULT);
 	return c;
 }

@@ -62,6 +62,9 @@ int64_t it_now_ms(void);
 void it_sleep_ms(int ms);
 /* A port on 127.0.0.1 nobody is bound to (20000-29999, outside the ephemeral range). */
 int it_free_port(void);
+/* A port for admin.http_port: free, and outside it_free_port()'s range (30000-32499) so that
+ * pglane's own port, picked after it, cannot be the same. */
+int it_http_port(void);
 /* A new directory under PGLANE_TEST_TMP named after the current test; path into `out`. */
 void it_mkdtemp(char *out, size_t n);
 /* Whole file, NUL-terminated, malloc'ed; NULL when it cannot be read. */
@@ -106,6 +109,9 @@ const char *it_conn_error(PGconn *c);
 /* Connect through the running pglane / straight to the test PostgreSQL; fail the test unless
  * CONNECTION_OK. `password` may be NULL. */
 PGconn *it_connect(const char *user, const char *password, const char *dbname);
+/* Drive PQconnectPoll from state `st` for up to `ms`: the last state (READING/WRITING when the
+ * login is still under way). */
+PostgresPollingStatusType it_connect_poll(PGconn *c, PostgresPollingStatusType st, int ms);
 PGconn *it_connect_app(const char *user, const char *password, const char *dbname,
                        const char *application_name);
 PGconn *it_connect_direct(const char *user, const char *password, const char *dbname);

@@ -719,24 +719,6 @@ IT_TEST(abuse, half_open_logins_per_address, .timeout = 90)
 
 /* ---- the admin console and the HTTP port ---- */
 
-/* A free port for admin.http_port outside it_free_port()'s range (see test_metrics.c). */
-static int http_port(void)
-{
-	for (int i = 0; i < 200; i++) {
-		int port = 30000 + (int)((unsigned)(getpid() * 7919 + i * 31) % 2500);
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		cr_assert(fd >= 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-		close(fd);
-		if (ok)
-			return port;
-	}
-	cr_assert_fail("no free port in 30000-32499");
-	return -1;
-}
-
 /* `bytes` to the HTTP port: 400 or a close, within 6 s. */
 static void http_garbage(int http, const void *bytes, size_t n, const char *what)
 {
@@ -772,7 +754,7 @@ static void console_type0(int port, const uint8_t *pkt, size_t n, const char *wh
 
 IT_TEST(abuse, admin_console_and_http_garbage)
 {
-	int http = http_port();
+	int http = it_http_port();
 	struct it_pglane *p = start_abuse(NULL, http);
 	g_cases = 0;
 	int64_t deadline = it_now_ms() + 5000;

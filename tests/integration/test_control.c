@@ -97,26 +97,6 @@ static void expect_released(PGconn *c, int ms, long long want, const char *why)
 		PQclear(r);
 }
 
-/* Drive PQconnectPoll from state `st` for up to `ms`: the last state (READING/WRITING when
- * the login is still under way). */
-static PostgresPollingStatusType connect_poll(PGconn *c, PostgresPollingStatusType st, int ms)
-{
-	int64_t deadline = it_now_ms() + ms;
-	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-		int64_t left = deadline - it_now_ms();
-		if (left <= 0)
-			break;
-		struct pollfd pfd = {.fd = PQsocket(c),
-		                     .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
-		int r = poll(&pfd, 1, (int)left);
-		if (r < 0 && errno != EINTR)
-			break;
-		if (r > 0)
-			st = PQconnectPoll(c);
-	}
-	return st;
-}
-
 /* Is backend `pid` gone from pg_stat_activity within timeout_ms? */
 static bool backend_gone(PGconn *pg, long long pid, int timeout_ms)
 {
@@ -236,7 +216,7 @@ IT_TEST(control, pause_waits_for_open_transactions)
 	            NULL);
 	PGconn *b = PQconnectStart(ci);
 	cr_assert(b && PQstatus(b) != CONNECTION_BAD, "%s", b ? PQerrorMessage(b) : "");
-	PostgresPollingStatusType bst = connect_poll(b, PGRES_POLLING_WRITING, 500);
+	PostgresPollingStatusType bst = it_connect_poll(b, PGRES_POLLING_WRITING, 500);
 	cr_expect_neq(bst, PGRES_POLLING_FAILED, "a login failed while paused: %s",
 	              PQerrorMessage(b));
 	if (bst == PGRES_POLLING_OK)
@@ -244,7 +224,7 @@ IT_TEST(control, pause_waits_for_open_transactions)
 	control_ok(a, "RESUME", "RESUME");
 	expect_released(c, 3000, 3, "after RESUME");
 	if (bst != PGRES_POLLING_OK) {
-		bst = connect_poll(b, bst, 3000);
+		bst = it_connect_poll(b, bst, 3000);
 		cr_assert_eq(bst, PGRES_POLLING_OK, "the login did not finish after RESUME: %s",
 		             PQerrorMessage(b));
 		cr_expect_eq(it_query_ll(b, "SELECT 4"), 4);

@@ -23,30 +23,10 @@
 
 TestSuite(metrics, .fini = it_pglane_fini, .timeout = 90);
 
-/* A port for admin.http_port: free, and outside it_free_port()'s range so that pglane's own
- * port (picked after) cannot be the same. */
-static int http_free_port(void)
-{
-	unsigned seed = (unsigned)getpid() * 7919u ^ (unsigned)it_now_ms();
-	for (int i = 0; i < 200; i++) {
-		int port = 30000 + (int)(rand_r(&seed) % 2500);
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		cr_assert(fd >= 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-		close(fd);
-		if (ok)
-			return port;
-	}
-	cr_assert_fail("no free port in 30000-32499");
-	return -1;
-}
-
 /* pglane with metrics on *http: postgres (pool 2) and bench (pool 3), slow_query 100 ms. */
 static struct it_pglane *start_metrics(int *http)
 {
-	*http = http_free_port();
+	*http = it_http_port();
 	char conf[1024];
 	snprintf(conf, sizeof conf,
 	         "auth = { type = \"trust\"; };\n"

@@ -4,23 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
 
 TestSuite(pgbench, .fini = it_pglane_fini, .timeout = 120);
-
-/* The number after `label` in pgbench's report, or -1. */
-static long long report_number(const char *out, const char *label)
-{
-	const char *p = strstr(out, label);
-	if (!p)
-		return -1;
-	p += strlen(label);
-	while (*p == ' ')
-		p++;
-	char *end;
-	long long v = strtoll(p, &end, 10);
-	return end == p ? -1 : v;
-}
 
 static void run_pgbench(const char *protocol)
 {
@@ -31,8 +18,9 @@ static void run_pgbench(const char *protocol)
 	               "pgbench -h 127.0.0.1 -p %d -U postgres -n -S -T 15 -c 50 -j 2 -M %s bench",
 	               p->port, protocol);
 	cr_expect_eq(rc, 0, "pgbench -M %s exited %d:\n%s", protocol, rc, out);
-	long long failed = report_number(out, "number of failed transactions:");
-	long long processed = report_number(out, "number of transactions actually processed:");
+	long long failed = adminq_report_number(out, "number of failed transactions:");
+	long long processed =
+	        adminq_report_number(out, "number of transactions actually processed:");
 	cr_expect_eq(failed, 0, "pgbench -M %s: failed transactions %lld:\n%s", protocol, failed,
 	             out);
 	cr_expect_gt(processed, 0, "pgbench -M %s processed %lld transactions:\n%s", protocol,

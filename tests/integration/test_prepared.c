@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "protocol/buf.h"
+#include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/hold.h"
 #include "tests/integration/rawpg.h"
@@ -120,20 +121,6 @@ static void expect_gone_both(struct hold *h, PGconn *c, const char *name, const 
 
 /* ---- pgbench -M prepared ---- */
 
-/* The number after `label` in pgbench's report, or -1. */
-static long long report_number(const char *out, const char *label)
-{
-	const char *p = strstr(out, label);
-	if (!p)
-		return -1;
-	p += strlen(label);
-	while (*p == ' ')
-		p++;
-	char *end;
-	long long v = strtoll(p, &end, 10);
-	return end == p ? -1 : v;
-}
-
 static void run_pgbench(const char *pool_extra, const char *args, int seconds)
 {
 	char extra[256];
@@ -144,8 +131,9 @@ static void run_pgbench(const char *pool_extra, const char *args, int seconds)
 	               "pgbench -h 127.0.0.1 -p %d -U postgres -n -M prepared -T %d -c 50 -j 2 "
 	               "%s bench",
 	               p->port, seconds, args);
-	long long failed = report_number(out, "number of failed transactions:");
-	long long processed = report_number(out, "number of transactions actually processed:");
+	long long failed = adminq_report_number(out, "number of failed transactions:");
+	long long processed =
+	        adminq_report_number(out, "number of transactions actually processed:");
 	cr_expect_eq(rc, 0, "pgbench -M prepared %s (%s) exited %d:\n%s", args, pool_extra, rc,
 	             out);
 	cr_expect_eq(failed, 0, "pgbench -M prepared %s (%s): %lld failed transactions:\n%s", args,
