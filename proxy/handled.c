@@ -153,8 +153,9 @@ static enum proxy_msg_result reply(struct proxy_client *c, struct proxy_server *
 		                             fake == FAKE_REFUSED && type == PROTO_FE_QUERY);
 	if (!proxy_req_fake(s, type, fake, text))
 		return MSG_ERROR;
+	/* as after a server's error: the rest of the batch is skipped */
 	if (fake == FAKE_REFUSED && type != PROTO_FE_QUERY)
-		s->ext_error = true; /* as after a server's error: the rest of the batch is skipped */
+		s->ext_error = true;
 	return proxy_prepared_consumed(c, size);
 }
 

@@ -142,7 +142,8 @@ bool proxy_session_capture(struct proxy_client *c, struct proxy_server *s)
 	size_t len = 0;
 	char *sql = build_sql(capture_build, &a, &len);
 	if (!sql) {
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "out of memory following the session");
+		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL,
+		                   "out of memory following the session");
 		return false;
 	}
 	pool_capture_begin(&s->cap, &s->dirty, a.checks, s->ps.settings);
@@ -159,7 +160,8 @@ bool proxy_session_capture(struct proxy_client *c, struct proxy_server *s)
 	free(sql);
 	if (!ok) {
 		pool_capture_discard(&s->cap);
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "out of memory following the session");
+		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL,
+		                   "out of memory following the session");
 		return false;
 	}
 	s->syncing = SYNC_CAPTURE;
@@ -350,13 +352,15 @@ static void capture_finished(struct proxy_client *c, struct proxy_server *s)
 	unsigned fresh = pool_session_captured(&c->pc.session, &s->cap, &ok);
 	pool_capture_discard(&s->cap);
 	if (!ok) {
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "out of memory following the session");
+		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL,
+		                   "out of memory following the session");
 		return;
 	}
 	pins_changed(c, s, before, fresh);
 	/* a reset took start-up values away: they come back before the client goes on */
 	if (!proxy_session_apply(c, s))
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "out of memory following the session");
+		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL,
+		                   "out of memory following the session");
 }
 
 static void apply_finished(struct proxy_client *c, struct proxy_server *s)
@@ -379,7 +383,8 @@ static void apply_finished(struct proxy_client *c, struct proxy_server *s)
 	char msg[300];
 	if (!c->pc.session.applied || !txn_mode(c)) {
 		/* its start-up parameters: PostgreSQL would have refused the login */
-		snprintf(msg, sizeof(msg), "%s (a start-up parameter pglane applied)", s->sync_error);
+		snprintf(msg, sizeof(msg), "%s (a start-up parameter pglane applied)",
+		         s->sync_error);
 		proxy_client_fatal(c, s->sync_sqlstate, msg);
 		return;
 	}
@@ -409,8 +414,8 @@ void proxy_session_client_gone(struct proxy_client *c, struct proxy_server *s)
 		s->loaded = true;
 }
 
-const char *proxy_session_reset_sql(struct proxy_server *s, const struct cfg_pool *pc,
-                                    bool *clears, bool *close)
+const char *proxy_session_reset_sql(struct proxy_server *s, const struct cfg_pool *pc, bool *clears,
+                                    bool *close)
 {
 	*clears = false;
 	*close = s->loaded;
