@@ -10,6 +10,9 @@ Cases (--case):
             With prepared statements on the connection, psycopg then sends DEALLOCATE ALL with
             PQsendQueryParams (extended protocol: Parse/Bind/Execute/Sync), see
             psycopg/connection.py _rollback_gen() and _preparing.py _should_discard()/clear().
+            It does the same, inside the transaction, after a statement whose command tag starts
+            with "DROP " (each thread runs one DROP TABLE IF EXISTS of a table that does not
+            exist).
   rotate    more distinct statements than conn.prepared_max (thread 0 keeps the default 100 and
             runs 108 distinct statements; the others lower it to 8 and cycle over 20), all with
             prepare=True: psycopg evicts the oldest and sends DEALLOCATE _pg3_N, again over the
@@ -94,6 +97,16 @@ class Client:
             return
         self.pids.add(rows[0][1])
 
+    def command(self, sql):
+        """A statement without parameters or result rows."""
+        note("executions")
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql)
+        except Exception as exc:
+            fail(self.who, f"{sql!r}: {type(exc).__name__}: {exc}".strip())
+            self.recover()
+
     def end(self, how):
         """Commit or roll back the current transaction (psycopg's own calls)."""
         try:
@@ -149,6 +162,8 @@ def case_rollback(dsn, t, execs):
         else:
             sql, arg, want = q_mul(t * 1000 + i)
             c.run(sql, arg, want)
+        if i == 26:  # command tag DROP TABLE: DEALLOCATE ALL inside the transaction
+            c.command(f"DROP TABLE IF EXISTS drivers_psycopg_absent_{t}")
         if i in ends:
             c.end(ends[i])
         elif i % 2 == 1:
