@@ -396,6 +396,7 @@ IT_TEST(drivers, jdbc_datestyle_with_german_client_running)
 	pthread_join(g.thread, NULL);
 	PQfinish(g.conn);
 	expect_pids(line, pid);
+	cr_log_info("the German client: %lld checks, %lld wrong", g.checks, g.wrong);
 	cr_expect_gt(g.checks, 0);
 	cr_expect_eq(g.wrong, 0, "the German client: %lld of %lld checks wrong; first: %s", g.wrong,
 	             g.checks, g.first_wrong);
