@@ -578,7 +578,7 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 		    h->type != PROTO_FE_FUNCTION_CALL) {
 			/* an extended-protocol request failed: the client sees why even when
 			 * pglane sent it (a re-Parse), and the rest of its batch is skipped */
-			forward = c != NULL;
+			forward = c != NULL && !(h->flags & REQ_INTERNAL);
 			if (h->stmt && h->type != PROTO_FE_PARSE && statement_gone(f)) {
 				/* something on the server (a function's DEALLOCATE ALL) dropped
 				 * pglane's statements: place them again from now on */
@@ -599,7 +599,7 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 		if (!forward) {
 			if (!c && is_fatal(f))
 				*fatal = true;
-			else
+			else if (!h || !(h->flags & REQ_FAILS))
 				log_server_error(s, f);
 		}
 		return forward;
