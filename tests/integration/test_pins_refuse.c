@@ -1,0 +1,263 @@
+/* tests/integration/test_pins_refuse.c — the other settings of pin_session_state, and session
+ * mode (issue 14; test_pins.c has the default "pin" in transaction mode):
+ *   - "refuse" (pool-wide, or for the oltp lane only): every statement that would pin (session
+ *     advisory locks in each form, temp tables / sequences / views in their spellings,
+ *     DECLARE ... WITH HOLD in and out of a transaction block, SQL PREPARE, LISTEN, LOAD) fails
+ *     with 0A000 naming pin_session_state; the client keeps its connection and its
+ *     transactions still move between servers; nothing of it exists on any server (no
+ *     advisory lock, no temp relation, no cursor, no SQL prepared statement, no listener);
+ *     nothing is reported pinned, no `pin` event is logged;
+ *   - a lane setting overrides the pool's ("pin" for oltp under a pool-wide "refuse");
+ *   - "allow": the statements run as before and nothing is reported pinned;
+ *   - session mode: the owner keeps its state over its transactions (notifications included),
+ *     and the next client on its server after it leaves finds none (server_reset_query).
+ * Busy clients (pinsq.c) run meanwhile and must never see another client's state. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/integration/adminq.h"
+#include "tests/integration/harness.h"
+#include "tests/integration/hold.h"
+#include "tests/integration/pinsq.h"
+
+TestSuite(pins_refuse, .fini = it_pglane_fini, .timeout = 60);
+
+#define VAL 200
+
+/* Every statement that pins under "pin", in autocommit. */
+static const char *const PINNING[] = {
+        "SELECT pg_advisory_lock(4242)",
+        "SELECT pg_try_advisory_lock(4242)",
+        "SELECT pg_advisory_lock_shared(4242)",
+        "SELECT pg_try_advisory_lock_shared(4242)",
+        "SELECT pg_advisory_lock(4242, 7)",
+        "CREATE TEMP TABLE pins_rt(i int)",
+        "CREATE TEMPORARY TABLE pins_rt(i int)",
+        "create temp table pins_rt as select 1 as i",
+        "SELECT 1 AS i INTO TEMP pins_rt",
+        "CREATE TEMP SEQUENCE pins_rs",
+        "CREATE TEMP VIEW pins_rv AS SELECT 1 AS i",
+        "CREATE TABLE pg_temp.pins_rq(i int)",
+        "DECLARE pins_rc CURSOR WITH HOLD FOR SELECT 1",
+        "PREPARE pins_rp AS SELECT 1",
+        "prepare pins_rp(int) as select $1",
+        "LISTEN pins_rchan",
+        "LOAD 'auto_explain'",
+};
+#define NPINNING ((int)(sizeof PINNING / sizeof PINNING[0]))
+
+/* `sql` (or the statement run after `before` in the same transaction block, when not NULL)
+ * fails with 0A000 naming pin_session_state; the client can go on. */
+static void expect_refused(struct pins_env *e, PGconn *c, const char *before, const char *sql)
+{
+	if (before) {
+		it_exec_ok(c, "BEGIN");
+		it_exec_ok(c, before);
+	}
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	char msg[VAL];
+	snprintf(msg, sizeof msg, "%s", m ? m : "");
+	char state[8];
+	snprintf(state, sizeof state, "%s", it_sqlstate(r));
+	PQclear(r);
+	cr_expect(st == PGRES_FATAL_ERROR && strcmp(state, "0A000") == 0 &&
+	                  strstr(msg, "pin_session_state"),
+	          "`%s`%s gave %s %s \"%s\", want an error 0A000 naming pin_session_state", sql,
+	          before ? " in a transaction block" : "", PQresStatus(st), state, msg);
+	if (before) {
+		cr_expect_eq(PQtransactionStatus(c),
+		             st == PGRES_FATAL_ERROR ? PQTRANS_INERROR : PQTRANS_INTRANS,
+		             "`%s` in a transaction block: the transaction status", sql);
+		it_exec_ok(c, "ROLLBACK");
+	}
+	cr_expect_eq(PQstatus(c), CONNECTION_OK, "after `%s` the client lost its connection: %s",
+	             sql, PQerrorMessage(c));
+	cr_expect_eq(PQtransactionStatus(c), PQTRANS_IDLE, "after `%s`", sql);
+	cr_expect_eq(it_query_ll(c, "SELECT 41 + 1"), 42, "after `%s`", sql);
+	char *p = pins_pinned(e, c);
+	cr_expect_str_empty(p, "after the refused `%s` the client is pinned: %s", sql, p);
+	free(p);
+}
+
+/* Nothing is pinned and nothing was: SHOW CLIENTS, POOLS, LANES, /metrics, the log. */
+static void expect_no_pins(struct pins_env *e, PGconn *c, const char *what)
+{
+	char *p = pins_pinned(e, c);
+	cr_expect_str_empty(p, "%s: the client is pinned: %s", what, p);
+	free(p);
+	pins_expect_others_unpinned(e, c, what);
+	cr_expect_eq(pins_pools_cl_pinned(e), 0, "%s: SHOW POOLS cl_pinned", what);
+	cr_expect_eq(pins_lanes_cl_pinned(e), 0, "%s: SHOW LANES cl_pinned", what);
+	double v = pins_metric_clients_pinned(e);
+	cr_expect_eq(v, 0, "%s: pglane_pool_clients_pinned = %g", what, v);
+	for (int k = 0; k < PINS_NREASONS; k++) {
+		const char *reason = pins_reasons[k].name;
+		double t = pins_metric_pins_total(e, reason);
+		cr_expect_eq(t, 0, "%s: pglane_pins_total{reason=\"%s\"} = %g, want 0", what,
+		             reason, t);
+		cr_expect_eq(pins_log_pin_events(reason), 0, "%s: a `pin` event with reason %s",
+		             what, reason);
+	}
+	cr_expect_eq(pins_log_pin_events("load"), 0, "%s: a `pin` event with reason load", what);
+}
+
+/* No backend of the cluster holds an advisory lock or one of the pins_r* relations. */
+static void expect_cluster_clean(struct pins_env *e, const char *what)
+{
+	cr_expect_eq(
+	        it_query_ll(e->pg, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"), 0,
+	        "%s: a backend holds an advisory lock", what);
+	cr_expect_eq(
+	        it_query_ll(e->pg, "SELECT count(*) FROM pg_class WHERE relname LIKE 'pins_r%'"), 0,
+	        "%s: a pins_r* relation exists", what);
+}
+
+static void refuse_all(const char *pool_extra, const char *db_extra)
+{
+	struct pins_env e;
+	pins_start(&e, "transaction", pool_extra, db_extra);
+	struct hold h = hold_init();
+	long long pids[2];
+	hold_learn(&h, pids);
+	PGconn *a = pins_client("it_pins_owner");
+	PGconn *o = pins_client("it_pins_other");
+	struct pins_busy *b = pins_busy_start(2, NULL);
+	pins_busy_wait(b, 4, 5000);
+	for (int i = 0; i < NPINNING; i++) {
+		expect_refused(&e, a, NULL, PINNING[i]);
+		pins_busy_wait(b, 1, 2000);
+	}
+	expect_refused(&e, a, "SELECT 1", "DECLARE pins_rc CURSOR WITH HOLD FOR SELECT 1");
+	expect_refused(&e, a, "SELECT 1", "PREPARE pins_rp AS SELECT 1");
+	expect_refused(&e, a, "SELECT 1", "SELECT pg_advisory_lock(4242)");
+	expect_refused(&e, a, "SELECT 1", "CREATE TEMP TABLE pins_rt(i int)");
+	expect_refused(&e, a, "SELECT 1", "LISTEN pins_rchan");
+	char v[VAL];
+	cr_expect(!pins_try(a, "EXECUTE pins_rp", v, sizeof v) && !strncmp(v, "26000", 5),
+	          "EXECUTE of the refused statement gave %s", v);
+	struct pins_busy_stats st;
+	pins_busy_stop(b, &st);
+	pins_busy_expect_clean(&st, "while statements were refused");
+
+	expect_cluster_clean(&e, "after the refusals");
+	pins_expect_servers_clean(&h, o, &e, "after the refusals");
+	pins_expect_moves(&h, a, "after the refusals");
+	expect_no_pins(&e, a, "after the refusals");
+	PQfinish(a);
+	PQfinish(o);
+	hold_fini(&h);
+	pins_env_close(&e);
+}
+
+IT_TEST(pins_refuse, refuse)
+{
+	refuse_all("pin_session_state = \"refuse\";", NULL);
+}
+
+IT_TEST(pins_refuse, refuse_in_lane)
+{
+	refuse_all(NULL, "oltp = { pin_session_state = \"refuse\"; };");
+}
+
+/* A pool-wide "refuse" with "pin" for the oltp lane: the lane's setting wins. */
+IT_TEST(pins_refuse, pin_in_lane_over_pool_refuse)
+{
+	struct pins_env e;
+	pins_start(&e, "transaction", "pin_session_state = \"refuse\";",
+	           "oltp = { pin_session_state = \"pin\"; };");
+	PGconn *a = pins_client("it_pins_owner");
+	it_exec_ok(a, "LISTEN pins_chan");
+	pins_wait_pinned(&e, a, "listen", 3000, "LISTEN with pin for the lane");
+	cr_expect_eq(pins_pools_cl_pinned(&e), 1);
+	it_exec_ok(a, "UNLISTEN *");
+	pins_wait_pinned(&e, a, "", 3000, "after UNLISTEN *");
+	PQfinish(a);
+	pins_env_close(&e);
+}
+
+/* "allow": the statements run where they land, as before issue 14; no pin is reported. */
+IT_TEST(pins_refuse, allow)
+{
+	struct pins_env e;
+	pins_start(&e, "transaction", "pin_session_state = \"allow\";", NULL);
+	PGconn *a = pins_client("it_pins_owner");
+	for (int k = 0; k < PINS_NREASONS; k++) {
+		pins_reason_setup(a, &pins_reasons[k]);
+		char *p = pins_pinned(&e, a);
+		cr_expect_str_empty(p, "allow: after %s the client is pinned: %s",
+		                    pins_reasons[k].name, p);
+		free(p);
+	}
+	it_exec_ok(a, "LOAD 'auto_explain'");
+	it_sleep_ms(300);
+	expect_no_pins(&e, a, "allow");
+	PQfinish(a);
+	pins_env_close(&e);
+}
+
+/* ---- session mode ---- */
+
+/* The owner's state over 5 transactions in session mode, with `keeper` on the other server. */
+static void session_owner(PGconn *a, PGconn *keeper, const struct pins_reason *r, long long pa)
+{
+	for (int i = 0; i < 5; i++) {
+		cr_expect_eq(pins_pid(a), pa, "session mode, %s: transaction %d moved", r->name, i);
+		pins_reason_use(a, r, "session mode");
+		pins_reason_other(keeper, r, "session mode");
+	}
+	if (strcmp(r->name, "listen") == 0) {
+		for (int i = 1; i <= 3; i++) {
+			char sql[64];
+			snprintf(sql, sizeof sql, "NOTIFY pins_chan, 'k%d'", i);
+			it_exec_ok(keeper, sql);
+		}
+		char got[3][64];
+		int n = pins_notifies(a, got, 0, 3, 5000);
+		cr_expect_eq(n, 3, "session mode: the listener got %d of 3 notifications", n);
+		for (int i = 0; i < n && i < 3; i++) {
+			char want[64];
+			snprintf(want, sizeof want, "pins_chan:k%d", i + 1);
+			cr_expect_str_eq(got[i], want, "session mode: notification %d", i + 1);
+		}
+	}
+	if (strcmp(r->name, "held_cursor") == 0) {
+		for (int i = 1; i <= 5; i++)
+			cr_expect_eq(it_query_ll(a, "FETCH 1 FROM pins_c"), i,
+			             "session mode: FETCH %d", i);
+	}
+}
+
+IT_TEST(pins_refuse, session_mode)
+{
+	struct pins_env e;
+	pins_start(&e, "session", NULL, NULL);
+	PGconn *keeper = pins_client("it_pins_keeper"); /* keeps one server for its session */
+	long long kp = pins_pid(keeper);
+	for (int k = 0; k < PINS_NREASONS; k++) {
+		const struct pins_reason *r = &pins_reasons[k];
+		PGconn *a = pins_client("it_pins_owner");
+		pins_reason_setup(a, r);
+		long long pa = pins_pid(a);
+		cr_assert_neq(pa, kp, "two session clients share backend %lld", pa);
+		session_owner(a, keeper, r, pa);
+		PQfinish(a);
+		PGconn *n = pins_client("it_pins_next");
+		struct pins_probe p = pins_probe(n);
+		char sql[96];
+		snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %lld",
+		         pa);
+		cr_expect(p.pid == pa || it_query_ll(e.pg, sql) == 0,
+		          "session mode, %s: the next client runs on %lld, not on the owner's %lld "
+		          "(still open)",
+		          r->name, p.pid, pa);
+		cr_expect(pins_probe_clean(&p), "session mode, %s: the next client found %s",
+		          r->name, pins_probe_str(&p));
+		PQfinish(n);
+	}
+	PQfinish(keeper);
+	pins_env_close(&e);
+}
