@@ -9,6 +9,10 @@
  *     nothing is reported pinned, no `pin` event is logged;
  *   - a lane setting overrides the pool's ("pin" for oltp under a pool-wide "refuse");
  *   - "allow": the statements run as before and nothing is reported pinned;
+ *   - the extended protocol: statements sent with Parse/Bind/Execute pin (and are refused)
+ *     as the simple ones;
+ *   - state made inside a DO block, which no statement text shows: whether pglane pins its
+ *     owner or resets the server, no other client ever sees it;
  *   - session mode: the owner keeps its state over its transactions (notifications included),
  *     and the next client on its server after it leaves finds none (server_reset_query).
  * Busy clients (pinsq.c) run meanwhile and must never see another client's state. */
@@ -140,6 +144,23 @@ static void refuse_all(const char *pool_extra, const char *db_extra)
 	expect_refused(&e, a, "SELECT 1", "SELECT pg_advisory_lock(4242)");
 	expect_refused(&e, a, "SELECT 1", "CREATE TEMP TABLE pins_rt(i int)");
 	expect_refused(&e, a, "SELECT 1", "LISTEN pins_rchan");
+	for (int i = 0; i < 2; i++) {
+		/* the extended protocol (Parse/Bind/Execute), as drivers send */
+		static const char *const xsql[] = {"SELECT pg_advisory_lock($1::bigint)",
+		                                   "LISTEN pins_rchan"};
+		const char *param = "4242";
+		PGresult *r = PQexecParams(a, xsql[i], i ? 0 : 1, NULL, &param, NULL, NULL, 0);
+		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		cr_expect(PQresultStatus(r) == PGRES_FATAL_ERROR &&
+		                  !strcmp(it_sqlstate(r), "0A000") && m &&
+		                  strstr(m, "pin_session_state"),
+		          "extended `%s` gave %s %s %s", xsql[i], PQresStatus(PQresultStatus(r)),
+		          it_sqlstate(r), m ? m : "");
+		PQclear(r);
+		cr_expect_eq(PQtransactionStatus(a), PQTRANS_IDLE);
+		cr_expect_eq(it_query_ll(a, "SELECT 41 + 1"), 42, "after the extended `%s`",
+		             xsql[i]);
+	}
 	char v[VAL];
 	cr_expect(!pins_try(a, "EXECUTE pins_rp", v, sizeof v) && !strncmp(v, "26000", 5),
 	          "EXECUTE of the refused statement gave %s", v);
@@ -200,6 +221,100 @@ IT_TEST(pins_refuse, allow)
 	it_sleep_ms(300);
 	expect_no_pins(&e, a, "allow");
 	PQfinish(a);
+	pins_env_close(&e);
+}
+
+/* ---- the extended protocol ---- */
+
+/* Statements sent with Parse/Bind/Execute (PQexecParams) pin as the simple ones do. */
+IT_TEST(pins_refuse, extended_protocol_pins)
+{
+	static const struct {
+		const char *sql, *param, *reason, *undo;
+	} xs[] = {
+	        {"SELECT pg_advisory_lock($1::bigint)", "4242", "advisory_lock",
+	         "SELECT pg_advisory_unlock_all()"},
+	        {"CREATE TEMP TABLE pins_xt(i int)", NULL, "temp_object", "DROP TABLE pins_xt"},
+	        {"LISTEN pins_chan", NULL, "listen", "UNLISTEN *"},
+	};
+	struct pins_env e;
+	pins_start(&e, "transaction", NULL, NULL);
+	struct hold h = hold_init();
+	long long pids[2];
+	hold_learn(&h, pids);
+	PGconn *a = pins_client("it_pins_owner");
+	for (size_t k = 0; k < sizeof xs / sizeof xs[0]; k++) {
+		PGresult *r = PQexecParams(a, xs[k].sql, xs[k].param ? 1 : 0, NULL, &xs[k].param,
+		                           NULL, NULL, 0);
+		ExecStatusType st = PQresultStatus(r);
+		cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "extended `%s`: %s",
+		          xs[k].sql, PQresultErrorMessage(r));
+		PQclear(r);
+		struct pins_busy *b = pins_busy_start(2, NULL);
+		long long pa = pins_pid(a);
+		pins_busy_avoid(b, pa);
+		for (int i = 0; i < 3; i++) {
+			r = PQexecParams(a, "SELECT pg_backend_pid()", 0, NULL, NULL, NULL, NULL,
+			                 0);
+			cr_expect(PQresultStatus(r) == PGRES_TUPLES_OK &&
+			                  atoll(PQgetvalue(r, 0, 0)) == pa,
+			          "after the extended `%s` the owner's transaction %d moved",
+			          xs[k].sql, i);
+			PQclear(r);
+			pins_busy_wait(b, 2, 2000);
+		}
+		struct pins_busy_stats bs;
+		pins_busy_stop(b, &bs);
+		pins_busy_expect_clean(&bs, xs[k].sql);
+		pins_wait_pinned(&e, a, xs[k].reason, 3000, xs[k].sql);
+		r = PQexecParams(a, xs[k].undo, 0, NULL, NULL, NULL, NULL, 0);
+		cr_expect(PQresultStatus(r) == PGRES_COMMAND_OK ||
+		                  PQresultStatus(r) == PGRES_TUPLES_OK,
+		          "extended `%s`: %s", xs[k].undo, PQresultErrorMessage(r));
+		PQclear(r);
+		pins_wait_pinned(&e, a, "", 3000, xs[k].undo);
+		pins_expect_moves(&h, a, xs[k].undo);
+	}
+	PQfinish(a);
+	hold_fini(&h);
+	pins_env_close(&e);
+}
+
+/* ---- state a statement's text does not show ---- */
+
+/* State made inside a DO block: pglane may pin its owner or reset the server after it (the
+ * safety net), but no other client may ever run on a backend holding it. */
+IT_TEST(pins_refuse, hidden_state_never_leaks)
+{
+	static const char *const hidden[] = {
+	        "DO $$ BEGIN CREATE TEMP TABLE pins_do(i int); END $$",
+	        "DO $$ BEGIN PERFORM pg_advisory_lock(4244); END $$",
+	        "DO $$ BEGIN LISTEN pins_dochan; END $$",
+	};
+	struct pins_env e;
+	pins_start(&e, "transaction", NULL, NULL);
+	struct hold h = hold_init();
+	long long pids[2];
+	hold_learn(&h, pids);
+	PGconn *o = pins_client("it_pins_other");
+	for (size_t k = 0; k < sizeof hidden / sizeof hidden[0]; k++) {
+		struct pins_busy *b = pins_busy_start(3, NULL);
+		pins_busy_wait(b, 6, 5000);
+		PGconn *a = pins_client("it_pins_owner");
+		it_exec_ok(a, hidden[k]);
+		for (int i = 0; i < 5; i++) {
+			(void)pins_pid(a);
+			pins_busy_wait(b, 2, 2000);
+		}
+		PQfinish(a);
+		pins_busy_wait(b, 6, 3000);
+		struct pins_busy_stats st;
+		pins_busy_stop(b, &st);
+		pins_busy_expect_clean(&st, hidden[k]);
+		pins_expect_servers_clean(&h, o, &e, hidden[k]);
+	}
+	PQfinish(o);
+	hold_fini(&h);
 	pins_env_close(&e);
 }
 
