@@ -262,8 +262,10 @@ IT_TEST(pins, advisory_lock_variants)
 		pins_wait_pinned(&f.e, f.a, "advisory_lock", 3000, vs[k].lock);
 		it_exec_ok(f.a, "SELECT pg_advisory_unlock_all()");
 		expect_unpinned(&f, "after pg_advisory_unlock_all");
-		cr_expect_eq(lock_holders(&f.e, &pa), 0, "after `%s` and unlock_all a lock remains",
-		             vs[k].lock);
+		long long left;
+		cr_expect_eq(lock_holders(&f.e, &left), 0,
+		             "after `%s` and unlock_all backend %lld holds a lock", vs[k].lock,
+		             left);
 		expect_released(&f, pa, vs[k].lock);
 	}
 	fx_end(&f);
