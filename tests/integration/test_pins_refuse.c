@@ -25,6 +25,7 @@
 #include "tests/integration/harness.h"
 #include "tests/integration/hold.h"
 #include "tests/integration/pinsq.h"
+#include "tests/integration/rawpg.h"
 
 TestSuite(pins_refuse, .fini = it_pglane_fini, .timeout = 60);
 
@@ -144,23 +145,6 @@ static void refuse_all(const char *pool_extra, const char *db_extra)
 	expect_refused(&e, a, "SELECT 1", "SELECT pg_advisory_lock(4242)");
 	expect_refused(&e, a, "SELECT 1", "CREATE TEMP TABLE pins_rt(i int)");
 	expect_refused(&e, a, "SELECT 1", "LISTEN pins_rchan");
-	for (int i = 0; i < 2; i++) {
-		/* the extended protocol (Parse/Bind/Execute), as drivers send */
-		static const char *const xsql[] = {"SELECT pg_advisory_lock($1::bigint)",
-		                                   "LISTEN pins_rchan"};
-		const char *param = "4242";
-		PGresult *r = PQexecParams(a, xsql[i], i ? 0 : 1, NULL, &param, NULL, NULL, 0);
-		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-		cr_expect(PQresultStatus(r) == PGRES_FATAL_ERROR &&
-		                  !strcmp(it_sqlstate(r), "0A000") && m &&
-		                  strstr(m, "pin_session_state"),
-		          "extended `%s` gave %s %s %s", xsql[i], PQresStatus(PQresultStatus(r)),
-		          it_sqlstate(r), m ? m : "");
-		PQclear(r);
-		cr_expect_eq(PQtransactionStatus(a), PQTRANS_IDLE);
-		cr_expect_eq(it_query_ll(a, "SELECT 41 + 1"), 42, "after the extended `%s`",
-		             xsql[i]);
-	}
 	char v[VAL];
 	cr_expect(!pins_try(a, "EXECUTE pins_rp", v, sizeof v) && !strncmp(v, "26000", 5),
 	          "EXECUTE of the refused statement gave %s", v);
@@ -172,6 +156,26 @@ static void refuse_all(const char *pool_extra, const char *db_extra)
 	pins_expect_servers_clean(&h, o, &e, "after the refusals");
 	pins_expect_moves(&h, a, "after the refusals");
 	expect_no_pins(&e, a, "after the refusals");
+	for (int i = 0; i < 2; i++) {
+		/* the extended protocol (Parse/Bind/Execute), as drivers send */
+		static const char *const xsql[] = {"SELECT pg_advisory_lock($1::bigint)",
+		                                   "LISTEN pins_rchan"};
+		const char *param = "4242";
+		cr_assert(PQsendQueryParams(a, xsql[i], i ? 0 : 1, NULL, &param, NULL, NULL, 0));
+		bool timed_out;
+		PGresult *r = it_result_wait(a, 5000, &timed_out);
+		cr_assert(!timed_out, "extended `%s`: no answer within 5 s", xsql[i]);
+		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		cr_expect(PQresultStatus(r) == PGRES_FATAL_ERROR &&
+		                  !strcmp(it_sqlstate(r), "0A000") && m &&
+		                  strstr(m, "pin_session_state"),
+		          "extended `%s` gave %s %s %s", xsql[i], PQresStatus(PQresultStatus(r)),
+		          it_sqlstate(r), m ? m : "");
+		PQclear(r);
+		cr_expect_eq(PQtransactionStatus(a), PQTRANS_IDLE);
+		cr_expect_eq(it_query_ll(a, "SELECT 41 + 1"), 42, "after the extended `%s`",
+		             xsql[i]);
+	}
 	PQfinish(a);
 	PQfinish(o);
 	hold_fini(&h);
@@ -221,6 +225,63 @@ IT_TEST(pins_refuse, allow)
 	it_sleep_ms(300);
 	expect_no_pins(&e, a, "allow");
 	PQfinish(a);
+	pins_env_close(&e);
+}
+
+/* With every server of the pool taken, a refused statement is answered at once (no server is
+ * needed to refuse it), with exactly one ErrorResponse and a ReadyForQuery, whether it came
+ * as a Query or as Parse/Bind/Describe/Execute/Sync; the client goes on afterwards. */
+IT_TEST(pins_refuse, refuse_without_a_server)
+{
+	struct pins_env e;
+	pins_start(&e, "transaction", "pin_session_state = \"refuse\";", NULL);
+	PGconn *holder[2];
+	for (int i = 0; i < 2; i++) {
+		holder[i] = pins_client("it_holder");
+		it_exec_ok(holder[i], "BEGIN");
+		(void)pins_pid(holder[i]);
+	}
+	struct rawpg *r = rawpg_connect(e.p->port, "postgres", "postgres", NULL, 0);
+	char why[256];
+	rawpg_query(r, "LISTEN pins_rchan");
+	rawpg_send(r);
+	bool ok = rawpg_check_seq(r, "EZ", 3000, why, sizeof why);
+	cr_expect(ok && !strcmp(r->sqlstate, "0A000"),
+	          "a refused Query with the pool taken: %s %s %s", ok ? "" : why, r->sqlstate,
+	          r->error);
+
+	const char *param = "4242";
+	rawpg_parse(r, "", "SELECT pg_advisory_lock($1::bigint)");
+	rawpg_bind(r, "", "", &param, 1);
+	rawpg_describe(r, 'P', "");
+	rawpg_execute(r, "");
+	rawpg_sync(r);
+	rawpg_send(r);
+	ok = rawpg_check_seq(r, "EZ", 3000, why, sizeof why);
+	cr_expect(ok && !strcmp(r->sqlstate, "0A000"),
+	          "a refused Parse/Bind/Describe/Execute/Sync with the pool taken: %s %s %s",
+	          ok ? "" : why, r->sqlstate, r->error);
+	cr_expect_eq(r->tx_status, 'I');
+
+	for (int i = 0; i < 2; i++) {
+		it_exec_ok(holder[i], "COMMIT");
+		PQfinish(holder[i]);
+	}
+	/* and with servers free: still one error, nothing of the Bind reaches a server */
+	rawpg_parse(r, "", "SELECT pg_advisory_lock($1::bigint)");
+	rawpg_bind(r, "", "", &param, 1);
+	rawpg_describe(r, 'P', "");
+	rawpg_execute(r, "");
+	rawpg_sync(r);
+	rawpg_send(r);
+	ok = rawpg_check_seq(r, "EZ", 3000, why, sizeof why);
+	cr_expect(ok && !strcmp(r->sqlstate, "0A000"),
+	          "a refused Parse/Bind/Describe/Execute/Sync: %s %s %s", ok ? "" : why,
+	          r->sqlstate, r->error);
+	char *v = rawpg_query_value(r, "SELECT 42");
+	cr_expect_str_eq(v, "42");
+	free(v);
+	rawpg_close(r);
 	pins_env_close(&e);
 }
 
