@@ -113,6 +113,30 @@ int pins_notifies(PGconn *c, char got[][64], int have, int want, int timeout_ms)
 	}
 }
 
+bool pins_other_takes(const char *sql, const char *unlock)
+{
+	PGconn *c = pins_client("it_pins_try");
+	char v[256];
+	bool ok = pins_try(c, sql, v, sizeof v);
+	cr_expect(ok, "another client's `%s` failed: %s", sql, v);
+	bool took = ok && strcmp(v, "t") == 0;
+	if (took)
+		pins_try(c, unlock, v, sizeof v);
+	PQfinish(c);
+	return took;
+}
+
+int pins_lock_holders(struct pins_env *e, long long *pid)
+{
+	PGresult *r = PQexec(e->pg, "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory'"
+	                            " AND granted AND pid <> pg_backend_pid()");
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+	int n = PQntuples(r);
+	*pid = n > 0 ? atoll(PQgetvalue(r, 0, 0)) : 0;
+	PQclear(r);
+	return n;
+}
+
 /* ---- what pglane reports ---- */
 
 static int local_port(PGconn *c)

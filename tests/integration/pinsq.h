@@ -49,6 +49,12 @@ bool pins_try(PGconn *c, const char *sql, char *out, size_t n);
  * or timeout_ms passes; the number received in all (may exceed want). */
 int pins_notifies(PGconn *c, char got[][64], int have, int want, int timeout_ms);
 
+/* A new client runs `sql` (a pg_try_advisory_lock...) and leaves: true when it got the lock
+ * (it runs `unlock` before leaving). */
+bool pins_other_takes(const char *sql, const char *unlock);
+/* The backends (but e->pg's) holding advisory locks: how many, and one of them in *pid. */
+int pins_lock_holders(struct pins_env *e, long long *pid);
+
 /* ---- what pglane reports ---- */
 
 /* SHOW CLIENTS `pinned` of client `c` (found by its port), malloc'ed; fails the test when the

@@ -83,33 +83,6 @@ static bool txn(PGconn *c, const char *const *sql, int n, char val[][VAL])
 	return true;
 }
 
-/* A new client runs `sql` (a pg_try_advisory_lock...) and leaves: true when it got the lock
- * (it unlocks it before leaving). */
-static bool other_takes(const char *sql, const char *unlock)
-{
-	PGconn *c = pins_client("it_pins_try");
-	char v[VAL];
-	bool ok = pins_try(c, sql, v, sizeof v);
-	cr_expect(ok, "another client's `%s` failed: %s", sql, v);
-	bool took = ok && strcmp(v, "t") == 0;
-	if (took)
-		pins_try(c, unlock, v, sizeof v);
-	PQfinish(c);
-	return took;
-}
-
-/* The backends (but e->pg's) holding advisory locks: how many, and one of them in *pid. */
-static int lock_holders(struct pins_env *e, long long *pid)
-{
-	PGresult *r = PQexec(e->pg, "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory'"
-	                            " AND granted AND pid <> pg_backend_pid()");
-	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
-	int n = PQntuples(r);
-	*pid = n > 0 ? atoll(PQgetvalue(r, 0, 0)) : 0;
-	PQclear(r);
-	return n;
-}
-
 /* a alone is pinned for `reason`: SHOW CLIENTS, SHOW POOLS, SHOW LANES, /metrics and the log
  * say so. pglane_pins_total{reason} grew from total_before by one (exact) or more. */
 static void expect_visible(struct fx *f, const char *reason, double total_before, bool exact,
@@ -171,7 +144,7 @@ IT_TEST(pins, advisory_lock)
 
 	it_exec_ok(f.a, "SELECT pg_advisory_lock(4242)");
 	long long pa;
-	cr_assert_eq(lock_holders(&f.e, &pa), 1, "one backend should hold the owner's lock");
+	cr_assert_eq(pins_lock_holders(&f.e, &pa), 1, "one backend should hold the owner's lock");
 	pins_busy_avoid(b, pa);
 	int moved = 0, lost = 0, taken = 0;
 	for (int i = 0; i < 10; i++) {
@@ -181,8 +154,8 @@ IT_TEST(pins, advisory_lock)
 			cr_expect_fail("owner's transaction %d failed: %s %s", i, v[0], v[1]);
 		moved += atoll(v[0]) != pa;
 		lost += strcmp(v[1], "1") != 0;
-		taken += other_takes("SELECT pg_try_advisory_lock(4242)",
-		                     "SELECT pg_advisory_unlock(4242)");
+		taken += pins_other_takes("SELECT pg_try_advisory_lock(4242)",
+		                          "SELECT pg_advisory_unlock(4242)");
 		pins_busy_wait(b, 2, 2000);
 	}
 	cr_expect_eq(moved, 0, "%d of the owner's 10 transactions ran on another backend than %lld",
@@ -192,7 +165,7 @@ IT_TEST(pins, advisory_lock)
 	cr_expect_eq(taken, 0, "another client's pg_try_advisory_lock(4242) succeeded %d times",
 	             taken);
 	long long pid2;
-	cr_expect(lock_holders(&f.e, &pid2) == 1 && pid2 == pa,
+	cr_expect(pins_lock_holders(&f.e, &pid2) == 1 && pid2 == pa,
 	          "the owner's lock is no longer held by backend %lld alone", pa);
 	struct pins_busy_stats st;
 	pins_busy_stop(b, &st);
@@ -204,9 +177,9 @@ IT_TEST(pins, advisory_lock)
 	                  strcmp(v, "t") == 0,
 	          "the owner's pg_advisory_unlock(4242): %s", v);
 	expect_unpinned(&f, "after pg_advisory_unlock");
-	cr_expect(
-	        other_takes("SELECT pg_try_advisory_lock(4242)", "SELECT pg_advisory_unlock(4242)"),
-	        "after the owner's unlock another client cannot take lock 4242");
+	cr_expect(pins_other_takes("SELECT pg_try_advisory_lock(4242)",
+	                           "SELECT pg_advisory_unlock(4242)"),
+	          "after the owner's unlock another client cannot take lock 4242");
 	expect_released(&f, pa, "after pg_advisory_unlock");
 	fx_end(&f);
 }
@@ -237,7 +210,7 @@ IT_TEST(pins, advisory_lock_variants)
 		cr_assert(pins_try(f.a, vs[k].lock, v, sizeof v), "`%s`: %s", vs[k].lock, v);
 		cr_expect_str_eq(v, vs[k].want, "`%s` returned %s", vs[k].lock, v);
 		long long pa;
-		cr_assert_eq(lock_holders(&f.e, &pa), 1, "`%s`: one backend should hold it",
+		cr_assert_eq(pins_lock_holders(&f.e, &pa), 1, "`%s`: one backend should hold it",
 		             vs[k].lock);
 		pins_busy_avoid(b, pa);
 		for (int i = 0; i < 3; i++) {
@@ -251,7 +224,7 @@ IT_TEST(pins, advisory_lock_variants)
 			          "after `%s` (on %lld), the owner's transaction %d: backend %s, "
 			          "%s locks",
 			          vs[k].lock, pa, i, r[0], r[1]);
-			cr_expect(!other_takes(vs[k].other_try, vs[k].other_unlock),
+			cr_expect(!pins_other_takes(vs[k].other_try, vs[k].other_unlock),
 			          "after the owner's `%s`, another client's `%s` succeeded",
 			          vs[k].lock, vs[k].other_try);
 			pins_busy_wait(b, 2, 2000);
@@ -263,7 +236,7 @@ IT_TEST(pins, advisory_lock_variants)
 		it_exec_ok(f.a, "SELECT pg_advisory_unlock_all()");
 		expect_unpinned(&f, "after pg_advisory_unlock_all");
 		long long left;
-		cr_expect_eq(lock_holders(&f.e, &left), 0,
+		cr_expect_eq(pins_lock_holders(&f.e, &left), 0,
 		             "after `%s` and unlock_all backend %lld holds a lock", vs[k].lock,
 		             left);
 		expect_released(&f, pa, vs[k].lock);
@@ -279,7 +252,7 @@ IT_TEST(pins, advisory_lock_reentrant)
 	it_exec_ok(f.a, "SELECT pg_advisory_lock(4242)");
 	it_exec_ok(f.a, "SELECT pg_advisory_lock(4242)");
 	long long pa;
-	cr_assert_eq(lock_holders(&f.e, &pa), 1);
+	cr_assert_eq(pins_lock_holders(&f.e, &pa), 1);
 	char v[VAL];
 	cr_expect(pins_try(f.a, "SELECT pg_advisory_unlock(4242)", v, sizeof v) && !strcmp(v, "t"),
 	          "first unlock: %s", v);
@@ -290,8 +263,8 @@ IT_TEST(pins, advisory_lock_reentrant)
 	for (int i = 0; i < 3; i++) {
 		cr_expect_eq(pins_pid(f.a), pa, "locked twice, unlocked once: transaction %d moved",
 		             i);
-		cr_expect(!other_takes("SELECT pg_try_advisory_lock(4242)",
-		                       "SELECT pg_advisory_unlock(4242)"),
+		cr_expect(!pins_other_takes("SELECT pg_try_advisory_lock(4242)",
+		                            "SELECT pg_advisory_unlock(4242)"),
 		          "locked twice, unlocked once: another client took the lock");
 		pins_busy_wait(b, 2, 2000);
 	}
@@ -306,11 +279,11 @@ IT_TEST(pins, advisory_lock_reentrant)
 	it_sleep_ms(300);
 	pins_wait_pinned(&f.e, f.a, "advisory_lock", 100, "4243 still held");
 	cr_expect_eq(pins_pid(f.a), pa, "4243 still held: the owner moved");
-	cr_expect(
-	        other_takes("SELECT pg_try_advisory_lock(4242)", "SELECT pg_advisory_unlock(4242)"),
-	        "4242 was released but another client cannot take it");
-	cr_expect(!other_takes("SELECT pg_try_advisory_lock(4243)",
-	                       "SELECT pg_advisory_unlock(4243)"),
+	cr_expect(pins_other_takes("SELECT pg_try_advisory_lock(4242)",
+	                           "SELECT pg_advisory_unlock(4242)"),
+	          "4242 was released but another client cannot take it");
+	cr_expect(!pins_other_takes("SELECT pg_try_advisory_lock(4243)",
+	                            "SELECT pg_advisory_unlock(4243)"),
 	          "another client took 4243, held by the owner");
 	cr_expect(pins_try(f.a, "SELECT pg_advisory_unlock(4243)", v, sizeof v) && !strcmp(v, "t"),
 	          "unlock 4243: %s", v);

@@ -13,6 +13,11 @@
  *     as the simple ones;
  *   - state made inside a DO block, which no statement text shows: whether pglane pins its
  *     owner or resets the server, no other client ever sees it;
+ *   - PostgreSQL's transaction rules: locks and SQL PREPARE made in a rolled-back transaction
+ *     stay (and pin), temp tables, LISTEN, WITH HOLD cursors made there do not (no pin);
+ *   - the ways out: DROP of the last temp object, DISCARD TEMP, DROP ... IF EXISTS,
+ *     DEALLOCATE [PREPARE] / ALL, UNLISTEN name, pg_advisory_unlock[_shared], CLOSE name each
+ *     unpin, and only once nothing is left (a partial end keeps the pin);
  *   - session mode: the owner keeps its state over its transactions (notifications included),
  *     and the next client on its server after it leaves finds none (server_reset_query).
  * Busy clients (pinsq.c) run meanwhile and must never see another client's state. */
@@ -375,6 +380,142 @@ IT_TEST(pins_refuse, hidden_state_never_leaks)
 		pins_expect_servers_clean(&h, o, &e, hidden[k]);
 	}
 	PQfinish(o);
+	hold_fini(&h);
+	pins_env_close(&e);
+}
+
+/* ---- transaction semantics of the state ---- */
+
+/* PostgreSQL's rules: session advisory locks and SQL PREPARE outlive a ROLLBACK of the
+ * transaction that made them (so they pin), temp tables, LISTEN and WITH HOLD cursors made in
+ * a rolled-back transaction never exist (so nothing stays pinned). */
+IT_TEST(pins_refuse, rollback_semantics)
+{
+	struct pins_env e;
+	pins_start(&e, "transaction", NULL, NULL);
+	struct hold h = hold_init();
+	long long pids[2];
+	hold_learn(&h, pids);
+	PGconn *a = pins_client("it_pins_owner");
+
+	it_exec_ok(a, "BEGIN");
+	it_exec_ok(a, "SELECT pg_advisory_lock(4245)");
+	it_exec_ok(a, "ROLLBACK");
+	long long pa;
+	cr_assert_eq(pins_lock_holders(&e, &pa), 1, "the lock taken in a rolled-back transaction");
+	pins_wait_pinned(&e, a, "advisory_lock", 3000, "lock taken in a rolled-back transaction");
+	it_exec_ok(a, "BEGIN");
+	it_exec_ok(a, "SELECT pg_advisory_lock(4246)");
+	char v[VAL];
+	cr_expect(!pins_try(a, "SELECT 1/0", v, sizeof v));
+	it_exec_ok(a, "ROLLBACK");
+	for (int i = 0; i < 3; i++) {
+		cr_expect_eq(pins_pid(a), pa, "locks kept after ROLLBACK: transaction %d moved", i);
+		cr_expect(!pins_other_takes("SELECT pg_try_advisory_lock(4245)",
+		                            "SELECT pg_advisory_unlock(4245)"),
+		          "another client took 4245, locked in a rolled-back transaction");
+		cr_expect(!pins_other_takes("SELECT pg_try_advisory_lock(4246)",
+		                            "SELECT pg_advisory_unlock(4246)"),
+		          "another client took 4246, locked in a failed transaction");
+	}
+	it_exec_ok(a, "SELECT pg_advisory_unlock_all()");
+	pins_wait_pinned(&e, a, "", 3000, "after unlock_all");
+
+	it_exec_ok(a, "BEGIN");
+	it_exec_ok(a, "PREPARE pins_p(int) AS SELECT $1 * 2");
+	it_exec_ok(a, "ROLLBACK");
+	pins_wait_pinned(&e, a, "prepared_statement", 3000, "PREPARE in a rolled-back transaction");
+	pa = pins_pid(a);
+	for (int i = 0; i < 3; i++) {
+		cr_expect(pins_try(a, "EXECUTE pins_p(21)", v, sizeof v) && !strcmp(v, "42"),
+		          "PREPARE in a rolled-back transaction: EXECUTE %d gave %s", i, v);
+		cr_expect_eq(pins_pid(a), pa, "PREPARE kept after ROLLBACK: transaction %d moved",
+		             i);
+	}
+	it_exec_ok(a, "DEALLOCATE pins_p");
+	pins_wait_pinned(&e, a, "", 3000, "after DEALLOCATE");
+
+	static const char *const gone[] = {
+	        "CREATE TEMP TABLE pins_rb(i int)",
+	        "LISTEN pins_chan",
+	        "DECLARE pins_c CURSOR WITH HOLD FOR SELECT 1",
+	};
+	for (int k = 0; k < 3; k++) {
+		it_exec_ok(a, "BEGIN");
+		it_exec_ok(a, gone[k]);
+		it_exec_ok(a, "ROLLBACK");
+		pins_wait_pinned(&e, a, "", 3000, gone[k]);
+		pins_expect_moves(&h, a, gone[k]);
+	}
+	pins_expect_servers_clean(&h, a, &e, "after the rolled-back statements");
+	PQfinish(a);
+	hold_fini(&h);
+	pins_env_close(&e);
+}
+
+/* ---- the ways out ---- */
+
+/* Every way the state can end unpins, and only once all of it is gone. */
+IT_TEST(pins_refuse, unpin_spellings)
+{
+	static const struct {
+		const char *setup[2], *reason, *partial[2], *undo;
+	} cs[] = {
+	        {{"CREATE TEMP TABLE pins_t(i int)", "CREATE TEMP SEQUENCE pins_s"},
+	         "temp_object",
+	         {"DROP TABLE pins_t"},
+	         "DROP SEQUENCE pins_s"},
+	        {{"CREATE TEMP TABLE pins_t(i int)", "CREATE TEMP VIEW pins_v AS SELECT 1 AS i"},
+	         "temp_object",
+	         {"DROP VIEW pins_v"},
+	         "DISCARD TEMP"},
+	        {{"CREATE TEMP TABLE pins_t(i int)"},
+	         "temp_object",
+	         {NULL},
+	         "DROP TABLE IF EXISTS pins_t"},
+	        {{"PREPARE pins_p AS SELECT 1", "PREPARE pins_p2 AS SELECT 2"},
+	         "prepared_statement",
+	         {"DEALLOCATE PREPARE pins_p"},
+	         "DEALLOCATE ALL"},
+	        {{"LISTEN pins_chan", "LISTEN pins_chan2"},
+	         "listen",
+	         {"UNLISTEN pins_chan"},
+	         "UNLISTEN pins_chan2"},
+	        {{"SELECT pg_advisory_lock_shared(4242)", "SELECT pg_advisory_lock(4243)"},
+	         "advisory_lock",
+	         {"SELECT pg_advisory_unlock_shared(4242)", "SELECT pg_advisory_unlock(4249)"},
+	         "SELECT pg_advisory_unlock(4243)"},
+	        {{"DECLARE pins_c CURSOR WITH HOLD FOR SELECT 1",
+	          "DECLARE pins_c2 CURSOR WITH HOLD FOR SELECT 2"},
+	         "held_cursor",
+	         {"CLOSE pins_c"},
+	         "CLOSE pins_c2"},
+	};
+	struct pins_env e;
+	pins_start(&e, "transaction", NULL, NULL);
+	struct hold h = hold_init();
+	long long pids[2];
+	hold_learn(&h, pids);
+	PGconn *a = pins_client("it_pins_owner");
+	for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+		for (int i = 0; i < 2 && cs[k].setup[i]; i++)
+			it_exec_ok(a, cs[k].setup[i]);
+		long long pa = pins_pid(a);
+		pins_wait_pinned(&e, a, cs[k].reason, 3000, cs[k].setup[0]);
+		for (int i = 0; i < 2 && cs[k].partial[i]; i++) {
+			it_exec_ok(a, cs[k].partial[i]);
+			it_sleep_ms(200);
+			pins_wait_pinned(&e, a, cs[k].reason, 100, cs[k].partial[i]);
+			cr_expect_eq(pins_pid(a), pa,
+			             "after `%s`, with state left, the owner moved",
+			             cs[k].partial[i]);
+		}
+		it_exec_ok(a, cs[k].undo);
+		pins_wait_pinned(&e, a, "", 3000, cs[k].undo);
+		pins_expect_moves(&h, a, cs[k].undo);
+	}
+	pins_expect_servers_clean(&h, a, &e, "after every way out");
+	PQfinish(a);
 	hold_fini(&h);
 	pins_env_close(&e);
 }
