@@ -160,6 +160,19 @@ char *pins_pinned(struct pins_env *e, PGconn *c)
 	return v;
 }
 
+char *pins_server_pinned(struct pins_env *e, long long pid)
+{
+	char spid[32];
+	snprintf(spid, sizeof spid, "%lld", pid);
+	PGresult *r = adminq_show(e->admin, "SHOW SERVERS");
+	int row = adminq_find(r, "remote_pid", spid, NULL, NULL);
+	cr_assert_geq(row, 0, "SHOW SERVERS has no server with remote_pid %s", spid);
+	char *v = strdup(adminq_cell(r, row, "pinned"));
+	PQclear(r);
+	cr_assert(v);
+	return v;
+}
+
 /* Is `name` one of the comma-separated items of `list`? */
 static bool list_has(const char *list, const char *name, size_t len)
 {

@@ -60,6 +60,9 @@ int pins_lock_holders(struct pins_env *e, long long *pid);
 /* SHOW CLIENTS `pinned` of client `c` (found by its port), malloc'ed; fails the test when the
  * column or the client is missing. */
 char *pins_pinned(struct pins_env *e, PGconn *c);
+/* SHOW SERVERS `pinned` of the server whose remote_pid is `pid`, malloc'ed; fails the test
+ * when there is none. */
+char *pins_server_pinned(struct pins_env *e, long long pid);
 /* Does the comma-separated list `got` hold exactly the reasons of `want` (also a
  * comma-separated list, "" for none), in any order? */
 bool pins_same_reasons(const char *got, const char *want);

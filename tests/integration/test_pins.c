@@ -15,7 +15,10 @@
  *   - the owner leaving (or vanishing) with state: the next client on that backend finds none;
  *   - visibility: SHOW CLIENTS pinned (one reason, several, none for others), SHOW POOLS /
  *     SHOW LANES cl_pinned, /metrics pglane_pool_clients_pinned and pglane_pins_total{reason},
- *     the `pin` log event; LOAD pins with reason load.
+ *     the `pin` log event; LOAD pins with reason load;
+ *   - the pinned server dies under its idle owner: its next statement fails (or it is
+ *     disconnected), never runs elsewhere unaware; nothing stays pinned; two pinned clients fill
+ * the pool of 2: a third waits and gets the first server its owner lets go, clean.
  * test_pins_refuse.c has pin_session_state = "refuse" / "allow" and session mode. */
 #include <criterion/criterion.h>
 #include <poll.h>
@@ -84,7 +87,8 @@ static bool txn(PGconn *c, const char *const *sql, int n, char val[][VAL])
 }
 
 /* a alone is pinned for `reason`: SHOW CLIENTS, SHOW POOLS, SHOW LANES, /metrics and the log
- * say so. pglane_pins_total{reason} grew from total_before by one (exact) or more. */
+ * say so. pglane_pins_total{reason} grew from total_before by one
+ * (exact) or more. */
 static void expect_visible(struct fx *f, const char *reason, double total_before, bool exact,
                            const char *what)
 {
@@ -565,6 +569,10 @@ IT_TEST(pins, visibility)
 		pins_reason_use(f.a, r, "owner");
 		pins_reason_other(f.o, r, "while pinned");
 		expect_visible(&f, r->name, total0, true, r->name);
+		char *sv = pins_server_pinned(&f.e, pa);
+		cr_expect(pins_same_reasons(sv, r->name),
+		          "%s: SHOW SERVERS pinned of backend %lld = \"%s\"", r->name, pa, sv);
+		free(sv);
 		cr_expect_eq(pins_log_pin_events(r->name), log0 + 1,
 		             "%s: %d `pin` log events, want one more than %d", r->name,
 		             pins_log_pin_events(r->name), log0);
@@ -621,5 +629,95 @@ IT_TEST(pins, load)
 	cr_expect_geq(adminq_pool_wait(f.e.admin, "postgres", "postgres", "oltp", "cl_pinned", 0,
 	                               3000, &last),
 	              0, "cl_pinned is %lld after the owner left", last);
+	fx_end(&f);
+}
+
+/* ---- the pinned server dies; pinned clients fill the pool ---- */
+
+/* The owner's server dies while it is idle: its lock and LISTEN are gone, and it must learn it
+ * (its next statement fails, or its connection is closed as a direct one would be) rather than
+ * go on elsewhere unaware; then nothing is pinned. */
+IT_TEST(pins, pinned_server_dies)
+{
+	struct fx f;
+	fx_start(&f, NULL);
+	it_exec_ok(f.a, "SELECT pg_advisory_lock(4242)");
+	it_exec_ok(f.a, "LISTEN pins_chan");
+	long long pa;
+	cr_assert_eq(pins_lock_holders(&f.e, &pa), 1);
+	pins_wait_pinned(&f.e, f.a, "advisory_lock,listen", 3000, "lock and LISTEN");
+	char sql[96], v[VAL];
+	snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld)", pa);
+	cr_assert(pins_try(f.e.pg, sql, v, sizeof v) && !strcmp(v, "t"), "%s: %s", sql, v);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %lld", pa);
+	int64_t deadline = it_now_ms() + 3000;
+	while (it_query_ll(f.e.pg, sql) > 0 && it_now_ms() < deadline)
+		it_sleep_ms(20);
+	it_sleep_ms(200);
+	bool ok = pins_try(f.a, "SELECT pg_backend_pid()", v, sizeof v);
+	cr_expect(!ok,
+	          "after its pinned server died the owner's next statement ran (on %s) as if it "
+	          "still held its lock and LISTEN",
+	          v);
+	if (PQstatus(f.a) != CONNECTION_OK) {
+		/* as a direct connection would be: the owner must log in again */
+		cr_log_info("pglane closed the owner's connection: %s", PQerrorMessage(f.a));
+		PQfinish(f.a);
+		f.a = pins_client("it_pins_owner");
+		long long last = -1;
+		cr_expect_geq(adminq_pool_wait(f.e.admin, "postgres", "postgres", "oltp",
+		                               "cl_pinned", 0, 3000, &last),
+		              0, "cl_pinned is %lld after the owner's server died", last);
+	} else {
+		cr_expect(pins_try(f.a, "SELECT 1", v, sizeof v), "the owner cannot go on: %s", v);
+		expect_unpinned(&f, "after the pinned server died");
+	}
+	cr_expect_eq(pins_lock_holders(&f.e, &pa), 0, "backend %lld holds an advisory lock", pa);
+	pins_expect_moves(&f.h, f.a, "after the pinned server died");
+	fx_end(&f);
+}
+
+/* Two pinned clients take both servers: another client waits, and gets the first server
+ * unpinned (reset, clean) as soon as its owner lets it go. */
+IT_TEST(pins, waiter_gets_the_unpinned_server)
+{
+	struct fx f;
+	fx_start(&f, NULL);
+	PGconn *a2 = pins_client("it_pins_owner2");
+	it_exec_ok(f.a, "LISTEN pins_chan");
+	long long pa = pins_pid(f.a);
+	it_exec_ok(a2, "PREPARE pins_p AS SELECT 7");
+	long long pa2 = pins_pid(a2);
+	cr_assert_neq(pa, pa2, "two pinned clients share backend %lld", pa);
+	long long last = -1;
+	cr_expect_geq(adminq_pool_wait(f.e.admin, "postgres", "postgres", "oltp", "cl_pinned", 2,
+	                               3000, &last),
+	              0, "cl_pinned is %lld, want 2", last);
+
+	cr_assert(PQsendQuery(f.o, "SELECT pg_backend_pid()"));
+	bool timed_out;
+	PGresult *r = it_result_wait(f.o, 500, &timed_out);
+	cr_expect(timed_out, "a third client ran while both servers were pinned: %s",
+	          r ? PQgetvalue(r, 0, 0) : PQerrorMessage(f.o));
+	PQclear(r);
+	cr_expect_geq(adminq_pool_wait(f.e.admin, "postgres", "postgres", "oltp", "cl_waiting", 1,
+	                               3000, &last),
+	              0, "cl_waiting is %lld, want 1", last);
+	it_exec_ok(f.a, "UNLISTEN *");
+	r = it_result_wait(f.o, 3000, &timed_out);
+	cr_assert(!timed_out && r && PQresultStatus(r) == PGRES_TUPLES_OK,
+	          "the waiter did not run once a server was unpinned: %s",
+	          r ? PQresultErrorMessage(r) : "timed out");
+	cr_expect_eq(atoll(PQgetvalue(r, 0, 0)), pa, "the waiter ran on %s, not on %lld",
+	             PQgetvalue(r, 0, 0), pa);
+	PQclear(r);
+	struct pins_probe p = pins_probe(f.o);
+	cr_expect(pins_probe_clean(&p), "the waiter found %s", pins_probe_str(&p));
+	cr_expect_eq(it_query_ll(a2, "EXECUTE pins_p"), 7);
+	cr_expect_eq(pins_pid(a2), pa2, "the other pinned client moved");
+	PQfinish(a2);
+	cr_expect_geq(adminq_pool_wait(f.e.admin, "postgres", "postgres", "oltp", "cl_pinned", 0,
+	                               3000, &last),
+	              0, "cl_pinned is %lld after both owners let go", last);
 	fx_end(&f);
 }
