@@ -1,12 +1,15 @@
-/* tests/integration/test_pins_refuse.c — the other settings of pin_session_state, and session
- * mode (issue 14; test_pins.c has the default "pin" in transaction mode):
+/* tests/integration/test_pins_refuse.c — the other settings of pin_session_state, the edges of
+ * pinning, and session mode (issue 14; test_pins.c has the main "pin" cases):
  *   - "refuse" (pool-wide, or for the oltp lane only): every statement that would pin (session
  *     advisory locks in each form, temp tables / sequences / views in their spellings,
  *     DECLARE ... WITH HOLD in and out of a transaction block, SQL PREPARE, LISTEN, LOAD) fails
  *     with 0A000 naming pin_session_state; the client keeps its connection and its
  *     transactions still move between servers; nothing of it exists on any server (no
  *     advisory lock, no temp relation, no cursor, no SQL prepared statement, no listener);
- *     nothing is reported pinned, no `pin` event is logged;
+ *     nothing is reported pinned, no `pin` event is logged; refused inside a transaction
+ *     block, the transaction is failed (25P02 until ROLLBACK) as after any error;
+ *   - a refusal needs no server: with the pool taken, a refused Query or
+ *     Parse/Bind/Describe/Execute/Sync gets exactly one ErrorResponse and ReadyForQuery at once;
  *   - a lane setting overrides the pool's ("pin" for oltp under a pool-wide "refuse");
  *   - "allow": the statements run as before and nothing is reported pinned;
  *   - the extended protocol: statements sent with Parse/Bind/Execute pin (and are refused)
