@@ -273,14 +273,51 @@ static bool differs(const struct pool_settings *want, const struct pool_settings
 	return w != h && (!w || !h || strcmp(w, h) != 0);
 }
 
+/* `have` as RESET ALL leaves it: only role and session_authorization. False when out of
+ * memory. */
+static bool after_reset_all(const struct pool_settings *have, const struct pool_settings **out)
+{
+	*out = NULL;
+	const char *keep[] = {"role", "session_authorization"};
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = pool_settings_get(have, keep[i]);
+		if (v && !pool_settings_set(out, keep[i], v)) {
+			pool_settings_put(*out);
+			return false;
+		}
+	}
+	return true;
+}
+
+static size_t apply_sql(const struct pool_settings *want, const struct pool_settings *have,
+                        struct sqlbuf *b);
+
 size_t pool_settings_apply_sql(const struct pool_settings *want, const struct pool_settings *have,
-                               char *out, size_t cap)
+                               bool reset_all, char *out, size_t cap)
 {
 	struct sqlbuf b = {.out = out, .cap = cap};
+	if (!reset_all)
+		return apply_sql(want, have, &b);
+	const struct pool_settings *kept;
+	if (!after_reset_all(have, &kept))
+		return (size_t)-1;
+	put_str(&b, "RESET ALL; ");
+	size_t n = apply_sql(want, kept, &b);
+	pool_settings_put(kept);
+	if (n == 0) /* nothing after it: the RESET ALL alone */
+		return finish(&b);
+	return n;
+}
+
+static size_t apply_sql(const struct pool_settings *want, const struct pool_settings *have,
+                        struct sqlbuf *b0)
+{
+	struct sqlbuf b = *b0;
+	size_t start = b.len;
 	if (want == have) {
-		if (cap)
-			out[0] = '\0';
-		return cap ? 0 : (size_t)-1;
+		if (b.cap > b.len)
+			b.out[b.len] = '\0';
+		return b.cap > b.len ? 0 : (size_t)-1;
 	}
 	bool first = true;
 	bool sa = differs(want, have, "session_authorization");
@@ -316,10 +353,11 @@ size_t pool_settings_apply_sql(const struct pool_settings *want, const struct po
 	if (role && pool_settings_get(want, "role"))
 		put_set_config(&b, &first, "role", pool_settings_get(want, "role"));
 	if (first) { /* equal contents */
-		if (cap)
-			out[0] = '\0';
-		return cap ? 0 : (size_t)-1;
+		if (b.cap > start)
+			b.out[start] = '\0';
+		return b.cap > start ? 0 : (size_t)-1;
 	}
+	*b0 = b;
 	return finish(&b);
 }
 
@@ -451,7 +489,18 @@ static void put_union(struct sqlbuf *b, bool *first)
 	*first = false;
 }
 
-size_t pool_capture_sql(const struct pool_dirty *d, unsigned checks, char *out, size_t cap)
+static void put_named(struct sqlbuf *b, bool *first, const char *name)
+{
+	put_union(b, first);
+	put_str(b, "SELECT 's', ");
+	put_literal(b, name);
+	put_str(b, ", pg_catalog.current_setting(");
+	put_literal(b, name);
+	put_str(b, ", true)");
+}
+
+size_t pool_capture_sql(const struct pool_dirty *d, const struct pool_settings *before,
+                        unsigned checks, char *out, size_t cap)
 {
 	struct sqlbuf b = {.out = out, .cap = cap};
 	bool first = true;
@@ -462,15 +511,16 @@ size_t pool_capture_sql(const struct pool_dirty *d, unsigned checks, char *out, 
 		            " UNION ALL SELECT 's', 'role', pg_catalog.current_setting('role')"
 		            " UNION ALL SELECT 's', 'session_authorization', "
 		            "pg_catalog.current_setting('session_authorization')");
+		/* placeholders are in no list: by name, those pglane knows of */
+		for (size_t i = 0; i < pool_settings_count(before); i++)
+			if (strchr(pool_settings_name(before, i), '.'))
+				put_named(&b, &first, pool_settings_name(before, i));
+		for (unsigned i = 0; i < d->nnames; i++)
+			if (strchr(d->names[i], '.') && !pool_settings_get(before, d->names[i]))
+				put_named(&b, &first, d->names[i]);
 	} else {
-		for (unsigned i = 0; i < d->nnames; i++) {
-			put_union(&b, &first);
-			put_str(&b, "SELECT 's', ");
-			put_literal(&b, d->names[i]);
-			put_str(&b, ", pg_catalog.current_setting(");
-			put_literal(&b, d->names[i]);
-			put_str(&b, ", true)");
-		}
+		for (unsigned i = 0; i < d->nnames; i++)
+			put_named(&b, &first, d->names[i]);
 	}
 	for (int i = 0; i < POOL_PIN_KINDS; i++) {
 		if (!(checks & (1u << i)) || !pin_queries[i])
@@ -494,6 +544,7 @@ void pool_capture_begin(struct pool_capture *cap, const struct pool_dirty *d, un
                         const struct pool_settings *before)
 {
 	cap->full = (d->effects & PROTO_SQL_SETS_ANY) != 0;
+	cap->unnamed = (d->effects & PROTO_SQL_SETS_UNNAMED) != 0;
 	cap->settings = cap->full ? NULL : pool_settings_ref(before);
 	cap->checks = checks;
 	cap->pins = (d->effects & PROTO_SQL_LOAD) ? POOL_PIN_LOAD : 0;
@@ -519,6 +570,9 @@ void pool_capture_row(struct pool_capture *cap, const char *kind, const char *na
 	if (strncmp(name, "transaction_", 12) == 0)
 		return;
 	if (value && strcmp(name, "role") == 0 && strcmp(value, "none") == 0)
+		value = NULL;
+	/* a placeholder reset reads '' where a fresh session has none */
+	if (value && !value[0] && strchr(name, '.'))
 		value = NULL;
 	if (value && strcmp(name, "session_authorization") == 0 && login_user &&
 	    strcmp(value, login_user) == 0)

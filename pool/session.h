@@ -48,10 +48,12 @@ size_t pool_settings_alive(void);
 
 /* The SQL that turns a backend holding `have` into one holding `want`: one SELECT of
  * set_config calls (session_authorization first, role last, each changed name reset before
- * it is set), NUL-terminated in `out`. Returns its length, 0 when `want` == `have`,
- * (size_t)-1 when `cap` is too small. */
+ * it is set), NUL-terminated in `out`. `reset_all`: the backend may hold settings nobody can
+ * name (another client's DO block set a placeholder): "RESET ALL;" first, then every setting
+ * of `want` (`have` counts only for role and session_authorization, which RESET ALL keeps).
+ * Returns its length, 0 when there is nothing to do, (size_t)-1 when `cap` is too small. */
 size_t pool_settings_apply_sql(const struct pool_settings *want, const struct pool_settings *have,
-                               char *out, size_t cap);
+                               bool reset_all, char *out, size_t cap);
 
 /* ---- pins ---- */
 
@@ -95,17 +97,21 @@ void pool_dirty_clear(struct pool_dirty *d);
 
 /* The pins whose state the capture looks for (LOAD is never looked for: it cannot go). */
 unsigned pool_capture_checks(const struct pool_dirty *d, unsigned pinned, bool pin_checks);
-/* The capture query for `d`: one SELECT of rows (kind, name, value) — kind 's' a setting
- * (value NULL: not set), 'p' a pin that is there (name its reason) — NUL-terminated in `out`.
- * Returns its length, (size_t)-1 when `cap` is too small. */
-size_t pool_capture_sql(const struct pool_dirty *d, unsigned checks, char *out, size_t cap);
+/* The capture query for `d` over a backend that held `before`: one SELECT of rows (kind,
+ * name, value) — kind 's' a setting (value NULL: not set), 'p' a pin that is there (name its
+ * reason) — NUL-terminated in `out`. A look at every setting also names the placeholders
+ * (a.b) of `before` and `d`: pg_settings lists none. Returns its length, (size_t)-1 when `cap`
+ * is too small. */
+size_t pool_capture_sql(const struct pool_dirty *d, const struct pool_settings *before,
+                        unsigned checks, char *out, size_t cap);
 
 struct pool_capture {
 	const struct pool_settings *settings; /* owned reference: the backend's, being built */
 	unsigned checks;                      /* pins looked for */
 	unsigned pins;                        /* pins found */
 	bool full;                            /* every session setting was listed */
-	bool failed;                          /* out of memory or a malformed row */
+	bool unnamed; /* settings nobody can name may have been set: the backend may hold more */
+	bool failed;  /* out of memory or a malformed row */
 };
 
 /* Begin reading an answer: `before` is what the backend held before the transaction,

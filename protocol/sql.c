@@ -8,6 +8,9 @@
 
 #include "protocol/sqllex.h"
 
+/* Settings were set that pglane cannot name: a look at every setting after it. */
+#define SETS_UNNAMED (PROTO_SQL_SETS_ANY | PROTO_SQL_SETS_UNNAMED)
+
 struct scan {
 	struct proto_lexer lex;
 	struct proto_tok tok;
@@ -32,7 +35,7 @@ static void add_setting(struct scan *s, const char *name, size_t len)
 {
 	struct proto_sql_info *o = s->out;
 	if (len == 0 || len >= PROTO_SQL_SETTING_LEN || o->nsettings >= PROTO_SQL_MAX_SETTINGS) {
-		o->effects |= PROTO_SQL_SETS_ANY;
+		o->effects |= SETS_UNNAMED;
 		return;
 	}
 	for (unsigned i = 0; i < o->nsettings; i++)
@@ -64,7 +67,7 @@ static bool set_config_call(struct scan *s)
 	for (;;) {
 		t = next(s);
 		if (ends_statement(t)) {
-			s->out->effects |= PROTO_SQL_SETS_ANY;
+			s->out->effects |= SETS_UNNAMED;
 			return false;
 		}
 		if (proto_tok_punct(t, '(') || proto_tok_punct(t, '[')) {
@@ -101,7 +104,7 @@ static bool set_config_call(struct scan *s)
 	if (named && arg == 2)
 		add_setting(s, name, name_len);
 	else
-		s->out->effects |= PROTO_SQL_SETS_ANY;
+		s->out->effects |= SETS_UNNAMED;
 	return true;
 }
 
@@ -161,7 +164,7 @@ static void scan_set_name(struct scan *s, struct proto_tok *t)
 	for (;;) {
 		if ((t->kind != PROTO_TOK_WORD && t->kind != PROTO_TOK_QIDENT) || t->truncated ||
 		    n + t->len + 1 >= sizeof(name)) {
-			s->out->effects |= PROTO_SQL_SETS_ANY;
+			s->out->effects |= SETS_UNNAMED;
 			if (!ends_statement(t))
 				scan_rest(s, false, false);
 			return;
@@ -176,7 +179,7 @@ static void scan_set_name(struct scan *s, struct proto_tok *t)
 	}
 	name[n] = '\0';
 	if (!proto_tok_is(t, "to") && !proto_tok_punct(t, '=')) {
-		s->out->effects |= PROTO_SQL_SETS_ANY; /* not a form pglane knows */
+		s->out->effects |= SETS_UNNAMED; /* not a form pglane knows */
 		if (!ends_statement(t))
 			scan_rest(s, false, false);
 		return;
@@ -348,7 +351,7 @@ static bool scan_statement(struct scan *s)
 	} else if (strcmp(w, "create") == 0) {
 		create = true;
 	} else if (strcmp(w, "do") == 0) {
-		o->effects |= PROTO_SQL_SETS_ANY | PROTO_SQL_PINS_ANY;
+		o->effects |= SETS_UNNAMED | PROTO_SQL_PINS_ANY;
 	}
 	scan_rest(s, create, declare);
 	return true;

@@ -23,20 +23,24 @@ enum proto_sql_kind {
 /* What a text may do to the session it runs in. Over-approximated: a bit set wrongly costs
  * pglane a look at the server's session; a bit missed would let state escape it. */
 enum proto_sql_effect {
-	PROTO_SQL_SETS = 1u << 0,         /* sets the settings listed in `settings` */
-	PROTO_SQL_SETS_ANY = 1u << 1,     /* sets or resets settings it cannot name (RESET, DO,
-	                                     SET x TO DEFAULT, set_config of a computed name) */
-	PROTO_SQL_LOCK = 1u << 2,         /* takes a session-level advisory lock */
-	PROTO_SQL_TEMP = 1u << 3,         /* creates a temporary table, view or sequence */
-	PROTO_SQL_HOLD = 1u << 4,         /* declares a cursor WITH HOLD */
-	PROTO_SQL_PREPARE = 1u << 5,      /* SQL PREPARE */
-	PROTO_SQL_LISTEN = 1u << 6,       /* LISTEN */
-	PROTO_SQL_LOAD = 1u << 7,         /* LOAD of a library */
-	PROTO_SQL_PINS_ANY = 1u << 8,     /* may create any of the above (a DO block) */
-	PROTO_SQL_UNPIN = 1u << 9,        /* may end such state: advisory unlocks, CLOSE, UNLISTEN,
-	                                     DROP, DEALLOCATE, DISCARD */
-	PROTO_SQL_DROPS_STMTS = 1u << 10, /* DEALLOCATE ALL / DISCARD ALL: every prepared statement
-	                                     of the session goes */
+	PROTO_SQL_SETS = 1u << 0,          /* sets the settings listed in `settings` */
+	PROTO_SQL_SETS_ANY = 1u << 1,      /* sets or resets settings it cannot name (RESET, DO,
+	                                      SET x TO DEFAULT, set_config of a computed name) */
+	PROTO_SQL_LOCK = 1u << 2,          /* takes a session-level advisory lock */
+	PROTO_SQL_TEMP = 1u << 3,          /* creates a temporary table, view or sequence */
+	PROTO_SQL_HOLD = 1u << 4,          /* declares a cursor WITH HOLD */
+	PROTO_SQL_PREPARE = 1u << 5,       /* SQL PREPARE */
+	PROTO_SQL_LISTEN = 1u << 6,        /* LISTEN */
+	PROTO_SQL_LOAD = 1u << 7,          /* LOAD of a library */
+	PROTO_SQL_PINS_ANY = 1u << 8,      /* may create any of the above (a DO block) */
+	PROTO_SQL_UNPIN = 1u << 9,         /* may end such state: advisory unlocks, CLOSE, UNLISTEN,
+	                                      DROP, DEALLOCATE, DISCARD */
+	PROTO_SQL_DROPS_STMTS = 1u << 10,  /* DEALLOCATE ALL / DISCARD ALL: every prepared statement
+	                                      of the session goes */
+	PROTO_SQL_SETS_UNNAMED = 1u << 11, /* with SETS_ANY: among them settings it cannot name
+	                                      at all (a DO block, set_config of a computed name), so
+	                                      that even a look at every setting may miss one (a
+	                                      placeholder such as myapp.x is listed nowhere) */
 };
 /* The effects that leave state on one server (pins). */
 #define PROTO_SQL_PINS                                                                             \

@@ -41,7 +41,7 @@ const struct proto_sql_info *proxy_handled_scan(const struct proxy_client *c, co
 	if (!sql) {
 		/* too large to look at (or malformed: the server says so): anything may happen */
 		sc->info.kind = PROTO_SQL_OTHER;
-		sc->info.effects = PROTO_SQL_SETS_ANY | PROTO_SQL_PINS_ANY;
+		sc->info.effects = PROTO_SQL_SETS_ANY | PROTO_SQL_SETS_UNNAMED | PROTO_SQL_PINS_ANY;
 		sc->info.nsettings = 0;
 		return &sc->info;
 	}

@@ -179,10 +179,14 @@ struct proxy_server {
 	char sync_error[200];
 	const struct pool_settings *sync_target; /* owned: what an apply brings the backend to */
 	struct pool_capture cap;                 /* a capture's answer being read */
-	uint8_t *sync_msg;    /* owned: the Query message of that query, referenced by output */
-	bool pin_reset;       /* a pinned client used it: DISCARD ALL before anyone else */
-	bool loaded;          /* LOAD ran on it: closed on release */
-	unsigned pin_effects; /* statements that leave state ran (session mode, allow) */
+	uint8_t *sync_msg;        /* owned: the Query message of that query, referenced by output */
+	bool pin_reset;           /* a pinned client used it: DISCARD ALL before anyone else */
+	uint32_t unknown_owner;   /* the client whose session may have left settings nobody can name
+	                             on it (a DO block's placeholder): RESET ALL before any other
+	                             client's settings (UINT32_MAX: a client that left) */
+	bool sync_clears_unknown; /* the apply in flight begins with that RESET ALL */
+	bool loaded;              /* LOAD ran on it: closed on release */
+	unsigned pin_effects;     /* statements that leave state ran (session mode, allow) */
 	struct sockaddr_storage addr; /* where it is connected (for cancel requests) */
 	socklen_t addr_len;
 };

@@ -85,18 +85,21 @@ static bool send_query(struct proxy_server *s, const char *sql, size_t len, unsi
 
 struct apply_args {
 	const struct pool_settings *want, *have;
+	bool reset_all;
 };
 
 static size_t apply_build(const void *arg, char *out, size_t cap)
 {
 	const struct apply_args *a = arg;
-	return pool_settings_apply_sql(a->want, a->have, out, cap);
+	return pool_settings_apply_sql(a->want, a->have, a->reset_all, out, cap);
 }
 
 bool proxy_session_apply(struct proxy_client *c, struct proxy_server *s)
 {
-	struct apply_args a = {c->pc.session.current, s->ps.settings};
-	if (a.want == a.have)
+	/* what another client's session may have left that nobody can name goes first */
+	bool reset_all = s->unknown_owner && s->unknown_owner != c->id;
+	struct apply_args a = {c->pc.session.current, s->ps.settings, reset_all};
+	if (a.want == a.have && !reset_all)
 		return true;
 	size_t len = 0;
 	char *sql = build_sql(apply_build, &a, &len);
@@ -110,6 +113,7 @@ bool proxy_session_apply(struct proxy_client *c, struct proxy_server *s)
 		if (ok) {
 			pool_settings_assign(&s->sync_target, a.want);
 			s->syncing = SYNC_APPLY;
+			s->sync_clears_unknown = reset_all;
 			log_debug("s%u: applying the session of c%u: %s", s->id, c->id, sql);
 		}
 	}
@@ -119,13 +123,14 @@ bool proxy_session_apply(struct proxy_client *c, struct proxy_server *s)
 
 struct capture_args {
 	const struct pool_dirty *d;
+	const struct pool_settings *before;
 	unsigned checks;
 };
 
 static size_t capture_build(const void *arg, char *out, size_t cap)
 {
 	const struct capture_args *a = arg;
-	return pool_capture_sql(a->d, a->checks, out, cap);
+	return pool_capture_sql(a->d, a->before, a->checks, out, cap);
 }
 
 static void capture_finished(struct proxy_client *c, struct proxy_server *s);
@@ -138,7 +143,8 @@ bool proxy_session_capture(struct proxy_client *c, struct proxy_server *s)
 		pool_dirty_clear(&s->dirty);
 		return false;
 	}
-	struct capture_args a = {&s->dirty, pool_capture_checks(&s->dirty, ss->pins, pins)};
+	struct capture_args a = {&s->dirty, s->ps.settings,
+	                         pool_capture_checks(&s->dirty, ss->pins, pins)};
 	size_t len = 0;
 	char *sql = build_sql(capture_build, &a, &len);
 	if (!sql) {
@@ -270,7 +276,7 @@ void proxy_session_reported(struct proxy_server *s, const char *name)
 	        {.key = "parameter", .str = name},
 	};
 	cfg_log_event(CFG_LOG_INFO, "session_unexplained", f, 2);
-	pool_dirty_add_effects(&s->dirty, PROTO_SQL_SETS_ANY);
+	pool_dirty_add_effects(&s->dirty, PROTO_SQL_SETS_ANY | PROTO_SQL_SETS_UNNAMED);
 }
 
 void proxy_session_row(struct proxy_server *s, const struct proto_frame *f)
@@ -376,6 +382,8 @@ static void capture_finished(struct proxy_client *c, struct proxy_server *s)
 		return;
 	}
 	pool_settings_assign(&s->ps.settings, s->cap.settings);
+	if (s->cap.unnamed) /* it may hold more than it said: only its client's */
+		s->unknown_owner = c ? c->id : UINT32_MAX;
 	if (!c) {
 		if (s->cap.pins)
 			s->pin_reset = true;
@@ -408,6 +416,8 @@ static void apply_finished(struct proxy_client *c, struct proxy_server *s)
 	if (!s->sync_failed) {
 		pool_settings_assign(&s->ps.settings, target);
 		pool_settings_put(target);
+		if (s->sync_clears_unknown)
+			s->unknown_owner = 0;
 		if (c)
 			c->pc.session.applied = true;
 		return;
@@ -462,7 +472,7 @@ const char *proxy_session_reset_sql(struct proxy_server *s, const struct cfg_poo
 		*clears = true;
 		return "DISCARD ALL";
 	}
-	if (d->effects & (PROTO_SQL_SETS | PROTO_SQL_SETS_ANY))
+	if ((d->effects & (PROTO_SQL_SETS | PROTO_SQL_SETS_ANY)) || s->unknown_owner)
 		return "SET SESSION AUTHORIZATION DEFAULT; RESET ALL";
 	return NULL;
 }
@@ -471,6 +481,7 @@ void proxy_session_reset_sent(struct proxy_server *s)
 {
 	pool_dirty_clear(&s->dirty);
 	pool_settings_assign(&s->ps.settings, NULL);
+	s->unknown_owner = 0;
 	s->pin_reset = false;
 	s->pin_effects = 0;
 }

@@ -22,7 +22,7 @@
 #define SQL_CAP   (1024 * 1024)
 #define VALUE_MAX 1024 /* longer values are skipped: sizes are not what this target looks at */
 
-static void check_sql_closed(const char *sql, size_t len)
+static void check_sql_closed(const char *sql, size_t len, bool reset_all)
 {
 	struct proto_lexer l;
 	static struct proto_tok t;
@@ -32,7 +32,11 @@ static void check_sql_closed(const char *sql, size_t len)
 		proto_lex(&l, &t);
 		FUZZ_CHECK(!t.unterminated);
 		FUZZ_CHECK(t.kind != PROTO_TOK_QIDENT);
-		FUZZ_CHECK(!proto_tok_punct(&t, ';'));
+		/* one statement (after RESET ALL; when asked for): a value cannot end it */
+		if (proto_tok_punct(&t, ';')) {
+			FUZZ_CHECK(reset_all);
+			reset_all = false;
+		}
 	} while (t.kind != PROTO_TOK_END && ++guard < 1000000);
 }
 
@@ -66,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (op & 7) {
 		case 0: {
 			char *name = cstr(&in), *value = cstr(&in);
-			if (name[0] && strlen(name) < PROTO_SQL_SETTING_LEN && strlen(value) < VALUE_MAX)
+			if (name[0] && strlen(name) < PROTO_SQL_SETTING_LEN &&
+			    strlen(value) < VALUE_MAX)
 				(void)pool_session_startup(&s, name, value);
 			free(name);
 			free(value);
@@ -82,9 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2: {
 			if (!capturing) {
 				unsigned checks = pool_capture_checks(&d, s.pins, true);
-				size_t n = pool_capture_sql(&d, checks, sql, sizeof(sql));
+				size_t n = pool_capture_sql(&d, backend, checks, sql, sizeof(sql));
 				FUZZ_CHECK(n != (size_t)-1);
-				check_sql_closed(sql, n);
+				check_sql_closed(sql, n, false);
 				pool_capture_begin(&cap, &d, checks, backend);
 				pool_dirty_clear(&d);
 				capturing = true;
@@ -115,14 +120,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		/* the backend is brought to the client's settings, and back */
-		size_t n = pool_settings_apply_sql(s.current, backend, sql, sizeof(sql));
+		size_t n = pool_settings_apply_sql(s.current, backend, false, sql, sizeof(sql));
 		FUZZ_CHECK(n != (size_t)-1);
 		FUZZ_CHECK((n == 0) == (s.current == backend));
-		check_sql_closed(sql, n);
-		FUZZ_CHECK(pool_settings_apply_sql(backend, backend, sql, sizeof(sql)) == 0);
-		n = pool_settings_apply_sql(backend, s.current, sql, sizeof(sql));
+		check_sql_closed(sql, n, false);
+		FUZZ_CHECK(pool_settings_apply_sql(backend, backend, false, sql, sizeof(sql)) == 0);
+		n = pool_settings_apply_sql(backend, s.current, false, sql, sizeof(sql));
 		FUZZ_CHECK(n != (size_t)-1);
-		check_sql_closed(sql, n);
+		check_sql_closed(sql, n, false);
+		n = pool_settings_apply_sql(s.current, backend, true, sql, sizeof(sql));
+		FUZZ_CHECK(n != (size_t)-1 && n >= 11 && memcmp(sql, "RESET ALL; ", 11) == 0);
+		check_sql_closed(sql, n, true);
 	}
 	if (capturing)
 		pool_capture_discard(&cap);

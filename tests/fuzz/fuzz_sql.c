@@ -16,13 +16,15 @@
 
 #define ALL_EFFECTS                                                                                \
 	(PROTO_SQL_SETS | PROTO_SQL_SETS_ANY | PROTO_SQL_PINS | PROTO_SQL_PINS_ANY |               \
-	 PROTO_SQL_UNPIN | PROTO_SQL_DROPS_STMTS)
+	 PROTO_SQL_UNPIN | PROTO_SQL_DROPS_STMTS | PROTO_SQL_SETS_UNNAMED)
 
 static void check_info(const struct proto_sql_info *i)
 {
 	FUZZ_CHECK((i->effects & ~(unsigned)ALL_EFFECTS) == 0);
 	FUZZ_CHECK(i->nsettings <= PROTO_SQL_MAX_SETTINGS);
 	FUZZ_CHECK((i->nsettings > 0) == ((i->effects & PROTO_SQL_SETS) != 0));
+	if (i->effects & PROTO_SQL_SETS_UNNAMED)
+		FUZZ_CHECK(i->effects & PROTO_SQL_SETS_ANY);
 	for (unsigned k = 0; k < i->nsettings; k++) {
 		size_t n = strnlen(i->settings[k], PROTO_SQL_SETTING_LEN);
 		FUZZ_CHECK(n > 0 && n < PROTO_SQL_SETTING_LEN);

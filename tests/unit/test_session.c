@@ -99,14 +99,14 @@ Test(session, apply_sql)
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		const struct pool_settings *w = from(cases[k].want), *h = from(cases[k].have);
 		char sql[1024];
-		size_t n = pool_settings_apply_sql(w, h, sql, sizeof(sql));
+		size_t n = pool_settings_apply_sql(w, h, false, sql, sizeof(sql));
 		cr_assert_neq(n, (size_t)-1, "case %zu", k);
 		cr_assert_str_eq(sql, cases[k].sql, "case %zu", k);
 		cr_assert_eq(n, strlen(cases[k].sql));
 		/* too small a buffer is an error, never a cut statement */
 		if (n > 0)
-			cr_assert_eq(pool_settings_apply_sql(w, h, sql, n), (size_t)-1, "case %zu",
-			             k);
+			cr_assert_eq(pool_settings_apply_sql(w, h, false, sql, n), (size_t)-1,
+			             "case %zu", k);
 		pool_settings_put(w);
 		pool_settings_put(h);
 	}
@@ -124,22 +124,22 @@ Test(session, capture_sql_named_full_and_pins)
 	struct pool_dirty d = {0};
 	char sql[2048];
 	dirty_of(&d, "SET search_path = x");
-	cr_assert_eq(pool_capture_sql(&d, 0, sql, sizeof(sql)), strlen(sql));
+	cr_assert_eq(pool_capture_sql(&d, NULL, 0, sql, sizeof(sql)), strlen(sql));
 	cr_assert_str_eq(sql, "SELECT 's', E'search_path', "
 	                      "pg_catalog.current_setting(E'search_path', true)");
 	dirty_of(&d, "SELECT pg_advisory_lock(1)");
 	unsigned checks = pool_capture_checks(&d, 0, true);
 	cr_assert_eq(checks, POOL_PIN_LOCK);
 	cr_assert_eq(pool_capture_checks(&d, 0, false), 0);
-	pool_capture_sql(&d, checks, sql, sizeof(sql));
+	pool_capture_sql(&d, NULL, checks, sql, sizeof(sql));
 	cr_assert(strstr(sql, " UNION ALL SELECT 'p', 'advisory_lock', NULL WHERE EXISTS ("));
 	dirty_of(&d, "RESET ALL");
-	pool_capture_sql(&d, 0, sql, sizeof(sql));
+	pool_capture_sql(&d, NULL, 0, sql, sizeof(sql));
 	cr_assert(strstr(sql, "FROM pg_catalog.pg_settings WHERE source"));
 	cr_assert_null(strstr(sql, "E'search_path'"), "full capture lists every name");
 	pool_dirty_clear(&d);
 	cr_assert_not(pool_dirty_pending(&d, 0, true));
-	cr_assert_eq(pool_capture_sql(&d, 0, sql, sizeof(sql)), 0);
+	cr_assert_eq(pool_capture_sql(&d, NULL, 0, sql, sizeof(sql)), 0);
 }
 
 Test(session, dirty_pending_rules)
@@ -230,7 +230,7 @@ Test(session, a_session_through_statements)
 	cr_assert_null(pool_settings_get(s.current, "transaction_isolation"));
 	cr_assert_null(pool_settings_get(backend, "search_path"), "the backend has none");
 	char sql[512];
-	cr_assert_gt(pool_settings_apply_sql(s.current, backend, sql, sizeof(sql)), 0);
+	cr_assert_gt(pool_settings_apply_sql(s.current, backend, false, sql, sizeof(sql)), 0);
 	cr_assert_str_eq(sql, "SELECT pg_catalog.set_config(E'search_path', E'app', false)");
 
 	/* RESET ROLE */
@@ -287,4 +287,60 @@ Test(session, pin_names)
 	pool_pin_names(POOL_PIN_LOCK | POOL_PIN_LISTEN, out, 5);
 	cr_assert_str_eq(out, "");
 	cr_assert_str_eq(pool_pin_name(3), "prepared_statement");
+}
+
+/* A backend that may hold settings nobody can name: RESET ALL first, then every setting the
+ * client has (only role and session authorization survive RESET ALL). */
+Test(session, apply_sql_after_reset_all)
+{
+	const struct pool_settings *w = MAKE("search_path", "x", "role", "r1");
+	const struct pool_settings *h = MAKE("search_path", "x", "role", "r1", "work_mem", "1MB");
+	char sql[512];
+	size_t n = pool_settings_apply_sql(w, h, true, sql, sizeof(sql));
+	cr_assert_eq(n, strlen(sql));
+	cr_assert_str_eq(sql,
+	                 "RESET ALL; SELECT pg_catalog.set_config(E'search_path', E'x', false)");
+	n = pool_settings_apply_sql(h, h, true, sql, sizeof(sql));
+	cr_assert_str_eq(sql,
+	                 "RESET ALL; SELECT pg_catalog.set_config(E'search_path', E'x', false), "
+	                 "pg_catalog.set_config(E'work_mem', E'1MB', false)");
+	const struct pool_settings *r = MAKE("role", "r1");
+	n = pool_settings_apply_sql(r, h, true, sql, sizeof(sql));
+	cr_assert_str_eq(sql, "RESET ALL; ", "nothing but the reset");
+	cr_assert_eq(n, strlen("RESET ALL; "));
+	cr_assert_eq(pool_settings_apply_sql(w, h, true, sql, 20), (size_t)-1);
+	pool_settings_put(w);
+	pool_settings_put(h);
+	pool_settings_put(r);
+}
+
+/* Placeholders are listed by no catalog: a look at every setting names those pglane knows
+ * of, and a reset one ('') is no setting. */
+Test(session, placeholders_in_a_full_capture)
+{
+	const struct pool_settings *before = MAKE("myapp.tenant", "42", "work_mem", "1MB");
+	struct pool_dirty d = {0};
+	dirty_of(&d, "SET other.x = 1; RESET work_mem");
+	char sql[2048];
+	pool_capture_sql(&d, before, 0, sql, sizeof(sql));
+	cr_assert(strstr(sql, "pg_catalog.current_setting(E'myapp.tenant', true)"), "%s", sql);
+	cr_assert(strstr(sql, "pg_catalog.current_setting(E'other.x', true)"), "%s", sql);
+	cr_assert_null(strstr(sql, "E'work_mem'"), "%s", sql);
+	struct pool_capture cap;
+	pool_capture_begin(&cap, &d, 0, before);
+	cr_assert(cap.full);
+	cr_assert_not(cap.unnamed);
+	pool_capture_row(&cap, "s", "myapp.tenant", "42", "app");
+	pool_capture_row(&cap, "s", "other.x", "", "app");
+	pool_capture_row(&cap, "s", "role", "none", "app");
+	cr_assert_str_eq(pool_settings_get(cap.settings, "myapp.tenant"), "42");
+	cr_assert_null(pool_settings_get(cap.settings, "other.x"));
+	cr_assert_null(pool_settings_get(cap.settings, "work_mem"), "reset: not listed");
+	pool_capture_discard(&cap);
+	pool_dirty_clear(&d);
+	dirty_of(&d, "DO $$BEGIN PERFORM set_config('a.b', 'c', false); END$$");
+	pool_capture_begin(&cap, &d, 0, before);
+	cr_assert(cap.unnamed, "a DO block may set what nobody can name");
+	pool_capture_discard(&cap);
+	pool_settings_put(before);
 }

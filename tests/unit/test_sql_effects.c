@@ -45,6 +45,7 @@ static void check_effects(const struct effect_case *cases, size_t n, bool backsl
 #define CHECK(t)           check_effects((t), sizeof(t) / sizeof((t)[0]), false)
 #define SETS               PROTO_SQL_SETS
 #define ANY                PROTO_SQL_SETS_ANY
+#define UNNAMED            (PROTO_SQL_SETS_ANY | PROTO_SQL_SETS_UNNAMED)
 #define DISCARD_ALL_EFFECT (PROTO_SQL_SETS_ANY | PROTO_SQL_UNPIN | PROTO_SQL_DROPS_STMTS)
 
 Test(sql_effects, ordinary_statements_do_nothing)
@@ -130,20 +131,20 @@ Test(sql_effects, resets_and_unknown_names_are_any)
 	        {"SET TIME ZONE LOCAL", ANY, ""},
 	        {"SET TIME ZONE DEFAULT", ANY, ""},
 	        {"SET NAMES DEFAULT", ANY, ""},
-	        {"SELECT set_config($1, 'x', false)", ANY, ""},
-	        {"SELECT set_config(name, value, false) FROM t", ANY, ""},
-	        {"SELECT set_config('a.b', 'x')", ANY, ""},
-	        {"SELECT set_config('a.b'", ANY, ""},
+	        {"SELECT set_config($1, 'x', false)", UNNAMED, ""},
+	        {"SELECT set_config(name, value, false) FROM t", UNNAMED, ""},
+	        {"SELECT set_config('a.b', 'x')", UNNAMED, ""},
+	        {"SELECT set_config('a.b'", UNNAMED, ""},
 	        {"SET", ANY, ""},
-	        {"SET x", ANY, ""},
-	        {"SET 'x' = 1", ANY, ""},
-	        {"DO $$BEGIN PERFORM 1; END$$", ANY | PROTO_SQL_PINS_ANY, ""},
+	        {"SET x", UNNAMED, ""},
+	        {"SET 'x' = 1", UNNAMED, ""},
+	        {"DO $$BEGIN PERFORM 1; END$$", UNNAMED | PROTO_SQL_PINS_ANY, ""},
 	        {"DISCARD ALL; SELECT 1", DISCARD_ALL_EFFECT, ""},
 	        {"SET a1=1; SET a2=1; SET a3=1; SET a4=1; SET a5=1; SET a6=1; SET a7=1; SET a8=1;",
 	         SETS, "a1,a2,a3,a4,a5,a6,a7,a8"},
 	        {"SET a1=1; SET a2=1; SET a3=1; SET a4=1; SET a5=1; SET a6=1; SET a7=1; SET a8=1; "
 	         "SET a9=1",
-	         SETS | ANY, "a1,a2,a3,a4,a5,a6,a7,a8"},
+	         SETS | UNNAMED, "a1,a2,a3,a4,a5,a6,a7,a8"},
 	};
 	CHECK(cases);
 }
