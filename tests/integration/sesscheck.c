@@ -431,6 +431,24 @@ void sc_check(struct sc_env *e, struct sc_client *c, struct sc_client *ref, stru
 		*out = s;
 }
 
+void sc_change(struct sc_env *e, struct sc_client *c, struct sc_client *ref, struct sc_client *by,
+               const char *const *sqls, size_t n, struct sc_snap *out)
+{
+	sc_steps(e, c, ref, sqls, n);
+	char ctx[1024];
+	size_t len = (size_t)snprintf(ctx, sizeof ctx, "after");
+	for (size_t i = 0; i < n && len < sizeof ctx; i++)
+		len += (size_t)snprintf(ctx + len, sizeof ctx - len, " `%s`", sqls[i]);
+	sc_check(e, c, ref, by, out, ctx);
+}
+
+void sc_change1(struct sc_env *e, struct sc_client *c, struct sc_client *ref, struct sc_client *by,
+                const char *sql, struct sc_snap *out)
+{
+	const char *sqls[1] = {sql};
+	sc_change(e, c, ref, by, sqls, 1, out);
+}
+
 void sc_leave_check(struct sc_env *e, struct sc_client *c, const char *user, const char *password,
                     const char *ctx)
 {

@@ -152,6 +152,12 @@ void sc_steps(struct sc_env *e, struct sc_client *c, struct sc_client *ref, cons
  * (may be NULL). */
 void sc_check(struct sc_env *e, struct sc_client *c, struct sc_client *ref, struct sc_client *by,
               struct sc_snap *out, const char *ctx);
+/* sc_steps then sc_check, the context naming the statements. */
+void sc_change(struct sc_env *e, struct sc_client *c, struct sc_client *ref, struct sc_client *by,
+               const char *const *sqls, size_t n, struct sc_snap *out);
+/* The same for one statement. */
+void sc_change1(struct sc_env *e, struct sc_client *c, struct sc_client *ref, struct sc_client *by,
+                const char *sql, struct sc_snap *out);
 /* `c` leaves; a new client of `user` then finds the defaults on the server `c` last used (and,
  * in transaction mode, on the other one). In session mode the other server must be taken (by
  * a bystander) so that the new client gets the one `c` left. */

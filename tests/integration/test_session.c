@@ -52,25 +52,16 @@ static struct trio trio_open(const char *user, const char *password)
 	return t;
 }
 
-/* Run one statement (or a sequence in one window) on A and its twin, then check. */
+/* Run statements on A and its twin, then check A and the bystander. */
 static void step(struct sc_env *e, struct trio *t, const char *sql, struct sc_snap *out)
 {
-	const char *sqls[1] = {sql};
-	sc_steps(e, &t->a, &t->d, sqls, 1);
-	char ctx[512];
-	snprintf(ctx, sizeof ctx, "after `%s`", sql);
-	sc_check(e, &t->a, &t->d, &t->b, out, ctx);
+	sc_change1(e, &t->a, &t->d, &t->b, sql, out);
 }
 
 static void steps(struct sc_env *e, struct trio *t, const char *const *sqls, size_t n,
                   struct sc_snap *out)
 {
-	sc_steps(e, &t->a, &t->d, sqls, n);
-	char ctx[1024];
-	size_t len = (size_t)snprintf(ctx, sizeof ctx, "after");
-	for (size_t i = 0; i < n && len < sizeof ctx; i++)
-		len += (size_t)snprintf(ctx + len, sizeof ctx - len, " `%s`", sqls[i]);
-	sc_check(e, &t->a, &t->d, &t->b, out, ctx);
+	sc_change(e, &t->a, &t->d, &t->b, sqls, n, out);
 }
 
 /* A snapshot of A inside its open transaction, held against the twin's (same transaction
