@@ -266,6 +266,42 @@ void sc_expect_col(const char *who, const struct sc_snap *s, enum sc_col col, co
 	                 col_names[col], s->v[col], want, s->pid);
 }
 
+static const char *const status_names[SC_NSTATUS] = {"TimeZone",
+                                                     "client_encoding",
+                                                     "DateStyle",
+                                                     "IntervalStyle",
+                                                     "session_authorization",
+                                                     "is_superuser",
+                                                     "standard_conforming_strings"};
+
+static const char *status_of(const struct sc_client *c, const char *name)
+{
+	const char *v = c->pq ? PQparameterStatus(c->pq, name) : rawpg_param(c->raw, name);
+	return v ? v : "";
+}
+
+static void status_expect(const struct sc_client *c, int k, const char *want, const char *ctx)
+{
+	const char *got = status_of(c, status_names[k]);
+	size_t gl = strlen(got);
+	bool ok = strcmp(got, want) == 0 || (strcmp(status_names[k], "DateStyle") == 0 && gl > 0 &&
+	                                     strncmp(got, want, gl) == 0 && want[gl] == ',');
+	cr_expect(ok, "%s: %s: ParameterStatus %s = '%s', want '%s'", ctx, c->name, status_names[k],
+	          got, want);
+}
+
+void sc_expect_status(const struct sc_client *c, const struct sc_client *ref, const char *ctx)
+{
+	for (int k = 0; k < SC_NSTATUS; k++)
+		status_expect(c, k, status_of(ref, status_names[k]), ctx);
+}
+
+void sc_expect_status_defaults(const struct sc_env *e, const struct sc_client *c, const char *ctx)
+{
+	for (int k = 0; k < SC_NSTATUS; k++)
+		status_expect(c, k, e->status[k], ctx);
+}
+
 /* ---- steering ---- */
 
 void sc_env_init(struct sc_env *e, const char *mode, const char *user, const char *password)
@@ -275,6 +311,8 @@ void sc_env_init(struct sc_env *e, const char *mode, const char *user, const cha
 	e->txn = strcmp(mode, "transaction") == 0;
 	struct sc_client d = sc_connect_direct("fresh direct connection", user, password, NULL);
 	sc_snap(&d, &e->defaults);
+	for (int k = 0; k < SC_NSTATUS; k++)
+		snprintf(e->status[k], sizeof e->status[k], "%s", status_of(&d, status_names[k]));
 	sc_close(&d);
 	if (!e->txn)
 		return;
@@ -422,9 +460,11 @@ void sc_check(struct sc_env *e, struct sc_client *c, struct sc_client *ref, stru
 		snprintf(what, sizeof what, "%s (transaction %d)", ctx, round + 1);
 		sc_snap_next(e, c, round % 2 == 1, &s, what);
 		sc_expect_same(c->name, &s, &want, what);
+		sc_expect_status(c, ref, what);
 		if (by) {
 			sc_snap_on(e, by, c->pid, &b, what);
 			sc_expect_same(by->name, &b, &e->defaults, what);
+			sc_expect_status_defaults(e, by, what);
 		}
 	}
 	if (out)
@@ -478,5 +518,6 @@ void sc_leave_check(struct sc_env *e, struct sc_client *c, const char *user, con
 			        what, s.pid, pid);
 		sc_expect_same(n.name, &s, &e->defaults, what);
 	}
+	sc_expect_status_defaults(e, &n, what);
 	sc_close(&n);
 }

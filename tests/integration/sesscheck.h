@@ -70,11 +70,15 @@ struct sc_client {
 	long long pid;     /* backend of its last snapshot, 0 before the first */
 };
 
+/* The ParameterStatus values compared (PostgreSQL reports them, a driver acts on them). */
+#define SC_NSTATUS 7
+
 struct sc_env {
-	bool txn;                /* transaction mode: steer with the holders */
-	PGconn *hold[2];         /* transaction mode: holder clients of the env's user */
-	int held;                /* the holder in a transaction, -1 when none */
-	struct sc_snap defaults; /* a fresh direct connection of the env's user */
+	bool txn;                    /* transaction mode: steer with the holders */
+	PGconn *hold[2];             /* transaction mode: holder clients of the env's user */
+	int held;                    /* the holder in a transaction, -1 when none */
+	struct sc_snap defaults;     /* a fresh direct connection of the env's user */
+	char status[SC_NSTATUS][64]; /* its ParameterStatus values ("" when not sent) */
 };
 
 /* ---- fixtures and pglane ---- */
@@ -120,6 +124,12 @@ void sc_expect_col(const char *who, const struct sc_snap *s, enum sc_col col, co
                    const char *ctx);
 const char *sc_col_name(enum sc_col col);
 
+/* The ParameterStatus values the client last received must be the reference's (a DateStyle
+ * of the client's own shorter spelling, "ISO" for "ISO, MDY", is accepted). */
+void sc_expect_status(const struct sc_client *c, const struct sc_client *ref, const char *ctx);
+/* The same against the values of a fresh direct connection of the env's user. */
+void sc_expect_status_defaults(const struct sc_env *e, const struct sc_client *c, const char *ctx);
+
 /* ---- steering (no-ops in session mode) ---- */
 
 /* Holders of `user`; the defaults from a fresh direct connection of `user`. */
@@ -146,7 +156,8 @@ void sc_snap_on(struct sc_env *e, struct sc_client *c, long long pid, struct sc_
  * reference `ref` (may be NULL), expecting the same outcome from both. */
 void sc_steps(struct sc_env *e, struct sc_client *c, struct sc_client *ref, const char *const *sqls,
               size_t n);
-/* The check after a change: two next transactions of `c` must show the values of `ref`; after
+/* The check after a change: two next transactions of `c` must show the values of `ref` (and its
+ * ParameterStatus values); after
  * each, `by` (may be NULL; a client of the env's user with no settings of its own) steered onto
  * the server `c` has just used must show the defaults. The last snapshot of `c` goes to `out`
  * (may be NULL). */
