@@ -21,13 +21,26 @@ const char sc_snap_sql[] =
         " coalesce(current_setting('myapp.tenant', true), '" SC_UNDEFINED "'),"
         " coalesce(current_setting('myapp.x', true), '" SC_UNDEFINED "'),"
         " '03/05/2024'::date::text, (timestamptz '2024-01-01 00:00:00+00')::text,"
-        " 0.1::float8::text, pg_backend_pid()::text)";
+        " 0.1::float8::text, current_setting('default_transaction_isolation'),"
+        " pg_backend_pid()::text)";
 
-static const char *const col_names[SC_NCOLS] = {
-        "current_user",    "session_user",       "search_path",        "current_schema()",
-        "work_mem",        "lock_timeout",       "statement_timeout",  "TimeZone",
-        "client_encoding", "DateStyle",          "extra_float_digits", "myapp.tenant",
-        "myapp.x",         "'03/05/2024'::date", "timestamptz text",   "0.1::float8"};
+static const char *const col_names[SC_NCOLS] = {"current_user",
+                                                "session_user",
+                                                "search_path",
+                                                "current_schema()",
+                                                "work_mem",
+                                                "lock_timeout",
+                                                "statement_timeout",
+                                                "TimeZone",
+                                                "client_encoding",
+                                                "DateStyle",
+                                                "extra_float_digits",
+                                                "myapp.tenant",
+                                                "myapp.x",
+                                                "'03/05/2024'::date",
+                                                "timestamptz text",
+                                                "0.1::float8",
+                                                "default_transaction_isolation"};
 
 const char *sc_col_name(enum sc_col col)
 {
@@ -48,6 +61,7 @@ void sc_fixtures(void)
 	PQsetNoticeProcessor(a, quiet, NULL);
 	it_exec_ok(a, "DROP SCHEMA IF EXISTS " SC_SCHEMA_A " CASCADE");
 	it_exec_ok(a, "DROP SCHEMA IF EXISTS " SC_SCHEMA_B " CASCADE");
+	it_exec_ok(a, "DROP SCHEMA IF EXISTS " SC_SCHEMA_Q " CASCADE");
 	it_exec_ok(a, "DROP ROLE IF EXISTS " SC_USER);
 	it_exec_ok(a, "DROP ROLE IF EXISTS " SC_OTHER);
 	it_exec_ok(a, "DROP ROLE IF EXISTS " SC_ROLE);
@@ -57,17 +71,23 @@ void sc_fixtures(void)
 	it_exec_ok(a, "GRANT " SC_ROLE " TO " SC_USER);
 	it_exec_ok(a, "CREATE SCHEMA " SC_SCHEMA_A);
 	it_exec_ok(a, "CREATE SCHEMA " SC_SCHEMA_B);
-	it_exec_ok(a, "GRANT USAGE ON SCHEMA " SC_SCHEMA_A ", " SC_SCHEMA_B " TO PUBLIC");
+	it_exec_ok(a, "CREATE SCHEMA " SC_SCHEMA_Q);
+	it_exec_ok(a, "GRANT USAGE ON SCHEMA " SC_SCHEMA_A ", " SC_SCHEMA_B ", " SC_SCHEMA_Q
+	              " TO PUBLIC");
+	it_exec_ok(a, "CREATE FUNCTION " SC_SET_TENANT "(t text) RETURNS text LANGUAGE sql"
+	              " AS $$ SELECT set_config('myapp.tenant', t, false) $$");
 	PQfinish(a);
 }
 
 void sc_fixtures_drop(void)
 {
 	PGconn *a = it_connect_admin();
-	static const char *const sqls[] = {
-	        "DROP SCHEMA IF EXISTS " SC_SCHEMA_A " CASCADE",
-	        "DROP SCHEMA IF EXISTS " SC_SCHEMA_B " CASCADE", "DROP ROLE IF EXISTS " SC_USER,
-	        "DROP ROLE IF EXISTS " SC_OTHER, "DROP ROLE IF EXISTS " SC_ROLE};
+	static const char *const sqls[] = {"DROP SCHEMA IF EXISTS " SC_SCHEMA_A " CASCADE",
+	                                   "DROP SCHEMA IF EXISTS " SC_SCHEMA_B " CASCADE",
+	                                   "DROP SCHEMA IF EXISTS " SC_SCHEMA_Q " CASCADE",
+	                                   "DROP ROLE IF EXISTS " SC_USER,
+	                                   "DROP ROLE IF EXISTS " SC_OTHER,
+	                                   "DROP ROLE IF EXISTS " SC_ROLE};
 	for (size_t i = 0; i < sizeof sqls / sizeof sqls[0]; i++)
 		PQclear(PQexec(a, sqls[i]));
 	PQfinish(a);
@@ -217,11 +237,18 @@ static void snap_parse(const char *who, const char *row, struct sc_snap *s)
 
 void sc_snap(struct sc_client *c, struct sc_snap *s)
 {
+	sc_snap_with(c, "", s);
+}
+
+void sc_snap_with(struct sc_client *c, const char *prefix, struct sc_snap *s)
+{
+	char sql[2048];
+	cr_assert(snprintf(sql, sizeof sql, "%s%s", prefix, sc_snap_sql) < (int)sizeof sql);
 	char *row;
 	if (c->raw) {
-		row = rawpg_query_value(c->raw, sc_snap_sql);
+		row = rawpg_query_value(c->raw, sql);
 	} else {
-		PGresult *r = PQexec(c->pq, sc_snap_sql);
+		PGresult *r = PQexec(c->pq, sql);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 			char msg[600];
 			snprintf(msg, sizeof msg, "%s %s", it_sqlstate(r),

@@ -31,6 +31,9 @@
 #define SC_ROLE           "it_sess_role" /* NOLOGIN, granted to SC_USER */
 #define SC_SCHEMA_A       "it_sess_a"    /* schemas usable by everyone */
 #define SC_SCHEMA_B       "it_sess_b"
+#define SC_SCHEMA_Q       "\"it_sess q\"" /* a name that needs quotes */
+/* SC_SCHEMA_A.set_tenant(text): set_config('myapp.tenant', $1, false), hidden in a function */
+#define SC_SET_TENANT SC_SCHEMA_A ".set_tenant"
 
 /* The columns of a snapshot. */
 enum sc_col {
@@ -45,11 +48,12 @@ enum sc_col {
 	SC_CLIENT_ENCODING,
 	SC_DATESTYLE,
 	SC_EXTRA_FLOAT_DIGITS,
-	SC_TENANT,  /* current_setting('myapp.tenant', true), "<null>" when undefined */
-	SC_MYAPP_X, /* current_setting('myapp.x', true) */
-	SC_DATE,    /* '03/05/2024'::date::text */
-	SC_TSTZ,    /* timestamptz '2024-01-01 00:00:00+00'::text */
-	SC_FLOAT,   /* 0.1::float8::text */
+	SC_TENANT,    /* current_setting('myapp.tenant', true), "<null>" when undefined */
+	SC_MYAPP_X,   /* current_setting('myapp.x', true) */
+	SC_DATE,      /* '03/05/2024'::date::text */
+	SC_TSTZ,      /* timestamptz '2024-01-01 00:00:00+00'::text */
+	SC_FLOAT,     /* 0.1::float8::text */
+	SC_ISOLATION, /* default_transaction_isolation */
 	SC_NCOLS
 };
 
@@ -116,6 +120,8 @@ void sc_exec_ok(struct sc_client *c, const char *sql);
 void sc_exec_both(struct sc_client *c, struct sc_client *ref, const char *sql);
 /* A snapshot of the client's session in its current (or a new) transaction; c->pid is set. */
 void sc_snap(struct sc_client *c, struct sc_snap *s);
+/* The same with `prefix` (e.g. a lane hint comment) in front of the query. */
+void sc_snap_with(struct sc_client *c, const char *prefix, struct sc_snap *s);
 /* Every column of `got` must equal `want` (an undefined placeholder equals an empty one). */
 void sc_expect_same(const char *who, const struct sc_snap *got, const struct sc_snap *want,
                     const char *ctx);

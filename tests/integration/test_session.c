@@ -4,7 +4,10 @@
  * false) (also over the extended protocol), SET TIME ZONE, SET NAMES, a custom placeholder;
  * PostgreSQL's rules for SET in a transaction that rolls back (also to a savepoint, and in the
  * implicit transaction of a multi-statement Query), SET LOCAL and set_config(..., true), RESET,
- * RESET ALL and DISCARD ALL; six clients with settings of their own at once.
+ * RESET ALL and DISCARD ALL; the spellings of SET (quoting, comments, case, units, extended
+ * protocol, SET SESSION CHARACTERISTICS, values with quotes); set_config hidden in a function,
+ * a DO block or dynamic SQL; settings following a client into the olap lane; six clients with
+ * settings of their own at once.
  *
  * Every check holds the client against a direct connection given the same statements (the
  * values a connection of its own would have). With a pool of 2 in transaction mode, holder
@@ -258,6 +261,156 @@ static void placeholder_follows_setter(const char *mode)
 	step(&e, &t, "SET myapp.tenant = '44'", &s);
 	trio_leave(&e, &t, "postgres", NULL, "placeholder");
 	sc_env_fini(&e);
+}
+
+/* The ways of writing a SET that a client may use, each held against the twin. */
+SESSION_CASE(set_spellings)
+static void set_spellings(const char *mode)
+{
+	static const struct {
+		const char *sql;
+		enum sc_col col;
+		const char *want; /* NULL: only the twin */
+	} forms[] = {
+	        {"set WORK_MEM to 7168", SC_WORK_MEM, "7MB"},
+	        {"SET \"work_mem\" TO '8MB'", SC_WORK_MEM, "8MB"},
+	        {"SET SESSION work_mem = '9MB'", SC_WORK_MEM, "9MB"},
+	        {"SeT wOrK_mEm = '10MB'", SC_WORK_MEM, "10MB"},
+	        {"-- a comment\nSET work_mem = '11MB'", SC_WORK_MEM, "11MB"},
+	        {"/* c1 */ /* c2 /* nested */ */ SET work_mem = '12MB'", SC_WORK_MEM, "12MB"},
+	        {"SELECT 1; SET work_mem = '13MB'; SELECT 2", SC_WORK_MEM, "13MB"},
+	        {"SET work_mem TO DEFAULT", SC_WORK_MEM, NULL},
+	        {"SELECT pg_catalog.set_config('WORK_MEM', '14MB', false), 1", SC_WORK_MEM, "14MB"},
+	        {"SELECT set_config('myapp.tenant', E'it''s\\\\x', false)", SC_TENANT, "it's\\x"},
+	        {"SET myapp.tenant = 'a,b \"c\" $$'", SC_TENANT, "a,b \"c\" $$"},
+	        {"SET search_path = " SC_SCHEMA_Q ", public", SC_CURRENT_SCHEMA, "it_sess q"},
+	        {"SELECT set_config('search_path', '" SC_SCHEMA_Q ", " SC_SCHEMA_A "', false)",
+	         SC_SEARCH_PATH, SC_SCHEMA_Q ", " SC_SCHEMA_A},
+	        {"SET TIME ZONE INTERVAL '+05:30' HOUR TO MINUTE", SC_TIMEZONE, NULL},
+	        {"SET TIME ZONE -3", SC_TIMEZONE, NULL},
+	        {"SET TimeZone = 'America/New_York'", SC_TIMEZONE, "America/New_York"},
+	        {"SET CLIENT_ENCODING TO 'WIN1252'", SC_CLIENT_ENCODING, "WIN1252"},
+	        {"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+	         SC_ISOLATION, "repeatable read"},
+	        {"SET default_transaction_isolation = 'serializable'", SC_ISOLATION,
+	         "serializable"},
+	        {"SET ROLE '" SC_ROLE "'", SC_CURRENT_USER, SC_ROLE},
+	        {"SET ROLE NONE", SC_CURRENT_USER, "postgres"},
+	        {"SET SESSION AUTHORIZATION '" SC_ROLE "'", SC_SESSION_USER, SC_ROLE},
+	        {"RESET SESSION AUTHORIZATION", SC_SESSION_USER, "postgres"},
+	        {"SET LOCAL work_mem = '15MB'; SET lock_timeout = '4s'", SC_LOCK_TIMEOUT, "4s"},
+	};
+	sc_fixtures();
+	sc_start(mode, NULL);
+	struct sc_env e;
+	sc_env_init(&e, mode, "postgres", NULL);
+	struct trio t = trio_open("postgres", NULL);
+	struct sc_snap s;
+	for (size_t i = 0; i < NSQL(forms); i++) {
+		step(&e, &t, forms[i].sql, &s);
+		if (forms[i].want)
+			sc_expect_col("A", &s, forms[i].col, forms[i].want, forms[i].sql);
+	}
+	/* A SET over the extended protocol (Parse/Bind/Execute of the unnamed statement). */
+	sc_hold_on(&e, t.a.pid);
+	PGconn *pcs[2] = {t.a.pq, t.d.pq};
+	for (int i = 0; i < 2; i++) {
+		PGresult *r = PQexecParams(pcs[i], "SET lock_timeout = '4321ms'", 0, NULL, NULL,
+		                           NULL, NULL, 0);
+		cr_expect_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: extended SET: %s",
+		             i ? "twin" : "A", PQresultErrorMessage(r));
+		PQclear(r);
+	}
+	sc_release(&e);
+	sc_check(&e, &t.a, &t.d, &t.b, &s, "after an extended-protocol SET");
+	sc_expect_col("A", &s, SC_LOCK_TIMEOUT, "4321ms", "after an extended-protocol SET");
+	trio_leave(&e, &t, "postgres", NULL, "SET spellings");
+	sc_env_fini(&e);
+	sc_fixtures_drop();
+}
+
+/* set_config(..., false) and SET run where no statement text shows them: in a function, in a
+ * DO block, in dynamic SQL. */
+SESSION_CASE(set_config_hidden_in_function)
+static void set_config_hidden_in_function(const char *mode)
+{
+	sc_fixtures();
+	sc_start(mode, NULL);
+	struct sc_env e;
+	sc_env_init(&e, mode, "postgres", NULL);
+	struct trio t = trio_open("postgres", NULL);
+	struct sc_snap s;
+	step(&e, &t, "SELECT " SC_SET_TENANT "('77')", &s);
+	sc_expect_col("A", &s, SC_TENANT, "77", "after a function's set_config");
+	step(&e, &t, "DO $$BEGIN PERFORM set_config('work_mem', '3MB', false); END$$", &s);
+	sc_expect_col("A", &s, SC_WORK_MEM, "3MB", "after a DO block's set_config");
+	step(&e, &t, "DO $$BEGIN EXECUTE 'SET lock_timeout = ''1s'''; END$$", &s);
+	sc_expect_col("A", &s, SC_LOCK_TIMEOUT, "1s", "after a DO block's dynamic SET");
+	static const char *const rb[] = {"BEGIN", "SELECT " SC_SET_TENANT "('78')", "ROLLBACK"};
+	steps(&e, &t, rb, NSQL(rb), &s);
+	sc_expect_col("A", &s, SC_TENANT, "77", "after a function's set_config rolled back");
+	trio_leave(&e, &t, "postgres", NULL, "hidden set_config");
+	sc_env_fini(&e);
+	sc_fixtures_drop();
+}
+
+/* ---- lanes (transaction mode) ---- */
+
+#define HINT_OLAP "/* lane: olap */ "
+
+/* Snapshots of A in each lane (one server per lane) against the twin, and of the bystander
+ * B in each lane right after A there. */
+static void lanes_check(struct trio *t, const struct sc_snap *defaults, const char *ctx)
+{
+	struct sc_snap want, oltp, olap, b;
+	sc_snap(&t->d, &want);
+	sc_snap(&t->a, &oltp);
+	sc_expect_same("A in lane oltp", &oltp, &want, ctx);
+	sc_snap(&t->b, &b);
+	sc_expect_same("B in lane oltp", &b, defaults, ctx);
+	cr_expect_eq(b.pid, oltp.pid, "%s: lane oltp has two servers (%lld, %lld)", ctx, oltp.pid,
+	             b.pid);
+	sc_snap_with(&t->a, HINT_OLAP, &olap);
+	sc_expect_same("A in lane olap", &olap, &want, ctx);
+	cr_expect_neq(olap.pid, oltp.pid, "%s: lanes oltp and olap share backend %lld", ctx,
+	              olap.pid);
+	sc_snap_with(&t->b, HINT_OLAP, &b);
+	sc_expect_same("B in lane olap", &b, defaults, ctx);
+}
+
+/* A client's settings follow it into the olap lane (its own pool) and back. */
+IT_TEST(session, settings_follow_client_across_lanes)
+{
+	sc_fixtures();
+	it_pglane_start("auth = { type = \"trust\"; };\n"
+	                "pool = { mode = \"transaction\"; size = 1; };\n"
+	                "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@;"
+	                " oltp = { size = 1; }; olap = { size = 1; }; } );\n");
+	struct sc_env e;
+	sc_env_init(&e, "session", "postgres", NULL); /* the defaults only: no holders */
+	struct trio t = trio_open("postgres", NULL);
+	lanes_check(&t, &e.defaults, "at login");
+	static const char *const set[] = {"SET work_mem = '7MB'", "SET myapp.tenant = '42'",
+	                                  "SET search_path = " SC_SCHEMA_A, "SET ROLE " SC_ROLE};
+	for (size_t i = 0; i < NSQL(set); i++)
+		sc_exec_both(&t.a, &t.d, set[i]);
+	lanes_check(&t, &e.defaults, "after SETs in lane oltp");
+	sc_exec_both(&t.a, &t.d, HINT_OLAP "SET lock_timeout = '2s'");
+	lanes_check(&t, &e.defaults, "after a SET in lane olap");
+	sc_exec_both(&t.a, &t.d, HINT_OLAP "RESET ALL");
+	lanes_check(&t, &e.defaults, "after RESET ALL in lane olap");
+	sc_close(&t.a);
+	struct sc_client n = sc_connect("the next client", "postgres", NULL, NULL);
+	struct sc_snap s;
+	sc_snap(&n, &s);
+	sc_expect_same(n.name, &s, &e.defaults, "lane oltp after A left");
+	sc_snap_with(&n, HINT_OLAP, &s);
+	sc_expect_same(n.name, &s, &e.defaults, "lane olap after A left");
+	sc_close(&n);
+	sc_close(&t.b);
+	sc_close(&t.d);
+	sc_env_fini(&e);
+	sc_fixtures_drop();
 }
 
 /* ---- transactions ---- */
