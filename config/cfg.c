@@ -5,10 +5,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/cfg_private.h"
 
 const char *const cfg_pool_mode_names[2] = {"session", "transaction"};
+const char *const cfg_pin_mode_names[3] = {"pin", "refuse", "allow"};
 const char *const cfg_auth_type_names[3] = {"trust", "md5", "scram-sha-256"};
 const char *const cfg_log_format_names[2] = {"text", "json"};
 const char *const cfg_log_level_names[4] = {"error", "warning", "info", "debug"};
@@ -46,39 +48,55 @@ bool cfg_pool_set_defaults(struct cfg_pool *p)
 	p->server_reset_query = strdup("DISCARD ALL");
 	p->track_parameters = NULL;
 	p->ntrack_parameters = 0;
+	p->pin_session_state = CFG_PIN_PIN;
 	return p->server_reset_query != NULL;
+}
+
+/* A copy of the list `src` (`n` strings) into *dst / *dn; false when out of memory (what was
+ * copied is counted in *dn, for the caller's release). */
+static bool strv_copy(char ***dst, size_t *dn, char *const *src, size_t n)
+{
+	*dst = NULL;
+	*dn = 0;
+	if (n == 0)
+		return true;
+	*dst = calloc(n, sizeof(char *));
+	if (!*dst)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		(*dst)[i] = strdup(src[i]);
+		if (!(*dst)[i])
+			return false;
+		*dn = i + 1;
+	}
+	return true;
 }
 
 bool cfg_pool_copy(struct cfg_pool *dst, const struct cfg_pool *src)
 {
 	*dst = *src;
-	dst->server_reset_query = NULL;
 	dst->track_parameters = NULL;
 	dst->ntrack_parameters = 0;
+	dst->ignore_startup_parameters = NULL;
+	dst->nignore_startup_parameters = 0;
 	dst->server_reset_query = strdup(src->server_reset_query ? src->server_reset_query : "");
-	if (!dst->server_reset_query)
-		return false;
-	if (src->ntrack_parameters == 0)
-		return true;
-	dst->track_parameters = calloc(src->ntrack_parameters, sizeof(char *));
-	if (!dst->track_parameters)
-		return false;
-	for (size_t i = 0; i < src->ntrack_parameters; i++) {
-		dst->track_parameters[i] = strdup(src->track_parameters[i]);
-		if (!dst->track_parameters[i])
-			return false;
-		dst->ntrack_parameters = i + 1;
-	}
-	return true;
+	return dst->server_reset_query &&
+	       strv_copy(&dst->track_parameters, &dst->ntrack_parameters, src->track_parameters,
+	                 src->ntrack_parameters) &&
+	       strv_copy(&dst->ignore_startup_parameters, &dst->nignore_startup_parameters,
+	                 src->ignore_startup_parameters, src->nignore_startup_parameters);
 }
 
 void cfg_pool_release(struct cfg_pool *p)
 {
 	free(p->server_reset_query);
 	cfg_strv_free(p->track_parameters, p->ntrack_parameters);
+	cfg_strv_free(p->ignore_startup_parameters, p->nignore_startup_parameters);
 	p->server_reset_query = NULL;
 	p->track_parameters = NULL;
 	p->ntrack_parameters = 0;
+	p->ignore_startup_parameters = NULL;
+	p->nignore_startup_parameters = 0;
 }
 
 bool cfg_database_init(struct cfg_database *db, const char *name, const struct cfg *c)
@@ -274,6 +292,19 @@ const char *cfg_lane_name(enum cfg_lane_kind k)
 const char *cfg_pool_mode_name(enum cfg_pool_mode m)
 {
 	return (unsigned)m < 2 ? cfg_pool_mode_names[m] : "?";
+}
+
+const char *cfg_pin_mode_name(enum cfg_pin_mode m)
+{
+	return (unsigned)m < 3 ? cfg_pin_mode_names[m] : "?";
+}
+
+bool cfg_ignores_startup_parameter(const struct cfg_pool *p, const char *name)
+{
+	for (size_t i = 0; i < p->nignore_startup_parameters; i++)
+		if (strcasecmp(p->ignore_startup_parameters[i], name) == 0)
+			return true;
+	return false;
 }
 
 const char *cfg_sslmode_name(enum cfg_sslmode m)

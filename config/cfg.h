@@ -17,6 +17,10 @@ enum cfg_log_format { CFG_LOG_TEXT, CFG_LOG_JSON };
 enum cfg_log_level { CFG_LOG_ERROR, CFG_LOG_WARNING, CFG_LOG_INFO, CFG_LOG_DEBUG };
 enum cfg_tls_mode { CFG_TLS_DISABLE, CFG_TLS_ALLOW, CFG_TLS_REQUIRE };
 enum cfg_lane_kind { CFG_LANE_OLTP, CFG_LANE_OLAP, CFG_LANE_COUNT };
+/* What transaction mode does with state that cannot move to another server (session advisory
+ * locks, temp tables, cursors WITH HOLD, SQL PREPARE, LISTEN, LOAD): keep the client on its
+ * server while it lasts, refuse the statement, or let it stay behind (unsafe). */
+enum cfg_pin_mode { CFG_PIN_PIN, CFG_PIN_REFUSE, CFG_PIN_ALLOW };
 /* TLS towards the servers, as libpq's sslmode: verify-ca checks the chain against a CA,
  * verify-full also the host name. */
 enum cfg_sslmode {
@@ -46,6 +50,9 @@ struct cfg_pool {
 	char *server_reset_query; /* owned; "" = none */
 	char **track_parameters;  /* owned; extra tracked parameter names */
 	size_t ntrack_parameters;
+	enum cfg_pin_mode pin_session_state;
+	char **ignore_startup_parameters; /* owned; start-up parameters pglane drops */
+	size_t nignore_startup_parameters;
 };
 
 struct cfg_endpoint {
@@ -167,6 +174,10 @@ bool cfg_is_admin(const struct cfg *c, const char *user, bool *full);
 __attribute__((warn_unused_result)) bool cfg_duration_parse(const char *s, int64_t *ms);
 const char *cfg_lane_name(enum cfg_lane_kind k);
 const char *cfg_pool_mode_name(enum cfg_pool_mode m);
+/* "pin", "refuse", "allow". */
+const char *cfg_pin_mode_name(enum cfg_pin_mode m);
+/* Is `name` in the pool's ignore_startup_parameters (case-insensitive)? */
+bool cfg_ignores_startup_parameter(const struct cfg_pool *p, const char *name);
 /* "disable", "prefer", "require", "verify-ca", "verify-full" ("?" out of range). */
 const char *cfg_sslmode_name(enum cfg_sslmode m);
 

@@ -197,6 +197,9 @@ static void add_pool(struct flat *f, const char *prefix, const struct cfg_pool *
 	add_duration(f, prefix, "client_login_timeout", p->client_login_timeout_ms);
 	add_str(f, prefix, "server_reset_query", p->server_reset_query);
 	add_strv(f, prefix, "track_parameters", p->track_parameters, p->ntrack_parameters);
+	add_str(f, prefix, "pin_session_state", cfg_pin_mode_name(p->pin_session_state));
+	add_strv(f, prefix, "ignore_startup_parameters", p->ignore_startup_parameters,
+	         p->nignore_startup_parameters);
 }
 
 /* "host:port,host:port"; an IPv6 address in brackets ("[::1]:5433"). */

@@ -61,6 +61,12 @@ static bool pool_key(struct cfg_loader *L, const config_setting_t *s, const char
 	} else if (strcmp(name, "track_parameters") == 0) {
 		(void)cfg_get_strv(L, s, key, CFG_STR_NAME, &p->track_parameters,
 		                   &p->ntrack_parameters);
+	} else if (strcmp(name, "ignore_startup_parameters") == 0) {
+		(void)cfg_get_strv(L, s, key, CFG_STR_NAME, &p->ignore_startup_parameters,
+		                   &p->nignore_startup_parameters);
+	} else if (strcmp(name, "pin_session_state") == 0) {
+		if (cfg_get_enum(L, s, key, cfg_pin_mode_names, NELEMS(cfg_pin_mode_names), &v))
+			p->pin_session_state = (enum cfg_pin_mode)v;
 	} else {
 		for (size_t i = 0; i < NELEMS(pool_durations); i++) {
 			if (strcmp(name, pool_durations[i].name) == 0) {

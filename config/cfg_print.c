@@ -133,6 +133,9 @@ static void print_pool_keys(FILE *out, int depth, const struct cfg_pool *p)
 	key_duration(out, depth, "client_login_timeout", p->client_login_timeout_ms);
 	key_str(out, depth, "server_reset_query", p->server_reset_query);
 	key_strv(out, depth, "track_parameters", p->track_parameters, p->ntrack_parameters);
+	key_str(out, depth, "pin_session_state", cfg_pin_mode_name(p->pin_session_state));
+	key_strv(out, depth, "ignore_startup_parameters", p->ignore_startup_parameters,
+	         p->nignore_startup_parameters);
 }
 
 static void print_lane(FILE *out, const struct cfg_lane *l, enum cfg_lane_kind k)

@@ -127,13 +127,15 @@ static enum proxy_msg_result answer(struct proxy_client *c, size_t size, uint8_t
 
 /* What a Query is, when it is all there (a longer one is none of the statements that
  * matter here). */
-static enum proto_sql_kind classify(const uint8_t *msg, size_t avail, size_t size, char *name,
-                                    size_t cap)
+static void classify(const uint8_t *msg, size_t avail, size_t size, struct proto_sql_info *info)
 {
-	if (avail < size)
-		return PROTO_SQL_OTHER;
-	return proto_sql_classify((const char *)msg + PROTO_HEADER_SIZE, size - PROTO_HEADER_SIZE,
-	                          name, cap);
+	if (avail < size) {
+		info->kind = PROTO_SQL_OTHER;
+		info->effects = 0;
+		return;
+	}
+	proto_sql_scan((const char *)msg + PROTO_HEADER_SIZE, size - PROTO_HEADER_SIZE, false,
+	               info);
 }
 
 /* The statement `name` of a client, or NULL. */
@@ -198,13 +200,13 @@ enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint
 		return r;
 	}
 	case PROTO_FE_QUERY: {
-		char name[PROTO_MAX_NAME];
-		if (classify(msg, avail, size, name, sizeof(name)) != PROTO_SQL_DEALLOCATE ||
-		    !lookup(c, name))
+		struct proto_sql_info info;
+		classify(msg, avail, size, &info);
+		if (info.kind != PROTO_SQL_DEALLOCATE || !lookup(c, info.name))
 			return MSG_FORWARD;
 		enum proxy_msg_result r = answer(c, size, 0, "DEALLOCATE", true);
 		if (r == MSG_DONE)
-			pool_stmt_map_del(c->stmts, name);
+			pool_stmt_map_del(c->stmts, info.name);
 		return r;
 	}
 	default:
@@ -402,12 +404,13 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_server *s,
                                       const uint8_t *msg, size_t avail, size_t size)
 {
-	char name[PROTO_MAX_NAME];
-	enum proto_sql_kind kind = classify(msg, avail, size, name, sizeof(name));
-	if (kind == PROTO_SQL_DEALLOCATE && lookup(c, name)) {
+	struct proto_sql_info info;
+	classify(msg, avail, size, &info);
+	enum proto_sql_kind kind = info.kind;
+	if (kind == PROTO_SQL_DEALLOCATE && lookup(c, info.name)) {
 		if (!proxy_req_push(s, PROTO_FE_QUERY, REQ_FAKE, NULL, 0))
 			return MSG_ERROR;
-		pool_stmt_map_del(c->stmts, name);
+		pool_stmt_map_del(c->stmts, info.name);
 		return consumed(c, size);
 	}
 	unsigned flags = 0;

@@ -104,17 +104,14 @@ static void check_simple(void)
 /* The SQL readers on `sql` (`len` bytes, not NUL-terminated) with name buffers of `cap`. */
 static void check_sql(const char *text, size_t len, size_t cap)
 {
-	char name[NAME_CAP_MAX + 16];
-	memset(name, 0x5A, sizeof(name));
-	enum proto_sql_kind k = proto_sql_classify(text, len, name, cap);
-	FUZZ_CHECK(k == PROTO_SQL_OTHER || k == PROTO_SQL_DISCARD_ALL ||
-	           k == PROTO_SQL_DEALLOCATE_ALL || k == PROTO_SQL_DEALLOCATE);
-	if (k == PROTO_SQL_DEALLOCATE) {
-		size_t n = strnlen(name, cap);
-		FUZZ_CHECK(n > 0 && n < cap);
-	}
-	for (size_t i = cap; i < sizeof(name); i++)
-		FUZZ_CHECK(name[i] == 0x5A); /* nothing written past cap */
+	static struct proto_sql_info info;
+	proto_sql_scan(text, len, cap & 1, &info);
+	FUZZ_CHECK(info.kind == PROTO_SQL_OTHER || info.kind == PROTO_SQL_DISCARD_ALL ||
+	           info.kind == PROTO_SQL_DEALLOCATE_ALL || info.kind == PROTO_SQL_DEALLOCATE);
+	if (info.kind == PROTO_SQL_DEALLOCATE)
+		FUZZ_CHECK(strnlen(info.name, sizeof(info.name)) > 0 &&
+		           strnlen(info.name, sizeof(info.name)) < sizeof(info.name));
+	FUZZ_CHECK(info.nsettings <= PROTO_SQL_MAX_SETTINGS);
 
 	char lane[NAME_CAP_MAX + 16];
 	memset(lane, 0x5A, sizeof(lane));

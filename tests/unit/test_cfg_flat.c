@@ -69,6 +69,8 @@ static const struct pair default_pool[] = {
         {"client_login_timeout", "1min"},
         {"server_reset_query", "DISCARD ALL"},
         {"track_parameters", ""},
+        {"pin_session_state", "pin"},
+        {"ignore_startup_parameters", ""},
 };
 #define NPOOL (sizeof(default_pool) / sizeof(default_pool[0]))
 
@@ -200,9 +202,9 @@ FTEST(full_file_flattens_every_key)
 	struct cfg *c = load(full_conf);
 	struct cfg_kvs kv = {0};
 	cr_assert(cfg_flatten(c, &kv));
-	/* 14 + pool 15 + app (8 + oltp 15 + olap 18) + * (8 + 15) + 3 routes + 2 hba + 3 monitor
+	/* 14 + pool 17 + app (8 + oltp 17 + olap 20) + * (8 + 17) + 3 routes + 2 hba + 3 monitor
 	 * + 4 server_tls */
-	cr_expect_eq(kv.n, 14 + 15 + 41 + 23 + 3 + 2 + 3 + 4, "got %zu keys", kv.n);
+	cr_expect_eq(kv.n, 14 + 17 + 45 + 25 + 3 + 2 + 3 + 4, "got %zu keys", kv.n);
 
 	char crt[400], users[400], root[400], app_root[400], client_crt[400], client_key[400];
 	snprintf(crt, sizeof(crt), "%s/server.crt", cfgt_rdir);
@@ -281,12 +283,12 @@ FTEST(full_file_flattens_every_key)
 	/* the order: sections as cfg_print writes them, lanes inside their database */
 	cr_expect_str_eq(kv.v[0].key, "listen.host");
 	cr_expect_str_eq(kv.v[14].key, "pool.mode");
-	cr_expect_str_eq(kv.v[29].key, "databases.app.host");
-	cr_expect_str_eq(kv.v[35].key, "databases.app.sslmode");
-	cr_expect_str_eq(kv.v[36].key, "databases.app.sslrootcert");
-	cr_expect_str_eq(kv.v[37].key, "databases.app.oltp.mode");
-	cr_expect_str_eq(kv.v[52].key, "databases.app.olap.mode");
-	cr_expect_str_eq(kv.v[70].key, "databases.*.host");
+	cr_expect_str_eq(kv.v[31].key, "databases.app.host");
+	cr_expect_str_eq(kv.v[37].key, "databases.app.sslmode");
+	cr_expect_str_eq(kv.v[38].key, "databases.app.sslrootcert");
+	cr_expect_str_eq(kv.v[39].key, "databases.app.oltp.mode");
+	cr_expect_str_eq(kv.v[56].key, "databases.app.olap.mode");
+	cr_expect_str_eq(kv.v[76].key, "databases.*.host");
 	cr_expect_str_eq(kv.v[kv.n - 12].key, "routes[0]");
 	cr_expect_str_eq(kv.v[kv.n - 5].key, "monitor.password");
 	cr_expect_str_eq(kv.v[kv.n - 4].key, "server_tls.sslmode");
@@ -376,7 +378,7 @@ FTEST(diff_of_an_added_and_a_removed_database)
 	struct cfg *b = load(two_dbs);
 	char **lines = NULL;
 	size_t n = cfg_diff(a, b, &lines);
-	cr_assert_eq(n, 8 + 15, "got %zu lines", n);
+	cr_assert_eq(n, 8 + 17, "got %zu lines", n);
 	expect_all_database_lines(lines, n, "rep", true);
 	cr_expect_str_eq(lines[0], "databases.rep.host: (none) -> 127.0.0.1");
 	cr_expect_str_eq(lines[2], "databases.rep.dbname: (none) -> \"\"");
@@ -386,10 +388,11 @@ FTEST(diff_of_an_added_and_a_removed_database)
 	cfg_lines_free(lines, n);
 
 	n = cfg_diff(b, a, &lines);
-	cr_assert_eq(n, 8 + 15, "got %zu lines", n);
+	cr_assert_eq(n, 8 + 17, "got %zu lines", n);
 	expect_all_database_lines(lines, n, "rep", false);
 	cr_expect_str_eq(lines[0], "databases.rep.host: 127.0.0.1 -> (none)");
-	cr_expect_str_eq(lines[n - 1], "databases.rep.oltp.track_parameters: \"\" -> (none)");
+	cr_expect_str_eq(lines[n - 1],
+	                 "databases.rep.oltp.ignore_startup_parameters: \"\" -> (none)");
 	cfg_lines_free(lines, n);
 	cfg_free(a);
 	cfg_free(b);
@@ -404,13 +407,13 @@ FTEST(diff_lines_follow_the_new_order_then_the_removed)
 	             "monitor = { interval = \"3s\"; };\n");
 	char **lines = NULL;
 	size_t n = cfg_diff(a, b, &lines);
-	cr_assert_eq(n, 1 + 1 + 23 + 1 + 23, "got %zu lines", n);
+	cr_assert_eq(n, 1 + 1 + 25 + 1 + 25, "got %zu lines", n);
 	cr_expect_str_eq(lines[0], "listen.port: 6432 -> 7000");
 	cr_expect_str_eq(lines[1], "databases.app.port: 5432 -> 5433");
-	expect_all_database_lines(lines + 2, 23, "new", true);
-	cr_expect_str_eq(lines[25], "monitor.interval: 2s -> 3s");
-	expect_all_database_lines(lines + 26, 23, "old", false);
-	cr_expect_str_eq(lines[26], "databases.old.host: 127.0.0.1 -> (none)");
+	expect_all_database_lines(lines + 2, 25, "new", true);
+	cr_expect_str_eq(lines[27], "monitor.interval: 2s -> 3s");
+	expect_all_database_lines(lines + 28, 25, "old", false);
+	cr_expect_str_eq(lines[28], "databases.old.host: 127.0.0.1 -> (none)");
 	cfg_lines_free(lines, n);
 	cfg_free(a);
 	cfg_free(b);
@@ -427,14 +430,14 @@ FTEST(diff_of_lanes_and_routes)
 	                     "           { user = \"reporting\"; lane = \"olap\"; } );\n");
 	char **lines = NULL;
 	size_t n = cfg_diff(a, b, &lines);
-	cr_assert_eq(n, 18 + 2, "got %zu lines", n);
-	expect_all_database_lines(lines, 18, "app", true);
+	cr_assert_eq(n, 20 + 2, "got %zu lines", n);
+	expect_all_database_lines(lines, 20, "app", true);
 	cr_expect_str_eq(lines[0], "databases.app.olap.mode: (none) -> transaction");
-	cr_expect_str_eq(lines[15], "databases.app.olap.replicas: (none) -> r1:5433");
-	cr_expect_str_eq(lines[17], "databases.app.olap.fallback: (none) -> true");
-	cr_expect_str_eq(lines[18], "routes[0]: application_name=metabase* lane=olap -> "
+	cr_expect_str_eq(lines[17], "databases.app.olap.replicas: (none) -> r1:5433");
+	cr_expect_str_eq(lines[19], "databases.app.olap.fallback: (none) -> true");
+	cr_expect_str_eq(lines[20], "routes[0]: application_name=metabase* lane=olap -> "
 	                            "application_name=metabase* lane=oltp");
-	cr_expect_str_eq(lines[19], "routes[1]: (none) -> user=reporting lane=olap");
+	cr_expect_str_eq(lines[21], "routes[1]: (none) -> user=reporting lane=olap");
 	cfg_lines_free(lines, n);
 	cfg_free(a);
 	cfg_free(b);

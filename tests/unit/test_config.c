@@ -34,6 +34,8 @@ static void expect_default_pool(const struct cfg_pool *p)
 	cr_expect_eq(p->client_login_timeout_ms, 60000);
 	cr_expect_str_eq(p->server_reset_query, "DISCARD ALL");
 	cr_expect_eq(p->ntrack_parameters, 0);
+	cr_expect_eq(p->pin_session_state, CFG_PIN_PIN);
+	cr_expect_eq(p->nignore_startup_parameters, 0);
 }
 
 static void expect_builtin_database(const struct cfg_database *db)
@@ -712,4 +714,25 @@ CTEST(print_escapes_strings)
 	free(out);
 	cfg_free(a);
 	cfg_free(b);
+}
+
+/* pin_session_state and ignore_startup_parameters: pool defaults, lane overrides. */
+CTEST(session_state_keys)
+{
+	struct cfg *c = cfgt_load(
+	        "pool = { pin_session_state = \"refuse\";\n"
+	        "  ignore_startup_parameters = [ \"extra_float_digits\", \"Nosuch\" ]; };\n"
+	        "databases = ( { name = \"app\"; olap = { pin_session_state = \"allow\"; }; } "
+	        ");\n");
+	cr_assert_not_null(c, "%s", cfgt_errors());
+	cr_expect_eq(c->pool.pin_session_state, CFG_PIN_REFUSE);
+	const struct cfg_database *db = cfg_database_find(c, "app");
+	cr_assert_not_null(db);
+	cr_expect_eq(db->lanes[CFG_LANE_OLTP].pool.pin_session_state, CFG_PIN_REFUSE);
+	cr_expect_eq(db->lanes[CFG_LANE_OLAP].pool.pin_session_state, CFG_PIN_ALLOW);
+	cr_expect(cfg_ignores_startup_parameter(&db->lanes[CFG_LANE_OLTP].pool, "nosuch"));
+	cr_expect(cfg_ignores_startup_parameter(&c->pool, "EXTRA_FLOAT_DIGITS"));
+	cr_expect_not(cfg_ignores_startup_parameter(&c->pool, "search_path"));
+	cr_expect_str_eq(cfg_pin_mode_name(CFG_PIN_ALLOW), "allow");
+	cfg_free(c);
 }

@@ -104,6 +104,12 @@ CTEST(errors_enums)
 	         "2: databases[0].default_lane: must be \"oltp\" or \"olap\" (got \"x\")"},
 	        {"databases = ( { name = \"a\";\n oltp = { mode = \"x\"; }; } );\n",
 	         "2: databases[0].oltp.mode: must be \"session\" or \"transaction\" (got \"x\")"},
+	        {"pool = { pin_session_state = \"session\"; };\n",
+	         "1: pool.pin_session_state: must be \"pin\", \"refuse\" or \"allow\" (got "
+	         "\"session\")"},
+	        {"databases = ( { name = \"a\";\n olap = { pin_session_state = 1; }; } );\n",
+	         "2: databases[0].olap.pin_session_state: must be \"pin\", \"refuse\" or "
+	         "\"allow\", not an integer"},
 	        {"hba = ( { address = \"all\";\n method = \"password\"; } );\n",
 	         "2: hba[0].method: must be \"trust\", \"md5\", \"scram-sha-256\", \"reject\" or "
 	         "\"cert\" (got \"password\")"},
