@@ -33,6 +33,7 @@ struct admin_conn_info {
 	int32_t remote_pid;
 	bool tls;
 	const char *application_name;
+	const char *pinned; /* the reasons its session is pinned to its server, "" or NULL */
 };
 
 typedef void (*admin_conn_emit)(const struct admin_conn_info *info, void *arg);

@@ -100,6 +100,8 @@ static double pool_value(int i, struct pool *p, int64_t now_us)
 		return (double)p->stats.slow_queries;
 	case 13:
 		return (double)p->stats.statement_timeouts;
+	case 14:
+		return p->n_pinned;
 	default:
 		(void)now_us;
 		return 0;
@@ -127,6 +129,8 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 	         COUNTER},
 	        {"pglane_pool_statement_timeouts_total",
 	         "Statements cancelled by the lane's statement_timeout.", COUNTER},
+	        {"pglane_pool_clients_pinned",
+	         "Clients whose session state keeps them on their server connection.", GAUGE},
 	};
 	char labels[400];
 	put(out, "# HELP pglane_up pglane is running.\n# TYPE pglane_up gauge\npglane_up 1\n");
@@ -144,6 +148,11 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 			    pool_value((int)i, p, ctx->now_us));
 		}
 	}
+	put(out, "# HELP pglane_pins_total Sessions pinned to their server connection, by the "
+	         "state that pinned them.\n# TYPE pglane_pins_total counter\n");
+	for (int k = 0; k < POOL_PIN_KINDS; k++)
+		put(out, "pglane_pins_total{reason=\"%s\"} %llu\n", pool_pin_name(k),
+		    (unsigned long long)pool_pins_total(k));
 	put(out, "# HELP pglane_replication_healthy 1 when the monitored server answers.\n"
 	         "# TYPE pglane_replication_healthy gauge\n");
 	for (size_t i = 0; i < pool_health_count(); i++) {

@@ -53,7 +53,8 @@ void admin_show_pools(const struct admin_ctx *ctx, struct admin_result *r)
 	        "database",    "user",         "lane",         "cl_active",    "cl_waiting",
 	        "sv_active",   "sv_idle",      "sv_used",      "sv_tested",    "sv_login",
 	        "pool_size",   "saturation",   "maxwait_us",   "wait_p50_us",  "wait_p95_us",
-	        "wait_p99_us", "query_p50_us", "query_p95_us", "query_p99_us", "pool_mode"};
+	        "wait_p99_us", "query_p50_us", "query_p95_us", "query_p99_us", "pool_mode",
+	        "cl_pinned"};
 	admin_result_columns(r, cols, NCOLS(cols));
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (!p->db->cfg)
@@ -76,6 +77,7 @@ void admin_show_pools(const struct admin_ctx *ctx, struct admin_result *r)
 		row_quantiles(r, &p->stats.wait_hist, ctx->now_us);
 		row_quantiles(r, &p->stats.query_hist, ctx->now_us);
 		admin_row_str(r, cfg_pool_mode_name(pc->mode));
+		admin_row_int(r, p->n_pinned);
 		admin_row_end(r);
 	}
 }
@@ -84,7 +86,7 @@ void admin_show_pools(const struct admin_ctx *ctx, struct admin_result *r)
 struct lane_sum {
 	const struct pool_db *db;
 	enum cfg_lane_kind lane;
-	int size, active, waiting;
+	int size, active, waiting, pinned;
 	struct pool_stats st;
 };
 
@@ -119,6 +121,7 @@ static struct lane_sum *sum_lanes(const struct admin_ctx *ctx, size_t *n)
 		struct lane_sum *s = &v[i];
 		s->active += p->n_active;
 		s->waiting += p->n_waiting;
+		s->pinned += p->n_pinned;
 		s->st.xact_count += p->stats.xact_count;
 		s->st.query_count += p->stats.query_count;
 		s->st.received += p->stats.received;
@@ -137,10 +140,14 @@ static struct lane_sum *sum_lanes(const struct admin_ctx *ctx, size_t *n)
 
 void admin_show_lanes(const struct admin_ctx *ctx, struct admin_result *r)
 {
-	static const char *const cols[] = {
-	        "database",     "lane",         "pool_size",    "sv_active",         "cl_waiting",
-	        "saturation",   "wait_p50_us",  "wait_p95_us",  "wait_p99_us",       "query_p50_us",
-	        "query_p95_us", "query_p99_us", "slow_queries", "statement_timeouts"};
+	static const char *const cols[] = {"database",     "lane",
+	                                   "pool_size",    "sv_active",
+	                                   "cl_waiting",   "saturation",
+	                                   "wait_p50_us",  "wait_p95_us",
+	                                   "wait_p99_us",  "query_p50_us",
+	                                   "query_p95_us", "query_p99_us",
+	                                   "slow_queries", "statement_timeouts",
+	                                   "cl_pinned"};
 	admin_result_columns(r, cols, NCOLS(cols));
 	size_t n;
 	struct lane_sum *v = sum_lanes(ctx, &n);
@@ -158,6 +165,7 @@ void admin_show_lanes(const struct admin_ctx *ctx, struct admin_result *r)
 		row_quantiles(r, &v[i].st.query_hist, ctx->now_us);
 		admin_row_uint(r, v[i].st.slow_queries);
 		admin_row_uint(r, v[i].st.statement_timeouts);
+		admin_row_int(r, v[i].pinned);
 		admin_row_end(r);
 	}
 	free(v);
@@ -354,6 +362,7 @@ static void emit_conn(const struct admin_conn_info *c, void *arg)
 		admin_row_str(r, NULL);
 	admin_row_str(r, c->tls ? "TLS" : "");
 	admin_row_str(r, c->application_name ? c->application_name : "");
+	admin_row_str(r, c->pinned ? c->pinned : "");
 	admin_row_end(r);
 }
 
@@ -362,10 +371,10 @@ void admin_show_conns(const struct admin_ctx *ctx, struct admin_result *r, bool 
 {
 	(void)ctx;
 	static const char *const cols[] = {
-	        "type",         "user", "database",        "lane",       "state",
-	        "addr",         "port", "local_addr",      "local_port", "connect_time",
-	        "request_time", "wait", "wait_us",         "ptr",        "link",
-	        "remote_pid",   "tls",  "application_name"};
+	        "type",         "user", "database",         "lane",       "state",
+	        "addr",         "port", "local_addr",       "local_port", "connect_time",
+	        "request_time", "wait", "wait_us",          "ptr",        "link",
+	        "remote_pid",   "tls",  "application_name", "pinned"};
 	admin_result_columns(r, cols, NCOLS(cols));
 	if (servers)
 		ops->servers(emit_conn, r);

@@ -31,7 +31,10 @@
 #
 # Environment: BENCH_ROUNDS (3), BENCH_SECONDS (15, per pgbench run), BENCH_IDLE_CLIENTS (2000),
 # BENCH_MANY_CLIENTS (10000), BENCH_OUT (where to write the results; default bench/RESULTS.md
-# for a full run, i.e. at least 3 rounds of at least 15 s, and nowhere for a shorter one).
+# for a full run, i.e. at least 3 rounds of at least 15 s, and nowhere for a shorter one),
+# BENCH_SCENARIOS (the scenario ids to run, e.g. "s16 p16"; default all: s16 e16 p16 s256 tpcb
+# conn) and BENCH_EXTRAS (0: skip the hop latency, idle-client memory and many-client runs;
+# default 1). A run with either of the last two is not a full run.
 set -uo pipefail
 
 if [ $# -ne 1 ] || [ ! -x "$1" ]; then
@@ -75,6 +78,16 @@ p16|-S -M prepared -c 16|-S -M prepared -c 16
 s256|-S -c 256|-S -c 256
 tpcb|-c 32|TPC-B -c 32
 conn|-S -C -c 16|-S -C -c 16"
+EXTRAS=${BENCH_EXTRAS:-1}
+if [ -n "${BENCH_SCENARIOS:-}" ]; then
+	SCENARIOS=$(while IFS='|' read -r id rest; do
+		case " $BENCH_SCENARIOS " in *" $id "*) echo "$id|$rest" ;; esac
+	done <<<"$SCENARIOS")
+	[ -n "$SCENARIOS" ] || { echo "bench: BENCH_SCENARIOS names no scenario" >&2; exit 2; }
+fi
+if [ -n "${BENCH_SCENARIOS:-}" ] || [ "$EXTRAS" = 0 ]; then
+	[ -n "${BENCH_OUT+x}" ] || OUT=
+fi
 
 log() { echo "bench: $*" >&2; }
 die() {
@@ -457,18 +470,20 @@ many_clients() {
 
 # ---- the runs ----
 
-echo "bench: added latency per hop (-S -c 1 -j 1), memory per idle client, then the scenarios"
-for round in $(seq 1 "$ROUNDS"); do
-	for t in $TARGETS; do
-		run_pgbench hop "$round" "$t" -S -c 1 -j 1
+# skipped (BENCH_EXTRAS=0): reported as not run
+declare -A IDLE=([pgbouncer]="- 0 0 0 0" [pglane]="- 0 0 0 0") MANY=([pglane]=- [pgbouncer]=-)
+if [ "$EXTRAS" != 0 ]; then
+	echo "bench: added latency per hop (-S -c 1 -j 1), memory per idle client, then the scenarios"
+	for round in $(seq 1 "$ROUNDS"); do
+		for t in $TARGETS; do
+			run_pgbench hop "$round" "$t" -S -c 1 -j 1
+		done
 	done
-done
-
-declare -A IDLE
-for t in pgbouncer pglane; do
-	IDLE[$t]=$(idle_rss "$t")
-	echo "bench: $t with $IDLE_N idle clients: ${IDLE[$t]} (KiB/client connected errors rss_before rss_after)"
-done
+	for t in pgbouncer pglane; do
+		IDLE[$t]=$(idle_rss "$t")
+		echo "bench: $t with $IDLE_N idle clients: ${IDLE[$t]} (KiB/client connected errors rss_before rss_after)"
+	done
+fi
 
 for round in $(seq 1 "$ROUNDS"); do
 	while IFS='|' read -r id opts label; do
@@ -479,11 +494,12 @@ for round in $(seq 1 "$ROUNDS"); do
 	done <<<"$SCENARIOS"
 done
 
-declare -A MANY
-for t in pglane pgbouncer; do
-	MANY[$t]=$(many_clients "$t")
-	echo "bench: $MANY_N clients through $t: ${MANY[$t]}"
-done
+if [ "$EXTRAS" != 0 ]; then
+	for t in pglane pgbouncer; do
+		MANY[$t]=$(many_clients "$t")
+		echo "bench: $MANY_N clients through $t: ${MANY[$t]}"
+	done
+fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- the report ----

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define POOL_PARAMS_MAX             16
+#define POOL_PARAM_STANDARD_STRINGS 4 /* the fixed index of standard_conforming_strings */
 #define POOL_PARAM_APPLICATION_NAME 5 /* the fixed index of application_name */
 
 struct pool_str {

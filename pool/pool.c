@@ -153,6 +153,7 @@ void pool_shutdown(void)
 	while (dbs) {
 		struct pool_db *d = dbs;
 		dbs = d->next;
+		pool_catalog_free(d->catalog);
 		free(d);
 	}
 	while (users) {
@@ -337,6 +338,7 @@ void pool_server_remove(struct pool_server *s)
 	(*state_count(p, s->state))--;
 	s->pool = NULL;
 	pool_params_clear(&s->params);
+	pool_settings_assign(&s->settings, NULL);
 }
 
 #define POOL_KNOWN_STMTS 1000

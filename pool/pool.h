@@ -11,8 +11,10 @@
 
 #include "config/cfg.h"
 #include "config/userlist.h"
+#include "pool/catalog.h"
 #include "pool/list.h"
 #include "pool/params.h"
+#include "pool/session.h"
 #include "pool/stats.h"
 #include "pool/stmt.h"
 #include "protocol/scram.h"
@@ -33,19 +35,21 @@ struct pool_server {
 	struct pool_client *client; /* borrowed; set while ACTIVE */
 	int64_t created_ms;
 	int64_t state_since_ms;
-	bool close_on_release;     /* lifetime over, RECONNECT, or unsure state */
-	struct pool_params params; /* what the server has now */
+	bool close_on_release;                /* lifetime over, RECONNECT, or unsure state */
+	struct pool_params params;            /* the reported values it has now */
+	const struct pool_settings *settings; /* owned: the session settings its backend holds */
 	int32_t be_pid;
 	int32_t be_key;
 };
 
 struct pool_client {
-	struct pool_list link;      /* in the pool's wait queue while waiting */
-	struct pool *pool;          /* borrowed; NULL before login picked one */
-	struct pool_server *server; /* borrowed; set while linked */
-	int64_t wait_start_ms;      /* 0 when not waiting */
-	int64_t last_wait_ms;       /* how long it waited for its current server */
-	struct pool_params params;  /* what the client has set */
+	struct pool_list link;       /* in the pool's wait queue while waiting */
+	struct pool *pool;           /* borrowed; NULL before login picked one */
+	struct pool_server *server;  /* borrowed; set while linked */
+	int64_t wait_start_ms;       /* 0 when not waiting */
+	int64_t last_wait_ms;        /* how long it waited for its current server */
+	struct pool_params params;   /* the reported values as the client knows them */
+	struct pool_session session; /* its settings and pins (pool/session.h) */
 };
 
 struct pool_user {
@@ -66,6 +70,7 @@ struct pool_db {
 	char name[CFG_NAME_MAX];        /* as the client asked */
 	const struct cfg_database *cfg; /* borrowed from the current config */
 	bool paused;
+	struct pool_catalog *catalog; /* owned: its servers' settings, NULL until read */
 };
 
 struct pool_stats {
@@ -94,6 +99,7 @@ struct pool {
 	struct pool_list waiting;                   /* clients, FIFO */
 	int n_login, n_idle, n_active, n_busy, n_waiting;
 	int n_clients; /* clients logged in to this pool */
+	int n_pinned;  /* of those, pinned to their server (pool/session.h pins) */
 	/* welcome: ParameterStatus messages of the first server login, raw */
 	uint8_t *welcome; /* owned */
 	size_t welcome_len;

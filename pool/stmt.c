@@ -42,6 +42,17 @@ struct pool_stmt *pool_stmt_get(const uint8_t *body, size_t len)
 	snprintf(s->name, sizeof(s->name), "pglane_%llu", (unsigned long long)s->id);
 	s->len = (uint32_t)len;
 	memcpy(s->body, body, len);
+	s->info = NULL;
+	struct proto_sql_info info;
+	proto_sql_scan((const char *)body, strnlen((const char *)body, len), false, &info);
+	if (info.effects || info.kind != PROTO_SQL_OTHER) {
+		s->info = malloc(sizeof(*s->info));
+		if (!s->info) {
+			free(s);
+			return NULL;
+		}
+		*s->info = info;
+	}
 	s->next = *slot;
 	*slot = s;
 	alive++;
@@ -62,6 +73,7 @@ void pool_stmt_put(struct pool_stmt *s)
 		slot = &(*slot)->next;
 	*slot = s->next;
 	alive--;
+	free(s->info);
 	free(s);
 }
 

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/sql.h"
+
 #define POOL_STMT_NAME_LEN 24
 
 struct pool_stmt {
@@ -20,12 +22,14 @@ struct pool_stmt {
 	uint32_t hash;
 	uint64_t id;
 	char name[POOL_STMT_NAME_LEN]; /* server-side name */
+	struct proto_sql_info *info;   /* owned: what its text does to the session, NULL when
+	                                  nothing (scanned once, when it is first seen) */
 	uint32_t len;                  /* bytes of body */
 	uint8_t body[];                /* Parse body after the name: query, parameter types */
 };
 
-/* The statement with this Parse body (a new reference), created on first use; NULL when
- * out of memory. */
+/* The statement with this Parse body (a new reference), created on first use (its text
+ * scanned then, protocol/sql.h); NULL when out of memory. */
 struct pool_stmt *pool_stmt_get(const uint8_t *body, size_t len);
 void pool_stmt_ref(struct pool_stmt *s);
 /* Drop a reference; NULL is ignored. */

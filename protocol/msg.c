@@ -236,6 +236,30 @@ bool proto_parse_key_data(const uint8_t *body, size_t len, int32_t *pid, int32_t
 	return !r.failed;
 }
 
+bool proto_parse_data_column(const uint8_t *body, size_t len, int col, const uint8_t **value,
+                             size_t *vlen, bool *null)
+{
+	struct proto_reader r;
+	proto_reader_init(&r, body, len);
+	int16_t n = proto_get_i16(&r);
+	if (r.failed || col < 0 || col >= n)
+		return false;
+	for (int i = 0; i <= col; i++) {
+		int32_t l = proto_get_i32(&r);
+		if (r.failed || l < -1)
+			return false;
+		const uint8_t *v = l > 0 ? proto_get_bytes(&r, (size_t)l) : NULL;
+		if (r.failed)
+			return false;
+		if (i == col) {
+			*null = l == -1;
+			*value = l > 0 ? v : (const uint8_t *)"";
+			*vlen = l > 0 ? (size_t)l : 0;
+		}
+	}
+	return true;
+}
+
 bool proto_parse_ready(const uint8_t *body, size_t len, uint8_t *tx_status)
 {
 	if (len != 1 || !body)

@@ -109,6 +109,8 @@ enum proto_error_field {
 #define PROTO_SQLSTATE_IN_FAILED_TX           "25P02"
 #define PROTO_SQLSTATE_SYNTAX_ERROR           "42601"
 #define PROTO_SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
+#define PROTO_SQLSTATE_UNDEFINED_OBJECT       "42704"
+#define PROTO_SQLSTATE_CANT_CHANGE_RUNTIME    "55P02"
 
 /* Fields of an ErrorResponse or NoticeResponse; absent fields are NULL. */
 struct proto_error {
@@ -158,6 +160,11 @@ __attribute__((warn_unused_result)) bool proto_sasl_has_mechanism(const uint8_t 
  * NUL-terminated, the final terminator is missing or is not the last byte. */
 __attribute__((warn_unused_result)) bool proto_parse_error(const uint8_t *body, size_t len,
                                                            struct proto_error *out);
+/* 'D' DataRow: column `col` (from 0) as bytes (not NUL-terminated) and length; *null for SQL
+ * NULL. False when malformed (counts and lengths checked against `len`) or no such column. */
+__attribute__((warn_unused_result)) bool proto_parse_data_column(const uint8_t *body, size_t len,
+                                                                 int col, const uint8_t **value,
+                                                                 size_t *vlen, bool *null);
 /* 'S' ParameterStatus. */
 __attribute__((warn_unused_result)) bool
 proto_parse_param_status(const uint8_t *body, size_t len, const char **name, const char **value);

@@ -435,12 +435,23 @@ static bool plain_statement(const char *sql, size_t len)
 
 void proto_sql_scan(const char *sql, size_t len, bool backslash_quotes, struct proto_sql_info *out)
 {
+	if (plain_statement(sql, len)) {
+		out->kind = PROTO_SQL_OTHER;
+		out->effects = 0;
+		out->nsettings = 0;
+		out->name[0] = '\0';
+		return;
+	}
+	proto_sql_scan_lexed(sql, len, backslash_quotes, out);
+}
+
+void proto_sql_scan_lexed(const char *sql, size_t len, bool backslash_quotes,
+                          struct proto_sql_info *out)
+{
 	out->kind = PROTO_SQL_OTHER;
 	out->effects = 0;
 	out->nsettings = 0;
 	out->name[0] = '\0';
-	if (plain_statement(sql, len))
-		return;
 	struct scan s = {.out = out};
 	proto_lexer_init(&s.lex, sql, len, backslash_quotes);
 	while (scan_statement(&s))

@@ -62,6 +62,10 @@ struct proto_sql_info {
  * escapes a quote in an ordinary string. A text of one ordinary statement (no keyword below
  * first, none of set_config, advisory or temp in it) is told apart without lexing it. */
 void proto_sql_scan(const char *sql, size_t len, bool backslash_quotes, struct proto_sql_info *out);
+/* The same without the fast path: every text lexed (for tests and fuzzing: where the fast
+ * path says "nothing", this must say nothing too). */
+void proto_sql_scan_lexed(const char *sql, size_t len, bool backslash_quotes,
+                          struct proto_sql_info *out);
 
 /* The lane hint at the start of a statement: a block comment holding "lane: NAME" (spaces
  * optional, case-insensitive) before anything else but whitespace. The lowercased NAME goes

@@ -99,6 +99,7 @@ static void quoted(struct proto_lexer *l, struct proto_tok *t, char q, bool back
 		return;
 	}
 	t->truncated = true; /* unterminated: the server will say so */
+	t->unterminated = true;
 }
 
 /* At '$': a dollar quote $tag$...$tag$ (tag: identifier characters but '$', not starting
@@ -122,6 +123,7 @@ static void dollar(struct proto_lexer *l, struct proto_tok *t)
 			put(t, *l->p++);
 		}
 		t->truncated = true;
+		t->unterminated = true;
 		return;
 	}
 	l->p++;
@@ -139,6 +141,7 @@ void proto_lex(struct proto_lexer *l, struct proto_tok *t)
 {
 	t->len = 0;
 	t->truncated = false;
+	t->unterminated = false;
 	t->punct = 0;
 	proto_lex_skip_space(l);
 	if (l->p >= l->end || *l->p == '\0') {

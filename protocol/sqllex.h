@@ -25,8 +25,9 @@ enum proto_tok_kind {
 struct proto_tok {
 	enum proto_tok_kind kind;
 	char punct;
-	bool truncated; /* text was longer than PROTO_MAX_NAME - 1 bytes (or unterminated) */
-	size_t len;     /* bytes in text */
+	bool truncated;    /* text was longer than PROTO_MAX_NAME - 1 bytes (or unterminated) */
+	bool unterminated; /* a quote or dollar quote the text ended inside */
+	size_t len;        /* bytes in text */
 	char text[PROTO_MAX_NAME];
 };
 

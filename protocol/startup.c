@@ -2,6 +2,7 @@
  * SSLRequest, GSSENCRequest and CancelRequest, and building the ones pglane sends. */
 #include "protocol/startup.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "protocol/frame.h"
@@ -96,6 +97,70 @@ bool proto_startup_parse(const uint8_t *p, size_t len, struct proto_startup *out
 	if (!out->database || !out->database[0])
 		out->database = out->user;
 	return true;
+}
+
+/* The next word of `*p` unescaped into `*out` (NUL-terminated); NULL when none is left. */
+static char *next_word(const char **p, char **out)
+{
+	const char *s = *p;
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
+		s++;
+	if (!*s) {
+		*p = s;
+		return NULL;
+	}
+	char *word = *out, *d = *out;
+	while (*s &&
+	       !(*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')) {
+		if (*s == '\\' && s[1])
+			s++;
+		*d++ = *s++;
+	}
+	*d++ = '\0';
+	*out = d;
+	*p = s;
+	return word;
+}
+
+/* "name=value" into an option (dashes of the name made underscores); false without '='. */
+static bool name_value(char *w, struct proto_option *o)
+{
+	char *eq = strchr(w, '=');
+	if (!eq || eq == w)
+		return false;
+	*eq = '\0';
+	for (char *q = w; *q; q++)
+		if (*q == '-')
+			*q = '_';
+	o->name = w;
+	o->value = eq + 1;
+	return true;
+}
+
+int proto_startup_options(const char *opts, char *buf, struct proto_option *out, size_t cap,
+                          char *bad, size_t badcap)
+{
+	const char *p = opts;
+	char *b = buf;
+	size_t n = 0;
+	char *w;
+	while ((w = next_word(&p, &b)) != NULL) {
+		char *setting = NULL;
+		if (strcmp(w, "-c") == 0)
+			setting = next_word(&p, &b);
+		else if (strncmp(w, "-c", 2) == 0)
+			setting = w + 2;
+		else if (strncmp(w, "--", 2) == 0)
+			setting = w + 2;
+		if (setting && n >= cap)
+			return -2;
+		if (!setting || !name_value(setting, &out[n])) {
+			snprintf(bad, badcap, "%s", setting ? setting : w);
+			return -1;
+		}
+		n++;
+	}
+	return (int)n;
 }
 
 const char *proto_startup_get(const struct proto_startup *s, const char *name)

@@ -58,6 +58,21 @@ __attribute__((warn_unused_result)) bool proto_startup_parse(const uint8_t *p, s
 /* The value of parameter `name` in a parsed v3 startup, or NULL. */
 const char *proto_startup_get(const struct proto_startup *s, const char *name);
 
+/* One `-c name=value` of a start-up `options` parameter. */
+struct proto_option {
+	const char *name; /* in the caller's buffer; '-' made '_' as PostgreSQL does */
+	const char *value;
+};
+
+/* Split a start-up `options` value as PostgreSQL does (words at unescaped whitespace, a
+ * backslash escaping the next character), each setting given as "-c name=value", "-c" then
+ * "name=value", "-cname=value" or "--name=value". Words are unescaped into `buf` (at least
+ * strlen(opts) + 1 bytes). Returns the number of settings put in `out` (`cap` of them at
+ * most); -1 when a word is no such setting (the word, or its start, goes to `bad`), -2 when
+ * there are more than `cap`. */
+int proto_startup_options(const char *opts, char *buf, struct proto_option *out, size_t cap,
+                          char *bad, size_t badcap);
+
 /* Build a v3 StartupMessage with `user`, `database` (omitted when NULL or empty) and `n`
  * extra pairs; extra pairs named "user" or "database" are skipped (never sent twice). */
 void proto_write_startup(struct proto_writer *w, const char *user, const char *database,

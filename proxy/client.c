@@ -215,6 +215,7 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	format_addr(sa, c->addr, sizeof(c->addr));
 	pool_list_init(&c->pc.link);
 	pool_params_init(&c->pc.params);
+	pool_session_init(&c->pc.session);
 	pool_list_append(&proxy.clients, &c->link);
 	proxy.nclients++;
 	proxy_conn_init(&c->conn, fd, client_cb);
@@ -275,9 +276,46 @@ static void admin_params(struct proto_writer *w)
 		proto_write_param_status(w, params[i][0], params[i][1]);
 }
 
+/* Its start-up settings, checked as PostgreSQL would at login against the settings the
+ * database's server knows: an unknown name, or one only a server's start can set, is
+ * refused (FATAL) unless ignore_startup_parameters lists it (then it is dropped). A value
+ * PostgreSQL would refuse is refused when pglane first applies it. False when closed. */
+static bool check_startup(struct proxy_client *c)
+{
+	struct pool *p = c->pc.pool;
+	const struct pool_catalog *cat = p ? p->db->catalog : NULL;
+	const struct pool_settings *st = c->pc.session.startup;
+	if (!cat)
+		return true; /* nothing to check against: the first apply will tell */
+	for (size_t i = 0; i < pool_settings_count(st); i++) {
+		const char *name = pool_settings_name(st, i);
+		enum pool_guc_context ctx = pool_catalog_context(cat, name);
+		if (ctx == POOL_GUC_USER || ctx == POOL_GUC_SUPERUSER)
+			continue;
+		char msg[200];
+		if (ctx == POOL_GUC_UNKNOWN)
+			snprintf(msg, sizeof(msg), "unrecognized configuration parameter \"%s\"",
+			         name);
+		else
+			snprintf(
+			        msg, sizeof(msg),
+			        "parameter \"%s\" can only be set when a server connection starts, "
+			        "which pglane's pooled connections do not do for a client",
+			        name);
+		proxy_client_fatal(c,
+		                   ctx == POOL_GUC_UNKNOWN ? PROTO_SQLSTATE_UNDEFINED_OBJECT
+		                                           : PROTO_SQLSTATE_CANT_CHANGE_RUNTIME,
+		                   msg);
+		return false;
+	}
+	return true;
+}
+
 void proxy_client_welcome(struct proxy_client *c)
 {
 	struct pool *p = c->pc.pool;
+	if (!c->admin && !check_startup(c))
+		return;
 	size_t avail;
 	uint8_t *space = proxy_out_space(&c->conn, &avail);
 	struct proto_writer w;
@@ -400,6 +438,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 		c->pc.pool->n_clients--;
 	}
 	pool_params_clear(&c->pc.params);
+	proxy_session_client_free(c);
 	proxy_prepared_client_free(c);
 	proxy_admin_free(c);
 	proxy_login_free(c);

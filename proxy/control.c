@@ -52,8 +52,9 @@ static void list_clients(admin_conn_emit emit, void *arg)
 	pool_list_foreach(pos, &proxy.clients)
 	{
 		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
-		char ip[PROXY_ADDR_LEN];
-		struct admin_conn_info i = {.type = "C"};
+		char ip[PROXY_ADDR_LEN], pinned[128];
+		pool_pin_names(c->pc.session.pins, pinned, sizeof(pinned));
+		struct admin_conn_info i = {.type = "C", .pinned = pinned};
 		split_addr(c->addr, ip, sizeof(ip), &i.port);
 		i.addr = ip;
 		i.local_addr = proxy.cfg->listen.host;

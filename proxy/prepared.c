@@ -1,9 +1,10 @@
 /* proxy/prepared.c — a client's messages as requests to its server, and prepared statements
  * in transaction mode: a named statement is tracked per client and exists on whichever
  * server runs its Bind or Describe (re-Parsed there under its pglane-wide name, evicting the
- * least recently used one past max_prepared_statements); Close and DEALLOCATE of it are
- * answered by pglane; an unnamed statement parsed before a Sync is replayed when a later
- * Bind lands on a server that no longer has it. */
+ * least recently used one past max_prepared_statements); Close of it is answered by pglane
+ * (DEALLOCATE and DISCARD ALL by proxy/handled.c, which looks at each message first); an
+ * unnamed statement parsed before a Sync is replayed when a later Bind lands on a server that
+ * no longer has it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,12 +16,11 @@
 #include "protocol/sql.h"
 #include "proxy/proxy.h"
 
-#define QUERY_PEEK      1024 /* bytes of a Query looked at */
 #define BIND_PEEK       (2 * PROTO_MAX_NAME + 2)
 #define HANDLER_SCRATCH 160 /* scratch bytes a handler may write */
 #define HANDLER_IOVS    6
 
-static bool prepared_mode(const struct proxy_client *c)
+bool proxy_prepared_mode(const struct proxy_client *c)
 {
 	const struct cfg_pool *pc = &pool_lane_cfg(c->pc.pool)->pool;
 	return pc->mode == CFG_POOL_TRANSACTION && pc->max_prepared_statements > 0;
@@ -31,16 +31,17 @@ uint32_t proxy_prepared_peek(const struct proxy_client *c, uint8_t type, size_t 
 	size_t want = 0;
 	switch (type) {
 	case PROTO_FE_QUERY:
-		want = size < PROTO_HEADER_SIZE + QUERY_PEEK ? size
-		                                             : PROTO_HEADER_SIZE + QUERY_PEEK;
-		break;
 	case PROTO_FE_PARSE:
-		/* whole (renamed, replayed, its text kept), unless too large to look at */
+		/* whole (its SQL scanned, a Parse renamed, replayed, its text kept), unless too
+		 * large to look at */
 		want = size <= PROXY_BUF_MAX ? size : 0;
+		break;
+	case PROTO_FE_EXECUTE:
+		want = size <= PROTO_HEADER_SIZE + PROTO_MAX_NAME + 4 ? size : 0;
 		break;
 	case PROTO_FE_DESCRIBE:
 	case PROTO_FE_CLOSE:
-		want = prepared_mode(c) ? size : 0;
+		want = proxy_prepared_mode(c) ? size : 0;
 		break;
 	case PROTO_FE_BIND:
 		want = size < PROTO_HEADER_SIZE + BIND_PEEK ? size : PROTO_HEADER_SIZE + BIND_PEEK;
@@ -72,11 +73,15 @@ static bool commit(struct proxy_conn *conn, struct proto_writer *w)
 	return proto_writer_ok(w) && proxy_out_commit(conn, w->len);
 }
 
-/* The message was answered or rewritten: skip its bytes. */
-static enum proxy_msg_result consumed(struct proxy_client *c, size_t size)
+enum proxy_msg_result proxy_prepared_consumed(struct proxy_client *c, size_t size)
 {
 	c->conn.io->drop = (uint32_t)size;
 	return MSG_DONE;
+}
+
+static enum proxy_msg_result consumed(struct proxy_client *c, size_t size)
+{
+	return proxy_prepared_consumed(c, size);
 }
 
 static void forget_unnamed(struct proxy_client *c)
@@ -86,6 +91,7 @@ static void forget_unnamed(struct proxy_client *c)
 
 void proxy_prepared_client_free(struct proxy_client *c)
 {
+	proxy_handled_client_free(c);
 	pool_stmt_map_free(c->stmts);
 	c->stmts = NULL;
 	free(c->unnamed);
@@ -105,17 +111,13 @@ void proxy_prepared_drained(struct proxy_client *c)
 	c->unnamed_inflight = false;
 }
 
-/* Answer `c` directly (it has no server): what the server would have said. */
-static enum proxy_msg_result answer(struct proxy_client *c, size_t size, uint8_t type,
-                                    const char *tag, bool ready)
+enum proxy_msg_result proxy_prepared_answer(struct proxy_client *c, size_t size,
+                                            enum proxy_fake fake, const char *text, bool ready)
 {
 	if (!room(&c->conn))
 		return MSG_NO_ROOM;
 	struct proto_writer w = scratch_writer(&c->conn);
-	if (type)
-		proto_write_empty(&w, type);
-	if (tag)
-		proto_write_command_complete(&w, tag);
+	proxy_fake_write(&w, fake, text, PROTO_TX_IDLE);
 	if (ready)
 		proto_write_ready(&w, PROTO_TX_IDLE);
 	if (!commit(&c->conn, &w)) {
@@ -125,23 +127,27 @@ static enum proxy_msg_result answer(struct proxy_client *c, size_t size, uint8_t
 	return consumed(c, size);
 }
 
-/* What a Query is, when it is all there (a longer one is none of the statements that
- * matter here). */
-static void classify(const uint8_t *msg, size_t avail, size_t size, struct proto_sql_info *info)
-{
-	if (avail < size) {
-		info->kind = PROTO_SQL_OTHER;
-		info->effects = 0;
-		return;
-	}
-	proto_sql_scan((const char *)msg + PROTO_HEADER_SIZE, size - PROTO_HEADER_SIZE, false,
-	               info);
-}
-
-/* The statement `name` of a client, or NULL. */
-static struct pool_stmt *lookup(const struct proxy_client *c, const char *name)
+struct pool_stmt *proxy_prepared_lookup(const struct proxy_client *c, const char *name)
 {
 	return c->stmts && name[0] ? pool_stmt_map_get(c->stmts, name) : NULL;
+}
+
+static struct pool_stmt *lookup(const struct proxy_client *c, const char *name)
+{
+	return proxy_prepared_lookup(c, name);
+}
+
+void proxy_prepared_forget(struct proxy_client *c, const char *name)
+{
+	if (c->stmts)
+		pool_stmt_map_del(c->stmts, name);
+}
+
+void proxy_prepared_forget_all(struct proxy_client *c)
+{
+	if (c->stmts)
+		pool_stmt_map_clear(c->stmts);
+	forget_unnamed(c);
 }
 
 /* A Parse of a named statement from a client with no server: when the statement parsed on
@@ -167,46 +173,37 @@ static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_
 		if (!c->stmts)
 			c->stmts = pool_stmt_map_new();
 		if (c->stmts && room(&c->conn) && pool_stmt_map_set(c->stmts, name, stmt))
-			r = answer(c, size, PROTO_BE_PARSE_COMPLETE, NULL, false);
+			r = proxy_prepared_answer(c, size, FAKE_PARSE_COMPLETE, NULL, false);
 	}
 	pool_stmt_put(stmt);
 	return r;
 }
 
 enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint8_t *msg,
-                                              size_t avail, size_t size)
+                                              size_t avail, size_t size, struct proxy_scan *sc)
 {
-	if (!prepared_mode(c))
-		return MSG_FORWARD;
+	enum proxy_msg_result r = proxy_handled_unlinked(c, msg, avail, size, sc);
+	if (r != MSG_FORWARD || !proxy_prepared_mode(c))
+		return r;
 	const uint8_t *body = msg + PROTO_HEADER_SIZE;
 	switch (msg[0]) {
 	case PROTO_FE_PARSE:
 		return parse_unlinked(c, msg, size);
 	case PROTO_FE_SYNC:
 		/* nothing of this batch went to a server: nothing to wait for */
-		return answer(c, size, 0, NULL, true);
+		return proxy_prepared_answer(c, size, FAKE_NOTHING, NULL, true);
 	case PROTO_FE_CLOSE: {
 		uint8_t kind;
 		const char *name;
 		if (!proto_parse_target(body, size - PROTO_HEADER_SIZE, &kind, &name))
 			return MSG_FORWARD; /* let the server say what is wrong */
-		enum proxy_msg_result r = answer(c, size, PROTO_BE_CLOSE_COMPLETE, NULL, false);
+		r = proxy_prepared_answer(c, size, FAKE_CLOSE_COMPLETE, NULL, false);
 		if (r == MSG_DONE && kind == PROTO_DESCRIBE_STATEMENT) {
 			if (name[0] && c->stmts)
 				pool_stmt_map_del(c->stmts, name);
 			else if (!name[0])
 				forget_unnamed(c);
 		}
-		return r;
-	}
-	case PROTO_FE_QUERY: {
-		struct proto_sql_info info;
-		classify(msg, avail, size, &info);
-		if (info.kind != PROTO_SQL_DEALLOCATE || !lookup(c, info.name))
-			return MSG_FORWARD;
-		enum proxy_msg_result r = answer(c, size, 0, "DEALLOCATE", true);
-		if (r == MSG_DONE)
-			pool_stmt_map_del(c->stmts, info.name);
 		return r;
 	}
 	default:
@@ -266,6 +263,22 @@ static bool ensure_unnamed(struct proxy_client *c, struct proxy_server *s)
 	return true;
 }
 
+/* What the client's unnamed statement does to the session (NULL when nothing). */
+static bool set_unnamed_info(struct proxy_client *c, const struct proto_sql_info *info)
+{
+	if (!info || (!info->effects && info->kind == PROTO_SQL_OTHER)) {
+		free(c->unnamed_info);
+		c->unnamed_info = NULL;
+		return true;
+	}
+	if (!c->unnamed_info)
+		c->unnamed_info = malloc(sizeof(*c->unnamed_info));
+	if (!c->unnamed_info)
+		return false;
+	*c->unnamed_info = *info;
+	return true;
+}
+
 static bool keep_unnamed(struct proxy_client *c, const uint8_t *msg, size_t size)
 {
 	if (size > UINT32_MAX)
@@ -283,8 +296,35 @@ static bool keep_unnamed(struct proxy_client *c, const uint8_t *msg, size_t size
 	return true;
 }
 
+enum proxy_parse_kept proxy_prepared_keep_parse(struct proxy_client *c, const uint8_t *msg,
+                                                size_t size, const struct proto_sql_info *info)
+{
+	const char *name;
+	size_t rest;
+	const uint8_t *body = msg + PROTO_HEADER_SIZE;
+	if (!proto_parse_parse(body, size - PROTO_HEADER_SIZE, &name, &rest))
+		return PARSE_KEPT_ERROR;
+	if (!name[0]) {
+		if (c->unnamed_inflight)
+			return PARSE_KEPT_BUSY;
+		return keep_unnamed(c, msg, size) && set_unnamed_info(c, info) ? PARSE_KEPT
+		                                                               : PARSE_KEPT_ERROR;
+	}
+	if (lookup(c, name))
+		return PARSE_KEPT_DUPLICATE;
+	struct pool_stmt *stmt = pool_stmt_get(body + rest, size - PROTO_HEADER_SIZE - rest);
+	if (!stmt)
+		return PARSE_KEPT_ERROR;
+	if (!c->stmts)
+		c->stmts = pool_stmt_map_new();
+	bool ok = c->stmts && pool_stmt_map_set(c->stmts, name, stmt);
+	pool_stmt_put(stmt);
+	return ok ? PARSE_KEPT : PARSE_KEPT_ERROR;
+}
+
 static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_server *s,
-                                      const uint8_t *msg, size_t avail, size_t size)
+                                      const uint8_t *msg, size_t avail, size_t size,
+                                      struct proxy_scan *sc)
 {
 	if (avail < size)
 		return MSG_FORWARD; /* too large to look at */
@@ -297,6 +337,7 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 		if (c->unnamed_inflight)
 			return MSG_NO_ROOM; /* the previous one is still being sent */
 		if (!keep_unnamed(c, msg, size) ||
+		    !set_unnamed_info(c, proxy_handled_scan(c, msg, avail, size, sc)) ||
 		    !proxy_req_push(s, PROTO_FE_PARSE, REQ_FORWARD, NULL, REQ_UNNAMED))
 			return MSG_ERROR;
 		s->unnamed_client = c->id;
@@ -306,8 +347,7 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 	if (lookup(c, name)) {
 		/* as PostgreSQL: the name must be closed first; the rest of the batch is
 		 * skipped up to its Sync */
-		if (!proxy_req_push(s, PROTO_FE_PARSE, REQ_FAKE, NULL, REQ_DUPLICATE) ||
-		    !proxy_req_name_tail(s, name))
+		if (!proxy_req_fake(s, PROTO_FE_PARSE, FAKE_DUPLICATE, name))
 			return MSG_ERROR;
 		s->ext_error = true;
 		return consumed(c, size);
@@ -320,9 +360,11 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 	bool ok = c->stmts && pool_stmt_map_set(c->stmts, name, stmt);
 	if (ok) {
 		struct pool_stmt_cache *cache = server_cache(c, s);
-		if (cache && pool_stmt_cache_has(cache, stmt))
+		if (cache && pool_stmt_cache_has(cache, stmt)) {
 			ok = proxy_req_push(s, PROTO_FE_PARSE, REQ_FAKE, stmt, 0);
-		else
+			if (ok)
+				proxy_req_tail(s)->fake = FAKE_PARSE_COMPLETE;
+		} else
 			ok = ensure_prepared(c, s, stmt, true);
 		/* the name is undone if the server fails or skips this Parse */
 		ok = ok && proxy_req_name_tail(s, name);
@@ -353,7 +395,7 @@ static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server
 	size_t rest = size - PROTO_HEADER_SIZE - end;
 	struct proto_writer w = scratch_writer(&s->conn);
 	proto_write_bind_head(&w, portal, stmt->name, rest);
-	if (!commit(&s->conn, &w) || !proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0))
+	if (!commit(&s->conn, &w) || !proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, stmt, 0))
 		return MSG_ERROR;
 	/* the caller passes the rest of the message on after the names */
 	struct proxy_io *io = c->conn.io;
@@ -383,7 +425,7 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 		return ok && proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS : MSG_ERROR;
 	}
 	if (type == PROTO_FE_CLOSE) {
-		if (!proxy_req_push(s, type, REQ_FAKE, NULL, 0))
+		if (!proxy_req_fake(s, type, FAKE_CLOSE_COMPLETE, NULL))
 			return MSG_ERROR;
 		if (c->stmts)
 			pool_stmt_map_del(c->stmts, name);
@@ -396,28 +438,21 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 		return MSG_ERROR;
 	struct proto_writer w = scratch_writer(&s->conn);
 	proto_write_target(&w, PROTO_FE_DESCRIBE, PROTO_DESCRIBE_STATEMENT, stmt->name);
-	return commit(&s->conn, &w) && proxy_req_push(s, type, REQ_FORWARD, NULL, 0)
+	return commit(&s->conn, &w) && proxy_req_push(s, type, REQ_FORWARD, stmt, 0)
 	               ? consumed(c, size)
 	               : MSG_ERROR;
 }
 
+/* A Query that reached the server (proxy/handled.c answered the ones it could). */
 static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_server *s,
-                                      const uint8_t *msg, size_t avail, size_t size)
+                                      const uint8_t *msg, size_t avail, size_t size,
+                                      struct proxy_scan *sc)
 {
-	struct proto_sql_info info;
-	classify(msg, avail, size, &info);
-	enum proto_sql_kind kind = info.kind;
-	if (kind == PROTO_SQL_DEALLOCATE && lookup(c, info.name)) {
-		if (!proxy_req_push(s, PROTO_FE_QUERY, REQ_FAKE, NULL, 0))
-			return MSG_ERROR;
-		pool_stmt_map_del(c->stmts, info.name);
-		return consumed(c, size);
-	}
+	const struct proto_sql_info *info = proxy_handled_scan(c, msg, avail, size, sc);
 	unsigned flags = 0;
-	if (kind == PROTO_SQL_DISCARD_ALL || kind == PROTO_SQL_DEALLOCATE_ALL) {
-		if (c->stmts)
-			pool_stmt_map_clear(c->stmts);
-		forget_unnamed(c);
+	if ((info->effects & PROTO_SQL_DROPS_STMTS) && s->tx_status != PROTO_TX_FAILED) {
+		/* DEALLOCATE ALL or DISCARD ALL the server runs: every statement goes there */
+		proxy_prepared_forget_all(c);
 		proxy_prepared_server_reset(s);
 		flags = REQ_RESETS; /* should it fail, the server is not reused */
 	}
@@ -426,7 +461,8 @@ static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_serve
 }
 
 /* Session mode (or no statement cache): statement names are only remembered, for the text. */
-static void remember_parse(struct proxy_client *c, const uint8_t *msg, size_t avail, size_t size)
+static void remember_parse(struct proxy_client *c, const uint8_t *msg, size_t avail, size_t size,
+                           struct proxy_scan *sc)
 {
 	const char *name;
 	size_t rest;
@@ -434,8 +470,9 @@ static void remember_parse(struct proxy_client *c, const uint8_t *msg, size_t av
 	if (avail < size || !proto_parse_parse(body, size - PROTO_HEADER_SIZE, &name, &rest))
 		return;
 	if (!name[0]) {
-		if (!c->unnamed_inflight)
-			(void)keep_unnamed(c, msg, size);
+		if (!c->unnamed_inflight && keep_unnamed(c, msg, size) &&
+		    !set_unnamed_info(c, proxy_handled_scan(c, msg, avail, size, sc)))
+			forget_unnamed(c);
 		return;
 	}
 	struct pool_stmt *stmt = pool_stmt_get(body + rest, size - PROTO_HEADER_SIZE - rest);
@@ -463,7 +500,7 @@ static const char *unnamed_text(const struct proxy_client *c, size_t *len)
 /* Keep what the slow query log needs to name a statement: the text of a Query, the
  * statement of a Bind for the Execute that follows. */
 static void note_statement(struct proxy_client *c, struct proxy_server *s, bool prepared,
-                           const uint8_t *msg, size_t avail, size_t size)
+                           const uint8_t *msg, size_t avail, size_t size, struct proxy_scan *sc)
 {
 	if (pool_lane_cfg(c->pc.pool)->pool.slow_query_ms <= 0)
 		return;
@@ -477,7 +514,7 @@ static void note_statement(struct proxy_client *c, struct proxy_server *s, bool 
 		break;
 	case PROTO_FE_PARSE:
 		if (!prepared)
-			remember_parse(c, msg, avail, size);
+			remember_parse(c, msg, avail, size, sc);
 		break;
 	case PROTO_FE_BIND: {
 		const char *portal, *name;
@@ -513,10 +550,11 @@ static void note_statement(struct proxy_client *c, struct proxy_server *s, bool 
 }
 
 enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy_server *s,
-                                            const uint8_t *msg, size_t avail, size_t size)
+                                            const uint8_t *msg, size_t avail, size_t size,
+                                            struct proxy_scan *sc)
 {
 	uint8_t type = msg[0];
-	bool prepared = prepared_mode(c);
+	bool prepared = proxy_prepared_mode(c);
 	switch (type) {
 	case PROTO_FE_SYNC:
 		s->unsynced = false;
@@ -535,10 +573,16 @@ enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy
 	}
 	if (!room(&s->conn))
 		return MSG_NO_ROOM;
-	enum proxy_msg_result r;
+	enum proxy_msg_result r = proxy_handled_linked(c, s, msg, avail, size, sc);
+	if (r != MSG_FORWARD) {
+		if (r == MSG_ERROR)
+			proxy_client_close(c, PROTO_SQLSTATE_INTERNAL,
+			                   "out of memory handling a statement");
+		return r;
+	}
 	switch (type) {
 	case PROTO_FE_PARSE:
-		r = prepared ? on_parse(c, s, msg, avail, size) : MSG_FORWARD;
+		r = prepared ? on_parse(c, s, msg, avail, size, sc) : MSG_FORWARD;
 		break;
 	case PROTO_FE_BIND:
 		r = prepared ? on_bind(c, s, msg, avail, size) : MSG_FORWARD;
@@ -548,7 +592,7 @@ enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy
 		r = prepared ? on_target(c, s, msg, size) : MSG_FORWARD;
 		break;
 	case PROTO_FE_QUERY:
-		r = prepared ? on_query(c, s, msg, avail, size) : MSG_FORWARD;
+		r = prepared ? on_query(c, s, msg, avail, size, sc) : MSG_FORWARD;
 		break;
 	default:
 		r = MSG_FORWARD;
@@ -563,7 +607,7 @@ enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy
 		r = ok ? MSG_PASS : MSG_ERROR;
 	}
 	if (r == MSG_PASS || r == MSG_DONE)
-		note_statement(c, s, prepared, msg, avail, size);
+		note_statement(c, s, prepared, msg, avail, size, sc);
 	if (r == MSG_ERROR)
 		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL,
 		                   "out of memory handling a statement");

@@ -13,6 +13,9 @@
 #include "config/userlist.h"
 #include "pool/pool.h"
 #include "pool/stmt.h"
+#include "protocol/buf.h"
+#include "protocol/frame.h"
+#include "protocol/sql.h"
 #include "proxy/io.h"
 
 #define PROXY_MAX_LISTEN       4
@@ -64,6 +67,12 @@ struct proxy_client {
 	bool unnamed_inflight;              /* `unnamed` is referenced by queued output */
 	struct pool *lanes[CFG_LANE_COUNT]; /* borrowed; its pool in each lane */
 	bool routed;                        /* session mode: the lane is chosen */
+	/* the statement texts it parsed that do something to the session (NULL: nothing) */
+	struct proto_sql_info *unnamed_info; /* owned; of its unnamed statement */
+	/* a portal bound to a statement pglane answers itself (DISCARD ALL, DEALLOCATE) */
+	char *handled_portal; /* owned; its name, NULL when none */
+	uint8_t handled_kind; /* enum proto_sql_kind */
+	char *handled_name;   /* owned; DEALLOCATE's statement name */
 };
 
 enum proxy_server_state {
@@ -77,6 +86,10 @@ enum proxy_server_state {
 
 struct proxy_server_login; /* proxy/server.c: server authentication state */
 
+/* pglane's own query about the session in flight on a server (proxy/session.c): the client's
+ * messages wait until it is answered. */
+enum proxy_sync { SYNC_NONE, SYNC_APPLY, SYNC_CAPTURE };
+
 /* What a server owes for each request sent to it, in order (proxy/requests.c). */
 enum proxy_req_action {
 	REQ_FORWARD, /* the client asked: its answer goes to the client */
@@ -85,21 +98,38 @@ enum proxy_req_action {
 };
 
 enum proxy_req_flag {
-	REQ_UNNAMED = 1,   /* a Parse of the unnamed statement */
-	REQ_INTERNAL = 2,  /* pglane's own Query or Sync */
-	REQ_RESETS = 4,    /* DISCARD ALL / DEALLOCATE ALL: if it fails, the server is unsure */
-	REQ_DUPLICATE = 8, /* FAKE Parse: the client's name exists already (42P05) */
+	REQ_UNNAMED = 1,  /* a Parse of the unnamed statement */
+	REQ_INTERNAL = 2, /* pglane's own Query or Sync */
+	REQ_RESETS = 4,   /* DISCARD ALL / DEALLOCATE ALL: if it fails, the server is unsure */
+	REQ_APPLY = 8,    /* pglane's own Query bringing the server to its client's settings */
+	REQ_CAPTURE = 16, /* pglane's own Query asking the server what its session holds */
+};
+
+/* What pglane answers for a REQ_FAKE request (proxy_fake_write). */
+enum proxy_fake {
+	FAKE_NOTHING, /* (an unlinked Sync: only the ReadyForQuery) */
+	FAKE_PARSE_COMPLETE,
+	FAKE_DUPLICATE, /* 42P05: the statement name `text` exists already */
+	FAKE_CLOSE_COMPLETE,
+	FAKE_BIND_COMPLETE,
+	FAKE_NO_DATA,        /* Describe of a portal that returns no rows */
+	FAKE_STATEMENT_DESC, /* Describe of a statement without parameters or rows */
+	FAKE_COMMAND,        /* CommandComplete `text` (an Execute) */
+	FAKE_QUERY,          /* CommandComplete `text`, ReadyForQuery (a simple Query) */
+	FAKE_REFUSED,        /* ErrorResponse 0A000 `text` (a Query: and ReadyForQuery) */
 };
 
 struct proxy_req {
 	uint8_t type;           /* the request: P B C D E S Q F */
 	uint8_t action;         /* enum proxy_req_action */
 	uint8_t flags;          /* enum proxy_req_flag */
+	uint8_t fake;           /* REQ_FAKE: enum proxy_fake */
 	uint32_t text_seq;      /* Query / Execute: which text of the server's it ran (0: none) */
 	int64_t start_us;       /* when it was sent */
 	struct pool_stmt *stmt; /* a reference: the statement a Parse prepares or a Close
 	                           evicts, or an Execute runs */
-	char *name;             /* owned: the client's name of a Parse (undone if it fails) */
+	char *name;             /* owned: the client's name of a Parse (undone if it fails), or
+	                           the text of a FAKE answer */
 };
 
 struct proxy_reqq {
@@ -139,7 +169,20 @@ struct proxy_server {
 	int endpoint;           /* the olap replica it is connected to, -1 for the primary */
 	int64_t query_start_us; /* when `pending` went from 0 to 1 */
 	struct proxy_server_login *login; /* owned while logging in */
-	struct sockaddr_storage addr;     /* where it is connected (for cancel requests) */
+	/* the session its backend holds (proxy/session.c) */
+	struct pool_dirty dirty; /* what statements since the last capture may have changed */
+	enum proxy_sync syncing; /* pglane's own session query in flight */
+	bool sync_done;          /* ... its ReadyForQuery came: finish it */
+	bool sync_failed;        /* ... it failed (message in sync_error) */
+	char sync_sqlstate[6];
+	char sync_error[200];
+	const struct pool_settings *sync_target; /* owned: what an apply brings the backend to */
+	struct pool_capture cap;                 /* a capture's answer being read */
+	uint8_t *sync_msg;    /* owned: the Query message of that query, referenced by output */
+	bool pin_reset;       /* a pinned client used it: DISCARD ALL before anyone else */
+	bool loaded;          /* LOAD ran on it: closed on release */
+	unsigned pin_effects; /* statements that leave state ran (session mode, allow) */
+	struct sockaddr_storage addr; /* where it is connected (for cancel requests) */
 	socklen_t addr_len;
 };
 
@@ -259,6 +302,8 @@ void proxy_http_stop(void);
 void proxy_server_launch(struct pool *p);
 /* Close a server connection once (log `reason`), unlinking it from its pool. */
 void proxy_server_close(struct proxy_server *s, const char *reason);
+/* The user a server of pool `p` logs in as. */
+const char *proxy_server_user(const struct pool *p);
 /* Close every server of pool `p`. */
 void proxy_server_close_all(struct pool *p, const char *reason);
 /* Hand a server back: reset or roll back first when needed, else to the pool. */
@@ -299,6 +344,47 @@ void proxy_relay_cancels_done(struct proxy_server *s);
 /* Answer one waiting client with an error instead of a server. */
 void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg);
 
+/* ---- proxy/session.c ---- */
+/* The client and server were just linked, or the client's settings changed while linked:
+ * queue the query that brings the server to the client's settings (nothing when they match);
+ * the client's messages wait until it is answered. False when out of memory. */
+__attribute__((warn_unused_result)) bool proxy_session_apply(struct proxy_client *c,
+                                                             struct proxy_server *s);
+/* The server is between two transactions of its client: when its statements may have
+ * changed the session, ask the server (the client waits). True when pglane is now waiting
+ * for the answer; false when nothing was needed (or the client was closed: check state). */
+bool proxy_session_capture(struct proxy_client *c, struct proxy_server *s);
+/* What a statement text the client sends (`info`, scanned) does: noted on the server, or
+ * refused (pin_session_state = refuse). True when refused. */
+bool proxy_session_refused(const struct proxy_client *c, const struct proto_sql_info *info);
+void proxy_session_note(struct proxy_server *s, const struct proto_sql_info *info);
+/* The refusal's message for `info` into `out`. */
+void proxy_session_refusal(const struct proto_sql_info *info, char *out, size_t cap);
+/* Server messages for pglane's session queries: a capture's DataRow, an error, the
+ * ReadyForQuery that ends one (h is its request). */
+void proxy_session_row(struct proxy_server *s, const struct proto_frame *f);
+void proxy_session_error(struct proxy_server *s, const struct proto_frame *f);
+void proxy_session_ready(struct proxy_server *s, uint8_t tx_status);
+/* A ParameterStatus answered one of the client's statements: when nothing noted explains
+ * it, the session is asked for. */
+void proxy_session_reported(struct proxy_server *s, const char *name);
+/* After the server's messages were handled: finish an apply or capture that was answered
+ * (c may be NULL). The client may have been closed. */
+void proxy_session_finish(struct proxy_client *c, struct proxy_server *s);
+/* The client is unlinked without finishing normally (it left): what its server needs. */
+void proxy_session_client_gone(struct proxy_client *c, struct proxy_server *s);
+/* The query a released server needs before another client (NULL: none); *clears: it
+ * drops every prepared statement. Also decides when the server must be closed instead
+ * (*close). */
+const char *proxy_session_reset_sql(struct proxy_server *s, const struct cfg_pool *pc, bool *clears,
+                                    bool *close);
+/* The reset was sent: the server's session is neutral. */
+void proxy_session_reset_sent(struct proxy_server *s);
+/* The client's pins are over (it leaves): counts. */
+void proxy_session_client_free(struct proxy_client *c);
+/* Free a server's session state. */
+void proxy_session_server_free(struct proxy_server *s);
+
 /* ---- proxy/requests.c ---- */
 /* Record a request sent to (or answered for) the server; false when out of memory. */
 __attribute__((warn_unused_result)) bool proxy_req_push(struct proxy_server *s, uint8_t type,
@@ -324,12 +410,22 @@ bool proxy_req_completes(uint8_t req, uint8_t type);
 /* An ErrorResponse answered an extended-protocol request: it and the rest of the batch up to
  * the Sync get no answer; statements it would have prepared are not there. */
 void proxy_req_fail_batch(struct proxy_server *s);
+/* Record a request pglane answers itself with `fake` (text: see enum proxy_fake, copied). */
+__attribute__((warn_unused_result)) bool proxy_req_fake(struct proxy_server *s, uint8_t type,
+                                                        enum proxy_fake fake, const char *text);
+/* Write the answer `fake` (tx: the transaction status for a ReadyForQuery). */
+void proxy_fake_write(struct proto_writer *w, enum proxy_fake fake, const char *text, uint8_t tx);
 /* Write pglane's answers for FAKE requests now at the head to `c` (NULL: drop them). False
  * when the client's output has no room (call again after it drained). */
 __attribute__((warn_unused_result)) bool proxy_req_emit_fakes(struct proxy_server *s,
                                                               struct proxy_client *c);
 
 /* ---- proxy/prepared.c ---- */
+/* The SQL of the message being handled, scanned once (proxy/handled.c). */
+struct proxy_scan {
+	bool done;
+	struct proto_sql_info info;
+};
 enum proxy_msg_result {
 	MSG_FORWARD, /* not handled: the caller passes it on as it is */
 	MSG_PASS,    /* recorded: the caller passes it on as it is */
@@ -342,11 +438,43 @@ enum proxy_msg_result {
 uint32_t proxy_prepared_peek(const struct proxy_client *c, uint8_t type, size_t size);
 /* A message from a client with no server: answer it without one when possible. */
 enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint8_t *msg,
-                                              size_t avail, size_t size);
+                                              size_t avail, size_t size, struct proxy_scan *sc);
 /* A message from a linked client: record what the server owes, rename statements, prepare
  * them where missing. Returns MSG_PASS, MSG_DONE, MSG_NO_ROOM or MSG_ERROR. */
 enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy_server *s,
-                                            const uint8_t *msg, size_t avail, size_t size);
+                                            const uint8_t *msg, size_t avail, size_t size,
+                                            struct proxy_scan *sc);
+/* Transaction mode with a statement cache: statements are renamed and follow the client. */
+bool proxy_prepared_mode(const struct proxy_client *c);
+/* The client's statement `name` ("" never), or NULL. */
+struct pool_stmt *proxy_prepared_lookup(const struct proxy_client *c, const char *name);
+/* Forget one of the client's statements / all of them (and its unnamed one). */
+void proxy_prepared_forget(struct proxy_client *c, const char *name);
+void proxy_prepared_forget_all(struct proxy_client *c);
+/* Answer the message of `size` bytes at once (no server): `fake`, and ReadyForQuery when
+ * `ready`. */
+enum proxy_msg_result proxy_prepared_answer(struct proxy_client *c, size_t size,
+                                            enum proxy_fake fake, const char *text, bool ready);
+/* The message was answered or rewritten: skip its bytes. */
+enum proxy_msg_result proxy_prepared_consumed(struct proxy_client *c, size_t size);
+enum proxy_parse_kept { PARSE_KEPT, PARSE_KEPT_DUPLICATE, PARSE_KEPT_BUSY, PARSE_KEPT_ERROR };
+/* Remember a Parse pglane answers itself (`info` its text's scan): the name (taken: DUPLICATE)
+ * or the unnamed statement. */
+enum proxy_parse_kept proxy_prepared_keep_parse(struct proxy_client *c, const uint8_t *msg,
+                                                size_t size, const struct proto_sql_info *info);
+
+/* ---- proxy/handled.c ---- */
+/* Statements pglane answers itself (DISCARD ALL, DEALLOCATE), refusals, effects noted:
+ * MSG_FORWARD when the message goes on as usual. `sc` caches the scan of its SQL. */
+enum proxy_msg_result proxy_handled_unlinked(struct proxy_client *c, const uint8_t *msg,
+                                             size_t avail, size_t size, struct proxy_scan *sc);
+enum proxy_msg_result proxy_handled_linked(struct proxy_client *c, struct proxy_server *s,
+                                           const uint8_t *msg, size_t avail, size_t size,
+                                           struct proxy_scan *sc);
+/* The scan of a Query's or Parse's SQL (once per message). */
+const struct proto_sql_info *proxy_handled_scan(const struct proxy_client *c, const uint8_t *msg,
+                                                size_t avail, size_t size, struct proxy_scan *sc);
+void proxy_handled_client_free(struct proxy_client *c);
 /* The client's output has been written: its unnamed Parse may be replaced again. */
 void proxy_prepared_drained(struct proxy_client *c);
 /* Free a client's statement state. */

@@ -48,24 +48,14 @@ bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
 	return server_internal_query(s, sql);
 }
 
-/* A client and a server were just linked: make the server's session match the client's. */
+/* A client and a server were just linked: make the server's session the client's (its
+ * messages wait for that, proxy/session.c). */
 static bool on_linked(struct proxy_client *c, struct proxy_server *s)
 {
-	char sql[2048];
-	size_t n = pool_params_diff_sql(&c->pc.params, &s->ps.params, sql, sizeof(sql));
-	if (n == (size_t)-1) {
-		log_warning("c%u: tracked parameters too long to apply", c->id);
-		return false;
-	}
-	if (n > 0) {
-		if (!server_internal_query(s, sql))
-			return false;
-		pool_params_copy(&s->ps.params, &c->pc.params);
-	}
 	if (pool_mode(c->pc.pool) == CFG_POOL_SESSION)
 		s->needs_reset = true;
 	c->xact_start_us = proxy_now_us();
-	return true;
+	return proxy_session_apply(c, s);
 }
 
 /* Queue an error (and, when `ready`, ReadyForQuery) to a client answering a request that
@@ -255,7 +245,10 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 {
 	struct proxy_server *s = *sp;
 	struct proxy_io *io;
+	struct proxy_scan scan; /* what the message's SQL does, read once */
 	while ((io = c->conn.io) != NULL && c->state == CLIENT_READY) {
+		if (s && s->syncing != SYNC_NONE)
+			return true; /* pglane's own session query first */
 		uint32_t avail = io->end - io->scan;
 		enum rest rest = message_rest(io, s ? &s->conn : NULL);
 		if (rest == REST_MORE)
@@ -295,6 +288,7 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 			return true;
 		}
 		io->need = 0;
+		scan.done = false;
 		log_debug("c%u: > %c %zu%s", c->id, f.type, f.size, s ? "" : " (no server)");
 		if (c->discarding) {
 			io->drop = (uint32_t)f.size;
@@ -310,7 +304,7 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 				io->drop = (uint32_t)f.size;
 				continue;
 			}
-			r = proxy_prepared_unlinked(c, msg, avail, f.size);
+			r = proxy_prepared_unlinked(c, msg, avail, f.size, &scan);
 			if (r == MSG_DONE)
 				continue;
 			if (r == MSG_NO_ROOM)
@@ -320,13 +314,15 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 			s = *sp = client_acquire(c, msg, avail);
 			if (!s)
 				return true; /* waits; the message stays at `scan` */
+			if (s->syncing != SYNC_NONE)
+				return true; /* the message goes once the server has the session */
 		}
 		if (s->ext_error && f.type != PROTO_FE_SYNC) {
 			/* the server ignores everything up to the Sync after an error */
 			io->drop = (uint32_t)f.size;
 			continue;
 		}
-		r = proxy_prepared_linked(c, s, msg, avail, f.size);
+		r = proxy_prepared_linked(c, s, msg, avail, f.size, &scan);
 		if (r == MSG_NO_ROOM)
 			return false;
 		if (r == MSG_ERROR)
@@ -363,6 +359,8 @@ void proxy_relay_client(struct proxy_client *c)
 			if (r == PROXY_IO_AGAIN)
 				return; /* resumes when the server's output drains */
 		}
+		if (s && s->syncing != SYNC_NONE)
+			return; /* resumes when pglane's session query is answered */
 		bool done = client_scan(c, &s);
 		if (c->state != CLIENT_READY || c->paused)
 			return;
@@ -414,10 +412,19 @@ void proxy_relay_server_drained(struct proxy_server *s)
 static void maybe_release(struct proxy_client *c, struct proxy_server *s)
 {
 	bool txn = pool_mode(c->pc.pool) == CFG_POOL_TRANSACTION;
-	if ((!txn && !proxy.shutting_down) || s->pending || s->unsynced || s->q.n ||
+	if (s->syncing != SYNC_NONE || s->pending || s->unsynced || s->q.n ||
 	    s->tx_status != PROTO_TX_IDLE || proxy_out_pending(&c->conn) ||
 	    proxy_out_pending(&s->conn) || (c->conn.io && c->conn.io->pass))
 		return;
+	/* between two transactions: learn what the last one did to the session */
+	if (proxy_session_capture(c, s) || c->state != CLIENT_READY)
+		return;
+	if ((!txn || c->pc.session.pins) && !proxy.shutting_down) {
+		/* the client keeps its server; what it sent meanwhile goes on */
+		if (c->conn.io && c->conn.io->end > c->conn.io->scan)
+			proxy_relay_client(c);
+		return;
+	}
 	struct pool *p = c->pc.pool;
 	int64_t now = proxy_now_us();
 	p->stats.xact_count++;
@@ -455,11 +462,13 @@ void proxy_relay_client_drained(struct proxy_client *c)
 
 /* A ParameterStatus from a server: the server has it now, and so does its client. */
 static void on_param_status(struct proxy_server *s, struct proxy_client *c,
-                            const struct proto_frame *f)
+                            const struct proto_frame *f, bool clients)
 {
 	const char *name, *value;
 	if (!proto_parse_param_status(f->body, f->body_len, &name, &value))
 		return;
+	if (clients) /* one of the client's statements changed it */
+		proxy_session_reported(s, name);
 	int idx = pool_params_index(name);
 	if (idx < 0)
 		return;
@@ -477,6 +486,14 @@ static void log_server_error(struct proxy_server *s, const struct proto_frame *f
 	            e.sqlstate ? e.sqlstate : "?", e.message ? e.message : "(no message)");
 }
 
+/* An ErrorResponse 26000: a prepared statement that does not exist. */
+static bool statement_gone(const struct proto_frame *f)
+{
+	struct proto_error e;
+	return proto_parse_error(f->body, f->body_len, &e) && e.sqlstate &&
+	       strcmp(e.sqlstate, "26000") == 0;
+}
+
 static bool is_fatal(const struct proto_frame *f)
 {
 	struct proto_error e;
@@ -484,6 +501,13 @@ static bool is_fatal(const struct proto_frame *f)
 		return true;
 	const char *sev = e.severity_nonlocal ? e.severity_nonlocal : e.severity;
 	return !sev || strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0;
+}
+
+/* Is the answer at the head one pglane reads itself (the rows of a capture)? */
+static bool capturing(struct proxy_server *s)
+{
+	struct proxy_req *h = proxy_req_head(s);
+	return h && (h->flags & REQ_CAPTURE);
 }
 
 /* Server messages handled whole: those that end an answer or that pglane reads. */
@@ -534,6 +558,8 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 		if (h) {
 			if (forward)
 				s->ps.pool->stats.query_count++;
+			if (h->flags & (REQ_APPLY | REQ_CAPTURE))
+				proxy_session_ready(s, st);
 			proxy_req_pop(s);
 		}
 		return forward;
@@ -544,11 +570,23 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 			/* an extended-protocol request failed: the client sees why even when
 			 * pglane sent it (a re-Parse), and the rest of its batch is skipped */
 			forward = c != NULL;
+			if (h->stmt && h->type != PROTO_FE_PARSE && statement_gone(f)) {
+				/* something on the server (a function's DEALLOCATE ALL) dropped
+				 * pglane's statements: place them again from now on */
+				log_warning("s%u: %s was not on the server: its statements are "
+				            "prepared again as needed",
+				            s->id, h->stmt->name);
+				proxy_prepared_server_reset(s);
+			}
 			proxy_req_fail_batch(s);
 			return forward;
 		}
 		if (h && (h->flags & REQ_RESETS))
 			s->ps.close_on_release = true; /* its statements may still be there */
+		if (h && (h->flags & (REQ_APPLY | REQ_CAPTURE))) {
+			proxy_session_error(s, f);
+			return false;
+		}
 		if (!forward) {
 			if (!c && is_fatal(f))
 				*fatal = true;
@@ -557,7 +595,11 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 		}
 		return forward;
 	case PROTO_BE_PARAM_STATUS:
-		on_param_status(s, c, f);
+		on_param_status(s, c, f, forward);
+		return forward;
+	case PROTO_BE_DATA_ROW:
+		if (h && (h->flags & REQ_CAPTURE))
+			proxy_session_row(s, f);
 		return forward;
 	case PROTO_BE_COPY_IN:
 		s->copy_in = true;
@@ -598,7 +640,7 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 			proxy_server_close(s, "invalid message length from server");
 			return true;
 		}
-		if (!needs_whole(f.type)) {
+		if (!needs_whole(f.type) && !(f.type == PROTO_BE_DATA_ROW && capturing(s))) {
 			/* rows, COPY data, notices: streamed to the owner of the current answer */
 			struct proxy_req *h = proxy_req_head(s);
 			bool forward = c && (!h || h->action == REQ_FORWARD);
@@ -692,6 +734,18 @@ void proxy_relay_server(struct proxy_server *s)
 		proxy_conn_set_read(&s->conn, true);
 		if (!done)
 			continue;
+		if (s->sync_done) {
+			/* pglane's own session query was answered */
+			enum proxy_sync step = s->syncing;
+			proxy_session_finish(c, s);
+			if (c && (c->state != CLIENT_READY || linked_client(s) != c ||
+			          s->state != SERVER_READY || s->syncing != SYNC_NONE))
+				return;
+			if (c && step == SYNC_APPLY) {
+				proxy_relay_client(c); /* its message waited for this */
+				return;
+			}
+		}
 		if (c)
 			maybe_release(c, s);
 		else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY)
@@ -787,6 +841,7 @@ void proxy_relay_client_gone(struct proxy_client *c)
 	struct proxy_server *s = linked_server(c);
 	if (!s)
 		return;
+	proxy_session_client_gone(c, s);
 	bool mid_message = (c->conn.io && c->conn.io->pass) || proxy_out_pending(&s->conn);
 	/* anything of the client's still owed means the server may be working on it */
 	bool running = s->q.n > (uint32_t)s->internal;

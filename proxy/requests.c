@@ -43,6 +43,7 @@ bool proxy_req_push(struct proxy_server *s, uint8_t type, enum proxy_req_action 
 	e->type = type;
 	e->action = (uint8_t)action;
 	e->flags = (uint8_t)flags;
+	e->fake = 0;
 	e->text_seq = 0;
 	e->start_us = proxy_now_us();
 	e->stmt = stmt;
@@ -233,7 +234,8 @@ static void undo(struct proxy_server *s, const struct proxy_req *e)
 		if (e->flags & REQ_UNNAMED)
 			s->unnamed_client = 0;
 		struct proxy_client *c = s->ps.client ? proxy_client_of(s->ps.client) : NULL;
-		if (e->name && !(e->flags & REQ_DUPLICATE) && c && c->stmts &&
+		bool duplicate = e->action == REQ_FAKE && e->fake == FAKE_DUPLICATE;
+		if (e->name && !duplicate && c && c->stmts &&
 		    pool_stmt_map_get(c->stmts, e->name) == e->stmt)
 			pool_stmt_map_del(c->stmts, e->name);
 	} else if (e->type == PROTO_FE_CLOSE && e->action == REQ_SKIP && e->stmt && s->stmts) {
@@ -269,6 +271,63 @@ bool proxy_req_name_tail(struct proxy_server *s, const char *name)
 	return e->name != NULL;
 }
 
+bool proxy_req_fake(struct proxy_server *s, uint8_t type, enum proxy_fake fake, const char *text)
+{
+	if (!proxy_req_push(s, type, REQ_FAKE, NULL, 0))
+		return false;
+	struct proxy_req *e = proxy_req_tail(s);
+	e->fake = (uint8_t)fake;
+	return !text || proxy_req_name_tail(s, text);
+}
+
+void proxy_fake_write(struct proto_writer *w, enum proxy_fake fake, const char *text, uint8_t tx)
+{
+	char msg[PROTO_MAX_NAME + 64];
+	switch (fake) {
+	case FAKE_NOTHING:
+		break;
+	case FAKE_PARSE_COMPLETE:
+		proto_write_empty(w, PROTO_BE_PARSE_COMPLETE);
+		break;
+	case FAKE_DUPLICATE:
+		snprintf(msg, sizeof(msg), "prepared statement \"%s\" already exists",
+		         text ? text : "");
+		proto_write_error(w, PROTO_BE_ERROR, "ERROR", "42P05", msg, NULL);
+		break;
+	case FAKE_CLOSE_COMPLETE:
+		proto_write_empty(w, PROTO_BE_CLOSE_COMPLETE);
+		break;
+	case FAKE_BIND_COMPLETE:
+		proto_write_empty(w, PROTO_BE_BIND_COMPLETE);
+		break;
+	case FAKE_NO_DATA:
+		proto_write_empty(w, PROTO_BE_NO_DATA);
+		break;
+	case FAKE_STATEMENT_DESC:
+		proto_begin(w, PROTO_BE_PARAM_DESCRIPTION);
+		proto_put_i16(w, 0);
+		proto_end(w);
+		proto_write_empty(w, PROTO_BE_NO_DATA);
+		break;
+	case FAKE_COMMAND:
+	case FAKE_QUERY:
+		if (tx == PROTO_TX_FAILED) /* as the server in a failed transaction */
+			proto_write_error(w, PROTO_BE_ERROR, "ERROR", PROTO_SQLSTATE_IN_FAILED_TX,
+			                  "current transaction is aborted, commands ignored until "
+			                  "end of transaction block",
+			                  NULL);
+		else
+			proto_write_command_complete(w, text ? text : "");
+		if (fake == FAKE_QUERY)
+			proto_write_ready(w, tx);
+		break;
+	case FAKE_REFUSED:
+		proto_write_error(w, PROTO_BE_ERROR, "ERROR", PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
+		                  text ? text : "refused", NULL);
+		break;
+	}
+}
+
 /* The bytes pglane answers for a FAKE request. */
 static bool write_fake(struct proxy_server *s, struct proxy_client *c, const struct proxy_req *e)
 {
@@ -278,25 +337,10 @@ static bool write_fake(struct proxy_server *s, struct proxy_client *c, const str
 		return false;
 	struct proto_writer w;
 	proto_writer_init(&w, space, avail);
-	switch (e->type) {
-	case PROTO_FE_PARSE:
-		if (e->flags & REQ_DUPLICATE) {
-			char msg[PROTO_MAX_NAME + 64];
-			snprintf(msg, sizeof(msg), "prepared statement \"%s\" already exists",
-			         e->name ? e->name : "");
-			proto_write_error(&w, PROTO_BE_ERROR, "ERROR", "42P05", msg, NULL);
-		} else {
-			proto_write_empty(&w, PROTO_BE_PARSE_COMPLETE);
-		}
-		break;
-	case PROTO_FE_CLOSE:
-		proto_write_empty(&w, PROTO_BE_CLOSE_COMPLETE);
-		break;
-	default: /* a DEALLOCATE answered in the server's place */
-		proto_write_command_complete(&w, "DEALLOCATE");
-		proto_write_ready(&w, s->tx_status ? s->tx_status : PROTO_TX_IDLE);
-		break;
-	}
+	uint8_t tx = s->tx_status ? s->tx_status : PROTO_TX_IDLE;
+	proxy_fake_write(&w, (enum proxy_fake)e->fake, e->name, tx);
+	if (e->fake == FAKE_REFUSED && e->type == PROTO_FE_QUERY)
+		proto_write_ready(&w, tx);
 	return proto_writer_ok(&w) && proxy_out_commit(&c->conn, w.len);
 }
 

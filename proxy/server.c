@@ -16,6 +16,7 @@
 #include "protocol/md5.h"
 #include "protocol/msg.h"
 #include "protocol/scram.h"
+#include "protocol/sql.h"
 #include "protocol/startup.h"
 #include "pool/health.h"
 #include "proxy/proxy.h"
@@ -29,6 +30,8 @@ struct proxy_server_login {
 	struct proto_scram_client scram;
 	enum sasl_step sasl;
 	bool auth_ok;
+	bool catalog_sent;            /* the database's settings were asked for */
+	struct pool_catalog *catalog; /* owned: ... being read */
 	size_t welcome_len;
 	uint8_t welcome[WELCOME_MAX];
 };
@@ -41,6 +44,7 @@ static void login_free(struct proxy_server *s)
 {
 	if (!s->login)
 		return;
+	pool_catalog_free(s->login->catalog);
 	OPENSSL_cleanse(s->login, sizeof(*s->login));
 	free(s->login);
 	s->login = NULL;
@@ -67,6 +71,7 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 	proxy_cancel_detach(s);
 	login_free(s);
 	proxy_req_clear(s);
+	proxy_session_server_free(s);
 	pool_stmt_cache_free(s->stmts);
 	s->stmts = NULL;
 	proxy_conn_close(&s->conn);
@@ -147,9 +152,14 @@ static bool writer_for(struct proxy_server *s, struct proto_writer *w)
 	return space != NULL;
 }
 
+const char *proxy_server_user(const struct pool *p)
+{
+	return p->db->cfg && p->db->cfg->user[0] ? p->db->cfg->user : p->user->name;
+}
+
 static const char *server_user(const struct pool *p)
 {
-	return p->db->cfg->user[0] ? p->db->cfg->user : p->user->name;
+	return proxy_server_user(p);
 }
 
 static const char *server_dbname(const struct pool *p)
@@ -349,6 +359,61 @@ static void login_complete(struct proxy_server *s)
 		pool_server_ready(&s->ps, proxy_now_ms());
 }
 
+/* The first server of a database to log in reads the names of the settings it knows, so
+ * that a client's start-up parameters are checked at its login (proxy/client.c). */
+static void ask_catalog(struct proxy_server *s)
+{
+	struct proxy_server_login *l = s->login;
+	struct proto_writer w;
+	l->catalog_sent = true;
+	l->catalog = pool_catalog_new();
+	if (!l->catalog || !writer_for(s, &w)) {
+		login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
+		return;
+	}
+	proto_write_query(&w, "SELECT name, context FROM pg_catalog.pg_settings");
+	if (!send_now(s, &w))
+		login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
+		             "could not ask the server for its settings");
+}
+
+static void catalog_row(struct proxy_server *s, const struct proto_frame *f)
+{
+	struct proxy_server_login *l = s->login;
+	const uint8_t *v[2];
+	size_t n[2];
+	bool null[2];
+	char name[64], context[32];
+	if (!l->catalog)
+		return;
+	for (int i = 0; i < 2; i++)
+		if (!proto_parse_data_column(f->body, f->body_len, i, &v[i], &n[i], &null[i]) ||
+		    null[i])
+			return;
+	if (n[0] >= sizeof(name) || n[1] >= sizeof(context))
+		return;
+	memcpy(name, v[0], n[0]);
+	name[n[0]] = '\0';
+	memcpy(context, v[1], n[1]);
+	context[n[1]] = '\0';
+	if (!pool_catalog_add(l->catalog, name, context)) {
+		pool_catalog_free(l->catalog);
+		l->catalog = NULL;
+	}
+}
+
+static void catalog_done(struct proxy_server *s)
+{
+	struct proxy_server_login *l = s->login;
+	struct pool_db *db = s->ps.pool->db;
+	if (!l->catalog || db->catalog)
+		return;
+	pool_catalog_done(l->catalog);
+	log_debug("s%u: the server knows %zu settings", s->id, pool_catalog_count(l->catalog));
+	db->catalog = l->catalog;
+	l->catalog = NULL;
+}
+
 static void login_process(struct proxy_server *s)
 {
 	struct proxy_io *io;
@@ -381,6 +446,14 @@ static void login_process(struct proxy_server *s)
 			struct proto_error e;
 			if (!proto_parse_error(f.body, f.body_len, &e) || !e.message)
 				memset(&e, 0, sizeof(e));
+			if (s->login->catalog_sent) {
+				/* start-up parameters go unchecked until another server tells */
+				log_warning("s%u: could not read the server's settings: %s", s->id,
+				            e.message ? e.message : "(no message)");
+				pool_catalog_free(s->login->catalog);
+				s->login->catalog = NULL;
+				break;
+			}
 			login_failed(s, e.sqlstate ? e.sqlstate : PROTO_SQLSTATE_CONNECTION_FAILURE,
 			             e.message ? e.message : "the server refused the login");
 			return;
@@ -414,8 +487,24 @@ static void login_process(struct proxy_server *s)
 				             "ReadyForQuery before authentication");
 				return;
 			}
+			if (!s->login->catalog_sent && !s->ps.pool->db->catalog) {
+				ask_catalog(s);
+				break;
+			}
+			catalog_done(s);
 			login_complete(s);
 			return;
+		case PROTO_BE_ROW_DESCRIPTION:
+		case PROTO_BE_COMMAND_COMPLETE:
+		case PROTO_BE_DATA_ROW:
+			if (!s->login->catalog_sent) {
+				login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+				             "unexpected message from the server during login");
+				return;
+			}
+			if (f.type == PROTO_BE_DATA_ROW)
+				catalog_row(s, &f);
+			break;
 		case PROTO_BE_NOTICE:
 		case PROTO_BE_NEGOTIATE_VERSION:
 			break;
@@ -663,6 +752,53 @@ void proxy_server_launch(struct pool *p)
 	proxy_conn_set_write(&s->conn, true);
 }
 
+/* What a released server needs before another client: the reset of a session-mode client's
+ * session (server_reset_query), of what a pinned client left (DISCARD ALL), or of settings
+ * nobody followed (proxy/session.c). True when the server is busy with it (or closed). */
+static bool reset(struct proxy_server *s, const struct cfg_pool *pc, int64_t now)
+{
+	bool clears, close;
+	const char *sql = proxy_session_reset_sql(s, pc, &clears, &close);
+	if (close) {
+		proxy_server_close(s, "LOAD ran in its session");
+		return true;
+	}
+	bool custom = s->needs_reset && pc->server_reset_query && pc->server_reset_query[0];
+	s->needs_reset = false;
+	if (!sql && !custom)
+		return false;
+	pool_server_busy(&s->ps, now);
+	if (custom) {
+		/* only DISCARD ALL is known to leave nothing: after another query the session is
+		 * brought back to the login settings as well */
+		struct proto_sql_info info;
+		proto_sql_scan(pc->server_reset_query, strlen(pc->server_reset_query), false,
+		               &info);
+		if (!proxy_relay_server_query(s, pc->server_reset_query)) {
+			proxy_server_close(s, "could not send server_reset_query");
+			return true;
+		}
+		if (info.kind == PROTO_SQL_DISCARD_ALL || (info.effects & PROTO_SQL_DROPS_STMTS))
+			clears = true;
+		if (info.kind == PROTO_SQL_DISCARD_ALL)
+			sql = NULL;
+		else if (!sql)
+			sql = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL";
+	}
+	if (sql && !proxy_relay_server_query(s, sql)) {
+		proxy_server_close(s, "could not send the session reset");
+		return true;
+	}
+	/* the reset brings the session back to its login values */
+	pool_params_copy(&s->ps.params, &s->ps.pool->welcome_params);
+	if (clears || custom)
+		proxy_prepared_server_reset(s);
+	proxy_session_reset_sent(s);
+	if (proxy_out_flush(&s->conn) == PROXY_IO_ERROR)
+		proxy_server_close(s, "could not send the session reset");
+	return true;
+}
+
 void proxy_server_release(struct proxy_server *s)
 {
 	if (s->state != SERVER_READY || !s->ps.pool)
@@ -697,17 +833,7 @@ void proxy_server_release(struct proxy_server *s)
 		return;
 	}
 	s->rollback_sent = false;
-	if (s->needs_reset && pc->server_reset_query && pc->server_reset_query[0]) {
-		s->needs_reset = false;
-		pool_server_busy(&s->ps, now);
-		/* the reset brings the session back to its login values */
-		pool_params_copy(&s->ps.params, &p->welcome_params);
-		proxy_prepared_server_reset(s);
-		if (!proxy_relay_server_query(s, pc->server_reset_query) ||
-		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR)
-			proxy_server_close(s, "could not send server_reset_query");
+	if (reset(s, pc, now))
 		return;
-	}
-	s->needs_reset = false;
 	pool_server_ready(&s->ps, now);
 }

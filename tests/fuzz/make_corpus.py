@@ -246,3 +246,68 @@ write(F, "durations", 'pool = { statement_timeout = "366d"; slow_query = "1h"; '
       'client_idle_timeout = "-1s"; query_wait_timeout = "9999999999999ms"; };\n')
 write(F, "userlist_only", "----\n" + USERS + '; comment\n# comment\n\n"dup" "x"\n"dup" "y"\n'
       '"quote""d" "a""b"\n"" "empty"\n"x" ""\n"bad\n"long" "SCRAM-SHA-256$1:x$y"\n')
+
+# ---- fuzz_sql: flags byte (1: standard_conforming_strings off), then the text ----
+F = "fuzz_sql"
+SQL_SEEDS = {
+    "select": "SELECT abalance FROM pgbench_accounts WHERE aid = 1;",
+    "update": "UPDATE t SET a = 1 WHERE b = 2",
+    "set_role": "SET ROLE tenant",
+    "set_session_auth": "SET SESSION AUTHORIZATION bob",
+    "set_forms": "SET TIME ZONE 'UTC'; SET NAMES 'UTF8'; SET SCHEMA 'x'; "
+                 "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+    "set_local": "BEGIN; SET LOCAL work_mem = '1MB'; COMMIT",
+    "set_default": "SET search_path TO DEFAULT",
+    "reset_all": "RESET ALL",
+    "set_config": "SELECT pg_catalog.set_config('search_path', 'x', false), "
+                  "set_config($1, $2, true)",
+    "advisory": "SELECT pg_advisory_lock(1), pg_try_advisory_lock_shared(2), "
+                "pg_advisory_unlock_all()",
+    "temp": "CREATE TEMP TABLE t (a int); SELECT * INTO TEMPORARY u FROM t",
+    "hold": "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+    "prepare_listen_load": "PREPARE p AS SELECT 1; LISTEN x; LOAD 'y'; UNLISTEN *",
+    "discard_all": "DISCARD ALL",
+    "deallocate": "DEALLOCATE PREPARE \"My\"\"Stmt\"",
+    "deallocate_all": "/* c */ deallocate all ;",
+    "do_block": "DO $body$ BEGIN PERFORM set_config('a.b', 'c', false); END $body$",
+    "quotes": "SELECT E'a\\'; SET ROLE r; --', $t$ ; $t$, \"x;\"; SET work_mem=1",
+    "comments": "/* /* nested */ */ -- line\nSET /* in */ lock_timeout = 5",
+    "lane_hint": "/* lane: olap */ SELECT 1",
+}
+for name, text in SQL_SEEDS.items():
+    write(F, name, b"\x00" + text.encode())
+write(F, "backslash_off", b"\x01SELECT 'a\\'; SET ROLE r; --'")
+write(F, "nul_inside", b"\x00SELECT 1\x00; SET ROLE r")
+
+
+# ---- fuzz_session: records: opcode, then 16-bit BE length-prefixed parts ----
+def part(s):
+    b = s.encode() if isinstance(s, str) else s
+    return be16(len(b)) + b
+
+
+F = "fuzz_session"
+write(F, "startup_capture",
+      b"\x00" + part("DateStyle") + part("ISO") +
+      b"\x00" + part("search_path") + part("app") +
+      b"\x01" + part("SET ROLE tenant") +
+      b"\x02" + part("s") + part("role") + part("tenant") +
+      b"\x03" +
+      b"\x01" + part("RESET search_path") +
+      b"\x02" + part("s") + part("DateStyle") + part("ISO, MDY") +
+      b"\x82" + part("s") + part("role") + part("") +
+      b"\x02" + part("s") + part("session_authorization") + part("app") +
+      b"\x03" + b"\x04")
+write(F, "pins",
+      b"\x01" + part("SELECT pg_advisory_lock(1); LISTEN x") +
+      b"\x02" + part("p") + part("advisory_lock") + part("") +
+      b"\x02" + part("p") + part("listen") + part("") +
+      b"\x03" +
+      b"\x01" + part("UNLISTEN *") +
+      b"\x02" + part("p") + part("advisory_lock") + part("") +
+      b"\x03")
+write(F, "quoting",
+      b"\x00" + part("a.b") + part("it's \\ ; '") +
+      b"\x01" + part("SET x.y = 1") +
+      b"\x02" + part("s") + part("x.y") + part("E'\\'') ; --") +
+      b"\x03")

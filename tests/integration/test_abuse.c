@@ -175,11 +175,17 @@ IT_TEST(abuse, startup_packets)
 	n = startup_raw(b, repl, sizeof repl);
 	refuse(b, n, 0, "0A000", "replication connections are not supported",
 	       "replication=database");
-	static const char opts[] = "user\0postgres\0options\0-c work_mem=1GB\0";
+	/* options: -c name=value and --name=value are settings; any other switch is refused */
+	static const char opts[] = "user\0postgres\0options\0-c work_mem=1GB -e\0";
 	n = startup_raw(b, opts, sizeof opts);
-	refuse(b, n, 0, "0A000", "startup parameter \"options\" is not supported", "options=-c");
-	/* the boundary: exactly 10000 bytes, a padding parameter, is a valid login */
-	static const char head[] = "user\0postgres\0database\0postgres\0pad\0";
+	refuse(b, n, 0, "0A000", "startup option \"-e\" is not supported by pglane", "options=-e");
+	static const char unknown[] = "user\0postgres\0nosuch_setting\0on\0";
+	n = startup_raw(b, unknown, sizeof unknown);
+	refuse(b, n, 0, "42704", "unrecognized configuration parameter \"nosuch_setting\"",
+	       "an unknown start-up parameter");
+	/* the boundary: exactly 10000 bytes, a padding parameter (a placeholder setting, as
+	 * PostgreSQL takes any name with a dot), is a valid login */
+	static const char head[] = "user\0postgres\0database\0postgres\0pglane.pad\0";
 	memcpy(b + 8, head, sizeof head - 1);
 	memset(b + 8 + sizeof head - 1, 'p', 10000 - 8 - (sizeof head - 1) - 2);
 	b[9998] = '\0';

@@ -31,23 +31,24 @@ TestSuite(admin, .fini = it_pglane_fini, .timeout = 90);
 	"                oltp = { size = 3; }; olap = { size = 1; }; } );\n"
 
 static const char *const POOLS_COLS[] = {
-        "database",    "user",         "lane",         "cl_active",    "cl_waiting",
-        "sv_active",   "sv_idle",      "sv_used",      "sv_tested",    "sv_login",
-        "pool_size",   "saturation",   "maxwait_us",   "wait_p50_us",  "wait_p95_us",
-        "wait_p99_us", "query_p50_us", "query_p95_us", "query_p99_us", "pool_mode"};
+        "database",     "user",        "lane",        "cl_active",   "cl_waiting",   "sv_active",
+        "sv_idle",      "sv_used",     "sv_tested",   "sv_login",    "pool_size",    "saturation",
+        "maxwait_us",   "wait_p50_us", "wait_p95_us", "wait_p99_us", "query_p50_us", "query_p95_us",
+        "query_p99_us", "pool_mode",   "cl_pinned"};
 static const char *const LANES_COLS[] = {
-        "database",     "lane",         "pool_size",    "sv_active",         "cl_waiting",
-        "saturation",   "wait_p50_us",  "wait_p95_us",  "wait_p99_us",       "query_p50_us",
-        "query_p95_us", "query_p99_us", "slow_queries", "statement_timeouts"};
+        "database",     "lane",         "pool_size",    "sv_active",          "cl_waiting",
+        "saturation",   "wait_p50_us",  "wait_p95_us",  "wait_p99_us",        "query_p50_us",
+        "query_p95_us", "query_p99_us", "slow_queries", "statement_timeouts", "cl_pinned"};
 static const char *const STATS_COLS[] = {
         "database",        "lane",           "total_xact_count", "total_query_count",
         "total_received",  "total_sent",     "total_xact_time",  "total_query_time",
         "total_wait_time", "avg_xact_count", "avg_query_count",  "avg_recv",
         "avg_sent",        "avg_xact_time",  "avg_query_time",   "avg_wait_time"};
 static const char *const CONN_COLS[] = {
-        "type",    "user",       "database",   "lane",         "state",        "addr",
-        "port",    "local_addr", "local_port", "connect_time", "request_time", "wait",
-        "wait_us", "ptr",        "link",       "remote_pid",   "tls",          "application_name"};
+        "type",         "user", "database",         "lane",       "state",
+        "addr",         "port", "local_addr",       "local_port", "connect_time",
+        "request_time", "wait", "wait_us",          "ptr",        "link",
+        "remote_pid",   "tls",  "application_name", "pinned"};
 static const char *const SLOW_COLS[] = {
         "at", "database", "user", "lane", "application_name", "duration_ms", "wait_ms", "query"};
 static const char *const CONFIG_COLS[] = {"key", "value", "default", "changeable"};
