@@ -74,8 +74,9 @@ void sc_fixtures(void)
 	it_exec_ok(a, "CREATE SCHEMA " SC_SCHEMA_Q);
 	it_exec_ok(a, "GRANT USAGE ON SCHEMA " SC_SCHEMA_A ", " SC_SCHEMA_B ", " SC_SCHEMA_Q
 	              " TO PUBLIC");
-	it_exec_ok(a, "CREATE FUNCTION " SC_SET_TENANT "(t text) RETURNS text LANGUAGE sql"
-	              " AS $$ SELECT set_config('myapp.tenant', t, false) $$");
+	it_exec_ok(a, "CREATE FUNCTION " SC_SET_ZONE "(tz text, ds text) RETURNS text"
+	              " LANGUAGE sql AS $$ SELECT set_config('TimeZone', tz, false)"
+	              " || set_config('DateStyle', ds, false) $$");
 	PQfinish(a);
 }
 

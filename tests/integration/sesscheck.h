@@ -32,8 +32,10 @@
 #define SC_SCHEMA_A       "it_sess_a"    /* schemas usable by everyone */
 #define SC_SCHEMA_B       "it_sess_b"
 #define SC_SCHEMA_Q       "\"it_sess q\"" /* a name that needs quotes */
-/* SC_SCHEMA_A.set_tenant(text): set_config('myapp.tenant', $1, false), hidden in a function */
-#define SC_SET_TENANT SC_SCHEMA_A ".set_tenant"
+/* SC_SCHEMA_A.set_zone(tz text, ds text): set_config('TimeZone', tz, false) and
+ * set_config('DateStyle', ds, false) hidden in a function (both are reported by
+ * ParameterStatus) */
+#define SC_SET_ZONE SC_SCHEMA_A ".set_zone"
 
 /* The columns of a snapshot. */
 enum sc_col {

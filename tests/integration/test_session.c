@@ -329,8 +329,10 @@ static void set_spellings(const char *mode)
 	sc_fixtures_drop();
 }
 
-/* set_config(..., false) and SET run where no statement text shows them: in a function, in a
- * DO block, in dynamic SQL. */
+/* set_config(..., false) and SET run where the statement text does not name them: in a DO
+ * block, in dynamic SQL, in a function that sets parameters PostgreSQL reports (TimeZone,
+ * DateStyle). (A function that sets an unreported one, e.g. work_mem, is what the README says
+ * pglane cannot see: not tested.) */
 SESSION_CASE(set_config_hidden_in_function)
 static void set_config_hidden_in_function(const char *mode)
 {
@@ -340,15 +342,20 @@ static void set_config_hidden_in_function(const char *mode)
 	sc_env_init(&e, mode, "postgres", NULL);
 	struct trio t = trio_open("postgres", NULL);
 	struct sc_snap s;
-	step(&e, &t, "SELECT " SC_SET_TENANT "('77')", &s);
-	sc_expect_col("A", &s, SC_TENANT, "77", "after a function's set_config");
+	step(&e, &t, "SELECT " SC_SET_ZONE "('Asia/Tokyo', 'German, DMY')", &s);
+	sc_expect_col("A", &s, SC_TIMEZONE, "Asia/Tokyo", "after a function's set_config");
+	sc_expect_col("A", &s, SC_DATESTYLE, "German, DMY", "after a function's set_config");
 	step(&e, &t, "DO $$BEGIN PERFORM set_config('work_mem', '3MB', false); END$$", &s);
 	sc_expect_col("A", &s, SC_WORK_MEM, "3MB", "after a DO block's set_config");
 	step(&e, &t, "DO $$BEGIN EXECUTE 'SET lock_timeout = ''1s'''; END$$", &s);
 	sc_expect_col("A", &s, SC_LOCK_TIMEOUT, "1s", "after a DO block's dynamic SET");
-	static const char *const rb[] = {"BEGIN", "SELECT " SC_SET_TENANT "('78')", "ROLLBACK"};
+	static const char *const rb[] = {"BEGIN", "SELECT " SC_SET_ZONE "('Europe/Paris', 'SQL')",
+	                                 "ROLLBACK"};
 	steps(&e, &t, rb, NSQL(rb), &s);
-	sc_expect_col("A", &s, SC_TENANT, "77", "after a function's set_config rolled back");
+	sc_expect_col("A", &s, SC_TIMEZONE, "Asia/Tokyo",
+	              "after a function's set_config rolled back");
+	step(&e, &t, "SELECT " SC_SET_ZONE "('America/New_York', 'ISO')", &s);
+	sc_expect_col("A", &s, SC_DATESTYLE, "ISO, DMY", "after a function's set_config");
 	trio_leave(&e, &t, "postgres", NULL, "hidden set_config");
 	sc_env_fini(&e);
 	sc_fixtures_drop();

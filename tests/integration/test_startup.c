@@ -81,8 +81,9 @@ static void datestyle_startup_over_german(const char *mode)
 		sc_expect_same(r.name, &s, &want, "R on X's server");
 		sc_snap_next(&e, &r, false, &s, "R on the other server");
 		sc_expect_same(r.name, &s, &want, "R on the other server");
-		sc_snap_next(&e, &x, false, &s, "X after R");
-		sc_expect_col(x.name, &s, SC_DATESTYLE, "German, DMY", "X after R");
+		struct sc_snap xs;
+		sc_snap_next(&e, &x, false, &xs, "X after R");
+		sc_expect_col(x.name, &xs, SC_DATESTYLE, "German, DMY", "X after R");
 	} else {
 		sc_snap(&r, &s);
 		cr_expect_eq(s.pid, xpid, "R got backend %lld, not the one X left (%lld)", s.pid,
