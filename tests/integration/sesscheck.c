@@ -213,7 +213,7 @@ void sc_exec_both(struct sc_client *c, struct sc_client *ref, const char *sql)
 	                 c->name, sql, s1, m1, ref->name, s2, m2);
 }
 
-static void snap_parse(const char *who, const char *row, struct sc_snap *s)
+void sc_snap_parse(const char *who, const char *row, struct sc_snap *s)
 {
 	memset(s, 0, sizeof *s);
 	const char *p = row;
@@ -261,7 +261,7 @@ void sc_snap_with(struct sc_client *c, const char *prefix, struct sc_snap *s)
 		PQclear(r);
 		cr_assert(row);
 	}
-	snap_parse(c->name, row, s);
+	sc_snap_parse(c->name, row, s);
 	free(row);
 	c->pid = s->pid;
 }

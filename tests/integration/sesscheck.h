@@ -124,6 +124,8 @@ void sc_exec_both(struct sc_client *c, struct sc_client *ref, const char *sql);
 void sc_snap(struct sc_client *c, struct sc_snap *s);
 /* The same with `prefix` (e.g. a lane hint comment) in front of the query. */
 void sc_snap_with(struct sc_client *c, const char *prefix, struct sc_snap *s);
+/* A snapshot from the row sc_snap_sql returned. */
+void sc_snap_parse(const char *who, const char *row, struct sc_snap *s);
 /* Every column of `got` must equal `want` (an undefined placeholder equals an empty one). */
 void sc_expect_same(const char *who, const struct sc_snap *got, const struct sc_snap *want,
                     const char *ctx);

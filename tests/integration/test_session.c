@@ -6,7 +6,8 @@
  * implicit transaction of a multi-statement Query), SET LOCAL and set_config(..., true), RESET,
  * RESET ALL and DISCARD ALL; the spellings of SET (quoting, comments, case, units, extended
  * protocol, SET SESSION CHARACTERISTICS, values with quotes); set_config hidden in a function,
- * a DO block or dynamic SQL; settings following a client into the olap lane; six clients with
+ * a DO block or dynamic SQL; settings following a client into the olap lane; SETs over the
+ * extended protocol around Sync, Flush and errors; pipelined SETs under load; six clients with
  * settings of their own at once.
  *
  * Every check holds the client against a direct connection given the same statements (the
@@ -18,6 +19,7 @@
  * after it leaves must find the defaults. test_startup.c has the startup-parameter cases. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,6 +593,207 @@ static void reset_as_direct(const char *mode)
 	trio_leave(&e, &t, "postgres", NULL, "RESET");
 	sc_env_fini(&e);
 	sc_fixtures_drop();
+}
+
+/* ---- the extended protocol and pipelining ---- */
+
+/* Parse/Bind/Execute of the unnamed statement for each of `sqls`, a Sync after each whose
+ * `syncs` character is 'S' (a Flush for 'F', nothing for '-'); sent at once, read up to the
+ * last ReadyForQuery (a Flush waits for its statement's CommandComplete or ErrorResponse). */
+static void ext_run(struct sc_client *c, const char *const *sqls, size_t n, const char *syncs)
+{
+	size_t i = 0;
+	while (i < n) {
+		int nsync = 0;
+		bool flushed = false;
+		for (; i < n && !flushed; i++) {
+			rawpg_parse(c->raw, "", sqls[i]);
+			rawpg_bind_exec(c->raw, "", NULL);
+			if (syncs[i] == 'S') {
+				rawpg_sync(c->raw);
+				nsync++;
+			} else if (syncs[i] == 'F') {
+				rawpg_flush(c->raw);
+				flushed = true;
+			}
+		}
+		rawpg_send(c->raw);
+		if (flushed) {
+			for (;;) {
+				struct rawpg_msg m = rawpg_next(c->raw, RAWPG_TIMEOUT_MS);
+				if (m.type == 'C' || m.type == 'E')
+					break;
+			}
+		}
+		for (int k = 0; k < nsync; k++)
+			rawpg_until_ready(c->raw);
+	}
+}
+
+/* What an implicit transaction of the extended protocol (everything up to a Sync) does to a
+ * SET: an error before the Sync undoes it, one after it does not; a Flush ends nothing. */
+SESSION_CASE(extended_protocol_set_and_sync)
+static void extended_protocol_set_and_sync(const char *mode)
+{
+	sc_start(mode, NULL);
+	struct sc_env e;
+	sc_env_init(&e, mode, "postgres", NULL);
+	struct sc_client r = sc_connect_raw("R (extended protocol)", false, NULL, 0);
+	struct sc_client d = sc_connect_raw("direct raw twin", true, NULL, 0);
+	struct sc_client b = sc_connect("bystander B", "postgres", NULL, NULL);
+	struct sc_snap s;
+	static const struct {
+		const char *sqls[4];
+		size_t n;
+		const char *syncs;
+		enum sc_col col;
+		const char *want;
+		const char *what;
+	} cases[] = {
+	        {{"SET work_mem = '8MB'", "SELECT 1/0"},
+	         2,
+	         "-S",
+	         SC_WORK_MEM,
+	         NULL,
+	         "SET, an error, Sync"},
+	        {{"SET work_mem = '9MB'", "SELECT 1/0"},
+	         2,
+	         "SS",
+	         SC_WORK_MEM,
+	         "9MB",
+	         "SET, Sync, an error, Sync"},
+	        {{"BEGIN", "SET lock_timeout = '3s'", "COMMIT"},
+	         3,
+	         "--S",
+	         SC_LOCK_TIMEOUT,
+	         "3s",
+	         "BEGIN, SET, COMMIT, Sync"},
+	        {{"SET lock_timeout = '4s'", "SELECT 1/0"},
+	         2,
+	         "FS",
+	         SC_LOCK_TIMEOUT,
+	         "3s",
+	         "SET, Flush, an error, Sync"},
+	        {{"SET statement_timeout = '5s'", "SELECT 1", "SET work_mem = '10MB'"},
+	         3,
+	         "--S",
+	         SC_WORK_MEM,
+	         "10MB",
+	         "SET, SELECT, SET, Sync"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		sc_hold_on(&e, r.pid);
+		ext_run(&r, cases[i].sqls, cases[i].n, cases[i].syncs);
+		sc_release(&e);
+		ext_run(&d, cases[i].sqls, cases[i].n, cases[i].syncs);
+		sc_check(&e, &r, &d, &b, &s, cases[i].what);
+		sc_expect_col(r.name, &s, cases[i].col,
+		              cases[i].want ? cases[i].want : e.defaults.v[cases[i].col],
+		              cases[i].what);
+	}
+	sc_close(&d);
+	sc_leave_check(&e, &r, "postgres", NULL, "extended protocol");
+	sc_close(&b);
+	sc_env_fini(&e);
+}
+
+/* Busy clients of the pool (threads): each transaction must see the defaults. */
+struct busy {
+	PGconn *c;
+	const struct sc_snap *defaults;
+	atomic_bool stop;
+	int n, bad;
+	char first_bad[512];
+};
+
+static void *busy_run(void *arg)
+{
+	struct busy *b = arg;
+	while (!atomic_load(&b->stop)) {
+		PGresult *r = PQexec(b->c, "SELECT current_setting('work_mem'),"
+		                           " current_setting('lock_timeout'), pg_sleep(0.003)");
+		bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+		const char *wm = ok ? PQgetvalue(r, 0, 0) : PQresultErrorMessage(r);
+		const char *lt = ok ? PQgetvalue(r, 0, 1) : "";
+		if (!ok || strcmp(wm, b->defaults->v[SC_WORK_MEM]) != 0 ||
+		    strcmp(lt, b->defaults->v[SC_LOCK_TIMEOUT]) != 0) {
+			if (b->bad++ == 0)
+				snprintf(b->first_bad, sizeof b->first_bad,
+				         "work_mem %s, lock_timeout %s", wm, lt);
+		}
+		b->n++;
+		PQclear(r);
+	}
+	return NULL;
+}
+
+/* A raw client sends each SET with the query that reads it in one packet (simple Queries,
+ * pipelined), 30 times, while two busy clients keep the pool of 2 taken: every reading shows
+ * the value just set, and the busy clients never see one. */
+IT_TEST(session, pipelined_sets_under_load)
+{
+	sc_start("transaction", NULL);
+	struct sc_env e;
+	sc_env_init(&e, "session", "postgres", NULL); /* the defaults; no holders */
+	static struct busy busy[2];
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++) {
+		busy[i].c = it_connect("postgres", NULL, "postgres");
+		busy[i].defaults = &e.defaults;
+		atomic_store(&busy[i].stop, false);
+		cr_assert_eq(pthread_create(&th[i], NULL, busy_run, &busy[i]), 0);
+	}
+	struct sc_client r = sc_connect_raw("R (pipelined)", false, NULL, 0);
+	long long pids[4] = {0};
+	int np = 0;
+	for (int i = 0; i < 30; i++) {
+		char wm[64], lt[64], want_wm[16], want_lt[16];
+		snprintf(want_wm, sizeof want_wm, "%dMB", 10 + i);
+		snprintf(want_lt, sizeof want_lt, "%dms", 100 + i);
+		snprintf(wm, sizeof wm, "SET work_mem = '%s'", want_wm);
+		snprintf(lt, sizeof lt, "SET lock_timeout = '%s'", want_lt);
+		bool block = i % 3 == 2;
+		if (block)
+			rawpg_query(r.raw, "BEGIN");
+		rawpg_query(r.raw, wm);
+		rawpg_query(r.raw, lt);
+		rawpg_query(r.raw, sc_snap_sql);
+		if (block)
+			rawpg_query(r.raw, "COMMIT");
+		rawpg_send(r.raw);
+		char why[600];
+		bool ok = rawpg_check_seq(r.raw, block ? "CZCZCZTDCZ" : "CZCZTDCZ",
+		                          RAWPG_TIMEOUT_MS, why, sizeof why);
+		cr_assert(ok, "round %d: %s", i, why);
+		char row[256];
+		snprintf(row, sizeof row, "%s", r.raw->value);
+		if (block)
+			rawpg_expect_seq(r.raw, "CZ");
+		struct sc_snap s;
+		sc_snap_parse(r.name, row, &s);
+		char ctx[64];
+		snprintf(ctx, sizeof ctx, "round %d", i);
+		sc_expect_col(r.name, &s, SC_WORK_MEM, want_wm, ctx);
+		sc_expect_col(r.name, &s, SC_LOCK_TIMEOUT, want_lt, ctx);
+		int k = 0;
+		while (k < np && pids[k] != s.pid)
+			k++;
+		if (k == np && np < 4)
+			pids[np++] = s.pid;
+	}
+	for (int i = 0; i < 2; i++) {
+		atomic_store(&busy[i].stop, true);
+		pthread_join(th[i], NULL);
+		cr_expect_gt(busy[i].n, 0, "busy client %d ran nothing", i);
+		cr_expect_eq(busy[i].bad, 0,
+		             "busy client %d: %d of %d transactions not at the "
+		             "defaults; first: %s",
+		             i, busy[i].bad, busy[i].n, busy[i].first_bad);
+		PQfinish(busy[i].c);
+	}
+	cr_expect_eq(np, 2, "the raw client ran on %d backends (want both of the pool's)", np);
+	sc_close(&r);
+	sc_env_fini(&e);
 }
 
 /* ---- many clients at once (transaction mode) ---- */
