@@ -7,8 +7,9 @@
  * RESET ALL and DISCARD ALL; the spellings of SET (quoting, comments, case, units, extended
  * protocol, SET SESSION CHARACTERISTICS, values with quotes); set_config hidden in a function,
  * a DO block or dynamic SQL; settings following a client into the olap lane; SETs over the
- * extended protocol around Sync, Flush and errors; pipelined SETs under load; six clients with
- * settings of their own at once.
+ * extended protocol around Sync, Flush and errors; pipelined SETs under load; a SET ROLE that
+ * can no longer be applied (an error, never a run as another user); six clients with settings
+ * of their own at once.
  *
  * Every check holds the client against a direct connection given the same statements (the
  * values a connection of its own would have). With a pool of 2 in transaction mode, holder
@@ -591,6 +592,87 @@ static void reset_as_direct(const char *mode)
 	sc_expect_same("A", &s, &e.defaults, "after DISCARD ALL");
 	step(&e, &t, "SET lock_timeout = '2s'", &s);
 	trio_leave(&e, &t, "postgres", NULL, "RESET");
+	sc_env_fini(&e);
+	sc_fixtures_drop();
+}
+
+/* ---- a session that cannot be brought to another server ---- */
+
+/* A's transaction on the backend other than `avoid`: its snapshot, or false and the error. */
+static bool snap_try(struct sc_env *e, struct sc_client *a, long long avoid, struct sc_snap *s,
+                     char *err, size_t errn)
+{
+	sc_hold_on(e, avoid);
+	PGresult *r = PQexec(a->pq, sc_snap_sql);
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+	if (ok)
+		sc_snap_parse(a->name, PQgetvalue(r, 0, 0), s);
+	else
+		snprintf(err, errn, "%s %s", it_sqlstate(r),
+		         r ? PQresultErrorMessage(r) : PQerrorMessage(a->pq));
+	PQclear(r);
+	sc_release(e);
+	return ok;
+}
+
+/* A's SET ROLE can no longer be applied on a server that a bystander has used since (the role
+ * was revoked meanwhile): A's transactions there must fail, never run as its login user; the
+ * bystander never runs as the role; once the role is granted again A runs as it everywhere. */
+IT_TEST(session, failed_apply_is_an_error_not_other_settings)
+{
+	sc_fixtures();
+	sc_start("transaction", NULL);
+	struct sc_env e;
+	sc_env_init(&e, "transaction", SC_USER, SC_PASSWORD);
+	struct sc_client a = sc_connect("A", SC_USER, SC_PASSWORD, NULL);
+	struct sc_client b = sc_connect("bystander B", SC_USER, SC_PASSWORD, NULL);
+	struct sc_snap s;
+	long long pids[2];
+	sc_exec_ok(&a, "SET ROLE " SC_ROLE);
+	for (int i = 0; i < 2; i++) {
+		sc_snap_next(&e, &a, false, &s, "after SET ROLE");
+		sc_expect_col("A", &s, SC_CURRENT_USER, SC_ROLE, "after SET ROLE");
+		pids[i] = s.pid;
+	}
+	cr_assert_neq(pids[0], pids[1]);
+	PGconn *admin = it_connect_admin();
+	it_exec_ok(admin, "REVOKE " SC_ROLE " FROM " SC_USER);
+	int errors = 0, runs = 0;
+	for (int i = 0; i < 8; i++) {
+		char ctx[64], err[512];
+		snprintf(ctx, sizeof ctx, "round %d after REVOKE", i + 1);
+		/* B on both servers first: they no longer hold A's role. */
+		for (int k = 0; k < 2; k++) {
+			struct sc_snap bs;
+			sc_snap_on(&e, &b, pids[k], &bs, ctx);
+			sc_expect_col(b.name, &bs, SC_CURRENT_USER, SC_USER, ctx);
+		}
+		if (snap_try(&e, &a, pids[i % 2], &s, err, sizeof err)) {
+			runs++;
+			sc_expect_col("A", &s, SC_CURRENT_USER, SC_ROLE, ctx);
+		} else {
+			errors++;
+			cr_log_info("%s: A got %s", ctx, err);
+		}
+		if (PQstatus(a.pq) != CONNECTION_OK)
+			break;
+	}
+	cr_log_info("after REVOKE: A ran %d transactions, %d failed", runs, errors);
+	it_exec_ok(admin, "GRANT " SC_ROLE " TO " SC_USER);
+	PQfinish(admin);
+	if (PQstatus(a.pq) == CONNECTION_OK) {
+		for (int i = 0; i < 4; i++) {
+			char err[512];
+			bool ok = snap_try(&e, &a, pids[i % 2], &s, err, sizeof err);
+			cr_expect(ok, "A after GRANT (round %d): %s", i + 1, ok ? "" : err);
+			if (ok)
+				sc_expect_col("A", &s, SC_CURRENT_USER, SC_ROLE, "after GRANT");
+		}
+	} else {
+		cr_log_info("pglane closed A's connection: %s", PQerrorMessage(a.pq));
+	}
+	sc_close(&a);
+	sc_close(&b);
 	sc_env_fini(&e);
 	sc_fixtures_drop();
 }
