@@ -198,3 +198,70 @@ size_t pool_params_diff_sql(const struct pool_params *want, const struct pool_pa
 	out[pos] = '\0';
 	return pos;
 }
+
+/* One DateStyle word: a style ("ISO", ...) or an order ("MDY", ...); NULL when neither. */
+static const char *datestyle_word(const char *w, size_t n, bool *is_order)
+{
+	static const struct {
+		const char *word, *canon;
+		bool order;
+	} words[] = {
+	        {"iso", "ISO", false},
+	        {"sql", "SQL", false},
+	        {"postgres", "Postgres", false},
+	        {"german", "German", false},
+	        {"dmy", "DMY", true},
+	        {"euro", "DMY", true},
+	        {"european", "DMY", true},
+	        {"mdy", "MDY", true},
+	        {"us", "MDY", true},
+	        {"noneuro", "MDY", true},
+	        {"noneuropean", "MDY", true},
+	        {"ymd", "YMD", true},
+	};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strlen(words[i].word) == n && strncasecmp(w, words[i].word, n) == 0) {
+			*is_order = words[i].order;
+			return words[i].canon;
+		}
+	}
+	return NULL;
+}
+
+/* The style and order of a DateStyle text; false when a word is unknown or repeated. */
+static bool datestyle_parse(const char *s, const char **style, const char **order)
+{
+	*style = *order = NULL;
+	while (*s) {
+		while (*s == ' ' || *s == ',' || *s == '\t')
+			s++;
+		const char *w = s;
+		while (*s && *s != ' ' && *s != ',' && *s != '\t')
+			s++;
+		if (s == w)
+			break;
+		bool is_order;
+		const char *canon = datestyle_word(w, (size_t)(s - w), &is_order);
+		const char **slot = is_order ? order : style;
+		if (!canon || (*slot && strcmp(*slot, canon) != 0))
+			return false;
+		*slot = canon;
+	}
+	return *style || *order;
+}
+
+bool pool_datestyle_merge(const char *set, const char *current, char *out, size_t cap)
+{
+	const char *style, *order, *cur_style, *cur_order;
+	if (!datestyle_parse(set, &style, &order))
+		return false;
+	if (!current || !datestyle_parse(current, &cur_style, &cur_order))
+		cur_style = "ISO", cur_order = "MDY";
+	if (!order) /* German alone also means DMY, as in PostgreSQL */
+		order = style && strcmp(style, "German") == 0 ? "DMY"
+		        : cur_order                           ? cur_order
+		                                              : "MDY";
+	if (!style)
+		style = cur_style ? cur_style : "ISO";
+	return snprintf(out, cap, "%s, %s", style, order) < (int)cap;
+}

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define POOL_PARAMS_MAX             16
+#define POOL_PARAM_DATESTYLE        1 /* the fixed index of DateStyle */
 #define POOL_PARAM_STANDARD_STRINGS 4 /* the fixed index of standard_conforming_strings */
 #define POOL_PARAM_APPLICATION_NAME 5 /* the fixed index of application_name */
 
@@ -44,6 +45,11 @@ void pool_params_init(struct pool_params *p);
 void pool_params_set(struct pool_params *p, int idx, const char *value);
 void pool_params_copy(struct pool_params *dst, const struct pool_params *src);
 void pool_params_clear(struct pool_params *p);
+/* DateStyle as PostgreSQL reports it once `set` (maybe only a style or an order, as pgjdbc's
+ * "ISO") is applied over `current` ("ISO, MDY"): "ISO, MDY", into `out`. False when `set` is
+ * not a DateStyle PostgreSQL takes (then report it as it is). */
+bool pool_datestyle_merge(const char *set, const char *current, char *out, size_t cap);
+
 /* Write the SQL that turns `have` into `want` ("SELECT pg_catalog.set_config(E'name',
  * E'value', false);" per value, "RESET "name";" per default) into `out` (NUL terminated).
  * Returns its length, 0 when they already match; (size_t)-1 when `cap` is too small. */

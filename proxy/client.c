@@ -334,7 +334,14 @@ void proxy_client_welcome(struct proxy_client *c)
 		if (!proto_parse_param_status(f.body, f.body_len, &name, &value))
 			continue;
 		int idx = pool_params_index(name);
-		if (idx >= 0) {
+		char datestyle[64];
+		if (idx == POOL_PARAM_DATESTYLE && c->pc.params.v[idx] &&
+		    pool_datestyle_merge(c->pc.params.v[idx]->s, value, datestyle,
+		                         sizeof(datestyle))) {
+			/* a DateStyle of only a style or an order lands on the server's */
+			pool_params_set(&c->pc.params, idx, datestyle);
+			value = c->pc.params.v[idx]->s;
+		} else if (idx >= 0) {
 			/* the client's value when it set one, else the server's from now on */
 			if (c->pc.params.v[idx])
 				value = c->pc.params.v[idx]->s;

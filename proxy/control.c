@@ -129,6 +129,11 @@ static void list_servers(admin_conn_emit emit, void *arg)
 					inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
 					port = ntohs(in6->sin6_port);
 				}
+				char pinned[128] = "";
+				if (s->ps.client)
+					pool_pin_names(
+					        proxy_client_of(s->ps.client)->pc.session.pins,
+					        pinned, sizeof(pinned));
 				struct admin_conn_info i = {
 				        .type = "S",
 				        .user = p->user->name,
@@ -145,6 +150,7 @@ static void list_servers(admin_conn_emit emit, void *arg)
 				                             : 0,
 				        .remote_pid = s->ps.be_pid,
 				        .application_name = app_name(&s->ps.params),
+				        .pinned = pinned,
 				};
 				emit(&i, arg);
 			}

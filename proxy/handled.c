@@ -153,10 +153,38 @@ static enum proxy_msg_result reply(struct proxy_client *c, struct proxy_server *
 		                             fake == FAKE_REFUSED && type == PROTO_FE_QUERY);
 	if (!proxy_req_fake(s, type, fake, text))
 		return MSG_ERROR;
-	/* as after a server's error: the rest of the batch is skipped */
-	if (fake == FAKE_REFUSED && type != PROTO_FE_QUERY)
-		s->ext_error = true;
 	return proxy_prepared_consumed(c, size);
+}
+
+/* A statement refused (pin_session_state = refuse): its error, and what an error does there —
+ * the rest of an extended-protocol batch skipped up to its Sync, a transaction block failed,
+ * an implicit one rolled back (proxy_session_fail) — without running it anywhere. */
+static enum proxy_msg_result refuse(struct proxy_client *c, struct proxy_server *s, size_t size,
+                                    uint8_t type, const struct proto_sql_info *info)
+{
+	char why[320];
+	proxy_session_refusal(info, why, sizeof(why));
+	bool extended = type != PROTO_FE_QUERY;
+	if (!s) {
+		enum proxy_msg_result r = reply(c, s, size, type, FAKE_REFUSED, why);
+		if (r == MSG_DONE && extended) {
+			c->discarding = true; /* up to the Sync, answered then */
+			c->discard_extended = true;
+		}
+		return r;
+	}
+	if (s->tx_status == PROTO_TX_FAILED && !extended)
+		return MSG_FORWARD; /* the server refuses it unrun (25P02), as PostgreSQL would */
+	enum proxy_msg_result r = MSG_DONE;
+	if (!extended && s->tx_status == PROTO_TX_BLOCK && !proxy_session_fail(s, false))
+		return MSG_ERROR;
+	r = reply(c, s, size, type, FAKE_REFUSED, why);
+	if (r == MSG_DONE && extended) {
+		if (!proxy_session_fail(s, true))
+			return MSG_ERROR;
+		s->ext_error = true; /* the client's messages up to its Sync are not sent */
+	}
+	return r;
 }
 
 static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_server *s,
@@ -164,11 +192,8 @@ static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_serve
                                       struct proxy_scan *sc)
 {
 	const struct proto_sql_info *info = proxy_handled_scan(c, msg, avail, size, sc);
-	if (proxy_session_refused(c, info)) {
-		char why[300];
-		proxy_session_refusal(info, why, sizeof(why));
-		return reply(c, s, size, PROTO_FE_QUERY, FAKE_REFUSED, why);
-	}
+	if (proxy_session_refused(c, info))
+		return refuse(c, s, size, PROTO_FE_QUERY, info);
 	if (!handled_for(c, s, info))
 		return MSG_FORWARD;
 	enum proxy_msg_result r = reply(c, s, size, PROTO_FE_QUERY, FAKE_QUERY, tag_of(info->kind));
@@ -182,11 +207,8 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
                                       struct proxy_scan *sc)
 {
 	const struct proto_sql_info *info = proxy_handled_scan(c, msg, avail, size, sc);
-	if (proxy_session_refused(c, info)) {
-		char why[300];
-		proxy_session_refusal(info, why, sizeof(why));
-		return reply(c, s, size, PROTO_FE_PARSE, FAKE_REFUSED, why);
-	}
+	if (proxy_session_refused(c, info))
+		return refuse(c, s, size, PROTO_FE_PARSE, info);
 	if (info->kind == PROTO_SQL_OTHER || !proxy_prepared_mode(c) || avail < size)
 		return MSG_FORWARD;
 	/* never sent: a Bind that pglane does not answer has it prepared where it runs */

@@ -103,6 +103,7 @@ enum proxy_req_flag {
 	REQ_RESETS = 4,   /* DISCARD ALL / DEALLOCATE ALL: if it fails, the server is unsure */
 	REQ_APPLY = 8,    /* pglane's own Query bringing the server to its client's settings */
 	REQ_CAPTURE = 16, /* pglane's own Query asking the server what its session holds */
+	REQ_FAILS = 32,   /* pglane's own statement that fails on purpose (its error is not news) */
 };
 
 /* What pglane answers for a REQ_FAKE request (proxy_fake_write). */
@@ -360,6 +361,10 @@ bool proxy_session_refused(const struct proxy_client *c, const struct proto_sql_
 void proxy_session_note(struct proxy_server *s, const struct proto_sql_info *info);
 /* The refusal's message for `info` into `out`. */
 void proxy_session_refusal(const struct proto_sql_info *info, char *out, size_t cap);
+/* Fail the transaction (or the extended-protocol batch, `extended`) the server is in, as the
+ * statement pglane refuses would have: a statement of pglane's that errors, its answers
+ * swallowed. False when out of memory. */
+__attribute__((warn_unused_result)) bool proxy_session_fail(struct proxy_server *s, bool extended);
 /* Server messages for pglane's session queries: a capture's DataRow, an error, the
  * ReadyForQuery that ends one (h is its request). */
 void proxy_session_row(struct proxy_server *s, const struct proto_frame *f);

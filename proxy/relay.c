@@ -461,20 +461,29 @@ void proxy_relay_client_drained(struct proxy_client *c)
 }
 
 /* A ParameterStatus from a server: the server has it now, and so does its client. */
-static void on_param_status(struct proxy_server *s, struct proxy_client *c,
-                            const struct proto_frame *f, bool clients)
+/* A ParameterStatus from a server: the server has it now, and so does its client. The
+ * client is told when the statement was its own, or when pglane's bringing of the client's
+ * settings to the server gives a value the client has not been told (its start-up
+ * DateStyle=ISO reads "ISO, MDY" once applied, as PostgreSQL reports it): returns whether the
+ * message goes to the client. */
+static bool on_param_status(struct proxy_server *s, struct proxy_client *c,
+                            const struct proto_frame *f, bool clients, bool applying)
 {
 	const char *name, *value;
 	if (!proto_parse_param_status(f->body, f->body_len, &name, &value))
-		return;
+		return clients;
 	if (clients) /* one of the client's statements changed it */
 		proxy_session_reported(s, name);
 	int idx = pool_params_index(name);
 	if (idx < 0)
-		return;
+		return clients;
 	pool_params_set(&s->ps.params, idx, value);
-	if (c)
-		pool_params_set(&c->pc.params, idx, value);
+	if (!c)
+		return clients;
+	const struct pool_str *seen = c->pc.params.v[idx];
+	bool news = !seen || strcmp(seen->s, value) != 0;
+	pool_params_set(&c->pc.params, idx, value);
+	return clients || (applying && news);
 }
 
 static void log_server_error(struct proxy_server *s, const struct proto_frame *f)
@@ -569,7 +578,7 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 		    h->type != PROTO_FE_FUNCTION_CALL) {
 			/* an extended-protocol request failed: the client sees why even when
 			 * pglane sent it (a re-Parse), and the rest of its batch is skipped */
-			forward = c != NULL;
+			forward = c != NULL && !(h->flags & REQ_INTERNAL);
 			if (h->stmt && h->type != PROTO_FE_PARSE && statement_gone(f)) {
 				/* something on the server (a function's DEALLOCATE ALL) dropped
 				 * pglane's statements: place them again from now on */
@@ -590,13 +599,12 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 		if (!forward) {
 			if (!c && is_fatal(f))
 				*fatal = true;
-			else
+			else if (!h || !(h->flags & REQ_FAILS))
 				log_server_error(s, f);
 		}
 		return forward;
 	case PROTO_BE_PARAM_STATUS:
-		on_param_status(s, c, f, forward);
-		return forward;
+		return on_param_status(s, c, f, forward, h && (h->flags & REQ_APPLY));
 	case PROTO_BE_DATA_ROW:
 		if (h && (h->flags & REQ_CAPTURE))
 			proxy_session_row(s, f);

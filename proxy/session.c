@@ -194,9 +194,46 @@ void proxy_session_refusal(const struct proto_sql_info *info, char *out, size_t 
 		}
 	snprintf(out, cap,
 	         "pglane: %s would keep state on one server connection, which this pool does not "
-	         "allow (pin_session_state = \"refuse\"); use the transaction-level form or a "
+	         "allow (pin_session_state = \"refuse\"): use a transaction-level form where there "
+	         "is one (pg_advisory_xact_lock, ON COMMIT DROP, a cursor without HOLD) or a "
 	         "session-mode pool",
 	         what);
+}
+
+bool proxy_session_fail(struct proxy_server *s, bool extended)
+{
+	static const char sql[] = "SELECT 1/0 AS \"pglane refused a statement\"";
+	size_t avail;
+	uint8_t *space = proxy_out_space(&s->conn, &avail);
+	struct proto_writer w;
+	proto_writer_init(&w, space, space ? avail : 0);
+	unsigned flags = REQ_INTERNAL | REQ_FAILS;
+	if (!extended) {
+		proto_write_query(&w, sql);
+		return proto_writer_ok(&w) && proxy_out_commit(&s->conn, w.len) &&
+		       proxy_req_push(s, PROTO_FE_QUERY, REQ_SKIP, NULL, flags);
+	}
+	/* unnamed statement and portal, no Sync: the server skips the rest of the batch up to the
+	 * client's Sync, which rolls the batch (or fails the transaction block) */
+	proto_write_parse_head(&w, "", sizeof(sql) + 2);
+	proto_put_cstr(&w, sql);
+	proto_put_i16(&w, 0);
+	proto_begin(&w, PROTO_FE_BIND);
+	proto_put_cstr(&w, "");
+	proto_put_cstr(&w, "");
+	proto_put_i16(&w, 0);
+	proto_put_i16(&w, 0);
+	proto_put_i16(&w, 0);
+	proto_end(&w);
+	proto_begin(&w, PROTO_FE_EXECUTE);
+	proto_put_cstr(&w, "");
+	proto_put_i32(&w, 0);
+	proto_end(&w);
+	s->unnamed_client = 0;
+	return proto_writer_ok(&w) && proxy_out_commit(&s->conn, w.len) &&
+	       proxy_req_push(s, PROTO_FE_PARSE, REQ_SKIP, NULL, flags) &&
+	       proxy_req_push(s, PROTO_FE_BIND, REQ_SKIP, NULL, flags) &&
+	       proxy_req_push(s, PROTO_FE_EXECUTE, REQ_SKIP, NULL, flags);
 }
 
 void proxy_session_note(struct proxy_server *s, const struct proto_sql_info *info)

@@ -524,3 +524,30 @@ Test(params, diff_all_parameters)
 	pool_params_clear(&have);
 	standard_only();
 }
+
+/* DateStyle as PostgreSQL reports it after a partial SET (pgjdbc sends DateStyle=ISO). */
+Test(params, datestyle_merge)
+{
+	static const char *const cases[][3] = {
+	        {"ISO", "ISO, MDY", "ISO, MDY"},
+	        {"ISO", "German, DMY", "ISO, DMY"},
+	        {"iso", "SQL, YMD", "ISO, YMD"},
+	        {"DMY", "ISO, MDY", "ISO, DMY"},
+	        {"German", "ISO, MDY", "German, DMY"},
+	        {"SQL, DMY", "ISO, MDY", "SQL, DMY"},
+	        {"euro", "Postgres, MDY", "Postgres, DMY"},
+	        {"US,ISO", "SQL, DMY", "ISO, MDY"},
+	        {"ISO", NULL, "ISO, MDY"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[64];
+		cr_assert(pool_datestyle_merge(cases[i][0], cases[i][1], out, sizeof(out)),
+		          "case %zu", i);
+		cr_assert_str_eq(out, cases[i][2], "case %zu", i);
+	}
+	char out[8];
+	cr_assert_not(pool_datestyle_merge("bogus", "ISO, MDY", out, sizeof(out)));
+	cr_assert_not(pool_datestyle_merge("ISO, SQL", "ISO, MDY", out, sizeof(out)));
+	cr_assert_not(pool_datestyle_merge("", "ISO, MDY", out, sizeof(out)));
+	cr_assert_not(pool_datestyle_merge("German, DMY", "ISO, MDY", out, 5), "does not fit");
+}

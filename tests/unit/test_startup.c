@@ -335,3 +335,50 @@ Test(startup, write_ssl_and_cancel)
 	cr_assert_eq(s.cancel_pid, INT32_MAX);
 	cr_assert_eq(s.cancel_key, (int32_t)0x80000001);
 }
+
+/* `options` as PostgreSQL splits it: -c name=value (one or two words), --name=value, a
+ * backslash escaping the next character; anything else is refused with the offending word. */
+Test(startup, options_split)
+{
+	static const struct {
+		const char *opts;
+		int n;
+		const char *pairs; /* "name=value;name=value" */
+		const char *bad;
+	} cases[] = {
+	        {"", 0, "", NULL},
+	        {"   ", 0, "", NULL},
+	        {"-c search_path=x", 1, "search_path=x", NULL},
+	        {"-csearch_path=x -c work_mem=5MB", 2, "search_path=x;work_mem=5MB", NULL},
+	        {"--work-mem=5MB", 1, "work_mem=5MB", NULL},
+	        {"-c search_path=a,\\ b", 1, "search_path=a, b", NULL},
+	        {"-c a.b=x\\\\y", 1, "a.b=x\\y", NULL},
+	        {"\t-c\tx=1\n", 1, "x=1", NULL},
+	        {"-c x=", 1, "x=", NULL},
+	        {"-e", -1, NULL, "-e"},
+	        {"-c x=1 -B 100", -1, NULL, "-B"},
+	        {"-c", -1, NULL, "-c"},
+	        {"-c noequals", -1, NULL, "noequals"},
+	        {"-c =1", -1, NULL, "=1"},
+	        {"search_path=x", -1, NULL, "search_path=x"},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char buf[128], bad[32] = "", got[256] = "";
+		struct proto_option o[4];
+		int n = proto_startup_options(cases[k].opts, buf, o, 4, bad, sizeof(bad));
+		cr_assert_eq(n, cases[k].n, "case %zu `%s`: %d", k, cases[k].opts, n);
+		if (n < 0) {
+			cr_assert_str_eq(bad, cases[k].bad, "case %zu", k);
+			continue;
+		}
+		size_t len = 0;
+		for (int i = 0; i < n; i++)
+			len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%s=%s",
+			                        i ? ";" : "", o[i].name, o[i].value);
+		cr_assert_str_eq(got, cases[k].pairs, "case %zu", k);
+	}
+	char buf[64], bad[8];
+	struct proto_option o[2];
+	cr_assert_eq(proto_startup_options("-c a=1 -c b=2 -c c=3", buf, o, 2, bad, sizeof(bad)),
+	             -2);
+}
