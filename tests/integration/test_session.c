@@ -262,6 +262,25 @@ static void placeholder_follows_setter(const char *mode)
 	step(&e, &t, "RESET myapp.tenant", &s);
 	sc_expect_col("A", &s, SC_TENANT, "", "after RESET myapp.tenant");
 	step(&e, &t, "SET myapp.tenant = '44'", &s);
+	/* Statements after which pglane cannot name what changed (a RESET of another name, a
+	 * DO block, set_config with the name as a parameter): the placeholder stays A's. */
+	step(&e, &t, "RESET work_mem", &s);
+	sc_expect_col("A", &s, SC_TENANT, "44", "after RESET work_mem");
+	step(&e, &t, "DO $$BEGIN PERFORM set_config('myapp.tenant', '45', false); END$$", &s);
+	sc_expect_col("A", &s, SC_TENANT, "45", "after a DO block's set_config");
+	sc_hold_on(&e, t.a.pid);
+	const char *params[2] = {"myapp.tenant", "46"};
+	PGconn *pcs[2] = {t.a.pq, t.d.pq};
+	for (int i = 0; i < 2; i++) {
+		PGresult *r = PQexecParams(pcs[i], "SELECT set_config($1, $2, false)", 2, NULL,
+		                           params, NULL, NULL, 0);
+		cr_expect_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: extended set_config: %s",
+		             i ? "twin" : "A", PQresultErrorMessage(r));
+		PQclear(r);
+	}
+	sc_release(&e);
+	sc_check(&e, &t.a, &t.d, &t.b, &s, "after set_config($1, $2, false)");
+	sc_expect_col("A", &s, SC_TENANT, "46", "after set_config($1, $2, false)");
 	trio_leave(&e, &t, "postgres", NULL, "placeholder");
 	sc_env_fini(&e);
 }
