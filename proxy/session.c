@@ -99,8 +99,10 @@ bool proxy_session_apply(struct proxy_client *c, struct proxy_server *s)
 	/* what another client's session may have left that nobody can name goes first */
 	bool reset_all = s->unknown_owner && s->unknown_owner != c->id;
 	struct apply_args a = {c->pc.session.current, s->ps.settings, reset_all};
-	if (a.want == a.have && !reset_all)
+	if (a.want == a.have && !reset_all) {
+		c->pc.session.applied = true; /* in effect there already */
 		return true;
+	}
 	size_t len = 0;
 	char *sql = build_sql(apply_build, &a, &len);
 	if (!sql)

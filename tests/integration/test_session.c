@@ -963,7 +963,7 @@ static void *mc_run(void *arg)
 		if (!ok || strcmp(row, m->want) != 0) {
 			if (m->bad++ == 0)
 				snprintf(m->first_bad, sizeof m->first_bad,
-				         "round %d: got `%s`, want `%s`", r, row, m->want);
+				         "round %d: got `%.480s`, want `%.480s`", r, row, m->want);
 			continue;
 		}
 		int k = 0;
