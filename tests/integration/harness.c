@@ -789,6 +789,24 @@ int it_sh(int timeout_s, char **out, const char *fmt, ...)
 	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+void it_wait_port(int port)
+{
+	int64_t deadline = it_now_ms() + 5000;
+	for (;;) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		cr_assert(fd >= 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+		close(fd);
+		if (ok)
+			return;
+		cr_assert(it_pglane_alive(), "pglane exited at start-up");
+		cr_assert_lt(it_now_ms(), deadline, "port %d does not accept", port);
+		it_sleep_ms(10);
+	}
+}
+
 int it_tcp_connect(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

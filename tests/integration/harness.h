@@ -153,6 +153,9 @@ int it_sh(int timeout_s, char **out, const char *fmt, ...) __attribute__((format
 
 /* A TCP connection to 127.0.0.1:port (fails the test when refused). */
 int it_tcp_connect(int port);
+/* Wait (5 s at most) until 127.0.0.1:port accepts, e.g. admin.http_port, opened just after
+ * the SQL port the harness waited for; fails the test when pglane exits or it does not. */
+void it_wait_port(int port);
 /* Read and drop until the peer closes (EOF or reset). True when it did within timeout_ms. */
 bool it_wait_closed(int fd, int timeout_ms);
 /* Close a libpq connection's socket abruptly (no Terminate), then free the PGconn. */

@@ -35,25 +35,11 @@ void pins_start(struct pins_env *e, const char *mode, const char *pool_extra, co
 	         "                %s } );\n",
 	         e->http, mode, pool_extra ? pool_extra : "", db_extra ? db_extra : "");
 	e->p = it_pglane_start(conf);
-	int64_t deadline = it_now_ms() + 5000;
-	for (;;) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		cr_assert(fd >= 0);
-		struct sockaddr_in a = {.sin_family = AF_INET,
-		                        .sin_port = htons((uint16_t)e->http)};
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-		close(fd);
-		if (ok)
-			break;
-		cr_assert(it_pglane_alive(), "pglane exited at start-up");
-		cr_assert_lt(it_now_ms(), deadline, "admin.http_port %d does not accept", e->http);
-		it_sleep_ms(10);
-	}
+	it_wait_port(e->http);
 	e->admin = adminq_connect("admin");
 	e->pg = it_connect_admin();
 	/* the backends of an earlier test may still be exiting with their locks */
-	deadline = it_now_ms() + 5000;
+	int64_t deadline = it_now_ms() + 5000;
 	while (it_query_ll(e->pg, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") >
 	       0) {
 		cr_assert_lt(it_now_ms(), deadline, "advisory locks of an earlier test remain");

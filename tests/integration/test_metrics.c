@@ -39,20 +39,7 @@ static struct it_pglane *start_metrics(int *http)
 	         *http);
 	struct it_pglane *p = it_pglane_start(conf);
 	/* the harness waited for the SQL port; the HTTP one is opened just after it */
-	int64_t deadline = it_now_ms() + 5000;
-	for (;;) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		cr_assert(fd >= 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*http)};
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-		close(fd);
-		if (ok)
-			break;
-		cr_assert(it_pglane_alive(), "pglane exited at start-up");
-		cr_assert_lt(it_now_ms(), deadline, "admin.http_port %d does not accept", *http);
-		it_sleep_ms(10);
-	}
+	it_wait_port(*http);
 	return p;
 }
 
