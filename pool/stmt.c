@@ -44,7 +44,8 @@ struct pool_stmt *pool_stmt_get(const uint8_t *body, size_t len)
 	memcpy(s->body, body, len);
 	s->info = NULL;
 	struct proto_sql_info info;
-	proto_sql_scan((const char *)body, strnlen((const char *)body, len), false, &info);
+	size_t text = strnlen((const char *)body, len);
+	proto_sql_scan((const char *)body, text < len ? text + 1 : text, false, &info);
 	if (info.effects || info.kind != PROTO_SQL_OTHER) {
 		s->info = malloc(sizeof(*s->info));
 		if (!s->info) {
@@ -95,6 +96,7 @@ struct pool_stmt_map {
 	struct map_entry **buckets;
 	size_t nbuckets; /* power of two */
 	size_t n;
+	size_t ninfo; /* entries whose statement does something to the session (info) */
 };
 
 struct pool_stmt_map *pool_stmt_map_new(void)
@@ -122,6 +124,7 @@ void pool_stmt_map_clear(struct pool_stmt_map *m)
 		}
 	}
 	m->n = 0;
+	m->ninfo = 0;
 }
 
 void pool_stmt_map_free(struct pool_stmt_map *m)
@@ -173,6 +176,7 @@ bool pool_stmt_map_set(struct pool_stmt_map *m, const char *name, struct pool_st
 	struct map_entry **slot = map_find(m, name, h);
 	if (*slot) {
 		pool_stmt_ref(s);
+		m->ninfo += (s->info != NULL) - ((*slot)->stmt->info != NULL);
 		pool_stmt_put((*slot)->stmt);
 		(*slot)->stmt = s;
 		return true;
@@ -187,6 +191,7 @@ bool pool_stmt_map_set(struct pool_stmt_map *m, const char *name, struct pool_st
 	pool_stmt_ref(s);
 	e->next = NULL;
 	*slot = e;
+	m->ninfo += s->info != NULL;
 	if (++m->n > m->nbuckets * 2)
 		map_grow(m);
 	return true;
@@ -200,6 +205,7 @@ bool pool_stmt_map_del(struct pool_stmt_map *m, const char *name)
 	if (!e)
 		return false;
 	*slot = e->next;
+	m->ninfo -= e->stmt->info != NULL;
 	pool_stmt_put(e->stmt);
 	free(e);
 	m->n--;
@@ -209,6 +215,11 @@ bool pool_stmt_map_del(struct pool_stmt_map *m, const char *name)
 size_t pool_stmt_map_count(const struct pool_stmt_map *m)
 {
 	return m->n;
+}
+
+bool pool_stmt_map_has_info(const struct pool_stmt_map *m)
+{
+	return m && m->ninfo > 0;
 }
 
 /* ---- caches: fixed node array, hash chains by statement, LRU list ---- */

@@ -50,6 +50,9 @@ __attribute__((warn_unused_result)) bool pool_stmt_map_set(struct pool_stmt_map 
 bool pool_stmt_map_del(struct pool_stmt_map *m, const char *name);
 void pool_stmt_map_clear(struct pool_stmt_map *m);
 size_t pool_stmt_map_count(const struct pool_stmt_map *m);
+/* Does any of the names (NULL: no map) stand for a statement with an info (one that does
+ * something to the session)? */
+bool pool_stmt_map_has_info(const struct pool_stmt_map *m);
 
 /* ---- a server's prepared statements ---- */
 struct pool_stmt_cache;

@@ -359,23 +359,30 @@ static bool scan_statement(struct scan *s)
 
 /* ---- the fast path: one ordinary statement ---- */
 
-static bool word_is(const char *p, size_t n, const char *w)
+/* Keywords that start a statement the scanner must look at; `w` is lower case. */
+static bool special_first_word(const char *w, size_t n)
 {
-	return strlen(w) == n && strncasecmp(p, w, n) == 0;
-}
-
-/* Keywords that start a statement the scanner must look at. */
-static bool special_first_word(const char *p, size_t n)
-{
-	static const char *const words[] = {"set",     "reset", "discard", "deallocate", "prepare",
-	                                    "declare", "close", "listen",  "unlisten",   "load",
-	                                    "create",  "drop",  "do"};
-	if (n < 2 || n > 10)
+	switch (n) {
+	case 2:
+		return memcmp(w, "do", 2) == 0;
+	case 3:
+		return memcmp(w, "set", 3) == 0;
+	case 4:
+		return memcmp(w, "drop", 4) == 0 || memcmp(w, "load", 4) == 0;
+	case 5:
+		return memcmp(w, "reset", 5) == 0 || memcmp(w, "close", 5) == 0;
+	case 6:
+		return memcmp(w, "listen", 6) == 0 || memcmp(w, "create", 6) == 0;
+	case 7:
+		return memcmp(w, "discard", 7) == 0 || memcmp(w, "prepare", 7) == 0 ||
+		       memcmp(w, "declare", 7) == 0;
+	case 8:
+		return memcmp(w, "unlisten", 8) == 0;
+	case 10:
+		return memcmp(w, "deallocate", 10) == 0;
+	default:
 		return false;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (word_is(p, n, words[i]))
-			return true;
-	return false;
+	}
 }
 
 /* Does [p, end) hold `w` (lower case) in any letter case? */
@@ -391,6 +398,39 @@ static bool has_at(const char *p, const char *end, const char *w, size_t n)
 	return true;
 }
 
+/* The fast path looks for the bytes that tell the trigger words apart from most text: the '_'
+ * of set_config, the 'v' of advisory, the 'm' of temp (either case), and ';'. */
+#define STOPS "_vVmM;"
+static const bool stops[256] = {['_'] = true, ['v'] = true, ['V'] = true, ['m'] = true,
+                                ['M'] = true, [';'] = true, [0] = true};
+
+/* The next stop byte at or after `p`, or `end`. A text that ends with its NUL is searched by
+ * strcspn (the C library's vector code), any other byte by byte. */
+static const char *next_stop(const char *p, const char *end, bool terminated)
+{
+	if (terminated)
+		return p + strcspn(p, STOPS);
+	while (p < end && !stops[(uint8_t)*p])
+		p++;
+	return p;
+}
+
+/* Is the rest after a ';' only whitespace and more ';'? */
+static bool only_trailing(const char *p, const char *end)
+{
+	for (; p < end && *p != '\0'; p++)
+		if (*p != ';' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			return false;
+	return true;
+}
+
+/* Does the word `w` (lower case, `n` bytes) stand in [start, end) with its byte `at` at `p`? */
+static bool word_around(const char *start, const char *end, const char *p, const char *w, size_t n,
+                        size_t at)
+{
+	return (size_t)(p - start) >= at && has_at(p - at, end, w, n);
+}
+
 /* True when the text is one statement that starts with an ordinary keyword and holds none of
  * the words the scanner reacts to (set_config, pg_advisory_*, temp, pg_temp), quoted or not:
  * its scan could find nothing. False means "scan it" (never "it does something"). */
@@ -400,40 +440,42 @@ static bool plain_statement(const char *sql, size_t len)
 	proto_lexer_init(&l, sql, len, false);
 	proto_lex_skip_space(&l);
 	const char *p = l.p, *end = l.end;
-	const char *w = p;
-	while (p < end && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-		p++;
-	if (p == w || (p < end && (*p == '_' || *p == '$' || (*p >= '0' && *p <= '9') ||
+	char w[12];
+	size_t n = 0;
+	for (; p < end && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')); p++) {
+		if (n == sizeof(w))
+			return false; /* no ordinary keyword is that long: scan it */
+		w[n++] = (char)(*p | 0x20);
+	}
+	if (n == 0 || (p < end && (*p == '_' || *p == '$' || (*p >= '0' && *p <= '9') ||
 	                           (unsigned char)*p >= 0x80)))
 		return false;
-	if (special_first_word(w, (size_t)(p - w)))
+	if (special_first_word(w, n))
 		return false;
-	for (; p < end && *p != '\0'; p++) {
-		if (*p == ';') {
-			for (const char *q = p + 1; q < end && *q != '\0'; q++)
-				if (*q != ';' && *q != ' ' && *q != '\t' && *q != '\n' &&
-				    *q != '\r')
-					return false;
+	bool terminated = len > 0 && sql[len - 1] == '\0';
+	for (;; p++) {
+		p = next_stop(p, end, terminated);
+		if (p >= end || *p == '\0')
 			return true;
-		}
-		switch (*p | 0x20) { /* ASCII letters to lower case */
-		case 's':
-			if (has_at(p, end, "set_config", 10))
+		switch (*p) {
+		case '_':
+			if (word_around(sql, end, p, "set_config", 10, 3))
 				return false;
 			break;
-		case 'a':
-			if (has_at(p, end, "advisory", 8))
+		case 'v':
+		case 'V':
+			if (word_around(sql, end, p, "advisory", 8, 2))
 				return false;
 			break;
-		case 't':
-			if (has_at(p, end, "temp", 4))
+		case 'm':
+		case 'M':
+			if (word_around(sql, end, p, "temp", 4, 2))
 				return false;
 			break;
-		default:
-			break;
+		default: /* ';' */
+			return only_trailing(p + 1, end);
 		}
 	}
-	return true;
 }
 
 void proto_sql_scan(const char *sql, size_t len, bool backslash_quotes, struct proto_sql_info *out)

@@ -27,7 +27,10 @@ static const char *sql_text(const uint8_t *msg, size_t avail, size_t size, size_
 	size_t rest;
 	if (!proto_parse_parse(body, n, &name, &rest))
 		return NULL;
-	return proto_sql_parse_text(body + rest, n - rest, len);
+	const char *text = proto_sql_parse_text(body + rest, n - rest, len);
+	if (text)
+		(*len)++; /* with its NUL, as a Query's: the scanner's fast path wants it */
+	return text;
 }
 
 const struct proto_sql_info *proxy_handled_scan(const struct proxy_client *c, const uint8_t *msg,
@@ -36,6 +39,19 @@ const struct proto_sql_info *proxy_handled_scan(const struct proxy_client *c, co
 	if (sc->done)
 		return &sc->info;
 	sc->done = true;
+	if (msg[0] == PROTO_FE_PARSE && avail >= size && c->unnamed_len == size &&
+	    !c->unnamed_inflight && memcmp(c->unnamed, msg, size) == 0) {
+		/* the unnamed statement parsed again (drivers' unprepared statements): read the
+		 * first time */
+		if (c->unnamed_info) {
+			sc->info = *c->unnamed_info;
+		} else {
+			sc->info.kind = PROTO_SQL_OTHER;
+			sc->info.effects = 0;
+			sc->info.nsettings = 0;
+		}
+		return &sc->info;
+	}
 	size_t len = 0;
 	const char *sql = sql_text(msg, avail, size, &len);
 	if (!sql) {
@@ -69,7 +85,8 @@ static const char *tag_of(uint8_t kind)
 static bool handled_for(const struct proxy_client *c, const struct proxy_server *s,
                         const struct proto_sql_info *info)
 {
-	if (!info || !proxy_prepared_mode(c) || (s && s->tx_status == PROTO_TX_FAILED))
+	if (!info || info->kind == PROTO_SQL_OTHER || !proxy_prepared_mode(c) ||
+	    (s && s->tx_status == PROTO_TX_FAILED))
 		return false;
 	switch (info->kind) {
 	case PROTO_SQL_DEALLOCATE:
@@ -159,8 +176,10 @@ static enum proxy_msg_result reply(struct proxy_client *c, struct proxy_server *
 /* A statement refused (pin_session_state = refuse): its error, and what an error does there —
  * the rest of an extended-protocol batch skipped up to its Sync, a transaction block failed,
  * an implicit one rolled back (proxy_session_fail) — without running it anywhere. */
-static enum proxy_msg_result refuse(struct proxy_client *c, struct proxy_server *s, size_t size,
-                                    uint8_t type, const struct proto_sql_info *info)
+__attribute__((noinline)) static enum proxy_msg_result refuse(struct proxy_client *c,
+                                                              struct proxy_server *s, size_t size,
+                                                              uint8_t type,
+                                                              const struct proto_sql_info *info)
 {
 	char why[320];
 	proxy_session_refusal(info, why, sizeof(why));
@@ -282,10 +301,20 @@ static enum proxy_msg_result on_execute(struct proxy_client *c, struct proxy_ser
 	return res;
 }
 
+/* Could a Bind, Describe, Execute or Close concern a statement or portal pglane looks at? Not
+ * when no statement of the client's does anything to the session and no portal is pglane's:
+ * then the message is not parsed here at all (the common case). */
+static bool maybe_handled(const struct proxy_client *c)
+{
+	return c->handled_portal || c->unnamed_info || pool_stmt_map_has_info(c->stmts);
+}
+
 static enum proxy_msg_result handle(struct proxy_client *c, struct proxy_server *s,
                                     const uint8_t *msg, size_t avail, size_t size,
                                     struct proxy_scan *sc)
 {
+	if (msg[0] != PROTO_FE_QUERY && msg[0] != PROTO_FE_PARSE && !maybe_handled(c))
+		return MSG_FORWARD;
 	switch (msg[0]) {
 	case PROTO_FE_QUERY:
 		return on_query(c, s, msg, avail, size, sc);

@@ -55,6 +55,10 @@ static bool on_linked(struct proxy_client *c, struct proxy_server *s)
 	if (pool_mode(c->pc.pool) == CFG_POOL_SESSION)
 		s->needs_reset = true;
 	c->xact_start_us = proxy_now_us();
+	if (c->pc.session.current == s->ps.settings && !s->unknown_owner) {
+		c->pc.session.applied = true; /* nothing to bring: the common case */
+		return true;
+	}
 	return proxy_session_apply(c, s);
 }
 
@@ -417,7 +421,7 @@ static void maybe_release(struct proxy_client *c, struct proxy_server *s)
 	    proxy_out_pending(&s->conn) || (c->conn.io && c->conn.io->pass))
 		return;
 	/* between two transactions: learn what the last one did to the session */
-	if (proxy_session_capture(c, s) || c->state != CLIENT_READY)
+	if (s->dirty.effects && (proxy_session_capture(c, s) || c->state != CLIENT_READY))
 		return;
 	if ((!txn || c->pc.session.pins) && !proxy.shutting_down) {
 		/* the client keeps its server; what it sent meanwhile goes on */

@@ -757,6 +757,9 @@ void proxy_server_launch(struct pool *p)
  * nobody followed (proxy/session.c). True when the server is busy with it (or closed). */
 static bool reset(struct proxy_server *s, const struct cfg_pool *pc, int64_t now)
 {
+	if (!s->needs_reset && !s->dirty.effects && !s->pin_reset && !s->loaded &&
+	    !s->unknown_owner && !s->pin_effects)
+		return false; /* the common case: the session is known and its client's */
 	bool clears, close;
 	const char *sql = proxy_session_reset_sql(s, pc, &clears, &close);
 	if (close) {

@@ -1,8 +1,8 @@
 /* tests/fuzz/fuzz_sql.c — libFuzzer target for protocol/sql's statement scanner: what a
  * client's SQL text does to its session, as pglane reads it on the way to a server.
  *
- * Input: a flags byte (1: standard_conforming_strings off), then the text (not
- * NUL-terminated, in a block of its exact size).
+ * Input: a flags byte (1: standard_conforming_strings off; 2: the text ends with a NUL, as a
+ * Query's does), then the text (in a block of its exact size).
  *
  * Checked: only known effect bits; settings named are non-empty, lower-case, NUL-terminated
  * and fewer than PROTO_SQL_MAX_SETTINGS; a DEALLOCATE names its statement; the fast path
@@ -42,9 +42,17 @@ static void check_info(const struct proto_sql_info *i)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
-	bool backslash = fuzz_byte(&in) & 1;
+	uint8_t flags = fuzz_byte(&in);
+	bool backslash = flags & 1;
 	size_t len;
 	char *text = (char *)fuzz_rest(&in, &len);
+	if (flags & 2) { /* ending with its NUL, as a Query's text: the fast path's vector search */
+		char *t = realloc(text, len + 1);
+		if (!t)
+			abort();
+		text = t;
+		text[len++] = '\0';
+	}
 	static struct proto_sql_info fast, lexed;
 	proto_sql_scan(text, len, backslash, &fast);
 	proto_sql_scan_lexed(text, len, backslash, &lexed);
