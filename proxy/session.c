@@ -467,7 +467,8 @@ const char *proxy_session_reset_sql(struct proxy_server *s, const struct cfg_poo
                                     bool *close)
 {
 	*clears = false;
-	*close = s->loaded;
+	/* a library LOADed stays in the backend whatever the reset */
+	*close = s->loaded || (pc->mode == CFG_POOL_SESSION && (s->pin_effects & PROTO_SQL_LOAD));
 	const struct pool_dirty *d = &s->dirty;
 	if (s->pin_reset || (d->effects & (PROTO_SQL_PINS | PROTO_SQL_PINS_ANY)) ||
 	    (pc->mode == CFG_POOL_SESSION && s->pin_effects)) {
