@@ -740,3 +740,14 @@ void pins_reason_other(PGconn *c, const struct pins_reason *r, const char *what)
 		          "%s (%s): another client's `%s` gave %s %s, want %s", what, r->name,
 		          r->other_sql, PQresStatus(st), got, r->other_want);
 }
+
+void pins_expect_backend_gone(struct pins_env *e, long long pid, const char *what)
+{
+	char sql[96];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %lld", pid);
+	int64_t deadline = it_now_ms() + 3000;
+	while (it_query_ll(e->pg, sql) > 0) {
+		cr_assert_lt(it_now_ms(), deadline, "%s: backend %lld is still open", what, pid);
+		it_sleep_ms(20);
+	}
+}

@@ -166,4 +166,8 @@ void pins_reason_use(PGconn *c, const struct pins_reason *r, const char *what);
 /* r->other_sql on c must fail with r->other_err. */
 void pins_reason_other(PGconn *c, const struct pins_reason *r, const char *what);
 
+/* Wait (3 s at most) until backend `pid` has exited: pglane closed the server connection
+ * (a library LOADed cannot be reset away). Fails the test when it is still there. */
+void pins_expect_backend_gone(struct pins_env *e, long long pid, const char *what);
+
 #endif

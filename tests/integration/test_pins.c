@@ -624,6 +624,8 @@ IT_TEST(pins, load)
 	cr_expect_eq(pins_pools_cl_pinned(&f.e), 1);
 	cr_expect_geq(pins_log_pin_events("load"), 1, "no `pin` log event with reason load");
 	PQfinish(f.a);
+	/* the library stays in that backend: its server is closed, not handed on */
+	pins_expect_backend_gone(&f.e, pa, "after the owner of a LOAD left");
 	f.a = pins_client("it_pins_owner");
 	long long last = -1;
 	cr_expect_geq(adminq_pool_wait(f.e.admin, "postgres", "postgres", "oltp", "cl_pinned", 0,

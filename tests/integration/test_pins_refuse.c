@@ -585,3 +585,20 @@ IT_TEST(pins_refuse, session_mode)
 	PQfinish(keeper);
 	pins_env_close(&e);
 }
+
+/* Session mode: a client that LOADed a library leaves; its server is closed, not reset and
+ * handed to the next client (DISCARD ALL does not unload a library). */
+IT_TEST(pins_refuse, session_mode_load)
+{
+	struct pins_env e;
+	pins_start(&e, "session", NULL, NULL);
+	PGconn *a = pins_client("it_pins_owner");
+	it_exec_ok(a, "LOAD 'auto_explain'");
+	long long pa = pins_pid(a);
+	PQfinish(a);
+	pins_expect_backend_gone(&e, pa, "session mode, after the owner of a LOAD left");
+	PGconn *n = pins_client("it_pins_next");
+	cr_expect_neq(pins_pid(n), pa, "the next client runs on the LOADing client's backend");
+	PQfinish(n);
+	pins_env_close(&e);
+}
