@@ -140,65 +140,6 @@ void pool_params_clear(struct pool_params *p)
 	}
 }
 
-/* Append `s` quoted with `q` (doubling `q`, and backslashes when `q` is '\''). */
-static bool put_quoted(char *out, size_t cap, size_t *pos, const char *s, char q)
-{
-	if (*pos + 2 >= cap)
-		return false;
-	out[(*pos)++] = q;
-	for (; *s; s++) {
-		bool twice = *s == q || (q == '\'' && *s == '\\');
-		if (*pos + 3 >= cap)
-			return false;
-		if (twice)
-			out[(*pos)++] = *s;
-		out[(*pos)++] = *s;
-	}
-	out[(*pos)++] = q;
-	return true;
-}
-
-static bool put_str(char *out, size_t cap, size_t *pos, const char *s)
-{
-	size_t n = strlen(s);
-	if (*pos + n >= cap)
-		return false;
-	memcpy(out + *pos, s, n);
-	*pos += n;
-	return true;
-}
-
-size_t pool_params_diff_sql(const struct pool_params *want, const struct pool_params *have,
-                            char *out, size_t cap)
-{
-	size_t pos = 0;
-	int n = pool_params_count();
-	for (int i = 0; i < n; i++) {
-		if (want->v[i] == have->v[i])
-			continue;
-		bool ok;
-		if (want->v[i]) {
-			/* set_config takes the value verbatim: a list such as a search_path
-			 * is not turned into one quoted element, as SET 'a, b' would be */
-			ok = put_str(out, cap, &pos, "SELECT pg_catalog.set_config(E") &&
-			     put_quoted(out, cap, &pos, pool_params_name(i), '\'') &&
-			     put_str(out, cap, &pos, ", E") &&
-			     put_quoted(out, cap, &pos, want->v[i]->s, '\'') &&
-			     put_str(out, cap, &pos, ", false);");
-		} else {
-			ok = put_str(out, cap, &pos, "RESET ") &&
-			     put_quoted(out, cap, &pos, pool_params_name(i), '"') &&
-			     put_str(out, cap, &pos, ";");
-		}
-		if (!ok)
-			return (size_t)-1;
-	}
-	if (pos >= cap)
-		return (size_t)-1;
-	out[pos] = '\0';
-	return pos;
-}
-
 /* One DateStyle word: a style ("ISO", ...) or an order ("MDY", ...); NULL when neither. */
 static const char *datestyle_word(const char *w, size_t n, bool *is_order)
 {

@@ -1,5 +1,6 @@
-/* pool/params.h — tracked session parameters (client_encoding, DateStyle, TimeZone, ...):
- * interned values, per-connection sets, and the SQL that makes a server match a client.
+/* pool/params.h — the reported session parameters (client_encoding, DateStyle, TimeZone,
+ * application_name, ...) as a connection knows them: interned values and per-connection sets,
+ * for the welcome, routing and the console (what a server's session holds is pool/session.h's).
  * A value pointer of NULL means "the server default" (never set). Interned strings are
  * compared by pointer. */
 #ifndef PGLANE_POOL_PARAMS_H
@@ -49,11 +50,5 @@ void pool_params_clear(struct pool_params *p);
  * "ISO") is applied over `current` ("ISO, MDY"): "ISO, MDY", into `out`. False when `set` is
  * not a DateStyle PostgreSQL takes (then report it as it is). */
 bool pool_datestyle_merge(const char *set, const char *current, char *out, size_t cap);
-
-/* Write the SQL that turns `have` into `want` ("SELECT pg_catalog.set_config(E'name',
- * E'value', false);" per value, "RESET "name";" per default) into `out` (NUL terminated).
- * Returns its length, 0 when they already match; (size_t)-1 when `cap` is too small. */
-size_t pool_params_diff_sql(const struct pool_params *want, const struct pool_params *have,
-                            char *out, size_t cap);
 
 #endif

@@ -464,7 +464,6 @@ void proxy_relay_client_drained(struct proxy_client *c)
 		proxy_relay_client(c); /* may have stopped for room in its output */
 }
 
-/* A ParameterStatus from a server: the server has it now, and so does its client. */
 /* A ParameterStatus from a server: the server has it now, and so does its client. The
  * client is told when the statement was its own, or when pglane's bringing of the client's
  * settings to the server gives a value the client has not been told (its start-up
