@@ -13,10 +13,7 @@
  * .fini), TLS checked in pg_stat_ssl; servers played by the test (fakepg.h) that answer the
  * SSLRequest with 'S' or 'N' followed by plaintext bytes, with nonsense, or not at all.
  *
- * Certificates are made with the openssl CLI once per test binary, in PGLANE_TEST_TMP/tls-certs:
- * a CA, a second CA, a server certificate for 127.0.0.1 (SAN IP:127.0.0.1, DNS:localhost), one
- * for wrong.example, client certificates CN=certuser and CN=other, and CN=certuser from the
- * second CA. */
+ * The certificates are tlscerts.h's. A handshake whose writing blocks is in test_tls_slow.c. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -31,6 +28,7 @@
 
 #include "tests/integration/fakepg.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/tlscerts.h"
 #include "tests/integration/wire.h"
 
 /* A PostgreSQL this test started (tests/pg.sh), stopped by tls_fini. */
@@ -52,67 +50,6 @@ static void tls_fini(void)
 TestSuite(tls, .fini = tls_fini, .timeout = 180);
 
 /* ---- certificates ---- */
-
-static char g_certs[600];
-
-#define OPENSSL_SCRIPT                                                                             \
-	"set -e; cd '%s'; "                                                                        \
-	"ec='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'; "                           \
-	"ca() { openssl req -x509 $ec -keyout $1.key -out $1.crt -days 3 -subj \"/CN=$2\" "        \
-	"-addext basicConstraints=critical,CA:TRUE -addext "                                       \
-	"keyUsage=critical,keyCertSign,cRLSign; "                                                  \
-	"}; "                                                                                      \
-	"leaf() { openssl req -new $ec -keyout $1.key -out $1.csr -subj \"/CN=$2\"; "              \
-	"printf '%%s\\n' \"$4\" > $1.ext; "                                                        \
-	"openssl x509 -req -in $1.csr -CA $3.crt -CAkey $3.key -CAcreateserial -out $1.crt "       \
-	"-days 3 -extfile $1.ext; }; "                                                             \
-	"ca ca 'pglane test CA'; ca ca2 'pglane other CA'; "                                       \
-	"leaf server 127.0.0.1 ca 'subjectAltName=IP:127.0.0.1,DNS:localhost'; "                   \
-	"leaf wrongname wrong.example ca 'subjectAltName=DNS:wrong.example'; "                     \
-	"leaf certuser certuser ca 'extendedKeyUsage=clientAuth'; "                                \
-	"leaf other other ca 'extendedKeyUsage=clientAuth'; "                                      \
-	"leaf certuser_ca2 certuser ca2 'extendedKeyUsage=clientAuth'; "                           \
-	"chmod 600 *.key; openssl verify -CAfile ca.crt server.crt certuser.crt"
-
-/* The certificate directory, made once per test binary (a temp dir renamed into place, so
- * that concurrent test processes agree on one). */
-static const char *certs(void)
-{
-	if (g_certs[0])
-		return g_certs;
-	const char *root = getenv("PGLANE_TEST_TMP");
-	if (!root || !*root)
-		root = "/tmp";
-	mkdir(root, 0755);
-	char final[600];
-	snprintf(final, sizeof final, "%s/tls-certs", root);
-	char probe[700];
-	snprintf(probe, sizeof probe, "%s/certuser_ca2.crt", final);
-	if (access(probe, R_OK) != 0) {
-		char tmp[600];
-		snprintf(tmp, sizeof tmp, "%s/tls-certs.tmp-XXXXXX", root);
-		cr_assert(mkdtemp(tmp), "mkdtemp %s: %s", tmp, strerror(errno));
-		char *out = NULL;
-		int rc = it_sh(60, &out, OPENSSL_SCRIPT, tmp);
-		cr_assert_eq(rc, 0, "making the test certificates failed (%d):\n%s", rc, out);
-		free(out);
-		if (rename(tmp, final) != 0) /* another process was first: use its files */
-			it_sh(10, NULL, "rm -rf '%s'", tmp);
-		cr_assert_eq(access(probe, R_OK), 0, "no %s after making the certificates", probe);
-	}
-	snprintf(g_certs, sizeof g_certs, "%s", final);
-	return g_certs;
-}
-
-/* DIR/name of a certificate file (one of a few rotating static buffers). */
-static const char *cert(const char *name)
-{
-	static char bufs[8][700];
-	static int next;
-	char *b = bufs[next++ % 8];
-	snprintf(b, sizeof bufs[0], "%s/%s", certs(), name);
-	return b;
-}
 
 /* ---- client side ---- */
 
@@ -192,7 +129,7 @@ static void start_listen_tls(const char *mode, const char *ca, const char *hba)
 	         "                user = \"postgres\"; } );\n"
 	         "log = { level = \"debug\"; };\n"
 	         "%s",
-	         mode, cert("server.crt"), cert("server.key"), ca_line, hba ? hba : "");
+	         mode, tls_cert("server.crt"), tls_cert("server.key"), ca_line, hba ? hba : "");
 	it_pglane_start_with_users(conf, "\"scram_user\" \"scram_pw\"\n");
 }
 
@@ -206,8 +143,8 @@ static void client_matrix(int mode)
 		snprintf(extra, sizeof extra,
 		         "sslmode='%s' sslrootcert='%s' sslcert='%s' sslkey='%s' "
 		         "gssencmode='disable'",
-		         r->sslmode, r->rootcert ? cert(r->rootcert) : cert("none"), cert("none"),
-		         cert("none"));
+		         r->sslmode, r->rootcert ? tls_cert(r->rootcert) : tls_cert("none"),
+		         tls_cert("none"), tls_cert("none"));
 		snprintf(what, sizeof what, "client sslmode=%s%s%s x listen.tls.mode=%s",
 		         r->sslmode, r->rootcert ? " sslrootcert=" : "",
 		         r->rootcert ? r->rootcert : "", listen_modes[mode]);
@@ -390,7 +327,7 @@ IT_TEST(tls, stalled_and_broken_handshakes)
 	         "auth = { type = \"trust\"; };\n"
 	         "pool = { mode = \"transaction\"; size = 2; client_login_timeout = \"1s\"; };\n"
 	         "log = { level = \"debug\"; };\n" IT_DATABASES,
-	         cert("server.crt"), cert("server.key"));
+	         tls_cert("server.crt"), tls_cert("server.key"));
 	it_pglane_start(conf);
 	int port = it_pglane_current()->port;
 	PGconn *other = client_try("postgres", "postgres", "sslmode='require'", TLS, NULL, "other");
@@ -503,14 +440,14 @@ static void client_cert_row(const char *user, const char *db, const char *sslmod
 	snprintf(key, sizeof key, "%s.key", cert_name ? cert_name : "none");
 	snprintf(extra, sizeof extra,
 	         "sslmode='%s' sslrootcert='%s' sslcert='%s' sslkey='%s' gssencmode='disable'",
-	         sslmode, cert("ca.crt"), cert(crt), cert(key));
+	         sslmode, tls_cert("ca.crt"), tls_cert(crt), tls_cert(key));
 	PGconn *c = client_try(user, db, extra, want, err_text, what);
 	PQfinish(c);
 }
 
 IT_TEST(tls, client_certificates_and_hba)
 {
-	start_listen_tls("allow", cert("ca.crt"), CERT_HBA);
+	start_listen_tls("allow", tls_cert("ca.crt"), CERT_HBA);
 	/* cert: a verified certificate whose CN is the user */
 	client_cert_row("certuser", "certdb", "verify-full", "certuser", TLS, NULL,
 	                "certuser with its certificate");
@@ -651,7 +588,7 @@ static void cluster_start(void)
 	           "cp '%s/ca.crt' \"$d\"/ca.crt; chown \"$o\" \"$d\"/ca.crt; "
 	           "{ echo 'hostssl all certuser 127.0.0.1/32 cert'; cat \"$d\"/pg_hba.conf; } "
 	           "> \"$d\"/hba.new; cat \"$d\"/hba.new > \"$d\"/pg_hba.conf; rm \"$d\"/hba.new",
-	           dir, certs(), certs(), certs());
+	           dir, tls_certs(), tls_certs(), tls_certs());
 	cr_assert_eq(rc, 0, "copying the certificates failed:\n%s", out);
 	free(out);
 	/* certuser logs in with a client certificate of the CA (pg_hba "cert") */
@@ -707,11 +644,11 @@ static void server_rows(const struct server_row *rows, size_t n, const char *pha
 static void start_server_tls(bool client_cert)
 {
 	char ca[700], ca2[700];
-	snprintf(ca, sizeof ca, "%s", cert("ca.crt"));
-	snprintf(ca2, sizeof ca2, "%s", cert("ca2.crt"));
+	snprintf(ca, sizeof ca, "%s", tls_cert("ca.crt"));
+	snprintf(ca2, sizeof ca2, "%s", tls_cert("ca2.crt"));
 	char cert_line[1600];
-	snprintf(cert_line, sizeof cert_line, " cert = \"%s\"; key = \"%s\";", cert("certuser.crt"),
-	         cert("certuser.key"));
+	snprintf(cert_line, sizeof cert_line, " cert = \"%s\"; key = \"%s\";",
+	         tls_cert("certuser.crt"), tls_cert("certuser.key"));
 	static const struct {
 		const char *name, *sslmode;
 		bool wrong_ca;
