@@ -134,12 +134,12 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 				proxy_admin_drained(c);
 			else if (c->state == CLIENT_READY)
 				proxy_relay_client_drained(c);
-			if (c->state != CLIENT_CLOSED)
-				proxy_io_release_idle(&c->conn);
 			else if (c->state == CLIENT_STARTUP || c->state == CLIENT_AUTH)
 				proxy_conn_set_read(&c->conn, true);
 			else if (c->state == CLIENT_TLS)
-				proxy_login_tls(c);
+				proxy_login_tls(c); /* a handshake that waited to write goes on */
+			if (c->state != CLIENT_CLOSED)
+				proxy_io_release_idle(&c->conn);
 		}
 	}
 	if (!(revents & EV_READ) || c->state == CLIENT_CLOSED)
