@@ -68,7 +68,7 @@ static void header(struct admin_buf *b, const struct family *f)
 /* Value of family `i` for pool `p`. */
 static double pool_value(int i, struct pool *p, int64_t now_us)
 {
-	const struct cfg_pool *pc = &pool_lane_cfg(p)->pool;
+	const struct cfg_pool *pc = pool_cfg(p);
 	switch (i) {
 	case 0:
 		return p->n_clients - p->n_waiting;

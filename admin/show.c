@@ -59,7 +59,7 @@ void admin_show_pools(const struct admin_ctx *ctx, struct admin_result *r)
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (!p->db->cfg)
 			continue;
-		const struct cfg_pool *pc = &pool_lane_cfg(p)->pool;
+		const struct cfg_pool *pc = pool_cfg(p);
 		admin_row_begin(r);
 		admin_row_str(r, p->db->name);
 		admin_row_str(r, p->user->name);
@@ -115,7 +115,7 @@ static struct lane_sum *sum_lanes(const struct admin_ctx *ctx, size_t *n)
 			memset(&v[len], 0, sizeof(v[len]));
 			v[len].db = p->db;
 			v[len].lane = p->lane;
-			v[len].size = pool_lane_cfg(p)->pool.size;
+			v[len].size = pool_cfg(p)->size;
 			len++;
 		}
 		struct lane_sum *s = &v[i];

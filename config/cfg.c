@@ -14,11 +14,13 @@ const char *const cfg_pin_mode_names[3] = {"pin", "refuse", "allow"};
 const char *const cfg_auth_type_names[3] = {"trust", "md5", "scram-sha-256"};
 const char *const cfg_log_format_names[2] = {"text", "json"};
 const char *const cfg_log_level_names[4] = {"error", "warning", "info", "debug"};
-const char *const cfg_tls_mode_names[3] = {"disable", "allow", "require"};
+const char *const cfg_tls_mode_names[6] = {"disable", "allow",     "prefer",
+                                           "require", "verify-ca", "verify-full"};
 const char *const cfg_lane_names[CFG_LANE_COUNT] = {"oltp", "olap"};
 const char *const cfg_sslmode_names[5] = {"disable", "prefer", "require", "verify-ca",
                                           "verify-full"};
-const char *const cfg_hba_method_names[5] = {"trust", "md5", "scram-sha-256", "reject", "cert"};
+const char *const cfg_hba_method_names[6] = {"trust",  "md5",  "scram-sha-256",
+                                             "reject", "cert", "peer"};
 
 void cfg_strv_free(char **v, size_t n)
 {
@@ -49,7 +51,12 @@ bool cfg_pool_set_defaults(struct cfg_pool *p)
 	p->track_parameters = NULL;
 	p->ntrack_parameters = 0;
 	p->pin_session_state = CFG_PIN_PIN;
-	return p->server_reset_query != NULL;
+	p->reserve_pool_timeout_ms = 5 * 1000;
+	p->server_check_query = strdup("");
+	p->server_check_delay_ms = 30 * 1000;
+	p->cancel_wait_timeout_ms = 10 * 1000;
+	p->server_login_retry_ms = 15 * 1000;
+	return p->server_reset_query && p->server_check_query;
 }
 
 /* A copy of the list `src` (`n` strings) into *dst / *dn; false when out of memory (what was
@@ -80,7 +87,8 @@ bool cfg_pool_copy(struct cfg_pool *dst, const struct cfg_pool *src)
 	dst->ignore_startup_parameters = NULL;
 	dst->nignore_startup_parameters = 0;
 	dst->server_reset_query = strdup(src->server_reset_query ? src->server_reset_query : "");
-	return dst->server_reset_query &&
+	dst->server_check_query = strdup(src->server_check_query ? src->server_check_query : "");
+	return dst->server_reset_query && dst->server_check_query &&
 	       strv_copy(&dst->track_parameters, &dst->ntrack_parameters, src->track_parameters,
 	                 src->ntrack_parameters) &&
 	       strv_copy(&dst->ignore_startup_parameters, &dst->nignore_startup_parameters,
@@ -90,6 +98,8 @@ bool cfg_pool_copy(struct cfg_pool *dst, const struct cfg_pool *src)
 void cfg_pool_release(struct cfg_pool *p)
 {
 	free(p->server_reset_query);
+	free(p->server_check_query);
+	p->server_check_query = NULL;
 	cfg_strv_free(p->track_parameters, p->ntrack_parameters);
 	cfg_strv_free(p->ignore_startup_parameters, p->nignore_startup_parameters);
 	p->server_reset_query = NULL;
@@ -120,7 +130,12 @@ bool cfg_database_init(struct cfg_database *db, const char *name, const struct c
 	db->password = strdup("");
 	db->sslmode = c->server_tls.sslmode;
 	db->sslrootcert = strdup(c->server_tls.ca ? c->server_tls.ca : "");
-	return db->name && db->host && db->dbname && db->user && db->password && db->sslrootcert;
+	db->connect_query = strdup("");
+	db->auth_user = strdup(c->auth.auth_user ? c->auth.auth_user : "");
+	db->auth_query = strdup(c->auth.auth_query ? c->auth.auth_query : "");
+	db->auth_dbname = strdup(c->auth.auth_dbname ? c->auth.auth_dbname : "");
+	return db->name && db->host && db->dbname && db->user && db->password && db->sslrootcert &&
+	       db->connect_query && db->auth_user && db->auth_query && db->auth_dbname;
 }
 
 void cfg_database_release(struct cfg_database *db)
@@ -131,6 +146,10 @@ void cfg_database_release(struct cfg_database *db)
 	free(db->user);
 	free(db->password);
 	free(db->sslrootcert);
+	free(db->connect_query);
+	free(db->auth_user);
+	free(db->auth_query);
+	free(db->auth_dbname);
 	for (int k = 0; k < CFG_LANE_COUNT; k++) {
 		struct cfg_lane *l = &db->lanes[k];
 		cfg_pool_release(&l->pool);
@@ -164,8 +183,16 @@ struct cfg *cfg_defaults_new(void)
 	c->listen.tls.cert = strdup("");
 	c->listen.tls.key = strdup("");
 	c->listen.tls.ca = strdup("");
+	c->listen.tls.protocols = strdup("secure");
+	c->listen.tls.ciphers = strdup("default");
+	c->listen.unix_socket_dir = strdup("/tmp");
+	c->listen.unix_socket_mode = 0777;
+	c->listen.unix_socket_group = strdup("");
 	c->auth.type = CFG_AUTH_TRUST;
 	c->auth.file = strdup("");
+	c->auth.auth_user = strdup("");
+	c->auth.auth_query = strdup("SELECT usename, passwd FROM pg_shadow WHERE usename=$1");
+	c->auth.auth_dbname = strdup("");
 	c->admin.users = calloc(1, sizeof(char *));
 	if (c->admin.users) {
 		c->admin.users[0] = strdup("admin");
@@ -181,7 +208,12 @@ struct cfg *cfg_defaults_new(void)
 	c->server_tls.ca = strdup("");
 	c->server_tls.cert = strdup("");
 	c->server_tls.key = strdup("");
-	ok = ok && c->listen.host && c->listen.tls.cert && c->listen.tls.key && c->listen.tls.ca &&
+	c->server_tls.protocols = strdup("secure");
+	c->server_tls.ciphers = strdup("default");
+	ok = ok && c->listen.tls.protocols && c->listen.tls.ciphers && c->listen.unix_socket_dir &&
+	     c->listen.unix_socket_group && c->auth.auth_user && c->auth.auth_query &&
+	     c->auth.auth_dbname && c->server_tls.protocols && c->server_tls.ciphers &&
+	     c->listen.host && c->listen.tls.cert && c->listen.tls.key && c->listen.tls.ca &&
 	     c->auth.file && c->admin.nusers == 1 && c->monitor.user && c->monitor.password &&
 	     c->server_tls.ca && c->server_tls.cert && c->server_tls.key;
 	if (!ok) {
@@ -200,7 +232,14 @@ void cfg_free(struct cfg *c)
 	free(c->listen.tls.cert);
 	free(c->listen.tls.key);
 	free(c->listen.tls.ca);
+	free(c->listen.tls.protocols);
+	free(c->listen.tls.ciphers);
+	free(c->listen.unix_socket_dir);
+	free(c->listen.unix_socket_group);
 	free(c->auth.file);
+	free(c->auth.auth_user);
+	free(c->auth.auth_query);
+	free(c->auth.auth_dbname);
 	cfg_strv_free(c->admin.users, c->admin.nusers);
 	cfg_strv_free(c->admin.stats_users, c->admin.nstats_users);
 	cfg_pool_release(&c->pool);
@@ -225,6 +264,13 @@ void cfg_free(struct cfg *c)
 	free(c->server_tls.ca);
 	free(c->server_tls.cert);
 	free(c->server_tls.key);
+	free(c->server_tls.protocols);
+	free(c->server_tls.ciphers);
+	for (size_t i = 0; i < c->nusers; i++) {
+		free(c->users[i].name);
+		cfg_pool_release(&c->users[i].pool);
+	}
+	free(c->users);
 	free(c);
 }
 
@@ -239,6 +285,92 @@ const struct cfg_database *cfg_database_find(const struct cfg *c, const char *na
 			wildcard = db;
 	}
 	return wildcard;
+}
+
+const struct cfg_user_settings *cfg_user_settings_find(const struct cfg *c, const char *name)
+{
+	for (size_t i = 0; i < c->nusers; i++)
+		if (strcmp(c->users[i].name, name) == 0)
+			return &c->users[i];
+	return NULL;
+}
+
+void cfg_pool_resolve(const struct cfg *c, const struct cfg_lane *lane, const char *user,
+                      struct cfg_pool *out)
+{
+	*out = lane->pool;
+	const struct cfg_user_settings *u = user ? cfg_user_settings_find(c, user) : NULL;
+	if (!u)
+		return;
+	const struct cfg_pool *up = &u->pool;
+	for (int k = 0; k < CFG_PK_COUNT_USER; k++) {
+		if (!(u->set & (1u << k)))
+			continue;
+		switch ((enum cfg_pool_key)k) {
+		case CFG_PK_MODE:
+			out->mode = up->mode;
+			break;
+		case CFG_PK_SIZE:
+			out->size = up->size;
+			break;
+		case CFG_PK_MIN_SIZE:
+			out->min_size = up->min_size;
+			break;
+		case CFG_PK_RESERVE_POOL_SIZE:
+			out->reserve_pool_size = up->reserve_pool_size;
+			break;
+		case CFG_PK_MAX_PREPARED_STATEMENTS:
+			out->max_prepared_statements = up->max_prepared_statements;
+			break;
+		case CFG_PK_STATEMENT_TIMEOUT:
+			out->statement_timeout_ms = up->statement_timeout_ms;
+			break;
+		case CFG_PK_IDLE_IN_TRANSACTION_TIMEOUT:
+			out->idle_in_transaction_timeout_ms = up->idle_in_transaction_timeout_ms;
+			break;
+		case CFG_PK_CLIENT_IDLE_TIMEOUT:
+			out->client_idle_timeout_ms = up->client_idle_timeout_ms;
+			break;
+		case CFG_PK_QUERY_WAIT_TIMEOUT:
+			out->query_wait_timeout_ms = up->query_wait_timeout_ms;
+			break;
+		case CFG_PK_QUERY_WAIT_NOTIFY:
+			out->query_wait_notify_ms = up->query_wait_notify_ms;
+			break;
+		case CFG_PK_TRANSACTION_TIMEOUT:
+			out->transaction_timeout_ms = up->transaction_timeout_ms;
+			break;
+		case CFG_PK_SLOW_QUERY:
+			out->slow_query_ms = up->slow_query_ms;
+			break;
+		case CFG_PK_PIN_SESSION_STATE:
+			out->pin_session_state = up->pin_session_state;
+			break;
+		case CFG_PK_MAX_USER_CONNECTIONS:
+			out->max_user_connections = up->max_user_connections;
+			break;
+		case CFG_PK_MAX_USER_CLIENT_CONNECTIONS:
+			out->max_user_client_connections = up->max_user_client_connections;
+			break;
+		case CFG_PK_COUNT_USER:
+			break;
+		}
+	}
+}
+
+bool cfg_tls_required(enum cfg_tls_mode m)
+{
+	return m == CFG_TLS_REQUIRE || m == CFG_TLS_VERIFY_CA || m == CFG_TLS_VERIFY_FULL;
+}
+
+bool cfg_tls_verifies(enum cfg_tls_mode m)
+{
+	return m == CFG_TLS_VERIFY_CA || m == CFG_TLS_VERIFY_FULL;
+}
+
+const char *cfg_tls_mode_name(enum cfg_tls_mode m)
+{
+	return (unsigned)m < 6 ? cfg_tls_mode_names[m] : "?";
 }
 
 static bool strv_has(char *const *v, size_t n, const char *s)

@@ -15,7 +15,17 @@ enum cfg_pool_mode { CFG_POOL_SESSION, CFG_POOL_TRANSACTION };
 enum cfg_auth_type { CFG_AUTH_TRUST, CFG_AUTH_MD5, CFG_AUTH_SCRAM };
 enum cfg_log_format { CFG_LOG_TEXT, CFG_LOG_JSON };
 enum cfg_log_level { CFG_LOG_ERROR, CFG_LOG_WARNING, CFG_LOG_INFO, CFG_LOG_DEBUG };
-enum cfg_tls_mode { CFG_TLS_DISABLE, CFG_TLS_ALLOW, CFG_TLS_REQUIRE };
+/* TLS from clients, PgBouncer's client_tls_sslmode: allow and prefer both accept TLS and plain
+ * text; require refuses plain text; verify-ca and verify-full also require a client certificate
+ * that listen.tls.ca vouches for (the same check for both, as in PgBouncer). */
+enum cfg_tls_mode {
+	CFG_TLS_DISABLE,
+	CFG_TLS_ALLOW,
+	CFG_TLS_PREFER,
+	CFG_TLS_REQUIRE,
+	CFG_TLS_VERIFY_CA,
+	CFG_TLS_VERIFY_FULL
+};
 enum cfg_lane_kind { CFG_LANE_OLTP, CFG_LANE_OLAP, CFG_LANE_COUNT };
 /* What transaction mode does with state that cannot move to another server (session advisory
  * locks, temp tables, cursors WITH HOLD, SQL PREPARE, LISTEN, LOAD): keep the client on its
@@ -53,6 +63,53 @@ struct cfg_pool {
 	enum cfg_pin_mode pin_session_state;
 	char **ignore_startup_parameters; /* owned; start-up parameters pglane drops */
 	size_t nignore_startup_parameters;
+	/* Caps (0 = none). The server caps count a database's (a user's) server connections
+	 * across its lanes and users (databases); the client caps its logged-in clients. Set in
+	 * `pool` (global), a database (max_db_*) or a user (max_user_*), never in a lane. */
+	int max_db_connections;
+	int max_user_connections;
+	int max_db_client_connections;
+	int max_user_client_connections;
+	int reserve_pool_size;           /* extra servers for clients waiting > the timeout */
+	int64_t reserve_pool_timeout_ms; /* default 5 s */
+	char *server_check_query;        /* owned; "" = an empty query */
+	int64_t server_check_delay_ms;   /* idle longer than this: checked before use; 30 s */
+	bool server_round_robin;         /* idle servers handed out FIFO instead of LIFO */
+	bool server_reset_query_always;  /* server_reset_query in transaction mode too */
+	int64_t transaction_timeout_ms;  /* a transaction open longer is cancelled; 0 = off */
+	int64_t cancel_wait_timeout_ms;  /* a cancel request waiting longer is dropped; 10 s */
+	int64_t server_login_retry_ms;   /* after a failed server login; 15 s */
+	int64_t query_wait_notify_ms;    /* a NOTICE to a client waiting longer; 0 = off */
+};
+
+/* The pool keys, in the order cfg_print shows them; a user's `set` mask indexes this list. */
+enum cfg_pool_key {
+	CFG_PK_MODE,
+	CFG_PK_SIZE,
+	CFG_PK_MIN_SIZE,
+	CFG_PK_RESERVE_POOL_SIZE,
+	CFG_PK_MAX_PREPARED_STATEMENTS,
+	CFG_PK_STATEMENT_TIMEOUT,
+	CFG_PK_IDLE_IN_TRANSACTION_TIMEOUT,
+	CFG_PK_CLIENT_IDLE_TIMEOUT,
+	CFG_PK_QUERY_WAIT_TIMEOUT,
+	CFG_PK_QUERY_WAIT_NOTIFY,
+	CFG_PK_TRANSACTION_TIMEOUT,
+	CFG_PK_SLOW_QUERY,
+	CFG_PK_PIN_SESSION_STATE,
+	CFG_PK_MAX_USER_CONNECTIONS,
+	CFG_PK_MAX_USER_CLIENT_CONNECTIONS,
+	CFG_PK_COUNT_USER, /* the keys above may be set per user */
+};
+
+/* A `users` entry (PgBouncer's [users]): pool keys that override, for this user, the lane's
+ * value (precedence user > lane > database > global). Only the keys whose bit is in `set`
+ * mean anything. */
+struct cfg_user_settings {
+	char *name; /* owned */
+	struct cfg_pool pool;
+	uint32_t set; /* bit (1u << enum cfg_pool_key) */
+	int line;
 };
 
 struct cfg_endpoint {
@@ -82,7 +139,13 @@ struct cfg_database {
 	/* TLS to this database's servers, resolved: its own `sslmode` / `sslrootcert` keys, else
 	 * server_tls.sslmode / server_tls.ca. */
 	enum cfg_sslmode sslmode;
-	char *sslrootcert; /* owned; CA file, absolute; "" = none */
+	char *sslrootcert;   /* owned; CA file, absolute; "" = none */
+	char *connect_query; /* owned; run once on each new server connection; "" = none */
+	/* auth_query look-ups for this database's clients, resolved: its own keys, else auth.*.
+	 * auth_user "" = no look-ups; auth_dbname "" = the database itself. */
+	char *auth_user;   /* owned */
+	char *auth_query;  /* owned */
+	char *auth_dbname; /* owned */
 };
 
 struct cfg_route {
@@ -93,10 +156,14 @@ struct cfg_route {
 };
 
 struct cfg_hba {
-	char *address;  /* owned CIDR ("127.0.0.1/32", "::1/128", "all") */
+	/* owned: a CIDR ("127.0.0.1/32", "::1/128") matching TCP clients, "local" matching
+	 * Unix-socket clients, or "all" matching both */
+	char *address;
 	char *database; /* owned; "all" = any */
 	char *user;     /* owned; "all" = any */
-	char *method;   /* owned: "trust" | "md5" | "scram-sha-256" | "reject" | "cert" */
+	/* owned: "trust" | "md5" | "scram-sha-256" | "reject" | "cert" | "peer" (peer only with
+	 * address "local") */
+	char *method;
 };
 
 struct cfg {
@@ -105,16 +172,30 @@ struct cfg {
 		char *host;
 		int port;
 		int max_client_conn;
+		/* A Unix socket `.s.PGSQL.<port>` in this directory ("" = none), its mode and
+		 * group ("" = the process's). */
+		char *unix_socket_dir; /* owned; default "/tmp" */
+		int unix_socket_mode;  /* default 0777 */
+		char *unix_socket_group;
 		struct {
 			enum cfg_tls_mode mode;
 			char *cert;
 			char *key;
 			char *ca;
+			/* OpenSSL protocol list as PgBouncer's: "secure" (TLSv1.2 and 1.3), "all",
+			 * "legacy" or "tlsv1.2,tlsv1.3"...; ciphers an OpenSSL cipher list,
+			 * "default" = OpenSSL's. */
+			char *protocols; /* owned */
+			char *ciphers;   /* owned */
 		} tls;
 	} listen;
 	struct {
 		enum cfg_auth_type type;
 		char *file; /* owned; "" = none (trust only); relative to the config file */
+		/* Look-ups of users missing from the file (every database's default). */
+		char *auth_user;   /* owned; "" = none */
+		char *auth_query;  /* owned */
+		char *auth_dbname; /* owned; "" = the client's database */
 	} auth;
 	struct {
 		char **users;
@@ -144,10 +225,14 @@ struct cfg {
 	 * absolute (relative ones resolved against the config file's directory); "" = none. */
 	struct {
 		enum cfg_sslmode sslmode;
-		char *ca;   /* owned */
-		char *cert; /* owned */
-		char *key;  /* owned */
+		char *ca;        /* owned */
+		char *cert;      /* owned */
+		char *key;       /* owned */
+		char *protocols; /* owned; as listen.tls.protocols */
+		char *ciphers;   /* owned */
 	} server_tls;
+	struct cfg_user_settings *users; /* owned; the `users` list */
+	size_t nusers;
 };
 
 /* Errors collected while loading: each "FILE:LINE: KEY: message". */
@@ -165,6 +250,17 @@ void cfg_free(struct cfg *c);
 void cfg_print(const struct cfg *c, FILE *out);
 /* The database entry for a client's database name: an exact name, else "*", else NULL. */
 const struct cfg_database *cfg_database_find(const struct cfg *c, const char *name);
+/* The `users` entry for `name`; NULL when none. */
+const struct cfg_user_settings *cfg_user_settings_find(const struct cfg *c, const char *name);
+/* The settings a pool of `user` in lane `lane` runs with: a shallow copy of the lane's pool
+ * settings (its strings still owned by `c`) with the user's overrides laid over. */
+void cfg_pool_resolve(const struct cfg *c, const struct cfg_lane *lane, const char *user,
+                      struct cfg_pool *out);
+/* Does client TLS mode `m` refuse plain-text clients (require, verify-ca, verify-full)? */
+bool cfg_tls_required(enum cfg_tls_mode m);
+/* Does it ask clients for a certificate that listen.tls.ca must vouch for? */
+bool cfg_tls_verifies(enum cfg_tls_mode m);
+const char *cfg_tls_mode_name(enum cfg_tls_mode m);
 /* Is `user` in admin.users (`*full` true) or admin.stats_users (`*full` false)? */
 bool cfg_is_admin(const struct cfg *c, const char *user, bool *full);
 /* The longest duration accepted anywhere (365 days), so that `now + timeout` cannot overflow. */

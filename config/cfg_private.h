@@ -15,11 +15,11 @@ extern const char *const cfg_pin_mode_names[3];
 extern const char *const cfg_auth_type_names[3];
 extern const char *const cfg_log_format_names[2];
 extern const char *const cfg_log_level_names[4];
-extern const char *const cfg_tls_mode_names[3];
+extern const char *const cfg_tls_mode_names[6];
 extern const char *const cfg_lane_names[CFG_LANE_COUNT];
 extern const char *const cfg_sslmode_names[5];
 /* hba methods (stored as strings in struct cfg_hba). */
-extern const char *const cfg_hba_method_names[5];
+extern const char *const cfg_hba_method_names[6];
 
 /* Defaults that have no field in `pool` (a lane's replica settings, a database's address). */
 #define CFG_DEFAULT_DB_HOST          "127.0.0.1"

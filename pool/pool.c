@@ -109,6 +109,7 @@ struct pool *pool_get(const struct cfg *cfg, const char *dbname, const char *use
 	p->user = u;
 	p->lane = lane;
 	p->olap_target = -1;
+	cfg_pool_resolve(cfg, &d->cfg->lanes[lane], user, &p->settings);
 	pool_list_init(&p->login);
 	pool_list_init(&p->idle);
 	pool_list_init(&p->active);
@@ -135,6 +136,11 @@ void pool_config_changed(const struct cfg *cfg)
 {
 	for (struct pool_db *d = dbs; d; d = d->next)
 		d->cfg = cfg_database_find(cfg, d->name);
+	struct pool *p = NULL;
+	while ((p = pool_next(p)))
+		if (p->db->cfg)
+			cfg_pool_resolve(cfg, &p->db->cfg->lanes[p->lane], p->user->name,
+			                 &p->settings);
 }
 
 void pool_shutdown(void)
@@ -226,7 +232,7 @@ static void link_client(struct pool_server *s, struct pool_client *c, int64_t no
 
 static int lane_size(const struct pool *p)
 {
-	return p->db->cfg ? pool_lane_cfg(p)->pool.size : 0;
+	return p->db->cfg ? pool_cfg(p)->size : 0;
 }
 
 void pool_fill(struct pool *p, int64_t now_ms)
@@ -236,7 +242,7 @@ void pool_fill(struct pool *p, int64_t now_ms)
 	if (p->last_failure_ms && now_ms - p->last_failure_ms < POOL_RETRY_MS)
 		return;
 	int want = p->n_waiting;
-	int min = pool_lane_cfg(p)->pool.min_size;
+	int min = pool_cfg(p)->min_size;
 	while (p->n_login < want && pool_server_count(p) < lane_size(p)) {
 		int before = p->n_login;
 		ops->server_launch(p);

@@ -95,6 +95,9 @@ struct pool {
 	struct pool_db *db;
 	struct pool_user *user;
 	enum cfg_lane_kind lane;
+	/* What it runs with: the lane's settings with its user's overrides (cfg_pool_resolve);
+	 * strings borrowed from the current config, re-resolved on reload. */
+	struct cfg_pool settings;
 	struct pool_list login, idle, active, busy; /* servers by state */
 	struct pool_list waiting;                   /* clients, FIFO */
 	int n_login, n_idle, n_active, n_busy, n_waiting;
@@ -127,13 +130,19 @@ void pool_shutdown(void);
  * first use; NULL when the config has no entry for the database, or out of memory. */
 struct pool *pool_get(const struct cfg *cfg, const char *dbname, const char *user,
                       enum cfg_lane_kind lane);
-/* The lane settings of a pool. */
+/* The lane settings of a pool (replicas, lag); its pool settings are pool_cfg(). */
 const struct cfg_lane *pool_lane_cfg(const struct pool *p);
+/* The pool settings a pool runs with (user > lane > database > global). */
+static inline const struct cfg_pool *pool_cfg(const struct pool *p)
+{
+	return &p->settings;
+}
 /* The user record for `name`, created on first use (NULL: out of memory). */
 struct pool_user *pool_user_get(const char *name);
 /* Iterate every pool: first with NULL, then with the previous one; NULL at the end. */
 struct pool *pool_next(struct pool *prev);
-/* Point every database at the entry of `cfg` (after a reload). */
+/* Point every database at the entry of `cfg` and re-resolve every pool's settings (after a
+ * reload). */
 void pool_config_changed(const struct cfg *cfg);
 
 /* The database record for `name`, created on first use; NULL when the config has no entry

@@ -364,7 +364,7 @@ void proxy_client_welcome(struct proxy_client *c)
 	if (p)
 		log_info("%s: login ok (%s lane, %s mode)",
 		         proxy_client_name(c, name, sizeof(name)), cfg_lane_name(p->lane),
-		         cfg_pool_mode_name(pool_lane_cfg(p)->pool.mode));
+		         cfg_pool_mode_name(pool_cfg(p)->mode));
 	else
 		log_info("%s: admin console login ok", proxy_client_name(c, name, sizeof(name)));
 	enum proxy_io_result r = proxy_out_flush(&c->conn);

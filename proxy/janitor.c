@@ -27,7 +27,7 @@ static void client_idle(struct proxy_client *c, int64_t now)
 {
 	if (c->state != CLIENT_READY || !c->pc.pool || !c->pc.pool->db->cfg || c->pc.wait_start_ms)
 		return;
-	int64_t timeout = pool_lane_cfg(c->pc.pool)->pool.client_idle_timeout_ms;
+	int64_t timeout = pool_cfg(c->pc.pool)->client_idle_timeout_ms;
 	if (!timeout)
 		return;
 	if (c->pc.server) {
@@ -174,7 +174,7 @@ static void sweep_pool(struct pool *p, int64_t now)
 {
 	if (!p->db->cfg)
 		return;
-	const struct cfg_pool *pc = &pool_lane_cfg(p)->pool;
+	const struct cfg_pool *pc = pool_cfg(p);
 	retarget(p);
 	struct pool_list *pos, *tmp;
 	/* a waiting client that gave up: Terminate read already, or still in the socket when the

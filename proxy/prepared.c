@@ -22,7 +22,7 @@
 
 bool proxy_prepared_mode(const struct proxy_client *c)
 {
-	const struct cfg_pool *pc = &pool_lane_cfg(c->pc.pool)->pool;
+	const struct cfg_pool *pc = pool_cfg(c->pc.pool);
 	return pc->mode == CFG_POOL_TRANSACTION && pc->max_prepared_statements > 0;
 }
 
@@ -214,8 +214,7 @@ enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint
 static struct pool_stmt_cache *server_cache(struct proxy_client *c, struct proxy_server *s)
 {
 	if (!s->stmts)
-		s->stmts = pool_stmt_cache_new(
-		        pool_lane_cfg(c->pc.pool)->pool.max_prepared_statements);
+		s->stmts = pool_stmt_cache_new(pool_cfg(c->pc.pool)->max_prepared_statements);
 	return s->stmts;
 }
 
@@ -502,7 +501,7 @@ static const char *unnamed_text(const struct proxy_client *c, size_t *len)
 static void note_statement(struct proxy_client *c, struct proxy_server *s, bool prepared,
                            const uint8_t *msg, size_t avail, size_t size, struct proxy_scan *sc)
 {
-	if (pool_lane_cfg(c->pc.pool)->pool.slow_query_ms <= 0)
+	if (pool_cfg(c->pc.pool)->slow_query_ms <= 0)
 		return;
 	struct proxy_req *tail = proxy_req_tail(s);
 	switch (msg[0]) {

@@ -28,7 +28,7 @@ static struct proxy_client *linked_client(const struct proxy_server *s)
 
 static enum cfg_pool_mode pool_mode(const struct pool *p)
 {
-	return pool_lane_cfg(p)->pool.mode;
+	return pool_cfg(p)->mode;
 }
 
 /* Queue a Query of pglane's own to a server: its answer is swallowed. */

@@ -124,7 +124,7 @@ static void statement_done(struct proxy_server *s, const struct proxy_req *e)
 	int64_t start = e->start_us > s->last_done_us ? e->start_us : s->last_done_us;
 	int64_t dur = now - start;
 	pool_hist_add(&p->stats.query_hist, dur, now);
-	int64_t slow = pool_lane_cfg(p)->pool.slow_query_ms;
+	int64_t slow = pool_cfg(p)->slow_query_ms;
 	if (slow > 0 && dur >= slow * 1000)
 		log_slow(s, e, dur);
 }

@@ -808,7 +808,7 @@ void proxy_server_release(struct proxy_server *s)
 		return;
 	struct pool *p = s->ps.pool;
 	int64_t now = proxy_now_ms();
-	const struct cfg_pool *pc = p->db->cfg ? &pool_lane_cfg(p)->pool : NULL;
+	const struct cfg_pool *pc = p->db->cfg ? pool_cfg(p) : NULL;
 	if (s->ps.client)
 		pool_server_busy(&s->ps, now); /* its client keeps going without it */
 	if (!pc || s->ps.close_on_release || proxy.shutting_down ||

@@ -20,12 +20,12 @@
 
 static bool txn_mode(const struct proxy_client *c)
 {
-	return pool_lane_cfg(c->pc.pool)->pool.mode == CFG_POOL_TRANSACTION;
+	return pool_cfg(c->pc.pool)->mode == CFG_POOL_TRANSACTION;
 }
 
 static enum cfg_pin_mode pin_mode(const struct proxy_client *c)
 {
-	return pool_lane_cfg(c->pc.pool)->pool.pin_session_state;
+	return pool_cfg(c->pc.pool)->pin_session_state;
 }
 
 /* Are pins looked for? Transaction mode with pin_session_state pin or refuse. */

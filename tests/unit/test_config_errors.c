@@ -95,9 +95,9 @@ CTEST(errors_enums)
 	                                            "\"info\" or \"debug\" (got \"trace\")"},
 	        {"log = { level = 3; };\n", "1: log.level: must be \"error\", \"warning\", "
 	                                    "\"info\" or \"debug\", not an integer"},
-	        {"listen = { tls = { mode = \"prefer\"; }; };\n",
-	         "1: listen.tls.mode: must be \"disable\", \"allow\" or \"require\" (got "
-	         "\"prefer\")"},
+	        {"listen = { tls = { mode = \"strict\"; }; };\n",
+	         "1: listen.tls.mode: must be \"disable\", \"allow\", \"prefer\", \"require\", "
+	         "\"verify-ca\" or \"verify-full\" (got \"strict\")"},
 	        {"routes = (\n { lane = \"batch\"; }\n);\n",
 	         "2: routes[0].lane: must be \"oltp\" or \"olap\" (got \"batch\")"},
 	        {"databases = ( { name = \"a\";\n default_lane = \"x\"; } );\n",
@@ -111,8 +111,8 @@ CTEST(errors_enums)
 	         "2: databases[0].olap.pin_session_state: must be \"pin\", \"refuse\" or "
 	         "\"allow\", not an integer"},
 	        {"hba = ( { address = \"all\";\n method = \"password\"; } );\n",
-	         "2: hba[0].method: must be \"trust\", \"md5\", \"scram-sha-256\", \"reject\" or "
-	         "\"cert\" (got \"password\")"},
+	         "2: hba[0].method: must be \"trust\", \"md5\", \"scram-sha-256\", \"reject\", "
+	         "\"cert\" or \"peer\" (got \"password\")"},
 	};
 	RUN(cases);
 }
