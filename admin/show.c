@@ -54,7 +54,7 @@ void admin_show_pools(const struct admin_ctx *ctx, struct admin_result *r)
 	        "sv_active",   "sv_idle",      "sv_used",      "sv_tested",    "sv_login",
 	        "pool_size",   "saturation",   "maxwait_us",   "wait_p50_us",  "wait_p95_us",
 	        "wait_p99_us", "query_p50_us", "query_p95_us", "query_p99_us", "pool_mode",
-	        "cl_pinned"};
+	        "cl_pinned",   "held_by"};
 	admin_result_columns(r, cols, NCOLS(cols));
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (!p->db->cfg)
@@ -78,6 +78,7 @@ void admin_show_pools(const struct admin_ctx *ctx, struct admin_result *r)
 		row_quantiles(r, &p->stats.query_hist, ctx->now_us);
 		admin_row_str(r, cfg_pool_mode_name(pc->mode));
 		admin_row_int(r, p->n_pinned);
+		admin_row_str(r, pool_held_name(p->held_by));
 		admin_row_end(r);
 	}
 }

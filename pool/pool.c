@@ -1,7 +1,10 @@
 /* pool/pool.c — the registry of databases, users and pools, and the rules that hand server
  * connections to clients: LIFO idle servers, FIFO waiting clients, launch on demand up to the
- * lane's size, back-off after a failed server login. */
+ * lane's size (and the reserve pool for clients that waited too long), within the server caps
+ * of databases and users, back-off after a failed server login. */
 #include "pool/pool.h"
+
+#include "config/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,8 @@ static struct pool_list all_pools = {&all_pools, &all_pools};
 static struct pool_db *dbs;
 static struct pool_user *users;
 static bool pause_all;
+static int n_held_pools; /* pools with held_by set */
+static bool evicting;    /* closing a server to make room: no fill from its close */
 
 void pool_setup(const struct pool_ops *o)
 {
@@ -156,6 +161,7 @@ void pool_shutdown(void)
 		}
 	}
 	pool_list_init(&all_pools);
+	n_held_pools = 0;
 	while (dbs) {
 		struct pool_db *d = dbs;
 		dbs = d->next;
@@ -235,26 +241,157 @@ static int lane_size(const struct pool *p)
 	return p->db->cfg ? pool_cfg(p)->size : 0;
 }
 
+const char *pool_held_name(enum pool_held h)
+{
+	switch (h) {
+	case POOL_HELD_DB:
+		return "max_db_connections";
+	case POOL_HELD_USER:
+		return "max_user_connections";
+	case POOL_HELD_NONE:
+		break;
+	}
+	return "";
+}
+
+static void set_held(struct pool *p, enum pool_held h)
+{
+	if ((p->held_by != POOL_HELD_NONE) != (h != POOL_HELD_NONE))
+		n_held_pools += h != POOL_HELD_NONE ? 1 : -1;
+	p->held_by = h;
+}
+
+/* The number of servers `p` may have now: its size, plus reserve_pool_size when its first
+ * waiting client has waited reserve_pool_timeout (0 turns the reserve off, as in PgBouncer). */
+static int pool_limit(const struct pool *p, int64_t now_ms)
+{
+	const struct cfg_pool *pc = pool_cfg(p);
+	if (pc->reserve_pool_size <= 0 || pc->reserve_pool_timeout_ms <= 0 ||
+	    pool_list_empty(&p->waiting))
+		return pc->size;
+	const struct pool_client *c =
+	        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
+	if (now_ms - c->wait_start_ms < pc->reserve_pool_timeout_ms)
+		return pc->size;
+	return pc->size + pc->reserve_pool_size;
+}
+
+/* The server cap that forbids `p` one more server, if any. */
+static enum pool_held cap_reached(const struct pool *p)
+{
+	const struct cfg_pool *pc = pool_cfg(p);
+	if (pc->max_db_connections > 0 && p->db->n_servers >= pc->max_db_connections)
+		return POOL_HELD_DB;
+	if (pc->max_user_connections > 0 && p->user->n_servers >= pc->max_user_connections)
+		return POOL_HELD_USER;
+	return POOL_HELD_NONE;
+}
+
+/* Close the longest-idle server of another pool sharing `p`'s database (cap `why` DB) or user
+ * (USER), to make room under that cap. False when there is none (or it did not go). */
+static bool evict_for(struct pool *p, enum pool_held why)
+{
+	struct pool_server *victim = NULL;
+	for (struct pool *q = pool_next(NULL); q; q = pool_next(q)) {
+		if (q == p || pool_list_empty(&q->idle))
+			continue;
+		if (why == POOL_HELD_DB ? q->db != p->db : q->user != p->user)
+			continue;
+		struct pool_server *s =
+		        pool_container_of(pool_list_first(&q->idle), struct pool_server, link);
+		if (!victim || s->state_since_ms < victim->state_since_ms)
+			victim = s;
+	}
+	if (!victim || !ops->server_evict)
+		return false;
+	int before = why == POOL_HELD_DB ? p->db->n_servers : p->user->n_servers;
+	evicting = true;
+	ops->server_evict(victim, pool_held_name(why));
+	evicting = false;
+	return (why == POOL_HELD_DB ? p->db->n_servers : p->user->n_servers) < before;
+}
+
+/* Start one server for `p`; false when none could even start. */
+static bool launch(struct pool *p)
+{
+	int before = p->n_login;
+	ops->server_launch(p);
+	return p->n_login != before;
+}
+
 void pool_fill(struct pool *p, int64_t now_ms)
 {
-	if (!p->db->cfg || p->db->paused)
+	if (evicting)
+		return; /* a server closed to make room: its place is for the pool that asked */
+	if (!p->db->cfg || p->db->paused) {
+		set_held(p, POOL_HELD_NONE);
 		return;
+	}
 	if (p->last_failure_ms && now_ms - p->last_failure_ms < POOL_RETRY_MS)
 		return;
-	int want = p->n_waiting;
-	int min = pool_cfg(p)->min_size;
-	while (p->n_login < want && pool_server_count(p) < lane_size(p)) {
-		int before = p->n_login;
-		ops->server_launch(p);
-		if (p->n_login == before)
-			return; /* could not even start one */
+	enum pool_held held = POOL_HELD_NONE;
+	int limit = pool_limit(p, now_ms);
+	while (p->n_login < p->n_waiting && pool_server_count(p) < limit) {
+		enum pool_held why = cap_reached(p);
+		if (why != POOL_HELD_NONE) {
+			if (evict_for(p, why))
+				continue;
+			held = why;
+			break;
+		}
+		if (pool_server_count(p) >= lane_size(p))
+			log_info(
+			        "%s@%s lane %s: taking a server from the reserve pool (a client "
+			        "waited %lld ms)",
+			        p->user->name, p->db->name, cfg_lane_name(p->lane),
+			        (long long)(now_ms - pool_container_of(pool_list_first(&p->waiting),
+			                                               struct pool_client, link)
+			                                     ->wait_start_ms));
+		if (!launch(p))
+			break; /* could not even start one */
 	}
-	while (pool_server_count(p) < min) {
-		int before = p->n_login;
-		ops->server_launch(p);
-		if (p->n_login == before)
+	set_held(p, held);
+	while (pool_server_count(p) < pool_cfg(p)->min_size && cap_reached(p) == POOL_HELD_NONE)
+		if (!launch(p))
 			return;
-	}
+}
+
+void pool_server_gone(struct pool *p, int64_t now_ms)
+{
+	if (evicting)
+		return;
+	pool_fill(p, now_ms);
+	if (n_held_pools == 0)
+		return;
+	for (struct pool *q = pool_next(NULL); q && n_held_pools > 0; q = pool_next(q))
+		if (q != p && q->held_by != POOL_HELD_NONE &&
+		    (q->db == p->db || q->user == p->user))
+			pool_fill(q, now_ms);
+}
+
+const char *pool_client_cap_reached(const struct pool *p)
+{
+	const struct cfg_pool *pc = pool_cfg(p);
+	if (pc->max_db_client_connections > 0 && p->db->n_clients >= pc->max_db_client_connections)
+		return "max_db_client_connections";
+	if (pc->max_user_client_connections > 0 &&
+	    p->user->n_clients >= pc->max_user_client_connections)
+		return "max_user_client_connections";
+	return NULL;
+}
+
+void pool_client_join(struct pool *p)
+{
+	p->n_clients++;
+	p->db->n_clients++;
+	p->user->n_clients++;
+}
+
+void pool_client_leave(struct pool *p)
+{
+	p->n_clients--;
+	p->db->n_clients--;
+	p->user->n_clients--;
 }
 
 struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t now_ms)
@@ -292,6 +429,8 @@ void pool_client_unwait(struct pool_client *c, int64_t now_ms)
 	struct pool *p = c->pool;
 	pool_list_remove(&c->link);
 	p->n_waiting--;
+	if (p->n_waiting == 0)
+		set_held(p, POOL_HELD_NONE);
 	int64_t waited = now_ms - c->wait_start_ms;
 	p->stats.wait_time_us += (uint64_t)waited * 1000;
 	pool_hist_add(&p->stats.wait_hist, waited * 1000, now_ms * 1000);
@@ -310,6 +449,8 @@ void pool_server_add(struct pool *p, struct pool_server *s, int64_t now_ms)
 	pool_list_init(&s->link);
 	pool_list_append(&p->login, &s->link);
 	p->n_login++;
+	p->db->n_servers++;
+	p->user->n_servers++;
 	p->stats.server_connects++;
 }
 
@@ -342,6 +483,8 @@ void pool_server_remove(struct pool_server *s)
 	unlink_client(s);
 	pool_list_remove(&s->link);
 	(*state_count(p, s->state))--;
+	p->db->n_servers--;
+	p->user->n_servers--;
 	s->pool = NULL;
 	pool_params_clear(&s->params);
 	pool_settings_assign(&s->settings, NULL);

@@ -21,6 +21,10 @@
 
 struct pool;
 
+/* Why a pool with waiting clients opens no server although it is below its size: a server cap
+ * of its database or of its user is reached (SHOW POOLS held_by). */
+enum pool_held { POOL_HELD_NONE, POOL_HELD_DB, POOL_HELD_USER };
+
 enum pool_server_state {
 	POOL_SERVER_LOGIN,  /* connecting and authenticating */
 	POOL_SERVER_IDLE,   /* in the pool, ready */
@@ -63,6 +67,8 @@ struct pool_user {
 	bool have_derived;
 	char derived_from[512];
 	struct proto_scram_secret derived;
+	int n_servers; /* its server connections in every pool, any state (max_user_connections) */
+	int n_clients; /* its logged-in clients, every database (max_user_client_connections) */
 };
 
 struct pool_db {
@@ -71,6 +77,9 @@ struct pool_db {
 	const struct cfg_database *cfg; /* borrowed from the current config */
 	bool paused;
 	struct pool_catalog *catalog; /* owned: its servers' settings, NULL until read */
+	int n_servers; /* server connections of every user and lane, any state (max_db_connections)
+	                */
+	int n_clients; /* logged-in clients of every user and lane (max_db_client_connections) */
 };
 
 struct pool_stats {
@@ -101,8 +110,9 @@ struct pool {
 	struct pool_list login, idle, active, busy; /* servers by state */
 	struct pool_list waiting;                   /* clients, FIFO */
 	int n_login, n_idle, n_active, n_busy, n_waiting;
-	int n_clients; /* clients logged in to this pool */
-	int n_pinned;  /* of those, pinned to their server (pool/session.h pins) */
+	int n_clients;          /* clients logged in to this pool */
+	int n_pinned;           /* of those, pinned to their server (pool/session.h pins) */
+	enum pool_held held_by; /* set by pool_fill while a server cap keeps waiting clients */
 	/* welcome: ParameterStatus messages of the first server login, raw */
 	uint8_t *welcome; /* owned */
 	size_t welcome_len;
@@ -119,6 +129,9 @@ struct pool_ops {
 	void (*server_launch)(struct pool *p);
 	/* A waiting client got a server (now linked: c->server == s, s->client == c). */
 	void (*client_assigned)(struct pool_client *c, struct pool_server *s);
+	/* Close idle server `s` now (pool_server_remove() before returning): a pool of the same
+	 * database or user needs its place under server cap `cap` ("max_db_connections"...). */
+	void (*server_evict)(struct pool_server *s, const char *cap);
 };
 
 /* Set the callbacks (once at start). */
@@ -174,8 +187,23 @@ void pool_server_ready(struct pool_server *s, int64_t now_ms);
 void pool_server_busy(struct pool_server *s, int64_t now_ms);
 /* The server is going away: out of every list (and unlinked from its client). */
 void pool_server_remove(struct pool_server *s);
-/* Launch servers for waiting clients (after a failure back-off, or a size change). */
+/* Launch servers for waiting clients (after a failure back-off, or a size change), up to the
+ * pool's size, or size + reserve_pool_size once its first waiting client has waited
+ * reserve_pool_timeout; within max_db_connections and max_user_connections, closing an idle
+ * server of another pool of the same database (user) to make room; else the pool is held
+ * (p->held_by). Then up to min_size (no eviction for that). */
 void pool_fill(struct pool *p, int64_t now_ms);
+/* A server of `p` went away (after pool_server_remove): fill `p`, then the pools its database's
+ * or user's cap held back. */
+void pool_server_gone(struct pool *p, int64_t now_ms);
+/* "max_db_client_connections" or "max_user_client_connections" when one more client of `p`'s
+ * database or user would exceed that cap (pool_cfg(p)); NULL when it may log in. */
+const char *pool_client_cap_reached(const struct pool *p);
+/* A client logged in to `p` (counted in the pool, its database and its user) / left it. */
+void pool_client_join(struct pool *p);
+void pool_client_leave(struct pool *p);
+/* "max_db_connections", "max_user_connections" or "". */
+const char *pool_held_name(enum pool_held h);
 
 /* A statement parsed on a server of `p`: remember it (least recently used forgotten first). */
 void pool_stmt_known(struct pool *p, struct pool_stmt *s);

@@ -442,7 +442,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 		pool_client_unwait(&c->pc, proxy_now_ms());
 		if (c->pc.server)
 			proxy_relay_client_gone(c);
-		c->pc.pool->n_clients--;
+		pool_client_leave(c->pc.pool);
 	}
 	pool_params_clear(&c->pc.params);
 	proxy_session_client_free(c);

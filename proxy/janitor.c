@@ -44,14 +44,24 @@ static void client_idle(struct proxy_client *c, int64_t now)
 	proxy_client_fatal(c, PROTO_SQLSTATE_IDLE_SESSION_TIMEOUT, msg);
 }
 
+/* Does any pool run with a client_idle_timeout: a lane's, or a user's override? */
+static bool any_client_idle_timeout(const struct cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->ndatabases; i++)
+		for (int k = 0; k < CFG_LANE_COUNT; k++)
+			if (cfg->databases[i].lanes[k].pool.client_idle_timeout_ms)
+				return true;
+	for (size_t i = 0; i < cfg->nusers; i++)
+		if ((cfg->users[i].set & (1u << CFG_PK_CLIENT_IDLE_TIMEOUT)) &&
+		    cfg->users[i].pool.client_idle_timeout_ms)
+			return true;
+	return false;
+}
+
 static void sweep_clients(int64_t now)
 {
 	int64_t login_timeout = proxy.cfg->pool.client_login_timeout_ms;
-	bool idle_timeouts = false;
-	for (size_t i = 0; i < proxy.cfg->ndatabases && !idle_timeouts; i++)
-		for (int k = 0; k < CFG_LANE_COUNT; k++)
-			if (proxy.cfg->databases[i].lanes[k].pool.client_idle_timeout_ms)
-				idle_timeouts = true;
+	bool idle_timeouts = any_client_idle_timeout(proxy.cfg);
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, &proxy.clients)
 	{

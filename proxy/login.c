@@ -151,8 +151,16 @@ static void login_done(struct proxy_client *c)
 		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_CATALOG, msg);
 		return;
 	}
+	const char *cap = pool_client_cap_reached(p);
+	if (cap) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "no more connections allowed (%s)", cap);
+		log_warning("c%u %s@%s %s: refused: %s", c->id, l->user, l->database, c->addr, msg);
+		proxy_client_fatal(c, PROTO_SQLSTATE_TOO_MANY_CONNECTIONS, msg);
+		return;
+	}
 	c->pc.pool = p;
-	p->n_clients++;
+	pool_client_join(p);
 	proxy_login_free(c);
 	if (p->welcome) {
 		proxy_client_welcome(c);

@@ -111,6 +111,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 static const struct pool_ops ops = {
         .server_launch = proxy_server_launch,
         .client_assigned = proxy_relay_assigned,
+        .server_evict = proxy_server_evict,
 };
 
 static void close_everything(void)

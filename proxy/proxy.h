@@ -307,6 +307,9 @@ void proxy_http_stop(void);
 void proxy_server_launch(struct pool *p);
 /* Close a server connection once (log `reason`), unlinking it from its pool. */
 void proxy_server_close(struct proxy_server *s, const char *reason);
+/* pool_ops.server_evict: close an idle server so that another pool fits under server cap
+ * `cap`. */
+void proxy_server_evict(struct pool_server *ps, const char *cap);
 /* The user a server of pool `p` logs in as. */
 const char *proxy_server_user(const struct pool *p);
 /* Close every server of pool `p`. */

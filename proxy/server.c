@@ -88,7 +88,14 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 	}
 	proxy.dead_servers[proxy.ndead_servers++] = s;
 	if (p && !proxy.shutting_down)
-		pool_fill(p, proxy_now_ms());
+		pool_server_gone(p, proxy_now_ms());
+}
+
+void proxy_server_evict(struct pool_server *ps, const char *cap)
+{
+	char why[96];
+	snprintf(why, sizeof(why), "idle, closed to make room for another pool under %s", cap);
+	proxy_server_close(proxy_server_of(ps), why);
 }
 
 void proxy_server_close_all(struct pool *p, const char *reason)

@@ -34,7 +34,7 @@ static const char *const POOLS_COLS[] = {
         "database",     "user",        "lane",        "cl_active",   "cl_waiting",   "sv_active",
         "sv_idle",      "sv_used",     "sv_tested",   "sv_login",    "pool_size",    "saturation",
         "maxwait_us",   "wait_p50_us", "wait_p95_us", "wait_p99_us", "query_p50_us", "query_p95_us",
-        "query_p99_us", "pool_mode",   "cl_pinned"};
+        "query_p99_us", "pool_mode",   "cl_pinned",   "held_by"};
 static const char *const LANES_COLS[] = {
         "database",     "lane",         "pool_size",    "sv_active",          "cl_waiting",
         "saturation",   "wait_p50_us",  "wait_p95_us",  "wait_p99_us",        "query_p50_us",
