@@ -63,6 +63,9 @@ struct pool_user {
 	bool have_derived;
 	char derived_from[512];
 	struct proto_scram_secret derived;
+	/* a user missing from the auth file: the secret its last auth_query look-up returned
+	 * ("" = none), for its servers' logins */
+	char auth_secret[512];
 };
 
 struct pool_db {

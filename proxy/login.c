@@ -1,7 +1,9 @@
 /* proxy/login.c — a client's login: the startup packet (SSLRequest and GSSENCRequest are
  * answered 'N', CancelRequest is forwarded), then authentication (trust, MD5 or
- * SCRAM-SHA-256 against the auth file) and the choice of pool. Unknown users go through the
- * same exchange as known ones and get the same error as a wrong password. */
+ * SCRAM-SHA-256 against the auth file, or against the secret an auth_query look-up returns
+ * for a user missing from it: the login waits for the look-up, proxy/authq.c) and the choice
+ * of pool. Unknown users go through the same exchange as known ones and get the same error as
+ * a wrong password. */
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -18,12 +20,19 @@
 #include "protocol/startup.h"
 #include "admin/console.h"
 #include "pool/route.h"
+#include "proxy/authq.h"
 #include "proxy/proxy.h"
 
-enum login_step { STEP_STARTUP, STEP_MD5, STEP_SASL_INITIAL, STEP_SASL_FINAL };
+enum login_step { STEP_STARTUP, STEP_LOOKUP, STEP_MD5, STEP_SASL_INITIAL, STEP_SASL_FINAL };
+
+enum method { M_TRUST, M_MD5, M_SCRAM, M_REJECT, M_CERT };
 
 struct proxy_login {
 	enum login_step step;
+	enum method method;
+	struct proxy_client *client;    /* borrowed: whose login this is */
+	struct proxy_authq_waiter wait; /* STEP_LOOKUP: the auth_query look-up it waits on */
+	bool looked_up;                 /* the secret came from auth_query */
 	char user[PROTO_NAMEDATALEN];
 	char database[PROTO_NAMEDATALEN];
 	bool unknown_user;
@@ -40,6 +49,7 @@ void proxy_login_free(struct proxy_client *c)
 {
 	if (!c->login)
 		return;
+	proxy_authq_cancel(&c->login->wait);
 	OPENSSL_cleanse(c->login, sizeof(*c->login));
 	free(c->login);
 	c->login = NULL;
@@ -165,8 +175,6 @@ static void login_done(struct proxy_client *c)
 		proxy_relay_assigned(&c->pc, s);
 }
 
-enum method { M_TRUST, M_MD5, M_SCRAM, M_REJECT, M_CERT };
-
 /* The method for this connection: the first matching hba rule's, else auth.type; NULL
  * error text when allowed. */
 static enum method choose_method(struct proxy_client *c, char *why, size_t cap)
@@ -203,6 +211,71 @@ static enum method choose_method(struct proxy_client *c, char *why, size_t cap)
 	return M_SCRAM;
 }
 
+/* Ask the client for its password (MD5, or SCRAM when that is the method or the secret is a
+ * SCRAM secret); the secret to check it against is in the login. */
+static void ask_password(struct proxy_client *c)
+{
+	struct proxy_login *l = c->login;
+	c->state = CLIENT_AUTH;
+	bool md5 = l->method == M_MD5 && (l->unknown_user || l->kind != CFG_SECRET_SCRAM);
+	if (md5) {
+		if (!proto_random(l->md5_salt, sizeof(l->md5_salt))) {
+			proxy_client_fatal(c, PROTO_SQLSTATE_INTERNAL, "no random bytes");
+			return;
+		}
+		l->step = STEP_MD5;
+		send_auth(c, PROTO_AUTH_MD5, l->md5_salt, sizeof(l->md5_salt));
+		return;
+	}
+	static const char mechs[] = PROTO_SCRAM_MECHANISM "\0";
+	l->step = STEP_SASL_INITIAL;
+	send_auth(c, PROTO_AUTH_SASL, mechs, sizeof(mechs));
+}
+
+/* The secret of a user the auth file does not list, from the auth_query look-up; the servers
+ * of the user log in with it too. Then the password exchange, whatever the result (an unknown
+ * user learns it only after giving a password, as with the auth file). */
+static void lookup_done(struct proxy_authq_waiter *w, const struct proxy_authq_result *r)
+{
+	struct proxy_login *l = pool_container_of(w, struct proxy_login, wait);
+	struct proxy_client *c = l->client;
+	char name[128];
+	if (r->status == PROXY_AUTHQ_ERROR) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+		         "could not look up user \"%s\" (auth_query): %s; pglane's log has the "
+		         "error",
+		         l->user, r->summary ? r->summary : "the look-up failed");
+		/* proxy/authq.c logged the error once for all its waiters */
+		proxy_client_fatal(c, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
+		return;
+	}
+	struct pool_user *u = pool_user_get(l->user);
+	l->unknown_user = true;
+	if (r->status == PROXY_AUTHQ_NOT_FOUND) {
+		log_info("%s: auth_query found no user \"%s\" with a password",
+		         proxy_client_name(c, name, sizeof(name)), l->user);
+		if (u)
+			u->auth_secret[0] = '\0';
+	} else if (strlen(r->secret) >= sizeof(l->secret) || !cfg_secret_well_formed(r->secret)) {
+		log_warning("%s: auth_query returned an unusable secret for user \"%s\" (%s)",
+		            proxy_client_name(c, name, sizeof(name)), l->user,
+		            strlen(r->secret) >= sizeof(l->secret) ? "too long"
+		                                                   : "malformed SCRAM secret");
+	} else {
+		l->unknown_user = false;
+		l->looked_up = true;
+		l->kind = cfg_secret_kind_of(r->secret);
+		snprintf(l->secret, sizeof(l->secret), "%s", r->secret);
+		if (u && strcmp(u->auth_secret, r->secret) != 0) {
+			/* a new password: pass-through keys of the old one are worthless */
+			snprintf(u->auth_secret, sizeof(u->auth_secret), "%s", r->secret);
+			u->have_scram_keys = false;
+		}
+	}
+	ask_password(c);
+}
+
 static void start_auth(struct proxy_client *c)
 {
 	struct proxy_login *l = c->login;
@@ -228,7 +301,30 @@ static void start_auth(struct proxy_client *c)
 		login_done(c);
 		return;
 	}
+	l->method = m;
 	const struct cfg_user *u = proxy.users ? cfg_userlist_find(proxy.users, l->user) : NULL;
+	const struct cfg_database *dc =
+	        u || c->want_admin ? NULL : cfg_database_find(proxy.cfg, l->database);
+	if (proxy_authq_enabled(dc)) {
+		/* not in the auth file: ask PostgreSQL, the login waits */
+		l->client = c;
+		l->wait.done = lookup_done;
+		pool_list_init(&l->wait.link);
+		if (!proxy_authq_lookup(proxy.cfg, dc, l->database, l->user, &l->wait, why,
+		                        sizeof(why))) {
+			char name[128];
+			log_warning("%s: auth_query look-up not started: %s",
+			            proxy_client_name(c, name, sizeof(name)), why);
+			proxy_client_fatal(
+			        c, PROTO_SQLSTATE_CONNECTION_FAILURE,
+			        "could not look up the user (auth_query): pglane's log has "
+			        "the error");
+			return;
+		}
+		c->state = CLIENT_AUTH;
+		l->step = STEP_LOOKUP;
+		return;
+	}
 	l->unknown_user = u == NULL;
 	if (u) {
 		l->kind = u->kind;
@@ -236,20 +332,7 @@ static void start_auth(struct proxy_client *c)
 		    (int)sizeof(l->secret))
 			l->unknown_user = true; /* cannot be right: treat as unknown */
 	}
-	c->state = CLIENT_AUTH;
-	bool md5 = m == M_MD5 && (l->unknown_user || l->kind != CFG_SECRET_SCRAM);
-	if (md5) {
-		if (!proto_random(l->md5_salt, sizeof(l->md5_salt))) {
-			proxy_client_fatal(c, PROTO_SQLSTATE_INTERNAL, "no random bytes");
-			return;
-		}
-		l->step = STEP_MD5;
-		send_auth(c, PROTO_AUTH_MD5, l->md5_salt, sizeof(l->md5_salt));
-		return;
-	}
-	static const char mechs[] = PROTO_SCRAM_MECHANISM "\0";
-	l->step = STEP_SASL_INITIAL;
-	send_auth(c, PROTO_AUTH_SASL, mechs, sizeof(mechs));
+	ask_password(c);
 }
 
 static void on_md5(struct proxy_client *c, const struct proto_frame *f)
@@ -600,6 +683,7 @@ void proxy_login_read(struct proxy_client *c)
 			on_sasl_final(c, &f);
 			break;
 		case STEP_STARTUP:
+		case STEP_LOOKUP: /* nothing was asked yet */
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
 			                   "unexpected message during login");
 			return;

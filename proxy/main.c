@@ -10,6 +10,7 @@
 #include "admin/monitor.h"
 #include "config/log.h"
 #include "pool/health.h"
+#include "proxy/authq.h"
 #include "proxy/proxy.h"
 
 #define DEFAULT_CONFIG "pglane.conf"
@@ -216,6 +217,7 @@ int main(int argc, char **argv)
 	proxy_tls_free();
 	close_everything();
 	proxy_cancel_free_all();
+	proxy_authq_stop_all();
 	ev_prepare_stop(proxy.loop, &proxy.deferred);
 	ev_signal_stop(proxy.loop, &proxy.sig_term);
 	ev_signal_stop(proxy.loop, &proxy.sig_int);

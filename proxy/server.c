@@ -167,7 +167,8 @@ static const char *server_dbname(const struct pool *p)
 	return p->db->cfg->dbname[0] ? p->db->cfg->dbname : p->db->name;
 }
 
-/* The password of the server user: the database's own, else the auth file's entry. */
+/* The password of the server user: the database's own, else the auth file's entry, else the
+ * secret auth_query returned for the pool's user (when it is the server user). */
 static bool server_secret(const struct pool *p, const char **secret, enum cfg_secret_kind *kind)
 {
 	if (p->db->cfg->password[0]) {
@@ -177,11 +178,17 @@ static bool server_secret(const struct pool *p, const char **secret, enum cfg_se
 	}
 	const struct cfg_user *u =
 	        proxy.users ? cfg_userlist_find(proxy.users, server_user(p)) : NULL;
-	if (!u)
-		return false;
-	*secret = u->secret;
-	*kind = u->kind;
-	return true;
+	if (u) {
+		*secret = u->secret;
+		*kind = u->kind;
+		return true;
+	}
+	if (p->user->auth_secret[0] && strcmp(server_user(p), p->user->name) == 0) {
+		*secret = p->user->auth_secret;
+		*kind = cfg_secret_kind_of(p->user->auth_secret);
+		return true;
+	}
+	return false;
 }
 
 static void send_startup(struct proxy_server *s)
@@ -256,7 +263,7 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 		if (kind == CFG_SECRET_PLAIN)
 			proto_md5_secret(secret, server_user(p), md5);
 		else
-			snprintf(md5, sizeof(md5), "%s", secret);
+			snprintf(md5, sizeof(md5), "%.*s", PROTO_MD5_SECRET_LEN, secret);
 		if (!proto_md5_response(md5, data, resp) || !writer_for(s, &w))
 			break;
 		proto_write_password(&w, resp);

@@ -1,0 +1,384 @@
+/* tests/integration/test_authq.c — auth_query: users missing from pglane's auth file are looked
+ * up in PostgreSQL (auth.auth_user / auth_query / auth_dbname, per database too). The fixture
+ * roles scram_user (SCRAM secret), md5_user (md5 secret) and clear_user are never in the auth
+ * file here: they log in under auth.type scram-sha-256 and md5 with the secret PostgreSQL
+ * returns, and pglane logs in to PostgreSQL as them (SCRAM pass-through for the SCRAM secret).
+ * A SECURITY DEFINER function as auth_query, an unknown user, a wrong password, an auth
+ * database that is down or missing, a look-up that times out, a password changed between two
+ * logins, and a storm of 200 logins of one unknown user: the look-ups are counted and timed on
+ * the server side (a function that sleeps 0.3 s and records its start and end). */
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/integration/harness.h"
+
+TestSuite(authq, .fini = it_pglane_fini, .timeout = 90);
+
+/* Nobody the tests log in as is in this file: it exists because auth.type md5 and
+ * scram-sha-256 need one. */
+#define USERS "\"someone_else\" \"x\"\n"
+
+#define SLOW_FN "public.authq_slow_lookup"
+
+/* auth_user postgres (trusted by the server), `auth_extra` in the auth group; `databases` a
+ * databases list (NULL: IT_DATABASES). */
+static void start(const char *type, const char *auth_extra, const char *databases)
+{
+	char conf[2048];
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"%s\"; file = \"users.txt\"; auth_user = \"postgres\"; %s };\n"
+	         "pool = { mode = \"transaction\"; size = 2; server_connect_timeout = \"2s\"; };\n"
+	         "%s",
+	         type, auth_extra ? auth_extra : "", databases ? databases : IT_DATABASES);
+	it_pglane_start_with_users(conf, USERS);
+}
+
+static PGconn *try_login(const char *user, const char *password, const char *dbname)
+{
+	char ci[1024];
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, user, password, dbname,
+	            NULL);
+	return it_connect_try(ci);
+}
+
+/* Log in and check who PostgreSQL thinks we are (the query runs on a server connection that
+ * pglane opened as that user). */
+static void expect_login(const char *user, const char *password, const char *dbname)
+{
+	PGconn *c = try_login(user, password, dbname);
+	cr_expect_eq(PQstatus(c), CONNECTION_OK, "%s: %s", user, it_conn_error(c));
+	if (PQstatus(c) == CONNECTION_OK) {
+		char *who = it_query_str(c, "SELECT current_user");
+		cr_expect_str_eq(who, user);
+		free(who);
+	}
+	PQfinish(c);
+}
+
+/* The login fails with `sqlstate` and a message holding `text`; returns the time it took. */
+static int64_t expect_fatal(const char *user, const char *password, const char *dbname,
+                            const char *sqlstate, const char *text)
+{
+	int64_t t0 = it_now_ms();
+	PGconn *c = try_login(user, password, dbname);
+	int64_t took = it_now_ms() - t0;
+	const char *err = it_conn_error(c);
+	cr_expect_neq(PQstatus(c), CONNECTION_OK, "%s got in", user);
+	cr_expect(strstr(err, sqlstate), "%s: no SQLSTATE %s in: %s", user, sqlstate, err);
+	cr_expect(strstr(err, text), "%s: no \"%s\" in: %s", user, text, err);
+	PQfinish(c);
+	return took;
+}
+
+static void expect_refused(const char *user, const char *password, const char *dbname)
+{
+	char text[128];
+	snprintf(text, sizeof text, "password authentication failed for user \"%s\"", user);
+	(void)expect_fatal(user, password, dbname, "28P01", text);
+}
+
+static void log_has(const char *what)
+{
+	char *log = it_pglane_log();
+	cr_expect(strstr(log, what), "pglane's log has no \"%s\":\n%s", what, log);
+	free(log);
+}
+
+/* The slow look-up function (0.3 s, records each call) and its table, emptied. */
+static void make_slow_lookup(PGconn *admin)
+{
+	it_exec_ok(admin, "CREATE TABLE IF NOT EXISTS public.authq_calls (name text, started "
+	                  "timestamptz, ended timestamptz)");
+	it_exec_ok(admin, "TRUNCATE public.authq_calls");
+	it_exec_ok(admin,
+	           "CREATE OR REPLACE FUNCTION " SLOW_FN "(i_name text, OUT uname text, OUT phash "
+	           "text) RETURNS SETOF record LANGUAGE plpgsql SECURITY DEFINER AS $$\n"
+	           "DECLARE t0 timestamptz := clock_timestamp();\n"
+	           "BEGIN\n"
+	           "  PERFORM pg_sleep(0.3);\n"
+	           "  INSERT INTO public.authq_calls VALUES (i_name, t0, clock_timestamp());\n"
+	           "  RETURN QUERY SELECT usename::text, passwd::text FROM pg_catalog.pg_shadow\n"
+	           "    WHERE usename = i_name;\n"
+	           "END $$");
+}
+
+static long long calls_of(PGconn *admin, const char *name)
+{
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM public.authq_calls WHERE name = '%s'",
+	         name);
+	return it_query_ll(admin, sql);
+}
+
+/* Pairs of look-ups of `name` whose runs overlapped in time. */
+static long long overlaps_of(PGconn *admin, const char *name)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql,
+	         "SELECT count(*) FROM public.authq_calls a JOIN public.authq_calls b"
+	         " ON a.ctid < b.ctid AND a.name = b.name"
+	         " AND a.started < b.ended AND b.started < a.ended WHERE a.name = '%s'",
+	         name);
+	return it_query_ll(admin, sql);
+}
+
+IT_TEST(authq, scram_auth_type)
+{
+	start("scram-sha-256", NULL, NULL);
+	/* SCRAM secret: the client's proof gives the keys pglane logs in to PostgreSQL with
+	 * (scram_user's server-side method is scram-sha-256 and pglane has no password) */
+	expect_login("scram_user", "scram_pw", "postgres");
+	expect_login("scram_user", "scram_pw", "bench");
+	expect_refused("scram_user", "wrong", "postgres");
+	/* an md5 secret cannot check a SCRAM exchange: refused, as with that secret in the file */
+	expect_refused("md5_user", "md5_pw", "postgres");
+	expect_refused("nobody_at_all", "whatever", "postgres");
+	log_has("auth_query found no user \"nobody_at_all\"");
+}
+
+IT_TEST(authq, md5_auth_type)
+{
+	start("md5", NULL, NULL);
+	expect_login("md5_user", "md5_pw", "postgres");
+	/* a SCRAM secret under md5: the exchange is SCRAM, as PostgreSQL does */
+	expect_login("scram_user", "scram_pw", "postgres");
+	expect_refused("md5_user", "md5_wrong", "postgres");
+	expect_refused("scram_user", "scram_wrong", "postgres");
+	expect_refused("nobody_at_all", "whatever", "postgres");
+}
+
+/* A plain-text password from the query works under both types (clear_user: PostgreSQL asks
+ * pglane for the cleartext password). */
+IT_TEST(authq, plain_secret)
+{
+	static const char *const types[] = {"md5", "scram-sha-256"};
+	for (int i = 0; i < 2; i++) {
+		start(types[i], NULL,
+		      "databases = ( { name = \"plain\"; host = \"@PGHOST@\"; port = @PGPORT@; "
+		      "dbname = \"postgres\"; auth_query = \"SELECT $1::text, 'clear_pw'::text "
+		      "WHERE $1 = 'clear_user'\"; },\n"
+		      "  { name = \"*\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n");
+		expect_login("clear_user", "clear_pw", "plain");
+		expect_refused("clear_user", "nope", "plain");
+		/* not returned by this database's query */
+		expect_refused("scram_user", "scram_pw", "plain");
+		bool alive = false;
+		cr_expect_eq(it_pglane_stop(&alive), 0);
+		cr_expect(alive);
+	}
+}
+
+IT_TEST(authq, security_definer_function)
+{
+	PGconn *admin = it_connect_admin();
+	it_exec_ok(admin, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+	                  "'authq_lookup') THEN CREATE ROLE authq_lookup LOGIN; END IF; END $$");
+	it_exec_ok(admin, "SET password_encryption = 'scram-sha-256'; ALTER ROLE authq_lookup "
+	                  "PASSWORD 'lookup_pw'");
+	it_exec_ok(admin,
+	           "CREATE OR REPLACE FUNCTION public.user_lookup(in i_username text, out uname "
+	           "text, out phash text) RETURNS record AS $$\n"
+	           "BEGIN\n"
+	           "  SELECT usename, passwd FROM pg_catalog.pg_shadow WHERE usename = i_username\n"
+	           "  INTO uname, phash;\n"
+	           "  RETURN;\n"
+	           "END $$ LANGUAGE plpgsql SECURITY DEFINER");
+	it_exec_ok(admin, "REVOKE ALL ON FUNCTION public.user_lookup(text) FROM public");
+	it_exec_ok(admin, "GRANT EXECUTE ON FUNCTION public.user_lookup(text) TO authq_lookup");
+	PQfinish(admin);
+	/* authq_lookup cannot read pg_shadow itself: only the function can */
+	PGconn *lk = it_connect_direct("authq_lookup", "lookup_pw", "postgres");
+	char msg[256];
+	cr_expect_str_eq(it_exec_error(lk, "SELECT passwd FROM pg_shadow", msg, sizeof msg),
+	                 "42501");
+	PQfinish(lk);
+	/* auth_user's password from the auth file (the server asks it for SCRAM) */
+	it_pglane_start_with_users(
+	        "auth = { type = \"scram-sha-256\"; file = \"users.txt\"; auth_user = "
+	        "\"authq_lookup\"; auth_query = \"SELECT uname, phash FROM public.user_lookup($1)\"; "
+	        "};\n"
+	        "pool = { mode = \"transaction\"; size = 2; };\n" IT_DATABASES,
+	        "\"authq_lookup\" \"lookup_pw\"\n");
+	expect_login("scram_user", "scram_pw", "postgres");
+	expect_refused("scram_user", "wrong", "postgres");
+	/* the function returns a row with NULLs for an unknown user: refused the same way */
+	expect_refused("nobody_at_all", "whatever", "postgres");
+	log_has("auth_query found no user \"nobody_at_all\"");
+}
+
+IT_TEST(authq, auth_database_down_or_missing)
+{
+	char extra[1024];
+	snprintf(extra, sizeof extra,
+	         "databases = ( { name = \"down\"; host = \"127.0.0.1\"; port = %d; },\n"
+	         "  { name = \"nodb\"; host = \"@PGHOST@\"; port = @PGPORT@; dbname = "
+	         "\"postgres\"; auth_dbname = \"authq_no_such_db\"; },\n"
+	         "  { name = \"slow\"; host = \"@PGHOST@\"; port = @PGPORT@; dbname = "
+	         "\"postgres\"; auth_query = \"SELECT $1::text, 'x'::text FROM pg_sleep(30)\"; },\n"
+	         "  { name = \"badq\"; host = \"@PGHOST@\"; port = @PGPORT@; dbname = "
+	         "\"postgres\"; auth_query = \"SELECT usename, passwd FROM no_such_table WHERE "
+	         "usename = $1\"; },\n"
+	         "  { name = \"*\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
+	         it_http_port()); /* nothing listens there (not pglane's own range) */
+	char conf[2048];
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"md5\"; file = \"users.txt\"; auth_user = \"postgres\"; };\n"
+	         "pool = { mode = \"transaction\"; size = 2; server_connect_timeout = \"1s\"; };\n"
+	         "%s",
+	         extra);
+	it_pglane_start_with_users(conf, USERS);
+	int64_t t = expect_fatal("md5_user", "md5_pw", "down", "08006",
+	                         "could not connect to the auth database");
+	cr_expect_lt(t, 1000, "a refused connection took %lld ms to report", (long long)t);
+	log_has("Connection refused");
+	t = expect_fatal("md5_user", "md5_pw", "nodb", "08006",
+	                 "could not connect to the auth database");
+	cr_expect_lt(t, 1000, "a missing auth database took %lld ms to report", (long long)t);
+	log_has("database \"authq_no_such_db\" does not exist");
+	t = expect_fatal("md5_user", "md5_pw", "badq", "08006", "the auth query failed");
+	log_has("relation \"no_such_table\" does not exist");
+	/* the query bound is server_connect_timeout (1 s) */
+	t = expect_fatal("md5_user", "md5_pw", "slow", "08006", "the look-up timed out");
+	cr_expect(t >= 900 && t < 3000, "the look-up timed out after %lld ms", (long long)t);
+	/* pglane still serves the database that works */
+	expect_login("md5_user", "md5_pw", "postgres");
+}
+
+/* No cache: the next login after a password change uses the new password. */
+IT_TEST(authq, changed_password_next_login)
+{
+	PGconn *admin = it_connect_admin();
+	it_exec_ok(admin, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+	                  "'authq_changer') THEN CREATE ROLE authq_changer LOGIN; END IF; END $$");
+	it_exec_ok(admin, "SET password_encryption = 'scram-sha-256'; ALTER ROLE authq_changer "
+	                  "PASSWORD 'one'");
+	start("scram-sha-256", NULL, NULL);
+	expect_login("authq_changer", "one", "postgres");
+	it_exec_ok(admin, "SET password_encryption = 'scram-sha-256'; ALTER ROLE authq_changer "
+	                  "PASSWORD 'two'");
+	expect_refused("authq_changer", "one", "postgres");
+	expect_login("authq_changer", "two", "postgres");
+	PQfinish(admin);
+}
+
+/* Start a login and drive it until pglane is waiting (the client is then reading). */
+static PGconn *login_start(const char *user, const char *password, int drive_ms)
+{
+	char ci[1024];
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, user, password,
+	            "postgres", NULL);
+	PGconn *c = PQconnectStart(ci);
+	cr_assert(c && PQstatus(c) != CONNECTION_BAD, "PQconnectStart failed");
+	PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
+	PostgresPollingStatusType st = it_connect_poll(c, PGRES_POLLING_WRITING, drive_ms);
+	cr_assert(st == PGRES_POLLING_READING, "the login did not wait (state %d): %s", (int)st,
+	          PQerrorMessage(c));
+	return c;
+}
+
+/* A login that arrives while the look-up of its user is running waits for it and gets its
+ * result; a client that leaves meanwhile changes nothing for the others. */
+IT_TEST(authq, login_joins_lookup_in_flight)
+{
+	PGconn *admin = it_connect_admin();
+	make_slow_lookup(admin);
+	start("scram-sha-256", "auth_query = \"SELECT uname, phash FROM " SLOW_FN "($1)\";", NULL);
+	PGconn *a = login_start("scram_user", "scram_pw", 100);
+	PGconn *gone = login_start("scram_user", "scram_pw", 50);
+	int ms = it_wait_backends(admin, 1, 3000, "active", NULL, "pglane-auth_query",
+	                          "%authq_slow_lookup%", NULL);
+	cr_assert(ms >= 0, "the look-up is not running");
+	PGconn *b = login_start("scram_user", "scram_pw", 50);
+	it_conn_vanish(gone);
+	cr_expect_eq(it_connect_poll(a, PGRES_POLLING_READING, 5000), PGRES_POLLING_OK, "a: %s",
+	             PQerrorMessage(a));
+	cr_expect_eq(it_connect_poll(b, PGRES_POLLING_READING, 5000), PGRES_POLLING_OK, "b: %s",
+	             PQerrorMessage(b));
+	char *who = it_query_str(b, "SELECT current_user");
+	cr_expect_str_eq(who, "scram_user");
+	free(who);
+	PQfinish(a);
+	PQfinish(b);
+	cr_expect_eq(calls_of(admin, "scram_user"), 1, "three logins during one look-up ran %lld",
+	             calls_of(admin, "scram_user"));
+	/* the same for an unknown user: both refused after the one look-up */
+	a = login_start("authq_ghost", "x", 100);
+	ms = it_wait_backends(admin, 1, 3000, "active", NULL, "pglane-auth_query",
+	                      "%authq_slow_lookup%", NULL);
+	cr_assert(ms >= 0, "the look-up is not running");
+	b = login_start("authq_ghost", "y", 50);
+	cr_expect_eq(it_connect_poll(a, PGRES_POLLING_READING, 5000), PGRES_POLLING_FAILED);
+	cr_expect_eq(it_connect_poll(b, PGRES_POLLING_READING, 5000), PGRES_POLLING_FAILED);
+	cr_expect(strstr(PQerrorMessage(a), "28P01"), "a: %s", PQerrorMessage(a));
+	cr_expect(strstr(PQerrorMessage(b), "28P01"), "b: %s", PQerrorMessage(b));
+	PQfinish(a);
+	PQfinish(b);
+	cr_expect_eq(calls_of(admin, "authq_ghost"), 1);
+	/* once it is over, the next login looks up again (nothing is cached) */
+	expect_login("scram_user", "scram_pw", "postgres");
+	cr_expect_eq(calls_of(admin, "scram_user"), 2);
+	PQfinish(admin);
+}
+
+#define STORM 200
+
+/* 200 concurrent logins of one unknown user: never two look-ups of the name at once, far
+ * fewer look-ups than logins, every login refused with 28P01. */
+IT_TEST(authq, storm_of_one_unknown_user)
+{
+	PGconn *admin = it_connect_admin();
+	make_slow_lookup(admin);
+	start("md5", "auth_query = \"SELECT uname, phash FROM " SLOW_FN "($1)\";", NULL);
+	char ci[1024];
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "authq_storm", "pw",
+	            "postgres", NULL);
+	PGconn *c[STORM];
+	PostgresPollingStatusType st[STORM];
+	for (int i = 0; i < STORM; i++) {
+		c[i] = PQconnectStart(ci);
+		cr_assert(c[i] && PQstatus(c[i]) != CONNECTION_BAD, "PQconnectStart %d failed", i);
+		PQsetErrorVerbosity(c[i], PQERRORS_VERBOSE);
+		st[i] = PGRES_POLLING_WRITING;
+	}
+	int64_t deadline = it_now_ms() + 30000;
+	for (;;) {
+		struct pollfd pfd[STORM];
+		int idx[STORM], n = 0;
+		for (int i = 0; i < STORM; i++) {
+			if (st[i] == PGRES_POLLING_OK || st[i] == PGRES_POLLING_FAILED)
+				continue;
+			pfd[n] = (struct pollfd){.fd = PQsocket(c[i]),
+			                         .events = st[i] == PGRES_POLLING_READING ? POLLIN
+			                                                                  : POLLOUT};
+			idx[n++] = i;
+		}
+		int64_t left = deadline - it_now_ms();
+		if (n == 0 || left <= 0)
+			break;
+		if (poll(pfd, (nfds_t)n, (int)left) <= 0)
+			continue;
+		for (int k = 0; k < n; k++)
+			if (pfd[k].revents)
+				st[idx[k]] = PQconnectPoll(c[idx[k]]);
+	}
+	int refused = 0;
+	for (int i = 0; i < STORM; i++) {
+		if (st[i] == PGRES_POLLING_FAILED && strstr(PQerrorMessage(c[i]), "28P01") &&
+		    strstr(PQerrorMessage(c[i]),
+		           "password authentication failed for user \"authq_storm\""))
+			refused++;
+		else if (refused == i)
+			cr_log_error("login %d: state %d: %s", i, (int)st[i], PQerrorMessage(c[i]));
+		PQfinish(c[i]);
+	}
+	cr_expect_eq(refused, STORM, "%d of %d logins refused with 28P01", refused, STORM);
+	long long calls = calls_of(admin, "authq_storm");
+	long long overlaps = overlaps_of(admin, "authq_storm");
+	cr_log_info("%d logins of one unknown user: %lld look-ups, %lld overlapping", STORM, calls,
+	            overlaps);
+	cr_expect_eq(overlaps, 0, "%lld pairs of look-ups of one name ran at once", overlaps);
+	cr_expect(calls >= 1 && calls <= STORM / 20, "%lld look-ups for %d logins", calls, STORM);
+	PQfinish(admin);
+}
