@@ -228,3 +228,18 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 		}
 	}
 }
+
+void admin_metrics_authq(const struct admin_authq_counts *n, struct admin_buf *out)
+{
+	put(out, "# HELP pglane_auth_queries_total auth_query look-ups of users missing from the "
+	         "auth file, by result.\n# TYPE pglane_auth_queries_total counter\n");
+	put(out, "pglane_auth_queries_total{result=\"found\"} %" PRIu64 "\n", n->found);
+	put(out, "pglane_auth_queries_total{result=\"not_found\"} %" PRIu64 "\n", n->not_found);
+	put(out, "pglane_auth_queries_total{result=\"error\"} %" PRIu64 "\n", n->errors);
+	put(out, "# HELP pglane_auth_query_joined_total Logins that waited on a look-up of their "
+	         "user already in flight.\n# TYPE pglane_auth_query_joined_total counter\n");
+	put(out, "pglane_auth_query_joined_total %" PRIu64 "\n", n->joined);
+	put(out, "# HELP pglane_auth_queries_in_flight auth_query look-ups running or queued.\n"
+	         "# TYPE pglane_auth_queries_in_flight gauge\n");
+	put(out, "pglane_auth_queries_in_flight %" PRIu64 "\n", n->in_flight);
+}

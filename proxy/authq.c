@@ -16,13 +16,13 @@
 #include "config/userlist.h"
 #include "proxy/proxy.h"
 
-#define AUTHQ_BUCKETS          64
-#define AUTHQ_MAX_RUNNING      16 /* look-ups holding a connection at once */
-#define AUTHQ_MAX_IDLE         4  /* connections kept for the next look-up */
-#define AUTHQ_IDLE_S           30.0
-#define AUTHQ_DEFAULT_TIMEOUT  15000
-#define AUTHQ_CONNINFO_MAX     2048
-#define AUTHQ_ERROR_MAX        300
+#define AUTHQ_BUCKETS         64
+#define AUTHQ_MAX_RUNNING     16 /* look-ups holding a connection at once */
+#define AUTHQ_MAX_IDLE        4  /* connections kept for the next look-up */
+#define AUTHQ_IDLE_S          30.0
+#define AUTHQ_DEFAULT_TIMEOUT 15000
+#define AUTHQ_CONNINFO_MAX    2048
+#define AUTHQ_ERROR_MAX       300
 
 enum authq_step { Q_QUEUED, Q_CONNECTING, Q_QUERYING, Q_DONE };
 
@@ -39,11 +39,11 @@ struct proxy_authq {
 	bool reused;  /* its connection came from the idle list (a failure is retried fresh) */
 	int64_t timeout_ms;
 	unsigned hash;
-	char *key;      /* owned: conninfo \1 query \1 user, then the same split in three */
-	size_t key_len; /* bytes of each half */
-	char *conninfo; /* borrowed from key */
-	char *query;    /* borrowed from key */
-	char *user;     /* borrowed from key */
+	char *key;        /* owned: conninfo \1 query \1 user, then the same split in three */
+	size_t key_len;   /* bytes of each half */
+	char *conninfo;   /* borrowed from key */
+	char *query;      /* borrowed from key */
+	char *user;       /* borrowed from key */
 	char target[200]; /* "auth_user@host:port/dbname" for log lines */
 	/* the first result */
 	bool have_result;
@@ -138,8 +138,8 @@ static const char *auth_dbname(const struct cfg_database *db, const char *dbname
 /* The connection string of the look-up: the database's host and port and TLS mode, the auth
  * database, auth_user with its plain password from the auth file (none otherwise: the server
  * must trust it). */
-static void build_conninfo(const struct cfg *cfg, const struct cfg_database *db,
-                           const char *dbname, char *out, size_t cap)
+static void build_conninfo(const struct cfg *cfg, const struct cfg_database *db, const char *dbname,
+                           char *out, size_t cap)
 {
 	out[0] = '\0';
 	char port[16];
@@ -148,7 +148,8 @@ static void build_conninfo(const struct cfg *cfg, const struct cfg_database *db,
 	kv(out, cap, "port", port);
 	kv(out, cap, "dbname", auth_dbname(db, dbname));
 	kv(out, cap, "user", db->auth_user);
-	const struct cfg_user *u = proxy.users ? cfg_userlist_find(proxy.users, db->auth_user) : NULL;
+	const struct cfg_user *u =
+	        proxy.users ? cfg_userlist_find(proxy.users, db->auth_user) : NULL;
 	if (u && u->kind == CFG_SECRET_PLAIN)
 		kv(out, cap, "password", u->secret);
 	else if (u)
@@ -240,8 +241,8 @@ static void idle_put(struct proxy_authq *q)
 	PGconn *pg = q->pg;
 	q->pg = NULL;
 	struct authq_idle *i = NULL;
-	if (!pg || PQstatus(pg) != CONNECTION_OK ||
-	    PQtransactionStatus(pg) != PQTRANS_IDLE || proxy.shutting_down)
+	if (!pg || PQstatus(pg) != CONNECTION_OK || PQtransactionStatus(pg) != PQTRANS_IDLE ||
+	    proxy.shutting_down)
 		goto drop;
 	if (nidle >= AUTHQ_MAX_IDLE) /* the oldest makes room */
 		idle_free(pool_container_of(pool_list_first(&idle_list), struct authq_idle, link));
@@ -313,9 +314,9 @@ static void finish(struct proxy_authq *q, bool keep_conn)
 	pool_list_remove(&q->link);
 	if (q->running) {
 		nrunning--;
-		stats.in_flight--;
 		q->running = false;
 	}
+	stats.in_flight--;
 	q->step = Q_DONE;
 	if (keep_conn)
 		idle_put(q);
@@ -336,7 +337,8 @@ static void finish(struct proxy_authq *q, bool keep_conn)
 	        .status = q->status, .secret = q->secret, .error = q->error, .summary = q->summary};
 	while (!pool_list_empty(&q->waiters)) {
 		struct pool_list *first = pool_list_first(&q->waiters);
-		struct proxy_authq_waiter *w = pool_container_of(first, struct proxy_authq_waiter, link);
+		struct proxy_authq_waiter *w =
+		        pool_container_of(first, struct proxy_authq_waiter, link);
 		pool_list_remove(&w->link);
 		w->q = NULL;
 		w->done(w, &r);
@@ -454,7 +456,6 @@ static void send_query(struct proxy_authq *q)
 		return;
 	}
 	q->step = Q_QUERYING;
-	stats.queries++;
 	arm(q);
 	int f = PQflush(q->pg);
 	if (f < 0) {
@@ -528,7 +529,6 @@ static void begin(struct proxy_authq *q)
 		pool_list_append(&running_list, &q->link);
 		q->running = true;
 		nrunning++;
-		stats.in_flight++;
 		q->pg = idle_take(q->conninfo);
 		if (q->pg) {
 			q->reused = true;
@@ -639,6 +639,7 @@ bool proxy_authq_lookup(const struct cfg *cfg, const struct cfg_database *db, co
 	q->next_hash = buckets[hash % AUTHQ_BUCKETS];
 	buckets[hash % AUTHQ_BUCKETS] = q;
 	pool_list_append(&queued_list, &q->link);
+	stats.in_flight++;
 	pool_list_append(&q->waiters, &w->link);
 	w->q = q;
 	log_debug("auth_query for user \"%s\" (%s): started", q->user, q->target);
@@ -665,8 +666,9 @@ void proxy_authq_stop_all(void)
 			struct proxy_authq *q = pool_container_of(pool_list_first(lists[k]),
 			                                          struct proxy_authq, link);
 			while (!pool_list_empty(&q->waiters)) {
-				struct proxy_authq_waiter *w = pool_container_of(
-				        pool_list_first(&q->waiters), struct proxy_authq_waiter, link);
+				struct proxy_authq_waiter *w =
+				        pool_container_of(pool_list_first(&q->waiters),
+				                          struct proxy_authq_waiter, link);
 				proxy_authq_cancel(w);
 			}
 			unhash(q);

@@ -22,8 +22,8 @@ enum proxy_authq_status {
 
 struct proxy_authq_result {
 	enum proxy_authq_status status;
-	const char *secret; /* borrowed for the callback: FOUND */
-	const char *error;  /* borrowed for the callback: ERROR, one line (for the log) */
+	const char *secret;  /* borrowed for the callback: FOUND */
+	const char *error;   /* borrowed for the callback: ERROR, one line (for the log) */
 	const char *summary; /* ERROR: what failed, for the client ("the auth query failed") */
 };
 
@@ -31,8 +31,8 @@ struct proxy_authq;
 
 /* A login waiting for a look-up; embedded in its owner. */
 struct proxy_authq_waiter {
-	struct pool_list link;  /* in its look-up's waiters */
-	struct proxy_authq *q;  /* borrowed: the look-up it waits on, NULL when none */
+	struct pool_list link; /* in its look-up's waiters */
+	struct proxy_authq *q; /* borrowed: the look-up it waits on, NULL when none */
 	/* Called once with the result; the waiter is detached first (it may be reused or its
 	 * owner freed inside). */
 	void (*done)(struct proxy_authq_waiter *w, const struct proxy_authq_result *r);
@@ -40,12 +40,11 @@ struct proxy_authq_waiter {
 
 /* Counters since start (metrics). */
 struct proxy_authq_stats {
-	uint64_t queries;    /* look-ups sent to PostgreSQL */
-	uint64_t found;      /* ... that returned a secret */
-	uint64_t not_found;  /* ... that found no user or no password */
-	uint64_t errors;     /* ... that failed (connect, query, timeout) */
-	uint64_t coalesced;  /* logins that joined a look-up already in flight */
-	uint64_t in_flight;  /* look-ups running now */
+	uint64_t found;     /* ... that returned a secret */
+	uint64_t not_found; /* ... that found no user or no password */
+	uint64_t errors;    /* ... that failed (connect, query, timeout) */
+	uint64_t coalesced; /* logins that joined a look-up already in flight */
+	uint64_t in_flight; /* look-ups running or queued now */
 };
 
 /* Does a client of database `db` have its unknown users looked up? (auth_user set) */
@@ -55,11 +54,9 @@ bool proxy_authq_enabled(const struct cfg_database *db);
  * asked for), or join the one in flight for the same target and name. `w->done` is called
  * later, from the loop, never from inside this call. False (w untouched, reason in `err`)
  * when the look-up cannot start (out of memory, libpq refuses the connection string). */
-__attribute__((warn_unused_result)) bool proxy_authq_lookup(const struct cfg *cfg,
-                                                            const struct cfg_database *db,
-                                                            const char *dbname, const char *user,
-                                                            struct proxy_authq_waiter *w,
-                                                            char *err, size_t cap);
+__attribute__((warn_unused_result)) bool
+proxy_authq_lookup(const struct cfg *cfg, const struct cfg_database *db, const char *dbname,
+                   const char *user, struct proxy_authq_waiter *w, char *err, size_t cap);
 
 /* The waiter gives up (its client left): the look-up goes on for the others; the last one
  * leaving does not stop it either (its result is simply dropped). Harmless when not waiting. */

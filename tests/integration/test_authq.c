@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/prom.h"
 
 TestSuite(authq, .fini = it_pglane_fini, .timeout = 90);
 
@@ -23,16 +25,40 @@ TestSuite(authq, .fini = it_pglane_fini, .timeout = 90);
 #define SLOW_FN "public.authq_slow_lookup"
 
 /* auth_user postgres (trusted by the server), `auth_extra` in the auth group; `databases` a
- * databases list (NULL: IT_DATABASES). */
-static void start(const char *type, const char *auth_extra, const char *databases)
+ * databases list (NULL: IT_DATABASES); `top` more settings (may be NULL). */
+static void start_top(const char *type, const char *auth_extra, const char *databases,
+                      const char *top)
 {
 	char conf[2048];
 	snprintf(conf, sizeof conf,
 	         "auth = { type = \"%s\"; file = \"users.txt\"; auth_user = \"postgres\"; %s };\n"
 	         "pool = { mode = \"transaction\"; size = 2; server_connect_timeout = \"2s\"; };\n"
-	         "%s",
-	         type, auth_extra ? auth_extra : "", databases ? databases : IT_DATABASES);
+	         "%s%s",
+	         type, auth_extra ? auth_extra : "", databases ? databases : IT_DATABASES,
+	         top ? top : "");
 	it_pglane_start_with_users(conf, USERS);
+}
+
+static void start(const char *type, const char *auth_extra, const char *databases)
+{
+	start_top(type, auth_extra, databases, NULL);
+}
+
+/* The value of a sample of /metrics (-1 when missing). */
+static double metric(int http, const char *name, const char *result)
+{
+	char *body = NULL;
+	cr_assert_eq(adminq_http_get(http, "/metrics", &body), 200);
+	struct prom p;
+	char err[256];
+	bool ok = prom_parse(body, &p, err, sizeof err);
+	cr_assert(ok, "/metrics: %s", err);
+	const char *kv[2] = {"result", result};
+	const struct prom_sample *smp = prom_find(&p, name, kv, result ? 1 : 0);
+	double v = smp ? smp->value : -1;
+	prom_free(&p);
+	free(body);
+	return v;
 }
 
 static PGconn *try_login(const char *user, const char *password, const char *dbname)
@@ -197,7 +223,8 @@ IT_TEST(authq, security_definer_function)
 	/* auth_user's password from the auth file (the server asks it for SCRAM) */
 	it_pglane_start_with_users(
 	        "auth = { type = \"scram-sha-256\"; file = \"users.txt\"; auth_user = "
-	        "\"authq_lookup\"; auth_query = \"SELECT uname, phash FROM public.user_lookup($1)\"; "
+	        "\"authq_lookup\"; auth_query = \"SELECT uname, phash FROM "
+	        "public.user_lookup($1)\"; "
 	        "};\n"
 	        "pool = { mode = \"transaction\"; size = 2; };\n" IT_DATABASES,
 	        "\"authq_lookup\" \"lookup_pw\"\n");
@@ -267,8 +294,8 @@ IT_TEST(authq, changed_password_next_login)
 static PGconn *login_start(const char *user, const char *password, int drive_ms)
 {
 	char ci[1024];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, user, password,
-	            "postgres", NULL);
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, user, password, "postgres",
+	            NULL);
 	PGconn *c = PQconnectStart(ci);
 	cr_assert(c && PQstatus(c) != CONNECTION_BAD, "PQconnectStart failed");
 	PQsetErrorVerbosity(c, PQERRORS_VERBOSE);
@@ -330,7 +357,11 @@ IT_TEST(authq, storm_of_one_unknown_user)
 {
 	PGconn *admin = it_connect_admin();
 	make_slow_lookup(admin);
-	start("md5", "auth_query = \"SELECT uname, phash FROM " SLOW_FN "($1)\";", NULL);
+	int http = it_http_port();
+	char top[64];
+	snprintf(top, sizeof top, "admin = { http_port = %d; };\n", http);
+	start_top("md5", "auth_query = \"SELECT uname, phash FROM " SLOW_FN "($1)\";", NULL, top);
+	it_wait_port(http);
 	char ci[1024];
 	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "authq_storm", "pw",
 	            "postgres", NULL);
@@ -349,9 +380,9 @@ IT_TEST(authq, storm_of_one_unknown_user)
 		for (int i = 0; i < STORM; i++) {
 			if (st[i] == PGRES_POLLING_OK || st[i] == PGRES_POLLING_FAILED)
 				continue;
-			pfd[n] = (struct pollfd){.fd = PQsocket(c[i]),
-			                         .events = st[i] == PGRES_POLLING_READING ? POLLIN
-			                                                                  : POLLOUT};
+			pfd[n] = (struct pollfd){
+			        .fd = PQsocket(c[i]),
+			        .events = st[i] == PGRES_POLLING_READING ? POLLIN : POLLOUT};
 			idx[n++] = i;
 		}
 		int64_t left = deadline - it_now_ms();
@@ -380,5 +411,11 @@ IT_TEST(authq, storm_of_one_unknown_user)
 	            overlaps);
 	cr_expect_eq(overlaps, 0, "%lld pairs of look-ups of one name ran at once", overlaps);
 	cr_expect(calls >= 1 && calls <= STORM / 20, "%lld look-ups for %d logins", calls, STORM);
+	/* the metrics count the same */
+	cr_expect_eq(metric(http, "pglane_auth_queries_total", "not_found"), (double)calls);
+	cr_expect_eq(metric(http, "pglane_auth_queries_total", "found"), 0);
+	cr_expect_eq(metric(http, "pglane_auth_queries_total", "error"), 0);
+	cr_expect_eq(metric(http, "pglane_auth_query_joined_total", NULL), (double)(STORM - calls));
+	cr_expect_eq(metric(http, "pglane_auth_queries_in_flight", NULL), 0);
 	PQfinish(admin);
 }
