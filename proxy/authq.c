@@ -438,6 +438,14 @@ static void read_results(struct proxy_authq *q)
 				fail(q, "no result");
 				return;
 			}
+			if (q->status == PROXY_AUTHQ_ERROR && PQstatus(q->pg) != CONNECTION_OK) {
+				/* the server closed the connection (a kept one may have been
+				 * terminated meanwhile: fail() tries again on a new one) */
+				char why[AUTHQ_ERROR_MAX];
+				snprintf(why, sizeof(why), "%s", q->error);
+				fail(q, why);
+				return;
+			}
 			/* an error answer says nothing of the connection: it may serve again */
 			finish(q, true);
 			return;

@@ -115,6 +115,7 @@ static void log_has(const char *what)
 /* The slow look-up function (0.3 s, records each call) and its table, emptied. */
 static void make_slow_lookup(PGconn *admin)
 {
+	it_exec_ok(admin, "SET client_min_messages = warning");
 	it_exec_ok(admin, "CREATE TABLE IF NOT EXISTS public.authq_calls (name text, started "
 	                  "timestamptz, ended timestamptz)");
 	it_exec_ok(admin, "TRUNCATE public.authq_calls");
@@ -351,6 +352,32 @@ IT_TEST(authq, login_joins_lookup_in_flight)
 
 #define STORM 200
 
+/* Drive `n` logins started with PQconnectStart until each is over (30 s at most). */
+static void drive_all(PGconn **c, PostgresPollingStatusType *st, int n)
+{
+	int64_t deadline = it_now_ms() + 30000;
+	for (;;) {
+		struct pollfd pfd[STORM];
+		int idx[STORM], k = 0;
+		for (int i = 0; i < n; i++) {
+			if (st[i] == PGRES_POLLING_OK || st[i] == PGRES_POLLING_FAILED)
+				continue;
+			pfd[k] = (struct pollfd){
+			        .fd = PQsocket(c[i]),
+			        .events = st[i] == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+			idx[k++] = i;
+		}
+		int64_t left = deadline - it_now_ms();
+		if (k == 0 || left <= 0)
+			break;
+		if (poll(pfd, (nfds_t)k, (int)left) <= 0)
+			continue;
+		for (int j = 0; j < k; j++)
+			if (pfd[j].revents)
+				st[idx[j]] = PQconnectPoll(c[idx[j]]);
+	}
+}
+
 /* 200 concurrent logins of one unknown user: never two look-ups of the name at once, far
  * fewer look-ups than logins, every login refused with 28P01. */
 IT_TEST(authq, storm_of_one_unknown_user)
@@ -373,27 +400,7 @@ IT_TEST(authq, storm_of_one_unknown_user)
 		PQsetErrorVerbosity(c[i], PQERRORS_VERBOSE);
 		st[i] = PGRES_POLLING_WRITING;
 	}
-	int64_t deadline = it_now_ms() + 30000;
-	for (;;) {
-		struct pollfd pfd[STORM];
-		int idx[STORM], n = 0;
-		for (int i = 0; i < STORM; i++) {
-			if (st[i] == PGRES_POLLING_OK || st[i] == PGRES_POLLING_FAILED)
-				continue;
-			pfd[n] = (struct pollfd){
-			        .fd = PQsocket(c[i]),
-			        .events = st[i] == PGRES_POLLING_READING ? POLLIN : POLLOUT};
-			idx[n++] = i;
-		}
-		int64_t left = deadline - it_now_ms();
-		if (n == 0 || left <= 0)
-			break;
-		if (poll(pfd, (nfds_t)n, (int)left) <= 0)
-			continue;
-		for (int k = 0; k < n; k++)
-			if (pfd[k].revents)
-				st[idx[k]] = PQconnectPoll(c[idx[k]]);
-	}
+	drive_all(c, st, STORM);
 	int refused = 0;
 	for (int i = 0; i < STORM; i++) {
 		if (st[i] == PGRES_POLLING_FAILED && strstr(PQerrorMessage(c[i]), "28P01") &&
@@ -417,5 +424,69 @@ IT_TEST(authq, storm_of_one_unknown_user)
 	cr_expect_eq(metric(http, "pglane_auth_queries_total", "error"), 0);
 	cr_expect_eq(metric(http, "pglane_auth_query_joined_total", NULL), (double)(STORM - calls));
 	cr_expect_eq(metric(http, "pglane_auth_queries_in_flight", NULL), 0);
+	PQfinish(admin);
+}
+
+#define DISTINCT 40
+
+/* Many unknown names at once: one look-up each, never more than 16 connections asking at
+ * once (the rest queue), every login refused with 28P01. */
+IT_TEST(authq, distinct_users_bounded)
+{
+	PGconn *admin = it_connect_admin();
+	make_slow_lookup(admin);
+	start("md5", "auth_query = \"SELECT uname, phash FROM " SLOW_FN "($1)\";", NULL);
+	PGconn *c[DISTINCT];
+	PostgresPollingStatusType st[DISTINCT];
+	for (int i = 0; i < DISTINCT; i++) {
+		char user[32], ci[1024];
+		snprintf(user, sizeof user, "authq_many_%d", i);
+		it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, user, "pw",
+		            "postgres", NULL);
+		c[i] = PQconnectStart(ci);
+		cr_assert(c[i] && PQstatus(c[i]) != CONNECTION_BAD);
+		PQsetErrorVerbosity(c[i], PQERRORS_VERBOSE);
+		st[i] = PGRES_POLLING_WRITING;
+	}
+	drive_all(c, st, DISTINCT);
+	int refused = 0;
+	for (int i = 0; i < DISTINCT; i++) {
+		if (st[i] == PGRES_POLLING_FAILED && strstr(PQerrorMessage(c[i]), "28P01"))
+			refused++;
+		else
+			cr_log_error("login %d: state %d: %s", i, (int)st[i], PQerrorMessage(c[i]));
+		PQfinish(c[i]);
+	}
+	cr_expect_eq(refused, DISTINCT);
+	long long calls = it_query_ll(admin, "SELECT count(DISTINCT name) FROM public.authq_calls "
+	                                     "WHERE name LIKE 'authq\\_many\\_%'");
+	long long total = it_query_ll(admin, "SELECT count(*) FROM public.authq_calls "
+	                                     "WHERE name LIKE 'authq\\_many\\_%'");
+	cr_expect_eq(calls, DISTINCT, "%lld names looked up", calls);
+	cr_expect_eq(total, DISTINCT, "%lld look-ups for %d names", total, DISTINCT);
+	/* how many ran at each look-up's start, itself included */
+	long long most = it_query_ll(
+	        admin, "SELECT max(n) FROM (SELECT count(*) AS n FROM public.authq_calls "
+	               "a JOIN public.authq_calls b ON b.started <= a.started AND "
+	               "b.ended > a.started WHERE a.name LIKE 'authq\\_many\\_%' AND "
+	               "b.name LIKE 'authq\\_many\\_%' GROUP BY a.ctid) x");
+	cr_log_info("%d names: at most %lld look-ups at once", DISTINCT, most);
+	cr_expect(most >= 2 && most <= 16, "%lld look-ups at once", most);
+	PQfinish(admin);
+}
+
+/* A kept connection that PostgreSQL closed is replaced: the next login still works. */
+IT_TEST(authq, kept_connection_killed)
+{
+	PGconn *admin = it_connect_admin();
+	start("scram-sha-256", NULL, NULL);
+	expect_login("scram_user", "scram_pw", "postgres");
+	cr_assert_eq(it_count_backends(admin, "idle", "postgres", "pglane-auth_query", NULL), 1,
+	             "no kept look-up connection");
+	it_exec_ok(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+	                  "application_name = 'pglane-auth_query'");
+	expect_login("scram_user", "scram_pw", "postgres");
+	cr_expect_eq(it_count_backends(admin, "idle", "postgres", "pglane-auth_query", NULL), 1,
+	             "the look-up connection was not replaced");
 	PQfinish(admin);
 }
