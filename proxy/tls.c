@@ -5,13 +5,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "config/log.h"
-#include "config/tlsproto.h"
 #include "proxy/proxy.h"
 
 #define MAX_SERVER_CTX 16
@@ -38,51 +36,35 @@ static const char *ssl_error(char *buf, size_t cap)
 	return buf;
 }
 
-static int openssl_version(unsigned v)
+/* Cipher lists that mean OpenSSL's own default, as in PgBouncer. */
+static bool ciphers_default(const char *s)
 {
-	switch (v) {
-	case CFG_TLSV1_0:
-		return TLS1_VERSION;
-	case CFG_TLSV1_1:
-		return TLS1_1_VERSION;
-	case CFG_TLSV1_2:
-		return TLS1_2_VERSION;
-	default:
-		return TLS1_3_VERSION;
-	}
+	return !s || !s[0] || strcasecmp(s, "default") == 0 || strcasecmp(s, "secure") == 0 ||
+	       strcasecmp(s, "normal") == 0 || strcasecmp(s, "fast") == 0;
 }
 
-/* The protocol versions and cipher list of `ctx` (PgBouncer's syntax: config/tlsproto.h): the
- * lowest to the highest version listed, the ones between that are not listed turned off;
- * ciphers OpenSSL's default or its cipher list for TLSv1.2 and older (TLSv1.3's suites stay
- * OpenSSL's). `what` names the keys in the message. */
+/* The protocol versions and cipher list of `ctx` (PgBouncer's syntax, cfg_tls_protocols_parse):
+ * the lowest to the highest version listed; ciphers OpenSSL's default, or its cipher list for
+ * TLSv1.2 and older ("all" = "ALL"; TLSv1.3's suites stay OpenSSL's). `what` names the keys in
+ * the message. */
 static bool ctx_protocols(SSL_CTX *ctx, const char *protocols, const char *ciphers,
                           const char *what, char *err, size_t cap)
 {
-	unsigned set;
-	if (!cfg_tls_protocols_parse(protocols, &set)) {
+	int lo, hi;
+	if (!protocols || !cfg_tls_protocols_parse(protocols, &lo, &hi)) {
 		snprintf(err, cap, "%s.protocols: \"%s\" is not a TLS protocol list", what,
 		         protocols ? protocols : "");
 		return false;
 	}
-	static const struct {
-		unsigned v;
-		uint64_t no;
-	} opts[] = {{CFG_TLSV1_0, SSL_OP_NO_TLSv1},
-	            {CFG_TLSV1_1, SSL_OP_NO_TLSv1_1},
-	            {CFG_TLSV1_2, SSL_OP_NO_TLSv1_2},
-	            {CFG_TLSV1_3, SSL_OP_NO_TLSv1_3}};
-	if (SSL_CTX_set_min_proto_version(ctx, openssl_version(cfg_tls_versions_min(set))) != 1 ||
-	    SSL_CTX_set_max_proto_version(ctx, openssl_version(cfg_tls_versions_max(set))) != 1) {
+	/* TLS 1.x is protocol version 0x0301 + x */
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION + lo) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_VERSION + hi) != 1) {
 		char e[200];
 		snprintf(err, cap, "%s.protocols \"%s\": %s", what, protocols,
 		         ssl_error(e, sizeof(e)));
 		return false;
 	}
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-		if (!(set & opts[i].v))
-			SSL_CTX_set_options(ctx, opts[i].no);
-	if (cfg_tls_ciphers_default(ciphers))
+	if (ciphers_default(ciphers))
 		return true;
 	const char *list = strcasecmp(ciphers, "all") == 0 ? "ALL" : ciphers;
 	if (SSL_CTX_set_cipher_list(ctx, list) != 1) {
