@@ -61,8 +61,7 @@ static bool listen_tcp(const struct cfg *cfg)
 		return false;
 	}
 	int n = 0;
-	/* one slot stays free for the Unix socket */
-	for (struct addrinfo *ai = res; ai && proxy.nlisteners < PROXY_MAX_LISTEN - 1;
+	for (struct addrinfo *ai = res; ai && proxy.nlisteners < PROXY_MAX_LISTEN;
 	     ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -192,11 +191,10 @@ static bool listen_unix(const struct cfg *cfg)
 
 bool proxy_listen_start(const struct cfg *cfg)
 {
-	if (!listen_tcp(cfg))
-		return false;
+	/* the socket first: whoever waits for the TCP port finds the socket there too */
 	if (cfg->listen.unix_socket_dir && cfg->listen.unix_socket_dir[0] && !listen_unix(cfg))
 		return false;
-	return true;
+	return listen_tcp(cfg);
 }
 
 void proxy_listen_stop(void)
