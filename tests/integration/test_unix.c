@@ -293,12 +293,13 @@ IT_TEST(unix, admin_console_for_pglanes_own_os_user)
 	/* SCRAM for everyone and admins with passwords: over the socket, pglane's own OS user
 	 * (this process's: pglane is its child) gets into the console without one, as user
 	 * pglane or pgbouncer (PgBouncer's rule), with full rights */
-	start_unix_users(NULL,
-	                 "auth = { type = \"scram-sha-256\"; file = \"users.txt\"; };\n"
-	                 "admin = { users = [ \"admin\" ]; stats_users = [ \"stats\" ]; };\n"
-	                 "log = { level = \"debug\"; };\n"
-	                 "databases = ( { name = \"*\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
-	                 "\"admin\" \"admin_pw\"\n\"stats\" \"stats_pw\"\n");
+	start_unix_users(
+	        NULL,
+	        "auth = { type = \"scram-sha-256\"; file = \"users.txt\"; };\n"
+	        "admin = { users = [ \"admin\" ]; stats_users = [ \"stats\" ]; };\n"
+	        "log = { level = \"debug\"; };\n"
+	        "databases = ( { name = \"*\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
+	        "\"admin\" \"admin_pw\"\n\"stats\" \"stats_pw\"\n");
 	int port = it_pglane_current()->port;
 	static const char *const own[] = {"pglane", "pgbouncer"};
 	for (size_t i = 0; i < 2; i++) {
@@ -325,7 +326,8 @@ IT_TEST(unix, admin_console_for_pglanes_own_os_user)
 
 	/* other names over the socket: as over TCP (a password; a wrong one fails) */
 	PGconn *c = sock_try("admin", NULL, "pglane", NULL);
-	cr_expect_neq(PQstatus(c), CONNECTION_OK, "admin got in over the socket without a password");
+	cr_expect_neq(PQstatus(c), CONNECTION_OK,
+	              "admin got in over the socket without a password");
 	PQfinish(c);
 	c = sock_try("admin", "admin_pw", "pglane", NULL);
 	cr_expect_eq(PQstatus(c), CONNECTION_OK, "admin with its password: %s", it_conn_error(c));
@@ -390,14 +392,14 @@ IT_TEST(unix, no_tls_over_the_socket)
 	PQfinish(c);
 	/* TCP still requires it */
 	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL,
-	            "postgres", "sslmode='disable'");
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "postgres",
+	            "sslmode='disable'");
 	c = it_connect_try(ci);
 	cr_expect(strstr(it_conn_error(c), "pglane requires TLS (listen.tls.mode = require)"), "%s",
 	          it_conn_error(c));
 	PQfinish(c);
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL,
-	            "postgres", "sslmode='require'");
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "postgres",
+	            "sslmode='require'");
 	c = it_connect_try(ci);
 	cr_expect_eq(PQstatus(c), CONNECTION_OK, "%s", it_conn_error(c));
 	cr_expect(PQsslInUse(c));
