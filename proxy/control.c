@@ -59,6 +59,7 @@ static void list_clients(admin_conn_emit emit, void *arg)
 		i.addr = ip;
 		i.local_addr = c->unix_socket ? "unix" : proxy.cfg->listen.host;
 		i.local_port = proxy.cfg->listen.port;
+		i.tls = c->conn.ssl != NULL;
 		i.id = c->id;
 		i.connect_time_ms = to_wall(c->connect_ms);
 		i.request_time_ms = to_wall(c->active_ms);

@@ -3,7 +3,6 @@
  * forwarded), then authentication (trust, MD5 or SCRAM-SHA-256 against the auth file, a client
  * certificate, the Unix-socket peer's user name) and the choice of pool. Unknown users go
  * through the same exchange as known ones and get the same error as a wrong password. */
-#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pwd.h>

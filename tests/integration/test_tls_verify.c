@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/tlscerts.h"
 
@@ -52,6 +53,7 @@ static void start_listen(const char *mode, const char *tls_extra)
 	         "listen = { host = \"127.0.0.1\"; port = @PORT@;\n"
 	         "  tls = { mode = \"%s\"; cert = \"%s\"; key = \"%s\"; ca = \"%s\"; %s }; };\n"
 	         "auth = { type = \"trust\"; };\n"
+	         "admin = { users = [ \"postgres\" ]; };\n"
 	         "pool = { mode = \"transaction\"; size = 2; };\n"
 	         "log = { level = \"debug\"; };\n"
 	         "databases = ( { name = \"*\"; host = \"@PGHOST@\"; port = @PGPORT@; user = "
@@ -78,8 +80,8 @@ static PGconn *try_client(const char *sslmode, const char *cert, const char *ext
 	snprintf(opts, sizeof opts,
 	         "sslmode='%s' sslrootcert='%s' sslcert='%s' sslkey='%s' gssencmode='disable' %s",
 	         sslmode, tls_cert("ca.crt"), tls_cert(crt), tls_cert(key), extra ? extra : "");
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL,
-	            "postgres", opts);
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "postgres",
+	            opts);
 	PGconn *c = it_connect_try(ci);
 	bool up = PQstatus(c) == CONNECTION_OK;
 	if (up) {
@@ -93,8 +95,8 @@ static PGconn *try_client(const char *sslmode, const char *cert, const char *ext
 	cr_expect_eq(got, want, "%s: %s, expected %s (%s)", what, outcome_names[got],
 	             outcome_names[want], PQerrorMessage(c));
 	if (got == FAIL && want == FAIL && err)
-		cr_expect(strstr(PQerrorMessage(c), err), "%s: refused with \"%s\", expected \"%s\"",
-		          what, PQerrorMessage(c), err);
+		cr_expect(strstr(PQerrorMessage(c), err),
+		          "%s: refused with \"%s\", expected \"%s\"", what, PQerrorMessage(c), err);
 	if (up)
 		return c;
 	PQfinish(c);
@@ -126,10 +128,26 @@ IT_TEST(tls_verify, verify_modes_need_a_certificate_of_the_ca)
 		free(log);
 		it_pglane_stop(NULL);
 	}
-	/* prefer is allow: plain text and TLS, no certificate asked for */
+	/* prefer is allow: plain text and TLS, no certificate asked for; SHOW CLIENTS tells
+	 * them apart */
 	start_listen("prefer", NULL);
-	PQfinish(try_client("disable", NULL, NULL, PLAIN, NULL, "prefer, plain text"));
-	PQfinish(try_client("require", NULL, NULL, TLS, NULL, "prefer, TLS without a certificate"));
+	PGconn *plain = try_client("disable", NULL, "application_name='plain'", PLAIN, NULL,
+	                           "prefer, plain text");
+	PGconn *tls = try_client("require", NULL, "application_name='tls'", TLS, NULL,
+	                         "prefer, TLS without a certificate");
+	PGconn *admin = adminq_connect("postgres");
+	cr_assert(plain && tls && admin);
+	PGresult *r = adminq_show(admin, "SHOW CLIENTS");
+	int row = adminq_find(r, "application_name", "tls", NULL, NULL);
+	cr_assert_geq(row, 0);
+	cr_expect_str_eq(adminq_cell(r, row, "tls"), "TLS");
+	row = adminq_find(r, "application_name", "plain", NULL, NULL);
+	cr_assert_geq(row, 0);
+	cr_expect_str_eq(adminq_cell(r, row, "tls"), "");
+	PQclear(r);
+	PQfinish(admin);
+	PQfinish(tls);
+	PQfinish(plain);
 }
 
 /* The protocol of a TLS connection (PQsslAttribute), checked. */
@@ -137,8 +155,8 @@ static void expect_protocol(PGconn *c, const char *want, const char *what)
 {
 	cr_assert(c, "%s: not connected", what);
 	const char *p = PQsslAttribute(c, "protocol");
-	cr_expect(p && strcmp(p, want) == 0, "%s: protocol %s, expected %s", what,
-	          p ? p : "(none)", want);
+	cr_expect(p && strcmp(p, want) == 0, "%s: protocol %s, expected %s", what, p ? p : "(none)",
+	          want);
 	PQfinish(c);
 }
 
@@ -162,8 +180,8 @@ IT_TEST(tls_verify, listen_protocols)
 
 	/* the default, "secure": both */
 	start_listen("allow", NULL);
-	expect_protocol(try_client("require", NULL, "ssl_max_protocol_version='TLSv1.2'", TLS,
-	                           NULL, "secure, client at most TLSv1.2"),
+	expect_protocol(try_client("require", NULL, "ssl_max_protocol_version='TLSv1.2'", TLS, NULL,
+	                           "secure, client at most TLSv1.2"),
 	                "TLSv1.2", "secure, client at most TLSv1.2");
 	expect_protocol(try_client("require", NULL, NULL, TLS, NULL, "secure, any client"),
 	                "TLSv1.3", "secure, any client");
@@ -284,8 +302,8 @@ static void server_conf(char *out, size_t cap, const char *extra)
 static char *server_ssl(const char *col, char *err, size_t cap)
 {
 	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL,
-	            "postgres", NULL);
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "postgres",
+	            NULL);
 	PGconn *c = it_connect_try(ci);
 	if (PQstatus(c) != CONNECTION_OK) {
 		snprintf(err, cap, "%s", it_conn_error(c));
