@@ -5,9 +5,9 @@
  * user `pglane` through runuser when the test runs as root) and refusing another name with
  * PostgreSQL's message, the admin console without a password for pglane's own OS user (user
  * pglane or pgbouncer; others as over TCP), TLS refused over the socket (and not required
- * there), a stale socket file replaced and the file removed at exit, and the start refused when
- * another process listens on the socket, when the path is not a socket or the group does not
- * exist.
+ * there), a cancel request through the socket, a stale socket file replaced and the file
+ * removed at exit, and the start refused when another process listens on the socket, when the
+ * path is not a socket or the group does not exist.
  *
  * Each test's socket goes in a short directory of its own under /tmp (a socket path holds 107
  * bytes; PGLANE_TEST_TMP may be long), removed by the suite's .fini. */
@@ -566,4 +566,28 @@ IT_TEST(unix, stale_socket_replaced_live_one_refused)
 	                     "listen.unix_socket_group: no group \"no_such_group_pglane\"",
 	                     "a missing group");
 	cr_expect_neq(lstat(sockpath(port4), &st), 0, "the socket of a refused start stayed");
+}
+
+/* libpq sends a cancel request through the socket too: it reaches the query. */
+IT_TEST(unix, cancel_through_the_socket)
+{
+	start_unix(NULL, TRUST_POSTGRES);
+	PGconn *c = sock_try("postgres", NULL, "postgres", NULL);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", it_conn_error(c));
+	cr_assert(PQsendQuery(c, "SELECT pg_sleep(20)"));
+	cr_assert_geq(
+	        it_wait_backends(NULL, 1, 5000, "active", "postgres", NULL, "%pg_sleep(20)%", NULL),
+	        0, "the query did not start");
+	int64_t t0 = it_now_ms();
+	PGcancel *k = PQgetCancel(c);
+	char err[256];
+	cr_assert(PQcancel(k, err, sizeof err), "PQcancel: %s", err);
+	PQfreeCancel(k);
+	bool timed_out = false;
+	PGresult *r = it_result_wait(c, 10000, &timed_out);
+	cr_assert_not(timed_out, "the cancel did not reach the query");
+	cr_expect_str_eq(it_sqlstate(r), "57014", "%s", PQresultErrorMessage(r));
+	cr_expect_lt(it_now_ms() - t0, 5000);
+	PQclear(r);
+	PQfinish(c);
 }
