@@ -176,6 +176,16 @@ IT_TEST(authq, md5_auth_type)
 	expect_refused("nobody_at_all", "whatever", "postgres");
 }
 
+/* No auth file at all: every user is looked up. */
+IT_TEST(authq, without_auth_file)
+{
+	it_pglane_start("auth = { type = \"scram-sha-256\"; auth_user = \"postgres\"; };\n"
+	                "pool = { mode = \"transaction\"; size = 2; };\n" IT_DATABASES);
+	expect_login("scram_user", "scram_pw", "postgres");
+	expect_refused("scram_user", "wrong", "postgres");
+	expect_refused("nobody_at_all", "whatever", "postgres");
+}
+
 /* A plain-text password from the query works under both types (clear_user: PostgreSQL asks
  * pglane for the cleartext password). */
 IT_TEST(authq, plain_secret)
