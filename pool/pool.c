@@ -74,11 +74,19 @@ void pool_set_pause_all(bool on)
 		d->paused = on;
 }
 
-struct pool_user *pool_user_get(const char *name)
+struct pool_user *pool_user_find(const char *name)
 {
 	for (struct pool_user *u = users; u; u = u->next)
 		if (strcmp(u->name, name) == 0)
 			return u;
+	return NULL;
+}
+
+struct pool_user *pool_user_get(const char *name)
+{
+	struct pool_user *found = pool_user_find(name);
+	if (found)
+		return found;
 	if (strlen(name) >= CFG_NAME_MAX)
 		return NULL;
 	struct pool_user *u = calloc(1, sizeof(*u));

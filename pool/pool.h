@@ -142,6 +142,8 @@ static inline const struct cfg_pool *pool_cfg(const struct pool *p)
 }
 /* The user record for `name`, created on first use (NULL: out of memory). */
 struct pool_user *pool_user_get(const char *name);
+/* The user record for `name` if there is one (never created). */
+struct pool_user *pool_user_find(const char *name);
 /* Iterate every pool: first with NULL, then with the previous one; NULL at the end. */
 struct pool *pool_next(struct pool *prev);
 /* Point every database at the entry of `cfg` and re-resolve every pool's settings (after a

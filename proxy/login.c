@@ -256,13 +256,15 @@ static void lookup_done(struct proxy_authq_waiter *w, const struct proxy_authq_r
 		proxy_client_fatal(c, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
 		return;
 	}
-	struct pool_user *u = pool_user_get(l->user);
 	l->unknown_user = true;
 	if (r->status == PROXY_AUTHQ_NOT_FOUND) {
+		/* no record is made for a name that does not exist (a storm of made-up names
+		 * costs nothing that stays) */
+		struct pool_user *gone = pool_user_find(l->user);
 		log_info("%s: auth_query found no user \"%s\" with a password",
 		         proxy_client_name(c, name, sizeof(name)), l->user);
-		if (u)
-			u->auth_secret[0] = '\0';
+		if (gone)
+			gone->auth_secret[0] = '\0';
 	} else if (strlen(r->secret) >= sizeof(l->secret) || !cfg_secret_well_formed(r->secret)) {
 		log_warning("%s: auth_query returned an unusable secret for user \"%s\" (%s)",
 		            proxy_client_name(c, name, sizeof(name)), l->user,
@@ -273,6 +275,7 @@ static void lookup_done(struct proxy_authq_waiter *w, const struct proxy_authq_r
 		l->looked_up = true;
 		l->kind = cfg_secret_kind_of(r->secret);
 		snprintf(l->secret, sizeof(l->secret), "%s", r->secret);
+		struct pool_user *u = pool_user_get(l->user);
 		if (u && strcmp(u->auth_secret, r->secret) != 0) {
 			/* a new password: pass-through keys of the old one are worthless */
 			snprintf(u->auth_secret, sizeof(u->auth_secret), "%s", r->secret);

@@ -248,7 +248,7 @@ IT_TEST(authq, security_definer_function)
 
 IT_TEST(authq, auth_database_down_or_missing)
 {
-	char extra[1024];
+	char extra[1400];
 	snprintf(extra, sizeof extra,
 	         "databases = ( { name = \"down\"; host = \"127.0.0.1\"; port = %d; },\n"
 	         "  { name = \"nodb\"; host = \"@PGHOST@\"; port = @PGPORT@; dbname = "
@@ -258,9 +258,11 @@ IT_TEST(authq, auth_database_down_or_missing)
 	         "  { name = \"badq\"; host = \"@PGHOST@\"; port = @PGPORT@; dbname = "
 	         "\"postgres\"; auth_query = \"SELECT usename, passwd FROM no_such_table WHERE "
 	         "usename = $1\"; },\n"
+	         "  { name = \"tls\"; host = \"@PGHOST@\"; port = @PGPORT@; dbname = "
+	         "\"postgres\"; sslmode = \"require\"; },\n"
 	         "  { name = \"*\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
 	         it_http_port()); /* nothing listens there (not pglane's own range) */
-	char conf[2048];
+	char conf[2400];
 	snprintf(conf, sizeof conf,
 	         "auth = { type = \"md5\"; file = \"users.txt\"; auth_user = \"postgres\"; };\n"
 	         "pool = { mode = \"transaction\"; size = 2; server_connect_timeout = \"1s\"; };\n"
@@ -280,6 +282,10 @@ IT_TEST(authq, auth_database_down_or_missing)
 	/* the query bound is server_connect_timeout (1 s) */
 	t = expect_fatal("md5_user", "md5_pw", "slow", "08006", "the look-up timed out");
 	cr_expect(t >= 900 && t < 3000, "the look-up timed out after %lld ms", (long long)t);
+	/* the look-up honours the database's sslmode (the test server has no TLS) */
+	(void)expect_fatal("md5_user", "md5_pw", "tls", "08006",
+	                   "could not connect to the auth database");
+	log_has("server does not support SSL");
 	/* pglane still serves the database that works */
 	expect_login("md5_user", "md5_pw", "postgres");
 }
