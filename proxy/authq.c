@@ -135,9 +135,10 @@ static const char *auth_dbname(const struct cfg_database *db, const char *dbname
 	return dbname;
 }
 
-/* The connection string of the look-up: the database's host and port and TLS mode, the auth
- * database, auth_user with its plain password from the auth file (none otherwise: the server
- * must trust it). */
+/* The connection string of the look-up: the database's host and port and TLS mode (its
+ * sslmode and sslrootcert, server_tls's client certificate and protocols), the auth database,
+ * auth_user with its plain password from the auth file (none otherwise: the server must trust
+ * it, or libpq finds it in ~/.pgpass). */
 static void build_conninfo(const struct cfg *cfg, const struct cfg_database *db, const char *dbname,
                            char *out, size_t cap)
 {
@@ -163,6 +164,15 @@ static void build_conninfo(const struct cfg *cfg, const struct cfg_database *db,
 	    cfg->server_tls.key[0]) {
 		kv(out, cap, "sslcert", cfg->server_tls.cert);
 		kv(out, cap, "sslkey", cfg->server_tls.key);
+	}
+	int lo, hi;
+	static const char *const versions[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
+	if (cfg->server_tls.protocols &&
+	    cfg_tls_protocols_parse(cfg->server_tls.protocols, &lo, &hi) && lo >= 0 && hi <= 3 &&
+	    lo <= hi) {
+		/* server_tls.protocols as libpq's range (its ciphers: libpq has no such setting) */
+		kv(out, cap, "ssl_min_protocol_version", versions[lo]);
+		kv(out, cap, "ssl_max_protocol_version", versions[hi]);
 	}
 	kv(out, cap, "gssencmode", "disable");
 	kv(out, cap, "application_name", "pglane-auth_query");
