@@ -21,7 +21,7 @@
 #define AUTHQ_MAX_IDLE        4  /* connections kept for the next look-up */
 #define AUTHQ_IDLE_S          30.0
 #define AUTHQ_DEFAULT_TIMEOUT 15000
-#define AUTHQ_CONNINFO_MAX    2048
+#define AUTHQ_CONNINFO_MAX    16384 /* three paths of PATH_MAX and a password fit */
 #define AUTHQ_ERROR_MAX       300
 
 enum authq_step { Q_QUEUED, Q_CONNECTING, Q_QUERYING, Q_DONE };
