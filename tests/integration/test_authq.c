@@ -8,15 +8,21 @@
  * logins, and a storm of 200 logins of one unknown user: the look-ups are counted and timed on
  * the server side (a function that sleeps 0.3 s and records its start and end). */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/prom.h"
+#include "tests/integration/serve.h"
 #include "tests/integration/tlscerts.h"
 
 TestSuite(authq, .fini = it_pglane_fini, .timeout = 90);
@@ -508,6 +514,81 @@ IT_TEST(authq, kept_connection_killed)
 	cr_expect_eq(it_count_backends(admin, "idle", "postgres", "pglane-auth_query", NULL), 1,
 	             "the look-up connection was not replaced");
 	PQfinish(admin);
+}
+
+/* ---- a kept connection that died unnoticed ---- */
+
+/* A forwarder to the test PostgreSQL that, once armed, cuts the first connection pglane then
+ * sends bytes on (both sockets closed, nothing forwarded). */
+struct cutter {
+	int lfd, port;
+	atomic_int conns;
+	atomic_int armed;
+	atomic_int cut;
+};
+
+static int connect_pg(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)it_pgport())};
+	if (fd >= 0 && (inet_pton(AF_INET, it_pghost(), &a.sin_addr) != 1 ||
+	                connect(fd, (struct sockaddr *)&a, sizeof a) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void cutter_conn(void *arg, int cfd)
+{
+	struct cutter *k = arg;
+	int pfd = connect_pg();
+	uint8_t buf[16384];
+	while (pfd >= 0) {
+		struct pollfd p[2] = {{.fd = cfd, .events = POLLIN}, {.fd = pfd, .events = POLLIN}};
+		if (poll(p, 2, 60000) <= 0)
+			break;
+		if ((p[0].revents & POLLIN) && atomic_exchange(&k->armed, 0)) {
+			atomic_fetch_add(&k->cut, 1);
+			break;
+		}
+		bool ok = true;
+		for (int i = 0; i < 2 && ok; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t n = recv(p[i].fd, buf, sizeof buf, 0);
+			ok = n > 0 && send(p[1 - i].fd, buf, (size_t)n, MSG_NOSIGNAL) == n;
+		}
+		if (!ok)
+			break;
+	}
+	if (pfd >= 0)
+		close(pfd);
+	close(cfd);
+}
+
+/* The look-up's kept connection is cut when the query is sent on it: the look-up is tried
+ * again on a new connection and the login works. */
+IT_TEST(authq, kept_connection_cut_is_retried)
+{
+	struct cutter *k = calloc(1, sizeof *k);
+	cr_assert(k);
+	k->lfd = it_listen_local(&k->port);
+	it_serve(k->lfd, cutter_conn, k, &k->conns);
+	char dbs[256];
+	snprintf(dbs, sizeof dbs,
+	         "databases = ( { name = \"*\"; host = \"127.0.0.1\"; port = %d; } );\n", k->port);
+	start("scram-sha-256", NULL, dbs);
+	expect_login("scram_user", "scram_pw", "postgres"); /* look-up, then a server */
+	int before = atomic_load(&k->conns);
+	cr_assert_eq(before, 2, "%d connections through the forwarder", before);
+	atomic_store(&k->armed, 1);
+	/* the next bytes pglane sends to PostgreSQL are the look-up on its kept connection */
+	expect_login("scram_user", "scram_pw", "postgres");
+	cr_expect_eq(atomic_load(&k->cut), 1);
+	cr_expect_eq(atomic_load(&k->conns), before + 1, "no new look-up connection");
+	expect_login("scram_user", "scram_pw", "postgres");
+	cr_expect_eq(atomic_load(&k->conns), before + 1, "the new connection was not kept");
 }
 
 /* ---- over TLS: a PostgreSQL of its own with ssl on ---- */
