@@ -61,21 +61,19 @@ static const struct pool_key {
          CFG_AT_POOL | CFG_AT_DATABASE, -1},
         {"max_db_client_connections", NULL, PK_INT, F(max_db_client_connections), 0, 0,
          CONNECTIONS_MAX, CFG_AT_POOL | CFG_AT_DATABASE, -1},
-        {"reserve_pool_timeout", NULL, PK_DURATION, F(reserve_pool_timeout_ms), 0, 0, 0,
-         AT_SERVER, -1},
+        {"reserve_pool_timeout", NULL, PK_DURATION, F(reserve_pool_timeout_ms), 0, 0, 0, AT_SERVER,
+         -1},
         {"server_lifetime", NULL, PK_DURATION, F(server_lifetime_ms), 0, 0, 0, AT_SERVER, -1},
         {"server_idle_timeout", NULL, PK_DURATION, F(server_idle_timeout_ms), 0, 0, 0, AT_SERVER,
          -1},
         {"server_connect_timeout", NULL, PK_DURATION, F(server_connect_timeout_ms), 0, 0, 0,
          AT_SERVER, -1},
-        {"client_login_timeout", NULL, PK_DURATION, F(client_login_timeout_ms), 0, 0, 0,
-         AT_SERVER, -1},
-        {"server_login_retry", NULL, PK_DURATION, F(server_login_retry_ms), 0, 0, 0, AT_SERVER,
+        {"client_login_timeout", NULL, PK_DURATION, F(client_login_timeout_ms), 0, 0, 0, AT_SERVER,
          -1},
+        {"server_login_retry", NULL, PK_DURATION, F(server_login_retry_ms), 0, 0, 0, AT_SERVER, -1},
         {"cancel_wait_timeout", NULL, PK_DURATION, F(cancel_wait_timeout_ms), 0, 0, 0, AT_SERVER,
          -1},
-        {"server_check_delay", NULL, PK_DURATION, F(server_check_delay_ms), 0, 0, 0, AT_SERVER,
-         -1},
+        {"server_check_delay", NULL, PK_DURATION, F(server_check_delay_ms), 0, 0, 0, AT_SERVER, -1},
         {"server_check_query", NULL, PK_STRING, F(server_check_query), 0, 0, 0, AT_SERVER, -1},
         {"server_reset_query", NULL, PK_STRING, F(server_reset_query), 0, 0, 0, AT_SERVER, -1},
         {"server_reset_query_always", NULL, PK_BOOL, F(server_reset_query_always), 0, 0, 0,
@@ -92,11 +90,16 @@ static const struct pool_key {
 static const char *places(unsigned at)
 {
 	switch (at) {
-	case AT_ALL: return "pool, a database, a lane or a user";
-	case AT_SERVER: return "pool, a database or a lane";
-	case CFG_AT_POOL | CFG_AT_USER: return "pool or a user";
-	case CFG_AT_POOL | CFG_AT_DATABASE: return "pool or a database";
-	default: return "pool";
+	case AT_ALL:
+		return "pool, a database, a lane or a user";
+	case AT_SERVER:
+		return "pool, a database or a lane";
+	case CFG_AT_POOL | CFG_AT_USER:
+		return "pool or a user";
+	case CFG_AT_POOL | CFG_AT_DATABASE:
+		return "pool or a database";
+	default:
+		return "pool";
 	}
 }
 
@@ -130,10 +133,14 @@ static bool read_value(struct cfg_loader *L, const config_setting_t *s, const ch
 			return false;
 		p->pin_session_state = (enum cfg_pin_mode)v;
 		return true;
-	case PK_INT: return cfg_get_int(L, s, key, k->min, k->max, field(p, k->off));
-	case PK_DURATION: return cfg_get_duration(L, s, key, field(p, k->off));
-	case PK_BOOL: return cfg_get_bool(L, s, key, field(p, k->off));
-	case PK_STRING: return cfg_get_string(L, s, key, CFG_STR_ANY, field(p, k->off));
+	case PK_INT:
+		return cfg_get_int(L, s, key, k->min, k->max, field(p, k->off));
+	case PK_DURATION:
+		return cfg_get_duration(L, s, key, field(p, k->off));
+	case PK_BOOL:
+		return cfg_get_bool(L, s, key, field(p, k->off));
+	case PK_STRING:
+		return cfg_get_string(L, s, key, CFG_STR_ANY, field(p, k->off));
 	case PK_STRV:
 		return cfg_get_strv(L, s, key, CFG_STR_NAME, field(p, k->off),
 		                    field(p, k->count_off));
@@ -162,9 +169,15 @@ bool cfg_pool_key_copy(const char *name, struct cfg_pool *dst, const struct cfg_
 	if (!k)
 		return true;
 	switch (k->type) {
-	case PK_MODE: dst->mode = src->mode; return true;
-	case PK_PIN: dst->pin_session_state = src->pin_session_state; return true;
-	case PK_INT: memcpy(field(dst, k->off), field((void *)src, k->off), sizeof(int)); return true;
+	case PK_MODE:
+		dst->mode = src->mode;
+		return true;
+	case PK_PIN:
+		dst->pin_session_state = src->pin_session_state;
+		return true;
+	case PK_INT:
+		memcpy(field(dst, k->off), field((void *)src, k->off), sizeof(int));
+		return true;
 	case PK_DURATION:
 		memcpy(field(dst, k->off), field((void *)src, k->off), sizeof(int64_t));
 		return true;
@@ -248,8 +261,8 @@ static void parse_user(struct cfg_loader *L, const config_setting_t *g, const ch
 		if (strcmp(L->c->users[j].name, u->name) != 0)
 			continue;
 		cfg_key_join(key, prefix, "name");
-		cfg_err_at(L, name, key, "duplicate user \"%s\" (first defined on line %d)", u->name,
-		           L->c->users[j].line);
+		cfg_err_at(L, name, key, "duplicate user \"%s\" (first defined on line %d)",
+		           u->name, L->c->users[j].line);
 		return;
 	}
 	/* size and min_size of a user are checked against what the user ends up with where

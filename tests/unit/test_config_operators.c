@@ -111,7 +111,8 @@ CTEST(caps_only_where_they_mean_something)
 	must_fail("users = ( { name = \"u\"; },\n { name = \"u\"; } );\n",
 	          "2: users[1].name: duplicate user \"u\" (first defined on line 1)");
 	must_fail("users = ( { size = 3; } );\n", "1: users[0].name: required");
-	must_fail("users = ( { name = \"u\";\n colour = 3; } );\n", "2: users[0].colour: unknown key");
+	must_fail("users = ( { name = \"u\";\n colour = 3; } );\n",
+	          "2: users[0].colour: unknown key");
 	must_fail("users = ( { name = \"u\"; min_size = 5;\n size = 3; } );\n",
 	          "1: users[0].min_size: must be at most size (got 5 > 3)");
 	must_fail("pool = { reserve_pool_size = -1; };\n",
@@ -214,11 +215,13 @@ CTEST(print_loads_back_the_same)
 	        "  unix_socket_group = \"postgres\"; };\n"
 	        "auth = { auth_user = \"pgbouncer\"; auth_dbname = \"postgres\"; };\n"
 	        "pool = { max_db_connections = 40; max_user_client_connections = 100;\n"
-	        "  reserve_pool_size = 3; reserve_pool_timeout = \"2s\"; server_round_robin = true;\n"
+	        "  reserve_pool_size = 3; reserve_pool_timeout = \"2s\"; server_round_robin = "
+	        "true;\n"
 	        "  server_check_query = \"SELECT 1\"; server_check_delay = \"10s\";\n"
 	        "  transaction_timeout = \"1h\"; query_wait_notify = \"5s\"; };\n"
 	        "server_tls = { protocols = \"tlsv1.3\"; ciphers = \"HIGH:!aNULL\"; };\n"
-	        "databases = ( { name = \"app\"; max_db_connections = 10; connect_query = \"SET x\";\n"
+	        "databases = ( { name = \"app\"; max_db_connections = 10; connect_query = \"SET "
+	        "x\";\n"
 	        "  olap = { size = 2; server_reset_query_always = true; }; } );\n"
 	        "users = ( { name = \"report\"; mode = \"session\"; size = 5;\n"
 	        "  max_user_connections = 10; statement_timeout = \"5min\"; } );\n");
