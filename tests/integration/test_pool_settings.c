@@ -68,6 +68,7 @@ static long long wait_count(PGconn *c, const char *sql, long long want, int time
 static void reset_counted(bool always)
 {
 	PGconn *admin = it_connect_admin();
+	PQsetNoticeProcessor(admin, quiet, NULL);
 	it_exec_ok(admin, "DROP TABLE IF EXISTS pglane_rq_log");
 	it_exec_ok(admin, "CREATE TABLE pglane_rq_log (pid int)");
 	char pool[256];
@@ -132,8 +133,8 @@ IT_TEST(pool_settings, reset_query_always_keeps_sessions_right)
 	for (int i = 0; i < 3; i++) {
 		const char *arg = "2";
 		r = PQexecPrepared(a, "s1", 1, &arg, NULL, NULL, 0);
-		cr_expect_eq(PQresultStatus(r), PGRES_TUPLES_OK, "prepared statement after a reset: %s",
-		             PQresultErrorMessage(r));
+		cr_expect_eq(PQresultStatus(r), PGRES_TUPLES_OK,
+		             "prepared statement after a reset: %s", PQresultErrorMessage(r));
 		if (PQresultStatus(r) == PGRES_TUPLES_OK)
 			cr_expect_str_eq(PQgetvalue(r, 0, 0), "42");
 		PQclear(r);
@@ -150,6 +151,7 @@ IT_TEST(pool_settings, reset_query_always_keeps_sessions_right)
 IT_TEST(pool_settings, connect_query_runs_once_per_new_server)
 {
 	PGconn *admin = it_connect_admin();
+	PQsetNoticeProcessor(admin, quiet, NULL);
 	it_exec_ok(admin, "DROP TABLE IF EXISTS pglane_cq_log");
 	it_exec_ok(admin, "CREATE TABLE pglane_cq_log (pid int)");
 	start_db(3, NULL,
@@ -186,6 +188,7 @@ IT_TEST(pool_settings, connect_query_runs_once_per_new_server)
 IT_TEST(pool_settings, connect_query_settings_not_seen_by_clients)
 {
 	PGconn *admin = it_connect_admin();
+	PQsetNoticeProcessor(admin, quiet, NULL);
 	it_exec_ok(admin, "DROP TABLE IF EXISTS pglane_cq_log");
 	it_exec_ok(admin, "CREATE TABLE pglane_cq_log (pid int)");
 	start_db(1, NULL,
@@ -220,8 +223,8 @@ IT_TEST(pool_settings, failing_connect_query_fails_the_login)
 {
 	start_db(2, NULL, "connect_query = \"SELECT 1/0\";", 0);
 	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL,
-	            "postgres", NULL);
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "postgres",
+	            NULL);
 	PGconn *c = it_connect_try(ci);
 	cr_expect_neq(PQstatus(c), CONNECTION_OK, "a login through a failing connect_query worked");
 	const char *err = it_conn_error(c);
@@ -254,6 +257,7 @@ static long long backend_state_is(PGconn *admin, long long pid, const char *stat
 IT_TEST(pool_settings, transaction_timeout_ends_a_long_transaction)
 {
 	PGconn *admin = it_connect_admin();
+	PQsetNoticeProcessor(admin, quiet, NULL);
 	it_exec_ok(admin, "DROP TABLE IF EXISTS pglane_tt");
 	it_exec_ok(admin, "CREATE TABLE pglane_tt (who text)");
 	start_db(2, "transaction_timeout = \"1s\";", NULL, 0);
@@ -317,7 +321,8 @@ IT_TEST(pool_settings, transaction_timeout_idle_and_implicit)
 	long long pid = backend_pid(a);
 	it_sleep_ms(1700);
 	PGresult *r = PQexec(a, "SELECT 1");
-	cr_expect_neq(PQresultStatus(r), PGRES_TUPLES_OK, "an idle transaction outlived the timeout");
+	cr_expect_neq(PQresultStatus(r), PGRES_TUPLES_OK,
+	              "an idle transaction outlived the timeout");
 	cr_expect(strstr(PQerrorMessage(a), "transaction timeout") != NULL, "%s",
 	          PQerrorMessage(a));
 	PQclear(r);
@@ -413,8 +418,8 @@ static void login_retry(const char *retry, int min_ms, int max_ms)
 	/* (not it_free_port(): pglane's own port is picked with it, maybe in the same ms) */
 	start_db(1, pool, NULL, it_http_port());
 	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL,
-	            "postgres", NULL);
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "postgres",
+	            NULL);
 	PGconn *c1 = it_connect_try(ci);
 	int64_t t0 = it_now_ms();
 	cr_expect_neq(PQstatus(c1), CONNECTION_OK);

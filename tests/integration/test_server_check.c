@@ -20,13 +20,20 @@ TestSuite(server_check, .fini = it_pglane_fini, .timeout = 90);
 static void start_pool(int size, const char *pool)
 {
 	char conf[2048];
-	snprintf(conf, sizeof conf,
-	         "auth = { type = \"trust\"; };\n"
-	         "admin = { users = [ \"admin\" ]; };\n"
-	         "pool = { mode = \"transaction\"; size = %d; %s };\n"
-	         "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
-	         size, pool ? pool : "");
+	snprintf(
+	        conf, sizeof conf,
+	        "auth = { type = \"trust\"; };\n"
+	        "admin = { users = [ \"admin\" ]; };\n"
+	        "pool = { mode = \"transaction\"; size = %d; %s };\n"
+	        "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
+	        size, pool ? pool : "");
 	it_pglane_start(conf);
+}
+
+static void quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
 }
 
 static long long backend_pid(PGconn *c)
@@ -63,8 +70,18 @@ static int count_in_log(const char *needle)
  * delay there is no check. */
 IT_TEST(server_check, idle_server_past_the_delay_is_checked)
 {
-	start_pool(1, "server_check_query = \"SELECT pg_sleep(0.5)\"; "
-	              "server_check_delay = \"300ms\";");
+	int http = it_http_port();
+	char conf[1024];
+	snprintf(
+	        conf, sizeof conf,
+	        "auth = { type = \"trust\"; };\n"
+	        "admin = { users = [ \"admin\" ]; http_port = %d; };\n"
+	        "pool = { mode = \"transaction\"; size = 1; server_check_delay = \"300ms\";\n"
+	        "  server_check_query = \"SELECT pg_sleep(0.5)\"; };\n"
+	        "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
+	        http);
+	it_pglane_start(conf);
+	it_wait_port(http);
 	PGconn *c = it_connect("postgres", NULL, "postgres");
 	PGconn *a = adminq_connect("admin");
 	long long pid = backend_pid(c);
@@ -82,6 +99,16 @@ IT_TEST(server_check, idle_server_past_the_delay_is_checked)
 	long long seen = -1;
 	int took = adminq_pool_wait(a, "postgres", "postgres", "oltp", "sv_tested", 1, 450, &seen);
 	cr_expect(took >= 0, "sv_tested never showed the check (last %lld)", seen);
+	PGresult *sv = adminq_show(a, "SHOW SERVERS");
+	cr_expect_eq(adminq_count(sv, "state", "tested", NULL, NULL), 1,
+	             "SHOW SERVERS has no server in state tested");
+	PQclear(sv);
+	char *metrics = NULL;
+	cr_expect_eq(adminq_http_get(http, "/metrics", &metrics), 200);
+	cr_expect(metrics && strstr(metrics, "pglane_pool_servers_tested{database=\"postgres\","
+	                                     "user=\"postgres\",lane=\"oltp\"} 1\n"),
+	          "/metrics does not show the server being tested");
+	free(metrics);
 	bool to;
 	PGresult *r = it_result_wait(c, 5000, &to);
 	int64_t waited = it_now_ms() - t0;
@@ -106,7 +133,8 @@ IT_TEST(server_check, default_check_is_an_empty_query)
 	snprintf(conf, sizeof conf,
 	         "auth = { type = \"trust\"; };\nlog = { level = \"debug\"; };\n"
 	         "pool = { mode = \"transaction\"; size = 1; server_check_delay = \"100ms\"; };\n"
-	         "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n");
+	         "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } "
+	         ");\n");
 	it_pglane_start(conf);
 	PGconn *c = it_connect("postgres", NULL, "postgres");
 	long long pid = backend_pid(c);
@@ -149,7 +177,8 @@ IT_TEST(server_check, servers_killed_while_idle_never_reach_clients)
 				} else {
 					long long now = atoll(PQgetvalue(r, 0, 0));
 					for (int j = 0; j < 3; j++)
-						cr_expect_neq(now, pids[j], "a killed backend served");
+						cr_expect_neq(now, pids[j],
+						              "a killed backend served");
 				}
 				PQclear(r);
 			}
@@ -173,6 +202,7 @@ IT_TEST(server_check, unanswered_check_times_out_and_client_gets_another_server)
 	start_pool(1, "server_check_delay = \"100ms\"; server_connect_timeout = \"1s\";");
 	PGconn *c = it_connect("postgres", NULL, "postgres");
 	PGconn *admin = it_connect_admin();
+	PQsetNoticeProcessor(admin, quiet, NULL); /* (the backend may be gone already) */
 	long long pid = backend_pid(c);
 	cr_assert_eq(kill((pid_t)pid, SIGSTOP), 0, "cannot stop backend %lld", pid);
 	it_sleep_ms(200);
@@ -200,6 +230,7 @@ IT_TEST(server_check, unanswered_check_times_out_and_client_gets_another_server)
 IT_TEST(server_check, failing_check_query_closes_the_server)
 {
 	PGconn *admin = it_connect_admin();
+	PQsetNoticeProcessor(admin, quiet, NULL);
 	it_exec_ok(admin, "DROP TABLE IF EXISTS pglane_check_ok");
 	it_exec_ok(admin, "CREATE TABLE pglane_check_ok ()");
 	start_pool(1, "server_check_query = \"SELECT 1 FROM pglane_check_ok\"; "
@@ -244,8 +275,9 @@ static void pids_in_turn(bool round_robin)
 		}
 	} else {
 		for (int i = 0; i < 6; i++)
-			cr_expect_eq(seen[i], opened[2], "LIFO: turn %d used backend %lld, not %lld",
-			             i, seen[i], opened[2]);
+			cr_expect_eq(seen[i], opened[2],
+			             "LIFO: turn %d used backend %lld, not %lld", i, seen[i],
+			             opened[2]);
 	}
 	for (int i = 0; i < 3; i++)
 		PQfinish(cl[i]);
