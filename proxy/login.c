@@ -1,12 +1,15 @@
-/* proxy/login.c — a client's login: the startup packet (SSLRequest and GSSENCRequest are
- * answered 'N', CancelRequest is forwarded), then authentication (trust, MD5 or
- * SCRAM-SHA-256 against the auth file) and the choice of pool. Unknown users go through the
- * same exchange as known ones and get the same error as a wrong password. */
+/* proxy/login.c — a client's login: the startup packet (SSLRequest answered 'S' when
+ * listen.tls is on and the client came over TCP, else 'N' as GSSENCRequest; CancelRequest is
+ * forwarded), then authentication (trust, MD5 or SCRAM-SHA-256 against the auth file, a client
+ * certificate, the Unix-socket peer's user name) and the choice of pool. Unknown users go
+ * through the same exchange as known ones and get the same error as a wrong password. */
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/hba.h"
 #include "config/log.h"
@@ -165,7 +168,7 @@ static void login_done(struct proxy_client *c)
 		proxy_relay_assigned(&c->pc, s);
 }
 
-enum method { M_TRUST, M_MD5, M_SCRAM, M_REJECT, M_CERT };
+enum method { M_TRUST, M_MD5, M_SCRAM, M_REJECT, M_CERT, M_PEER };
 
 /* The method for this connection: the first matching hba rule's, else auth.type; NULL
  * error text when allowed. */
@@ -177,11 +180,12 @@ static enum method choose_method(struct proxy_client *c, char *why, size_t cap)
 	if (!proxy.cfg->nhba)
 		return by_type[proxy.cfg->auth.type];
 	char ip[PROXY_ADDR_LEN];
-	snprintf(ip, sizeof(ip), "%s", c->addr);
-	char *colon = strrchr(ip, ':');
+	snprintf(ip, sizeof(ip), "%s", c->unix_socket ? "[local]" : c->addr); /* PostgreSQL's */
+	char *colon = c->unix_socket ? NULL : strrchr(ip, ':');
 	if (colon)
 		*colon = '\0';
-	const struct cfg_hba *h = cfg_hba_match(proxy.cfg, ip, l->database, l->user);
+	const struct cfg_hba *h =
+	        cfg_hba_match(proxy.cfg, c->unix_socket ? NULL : ip, l->database, l->user);
 	if (!h) {
 		snprintf(why, cap, "no hba rule for host \"%s\", user \"%s\", database \"%s\"", ip,
 		         l->user, l->database);
@@ -200,16 +204,75 @@ static enum method choose_method(struct proxy_client *c, char *why, size_t cap)
 		return M_MD5;
 	if (strcmp(h->method, "cert") == 0)
 		return M_CERT;
+	if (strcmp(h->method, "peer") == 0)
+		return M_PEER;
 	return M_SCRAM;
+}
+
+/* hba "peer": the OS user of the process at the other end of the Unix socket must have the
+ * client's user name (no user-name maps). */
+static bool peer_ok(struct proxy_client *c)
+{
+	const char *user = c->login->user;
+	if (!c->unix_socket || !c->peer_known) {
+		log_info("c%u %s: peer authentication needs a Unix-socket client with known "
+		         "credentials",
+		         c->id, c->addr);
+		return false;
+	}
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	int rc = getpwuid_r(c->peer_uid, &pw, buf, sizeof(buf), &found);
+	if (!found) {
+		log_info("c%u %s: peer authentication for user \"%s\": no OS user with uid %u%s%s",
+		         c->id, c->addr, user, (unsigned)c->peer_uid, rc ? ": " : "",
+		         rc ? strerror(rc) : "");
+		return false;
+	}
+	if (strcmp(pw.pw_name, user) != 0) {
+		log_info("c%u %s: peer authentication failed: the user name \"%s\" is not the "
+		         "OS user \"%s\" (uid %u, pid %d)",
+		         c->id, c->addr, user, pw.pw_name, (unsigned)c->peer_uid, (int)c->peer_pid);
+		return false;
+	}
+	return true;
+}
+
+/* PgBouncer's rule for its console: over the Unix socket, a process of the OS user pglane runs
+ * as logs in without a password when it asks for the console's own user name (pglane, or
+ * pgbouncer as PgBouncer spells it), whatever hba and admin.users say. */
+static bool own_user_console(const struct proxy_client *c)
+{
+	const char *user = c->login->user;
+	return c->want_admin && c->unix_socket && c->peer_known && c->peer_uid == getuid() &&
+	       (strcmp(user, "pglane") == 0 || strcmp(user, "pgbouncer") == 0);
 }
 
 static void start_auth(struct proxy_client *c)
 {
 	struct proxy_login *l = c->login;
 	char why[300] = "";
+	if (own_user_console(c)) {
+		c->own_user = true;
+		log_info("c%u %s: admin console access from the Unix socket (pid %d of pglane's "
+		         "own OS user)",
+		         c->id, c->addr, (int)c->peer_pid);
+		login_done(c);
+		return;
+	}
 	enum method m = choose_method(c, why, sizeof(why));
 	if (m == M_REJECT) {
 		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC, why);
+		return;
+	}
+	if (m == M_PEER) {
+		if (!peer_ok(c)) {
+			snprintf(why, sizeof(why), "peer authentication failed for user \"%s\"",
+			         l->user);
+			proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC, why);
+			return;
+		}
+		login_done(c);
 		return;
 	}
 	if (m == M_CERT) {
@@ -471,7 +534,8 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 			                   "too many encryption requests");
 			return;
 		}
-		if (s.kind == PROTO_STARTUP_SSL && proxy_tls_listen_enabled()) {
+		/* none over the Unix socket, as PostgreSQL and PgBouncer */
+		if (s.kind == PROTO_STARTUP_SSL && proxy_tls_listen_enabled() && !c->unix_socket) {
 			/* bytes sent after the request, before the handshake, would be taken as
 			 * if they had been encrypted: refused (CVE-2021-23222 class) */
 			struct proxy_io *io = c->conn.io;
@@ -510,10 +574,16 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 	case PROTO_STARTUP_V3:
 		break;
 	}
-	if (proxy.cfg->listen.tls.mode == CFG_TLS_REQUIRE && !c->conn.ssl) {
-		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC,
-		                   "pglane requires TLS (listen.tls.mode = require): connect with "
-		                   "sslmode=require");
+	/* the Unix socket has no TLS and needs none (PgBouncer's rule) */
+	if (cfg_tls_required(proxy.cfg->listen.tls.mode) && !c->conn.ssl && !c->unix_socket) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+		         "pglane requires TLS (listen.tls.mode = %s): connect with "
+		         "sslmode=require%s",
+		         cfg_tls_mode_name(proxy.cfg->listen.tls.mode),
+		         cfg_tls_verifies(proxy.cfg->listen.tls.mode) ? " and a client certificate"
+		                                                      : "");
+		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC, msg);
 		return;
 	}
 	c->login = calloc(1, sizeof(*c->login));

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "config/cfg.h"
 #include "config/userlist.h"
@@ -18,7 +19,7 @@
 #include "protocol/sql.h"
 #include "proxy/io.h"
 
-#define PROXY_MAX_LISTEN       4
+#define PROXY_MAX_LISTEN       5                     /* TCP addresses, and the Unix socket */
 #define PROXY_LOGIN_MAX_PACKET 8192                  /* any message before authentication */
 #define PROXY_MAX_PACKET       (1024u * 1024 * 1024) /* any message after */
 #define PROXY_ADDR_LEN         64
@@ -47,7 +48,13 @@ struct proxy_client {
 	struct proxy_login *login;        /* owned while logging in */
 	struct proxy_admin *admin;        /* owned; set for admin console clients */
 	bool want_admin;                  /* logging in to the admin database */
-	char addr[PROXY_ADDR_LEN];        /* "ip:port" */
+	char addr[PROXY_ADDR_LEN];        /* "ip:port"; "unix:<listen.port>" for the Unix socket */
+	bool unix_socket;                 /* connected through the Unix socket */
+	bool peer_known;                  /* ... and its peer's credentials are known: */
+	uid_t peer_uid;                   /* the connecting process's user (SO_PEERCRED) */
+	pid_t peer_pid;                   /* ... and process */
+	bool own_user;                    /* pglane's own OS user, into the console without a
+	                                     password (PgBouncer's rule; proxy/login.c) */
 	int64_t connect_ms;
 	int64_t active_ms;        /* last message from the client */
 	int64_t xact_start_us;    /* first message of the current transaction, 0 when none */
@@ -289,6 +296,10 @@ enum proxy_tls_result { PROXY_TLS_DONE, PROXY_TLS_AGAIN, PROXY_TLS_ERROR };
 /* Load the listen.tls context (when enabled); false with the reason logged. */
 __attribute__((warn_unused_result)) bool proxy_tls_init(const struct cfg *cfg);
 void proxy_tls_free(void);
+/* Can contexts towards the servers be made with `cfg`'s server_tls.protocols and .ciphers?
+ * False with the reason in `err`. */
+__attribute__((warn_unused_result)) bool proxy_tls_check_server(const struct cfg *cfg, char *err,
+                                                                size_t cap);
 /* Forget the server-side contexts (after a reload: CA or certificate may have changed). */
 void proxy_tls_reset_servers(void);
 bool proxy_tls_listen_enabled(void);
