@@ -102,6 +102,8 @@ static double pool_value(int i, struct pool *p, int64_t now_us)
 		return (double)p->stats.statement_timeouts;
 	case 14:
 		return p->n_pinned;
+	case 15:
+		return p->n_tested;
 	default:
 		(void)now_us;
 		return 0;
@@ -131,6 +133,8 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 	         "Statements cancelled by the lane's statement_timeout.", COUNTER},
 	        {"pglane_pool_clients_pinned",
 	         "Clients whose session state keeps them on their server connection.", GAUGE},
+	        {"pglane_pool_servers_tested",
+	         "Server connections being checked with server_check_query before use.", GAUGE},
 	};
 	char labels[400];
 	put(out, "# HELP pglane_up pglane is running.\n# TYPE pglane_up gauge\npglane_up 1\n");

@@ -25,7 +25,7 @@ enum pool_server_state {
 	POOL_SERVER_LOGIN,  /* connecting and authenticating */
 	POOL_SERVER_IDLE,   /* in the pool, ready */
 	POOL_SERVER_ACTIVE, /* linked to a client */
-	POOL_SERVER_BUSY,   /* pglane's own work: reset, rollback, drain */
+	POOL_SERVER_BUSY,   /* pglane's own work: reset, rollback, drain, check */
 };
 
 struct pool_server {
@@ -35,7 +35,8 @@ struct pool_server {
 	struct pool_client *client; /* borrowed; set while ACTIVE */
 	int64_t created_ms;
 	int64_t state_since_ms;
-	bool close_on_release;                /* lifetime over, RECONNECT, or unsure state */
+	bool close_on_release; /* lifetime over, RECONNECT, or unsure state */
+	bool tested; /* BUSY with server_check_query before it is handed out (sv_tested) */
 	struct pool_params params;            /* the reported values it has now */
 	const struct pool_settings *settings; /* owned: the session settings its backend holds */
 	int32_t be_pid;
@@ -104,8 +105,10 @@ struct pool {
 	struct pool_list login, idle, active, busy; /* servers by state */
 	struct pool_list waiting;                   /* clients, FIFO */
 	int n_login, n_idle, n_active, n_busy, n_waiting;
-	int n_clients; /* clients logged in to this pool */
-	int n_pinned;  /* of those, pinned to their server (pool/session.h pins) */
+	int n_tested;     /* of the busy ones, those being checked (server_check_query) */
+	bool kick_wanted; /* pool_kick_later(): serve its waiting clients after this iteration */
+	int n_clients;    /* clients logged in to this pool */
+	int n_pinned;     /* of those, pinned to their server (pool/session.h pins) */
 	/* welcome: ParameterStatus messages of the first server login, raw */
 	uint8_t *welcome; /* owned */
 	size_t welcome_len;
@@ -122,6 +125,9 @@ struct pool_ops {
 	void (*server_launch)(struct pool *p);
 	/* A waiting client got a server (now linked: c->server == s, s->client == c). */
 	void (*client_assigned)(struct pool_client *c, struct pool_server *s);
+	/* Run server_check_query on `s` (BUSY, tested): when it answered well the proxy calls
+	 * pool_server_ready(), else it closes the server. */
+	void (*server_check)(struct pool_server *s);
 };
 
 /* Set the callbacks (once at start). */
@@ -159,14 +165,21 @@ struct pool_db *pool_db_next(struct pool_db *prev);
 void pool_set_pause_all(bool on);
 /* Is every database paused (PAUSE without a name)? */
 bool pool_pause_all(void);
-/* Give idle servers to waiting clients (after RESUME) and launch more for the rest. */
+/* Give idle servers to waiting clients (after RESUME, a failed check) and launch more for
+ * the rest. */
 void pool_kick(struct pool *p, int64_t now_ms);
+/* pool_kick() `p` from pool_run_kicks(), outside the current call chain. */
+void pool_kick_later(struct pool *p);
+/* Kick the pools asked for with pool_kick_later() (after the loop's callbacks). */
+void pool_run_kicks(int64_t now_ms);
 
 /* Total servers of a pool in any state. */
 int pool_server_count(const struct pool *p);
 
 /* A server for client `c` (linked, ACTIVE) or NULL: then `c` waits in the FIFO queue and a
- * new server is launched when the pool is below its size. */
+ * new server is launched when the pool is below its size. Idle servers are taken LIFO (the
+ * most recently used) or, with server_round_robin, FIFO; one idle longer than
+ * server_check_delay is checked first (pool_ops.server_check) while the client waits. */
 struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t now_ms);
 /* Take a waiting client out of the queue (gave up, timed out or closed). */
 void pool_client_unwait(struct pool_client *c, int64_t now_ms);

@@ -108,7 +108,7 @@ static const char *server_state(const struct proxy_server *s)
 	case POOL_SERVER_BUSY:
 		break;
 	}
-	return "used";
+	return s->ps.tested ? "tested" : "used";
 }
 
 static void list_servers(admin_conn_emit emit, void *arg)

@@ -71,6 +71,7 @@ static void deferred_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
+	pool_run_kicks(proxy_now_ms());
 	proxy_client_reap();
 	proxy_server_reap();
 }
@@ -112,6 +113,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 static const struct pool_ops ops = {
         .server_launch = proxy_server_launch,
         .client_assigned = proxy_relay_assigned,
+        .server_check = proxy_server_check,
 };
 
 static void close_everything(void)
@@ -125,6 +127,7 @@ static void close_everything(void)
 	}
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
 		proxy_server_close_all(p, "pglane exits");
+	pool_run_kicks(proxy_now_ms());
 	proxy_client_reap();
 	proxy_server_reap();
 }

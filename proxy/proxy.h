@@ -56,15 +56,16 @@ struct proxy_client {
 	bool own_user;                    /* pglane's own OS user, into the console without a
 	                                     password (PgBouncer's rule; proxy/login.c) */
 	int64_t connect_ms;
-	int64_t active_ms;      /* last message from the client */
-	int64_t xact_start_us;  /* first message of the current transaction, 0 when none */
-	int64_t query_start_us; /* the statement being served */
-	bool close_after_flush; /* a fatal error is being written */
-	bool discarding;        /* the current request is answered with an error, not a server */
-	bool discard_extended;  /* ... and it is an extended-protocol batch (ends at Sync) */
-	bool paused;            /* waiting for a server, reading stopped */
-	uint8_t negotiations;   /* SSLRequest / GSSENCRequest answered */
-	bool login_counted;     /* counted against its address's logins in progress */
+	int64_t active_ms;        /* last message from the client */
+	int64_t xact_start_us;    /* first message of the current transaction, 0 when none */
+	int64_t query_start_us;   /* the statement being served */
+	int64_t notified_wait_ms; /* query_wait_notify: the wait (its start) already told of */
+	bool close_after_flush;   /* a fatal error is being written */
+	bool discarding;          /* the current request is answered with an error, not a server */
+	bool discard_extended;    /* ... and it is an extended-protocol batch (ends at Sync) */
+	bool paused;              /* waiting for a server, reading stopped */
+	uint8_t negotiations;     /* SSLRequest / GSSENCRequest answered */
+	bool login_counted;       /* counted against its address's logins in progress */
 	/* transaction-mode prepared statements */
 	struct pool_stmt_map *stmts; /* owned; the client's statement names */
 	uint8_t *unnamed;            /* owned; its last Parse of the unnamed statement */
@@ -111,6 +112,7 @@ enum proxy_req_flag {
 	REQ_APPLY = 8,    /* pglane's own Query bringing the server to its client's settings */
 	REQ_CAPTURE = 16, /* pglane's own Query asking the server what its session holds */
 	REQ_FAILS = 32,   /* pglane's own statement that fails on purpose (its error is not news) */
+	REQ_CHECK = 64,   /* server_check_query: an error means the server is not fit */
 };
 
 /* What pglane answers for a REQ_FAKE request (proxy_fake_write). */
@@ -156,7 +158,9 @@ struct proxy_server {
 	bool unsynced;     /* extended-protocol messages sent since the last Sync */
 	bool copy_in;      /* the server waits for CopyData from the client */
 	bool rollback_sent;
-	bool needs_reset;    /* a session-mode client used it: server_reset_query on release */
+	bool needs_reset;    /* a session-mode client used it (any client, with
+	                        server_reset_query_always): server_reset_query on release */
+	bool check_failed;   /* server_check_query answered with an error */
 	bool ext_error;      /* an extended-protocol error: the server ignores all until Sync */
 	struct proxy_reqq q; /* answers owed, oldest first */
 	struct pool_stmt_cache *stmts; /* owned; statements prepared on it */
@@ -176,6 +180,8 @@ struct proxy_server {
 	int64_t ready_ms;       /* when it last had nothing to do */
 	int endpoint;           /* the olap replica it is connected to, -1 for the primary */
 	int64_t query_start_us; /* when `pending` went from 0 to 1 */
+	int64_t txn_since_us;   /* transaction_timeout: its client's transaction (explicit, or
+	                           one statement's) runs since; 0 when none */
 	struct proxy_server_login *login; /* owned while logging in */
 	/* the session its backend holds (proxy/session.c) */
 	struct pool_dirty dirty; /* what statements since the last capture may have changed */
@@ -324,6 +330,11 @@ const char *proxy_server_user(const struct pool *p);
 void proxy_server_close_all(struct pool *p, const char *reason);
 /* Hand a server back: reset or roll back first when needed, else to the pool. */
 void proxy_server_release(struct proxy_server *s);
+/* Send server_check_query to an idle server taken for a client (pool_ops.server_check). */
+void proxy_server_check(struct pool_server *ps);
+/* The check's answer is complete: the server goes to a waiting client, or is closed when the
+ * check failed (and the waiting clients are served by others). */
+void proxy_server_checked(struct proxy_server *s);
 /* Free the servers closed during this iteration. */
 void proxy_server_reap(void);
 static inline struct proxy_server *proxy_server_of(struct pool_server *ps)

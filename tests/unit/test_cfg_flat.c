@@ -80,7 +80,7 @@ static const struct pair default_pool[] = {
         {"transaction_timeout", "0"},
         {"cancel_wait_timeout", "10s"},
         {"server_login_retry", "1s"},
-        {"query_wait_notify", "0"},
+        {"query_wait_notify", "5s"},
 };
 /* the caps only `pool` holds all of (a database holds max_db_*, a user max_user_*) */
 static const struct pair pool_caps[] = {
@@ -440,7 +440,7 @@ FTEST(diff_of_an_added_and_a_removed_database)
 	cr_assert_eq(n, 14 + 27, "got %zu lines", n);
 	expect_all_database_lines(lines, n, "rep", false);
 	cr_expect_str_eq(lines[0], "databases.rep.host: 127.0.0.1 -> (none)");
-	cr_expect_str_eq(lines[n - 1], "databases.rep.oltp.query_wait_notify: 0 -> (none)");
+	cr_expect_str_eq(lines[n - 1], "databases.rep.oltp.query_wait_notify: 5s -> (none)");
 	cfg_lines_free(lines, n);
 	cfg_free(a);
 	cfg_free(b);

@@ -84,7 +84,7 @@ CTEST(defaults_are_pgbouncers)
 	cr_expect_eq(p->transaction_timeout_ms, 0);
 	cr_expect_eq(p->cancel_wait_timeout_ms, 10000);
 	cr_expect_eq(p->server_login_retry_ms, 1000, "pglane's: PgBouncer waits 15 s");
-	cr_expect_eq(p->query_wait_notify_ms, 0);
+	cr_expect_eq(p->query_wait_notify_ms, 5000);
 	cr_expect_eq(p->max_db_connections + p->max_user_connections +
 	                     p->max_db_client_connections + p->max_user_client_connections,
 	             0);
@@ -218,7 +218,7 @@ CTEST(print_loads_back_the_same)
 	        "  reserve_pool_size = 3; reserve_pool_timeout = \"2s\"; server_round_robin = "
 	        "true;\n"
 	        "  server_check_query = \"SELECT 1\"; server_check_delay = \"10s\";\n"
-	        "  transaction_timeout = \"1h\"; query_wait_notify = \"5s\"; };\n"
+	        "  transaction_timeout = \"1h\"; query_wait_notify = \"7s\"; };\n"
 	        "server_tls = { protocols = \"tlsv1.3\"; ciphers = \"HIGH:!aNULL\"; };\n"
 	        "databases = ( { name = \"app\"; max_db_connections = 10; connect_query = \"SET "
 	        "x\";\n"
