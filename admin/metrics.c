@@ -102,6 +102,8 @@ static double pool_value(int i, struct pool *p, int64_t now_us)
 		return (double)p->stats.statement_timeouts;
 	case 14:
 		return p->n_pinned;
+	case 15:
+		return p->n_tested;
 	default:
 		(void)now_us;
 		return 0;
@@ -131,6 +133,8 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 	         "Statements cancelled by the lane's statement_timeout.", COUNTER},
 	        {"pglane_pool_clients_pinned",
 	         "Clients whose session state keeps them on their server connection.", GAUGE},
+	        {"pglane_pool_servers_tested",
+	         "Server connections being checked with server_check_query before use.", GAUGE},
 	};
 	char labels[400];
 	put(out, "# HELP pglane_up pglane is running.\n# TYPE pglane_up gauge\npglane_up 1\n");
@@ -227,4 +231,19 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 				    (double)pool_hist_quantile(h, qs[q], ctx->now_us) / 1e6);
 		}
 	}
+}
+
+void admin_metrics_authq(const struct admin_authq_counts *n, struct admin_buf *out)
+{
+	put(out, "# HELP pglane_auth_queries_total auth_query look-ups of users missing from the "
+	         "auth file, by result.\n# TYPE pglane_auth_queries_total counter\n");
+	put(out, "pglane_auth_queries_total{result=\"found\"} %" PRIu64 "\n", n->found);
+	put(out, "pglane_auth_queries_total{result=\"not_found\"} %" PRIu64 "\n", n->not_found);
+	put(out, "pglane_auth_queries_total{result=\"error\"} %" PRIu64 "\n", n->errors);
+	put(out, "# HELP pglane_auth_query_joined_total Logins that waited on a look-up of their "
+	         "user already in flight.\n# TYPE pglane_auth_query_joined_total counter\n");
+	put(out, "pglane_auth_query_joined_total %" PRIu64 "\n", n->joined);
+	put(out, "# HELP pglane_auth_queries_in_flight auth_query look-ups running or queued.\n"
+	         "# TYPE pglane_auth_queries_in_flight gauge\n");
+	put(out, "pglane_auth_queries_in_flight %" PRIu64 "\n", n->in_flight);
 }

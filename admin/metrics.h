@@ -11,4 +11,13 @@
  * connections. */
 void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *out);
 
+/* auth_query look-ups since start (proxy/authq.c's counters). */
+struct admin_authq_counts {
+	uint64_t found, not_found, errors; /* look-ups finished, by result */
+	uint64_t joined;                   /* logins that waited on a look-up already running */
+	uint64_t in_flight;                /* look-ups running or queued now */
+};
+/* Their metrics, appended to `out`. */
+void admin_metrics_authq(const struct admin_authq_counts *n, struct admin_buf *out);
+
 #endif

@@ -68,8 +68,8 @@ void admin_show_pools(const struct admin_ctx *ctx, struct admin_result *r)
 		admin_row_int(r, p->n_waiting);
 		admin_row_int(r, p->n_active);
 		admin_row_int(r, p->n_idle);
-		admin_row_int(r, p->n_busy);
-		admin_row_int(r, 0);
+		admin_row_int(r, p->n_busy - p->n_tested);
+		admin_row_int(r, p->n_tested);
 		admin_row_int(r, p->n_login);
 		admin_row_int(r, pc->size);
 		admin_row_int(r, saturation(p->n_active, pc->size));

@@ -332,7 +332,8 @@ done
 
 cat >"$tmp/pglane/pglane.conf" <<EOF
 # bench/run.sh: the same settings as PgBouncer's
-listen = { host = "127.0.0.1"; port = $PGL_PORT; max_client_conn = $MAX_CLIENT_CONN; };
+listen = { host = "127.0.0.1"; port = $PGL_PORT; max_client_conn = $MAX_CLIENT_CONN;
+           unix_socket_dir = ""; };
 auth   = { type = "scram-sha-256"; file = "users.txt"; };
 log    = { level = "warning"; };
 pool   = { mode = "transaction"; size = $POOL_SIZE; };

@@ -56,6 +56,7 @@ bool cfg_pool_set_defaults(struct cfg_pool *p)
 	p->server_check_delay_ms = 30 * 1000;
 	p->cancel_wait_timeout_ms = 10 * 1000;
 	p->server_login_retry_ms = 1000; /* PgBouncer: 15 s; see README */
+	p->query_wait_notify_ms = 5 * 1000;
 	return p->server_reset_query && p->server_check_query;
 }
 
@@ -371,6 +372,50 @@ bool cfg_tls_verifies(enum cfg_tls_mode m)
 const char *cfg_tls_mode_name(enum cfg_tls_mode m)
 {
 	return (unsigned)m < 6 ? cfg_tls_mode_names[m] : "?";
+}
+
+bool cfg_tls_protocols_parse(const char *s, int *min_minor, int *max_minor)
+{
+	static const struct {
+		const char *name;
+		int lo, hi;
+	} words[] = {{"secure", 2, 3}, {"default", 2, 3}, {"all", 0, 3}, {"legacy", 0, 3}};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strcasecmp(s, words[i].name) == 0) {
+			*min_minor = words[i].lo;
+			*max_minor = words[i].hi;
+			return true;
+		}
+	}
+	bool seen[4] = {false};
+	int n = 0;
+	while (*s) {
+		size_t sep = strspn(s, ", :");
+		s += sep;
+		if (!*s)
+			break;
+		size_t len = strcspn(s, ", :");
+		if (len != 7 || strncasecmp(s, "tlsv1.", 6) != 0 || s[6] < '0' || s[6] > '3')
+			return false;
+		seen[s[6] - '0'] = true;
+		n++;
+		s += len;
+	}
+	int lo = -1, hi = -1;
+	for (int v = 0; v < 4; v++) {
+		if (!seen[v])
+			continue;
+		if (lo < 0)
+			lo = v;
+		else if (hi != v - 1)
+			return false; /* a gap */
+		hi = v;
+	}
+	if (n == 0)
+		return false;
+	*min_minor = lo;
+	*max_minor = hi;
+	return true;
 }
 
 static bool strv_has(char *const *v, size_t n, const char *s)

@@ -261,6 +261,11 @@ bool cfg_tls_required(enum cfg_tls_mode m);
 /* Does it ask clients for a certificate that listen.tls.ca must vouch for? */
 bool cfg_tls_verifies(enum cfg_tls_mode m);
 const char *cfg_tls_mode_name(enum cfg_tls_mode m);
+/* A TLS protocol list in PgBouncer's syntax into the lowest and highest TLS 1.x minor version
+ * (0..3): "secure" and "default" = 1.2-1.3, "all" and "legacy" = 1.0-1.3, or versions
+ * "tlsv1.0".."tlsv1.3" separated by commas, colons or spaces, case-insensitive, which must be
+ * consecutive (OpenSSL takes a range). False for anything else. */
+bool cfg_tls_protocols_parse(const char *s, int *min_minor, int *max_minor);
 /* Is `user` in admin.users (`*full` true) or admin.stats_users (`*full` false)? */
 bool cfg_is_admin(const struct cfg *c, const char *user, bool *full);
 /* The longest duration accepted anywhere (365 days), so that `now + timeout` cannot overflow. */

@@ -180,7 +180,10 @@ static void add_secret(struct flat *f, const char *prefix, const char *name, con
 	add_str(f, prefix, name, f->reveal ? s : (*s ? MASK : ""));
 }
 
-static void add_pool(struct flat *f, const char *prefix, const struct cfg_pool *p)
+/* Which caps a group may hold: `pool` both, a database max_db_*, a lane neither. */
+enum { FLAT_DB_CAPS = 1, FLAT_USER_CAPS = 2 };
+
+static void add_pool(struct flat *f, const char *prefix, const struct cfg_pool *p, unsigned where)
 {
 	add_str(f, prefix, "mode", cfg_pool_mode_name(p->mode));
 	add_int(f, prefix, "size", p->size);
@@ -200,6 +203,96 @@ static void add_pool(struct flat *f, const char *prefix, const struct cfg_pool *
 	add_str(f, prefix, "pin_session_state", cfg_pin_mode_name(p->pin_session_state));
 	add_strv(f, prefix, "ignore_startup_parameters", p->ignore_startup_parameters,
 	         p->nignore_startup_parameters);
+	add_int(f, prefix, "reserve_pool_size", p->reserve_pool_size);
+	add_duration(f, prefix, "reserve_pool_timeout", p->reserve_pool_timeout_ms);
+	add_str(f, prefix, "server_check_query", p->server_check_query);
+	add_duration(f, prefix, "server_check_delay", p->server_check_delay_ms);
+	add_bool(f, prefix, "server_round_robin", p->server_round_robin);
+	add_bool(f, prefix, "server_reset_query_always", p->server_reset_query_always);
+	add_duration(f, prefix, "transaction_timeout", p->transaction_timeout_ms);
+	add_duration(f, prefix, "cancel_wait_timeout", p->cancel_wait_timeout_ms);
+	add_duration(f, prefix, "server_login_retry", p->server_login_retry_ms);
+	add_duration(f, prefix, "query_wait_notify", p->query_wait_notify_ms);
+	if (where & FLAT_DB_CAPS) {
+		add_int(f, prefix, "max_db_connections", p->max_db_connections);
+		add_int(f, prefix, "max_db_client_connections", p->max_db_client_connections);
+	}
+	if (where & FLAT_USER_CAPS) {
+		add_int(f, prefix, "max_user_connections", p->max_user_connections);
+		add_int(f, prefix, "max_user_client_connections", p->max_user_client_connections);
+	}
+}
+
+/* "users.<name>.<key>" for each key the user sets. */
+static void add_user(struct flat *f, const struct cfg_user_settings *u)
+{
+	struct sb pb = {0};
+	sb_puts(&pb, "users.");
+	sb_puts(&pb, str_or_empty(u->name));
+	sb_puts(&pb, ".");
+	char *prefix = sb_take(&pb);
+	if (!prefix) {
+		f->failed = true;
+		return;
+	}
+	const struct cfg_pool *p = &u->pool;
+	for (int k = 0; k < CFG_PK_COUNT_USER; k++) {
+		if (!(u->set & (1u << k)))
+			continue;
+		switch ((enum cfg_pool_key)k) {
+		case CFG_PK_MODE:
+			add_str(f, prefix, "mode", cfg_pool_mode_name(p->mode));
+			break;
+		case CFG_PK_SIZE:
+			add_int(f, prefix, "size", p->size);
+			break;
+		case CFG_PK_MIN_SIZE:
+			add_int(f, prefix, "min_size", p->min_size);
+			break;
+		case CFG_PK_RESERVE_POOL_SIZE:
+			add_int(f, prefix, "reserve_pool_size", p->reserve_pool_size);
+			break;
+		case CFG_PK_MAX_PREPARED_STATEMENTS:
+			add_int(f, prefix, "max_prepared_statements", p->max_prepared_statements);
+			break;
+		case CFG_PK_STATEMENT_TIMEOUT:
+			add_duration(f, prefix, "statement_timeout", p->statement_timeout_ms);
+			break;
+		case CFG_PK_IDLE_IN_TRANSACTION_TIMEOUT:
+			add_duration(f, prefix, "idle_in_transaction_timeout",
+			             p->idle_in_transaction_timeout_ms);
+			break;
+		case CFG_PK_CLIENT_IDLE_TIMEOUT:
+			add_duration(f, prefix, "client_idle_timeout", p->client_idle_timeout_ms);
+			break;
+		case CFG_PK_QUERY_WAIT_TIMEOUT:
+			add_duration(f, prefix, "query_wait_timeout", p->query_wait_timeout_ms);
+			break;
+		case CFG_PK_QUERY_WAIT_NOTIFY:
+			add_duration(f, prefix, "query_wait_notify", p->query_wait_notify_ms);
+			break;
+		case CFG_PK_TRANSACTION_TIMEOUT:
+			add_duration(f, prefix, "transaction_timeout", p->transaction_timeout_ms);
+			break;
+		case CFG_PK_SLOW_QUERY:
+			add_duration(f, prefix, "slow_query", p->slow_query_ms);
+			break;
+		case CFG_PK_PIN_SESSION_STATE:
+			add_str(f, prefix, "pin_session_state",
+			        cfg_pin_mode_name(p->pin_session_state));
+			break;
+		case CFG_PK_MAX_USER_CONNECTIONS:
+			add_int(f, prefix, "max_user_connections", p->max_user_connections);
+			break;
+		case CFG_PK_MAX_USER_CLIENT_CONNECTIONS:
+			add_int(f, prefix, "max_user_client_connections",
+			        p->max_user_client_connections);
+			break;
+		case CFG_PK_COUNT_USER:
+			break;
+		}
+	}
+	free(prefix);
 }
 
 /* "host:port,host:port"; an IPv6 address in brackets ("[::1]:5433"). */
@@ -238,6 +331,13 @@ static void add_database(struct flat *f, const struct cfg_database *db)
 	add_str(f, prefix, "default_lane", cfg_lane_name(db->default_lane));
 	add_str(f, prefix, "sslmode", cfg_sslmode_name(db->sslmode));
 	add_str(f, prefix, "sslrootcert", db->sslrootcert);
+	add_str(f, prefix, "connect_query", db->connect_query);
+	add_str(f, prefix, "auth_user", db->auth_user);
+	add_str(f, prefix, "auth_query", db->auth_query);
+	add_str(f, prefix, "auth_dbname", db->auth_dbname);
+	add_int(f, prefix, "max_db_connections", db->lanes[CFG_LANE_OLTP].pool.max_db_connections);
+	add_int(f, prefix, "max_db_client_connections",
+	        db->lanes[CFG_LANE_OLTP].pool.max_db_client_connections);
 	for (int k = 0; k < CFG_LANE_COUNT; k++) {
 		const struct cfg_lane *l = &db->lanes[k];
 		if (!l->enabled)
@@ -251,7 +351,7 @@ static void add_database(struct flat *f, const struct cfg_database *db)
 			f->failed = true;
 			break;
 		}
-		add_pool(f, lp, &l->pool);
+		add_pool(f, lp, &l->pool, 0);
 		if (k == CFG_LANE_OLAP) {
 			add_kv(f, lp, "replicas", replicas_text(l));
 			add_duration(f, lp, "max_replica_lag", l->max_replica_lag_ms);
@@ -306,6 +406,13 @@ static char *hba_text(const struct cfg_hba *h)
 	return sb_take(&b);
 }
 
+static char *mode_text(int mode)
+{
+	struct sb b = {0};
+	sb_printf(&b, "0%o", (unsigned)mode);
+	return sb_take(&b);
+}
+
 static void add_indexed(struct flat *f, const char *list, size_t i, char *value)
 {
 	char name[48];
@@ -320,13 +427,21 @@ static bool flatten(const struct cfg *c, struct cfg_kvs *out, bool reveal)
 	add_str(&f, "listen.", "host", c->listen.host);
 	add_int(&f, "listen.", "port", c->listen.port);
 	add_int(&f, "listen.", "max_client_conn", c->listen.max_client_conn);
+	add_str(&f, "listen.", "unix_socket_dir", c->listen.unix_socket_dir);
+	add_kv(&f, "listen.", "unix_socket_mode", mode_text(c->listen.unix_socket_mode));
+	add_str(&f, "listen.", "unix_socket_group", c->listen.unix_socket_group);
 	add_str(&f, "listen.tls.", "mode", cfg_tls_mode_names[c->listen.tls.mode]);
 	add_str(&f, "listen.tls.", "cert", c->listen.tls.cert);
 	add_str(&f, "listen.tls.", "key", c->listen.tls.key);
 	add_str(&f, "listen.tls.", "ca", c->listen.tls.ca);
+	add_str(&f, "listen.tls.", "protocols", c->listen.tls.protocols);
+	add_str(&f, "listen.tls.", "ciphers", c->listen.tls.ciphers);
 
 	add_str(&f, "auth.", "type", cfg_auth_type_names[c->auth.type]);
 	add_str(&f, "auth.", "file", c->auth.file);
+	add_str(&f, "auth.", "auth_user", c->auth.auth_user);
+	add_str(&f, "auth.", "auth_query", c->auth.auth_query);
+	add_str(&f, "auth.", "auth_dbname", c->auth.auth_dbname);
 
 	add_strv(&f, "admin.", "users", c->admin.users, c->admin.nusers);
 	add_strv(&f, "admin.", "stats_users", c->admin.stats_users, c->admin.nstats_users);
@@ -335,7 +450,7 @@ static bool flatten(const struct cfg *c, struct cfg_kvs *out, bool reveal)
 	add_str(&f, "log.", "format", cfg_log_format_names[c->log.format]);
 	add_str(&f, "log.", "level", cfg_log_level_names[c->log.level]);
 
-	add_pool(&f, "pool.", &c->pool);
+	add_pool(&f, "pool.", &c->pool, FLAT_DB_CAPS | FLAT_USER_CAPS);
 
 	for (size_t i = 0; i < c->ndatabases && !f.failed; i++)
 		add_database(&f, &c->databases[i]);
@@ -352,6 +467,10 @@ static bool flatten(const struct cfg *c, struct cfg_kvs *out, bool reveal)
 	add_str(&f, "server_tls.", "ca", c->server_tls.ca);
 	add_str(&f, "server_tls.", "cert", c->server_tls.cert);
 	add_str(&f, "server_tls.", "key", c->server_tls.key);
+	add_str(&f, "server_tls.", "protocols", c->server_tls.protocols);
+	add_str(&f, "server_tls.", "ciphers", c->server_tls.ciphers);
+	for (size_t i = 0; i < c->nusers && !f.failed; i++)
+		add_user(&f, &c->users[i]);
 
 	if (f.failed) {
 		cfg_kvs_free(&f.kv);
@@ -530,6 +649,15 @@ bool cfg_needs_restart(const struct cfg *a, const struct cfg *b, char *what, siz
 	        {"listen.tls.cert", str_differs(a->listen.tls.cert, b->listen.tls.cert)},
 	        {"listen.tls.key", str_differs(a->listen.tls.key, b->listen.tls.key)},
 	        {"listen.tls.ca", str_differs(a->listen.tls.ca, b->listen.tls.ca)},
+	        {"listen.tls.protocols",
+	         str_differs(a->listen.tls.protocols, b->listen.tls.protocols)},
+	        {"listen.tls.ciphers", str_differs(a->listen.tls.ciphers, b->listen.tls.ciphers)},
+	        {"listen.unix_socket_dir",
+	         str_differs(a->listen.unix_socket_dir, b->listen.unix_socket_dir)},
+	        {"listen.unix_socket_mode",
+	         a->listen.unix_socket_mode != b->listen.unix_socket_mode},
+	        {"listen.unix_socket_group",
+	         str_differs(a->listen.unix_socket_group, b->listen.unix_socket_group)},
 	        {"admin.http_port", a->admin.http_port != b->admin.http_port},
 	        {"pool.track_parameters",
 	         strv_differs(a->pool.track_parameters, a->pool.ntrack_parameters,

@@ -11,95 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/cfg_pool_keys.h"
 #include "config/cfg_private.h"
 #include "config/cfg_read.h"
 #include "config/userlist.h"
 
-#define MAX_CLIENT_CONN_MAX     1000000
-#define POOL_SIZE_MAX           10000
-#define PREPARED_STATEMENTS_MAX 100000
-#define NELEMS(a)               (sizeof(a) / sizeof((a)[0]))
+#define MAX_CLIENT_CONN_MAX 1000000
+#define NELEMS(a)           (sizeof(a) / sizeof((a)[0]))
 
 static bool olap_only_key(const char *name)
 {
 	return strcmp(name, "replicas") == 0 || strcmp(name, "max_replica_lag") == 0 ||
 	       strcmp(name, "fallback") == 0;
-}
-
-static const struct {
-	const char *name;
-	size_t off;
-} pool_durations[] = {
-        {"statement_timeout", offsetof(struct cfg_pool, statement_timeout_ms)},
-        {"idle_in_transaction_timeout", offsetof(struct cfg_pool, idle_in_transaction_timeout_ms)},
-        {"client_idle_timeout", offsetof(struct cfg_pool, client_idle_timeout_ms)},
-        {"query_wait_timeout", offsetof(struct cfg_pool, query_wait_timeout_ms)},
-        {"slow_query", offsetof(struct cfg_pool, slow_query_ms)},
-        {"server_lifetime", offsetof(struct cfg_pool, server_lifetime_ms)},
-        {"server_idle_timeout", offsetof(struct cfg_pool, server_idle_timeout_ms)},
-        {"server_connect_timeout", offsetof(struct cfg_pool, server_connect_timeout_ms)},
-        {"client_login_timeout", offsetof(struct cfg_pool, client_login_timeout_ms)},
-};
-
-/* One key of `pool` or of a lane group; false when `name` is not a pool key. */
-static bool pool_key(struct cfg_loader *L, const config_setting_t *s, const char *name,
-                     const char *key, struct cfg_pool *p)
-{
-	int v;
-	if (strcmp(name, "mode") == 0) {
-		if (cfg_get_enum(L, s, key, cfg_pool_mode_names, NELEMS(cfg_pool_mode_names), &v))
-			p->mode = (enum cfg_pool_mode)v;
-	} else if (strcmp(name, "size") == 0) {
-		(void)cfg_get_int(L, s, key, 1, POOL_SIZE_MAX, &p->size);
-	} else if (strcmp(name, "min_size") == 0) {
-		(void)cfg_get_int(L, s, key, 0, POOL_SIZE_MAX, &p->min_size);
-	} else if (strcmp(name, "max_prepared_statements") == 0) {
-		(void)cfg_get_int(L, s, key, 0, PREPARED_STATEMENTS_MAX,
-		                  &p->max_prepared_statements);
-	} else if (strcmp(name, "server_reset_query") == 0) {
-		(void)cfg_get_string(L, s, key, CFG_STR_ANY, &p->server_reset_query);
-	} else if (strcmp(name, "track_parameters") == 0) {
-		(void)cfg_get_strv(L, s, key, CFG_STR_NAME, &p->track_parameters,
-		                   &p->ntrack_parameters);
-	} else if (strcmp(name, "ignore_startup_parameters") == 0) {
-		(void)cfg_get_strv(L, s, key, CFG_STR_NAME, &p->ignore_startup_parameters,
-		                   &p->nignore_startup_parameters);
-	} else if (strcmp(name, "pin_session_state") == 0) {
-		if (cfg_get_enum(L, s, key, cfg_pin_mode_names, NELEMS(cfg_pin_mode_names), &v))
-			p->pin_session_state = (enum cfg_pin_mode)v;
-	} else {
-		for (size_t i = 0; i < NELEMS(pool_durations); i++) {
-			if (strcmp(name, pool_durations[i].name) == 0) {
-				int64_t *d = (int64_t *)(void *)((char *)p + pool_durations[i].off);
-				(void)cfg_get_duration(L, s, key, d);
-				return true;
-			}
-		}
-		return false;
-	}
-	return true;
-}
-
-/* min_size <= size, reported where group `g` sets one of them (an inherited pair was
- * reported where it was set). */
-static void check_min_size(struct cfg_loader *L, const config_setting_t *g, const char *prefix,
-                           const struct cfg_pool *p)
-{
-	if (p->min_size <= p->size)
-		return;
-	char key[CFG_KEY_MAX];
-	const config_setting_t *at = config_setting_get_member(g, "min_size");
-	if (at) {
-		cfg_key_join(key, prefix, "min_size");
-		cfg_err_at(L, at, key, "must be at most size (got %d > %d)", p->min_size, p->size);
-		return;
-	}
-	at = config_setting_get_member(g, "size");
-	if (at) {
-		cfg_key_join(key, prefix, "size");
-		cfg_err_at(L, at, key, "must be at least min_size (got %d < %d)", p->size,
-		           p->min_size);
-	}
 }
 
 static void parse_pool(struct cfg_loader *L, const config_setting_t *g)
@@ -110,7 +33,7 @@ static void parse_pool(struct cfg_loader *L, const config_setting_t *g)
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s);
 		cfg_key_join(key, "pool", name);
-		if (pool_key(L, s, name, key, &L->c->pool))
+		if (cfg_pool_key_read(L, s, name, key, CFG_AT_POOL, &L->c->pool, NULL))
 			continue;
 		if (olap_only_key(name))
 			cfg_err_at(L, s, key, "only allowed in a database's olap group");
@@ -118,7 +41,23 @@ static void parse_pool(struct cfg_loader *L, const config_setting_t *g)
 			cfg_err_at(L, s, key, "unknown key");
 	}
 	if (L->nerrors == before)
-		check_min_size(L, g, "pool", &L->c->pool);
+		cfg_pool_check_min_size(L, g, "pool", &L->c->pool);
+}
+
+/* A TLS protocol list (listen.tls.protocols, server_tls.protocols) checked at load. */
+static void get_protocols(struct cfg_loader *L, const config_setting_t *s, const char *key,
+                          char **dst)
+{
+	int lo, hi;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+	    !cfg_tls_protocols_parse(config_setting_get_string(s), &lo, &hi)) {
+		cfg_err_at(L, s, key,
+		           "must be \"secure\", \"all\", \"legacy\", \"default\" or a list of "
+		           "consecutive versions such as \"tlsv1.2,tlsv1.3\" (got \"%s\")",
+		           config_setting_get_string(s));
+		return;
+	}
+	(void)cfg_get_string(L, s, key, CFG_STR_NONEMPTY, dst);
 }
 
 static void parse_tls(struct cfg_loader *L, const config_setting_t *g)
@@ -142,6 +81,10 @@ static void parse_tls(struct cfg_loader *L, const config_setting_t *g)
 			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->listen.tls.key);
 		} else if (strcmp(name, "ca") == 0) {
 			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->listen.tls.ca);
+		} else if (strcmp(name, "protocols") == 0) {
+			get_protocols(L, s, key, &c->listen.tls.protocols);
+		} else if (strcmp(name, "ciphers") == 0) {
+			(void)cfg_get_string(L, s, key, CFG_STR_NONEMPTY, &c->listen.tls.ciphers);
 		} else {
 			cfg_err_at(L, s, key, "unknown key");
 		}
@@ -160,7 +103,7 @@ static void parse_tls(struct cfg_loader *L, const config_setting_t *g)
 		bool required;
 	} files[] = {{"cert", c->listen.tls.cert, true},
 	             {"key", c->listen.tls.key, true},
-	             {"ca", c->listen.tls.ca, false}};
+	             {"ca", c->listen.tls.ca, cfg_tls_verifies(c->listen.tls.mode)}};
 	for (size_t i = 0; i < NELEMS(files); i++) {
 		cfg_key_join(key, prefix, files[i].name);
 		if (*files[i].path)
@@ -170,6 +113,26 @@ static void parse_tls(struct cfg_loader *L, const config_setting_t *g)
 			cfg_err_at(L, mode, key, "required when listen.tls.mode is \"%s\"",
 			           cfg_tls_mode_names[c->listen.tls.mode]);
 	}
+}
+
+/* unix_socket_mode: an octal string ("0777", "0700") or an integer (0777 written in decimal
+ * is 511), at most 0777. */
+static void get_socket_mode(struct cfg_loader *L, const config_setting_t *s, const char *key,
+                            int *out)
+{
+	if (config_setting_type(s) == CONFIG_TYPE_INT) {
+		(void)cfg_get_int(L, s, key, 0, 0777, out);
+		return;
+	}
+	const char *v =
+	        config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : NULL;
+	char *end = NULL;
+	long m = v && *v ? strtol(v, &end, 8) : -1;
+	if (!v || !*v || *end || m < 0 || m > 0777) {
+		cfg_err_at(L, s, key, "must be an octal mode such as \"0777\" or \"0700\"");
+		return;
+	}
+	*out = (int)m;
 }
 
 static void parse_listen(struct cfg_loader *L, const config_setting_t *g)
@@ -187,11 +150,28 @@ static void parse_listen(struct cfg_loader *L, const config_setting_t *g)
 		else if (strcmp(name, "max_client_conn") == 0)
 			(void)cfg_get_int(L, s, key, 1, MAX_CLIENT_CONN_MAX,
 			                  &c->listen.max_client_conn);
+		else if (strcmp(name, "unix_socket_dir") == 0)
+			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->listen.unix_socket_dir);
+		else if (strcmp(name, "unix_socket_mode") == 0)
+			get_socket_mode(L, s, key, &c->listen.unix_socket_mode);
+		else if (strcmp(name, "unix_socket_group") == 0)
+			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->listen.unix_socket_group);
 		else if (strcmp(name, "tls") == 0) {
 			if (cfg_expect_group(L, s, key))
 				parse_tls(L, s);
 		} else
 			cfg_err_at(L, s, key, "unknown key");
+	}
+	if (*c->listen.unix_socket_dir) {
+		cfg_path_resolve(L, &c->listen.unix_socket_dir);
+		/* sun_path holds 108 bytes: the directory, "/.s.PGSQL.65535" and a NUL */
+		if (strlen(c->listen.unix_socket_dir) + sizeof("/.s.PGSQL.65535") > 108) {
+			const config_setting_t *at =
+			        config_setting_get_member(g, "unix_socket_dir");
+			cfg_err_at(L, at ? at : g, "listen.unix_socket_dir",
+			           "too long for a Unix socket path (at most %zu bytes)",
+			           108 - sizeof("/.s.PGSQL.65535"));
+		}
 	}
 }
 
@@ -229,6 +209,12 @@ static void parse_auth(struct cfg_loader *L, const config_setting_t *g)
 				c->auth.type = (enum cfg_auth_type)v;
 		} else if (strcmp(name, "file") == 0) {
 			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->auth.file);
+		} else if (strcmp(name, "auth_user") == 0) {
+			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->auth.auth_user);
+		} else if (strcmp(name, "auth_query") == 0) {
+			(void)cfg_get_string(L, s, key, CFG_STR_NONEMPTY, &c->auth.auth_query);
+		} else if (strcmp(name, "auth_dbname") == 0) {
+			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->auth.auth_dbname);
 		} else {
 			cfg_err_at(L, s, key, "unknown key");
 		}
@@ -239,9 +225,10 @@ static void parse_auth(struct cfg_loader *L, const config_setting_t *g)
 	const config_setting_t *file = config_setting_get_member(g, "file");
 	if (*c->auth.file) {
 		check_auth_file(L, file);
-	} else if (c->auth.type != CFG_AUTH_TRUST) {
+	} else if (c->auth.type != CFG_AUTH_TRUST && !*c->auth.auth_user) {
 		const config_setting_t *type = config_setting_get_member(g, "type");
-		cfg_err_at(L, file ? file : type, "auth.file", "required when auth.type is \"%s\"",
+		cfg_err_at(L, file ? file : type, "auth.file",
+		           "required when auth.type is \"%s\" and auth.auth_user is not set",
 		           cfg_auth_type_names[c->auth.type]);
 	}
 }
@@ -344,6 +331,10 @@ static void parse_server_tls(struct cfg_loader *L, const config_setting_t *g)
 			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->server_tls.cert);
 		} else if (strcmp(name, "key") == 0) {
 			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->server_tls.key);
+		} else if (strcmp(name, "protocols") == 0) {
+			get_protocols(L, s, key, &c->server_tls.protocols);
+		} else if (strcmp(name, "ciphers") == 0) {
+			(void)cfg_get_string(L, s, key, CFG_STR_NONEMPTY, &c->server_tls.ciphers);
 		} else {
 			cfg_err_at(L, s, key, "unknown key");
 		}
@@ -475,7 +466,7 @@ static void parse_lane(struct cfg_loader *L, const config_setting_t *g, const ch
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s);
 		cfg_key_join(key, prefix, name);
-		if (pool_key(L, s, name, key, &lane->pool))
+		if (cfg_pool_key_read(L, s, name, key, CFG_AT_LANE, &lane->pool, NULL))
 			continue;
 		if (!olap_only_key(name))
 			cfg_err_at(L, s, key, "unknown key");
@@ -489,7 +480,7 @@ static void parse_lane(struct cfg_loader *L, const config_setting_t *g, const ch
 			(void)cfg_get_bool(L, s, key, &lane->fallback);
 	}
 	if (L->nerrors == before)
-		check_min_size(L, g, prefix, &lane->pool);
+		cfg_pool_check_min_size(L, g, prefix, &lane->pool);
 }
 
 /* Add `db` (whose contents move into the config) to the list. */
@@ -507,6 +498,58 @@ static struct cfg_database *add_database(struct cfg_loader *L, struct cfg_databa
 	return &dbs[c->ndatabases++];
 }
 
+/* One key of a database group other than a pool key or a lane. */
+static void database_key(struct cfg_loader *L, const config_setting_t *s, const char *name,
+                         const char *key, struct cfg_database *db, bool *mode_ok, bool *ca_ok)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		enum cfg_str_rule rule;
+	} strings[] = {
+	        {"name", offsetof(struct cfg_database, name), CFG_STR_NAME},
+	        {"host", offsetof(struct cfg_database, host), CFG_STR_NONEMPTY},
+	        {"dbname", offsetof(struct cfg_database, dbname), CFG_STR_ANY},
+	        {"user", offsetof(struct cfg_database, user), CFG_STR_ANY},
+	        {"password", offsetof(struct cfg_database, password), CFG_STR_ANY},
+	        {"connect_query", offsetof(struct cfg_database, connect_query), CFG_STR_ANY},
+	        {"auth_user", offsetof(struct cfg_database, auth_user), CFG_STR_ANY},
+	        {"auth_query", offsetof(struct cfg_database, auth_query), CFG_STR_NONEMPTY},
+	        {"auth_dbname", offsetof(struct cfg_database, auth_dbname), CFG_STR_ANY},
+	};
+	int v;
+	for (size_t i = 0; i < NELEMS(strings); i++) {
+		if (strcmp(name, strings[i].name) == 0) {
+			char **dst = (char **)(void *)((char *)db + strings[i].off);
+			(void)cfg_get_string(L, s, key, strings[i].rule, dst);
+			return;
+		}
+	}
+	if (strcmp(name, "port") == 0) {
+		(void)cfg_get_int(L, s, key, 1, 65535, &db->port);
+	} else if (strcmp(name, "default_lane") == 0) {
+		if (cfg_get_enum(L, s, key, cfg_lane_names, CFG_LANE_COUNT, &v))
+			db->default_lane = (enum cfg_lane_kind)v;
+	} else if (strcmp(name, "sslmode") == 0) {
+		*mode_ok =
+		        cfg_get_enum(L, s, key, cfg_sslmode_names, NELEMS(cfg_sslmode_names), &v);
+		if (*mode_ok)
+			db->sslmode = (enum cfg_sslmode)v;
+	} else if (strcmp(name, "sslrootcert") == 0) {
+		*ca_ok = cfg_get_string(L, s, key, CFG_STR_ANY, &db->sslrootcert);
+		if (*ca_ok)
+			cfg_path_resolve(L, &db->sslrootcert);
+	} else if (olap_only_key(name)) {
+		char lane_key[CFG_KEY_MAX];
+		snprintf(lane_key, sizeof(lane_key), "%.*s", (int)(strlen(key) - strlen(name) - 1),
+		         key);
+		cfg_err_at(L, s, key, "only allowed in the olap group (%s.olap.%s)", lane_key,
+		           name);
+	} else {
+		cfg_err_at(L, s, key, "unknown key");
+	}
+}
+
 static void parse_database(struct cfg_loader *L, const config_setting_t *g, const char *prefix)
 {
 	struct cfg_database tmp;
@@ -521,46 +564,32 @@ static void parse_database(struct cfg_loader *L, const config_setting_t *g, cons
 		return;
 	size_t index = L->c->ndatabases - 1;
 	char key[CFG_KEY_MAX];
-	int v;
 	bool mode_ok = false, ca_ok = false;
+	size_t before = L->nerrors;
+	/* its own keys and pool keys first (for both lanes), then the lanes, which override */
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(s);
+		if (strcmp(name, "oltp") == 0 || strcmp(name, "olap") == 0)
+			continue;
 		cfg_key_join(key, prefix, name);
-		if (strcmp(name, "name") == 0) {
-			(void)cfg_get_string(L, s, key, CFG_STR_NAME, &db->name);
-		} else if (strcmp(name, "host") == 0) {
-			(void)cfg_get_string(L, s, key, CFG_STR_NONEMPTY, &db->host);
-		} else if (strcmp(name, "port") == 0) {
-			(void)cfg_get_int(L, s, key, 1, 65535, &db->port);
-		} else if (strcmp(name, "dbname") == 0) {
-			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &db->dbname);
-		} else if (strcmp(name, "user") == 0) {
-			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &db->user);
-		} else if (strcmp(name, "password") == 0) {
-			(void)cfg_get_string(L, s, key, CFG_STR_ANY, &db->password);
-		} else if (strcmp(name, "default_lane") == 0) {
-			if (cfg_get_enum(L, s, key, cfg_lane_names, CFG_LANE_COUNT, &v))
-				db->default_lane = (enum cfg_lane_kind)v;
-		} else if (strcmp(name, "sslmode") == 0) {
-			mode_ok = cfg_get_enum(L, s, key, cfg_sslmode_names,
-			                       NELEMS(cfg_sslmode_names), &v);
-			if (mode_ok)
-				db->sslmode = (enum cfg_sslmode)v;
-		} else if (strcmp(name, "sslrootcert") == 0) {
-			ca_ok = cfg_get_string(L, s, key, CFG_STR_ANY, &db->sslrootcert);
-			if (ca_ok)
-				cfg_path_resolve(L, &db->sslrootcert);
-		} else if (strcmp(name, "oltp") == 0) {
-			parse_lane(L, s, key, &db->lanes[CFG_LANE_OLTP], CFG_LANE_OLTP);
-		} else if (strcmp(name, "olap") == 0) {
-			parse_lane(L, s, key, &db->lanes[CFG_LANE_OLAP], CFG_LANE_OLAP);
-		} else if (olap_only_key(name)) {
-			cfg_err_at(L, s, key, "only allowed in the olap group (%s.olap.%s)", prefix,
-			           name);
-		} else {
-			cfg_err_at(L, s, key, "unknown key");
+		size_t errs = L->nerrors;
+		struct cfg_pool *oltp = &db->lanes[CFG_LANE_OLTP].pool;
+		if (cfg_pool_key_read(L, s, name, key, CFG_AT_DATABASE, oltp, NULL)) {
+			if (L->nerrors == errs &&
+			    !cfg_pool_key_copy(name, &db->lanes[CFG_LANE_OLAP].pool, oltp))
+				cfg_oom(L);
+			continue;
 		}
+		database_key(L, s, name, key, db, &mode_ok, &ca_ok);
+	}
+	if (L->nerrors == before)
+		cfg_pool_check_min_size(L, g, prefix, &db->lanes[CFG_LANE_OLTP].pool);
+	for (int k = 0; k < CFG_LANE_COUNT; k++) {
+		const config_setting_t *s = config_setting_get_member(g, cfg_lane_names[k]);
+		cfg_key_join(key, prefix, cfg_lane_names[k]);
+		if (s)
+			parse_lane(L, s, key, &db->lanes[k], (enum cfg_lane_kind)k);
 	}
 	const config_setting_t *name = config_setting_get_member(g, "name");
 	if (!name) {
@@ -647,7 +676,7 @@ static void parse_routes(struct cfg_loader *L, const config_setting_t *list)
 /* "all", or an IPv4/IPv6 address with a prefix length: "10.0.0.0/8", "::1/128". */
 static bool cidr_valid(const char *s)
 {
-	if (strcmp(s, "all") == 0)
+	if (strcmp(s, "all") == 0 || strcmp(s, "local") == 0)
 		return true;
 	const char *slash = strchr(s, '/');
 	char addr[INET6_ADDRSTRLEN];
@@ -692,8 +721,8 @@ static void parse_hba_entry(struct cfg_loader *L, const config_setting_t *g, con
 			if (config_setting_type(s) == CONFIG_TYPE_STRING &&
 			    !cidr_valid(config_setting_get_string(s)))
 				cfg_err_at(L, s, key,
-				           "must be \"all\" or an address with a prefix length "
-				           "such as "
+				           "must be \"all\", \"local\" or an address with a prefix "
+				           "length such as "
 				           "\"10.0.0.0/8\" or \"::1/128\" (got \"%s\")",
 				           config_setting_get_string(s));
 			else
@@ -709,6 +738,12 @@ static void parse_hba_entry(struct cfg_loader *L, const config_setting_t *g, con
 		} else {
 			cfg_err_at(L, s, key, "unknown key");
 		}
+	}
+	if (h->method && strcmp(h->method, "peer") == 0 && h->address &&
+	    strcmp(h->address, "local") != 0) {
+		cfg_key_join(key, prefix, "method");
+		cfg_err_at(L, config_setting_get_member(g, "method"), key,
+		           "\"peer\" needs address \"local\" (Unix-socket clients)");
 	}
 	static const char *const required[] = {"address", "method"};
 	for (size_t i = 0; i < NELEMS(required); i++) {
@@ -756,6 +791,7 @@ static const struct {
         {"databases", true, parse_databases},
         {"routes", true, parse_routes},
         {"hba", true, parse_hba},
+        {"users", true, cfg_users_parse},
 };
 
 static void parse_root(struct cfg_loader *L, const config_setting_t *root)

@@ -116,7 +116,16 @@ static void key_strv(FILE *out, int depth, const char *key, char *const *v, size
 	fputs(";\n", out);
 }
 
-static void print_pool_keys(FILE *out, int depth, const struct cfg_pool *p)
+static void key_bool(FILE *out, int depth, const char *key, bool v)
+{
+	indent(out, depth);
+	fprintf(out, "%s = %s;\n", key, v ? "true" : "false");
+}
+
+/* Which caps a group may hold: `pool` both, a database max_db_*, a lane neither. */
+enum { PRINT_DB_CAPS = 1, PRINT_USER_CAPS = 2 };
+
+static void print_pool_keys(FILE *out, int depth, const struct cfg_pool *p, unsigned where)
 {
 	key_str(out, depth, "mode", cfg_pool_mode_name(p->mode));
 	key_int(out, depth, "size", p->size);
@@ -136,12 +145,95 @@ static void print_pool_keys(FILE *out, int depth, const struct cfg_pool *p)
 	key_str(out, depth, "pin_session_state", cfg_pin_mode_name(p->pin_session_state));
 	key_strv(out, depth, "ignore_startup_parameters", p->ignore_startup_parameters,
 	         p->nignore_startup_parameters);
+	key_int(out, depth, "reserve_pool_size", p->reserve_pool_size);
+	key_duration(out, depth, "reserve_pool_timeout", p->reserve_pool_timeout_ms);
+	key_str(out, depth, "server_check_query", p->server_check_query);
+	key_duration(out, depth, "server_check_delay", p->server_check_delay_ms);
+	key_bool(out, depth, "server_round_robin", p->server_round_robin);
+	key_bool(out, depth, "server_reset_query_always", p->server_reset_query_always);
+	key_duration(out, depth, "transaction_timeout", p->transaction_timeout_ms);
+	key_duration(out, depth, "cancel_wait_timeout", p->cancel_wait_timeout_ms);
+	key_duration(out, depth, "server_login_retry", p->server_login_retry_ms);
+	key_duration(out, depth, "query_wait_notify", p->query_wait_notify_ms);
+	if (where & PRINT_DB_CAPS) {
+		key_int(out, depth, "max_db_connections", p->max_db_connections);
+		key_int(out, depth, "max_db_client_connections", p->max_db_client_connections);
+	}
+	if (where & PRINT_USER_CAPS) {
+		key_int(out, depth, "max_user_connections", p->max_user_connections);
+		key_int(out, depth, "max_user_client_connections", p->max_user_client_connections);
+	}
+}
+
+/* A user's overrides: only the keys it sets. */
+static void print_user(FILE *out, const struct cfg_user_settings *u)
+{
+	const struct cfg_pool *p = &u->pool;
+	fputs("\t{\n", out);
+	key_str(out, 2, "name", u->name);
+	for (int k = 0; k < CFG_PK_COUNT_USER; k++) {
+		if (!(u->set & (1u << k)))
+			continue;
+		switch ((enum cfg_pool_key)k) {
+		case CFG_PK_MODE:
+			key_str(out, 2, "mode", cfg_pool_mode_name(p->mode));
+			break;
+		case CFG_PK_SIZE:
+			key_int(out, 2, "size", p->size);
+			break;
+		case CFG_PK_MIN_SIZE:
+			key_int(out, 2, "min_size", p->min_size);
+			break;
+		case CFG_PK_RESERVE_POOL_SIZE:
+			key_int(out, 2, "reserve_pool_size", p->reserve_pool_size);
+			break;
+		case CFG_PK_MAX_PREPARED_STATEMENTS:
+			key_int(out, 2, "max_prepared_statements", p->max_prepared_statements);
+			break;
+		case CFG_PK_STATEMENT_TIMEOUT:
+			key_duration(out, 2, "statement_timeout", p->statement_timeout_ms);
+			break;
+		case CFG_PK_IDLE_IN_TRANSACTION_TIMEOUT:
+			key_duration(out, 2, "idle_in_transaction_timeout",
+			             p->idle_in_transaction_timeout_ms);
+			break;
+		case CFG_PK_CLIENT_IDLE_TIMEOUT:
+			key_duration(out, 2, "client_idle_timeout", p->client_idle_timeout_ms);
+			break;
+		case CFG_PK_QUERY_WAIT_TIMEOUT:
+			key_duration(out, 2, "query_wait_timeout", p->query_wait_timeout_ms);
+			break;
+		case CFG_PK_QUERY_WAIT_NOTIFY:
+			key_duration(out, 2, "query_wait_notify", p->query_wait_notify_ms);
+			break;
+		case CFG_PK_TRANSACTION_TIMEOUT:
+			key_duration(out, 2, "transaction_timeout", p->transaction_timeout_ms);
+			break;
+		case CFG_PK_SLOW_QUERY:
+			key_duration(out, 2, "slow_query", p->slow_query_ms);
+			break;
+		case CFG_PK_PIN_SESSION_STATE:
+			key_str(out, 2, "pin_session_state",
+			        cfg_pin_mode_name(p->pin_session_state));
+			break;
+		case CFG_PK_MAX_USER_CONNECTIONS:
+			key_int(out, 2, "max_user_connections", p->max_user_connections);
+			break;
+		case CFG_PK_MAX_USER_CLIENT_CONNECTIONS:
+			key_int(out, 2, "max_user_client_connections",
+			        p->max_user_client_connections);
+			break;
+		case CFG_PK_COUNT_USER:
+			break;
+		}
+	}
+	fputs("\t}", out);
 }
 
 static void print_lane(FILE *out, const struct cfg_lane *l, enum cfg_lane_kind k)
 {
 	fprintf(out, "\t\t%s = {\n", cfg_lane_name(k));
-	print_pool_keys(out, 3, &l->pool);
+	print_pool_keys(out, 3, &l->pool, 0);
 	if (k == CFG_LANE_OLAP) {
 		fputs("\t\t\treplicas = (", out);
 		for (size_t i = 0; i < l->nreplicas; i++) {
@@ -172,6 +264,13 @@ static void print_database(FILE *out, const struct cfg_database *db)
 	key_str(out, 2, "default_lane", cfg_lane_name(db->default_lane));
 	key_str(out, 2, "sslmode", cfg_sslmode_name(db->sslmode));
 	key_str(out, 2, "sslrootcert", db->sslrootcert);
+	key_str(out, 2, "connect_query", db->connect_query);
+	key_str(out, 2, "auth_user", db->auth_user);
+	key_str(out, 2, "auth_query", db->auth_query);
+	key_str(out, 2, "auth_dbname", db->auth_dbname);
+	key_int(out, 2, "max_db_connections", db->lanes[CFG_LANE_OLTP].pool.max_db_connections);
+	key_int(out, 2, "max_db_client_connections",
+	        db->lanes[CFG_LANE_OLTP].pool.max_db_client_connections);
 	for (int k = 0; k < CFG_LANE_COUNT; k++)
 		if (db->lanes[k].enabled)
 			print_lane(out, &db->lanes[k], (enum cfg_lane_kind)k);
@@ -220,16 +319,25 @@ void cfg_print(const struct cfg *c, FILE *out)
 	key_str(out, 1, "host", c->listen.host);
 	key_int(out, 1, "port", c->listen.port);
 	key_int(out, 1, "max_client_conn", c->listen.max_client_conn);
+	key_str(out, 1, "unix_socket_dir", c->listen.unix_socket_dir);
+	indent(out, 1);
+	fprintf(out, "unix_socket_mode = \"0%o\";\n", (unsigned)c->listen.unix_socket_mode);
+	key_str(out, 1, "unix_socket_group", c->listen.unix_socket_group);
 	fputs("\ttls = {\n", out);
 	key_str(out, 2, "mode", cfg_tls_mode_names[c->listen.tls.mode]);
 	key_str(out, 2, "cert", c->listen.tls.cert);
 	key_str(out, 2, "key", c->listen.tls.key);
 	key_str(out, 2, "ca", c->listen.tls.ca);
+	key_str(out, 2, "protocols", c->listen.tls.protocols);
+	key_str(out, 2, "ciphers", c->listen.tls.ciphers);
 	fputs("\t};\n};\n", out);
 
 	fputs("auth = {\n", out);
 	key_str(out, 1, "type", cfg_auth_type_names[c->auth.type]);
 	key_str(out, 1, "file", c->auth.file);
+	key_str(out, 1, "auth_user", c->auth.auth_user);
+	key_str(out, 1, "auth_query", c->auth.auth_query);
+	key_str(out, 1, "auth_dbname", c->auth.auth_dbname);
 	fputs("};\n", out);
 
 	fputs("admin = {\n", out);
@@ -244,7 +352,7 @@ void cfg_print(const struct cfg *c, FILE *out)
 	fputs("};\n", out);
 
 	fputs("pool = {\n", out);
-	print_pool_keys(out, 1, &c->pool);
+	print_pool_keys(out, 1, &c->pool, PRINT_DB_CAPS | PRINT_USER_CAPS);
 	fputs("};\n", out);
 
 	fputs(c->ndatabases ? "databases = (\n" : "databases = ( ", out);
@@ -281,5 +389,14 @@ void cfg_print(const struct cfg *c, FILE *out)
 	key_str(out, 1, "ca", c->server_tls.ca);
 	key_str(out, 1, "cert", c->server_tls.cert);
 	key_str(out, 1, "key", c->server_tls.key);
+	key_str(out, 1, "protocols", c->server_tls.protocols);
+	key_str(out, 1, "ciphers", c->server_tls.ciphers);
 	fputs("};\n", out);
+
+	fputs(c->nusers ? "users = (\n" : "users = ( ", out);
+	for (size_t i = 0; i < c->nusers; i++) {
+		print_user(out, &c->users[i]);
+		fputs(i + 1 < c->nusers ? ",\n" : "\n", out);
+	}
+	fputs(");\n", out);
 }

@@ -1,5 +1,6 @@
 /* config/hba.c — matching a connection against the `hba` rules: the first rule whose
- * address range, database and user all match decides the authentication method. */
+ * address (a range for TCP clients, "local" for Unix-socket clients, "all" for both), database
+ * and user all match decides the authentication method. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,12 +49,21 @@ bool cfg_cidr_match(const char *cidr, const char *ip)
 	return (a[full] & mask) == (b[full] & mask);
 }
 
+bool cfg_hba_address_match(const char *address, const char *ip)
+{
+	if (strcmp(address, "all") == 0)
+		return true;
+	if (!ip)
+		return strcmp(address, "local") == 0;
+	return cfg_cidr_match(address, ip);
+}
+
 const struct cfg_hba *cfg_hba_match(const struct cfg *c, const char *ip, const char *database,
                                     const char *user)
 {
 	for (size_t i = 0; i < c->nhba; i++) {
 		const struct cfg_hba *h = &c->hba[i];
-		if (!cfg_cidr_match(h->address, ip))
+		if (!cfg_hba_address_match(h->address, ip))
 			continue;
 		if (strcmp(h->database, "all") != 0 && strcmp(h->database, database) != 0)
 			continue;

@@ -77,7 +77,7 @@ static bool scram_well_formed(const char *s)
 	return true;
 }
 
-static enum cfg_secret_kind secret_kind(const char *s)
+enum cfg_secret_kind cfg_secret_kind_of(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 35 && strncmp(s, "md5", 3) == 0 && is_lower_hex(s + 3, 32))
@@ -85,6 +85,11 @@ static enum cfg_secret_kind secret_kind(const char *s)
 	if (strncmp(s, SCRAM_PREFIX, strlen(SCRAM_PREFIX)) == 0)
 		return CFG_SECRET_SCRAM;
 	return CFG_SECRET_PLAIN;
+}
+
+bool cfg_secret_well_formed(const char *s)
+{
+	return cfg_secret_kind_of(s) != CFG_SECRET_SCRAM || scram_well_formed(s);
 }
 
 /* A quoted field at *p ("" inside is a literal quote), copied into a new string; NULL with
@@ -170,7 +175,7 @@ static void parse_line(struct reader *r, const char *s, unsigned line)
 		err_add(r, line, "secret for user \"%s\" longer than %d bytes", name, SECRET_MAX);
 		goto out;
 	}
-	enum cfg_secret_kind kind = secret_kind(secret);
+	enum cfg_secret_kind kind = cfg_secret_kind_of(secret);
 	if (kind == CFG_SECRET_SCRAM && !scram_well_formed(secret)) {
 		err_add(r, line,
 		        "malformed SCRAM secret for user \"%s\" (expected "

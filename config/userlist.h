@@ -27,6 +27,11 @@ struct cfg_userlist {
 __attribute__((warn_unused_result)) struct cfg_userlist *cfg_userlist_load(const char *path,
                                                                            struct cfg_errors *errs);
 void cfg_userlist_free(struct cfg_userlist *u);
+/* What kind of secret `secret` is (as an auth-file entry's). */
+enum cfg_secret_kind cfg_secret_kind_of(const char *secret);
+/* False for a SCRAM secret that is not SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>
+ * (the other kinds are always usable). */
+bool cfg_secret_well_formed(const char *secret);
 /* The entry for `name`, or NULL. */
 const struct cfg_user *cfg_userlist_find(const struct cfg_userlist *u, const char *name);
 

@@ -1,7 +1,8 @@
 /* pool/pool.c — the registry of databases, users and pools, and the rules that hand server
- * connections to clients: LIFO idle servers, FIFO waiting clients, launch on demand up to the
- * lane's size (and the reserve pool for clients that waited too long), within the server caps
- * of databases and users, back-off after a failed server login. */
+ * connections to clients: LIFO idle servers (FIFO with server_round_robin), checked first when
+ * idle longer than server_check_delay, FIFO waiting clients, launch on demand up to the lane's
+ * size (and the reserve pool for clients that waited too long), within the server caps of
+ * databases and users, back-off (server_login_retry) after a failed server login. */
 #include "pool/pool.h"
 
 #include "config/log.h"
@@ -10,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POOL_BUCKETS  256
-#define POOL_RETRY_MS 1000 /* back-off after a failed server login */
+#define POOL_BUCKETS 256
 
 static const struct pool_ops *ops;
 static struct pool *pool_buckets[POOL_BUCKETS];
@@ -19,8 +19,9 @@ static struct pool_list all_pools = {&all_pools, &all_pools};
 static struct pool_db *dbs;
 static struct pool_user *users;
 static bool pause_all;
-static int n_held_pools; /* pools with held_by set */
-static bool evicting;    /* closing a server to make room: no fill from its close */
+static int n_held_pools;   /* pools with held_by set */
+static bool evicting;      /* closing a server to make room: no fill from its close */
+static bool kicks_pending; /* some pool has kick_wanted */
 
 void pool_setup(const struct pool_ops *o)
 {
@@ -79,11 +80,19 @@ void pool_set_pause_all(bool on)
 		d->paused = on;
 }
 
-struct pool_user *pool_user_get(const char *name)
+struct pool_user *pool_user_find(const char *name)
 {
 	for (struct pool_user *u = users; u; u = u->next)
 		if (strcmp(u->name, name) == 0)
 			return u;
+	return NULL;
+}
+
+struct pool_user *pool_user_get(const char *name)
+{
+	struct pool_user *found = pool_user_find(name);
+	if (found)
+		return found;
 	if (strlen(name) >= CFG_NAME_MAX)
 		return NULL;
 	struct pool_user *u = calloc(1, sizeof(*u));
@@ -215,6 +224,10 @@ static void set_state(struct pool_server *s, enum pool_server_state st, int64_t 
 	struct pool *p = s->pool;
 	pool_list_remove(&s->link);
 	(*state_count(p, s->state))--;
+	if (s->tested) {
+		s->tested = false;
+		p->n_tested--;
+	}
 	s->state = st;
 	s->state_since_ms = now_ms;
 	(*state_count(p, st))++;
@@ -327,11 +340,12 @@ void pool_fill(struct pool *p, int64_t now_ms)
 		set_held(p, POOL_HELD_NONE);
 		return;
 	}
-	if (p->last_failure_ms && now_ms - p->last_failure_ms < POOL_RETRY_MS)
+	if (p->last_failure_ms && now_ms - p->last_failure_ms < pool_cfg(p)->server_login_retry_ms)
 		return;
 	enum pool_held held = POOL_HELD_NONE;
 	int limit = pool_limit(p, now_ms);
-	while (p->n_login < p->n_waiting && pool_server_count(p) < limit) {
+	int want = p->n_waiting - p->n_tested; /* a server being checked serves one of them */
+	while (p->n_login < want && pool_server_count(p) < limit) {
 		enum pool_held why = cap_reached(p);
 		if (why != POOL_HELD_NONE) {
 			if (evict_for(p, why))
@@ -394,15 +408,46 @@ void pool_client_leave(struct pool *p)
 	p->user->n_clients--;
 }
 
+/* Is idle server `s` due for server_check_query before a client gets it? */
+static bool needs_check(const struct pool *p, const struct pool_server *s, int64_t now_ms)
+{
+	return ops->server_check &&
+	       now_ms - s->state_since_ms >= pool_cfg(p)->server_check_delay_ms;
+}
+
+/* An idle server to hand out: the most recently used one, or the longest idle one with
+ * server_round_robin. One idle too long is checked instead (it comes back through
+ * pool_server_ready()), as long as fewer than `checks` checks are under way; NULL when no
+ * server can be handed out now. */
+static struct pool_server *take_idle(struct pool *p, int checks, int64_t now_ms)
+{
+	while (!pool_list_empty(&p->idle)) {
+		struct pool_list *at =
+		        pool_cfg(p)->server_round_robin ? p->idle.next : p->idle.prev;
+		struct pool_server *s = pool_container_of(at, struct pool_server, link);
+		if (!needs_check(p, s, now_ms))
+			return s;
+		if (p->n_tested >= checks)
+			return NULL;
+		set_state(s, POOL_SERVER_BUSY, now_ms);
+		s->tested = true;
+		p->n_tested++;
+		ops->server_check(s); /* may close it at once: the list is read again */
+	}
+	return NULL;
+}
+
 struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t now_ms)
 {
 	if (!p->db->paused && !pool_list_empty(&p->idle)) {
-		/* LIFO: the most recently used server, so extra ones can idle out */
-		struct pool_server *s = pool_container_of(p->idle.prev, struct pool_server, link);
-		link_client(s, c, now_ms);
-		c->last_wait_ms = 0;
-		pool_hist_add(&p->stats.wait_hist, 0, now_ms * 1000);
-		return s;
+		struct pool_server *s =
+		        take_idle(p, p->n_waiting + (c->wait_start_ms == 0 ? 1 : 0), now_ms);
+		if (s) {
+			link_client(s, c, now_ms);
+			c->last_wait_ms = 0;
+			pool_hist_add(&p->stats.wait_hist, 0, now_ms * 1000);
+			return s;
+		}
 	}
 	if (c->wait_start_ms == 0) {
 		c->wait_start_ms = now_ms;
@@ -416,10 +461,32 @@ struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t 
 void pool_kick(struct pool *p, int64_t now_ms)
 {
 	while (!p->db->paused && !pool_list_empty(&p->waiting) && !pool_list_empty(&p->idle)) {
-		struct pool_server *s = pool_container_of(p->idle.prev, struct pool_server, link);
+		struct pool_server *s = take_idle(p, p->n_waiting, now_ms);
+		if (!s)
+			break;
 		pool_server_ready(s, now_ms); /* to the first waiting client */
 	}
 	pool_fill(p, now_ms);
+}
+
+void pool_kick_later(struct pool *p)
+{
+	p->kick_wanted = true;
+	kicks_pending = true;
+}
+
+void pool_run_kicks(int64_t now_ms)
+{
+	if (!kicks_pending)
+		return;
+	kicks_pending = false;
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+		if (!p->kick_wanted)
+			continue;
+		p->kick_wanted = false;
+		if (p->db->cfg)
+			pool_kick(p, now_ms);
+	}
 }
 
 void pool_client_unwait(struct pool_client *c, int64_t now_ms)
@@ -446,6 +513,7 @@ void pool_server_add(struct pool *p, struct pool_server *s, int64_t now_ms)
 	s->created_ms = now_ms;
 	s->state_since_ms = now_ms;
 	s->close_on_release = false;
+	s->tested = false;
 	pool_list_init(&s->link);
 	pool_list_append(&p->login, &s->link);
 	p->n_login++;
@@ -485,6 +553,10 @@ void pool_server_remove(struct pool_server *s)
 	(*state_count(p, s->state))--;
 	p->db->n_servers--;
 	p->user->n_servers--;
+	if (s->tested) {
+		s->tested = false;
+		p->n_tested--;
+	}
 	s->pool = NULL;
 	pool_params_clear(&s->params);
 	pool_settings_assign(&s->settings, NULL);

@@ -29,7 +29,7 @@ enum pool_server_state {
 	POOL_SERVER_LOGIN,  /* connecting and authenticating */
 	POOL_SERVER_IDLE,   /* in the pool, ready */
 	POOL_SERVER_ACTIVE, /* linked to a client */
-	POOL_SERVER_BUSY,   /* pglane's own work: reset, rollback, drain */
+	POOL_SERVER_BUSY,   /* pglane's own work: reset, rollback, drain, check */
 };
 
 struct pool_server {
@@ -39,7 +39,8 @@ struct pool_server {
 	struct pool_client *client; /* borrowed; set while ACTIVE */
 	int64_t created_ms;
 	int64_t state_since_ms;
-	bool close_on_release;                /* lifetime over, RECONNECT, or unsure state */
+	bool close_on_release; /* lifetime over, RECONNECT, or unsure state */
+	bool tested; /* BUSY with server_check_query before it is handed out (sv_tested) */
 	struct pool_params params;            /* the reported values it has now */
 	const struct pool_settings *settings; /* owned: the session settings its backend holds */
 	int32_t be_pid;
@@ -67,6 +68,9 @@ struct pool_user {
 	bool have_derived;
 	char derived_from[512];
 	struct proto_scram_secret derived;
+	/* a user missing from the auth file: the secret its last auth_query look-up returned
+	 * ("" = none), for its servers' logins */
+	char auth_secret[512];
 	int n_servers; /* its server connections in every pool, any state (max_user_connections) */
 	int n_clients; /* its logged-in clients, every database (max_user_client_connections) */
 };
@@ -110,8 +114,10 @@ struct pool {
 	struct pool_list login, idle, active, busy; /* servers by state */
 	struct pool_list waiting;                   /* clients, FIFO */
 	int n_login, n_idle, n_active, n_busy, n_waiting;
-	int n_clients;          /* clients logged in to this pool */
-	int n_pinned;           /* of those, pinned to their server (pool/session.h pins) */
+	int n_tested;     /* of the busy ones, those being checked (server_check_query) */
+	bool kick_wanted; /* pool_kick_later(): serve its waiting clients after this iteration */
+	int n_clients;    /* clients logged in to this pool */
+	int n_pinned;     /* of those, pinned to their server (pool/session.h pins) */
 	enum pool_held held_by; /* set by pool_fill while a server cap keeps waiting clients */
 	/* welcome: ParameterStatus messages of the first server login, raw */
 	uint8_t *welcome; /* owned */
@@ -129,6 +135,9 @@ struct pool_ops {
 	void (*server_launch)(struct pool *p);
 	/* A waiting client got a server (now linked: c->server == s, s->client == c). */
 	void (*client_assigned)(struct pool_client *c, struct pool_server *s);
+	/* Run server_check_query on `s` (BUSY, tested): when it answered well the proxy calls
+	 * pool_server_ready(), else it closes the server. */
+	void (*server_check)(struct pool_server *s);
 	/* Close idle server `s` now (pool_server_remove() before returning): a pool of the same
 	 * database or user needs its place under server cap `cap` ("max_db_connections"...). */
 	void (*server_evict)(struct pool_server *s, const char *cap);
@@ -152,6 +161,8 @@ static inline const struct cfg_pool *pool_cfg(const struct pool *p)
 }
 /* The user record for `name`, created on first use (NULL: out of memory). */
 struct pool_user *pool_user_get(const char *name);
+/* The user record for `name` if there is one (never created). */
+struct pool_user *pool_user_find(const char *name);
 /* Iterate every pool: first with NULL, then with the previous one; NULL at the end. */
 struct pool *pool_next(struct pool *prev);
 /* Point every database at the entry of `cfg` and re-resolve every pool's settings (after a
@@ -167,14 +178,21 @@ struct pool_db *pool_db_next(struct pool_db *prev);
 void pool_set_pause_all(bool on);
 /* Is every database paused (PAUSE without a name)? */
 bool pool_pause_all(void);
-/* Give idle servers to waiting clients (after RESUME) and launch more for the rest. */
+/* Give idle servers to waiting clients (after RESUME, a failed check) and launch more for
+ * the rest. */
 void pool_kick(struct pool *p, int64_t now_ms);
+/* pool_kick() `p` from pool_run_kicks(), outside the current call chain. */
+void pool_kick_later(struct pool *p);
+/* Kick the pools asked for with pool_kick_later() (after the loop's callbacks). */
+void pool_run_kicks(int64_t now_ms);
 
 /* Total servers of a pool in any state. */
 int pool_server_count(const struct pool *p);
 
 /* A server for client `c` (linked, ACTIVE) or NULL: then `c` waits in the FIFO queue and a
- * new server is launched when the pool is below its size. */
+ * new server is launched when the pool is below its size. Idle servers are taken LIFO (the
+ * most recently used) or, with server_round_robin, FIFO; one idle longer than
+ * server_check_delay is checked first (pool_ops.server_check) while the client waits. */
 struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t now_ms);
 /* Take a waiting client out of the queue (gave up, timed out or closed). */
 void pool_client_unwait(struct pool_client *c, int64_t now_ms);

@@ -14,6 +14,7 @@
 #include "protocol/extended.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
+#include "proxy/authq.h"
 #include "proxy/proxy.h"
 
 #define ADMIN_MAX_MESSAGE (64 * 1024)
@@ -74,6 +75,13 @@ void proxy_admin_metrics(struct admin_buf *out)
 {
 	struct admin_ctx ctx = context(NULL);
 	admin_metrics(&ctx, proxy.nclients, out);
+	const struct proxy_authq_stats *st = proxy_authq_stats();
+	struct admin_authq_counts n = {.found = st->found,
+	                               .not_found = st->not_found,
+	                               .errors = st->errors,
+	                               .joined = st->coalesced,
+	                               .in_flight = st->in_flight};
+	admin_metrics_authq(&n, out);
 }
 
 static void put_msg(struct admin_buf *b, uint8_t type, const void *body, size_t n)
@@ -423,8 +431,8 @@ void proxy_admin_poll(struct proxy_client *c)
 
 bool proxy_admin_login(struct proxy_client *c, const char *user)
 {
-	bool full = false;
-	if (!cfg_is_admin(proxy.cfg, user, &full)) {
+	bool full = c->own_user; /* pglane's own OS user over the Unix socket */
+	if (!full && !cfg_is_admin(proxy.cfg, user, &full)) {
 		char msg[160];
 		snprintf(msg, sizeof(msg),
 		         "user \"%s\" is not allowed to connect to the admin console (admin.users, "

@@ -2,7 +2,8 @@
  * is checked (constant time) and becomes a CancelRequest with the real backend key, sent on a
  * new connection to the server that client is using at that moment, and to no one else. That
  * server takes no new statement, and is not handed on, until PostgreSQL has closed the cancel
- * connection: a cancel that arrives late cannot stop the next statement. */
+ * connection: a cancel that arrives late cannot stop the next statement. A cancel request that
+ * takes longer than the pool's cancel_wait_timeout (0: no limit) is dropped. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -14,8 +15,6 @@
 #include "protocol/msg.h"
 #include "protocol/startup.h"
 #include "proxy/proxy.h"
-
-#define CANCEL_TIMEOUT_S 5.0
 
 /* One cancel request: connect, send, then wait for PostgreSQL to close the connection (it does
  * once the backend has been signalled). */
@@ -88,8 +87,8 @@ static void cancel_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	struct proxy_cancel *k = pool_container_of(t, struct proxy_cancel, timer);
-	log_warning("cancel request: %s",
-	            k->sent ? "the server did not close the connection" : "connect timed out");
+	log_warning("cancel request: %s within cancel_wait_timeout",
+	            k->sent ? "the server did not close the connection" : "could not connect");
 	cancel_done(k);
 }
 
@@ -118,8 +117,10 @@ void proxy_cancel_server(struct proxy_server *s)
 	}
 	ev_io_init(&k->w, cancel_io_cb, fd, EV_WRITE);
 	ev_io_start(EV_DEFAULT, &k->w);
-	ev_timer_init(&k->timer, cancel_timer_cb, CANCEL_TIMEOUT_S, 0.);
-	ev_timer_start(EV_DEFAULT, &k->timer);
+	int64_t wait_ms = s->ps.pool ? pool_cfg(s->ps.pool)->cancel_wait_timeout_ms : 10000;
+	ev_timer_init(&k->timer, cancel_timer_cb, (double)wait_ms / 1000.0, 0.);
+	if (wait_ms > 0)
+		ev_timer_start(EV_DEFAULT, &k->timer);
 	pool_list_append(&in_flight, &k->link);
 	k->s = s;
 	s->ncancels++;

@@ -110,7 +110,9 @@ static void format_addr(const struct sockaddr *sa, char *out, size_t cap)
 		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
 		port = ntohs(in6->sin6_port);
 	} else if (sa->sa_family == AF_UNIX) {
+		/* as PgBouncer shows it: address "unix", the port pglane listens on */
 		snprintf(ip, sizeof(ip), "unix");
+		port = proxy.cfg->listen.port;
 	}
 	snprintf(out, cap, "%s:%d", ip, port);
 }
@@ -213,13 +215,31 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	c->state = CLIENT_STARTUP;
 	c->connect_ms = c->active_ms = proxy_now_ms();
 	format_addr(sa, c->addr, sizeof(c->addr));
+	if (sa->sa_family == AF_UNIX) {
+		c->unix_socket = true;
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
+		    clen == sizeof(cred)) {
+			c->peer_known = true;
+			c->peer_uid = cred.uid;
+			c->peer_pid = cred.pid;
+		} else {
+			log_warning("c%u: the Unix socket peer's credentials are unknown: %s",
+			            c->id, strerror(errno));
+		}
+	}
 	pool_list_init(&c->pc.link);
 	pool_params_init(&c->pc.params);
 	pool_session_init(&c->pc.session);
 	pool_list_append(&proxy.clients, &c->link);
 	proxy.nclients++;
 	proxy_conn_init(&c->conn, fd, client_cb);
-	log_debug("c%u %s: connected", c->id, c->addr);
+	if (c->peer_known)
+		log_debug("c%u %s: connected (pid %d, uid %u)", c->id, c->addr, (int)c->peer_pid,
+		          (unsigned)c->peer_uid);
+	else
+		log_debug("c%u %s: connected", c->id, c->addr);
 	if (!login_count_add(c))
 		proxy_client_fatal(c, PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
 		                   "too many connections from this address are logging in");

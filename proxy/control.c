@@ -57,8 +57,9 @@ static void list_clients(admin_conn_emit emit, void *arg)
 		struct admin_conn_info i = {.type = "C", .pinned = pinned};
 		split_addr(c->addr, ip, sizeof(ip), &i.port);
 		i.addr = ip;
-		i.local_addr = proxy.cfg->listen.host;
+		i.local_addr = c->unix_socket ? "unix" : proxy.cfg->listen.host;
 		i.local_port = proxy.cfg->listen.port;
+		i.tls = c->conn.ssl != NULL;
 		i.id = c->id;
 		i.connect_time_ms = to_wall(c->connect_ms);
 		i.request_time_ms = to_wall(c->active_ms);
@@ -89,6 +90,8 @@ static void list_clients(admin_conn_emit emit, void *arg)
 			i.lane = "";
 			i.state = "login";
 		}
+		if (c->peer_known)
+			i.remote_pid = c->peer_pid; /* as PgBouncer: the Unix-socket peer's pid */
 		emit(&i, arg);
 	}
 }
@@ -105,7 +108,7 @@ static const char *server_state(const struct proxy_server *s)
 	case POOL_SERVER_BUSY:
 		break;
 	}
-	return "used";
+	return s->ps.tested ? "tested" : "used";
 }
 
 static void list_servers(admin_conn_emit emit, void *arg)
@@ -313,6 +316,12 @@ bool proxy_reload(char *err, size_t cap)
 			pos += (size_t)n;
 		}
 		log_error("reload of %s refused, the old config stays: %s", path, err);
+		return false;
+	}
+	if (!proxy_tls_check_server(nc, err, cap)) {
+		log_error("reload of %s refused, the old config stays: %s", path, err);
+		cfg_userlist_free(nu);
+		cfg_free(nc);
 		return false;
 	}
 	char what[256];

@@ -91,6 +91,20 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 	struct proxy_client *c = s->ps.client ? proxy_client_of(s->ps.client) : NULL;
 	if (!c)
 		return;
+	if (pc->transaction_timeout_ms && s->txn_since_us &&
+	    now * 1000 - s->txn_since_us >= pc->transaction_timeout_ms * 1000) {
+		/* as PostgreSQL 17's: the client goes; leaving, its statement is cancelled and
+		 * its server rolled back and returned (proxy_relay_client_gone) */
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+		         "terminating connection due to transaction timeout (%lld ms in a "
+		         "transaction in lane \"%s\")",
+		         (long long)pc->transaction_timeout_ms, cfg_lane_name(s->ps.pool->lane));
+		if (proxy_out_flush(&c->conn) != PROXY_IO_OK)
+			proxy_out_discard(&c->conn);
+		proxy_client_fatal(c, PROTO_SQLSTATE_TRANSACTION_TIMEOUT, msg);
+		return;
+	}
 	int64_t since = proxy_req_running_since(s);
 	if (since && pc->statement_timeout_ms) {
 		int64_t now_us = now * 1000;
@@ -180,6 +194,34 @@ static void retarget(struct pool *p)
 	}
 }
 
+/* query_wait_notify: a client waiting longer is told once per wait, in PgBouncer's words. */
+static void notify_waiting(struct pool *p, int64_t after_ms, int64_t now)
+{
+	struct pool_list *pos, *tmp;
+	pool_list_foreach_safe(pos, tmp, &p->waiting)
+	{
+		struct pool_client *pcl = pool_container_of(pos, struct pool_client, link);
+		if (!expired(pcl->wait_start_ms, after_ms, now))
+			break; /* in arrival order: the rest waited less */
+		struct proxy_client *c = proxy_client_of(pcl);
+		if (c->state != CLIENT_READY || c->notified_wait_ms == pcl->wait_start_ms)
+			continue;
+		c->notified_wait_ms = pcl->wait_start_ms;
+		size_t avail;
+		uint8_t *space = proxy_out_space(&c->conn, &avail);
+		struct proto_writer w;
+		proto_writer_init(&w, space, space ? avail : 0);
+		proto_write_error(&w, PROTO_BE_NOTICE, "NOTICE", PROTO_SQLSTATE_SUCCESSFUL,
+		                  "No server connection available in postgres backend, client "
+		                  "being queued",
+		                  NULL);
+		if (!proto_writer_ok(&w) || !proxy_out_commit(&c->conn, w.len) ||
+		    proxy_out_flush(&c->conn) == PROXY_IO_ERROR)
+			proxy_client_close(c, NULL,
+			                   "could not write to the client while it waited");
+	}
+}
+
 static void sweep_pool(struct pool *p, int64_t now)
 {
 	if (!p->db->cfg)
@@ -203,6 +245,8 @@ static void sweep_pool(struct pool *p, int64_t now)
 		     memcmp(b, terminate, sizeof(b)) == 0))
 			proxy_client_close(c, NULL, "client closed the connection while waiting");
 	}
+	if (pc->query_wait_notify_ms)
+		notify_waiting(p, pc->query_wait_notify_ms, now);
 	/* waiting clients are in arrival order */
 	pool_list_foreach_safe(pos, tmp, &p->waiting)
 	{
@@ -250,8 +294,15 @@ static void sweep_pool(struct pool *p, int64_t now)
 	{
 		struct proxy_server *s =
 		        proxy_server_of(pool_container_of(pos, struct pool_server, link));
-		if (expired(s->ps.state_since_ms, SERVER_CLEANUP_TIMEOUT_MS, now))
+		if (s->ps.tested) {
+			/* server_check_query: no slower than opening a new server */
+			int64_t t = pc->server_connect_timeout_ms ? pc->server_connect_timeout_ms
+			                                          : SERVER_CLEANUP_TIMEOUT_MS;
+			if (expired(s->ps.state_since_ms, t, now))
+				proxy_server_close(s, "no answer within server_connect_timeout");
+		} else if (expired(s->ps.state_since_ms, SERVER_CLEANUP_TIMEOUT_MS, now)) {
 			proxy_server_close(s, "cleanup after a vanished client took too long");
+		}
 	}
 	if (!proxy.shutting_down)
 		pool_fill(p, now);

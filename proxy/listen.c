@@ -1,15 +1,24 @@
-/* proxy/listen.c — the listening sockets and accept. */
+/* proxy/listen.c — the listening sockets and accept: TCP on listen.host:listen.port, and the
+ * Unix socket listen.unix_socket_dir/.s.PGSQL.<port> (its mode and group set, a stale file
+ * left by a dead process replaced, the file removed when pglane stops listening). */
 #include <errno.h>
+#include <grp.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "config/log.h"
 #include "proxy/proxy.h"
 
 #define ACCEPT_BATCH 64
+#define BACKLOG      4096
+
+/* The socket file pglane made ("" when none): removed by proxy_listen_stop. */
+static char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -30,7 +39,14 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-bool proxy_listen_start(const struct cfg *cfg)
+static void add_listener(int fd)
+{
+	ev_io *w = &proxy.listeners[proxy.nlisteners++];
+	ev_io_init(w, accept_cb, fd, EV_READ);
+	ev_io_start(EV_DEFAULT, w);
+}
+
+static bool listen_tcp(const struct cfg *cfg)
 {
 	char port[16];
 	snprintf(port, sizeof(port), "%d", cfg->listen.port);
@@ -44,6 +60,7 @@ bool proxy_listen_start(const struct cfg *cfg)
 		log_error("listen.host \"%s\": %s", cfg->listen.host, gai_strerror(rc));
 		return false;
 	}
+	int n = 0;
 	for (struct addrinfo *ai = res; ai && proxy.nlisteners < PROXY_MAX_LISTEN;
 	     ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -53,21 +70,131 @@ bool proxy_listen_start(const struct cfg *cfg)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, BACKLOG) < 0) {
 			log_error("cannot listen on %s:%d: %s", cfg->listen.host, cfg->listen.port,
 			          strerror(errno));
 			close(fd);
 			continue;
 		}
-		ev_io *w = &proxy.listeners[proxy.nlisteners++];
-		ev_io_init(w, accept_cb, fd, EV_READ);
-		ev_io_start(EV_DEFAULT, w);
+		add_listener(fd);
+		n++;
 	}
 	freeaddrinfo(res);
-	if (proxy.nlisteners == 0)
+	if (n == 0)
 		return false;
 	log_info("listening on %s:%d", cfg->listen.host, cfg->listen.port);
 	return true;
+}
+
+/* A file at the socket's path: a socket nobody answers on is stale (a process that died
+ * without removing it) and removed; anything else stops the start. */
+static bool clear_stale(const struct sockaddr_un *un)
+{
+	struct stat st;
+	if (lstat(un->sun_path, &st) != 0) {
+		if (errno == ENOENT)
+			return true;
+		log_error("listen.unix_socket_dir: %s: %s", un->sun_path, strerror(errno));
+		return false;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_error("listen.unix_socket_dir: %s exists and is not a socket", un->sun_path);
+		return false;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_error("socket: %s", strerror(errno));
+		return false;
+	}
+	/* a listener accepts at once, or says EAGAIN with a full backlog: alive either way */
+	int rc = connect(fd, (const struct sockaddr *)un, sizeof(*un));
+	int err = errno;
+	close(fd);
+	if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
+		log_error("another process listens on %s: is another pglane (or PgBouncer) "
+		          "running on port %s?",
+		          un->sun_path, strrchr(un->sun_path, '.') + 1);
+		return false;
+	}
+	if (err != ECONNREFUSED) {
+		log_error("cannot tell whether %s is in use: %s", un->sun_path, strerror(err));
+		return false;
+	}
+	if (unlink(un->sun_path) != 0 && errno != ENOENT) {
+		log_error("cannot remove the stale socket %s: %s", un->sun_path, strerror(errno));
+		return false;
+	}
+	log_info("removed the stale socket %s (nothing listened on it)", un->sun_path);
+	return true;
+}
+
+/* The socket file's mode and group as configured. */
+static bool set_owner(const struct cfg *cfg, const char *path)
+{
+	if (chmod(path, (mode_t)cfg->listen.unix_socket_mode) != 0) {
+		log_error("listen.unix_socket_mode: chmod %s: %s", path, strerror(errno));
+		return false;
+	}
+	const char *group = cfg->listen.unix_socket_group;
+	if (!group || !group[0])
+		return true;
+	struct group *g = getgrnam(group);
+	if (!g) {
+		log_error("listen.unix_socket_group: no group \"%s\"", group);
+		return false;
+	}
+	if (chown(path, (uid_t)-1, g->gr_gid) != 0) {
+		log_error("listen.unix_socket_group: chgrp %s %s: %s", group, path,
+		          strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static bool listen_unix(const struct cfg *cfg)
+{
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	int n = snprintf(un.sun_path, sizeof(un.sun_path), "%s/.s.PGSQL.%d",
+	                 cfg->listen.unix_socket_dir, cfg->listen.port);
+	if (n < 0 || (size_t)n >= sizeof(un.sun_path)) {
+		log_error("listen.unix_socket_dir: \"%s/.s.PGSQL.%d\" is longer than a socket path "
+		          "may be (%zu bytes)",
+		          cfg->listen.unix_socket_dir, cfg->listen.port, sizeof(un.sun_path) - 1);
+		return false;
+	}
+	if (!clear_stale(&un))
+		return false;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_error("socket: %s", strerror(errno));
+		return false;
+	}
+	if (bind(fd, (const struct sockaddr *)&un, sizeof(un)) < 0) {
+		log_error("cannot listen on unix:%s: %s", un.sun_path, strerror(errno));
+		close(fd);
+		return false;
+	}
+	snprintf(unix_path, sizeof(unix_path), "%s", un.sun_path); /* ours to remove now */
+	if (!set_owner(cfg, un.sun_path)) {
+		close(fd);
+		return false;
+	}
+	if (listen(fd, BACKLOG) < 0) {
+		log_error("cannot listen on unix:%s: %s", un.sun_path, strerror(errno));
+		close(fd);
+		return false;
+	}
+	add_listener(fd);
+	log_info("listening on unix:%s", un.sun_path);
+	return true;
+}
+
+bool proxy_listen_start(const struct cfg *cfg)
+{
+	/* the socket first: whoever waits for the TCP port finds the socket there too */
+	if (cfg->listen.unix_socket_dir && cfg->listen.unix_socket_dir[0] && !listen_unix(cfg))
+		return false;
+	return listen_tcp(cfg);
 }
 
 void proxy_listen_stop(void)
@@ -77,4 +204,9 @@ void proxy_listen_stop(void)
 		close(proxy.listeners[i].fd);
 	}
 	proxy.nlisteners = 0;
+	if (unix_path[0]) {
+		if (unlink(unix_path) != 0 && errno != ENOENT)
+			log_warning("cannot remove %s: %s", unix_path, strerror(errno));
+		unix_path[0] = '\0';
+	}
 }

@@ -1,12 +1,17 @@
-/* proxy/login.c — a client's login: the startup packet (SSLRequest and GSSENCRequest are
- * answered 'N', CancelRequest is forwarded), then authentication (trust, MD5 or
- * SCRAM-SHA-256 against the auth file) and the choice of pool. Unknown users go through the
- * same exchange as known ones and get the same error as a wrong password. */
+/* proxy/login.c — a client's login: the startup packet (SSLRequest answered 'S' when
+ * listen.tls is on and the client came over TCP, else 'N' as GSSENCRequest; CancelRequest is
+ * forwarded), then authentication (trust, MD5 or SCRAM-SHA-256 against the auth file or
+ * against the secret an auth_query look-up returns for a user missing from it, the login
+ * waiting for the look-up (proxy/authq.c); a client certificate; the Unix-socket peer's user
+ * name) and the choice of pool. Unknown users go through the same exchange as known ones and
+ * get the same error as a wrong password. */
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/hba.h"
 #include "config/log.h"
@@ -18,12 +23,19 @@
 #include "protocol/startup.h"
 #include "admin/console.h"
 #include "pool/route.h"
+#include "proxy/authq.h"
 #include "proxy/proxy.h"
 
-enum login_step { STEP_STARTUP, STEP_MD5, STEP_SASL_INITIAL, STEP_SASL_FINAL };
+enum login_step { STEP_STARTUP, STEP_LOOKUP, STEP_MD5, STEP_SASL_INITIAL, STEP_SASL_FINAL };
+
+enum method { M_TRUST, M_MD5, M_SCRAM, M_REJECT, M_CERT, M_PEER };
 
 struct proxy_login {
 	enum login_step step;
+	enum method method;
+	struct proxy_client *client;    /* borrowed: whose login this is */
+	struct proxy_authq_waiter wait; /* STEP_LOOKUP: the auth_query look-up it waits on */
+	bool looked_up;                 /* the secret came from auth_query */
 	char user[PROTO_NAMEDATALEN];
 	char database[PROTO_NAMEDATALEN];
 	bool unknown_user;
@@ -40,6 +52,7 @@ void proxy_login_free(struct proxy_client *c)
 {
 	if (!c->login)
 		return;
+	proxy_authq_cancel(&c->login->wait);
 	OPENSSL_cleanse(c->login, sizeof(*c->login));
 	free(c->login);
 	c->login = NULL;
@@ -173,8 +186,6 @@ static void login_done(struct proxy_client *c)
 		proxy_relay_assigned(&c->pc, s);
 }
 
-enum method { M_TRUST, M_MD5, M_SCRAM, M_REJECT, M_CERT };
-
 /* The method for this connection: the first matching hba rule's, else auth.type; NULL
  * error text when allowed. */
 static enum method choose_method(struct proxy_client *c, char *why, size_t cap)
@@ -185,11 +196,12 @@ static enum method choose_method(struct proxy_client *c, char *why, size_t cap)
 	if (!proxy.cfg->nhba)
 		return by_type[proxy.cfg->auth.type];
 	char ip[PROXY_ADDR_LEN];
-	snprintf(ip, sizeof(ip), "%s", c->addr);
-	char *colon = strrchr(ip, ':');
+	snprintf(ip, sizeof(ip), "%s", c->unix_socket ? "[local]" : c->addr); /* PostgreSQL's */
+	char *colon = c->unix_socket ? NULL : strrchr(ip, ':');
 	if (colon)
 		*colon = '\0';
-	const struct cfg_hba *h = cfg_hba_match(proxy.cfg, ip, l->database, l->user);
+	const struct cfg_hba *h =
+	        cfg_hba_match(proxy.cfg, c->unix_socket ? NULL : ip, l->database, l->user);
 	if (!h) {
 		snprintf(why, cap, "no hba rule for host \"%s\", user \"%s\", database \"%s\"", ip,
 		         l->user, l->database);
@@ -208,16 +220,143 @@ static enum method choose_method(struct proxy_client *c, char *why, size_t cap)
 		return M_MD5;
 	if (strcmp(h->method, "cert") == 0)
 		return M_CERT;
+	if (strcmp(h->method, "peer") == 0)
+		return M_PEER;
 	return M_SCRAM;
+}
+
+/* Ask the client for its password (MD5, or SCRAM when that is the method or the secret is a
+ * SCRAM secret); the secret to check it against is in the login. */
+static void ask_password(struct proxy_client *c)
+{
+	struct proxy_login *l = c->login;
+	c->state = CLIENT_AUTH;
+	bool md5 = l->method == M_MD5 && (l->unknown_user || l->kind != CFG_SECRET_SCRAM);
+	if (md5) {
+		if (!proto_random(l->md5_salt, sizeof(l->md5_salt))) {
+			proxy_client_fatal(c, PROTO_SQLSTATE_INTERNAL, "no random bytes");
+			return;
+		}
+		l->step = STEP_MD5;
+		send_auth(c, PROTO_AUTH_MD5, l->md5_salt, sizeof(l->md5_salt));
+		return;
+	}
+	static const char mechs[] = PROTO_SCRAM_MECHANISM "\0";
+	l->step = STEP_SASL_INITIAL;
+	send_auth(c, PROTO_AUTH_SASL, mechs, sizeof(mechs));
+}
+
+/* The secret of a user the auth file does not list, from the auth_query look-up; the servers
+ * of the user log in with it too. Then the password exchange, whatever the result (an unknown
+ * user learns it only after giving a password, as with the auth file). */
+static void lookup_done(struct proxy_authq_waiter *w, const struct proxy_authq_result *r)
+{
+	struct proxy_login *l = pool_container_of(w, struct proxy_login, wait);
+	struct proxy_client *c = l->client;
+	char name[128];
+	if (r->status == PROXY_AUTHQ_ERROR) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+		         "could not look up user \"%s\" (auth_query): %s; pglane's log has the "
+		         "error",
+		         l->user, r->summary ? r->summary : "the look-up failed");
+		/* proxy/authq.c logged the error once for all its waiters */
+		proxy_client_fatal(c, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
+		return;
+	}
+	l->unknown_user = true;
+	if (r->status == PROXY_AUTHQ_NOT_FOUND) {
+		/* no record is made for a name that does not exist (a storm of made-up names
+		 * costs nothing that stays) */
+		struct pool_user *gone = pool_user_find(l->user);
+		log_info("%s: auth_query found no user \"%s\" with a password",
+		         proxy_client_name(c, name, sizeof(name)), l->user);
+		if (gone)
+			gone->auth_secret[0] = '\0';
+	} else if (strlen(r->secret) >= sizeof(l->secret) || !cfg_secret_well_formed(r->secret)) {
+		log_warning("%s: auth_query returned an unusable secret for user \"%s\" (%s)",
+		            proxy_client_name(c, name, sizeof(name)), l->user,
+		            strlen(r->secret) >= sizeof(l->secret) ? "too long"
+		                                                   : "malformed SCRAM secret");
+	} else {
+		l->unknown_user = false;
+		l->looked_up = true;
+		l->kind = cfg_secret_kind_of(r->secret);
+		snprintf(l->secret, sizeof(l->secret), "%s", r->secret);
+		struct pool_user *u = pool_user_get(l->user);
+		if (u && strcmp(u->auth_secret, r->secret) != 0) {
+			/* a new password: pass-through keys of the old one are worthless */
+			snprintf(u->auth_secret, sizeof(u->auth_secret), "%s", r->secret);
+			u->have_scram_keys = false;
+		}
+	}
+	ask_password(c);
+}
+
+/* hba "peer": the OS user of the process at the other end of the Unix socket must have the
+ * client's user name (no user-name maps). */
+static bool peer_ok(struct proxy_client *c)
+{
+	const char *user = c->login->user;
+	if (!c->unix_socket || !c->peer_known) {
+		log_info("c%u %s: peer authentication needs a Unix-socket client with known "
+		         "credentials",
+		         c->id, c->addr);
+		return false;
+	}
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	int rc = getpwuid_r(c->peer_uid, &pw, buf, sizeof(buf), &found);
+	if (!found) {
+		log_info("c%u %s: peer authentication for user \"%s\": no OS user with uid %u%s%s",
+		         c->id, c->addr, user, (unsigned)c->peer_uid, rc ? ": " : "",
+		         rc ? strerror(rc) : "");
+		return false;
+	}
+	if (strcmp(pw.pw_name, user) != 0) {
+		log_info("c%u %s: peer authentication failed: the user name \"%s\" is not the "
+		         "OS user \"%s\" (uid %u, pid %d)",
+		         c->id, c->addr, user, pw.pw_name, (unsigned)c->peer_uid, (int)c->peer_pid);
+		return false;
+	}
+	return true;
+}
+
+/* PgBouncer's rule for its console: over the Unix socket, a process of the OS user pglane runs
+ * as logs in without a password when it asks for the console's own user name (pglane, or
+ * pgbouncer as PgBouncer spells it), whatever hba and admin.users say. */
+static bool own_user_console(const struct proxy_client *c)
+{
+	const char *user = c->login->user;
+	return c->want_admin && c->unix_socket && c->peer_known && c->peer_uid == getuid() &&
+	       (strcmp(user, "pglane") == 0 || strcmp(user, "pgbouncer") == 0);
 }
 
 static void start_auth(struct proxy_client *c)
 {
 	struct proxy_login *l = c->login;
 	char why[300] = "";
+	if (own_user_console(c)) {
+		c->own_user = true;
+		log_info("c%u %s: admin console access from the Unix socket (pid %d of pglane's "
+		         "own OS user)",
+		         c->id, c->addr, (int)c->peer_pid);
+		login_done(c);
+		return;
+	}
 	enum method m = choose_method(c, why, sizeof(why));
 	if (m == M_REJECT) {
 		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC, why);
+		return;
+	}
+	if (m == M_PEER) {
+		if (!peer_ok(c)) {
+			snprintf(why, sizeof(why), "peer authentication failed for user \"%s\"",
+			         l->user);
+			proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC, why);
+			return;
+		}
+		login_done(c);
 		return;
 	}
 	if (m == M_CERT) {
@@ -236,7 +375,30 @@ static void start_auth(struct proxy_client *c)
 		login_done(c);
 		return;
 	}
+	l->method = m;
 	const struct cfg_user *u = proxy.users ? cfg_userlist_find(proxy.users, l->user) : NULL;
+	const struct cfg_database *dc =
+	        u || c->want_admin ? NULL : cfg_database_find(proxy.cfg, l->database);
+	if (proxy_authq_enabled(dc)) {
+		/* not in the auth file: ask PostgreSQL, the login waits */
+		l->client = c;
+		l->wait.done = lookup_done;
+		pool_list_init(&l->wait.link);
+		if (!proxy_authq_lookup(proxy.cfg, dc, l->database, l->user, &l->wait, why,
+		                        sizeof(why))) {
+			char name[128];
+			log_warning("%s: auth_query look-up not started: %s",
+			            proxy_client_name(c, name, sizeof(name)), why);
+			proxy_client_fatal(
+			        c, PROTO_SQLSTATE_CONNECTION_FAILURE,
+			        "could not look up the user (auth_query): pglane's log has "
+			        "the error");
+			return;
+		}
+		c->state = CLIENT_AUTH;
+		l->step = STEP_LOOKUP;
+		return;
+	}
 	l->unknown_user = u == NULL;
 	if (u) {
 		l->kind = u->kind;
@@ -244,20 +406,7 @@ static void start_auth(struct proxy_client *c)
 		    (int)sizeof(l->secret))
 			l->unknown_user = true; /* cannot be right: treat as unknown */
 	}
-	c->state = CLIENT_AUTH;
-	bool md5 = m == M_MD5 && (l->unknown_user || l->kind != CFG_SECRET_SCRAM);
-	if (md5) {
-		if (!proto_random(l->md5_salt, sizeof(l->md5_salt))) {
-			proxy_client_fatal(c, PROTO_SQLSTATE_INTERNAL, "no random bytes");
-			return;
-		}
-		l->step = STEP_MD5;
-		send_auth(c, PROTO_AUTH_MD5, l->md5_salt, sizeof(l->md5_salt));
-		return;
-	}
-	static const char mechs[] = PROTO_SCRAM_MECHANISM "\0";
-	l->step = STEP_SASL_INITIAL;
-	send_auth(c, PROTO_AUTH_SASL, mechs, sizeof(mechs));
+	ask_password(c);
 }
 
 static void on_md5(struct proxy_client *c, const struct proto_frame *f)
@@ -479,7 +628,8 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 			                   "too many encryption requests");
 			return;
 		}
-		if (s.kind == PROTO_STARTUP_SSL && proxy_tls_listen_enabled()) {
+		/* none over the Unix socket, as PostgreSQL and PgBouncer */
+		if (s.kind == PROTO_STARTUP_SSL && proxy_tls_listen_enabled() && !c->unix_socket) {
 			/* bytes sent after the request, before the handshake, would be taken as
 			 * if they had been encrypted: refused (CVE-2021-23222 class) */
 			struct proxy_io *io = c->conn.io;
@@ -518,10 +668,16 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 	case PROTO_STARTUP_V3:
 		break;
 	}
-	if (proxy.cfg->listen.tls.mode == CFG_TLS_REQUIRE && !c->conn.ssl) {
-		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC,
-		                   "pglane requires TLS (listen.tls.mode = require): connect with "
-		                   "sslmode=require");
+	/* the Unix socket has no TLS and needs none (PgBouncer's rule) */
+	if (cfg_tls_required(proxy.cfg->listen.tls.mode) && !c->conn.ssl && !c->unix_socket) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+		         "pglane requires TLS (listen.tls.mode = %s): connect with "
+		         "sslmode=require%s",
+		         cfg_tls_mode_name(proxy.cfg->listen.tls.mode),
+		         cfg_tls_verifies(proxy.cfg->listen.tls.mode) ? " and a client certificate"
+		                                                      : "");
+		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_AUTH_SPEC, msg);
 		return;
 	}
 	c->login = calloc(1, sizeof(*c->login));
@@ -608,6 +764,7 @@ void proxy_login_read(struct proxy_client *c)
 			on_sasl_final(c, &f);
 			break;
 		case STEP_STARTUP:
+		case STEP_LOOKUP: /* nothing was asked yet */
 			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
 			                   "unexpected message during login");
 			return;

@@ -10,6 +10,7 @@
 #include "admin/monitor.h"
 #include "config/log.h"
 #include "pool/health.h"
+#include "proxy/authq.h"
 #include "proxy/proxy.h"
 
 #define DEFAULT_CONFIG "pglane.conf"
@@ -70,6 +71,7 @@ static void deferred_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
+	pool_run_kicks(proxy_now_ms());
 	proxy_client_reap();
 	proxy_server_reap();
 }
@@ -112,6 +114,7 @@ static const struct pool_ops ops = {
         .server_launch = proxy_server_launch,
         .client_assigned = proxy_relay_assigned,
         .server_evict = proxy_server_evict,
+        .server_check = proxy_server_check,
 };
 
 static void close_everything(void)
@@ -125,6 +128,7 @@ static void close_everything(void)
 	}
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
 		proxy_server_close_all(p, "pglane exits");
+	pool_run_kicks(proxy_now_ms());
 	proxy_client_reap();
 	proxy_server_reap();
 }
@@ -217,6 +221,7 @@ int main(int argc, char **argv)
 	proxy_tls_free();
 	close_everything();
 	proxy_cancel_free_all();
+	proxy_authq_stop_all();
 	ev_prepare_stop(proxy.loop, &proxy.deferred);
 	ev_signal_stop(proxy.loop, &proxy.sig_term);
 	ev_signal_stop(proxy.loop, &proxy.sig_int);

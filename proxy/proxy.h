@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "config/cfg.h"
 #include "config/userlist.h"
@@ -18,7 +19,7 @@
 #include "protocol/sql.h"
 #include "proxy/io.h"
 
-#define PROXY_MAX_LISTEN       4
+#define PROXY_MAX_LISTEN       5                     /* TCP addresses, and the Unix socket */
 #define PROXY_LOGIN_MAX_PACKET 8192                  /* any message before authentication */
 #define PROXY_MAX_PACKET       (1024u * 1024 * 1024) /* any message after */
 #define PROXY_ADDR_LEN         64
@@ -47,17 +48,24 @@ struct proxy_client {
 	struct proxy_login *login;        /* owned while logging in */
 	struct proxy_admin *admin;        /* owned; set for admin console clients */
 	bool want_admin;                  /* logging in to the admin database */
-	char addr[PROXY_ADDR_LEN];        /* "ip:port" */
+	char addr[PROXY_ADDR_LEN];        /* "ip:port"; "unix:<listen.port>" for the Unix socket */
+	bool unix_socket;                 /* connected through the Unix socket */
+	bool peer_known;                  /* ... and its peer's credentials are known: */
+	uid_t peer_uid;                   /* the connecting process's user (SO_PEERCRED) */
+	pid_t peer_pid;                   /* ... and process */
+	bool own_user;                    /* pglane's own OS user, into the console without a
+	                                     password (PgBouncer's rule; proxy/login.c) */
 	int64_t connect_ms;
-	int64_t active_ms;      /* last message from the client */
-	int64_t xact_start_us;  /* first message of the current transaction, 0 when none */
-	int64_t query_start_us; /* the statement being served */
-	bool close_after_flush; /* a fatal error is being written */
-	bool discarding;        /* the current request is answered with an error, not a server */
-	bool discard_extended;  /* ... and it is an extended-protocol batch (ends at Sync) */
-	bool paused;            /* waiting for a server, reading stopped */
-	uint8_t negotiations;   /* SSLRequest / GSSENCRequest answered */
-	bool login_counted;     /* counted against its address's logins in progress */
+	int64_t active_ms;        /* last message from the client */
+	int64_t xact_start_us;    /* first message of the current transaction, 0 when none */
+	int64_t query_start_us;   /* the statement being served */
+	int64_t notified_wait_ms; /* query_wait_notify: the wait (its start) already told of */
+	bool close_after_flush;   /* a fatal error is being written */
+	bool discarding;          /* the current request is answered with an error, not a server */
+	bool discard_extended;    /* ... and it is an extended-protocol batch (ends at Sync) */
+	bool paused;              /* waiting for a server, reading stopped */
+	uint8_t negotiations;     /* SSLRequest / GSSENCRequest answered */
+	bool login_counted;       /* counted against its address's logins in progress */
 	/* transaction-mode prepared statements */
 	struct pool_stmt_map *stmts; /* owned; the client's statement names */
 	uint8_t *unnamed;            /* owned; its last Parse of the unnamed statement */
@@ -104,6 +112,7 @@ enum proxy_req_flag {
 	REQ_APPLY = 8,    /* pglane's own Query bringing the server to its client's settings */
 	REQ_CAPTURE = 16, /* pglane's own Query asking the server what its session holds */
 	REQ_FAILS = 32,   /* pglane's own statement that fails on purpose (its error is not news) */
+	REQ_CHECK = 64,   /* server_check_query: an error means the server is not fit */
 };
 
 /* What pglane answers for a REQ_FAKE request (proxy_fake_write). */
@@ -149,7 +158,9 @@ struct proxy_server {
 	bool unsynced;     /* extended-protocol messages sent since the last Sync */
 	bool copy_in;      /* the server waits for CopyData from the client */
 	bool rollback_sent;
-	bool needs_reset;    /* a session-mode client used it: server_reset_query on release */
+	bool needs_reset;    /* a session-mode client used it (any client, with
+	                        server_reset_query_always): server_reset_query on release */
+	bool check_failed;   /* server_check_query answered with an error */
 	bool ext_error;      /* an extended-protocol error: the server ignores all until Sync */
 	struct proxy_reqq q; /* answers owed, oldest first */
 	struct pool_stmt_cache *stmts; /* owned; statements prepared on it */
@@ -169,6 +180,8 @@ struct proxy_server {
 	int64_t ready_ms;       /* when it last had nothing to do */
 	int endpoint;           /* the olap replica it is connected to, -1 for the primary */
 	int64_t query_start_us; /* when `pending` went from 0 to 1 */
+	int64_t txn_since_us;   /* transaction_timeout: its client's transaction (explicit, or
+	                           one statement's) runs since; 0 when none */
 	struct proxy_server_login *login; /* owned while logging in */
 	/* the session its backend holds (proxy/session.c) */
 	struct pool_dirty dirty; /* what statements since the last capture may have changed */
@@ -283,6 +296,10 @@ enum proxy_tls_result { PROXY_TLS_DONE, PROXY_TLS_AGAIN, PROXY_TLS_ERROR };
 /* Load the listen.tls context (when enabled); false with the reason logged. */
 __attribute__((warn_unused_result)) bool proxy_tls_init(const struct cfg *cfg);
 void proxy_tls_free(void);
+/* Can contexts towards the servers be made with `cfg`'s server_tls.protocols and .ciphers?
+ * False with the reason in `err`. */
+__attribute__((warn_unused_result)) bool proxy_tls_check_server(const struct cfg *cfg, char *err,
+                                                                size_t cap);
 /* Forget the server-side contexts (after a reload: CA or certificate may have changed). */
 void proxy_tls_reset_servers(void);
 bool proxy_tls_listen_enabled(void);
@@ -316,6 +333,11 @@ const char *proxy_server_user(const struct pool *p);
 void proxy_server_close_all(struct pool *p, const char *reason);
 /* Hand a server back: reset or roll back first when needed, else to the pool. */
 void proxy_server_release(struct proxy_server *s);
+/* Send server_check_query to an idle server taken for a client (pool_ops.server_check). */
+void proxy_server_check(struct pool_server *ps);
+/* The check's answer is complete: the server goes to a waiting client, or is closed when the
+ * check failed (and the waiting clients are served by others). */
+void proxy_server_checked(struct proxy_server *s);
 /* Free the servers closed during this iteration. */
 void proxy_server_reap(void);
 static inline struct proxy_server *proxy_server_of(struct pool_server *ps)

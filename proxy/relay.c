@@ -52,8 +52,9 @@ bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
  * messages wait for that, proxy/session.c). */
 static bool on_linked(struct proxy_client *c, struct proxy_server *s)
 {
-	if (pool_mode(c->pc.pool) == CFG_POOL_SESSION)
-		s->needs_reset = true;
+	if (pool_mode(c->pc.pool) == CFG_POOL_SESSION ||
+	    pool_cfg(c->pc.pool)->server_reset_query_always)
+		s->needs_reset = true; /* server_reset_query when it is released */
 	c->xact_start_us = proxy_now_us();
 	if (c->pc.session.current == s->ps.settings && !s->unknown_owner) {
 		c->pc.session.applied = true; /* nothing to bring: the common case */
@@ -574,6 +575,8 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 				proxy_session_ready(s, st);
 			proxy_req_pop(s);
 		}
+		if (st == PROTO_TX_IDLE) /* over; statements sent after it start the next */
+			s->txn_since_us = s->pending > s->internal ? proxy_now_us() : 0;
 		return forward;
 	}
 	case PROTO_BE_ERROR:
@@ -599,6 +602,8 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 			proxy_session_error(s, f);
 			return false;
 		}
+		if (h && (h->flags & REQ_CHECK))
+			s->check_failed = true;
 		if (!forward) {
 			if (!c && is_fatal(f))
 				*fatal = true;
@@ -759,6 +764,8 @@ void proxy_relay_server(struct proxy_server *s)
 		}
 		if (c)
 			maybe_release(c, s);
+		else if (s->pending == 0 && s->ps.tested)
+			proxy_server_checked(s); /* server_check_query answered */
 		else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY)
 			proxy_server_release(s); /* pglane's own work on it is done */
 		return;

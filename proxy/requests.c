@@ -55,6 +55,8 @@ bool proxy_req_push(struct proxy_server *s, uint8_t type, enum proxy_req_action 
 			s->query_start_us = proxy_now_us();
 		if (flags & REQ_INTERNAL)
 			s->internal++;
+		else if (!s->txn_since_us)
+			s->txn_since_us = proxy_now_us(); /* the client's transaction starts */
 	}
 	return true;
 }

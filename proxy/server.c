@@ -31,6 +31,7 @@ struct proxy_server_login {
 	enum sasl_step sasl;
 	bool auth_ok;
 	bool catalog_sent;            /* the database's settings were asked for */
+	bool connect_sent;            /* databases[].connect_query was sent */
 	struct pool_catalog *catalog; /* owned: ... being read */
 	size_t welcome_len;
 	uint8_t welcome[WELCOME_MAX];
@@ -56,8 +57,10 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 		return;
 	struct pool *p = s->ps.pool;
 	struct proxy_client *c = s->ps.client ? proxy_client_of(s->ps.client) : NULL;
+	bool tested = s->ps.tested;
 	if (p)
-		log_info("s%u %s@%s: closing: %s", s->id, p->user->name, p->db->name, reason);
+		log_info("s%u %s@%s: closing: %s%s", s->id, p->user->name, p->db->name,
+		         tested ? "server check failed: " : "", reason);
 	if (p)
 		pool_server_remove(&s->ps);
 	if (c) {
@@ -87,8 +90,11 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 		proxy.cap_dead_servers = cap;
 	}
 	proxy.dead_servers[proxy.ndead_servers++] = s;
-	if (p && !proxy.shutting_down)
+	if (p && !proxy.shutting_down) {
 		pool_server_gone(p, proxy_now_ms());
+		if (tested) /* its client waits: another idle server, or a new one */
+			pool_kick_later(p);
+	}
 }
 
 void proxy_server_evict(struct pool_server *ps, const char *cap)
@@ -174,7 +180,8 @@ static const char *server_dbname(const struct pool *p)
 	return p->db->cfg->dbname[0] ? p->db->cfg->dbname : p->db->name;
 }
 
-/* The password of the server user: the database's own, else the auth file's entry. */
+/* The password of the server user: the database's own, else the auth file's entry, else the
+ * secret auth_query returned for the pool's user (when it is the server user). */
 static bool server_secret(const struct pool *p, const char **secret, enum cfg_secret_kind *kind)
 {
 	if (p->db->cfg->password[0]) {
@@ -184,11 +191,17 @@ static bool server_secret(const struct pool *p, const char **secret, enum cfg_se
 	}
 	const struct cfg_user *u =
 	        proxy.users ? cfg_userlist_find(proxy.users, server_user(p)) : NULL;
-	if (!u)
-		return false;
-	*secret = u->secret;
-	*kind = u->kind;
-	return true;
+	if (u) {
+		*secret = u->secret;
+		*kind = u->kind;
+		return true;
+	}
+	if (p->user->auth_secret[0] && strcmp(server_user(p), p->user->name) == 0) {
+		*secret = p->user->auth_secret;
+		*kind = cfg_secret_kind_of(p->user->auth_secret);
+		return true;
+	}
+	return false;
 }
 
 static void send_startup(struct proxy_server *s)
@@ -263,7 +276,7 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 		if (kind == CFG_SECRET_PLAIN)
 			proto_md5_secret(secret, server_user(p), md5);
 		else
-			snprintf(md5, sizeof(md5), "%s", secret);
+			snprintf(md5, sizeof(md5), "%.*s", PROTO_MD5_SECRET_LEN, secret);
 		if (!proto_md5_response(md5, data, resp) || !writer_for(s, &w))
 			break;
 		proto_write_password(&w, resp);
@@ -421,6 +434,58 @@ static void catalog_done(struct proxy_server *s)
 	l->catalog = NULL;
 }
 
+/* databases[].connect_query, once on each new server before any client: the login goes on
+ * at its ReadyForQuery; an error fails the login. */
+static void send_connect_query(struct proxy_server *s, const char *sql)
+{
+	struct proto_writer w;
+	s->login->connect_sent = true;
+	if (!writer_for(s, &w)) {
+		login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
+		return;
+	}
+	proto_write_query(&w, sql);
+	log_debug("s%u: running connect_query", s->id);
+	if (!send_now(s, &w))
+		login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
+		             "could not send connect_query to the server");
+}
+
+/* A ReadyForQuery during login: the authentication's, the catalog query's or connect_query's.
+ * Returns true when the login is over (complete or failed). */
+static bool login_ready(struct proxy_server *s, const struct proto_frame *f)
+{
+	struct proxy_server_login *l = s->login;
+	const char *cq = s->ps.pool->db->cfg->connect_query;
+	if (!l->auth_ok) {
+		login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
+		             "ReadyForQuery before authentication");
+		return true;
+	}
+	if (!l->catalog_sent && !s->ps.pool->db->catalog) {
+		ask_catalog(s);
+		return s->state != SERVER_LOGIN;
+	}
+	catalog_done(s);
+	if (!l->connect_sent && cq && cq[0]) {
+		send_connect_query(s, cq);
+		return s->state != SERVER_LOGIN;
+	}
+	if (l->connect_sent) {
+		uint8_t st = PROTO_TX_IDLE;
+		if (!proto_parse_ready(f->body, f->body_len, &st) || st != PROTO_TX_IDLE) {
+			login_failed(s, PROTO_SQLSTATE_INVALID_TX_STATE,
+			             "connect_query failed: it left a transaction open");
+			return true;
+		}
+		/* what it may have set is not what a client's own connection would have: reset
+		 * (RESET ALL) before any client's settings, as for settings nobody can name */
+		s->unknown_owner = UINT32_MAX;
+	}
+	login_complete(s);
+	return true;
+}
+
 static void login_process(struct proxy_server *s)
 {
 	struct proxy_io *io;
@@ -453,6 +518,16 @@ static void login_process(struct proxy_server *s)
 			struct proto_error e;
 			if (!proto_parse_error(f.body, f.body_len, &e) || !e.message)
 				memset(&e, 0, sizeof(e));
+			if (s->login->connect_sent) {
+				char msg[300];
+				snprintf(msg, sizeof(msg), "connect_query failed: %s",
+				         e.message ? e.message : "(no message)");
+				login_failed(s,
+				             e.sqlstate ? e.sqlstate
+				                        : PROTO_SQLSTATE_CONNECTION_FAILURE,
+				             msg);
+				return;
+			}
 			if (s->login->catalog_sent) {
 				/* start-up parameters go unchecked until another server tells */
 				log_warning("s%u: could not read the server's settings: %s", s->id,
@@ -468,6 +543,8 @@ static void login_process(struct proxy_server *s)
 		case PROTO_BE_PARAM_STATUS: {
 			const char *name, *value;
 			struct proxy_server_login *l = s->login;
+			if (l->connect_sent)
+				break; /* connect_query's: undone before a client (login_ready) */
 			if (!proto_parse_param_status(f.body, f.body_len, &name, &value))
 				break;
 			int idx = pool_params_index(name);
@@ -489,27 +566,19 @@ static void login_process(struct proxy_server *s)
 			}
 			break;
 		case PROTO_BE_READY:
-			if (!s->login->auth_ok) {
-				login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-				             "ReadyForQuery before authentication");
+			if (login_ready(s, &f))
 				return;
-			}
-			if (!s->login->catalog_sent && !s->ps.pool->db->catalog) {
-				ask_catalog(s);
-				break;
-			}
-			catalog_done(s);
-			login_complete(s);
-			return;
+			break;
 		case PROTO_BE_ROW_DESCRIPTION:
 		case PROTO_BE_COMMAND_COMPLETE:
 		case PROTO_BE_DATA_ROW:
-			if (!s->login->catalog_sent) {
+		case PROTO_BE_EMPTY_QUERY:
+			if (!s->login->catalog_sent && !s->login->connect_sent) {
 				login_failed(s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
 				             "unexpected message from the server during login");
 				return;
 			}
-			if (f.type == PROTO_BE_DATA_ROW)
+			if (f.type == PROTO_BE_DATA_ROW && !s->login->connect_sent)
 				catalog_row(s, &f);
 			break;
 		case PROTO_BE_NOTICE:
@@ -846,4 +915,33 @@ void proxy_server_release(struct proxy_server *s)
 	if (reset(s, pc, now))
 		return;
 	pool_server_ready(&s->ps, now);
+}
+
+void proxy_server_check(struct pool_server *ps)
+{
+	struct proxy_server *s = proxy_server_of(ps);
+	const char *sql = pool_cfg(ps->pool)->server_check_query;
+	log_debug("s%u: idle for %lld ms: checking it with \"%s\"", s->id,
+	          (long long)(proxy_now_ms() - ps->state_since_ms), sql ? sql : "");
+	s->check_failed = false;
+	if (!proxy_relay_server_query(s, sql ? sql : "")) {
+		proxy_server_close(s, "could not send server_check_query");
+		return;
+	}
+	proxy_req_tail(s)->flags |= REQ_CHECK;
+	if (proxy_out_flush(&s->conn) == PROXY_IO_ERROR)
+		proxy_server_close(s, "could not send server_check_query");
+}
+
+void proxy_server_checked(struct proxy_server *s)
+{
+	if (s->check_failed) {
+		proxy_server_close(s, "server_check_query failed");
+		return;
+	}
+	if (s->tx_status != PROTO_TX_IDLE) {
+		proxy_server_close(s, "server_check_query left a transaction open");
+		return;
+	}
+	pool_server_ready(&s->ps, proxy_now_ms());
 }

@@ -1,11 +1,13 @@
 /* proxy/tls.c — TLS with OpenSSL on both sides: the context clients negotiate with
- * (listen.tls), contexts pglane uses towards PostgreSQL (per sslmode and CA), and the
- * nonblocking handshakes. */
+ * (listen.tls: mode, protocols, ciphers, client certificates), contexts pglane uses towards
+ * PostgreSQL (per sslmode and CA, with server_tls.protocols and .ciphers), and the nonblocking
+ * handshakes. */
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/log.h"
 #include "proxy/proxy.h"
@@ -34,18 +36,79 @@ static const char *ssl_error(char *buf, size_t cap)
 	return buf;
 }
 
+/* Cipher lists that mean OpenSSL's own default, as in PgBouncer. */
+static bool ciphers_default(const char *s)
+{
+	return !s || !s[0] || strcasecmp(s, "default") == 0 || strcasecmp(s, "secure") == 0 ||
+	       strcasecmp(s, "normal") == 0 || strcasecmp(s, "fast") == 0;
+}
+
+/* The protocol versions and cipher list of `ctx` (PgBouncer's syntax, cfg_tls_protocols_parse):
+ * the lowest to the highest version listed; ciphers OpenSSL's default, or its cipher list for
+ * TLSv1.2 and older ("all" = "ALL"; TLSv1.3's suites stay OpenSSL's). `what` names the keys in
+ * the message. */
+static bool ctx_protocols(SSL_CTX *ctx, const char *protocols, const char *ciphers,
+                          const char *what, char *err, size_t cap)
+{
+	int lo, hi;
+	if (!protocols || !cfg_tls_protocols_parse(protocols, &lo, &hi)) {
+		snprintf(err, cap, "%s.protocols: \"%s\" is not a TLS protocol list", what,
+		         protocols ? protocols : "");
+		return false;
+	}
+	/* TLS 1.x is protocol version 0x0301 + x */
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION + lo) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_VERSION + hi) != 1) {
+		char e[200];
+		snprintf(err, cap, "%s.protocols \"%s\": %s", what, protocols,
+		         ssl_error(e, sizeof(e)));
+		return false;
+	}
+	if (ciphers_default(ciphers))
+		return true;
+	const char *list = strcasecmp(ciphers, "all") == 0 ? "ALL" : ciphers;
+	if (SSL_CTX_set_cipher_list(ctx, list) != 1) {
+		char e[200];
+		snprintf(err, cap, "%s.ciphers \"%s\": %s", what, ciphers, ssl_error(e, sizeof(e)));
+		return false;
+	}
+	return true;
+}
+
+bool proxy_tls_check_server(const struct cfg *cfg, char *err, size_t cap)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		ssl_error(err, cap);
+		return false;
+	}
+	bool ok = ctx_protocols(ctx, cfg->server_tls.protocols, cfg->server_tls.ciphers,
+	                        "server_tls", err, cap);
+	SSL_CTX_free(ctx);
+	return ok;
+}
+
 bool proxy_tls_init(const struct cfg *cfg)
 {
 	proxy_tls_free();
+	char err[256];
+	if (!proxy_tls_check_server(cfg, err, sizeof(err))) {
+		log_error("%s", err);
+		return false;
+	}
 	if (cfg->listen.tls.mode == CFG_TLS_DISABLE)
 		return true;
-	char err[256];
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx) {
 		log_error("listen.tls: %s", ssl_error(err, sizeof(err)));
 		return false;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (!ctx_protocols(ctx, cfg->listen.tls.protocols, cfg->listen.tls.ciphers, "listen.tls",
+	                   err, sizeof(err))) {
+		log_error("%s", err);
+		SSL_CTX_free(ctx);
+		return false;
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->listen.tls.cert) != 1 ||
@@ -56,16 +119,27 @@ bool proxy_tls_init(const struct cfg *cfg)
 		SSL_CTX_free(ctx);
 		return false;
 	}
+	bool verify = cfg_tls_verifies(cfg->listen.tls.mode);
+	if (verify && !(cfg->listen.tls.ca && cfg->listen.tls.ca[0])) {
+		log_error("listen.tls.mode = %s needs listen.tls.ca (the CA of the client "
+		          "certificates)",
+		          cfg_tls_mode_name(cfg->listen.tls.mode));
+		SSL_CTX_free(ctx);
+		return false;
+	}
 	if (cfg->listen.tls.ca && cfg->listen.tls.ca[0]) {
-		/* client certificates are asked for and checked, not required (hba "cert"
-		 * requires one) */
+		/* client certificates are asked for and checked; verify-ca and verify-full
+		 * require one (else only hba "cert" does) */
 		if (SSL_CTX_load_verify_locations(ctx, cfg->listen.tls.ca, NULL) != 1) {
 			log_error("listen.tls.ca: cannot load %s: %s", cfg->listen.tls.ca,
 			          ssl_error(err, sizeof(err)));
 			SSL_CTX_free(ctx);
 			return false;
 		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_verify(ctx,
+		                   verify ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+		                          : SSL_VERIFY_PEER,
+		                   NULL);
 		SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(cfg->listen.tls.ca));
 	}
 	listen_ctx = ctx;
@@ -155,7 +229,11 @@ static SSL_CTX *server_ctx(const struct cfg *cfg, enum cfg_sslmode mode, const c
 		ssl_error(err, cap);
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (!ctx_protocols(ctx, cfg->server_tls.protocols, cfg->server_tls.ciphers, "server_tls",
+	                   err, cap)) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (verify) {
 		if (SSL_CTX_load_verify_locations(ctx, file, NULL) != 1) {

@@ -3,8 +3,8 @@
 # on 127.0.0.1:5432, start a throwaway PostgreSQL there (tests/pg.sh, in /tmp/pglane-run-pg,
 # stopped and removed when pglane exits), print the commands to try, and run pglane in the
 # foreground. pglane reads ./pglane.conf when it exists, else uses its built-in defaults:
-# listen on 127.0.0.1:6432, every database forwarded to 127.0.0.1:5432, transaction mode,
-# auth trust.
+# listen on 127.0.0.1:6432 and on the Unix socket /tmp/.s.PGSQL.6432, every database forwarded
+# to 127.0.0.1:5432, transaction mode, auth trust.
 set -euo pipefail
 
 bin=${1:-build/pglane}
@@ -48,6 +48,7 @@ cat <<'EOF'
 
 Try, in another terminal:
   psql -h 127.0.0.1 -p 6432 -U postgres postgres
+  psql -h /tmp -p 6432 -U postgres postgres        (through the Unix socket)
   pgbench -i -h 127.0.0.1 -p 6432 -U postgres postgres
   pgbench -h 127.0.0.1 -p 6432 -U postgres -c 10 -T 10 -S postgres
 Ctrl-C stops pglane.

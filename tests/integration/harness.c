@@ -177,18 +177,29 @@ static void sbuf_str(struct sbuf *b, const char *s)
 	sbuf_add(b, s, strlen(s));
 }
 
-/* The config text with @PORT@, @PGHOST@, @PGPORT@ and @DIR@ replaced (malloc'ed). */
+#define NO_UNIX_SOCKET "unix_socket_dir = \"\"; "
+
+/* The config text with @PORT@, @PGHOST@, @PGPORT@ and @DIR@ replaced (malloc'ed). Unless the
+ * text sets listen.unix_socket_dir, pglane gets no Unix socket (its default, /tmp, would be
+ * shared by every pglane of the machine). */
 static char *config_expand(const char *text, const struct it_pglane *p)
 {
 	struct sbuf b = {0};
 	char num[32];
 	if (!strstr(text, "listen")) {
 		snprintf(num, sizeof num, "%d", p->port);
-		sbuf_str(&b, "listen = { host = \"127.0.0.1\"; port = ");
+		sbuf_str(&b, "listen = { " NO_UNIX_SOCKET "host = \"127.0.0.1\"; port = ");
 		sbuf_str(&b, num);
 		sbuf_str(&b, "; };\n");
 	}
 	const char *s = text;
+	const char *group = strstr(text, "listen = {");
+	if (group && !strstr(text, "unix_socket_dir")) {
+		group += strlen("listen = {");
+		sbuf_add(&b, text, (size_t)(group - text));
+		sbuf_str(&b, " " NO_UNIX_SOCKET);
+		s = group;
+	}
 	while (*s) {
 		const char *at = strchr(s, '@');
 		if (!at) {

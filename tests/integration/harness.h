@@ -17,7 +17,8 @@
  *
  * Config texts may use @PORT@ (pglane's port, picked free), @PGHOST@, @PGPORT@ and @DIR@ (the
  * temp dir); a text without a `listen` key gets `listen = { host = "127.0.0.1"; port = @PORT@; };`
- * in front. */
+ * in front. Unless the text names listen.unix_socket_dir, pglane gets `unix_socket_dir = ""` (no
+ * Unix socket: the default /tmp would be shared by every pglane on the machine). */
 #ifndef PGLANE_TESTS_HARNESS_H
 #define PGLANE_TESTS_HARNESS_H
 

@@ -71,7 +71,25 @@ static const struct pair default_pool[] = {
         {"track_parameters", ""},
         {"pin_session_state", "pin"},
         {"ignore_startup_parameters", ""},
+        {"reserve_pool_size", "0"},
+        {"reserve_pool_timeout", "5s"},
+        {"server_check_query", ""},
+        {"server_check_delay", "30s"},
+        {"server_round_robin", "false"},
+        {"server_reset_query_always", "false"},
+        {"transaction_timeout", "0"},
+        {"cancel_wait_timeout", "10s"},
+        {"server_login_retry", "1s"},
+        {"query_wait_notify", "5s"},
 };
+/* the caps only `pool` holds all of (a database holds max_db_*, a user max_user_*) */
+static const struct pair pool_caps[] = {
+        {"pool.max_db_connections", "0"},
+        {"pool.max_db_client_connections", "0"},
+        {"pool.max_user_connections", "0"},
+        {"pool.max_user_client_connections", "0"},
+};
+#define NCAPS (sizeof(pool_caps) / sizeof(pool_caps[0]))
 #define NPOOL (sizeof(default_pool) / sizeof(default_pool[0]))
 
 FTEST(defaults_flatten_key_by_key_in_order)
@@ -80,12 +98,20 @@ FTEST(defaults_flatten_key_by_key_in_order)
 	        {"listen.host", "127.0.0.1"},
 	        {"listen.port", "6432"},
 	        {"listen.max_client_conn", "10000"},
+	        {"listen.unix_socket_dir", "/tmp"},
+	        {"listen.unix_socket_mode", "0777"},
+	        {"listen.unix_socket_group", ""},
 	        {"listen.tls.mode", "disable"},
 	        {"listen.tls.cert", ""},
 	        {"listen.tls.key", ""},
 	        {"listen.tls.ca", ""},
+	        {"listen.tls.protocols", "secure"},
+	        {"listen.tls.ciphers", "default"},
 	        {"auth.type", "trust"},
 	        {"auth.file", ""},
+	        {"auth.auth_user", ""},
+	        {"auth.auth_query", "SELECT usename, passwd FROM pg_shadow WHERE usename=$1"},
+	        {"auth.auth_dbname", ""},
 	        {"admin.users", "admin"},
 	        {"admin.stats_users", ""},
 	        {"admin.http_port", "0"},
@@ -93,15 +119,32 @@ FTEST(defaults_flatten_key_by_key_in_order)
 	        {"log.level", "info"},
 	};
 	static const struct pair db[] = {
-	        {"databases.*.host", "127.0.0.1"}, {"databases.*.port", "5432"},
-	        {"databases.*.dbname", ""},        {"databases.*.user", ""},
-	        {"databases.*.password", ""},      {"databases.*.default_lane", "oltp"},
-	        {"databases.*.sslmode", "prefer"}, {"databases.*.sslrootcert", ""},
+	        {"databases.*.host", "127.0.0.1"},
+	        {"databases.*.port", "5432"},
+	        {"databases.*.dbname", ""},
+	        {"databases.*.user", ""},
+	        {"databases.*.password", ""},
+	        {"databases.*.default_lane", "oltp"},
+	        {"databases.*.sslmode", "prefer"},
+	        {"databases.*.sslrootcert", ""},
+	        {"databases.*.connect_query", ""},
+	        {"databases.*.auth_user", ""},
+	        {"databases.*.auth_query",
+	         "SELECT usename, passwd FROM pg_shadow WHERE usename=$1"},
+	        {"databases.*.auth_dbname", ""},
+	        {"databases.*.max_db_connections", "0"},
+	        {"databases.*.max_db_client_connections", "0"},
 	};
 	static const struct pair tail[] = {
-	        {"monitor.interval", "2s"},       {"monitor.user", ""},  {"monitor.password", ""},
-	        {"server_tls.sslmode", "prefer"}, {"server_tls.ca", ""}, {"server_tls.cert", ""},
+	        {"monitor.interval", "2s"},
+	        {"monitor.user", ""},
+	        {"monitor.password", ""},
+	        {"server_tls.sslmode", "prefer"},
+	        {"server_tls.ca", ""},
+	        {"server_tls.cert", ""},
 	        {"server_tls.key", ""},
+	        {"server_tls.protocols", "secure"},
+	        {"server_tls.ciphers", "default"},
 	};
 	size_t nhead = sizeof(head) / sizeof(head[0]), ndb = sizeof(db) / sizeof(db[0]);
 	size_t ntail = sizeof(tail) / sizeof(tail[0]);
@@ -110,7 +153,7 @@ FTEST(defaults_flatten_key_by_key_in_order)
 	cr_assert_not_null(c, "%s", cfgt_errors());
 	struct cfg_kvs kv = {0};
 	cr_assert(cfg_flatten(c, &kv));
-	cr_assert_eq(kv.n, nhead + NPOOL + ndb + NPOOL + ntail, "got %zu keys", kv.n);
+	cr_assert_eq(kv.n, nhead + NPOOL + NCAPS + ndb + NPOOL + ntail, "got %zu keys", kv.n);
 
 	char key[128];
 	size_t i = 0;
@@ -122,6 +165,10 @@ FTEST(defaults_flatten_key_by_key_in_order)
 		snprintf(key, sizeof(key), "pool.%s", default_pool[j].key);
 		cr_expect_str_eq(kv.v[i].key, key, "#%zu", i);
 		cr_expect_str_eq(kv.v[i].value, default_pool[j].value, "%s", key);
+	}
+	for (size_t j = 0; j < NCAPS; j++, i++) {
+		cr_expect_str_eq(kv.v[i].key, pool_caps[j].key, "#%zu", i);
+		cr_expect_str_eq(kv.v[i].value, pool_caps[j].value, "%s", pool_caps[j].key);
 	}
 	for (size_t j = 0; j < ndb; j++, i++) {
 		cr_expect_str_eq(kv.v[i].key, db[j].key, "#%zu", i);
@@ -202,9 +249,9 @@ FTEST(full_file_flattens_every_key)
 	struct cfg *c = load(full_conf);
 	struct cfg_kvs kv = {0};
 	cr_assert(cfg_flatten(c, &kv));
-	/* 14 + pool 17 + app (8 + oltp 17 + olap 20) + * (8 + 17) + 3 routes + 2 hba + 3 monitor
-	 * + 4 server_tls */
-	cr_expect_eq(kv.n, 14 + 17 + 45 + 25 + 3 + 2 + 3 + 4, "got %zu keys", kv.n);
+	/* 22 + pool (27 + 4 caps) + app (14 + oltp 27 + olap 30) + * (14 + 27) + 3 routes + 2 hba
+	 * + 3 monitor + 6 server_tls */
+	cr_expect_eq(kv.n, 22 + 31 + 71 + 41 + 3 + 2 + 3 + 6, "got %zu keys", kv.n);
 
 	char crt[400], users[400], root[400], app_root[400], client_crt[400], client_key[400];
 	snprintf(crt, sizeof(crt), "%s/server.crt", cfgt_rdir);
@@ -282,17 +329,18 @@ FTEST(full_file_flattens_every_key)
 	}
 	/* the order: sections as cfg_print writes them, lanes inside their database */
 	cr_expect_str_eq(kv.v[0].key, "listen.host");
-	cr_expect_str_eq(kv.v[14].key, "pool.mode");
-	cr_expect_str_eq(kv.v[31].key, "databases.app.host");
-	cr_expect_str_eq(kv.v[37].key, "databases.app.sslmode");
-	cr_expect_str_eq(kv.v[38].key, "databases.app.sslrootcert");
-	cr_expect_str_eq(kv.v[39].key, "databases.app.oltp.mode");
-	cr_expect_str_eq(kv.v[56].key, "databases.app.olap.mode");
-	cr_expect_str_eq(kv.v[76].key, "databases.*.host");
-	cr_expect_str_eq(kv.v[kv.n - 12].key, "routes[0]");
-	cr_expect_str_eq(kv.v[kv.n - 5].key, "monitor.password");
-	cr_expect_str_eq(kv.v[kv.n - 4].key, "server_tls.sslmode");
-	cr_expect_str_eq(kv.v[kv.n - 1].key, "server_tls.key");
+	cr_expect_str_eq(kv.v[22].key, "pool.mode");
+	cr_expect_str_eq(kv.v[53].key, "databases.app.host");
+	cr_expect_str_eq(kv.v[59].key, "databases.app.sslmode");
+	cr_expect_str_eq(kv.v[60].key, "databases.app.sslrootcert");
+	cr_expect_str_eq(kv.v[67].key, "databases.app.oltp.mode");
+	cr_expect_str_eq(kv.v[94].key, "databases.app.olap.mode");
+	cr_expect_str_eq(kv.v[124].key, "databases.*.host");
+	cr_expect_str_eq(kv.v[kv.n - 14].key, "routes[0]");
+	cr_expect_str_eq(kv.v[kv.n - 7].key, "monitor.password");
+	cr_expect_str_eq(kv.v[kv.n - 6].key, "server_tls.sslmode");
+	cr_expect_str_eq(kv.v[kv.n - 3].key, "server_tls.key");
+	cr_expect_str_eq(kv.v[kv.n - 1].key, "server_tls.ciphers");
 	cfg_kvs_free(&kv);
 	cfg_free(c);
 }
@@ -378,21 +426,21 @@ FTEST(diff_of_an_added_and_a_removed_database)
 	struct cfg *b = load(two_dbs);
 	char **lines = NULL;
 	size_t n = cfg_diff(a, b, &lines);
-	cr_assert_eq(n, 8 + 17, "got %zu lines", n);
+	cr_assert_eq(n, 14 + 27, "got %zu lines", n);
 	expect_all_database_lines(lines, n, "rep", true);
 	cr_expect_str_eq(lines[0], "databases.rep.host: (none) -> 127.0.0.1");
 	cr_expect_str_eq(lines[2], "databases.rep.dbname: (none) -> \"\"");
 	cr_expect_str_eq(lines[6], "databases.rep.sslmode: (none) -> prefer");
 	cr_expect_str_eq(lines[7], "databases.rep.sslrootcert: (none) -> \"\"");
-	cr_expect_str_eq(lines[9], "databases.rep.oltp.size: (none) -> 20");
+	cr_expect_str_eq(lines[8], "databases.rep.connect_query: (none) -> \"\"");
+	cr_expect_str_eq(lines[15], "databases.rep.oltp.size: (none) -> 20");
 	cfg_lines_free(lines, n);
 
 	n = cfg_diff(b, a, &lines);
-	cr_assert_eq(n, 8 + 17, "got %zu lines", n);
+	cr_assert_eq(n, 14 + 27, "got %zu lines", n);
 	expect_all_database_lines(lines, n, "rep", false);
 	cr_expect_str_eq(lines[0], "databases.rep.host: 127.0.0.1 -> (none)");
-	cr_expect_str_eq(lines[n - 1],
-	                 "databases.rep.oltp.ignore_startup_parameters: \"\" -> (none)");
+	cr_expect_str_eq(lines[n - 1], "databases.rep.oltp.query_wait_notify: 5s -> (none)");
 	cfg_lines_free(lines, n);
 	cfg_free(a);
 	cfg_free(b);
@@ -407,13 +455,13 @@ FTEST(diff_lines_follow_the_new_order_then_the_removed)
 	             "monitor = { interval = \"3s\"; };\n");
 	char **lines = NULL;
 	size_t n = cfg_diff(a, b, &lines);
-	cr_assert_eq(n, 1 + 1 + 25 + 1 + 25, "got %zu lines", n);
+	cr_assert_eq(n, 1 + 1 + 41 + 1 + 41, "got %zu lines", n);
 	cr_expect_str_eq(lines[0], "listen.port: 6432 -> 7000");
 	cr_expect_str_eq(lines[1], "databases.app.port: 5432 -> 5433");
-	expect_all_database_lines(lines + 2, 25, "new", true);
-	cr_expect_str_eq(lines[27], "monitor.interval: 2s -> 3s");
-	expect_all_database_lines(lines + 28, 25, "old", false);
-	cr_expect_str_eq(lines[28], "databases.old.host: 127.0.0.1 -> (none)");
+	expect_all_database_lines(lines + 2, 41, "new", true);
+	cr_expect_str_eq(lines[43], "monitor.interval: 2s -> 3s");
+	expect_all_database_lines(lines + 44, 41, "old", false);
+	cr_expect_str_eq(lines[44], "databases.old.host: 127.0.0.1 -> (none)");
 	cfg_lines_free(lines, n);
 	cfg_free(a);
 	cfg_free(b);
@@ -430,14 +478,14 @@ FTEST(diff_of_lanes_and_routes)
 	                     "           { user = \"reporting\"; lane = \"olap\"; } );\n");
 	char **lines = NULL;
 	size_t n = cfg_diff(a, b, &lines);
-	cr_assert_eq(n, 20 + 2, "got %zu lines", n);
-	expect_all_database_lines(lines, 20, "app", true);
+	cr_assert_eq(n, 30 + 2, "got %zu lines", n);
+	expect_all_database_lines(lines, 30, "app", true);
 	cr_expect_str_eq(lines[0], "databases.app.olap.mode: (none) -> transaction");
-	cr_expect_str_eq(lines[17], "databases.app.olap.replicas: (none) -> r1:5433");
-	cr_expect_str_eq(lines[19], "databases.app.olap.fallback: (none) -> true");
-	cr_expect_str_eq(lines[20], "routes[0]: application_name=metabase* lane=olap -> "
+	cr_expect_str_eq(lines[27], "databases.app.olap.replicas: (none) -> r1:5433");
+	cr_expect_str_eq(lines[29], "databases.app.olap.fallback: (none) -> true");
+	cr_expect_str_eq(lines[30], "routes[0]: application_name=metabase* lane=olap -> "
 	                            "application_name=metabase* lane=oltp");
-	cr_expect_str_eq(lines[21], "routes[1]: (none) -> user=reporting lane=olap");
+	cr_expect_str_eq(lines[31], "routes[1]: (none) -> user=reporting lane=olap");
 	cfg_lines_free(lines, n);
 	cfg_free(a);
 	cfg_free(b);

@@ -161,11 +161,11 @@ CTEST(errors_hba_addresses)
 		struct cfg *c = cfgt_load(text);
 		cr_expect_null(c, "\"%s\" accepted", bad[i]);
 		cfg_free(c);
-		snprintf(want, sizeof(want),
-		         "2: hba[0].address: must be \"all\" or an address with a prefix length "
-		         "such "
-		         "as \"10.0.0.0/8\" or \"::1/128\" (got \"%s\")",
-		         bad[i]);
+		snprintf(
+		        want, sizeof(want),
+		        "2: hba[0].address: must be \"all\", \"local\" or an address with a prefix "
+		        "length such as \"10.0.0.0/8\" or \"::1/128\" (got \"%s\")",
+		        bad[i]);
 		cr_expect(cfgt_has_error(want), "\"%s\": got\n%s", bad[i], cfgt_errors());
 	}
 	static const char *const good[] = {"0.0.0.0/0", "::/0", "fe80::1/64", "192.168.1.1/32",
@@ -298,9 +298,10 @@ CTEST(errors_auth)
 {
 	static const char *const cases[][3] = {
 	        {"auth = {\n type = \"md5\";\n};\n",
-	         "2: auth.file: required when auth.type is \"md5\""},
+	         "2: auth.file: required when auth.type is \"md5\" and auth.auth_user is not set"},
 	        {"auth = {\n type = \"scram-sha-256\";\n file = \"\";\n};\n",
-	         "3: auth.file: required when auth.type is \"scram-sha-256\""},
+	         "3: auth.file: required when auth.type is \"scram-sha-256\" and auth.auth_user is "
+	         "not set"},
 	        {"auth = { type = \"md5\";\n file = \"nope.txt\"; };\n",
 	         "2: auth.file: cannot read \"{dir}/nope.txt\": No such file or directory"},
 	        {"auth = {\n file = \"nope.txt\"; };\n",

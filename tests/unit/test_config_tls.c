@@ -220,8 +220,10 @@ CTEST(tls_print_reloads_equal)
 	         "server_tls = {\n\tsslmode = \"verify-full\";\n\tca = \"%s\";\n",
 	         rpath("root.crt"));
 	cr_expect_not_null(strstr(out, want), "%s", out);
-	snprintf(want, sizeof(want), "\tcert = \"%s\";\n\tkey = \"%s\";\n};\n", rpath("client.crt"),
-	         rpath("client.key"));
+	snprintf(want, sizeof(want),
+	         "\tcert = \"%s\";\n\tkey = \"%s\";\n\tprotocols = \"secure\";\n"
+	         "\tciphers = \"default\";\n};\n",
+	         rpath("client.crt"), rpath("client.key"));
 	cr_expect_not_null(strstr(out, want), "%s", out);
 	cr_expect_not_null(strstr(out, "\t\tsslmode = \"disable\";\n\t\tsslrootcert = \"\";\n"),
 	                   "%s", out);

@@ -287,3 +287,18 @@ UTEST(too_many_errors)
 	snprintf(want, sizeof(want), "%s: 6 more errors not shown", path);
 	cr_expect_str_eq(errs.msg[CFG_MAX_ERRORS - 1], want);
 }
+
+/* The kinds of a secret that did not come from the file (auth_query's answer). */
+UTEST(secret_kind_of_a_lone_secret)
+{
+	cr_expect_eq(cfg_secret_kind_of(MD5_OK), CFG_SECRET_MD5);
+	cr_expect_eq(cfg_secret_kind_of(SCRAM_OK), CFG_SECRET_SCRAM);
+	cr_expect_eq(cfg_secret_kind_of("md5a8b2"), CFG_SECRET_PLAIN);
+	cr_expect_eq(cfg_secret_kind_of("MD5A8B2C9E2F6D1A4E1B86B6DBCF1A6E4F3"), CFG_SECRET_PLAIN);
+	cr_expect_eq(cfg_secret_kind_of("plain"), CFG_SECRET_PLAIN);
+	cr_expect(cfg_secret_well_formed(SCRAM_OK));
+	cr_expect(cfg_secret_well_formed(MD5_OK));
+	cr_expect(cfg_secret_well_formed("plain"));
+	cr_expect_not(cfg_secret_well_formed("SCRAM-SHA-256$4096:c2FsdA=="));
+	cr_expect_not(cfg_secret_well_formed("SCRAM-SHA-256$0:c2FsdA==$a:b"));
+}
