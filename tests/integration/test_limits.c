@@ -81,8 +81,8 @@ static int run_all_sampling(PGconn **c, const char *const *sql, int n, PGconn *a
 				continue;
 			PGresult *r;
 			while ((r = PQgetResult(c[i]))) {
-				cr_expect_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: client %d: %s",
-				             what, i, PQresultErrorMessage(r));
+				cr_expect_eq(PQresultStatus(r), PGRES_TUPLES_OK,
+				             "%s: client %d: %s", what, i, PQresultErrorMessage(r));
 				PQclear(r);
 			}
 			done[i] = true;
@@ -254,7 +254,8 @@ IT_TEST(limits, reserve_pool_opens_only_after_reserve_pool_timeout)
 	         "auth = { type = \"trust\"; file = \"users.txt\"; };\n"
 	         "pool = { mode = \"transaction\"; size = 2; reserve_pool_size = 1;\n"
 	         "         reserve_pool_timeout = \"1s\"; query_wait_timeout = \"30s\"; };\n"
-	         "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n");
+	         "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } "
+	         ");\n");
 	it_pglane_start_with_users(conf, LIMITS_USERS);
 	PGconn *admin = it_connect_admin();
 	PGconn *c[3];
