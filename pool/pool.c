@@ -274,6 +274,13 @@ static void set_held(struct pool *p, enum pool_held h)
 	p->held_by = h;
 }
 
+/* When the first waiting client of `p` began to wait (it has one). */
+static int64_t first_wait_ms(const struct pool *p)
+{
+	return pool_container_of(pool_list_first(&p->waiting), struct pool_client, link)
+	        ->wait_start_ms;
+}
+
 /* The number of servers `p` may have now: its size, plus reserve_pool_size when its first
  * waiting client has waited reserve_pool_timeout (0 turns the reserve off, as in PgBouncer). */
 static int pool_limit(const struct pool *p, int64_t now_ms)
@@ -282,9 +289,7 @@ static int pool_limit(const struct pool *p, int64_t now_ms)
 	if (pc->reserve_pool_size <= 0 || pc->reserve_pool_timeout_ms <= 0 ||
 	    pool_list_empty(&p->waiting))
 		return pc->size;
-	const struct pool_client *c =
-	        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
-	if (now_ms - c->wait_start_ms < pc->reserve_pool_timeout_ms)
+	if (now_ms - first_wait_ms(p) < pc->reserve_pool_timeout_ms)
 		return pc->size;
 	return pc->size + pc->reserve_pool_size;
 }
@@ -353,14 +358,12 @@ void pool_fill(struct pool *p, int64_t now_ms)
 			held = why;
 			break;
 		}
-		if (pool_server_count(p) >= lane_size(p))
-			log_info(
+		if (pool_server_count(p) >= lane_size(p)) /* PgBouncer warns here too */
+			log_warning(
 			        "%s@%s lane %s: taking a server from the reserve pool (a client "
 			        "waited %lld ms)",
 			        p->user->name, p->db->name, cfg_lane_name(p->lane),
-			        (long long)(now_ms - pool_container_of(pool_list_first(&p->waiting),
-			                                               struct pool_client, link)
-			                                     ->wait_start_ms));
+			        (long long)(now_ms - first_wait_ms(p)));
 		if (!launch(p))
 			break; /* could not even start one */
 	}
