@@ -102,3 +102,43 @@ IT_TEST(cli, run_with_bad_file_fails)
 	cr_expect(rc > 0 && rc != 127, "pglane with a missing file exited %d:\n%s", rc, out);
 	free(out);
 }
+
+/* The pglane.conf of README's "Coming from PgBouncer" (its files put in a temp dir) passes
+ * --check, and says what its pgbouncer.ini beside it says. */
+IT_TEST(cli, readme_pgbouncer_equivalent_is_valid)
+{
+	const char *pgsh = getenv("PGLANE_TEST_PGSH");
+	char readme[1024];
+	if (pgsh && strrchr(pgsh, '/'))
+		snprintf(readme, sizeof readme, "%.*s/../README.md",
+		         (int)(strrchr(pgsh, '/') - pgsh), pgsh);
+	else
+		snprintf(readme, sizeof readme, "README.md");
+	char dir[512];
+	it_mkdtemp(dir, sizeof dir);
+	char *out = NULL;
+	int rc =
+	        it_sh(10, &out,
+	              "awk '/^# pglane.conf$/{f=1} f&&/^```/{exit} f' '%s' |"
+	              " sed 's#/etc/pglane/#%s/#g; s#/var/run/postgresql#%s#' > '%s/pglane.conf' &&"
+	              " grep -q unix_socket_dir '%s/pglane.conf' &&"
+	              " touch '%s/server.key' '%s/server.crt' &&"
+	              " echo '\"pgbouncer\" \"pw\"' > '%s/userlist.txt' &&"
+	              " '%s' --check -c '%s/pglane.conf'",
+	              readme, dir, dir, dir, dir, dir, dir, dir, it_pglane_bin(), dir);
+	cr_expect_eq(rc, 0, "README's pglane.conf (%s) does not pass --check:\n%s", readme, out);
+	static const char *const want[] = {"max_db_connections = 60;",
+	                                   "max_db_connections = 80;",
+	                                   "reserve_pool_timeout = \"3s\";",
+	                                   "server_round_robin = true;",
+	                                   "auth_user = \"pgbouncer\";",
+	                                   "unix_socket_mode = \"0770\";",
+	                                   "name = \"batch\";",
+	                                   "statement_timeout = \"10s\";",
+	                                   "method = \"peer\";",
+	                                   "connect_query = \"SELECT rpt.on_connect()\";"};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		cr_expect(out && strstr(out, want[i]), "--check does not show %s:\n%s", want[i],
+		          out);
+	free(out);
+}
