@@ -258,6 +258,13 @@ void proxy_client_welcome(struct proxy_client *c);
 /* Free the clients closed during this iteration. */
 void proxy_client_reap(void);
 
+/* ---- proxy/startup.c ---- */
+struct proto_startup;
+/* The start-up parameters of `s` other than user and database: settings of the client's
+ * session, or ignored when listed in its database's ignore_startup_parameters. False when the
+ * client was closed (an unsupported or malformed one, out of memory). */
+bool proxy_startup_take(struct proxy_client *c, const struct proto_startup *s);
+
 /* ---- proxy/login.c ---- */
 /* The client's socket is readable during login. */
 void proxy_login_read(struct proxy_client *c);
