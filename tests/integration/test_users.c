@@ -19,7 +19,7 @@ TestSuite(users, .fini = it_pglane_fini, .timeout = 90);
 
 /* pglane in transaction mode, database postgres (oltp lane only), `pool` keys in the pool
  * group and the `users` list as given. */
-static void start_users(const char *pool, const char *users)
+static struct it_pglane *start_users(const char *pool, const char *users)
 {
 	char conf[2048];
 	snprintf(conf, sizeof conf,
@@ -28,7 +28,7 @@ static void start_users(const char *pool, const char *users)
 	         "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n"
 	         "users = ( %s );\n",
 	         pool, users);
-	it_pglane_start_with_users(conf, USERS_FILE);
+	return it_pglane_start_with_users(conf, USERS_FILE);
 }
 
 static PGconn *scram(void)
@@ -175,4 +175,55 @@ IT_TEST(users, pool_size_per_user)
 		PQfinish(b[i]);
 	}
 	PQfinish(admin);
+}
+
+/* RELOAD applies a changed `users` entry to the pools already open: a connected client of that
+ * user runs its next statement with the new statement_timeout; an entry added by the reload
+ * reaches its user's pool too; SHOW CONFIG shows both. */
+IT_TEST(users, reload_changes_a_users_settings)
+{
+	struct it_pglane *p =
+	        start_users("size = 2;", "{ name = \"scram_user\"; statement_timeout = \"10s\"; }");
+	PGconn *a = scram(), *b = md5();
+	char *v = it_query_str(a, "SELECT pg_sleep(0.6)::text");
+	free(v);
+	v = it_query_str(b, "SELECT pg_sleep(0.6)::text");
+	free(v);
+
+	char *conf = it_file_read(p->conf_path);
+	cr_assert_not_null(conf);
+	const char *from = "statement_timeout = \"10s\"; }";
+	char *at = strstr(conf, from);
+	cr_assert_not_null(at, "%s", conf);
+	char next[4096];
+	snprintf(next, sizeof next,
+	         "%.*sstatement_timeout = \"300ms\"; },\n"
+	         "  { name = \"md5_user\"; statement_timeout = \"400ms\"; }%s",
+	         (int)(at - conf), conf, at + strlen(from));
+	free(conf);
+	it_file_write(p->conf_path, next);
+	PGconn *console = adminq_connect("admin");
+	PGresult *r = PQexec(console, "RELOAD");
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "RELOAD: %s", PQresultErrorMessage(r));
+	PQclear(r);
+
+	PGconn *who[2] = {a, b};
+	for (int i = 0; i < 2; i++) {
+		int64_t t0 = it_now_ms();
+		char msg[256];
+		const char *st = it_exec_error(who[i], "SELECT pg_sleep(3)", msg, sizeof msg);
+		int64_t took = it_now_ms() - t0;
+		cr_expect_str_eq(st, "57014", "client %d after RELOAD: %s %s", i, st, msg);
+		cr_expect(took >= 250 && took <= 2000, "client %d cancelled after %lld ms", i,
+		          (long long)took);
+	}
+	r = adminq_show(console, "SHOW CONFIG");
+	int row = adminq_find(r, "key", "users.scram_user.statement_timeout", NULL, NULL);
+	cr_expect(row >= 0 && strcmp(adminq_cell(r, row, "value"), "300ms") == 0,
+	          "SHOW CONFIG: users.scram_user.statement_timeout");
+	cr_expect_geq(adminq_find(r, "key", "users.md5_user.statement_timeout", NULL, NULL), 0);
+	PQclear(r);
+	PQfinish(console);
+	PQfinish(a);
+	PQfinish(b);
 }
