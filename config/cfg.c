@@ -202,6 +202,16 @@ struct cfg *cfg_defaults_new(void)
 	c->admin.http_port = 0;
 	c->log.format = CFG_LOG_TEXT;
 	c->log.level = CFG_LOG_INFO;
+	c->log.file = strdup("");
+	c->log.syslog_ident = strdup("pglane");
+	c->log.syslog_facility = strdup("daemon");
+	c->log.connections = true;
+	c->log.disconnections = true;
+	c->log.pooler_errors = true;
+	c->log.stats = true;
+	c->log.stats_period_ms = 60 * 1000;
+	c->admin.suspend_timeout_ms = 10 * 1000;
+	c->admin.shutdown_timeout_ms = 0;
 	c->monitor.interval_ms = 2000;
 	c->monitor.user = strdup("");
 	c->monitor.password = strdup("");
@@ -211,7 +221,8 @@ struct cfg *cfg_defaults_new(void)
 	c->server_tls.key = strdup("");
 	c->server_tls.protocols = strdup("secure");
 	c->server_tls.ciphers = strdup("default");
-	ok = ok && c->listen.tls.protocols && c->listen.tls.ciphers && c->listen.unix_socket_dir &&
+	ok = ok && c->log.file && c->log.syslog_ident && c->log.syslog_facility &&
+	     c->listen.tls.protocols && c->listen.tls.ciphers && c->listen.unix_socket_dir &&
 	     c->listen.unix_socket_group && c->auth.auth_user && c->auth.auth_query &&
 	     c->auth.auth_dbname && c->server_tls.protocols && c->server_tls.ciphers &&
 	     c->listen.host && c->listen.tls.cert && c->listen.tls.key && c->listen.tls.ca &&
@@ -238,6 +249,9 @@ void cfg_free(struct cfg *c)
 	free(c->listen.unix_socket_dir);
 	free(c->listen.unix_socket_group);
 	free(c->auth.file);
+	free(c->log.file);
+	free(c->log.syslog_ident);
+	free(c->log.syslog_facility);
 	free(c->auth.auth_user);
 	free(c->auth.auth_query);
 	free(c->auth.auth_dbname);

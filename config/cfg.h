@@ -203,10 +203,28 @@ struct cfg {
 		char **stats_users;
 		size_t nstats_users;
 		int http_port;
+		/* How long SUSPEND waits for buffers to drain, and the deadline of the waiting
+		 * shutdowns (SHUTDOWN WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS, SIGINT, SIGTERM): past it
+		 * pglane exits as SIGQUIT would. 0 = none (PgBouncer's). */
+		int64_t suspend_timeout_ms;  /* 10 s */
+		int64_t shutdown_timeout_ms; /* 0 */
 	} admin;
 	struct {
 		enum cfg_log_format format;
 		enum cfg_log_level level;
+		/* PgBouncer's logfile (reopened on SIGHUP or RELOAD, for logrotate; "" = stderr
+		 * only), syslog with its ident and facility, the log_connections /
+		 * log_disconnections / log_pooler_errors switches, and log_stats: a line per
+		 * stats_period with the averages of that period (which SHOW STATS also gives). */
+		char *file; /* owned; absolute (relative to the config file) */
+		bool syslog;
+		char *syslog_ident;    /* owned; "pglane" */
+		char *syslog_facility; /* owned; "daemon", "user", "local0".."local7" */
+		bool connections;
+		bool disconnections;
+		bool pooler_errors;
+		bool stats;
+		int64_t stats_period_ms; /* 60 s */
 	} log;
 	struct cfg_pool pool;
 	struct cfg_database *databases; /* owned; at least one (built-in "*" when none given) */

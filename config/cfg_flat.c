@@ -446,9 +446,20 @@ static bool flatten(const struct cfg *c, struct cfg_kvs *out, bool reveal)
 	add_strv(&f, "admin.", "users", c->admin.users, c->admin.nusers);
 	add_strv(&f, "admin.", "stats_users", c->admin.stats_users, c->admin.nstats_users);
 	add_int(&f, "admin.", "http_port", c->admin.http_port);
+	add_duration(&f, "admin.", "suspend_timeout", c->admin.suspend_timeout_ms);
+	add_duration(&f, "admin.", "shutdown_timeout", c->admin.shutdown_timeout_ms);
 
 	add_str(&f, "log.", "format", cfg_log_format_names[c->log.format]);
 	add_str(&f, "log.", "level", cfg_log_level_names[c->log.level]);
+	add_str(&f, "log.", "file", c->log.file);
+	add_bool(&f, "log.", "syslog", c->log.syslog);
+	add_str(&f, "log.", "syslog_ident", c->log.syslog_ident);
+	add_str(&f, "log.", "syslog_facility", c->log.syslog_facility);
+	add_bool(&f, "log.", "connections", c->log.connections);
+	add_bool(&f, "log.", "disconnections", c->log.disconnections);
+	add_bool(&f, "log.", "pooler_errors", c->log.pooler_errors);
+	add_bool(&f, "log.", "stats", c->log.stats);
+	add_duration(&f, "log.", "stats_period", c->log.stats_period_ms);
 
 	add_pool(&f, "pool.", &c->pool, FLAT_DB_CAPS | FLAT_USER_CAPS);
 

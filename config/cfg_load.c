@@ -249,9 +249,62 @@ static void parse_admin(struct cfg_loader *L, const config_setting_t *g)
 			                   &c->admin.nstats_users);
 		else if (strcmp(name, "http_port") == 0)
 			(void)cfg_get_int(L, s, key, 0, 65535, &c->admin.http_port);
+		else if (strcmp(name, "suspend_timeout") == 0)
+			(void)cfg_get_duration(L, s, key, &c->admin.suspend_timeout_ms);
+		else if (strcmp(name, "shutdown_timeout") == 0)
+			(void)cfg_get_duration(L, s, key, &c->admin.shutdown_timeout_ms);
 		else
 			cfg_err_at(L, s, key, "unknown key");
 	}
+}
+
+/* syslog facilities by name, as PgBouncer's syslog_facility. */
+static const char *const syslog_facilities[] = {"auth",   "authpriv", "daemon", "user",
+                                                "local0", "local1",   "local2", "local3",
+                                                "local4", "local5",   "local6", "local7"};
+
+/* The log keys besides format and level; false when `name` is none of them. */
+static bool log_key(struct cfg_loader *L, const config_setting_t *s, const char *name,
+                    const char *key)
+{
+	struct cfg *c = L->c;
+	static const struct {
+		const char *name;
+		size_t off;
+	} switches[] = {
+	        {"syslog", offsetof(struct cfg, log.syslog)},
+	        {"connections", offsetof(struct cfg, log.connections)},
+	        {"disconnections", offsetof(struct cfg, log.disconnections)},
+	        {"pooler_errors", offsetof(struct cfg, log.pooler_errors)},
+	        {"stats", offsetof(struct cfg, log.stats)},
+	};
+	for (size_t i = 0; i < NELEMS(switches); i++) {
+		if (strcmp(name, switches[i].name) == 0) {
+			(void)cfg_get_bool(L, s, key,
+			                   (bool *)(void *)((char *)c + switches[i].off));
+			return true;
+		}
+	}
+	int v;
+	if (strcmp(name, "file") == 0) {
+		(void)cfg_get_string(L, s, key, CFG_STR_ANY, &c->log.file);
+	} else if (strcmp(name, "syslog_ident") == 0) {
+		(void)cfg_get_string(L, s, key, CFG_STR_NONEMPTY, &c->log.syslog_ident);
+	} else if (strcmp(name, "syslog_facility") == 0) {
+		if (cfg_get_enum(L, s, key, syslog_facilities, NELEMS(syslog_facilities), &v))
+			(void)cfg_set_str(L, &c->log.syslog_facility, syslog_facilities[v]);
+	} else if (strcmp(name, "stats_period") == 0) {
+		int64_t ms;
+		if (!cfg_get_duration(L, s, key, &ms))
+			return true;
+		if (ms < 1000)
+			cfg_err_at(L, s, key, "must be at least 1s");
+		else
+			c->log.stats_period_ms = ms;
+	} else {
+		return false;
+	}
+	return true;
 }
 
 static void parse_log(struct cfg_loader *L, const config_setting_t *g)
@@ -270,10 +323,11 @@ static void parse_log(struct cfg_loader *L, const config_setting_t *g)
 			if (cfg_get_enum(L, s, key, cfg_log_level_names,
 			                 NELEMS(cfg_log_level_names), &v))
 				L->c->log.level = (enum cfg_log_level)v;
-		} else {
+		} else if (!log_key(L, s, name, key)) {
 			cfg_err_at(L, s, key, "unknown key");
 		}
 	}
+	cfg_path_resolve(L, &L->c->log.file);
 }
 
 static void parse_monitor(struct cfg_loader *L, const config_setting_t *g)

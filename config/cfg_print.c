@@ -344,11 +344,22 @@ void cfg_print(const struct cfg *c, FILE *out)
 	key_strv(out, 1, "users", c->admin.users, c->admin.nusers);
 	key_strv(out, 1, "stats_users", c->admin.stats_users, c->admin.nstats_users);
 	key_int(out, 1, "http_port", c->admin.http_port);
+	key_duration(out, 1, "suspend_timeout", c->admin.suspend_timeout_ms);
+	key_duration(out, 1, "shutdown_timeout", c->admin.shutdown_timeout_ms);
 	fputs("};\n", out);
 
 	fputs("log = {\n", out);
 	key_str(out, 1, "format", cfg_log_format_names[c->log.format]);
 	key_str(out, 1, "level", cfg_log_level_names[c->log.level]);
+	key_str(out, 1, "file", c->log.file);
+	key_bool(out, 1, "syslog", c->log.syslog);
+	key_str(out, 1, "syslog_ident", c->log.syslog_ident);
+	key_str(out, 1, "syslog_facility", c->log.syslog_facility);
+	key_bool(out, 1, "connections", c->log.connections);
+	key_bool(out, 1, "disconnections", c->log.disconnections);
+	key_bool(out, 1, "pooler_errors", c->log.pooler_errors);
+	key_bool(out, 1, "stats", c->log.stats);
+	key_duration(out, 1, "stats_period", c->log.stats_period_ms);
 	fputs("};\n", out);
 
 	fputs("pool = {\n", out);

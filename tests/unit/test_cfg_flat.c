@@ -115,8 +115,19 @@ FTEST(defaults_flatten_key_by_key_in_order)
 	        {"admin.users", "admin"},
 	        {"admin.stats_users", ""},
 	        {"admin.http_port", "0"},
+	        {"admin.suspend_timeout", "10s"},
+	        {"admin.shutdown_timeout", "0"},
 	        {"log.format", "text"},
 	        {"log.level", "info"},
+	        {"log.file", ""},
+	        {"log.syslog", "false"},
+	        {"log.syslog_ident", "pglane"},
+	        {"log.syslog_facility", "daemon"},
+	        {"log.connections", "true"},
+	        {"log.disconnections", "true"},
+	        {"log.pooler_errors", "true"},
+	        {"log.stats", "true"},
+	        {"log.stats_period", "1min"},
 	};
 	static const struct pair db[] = {
 	        {"databases.*.host", "127.0.0.1"},
@@ -249,9 +260,9 @@ FTEST(full_file_flattens_every_key)
 	struct cfg *c = load(full_conf);
 	struct cfg_kvs kv = {0};
 	cr_assert(cfg_flatten(c, &kv));
-	/* 22 + pool (27 + 4 caps) + app (14 + oltp 27 + olap 30) + * (14 + 27) + 3 routes + 2 hba
+	/* 33 + pool (27 + 4 caps) + app (14 + oltp 27 + olap 30) + * (14 + 27) + 3 routes + 2 hba
 	 * + 3 monitor + 6 server_tls */
-	cr_expect_eq(kv.n, 22 + 31 + 71 + 41 + 3 + 2 + 3 + 6, "got %zu keys", kv.n);
+	cr_expect_eq(kv.n, 33 + 31 + 71 + 41 + 3 + 2 + 3 + 6, "got %zu keys", kv.n);
 
 	char crt[400], users[400], root[400], app_root[400], client_crt[400], client_key[400];
 	snprintf(crt, sizeof(crt), "%s/server.crt", cfgt_rdir);
@@ -329,13 +340,13 @@ FTEST(full_file_flattens_every_key)
 	}
 	/* the order: sections as cfg_print writes them, lanes inside their database */
 	cr_expect_str_eq(kv.v[0].key, "listen.host");
-	cr_expect_str_eq(kv.v[22].key, "pool.mode");
-	cr_expect_str_eq(kv.v[53].key, "databases.app.host");
-	cr_expect_str_eq(kv.v[59].key, "databases.app.sslmode");
-	cr_expect_str_eq(kv.v[60].key, "databases.app.sslrootcert");
-	cr_expect_str_eq(kv.v[67].key, "databases.app.oltp.mode");
-	cr_expect_str_eq(kv.v[94].key, "databases.app.olap.mode");
-	cr_expect_str_eq(kv.v[124].key, "databases.*.host");
+	cr_expect_str_eq(kv.v[33].key, "pool.mode");
+	cr_expect_str_eq(kv.v[64].key, "databases.app.host");
+	cr_expect_str_eq(kv.v[70].key, "databases.app.sslmode");
+	cr_expect_str_eq(kv.v[71].key, "databases.app.sslrootcert");
+	cr_expect_str_eq(kv.v[78].key, "databases.app.oltp.mode");
+	cr_expect_str_eq(kv.v[105].key, "databases.app.olap.mode");
+	cr_expect_str_eq(kv.v[135].key, "databases.*.host");
 	cr_expect_str_eq(kv.v[kv.n - 14].key, "routes[0]");
 	cr_expect_str_eq(kv.v[kv.n - 7].key, "monitor.password");
 	cr_expect_str_eq(kv.v[kv.n - 6].key, "server_tls.sslmode");

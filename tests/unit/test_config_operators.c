@@ -264,3 +264,41 @@ CTEST(a_user_change_is_a_diff_line)
 	cfg_free(a);
 	cfg_free(b);
 }
+
+CTEST(log_and_admin_keys_of_pgbouncer)
+{
+	struct cfg *c =
+	        must_load("log = { file = \"pglane.log\"; syslog = true; syslog_ident = \"pgb\";\n"
+	                  "  syslog_facility = \"local3\"; connections = false;\n"
+	                  "  disconnections = false; pooler_errors = false; stats = false;\n"
+	                  "  stats_period = \"15s\"; };\n"
+	                  "admin = { suspend_timeout = \"3s\"; shutdown_timeout = \"2min\"; };\n");
+	char want[400];
+	snprintf(want, sizeof(want), "%s/pglane.log", cfgt_rdir);
+	cr_expect_str_eq(c->log.file, want, "relative to the config file");
+	cr_expect(c->log.syslog && !c->log.connections && !c->log.disconnections &&
+	          !c->log.pooler_errors && !c->log.stats);
+	cr_expect_str_eq(c->log.syslog_ident, "pgb");
+	cr_expect_str_eq(c->log.syslog_facility, "local3");
+	cr_expect_eq(c->log.stats_period_ms, 15000);
+	cr_expect_eq(c->admin.suspend_timeout_ms, 3000);
+	cr_expect_eq(c->admin.shutdown_timeout_ms, 120000);
+	struct cfg *d = must_load("");
+	cr_expect_str_eq(d->log.file, "");
+	cr_expect(d->log.connections && d->log.disconnections && d->log.pooler_errors &&
+	          d->log.stats && !d->log.syslog);
+	cr_expect_eq(d->log.stats_period_ms, 60000);
+	char **lines = NULL;
+	size_t n = cfg_diff(d, c, &lines);
+	cr_expect_eq(n, 11, "one diff line per changed key");
+	cfg_lines_free(lines, n);
+	cr_expect(!cfg_needs_restart(d, c, NULL, 0), "log and admin timeouts change on RELOAD");
+	cfg_free(c);
+	cfg_free(d);
+	must_fail("log = { syslog_facility = \"kern\"; };\n",
+	          "1: log.syslog_facility: must be \"auth\", \"authpriv\", \"daemon\", \"user\", "
+	          "\"local0\", \"local1\", \"local2\", \"local3\", \"local4\", \"local5\", "
+	          "\"local6\" or \"local7\" (got \"kern\")");
+	must_fail("log = { stats_period = \"500ms\"; };\n",
+	          "1: log.stats_period: must be at least 1s");
+}
