@@ -43,14 +43,27 @@ struct admin_ops {
 	void (*servers)(admin_conn_emit emit, void *arg);
 	/* Controls: `db` NULL means every database. False with a message when refused. */
 	bool (*pause)(const char *db, char *err, size_t cap);
-	/* Has every server of `db` (NULL: all) gone back to the pool since PAUSE? */
-	bool (*paused_done)(const char *db);
+	/* Is the wait of a pending command (ADMIN_PENDING_*) on `db` (NULL: all) over? */
+	bool (*pending_done)(char kind, const char *db);
 	bool (*resume)(const char *db, char *err, size_t cap);
 	bool (*kill)(const char *db, char *err, size_t cap);
 	bool (*reconnect)(const char *db, char *err, size_t cap);
 	bool (*reload)(char *err, size_t cap);
-	void (*shutdown)(void);
+	/* mode: 0 now, 1 WAIT_FOR_SERVERS, 2 WAIT_FOR_CLIENTS */
+	void (*shutdown)(int mode);
+	bool (*kill_client)(uint32_t id, char *err, size_t cap);
+	/* DISABLE (on) / ENABLE (off) a database */
+	bool (*disable)(const char *db, bool on, char *err, size_t cap);
+	bool (*suspend)(char *err, size_t cap);
+	bool (*wait_close)(const char *db, char *err, size_t cap);
+	/* SET key = value */
+	bool (*set)(const char *key, const char *value, char *err, size_t cap);
 };
+
+/* What a pending command waits for. */
+#define ADMIN_PENDING_PAUSE      'P' /* servers of the database released */
+#define ADMIN_PENDING_SUSPEND    'S' /* every server released (or admin.suspend_timeout) */
+#define ADMIN_PENDING_WAIT_CLOSE 'W' /* servers asked to close (RECONNECT, RELOAD) closed */
 
 /* Set the process callbacks (once). */
 void admin_setup(const struct admin_ops *ops);

@@ -27,6 +27,7 @@ struct admin_result {
 	char message[512];   /* the error */
 	bool pending;        /* the answer comes later (PAUSE waits for servers) */
 	char pending_db[64]; /* ... of this database ("" = all) */
+	char pending_kind;   /* ADMIN_PENDING_* (admin/console.h) */
 };
 
 void admin_result_init(struct admin_result *r);

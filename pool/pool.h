@@ -80,6 +80,7 @@ struct pool_db {
 	char name[CFG_NAME_MAX];        /* as the client asked */
 	const struct cfg_database *cfg; /* borrowed from the current config */
 	bool paused;
+	bool disabled;                /* DISABLE: new clients are refused (ENABLE lifts it) */
 	struct pool_catalog *catalog; /* owned: its servers' settings, NULL until read */
 	int n_servers; /* server connections of every user and lane, any state (max_db_connections)
 	                */

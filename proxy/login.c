@@ -165,6 +165,12 @@ static void login_done(struct proxy_client *c)
 		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_CATALOG, msg);
 		return;
 	}
+	if (p->db->disabled) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "database does not allow connections: %s", l->database);
+		proxy_client_fatal(c, PROTO_SQLSTATE_CANNOT_CONNECT, msg);
+		return;
+	}
 	const char *cap = pool_client_cap_reached(p);
 	if (cap) {
 		char msg[96];

@@ -738,7 +738,7 @@ IT_TEST(admin, garbage_simple_protocol)
 	expect_console_error(a, "SHOW NOTHING", "42601");
 	expect_console_error(a, "SHOW POOLS EXTRA", "42601");
 	expect_console_error(a, "SHOW \"POOLS", "42601");
-	expect_console_error(a, "KILL", "42601");
+	expect_console_error(a, "KILL a b", "42601");
 	expect_console_error(a, "PAUSE a b", "42601");
 	expect_console_error(a, "RELOAD now", "42601");
 	expect_console_error(a, "SHUTDOWN now please", "42601");
