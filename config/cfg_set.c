@@ -69,8 +69,8 @@ static config_setting_t *named_elem(config_setting_t *root, const char *list, co
 	return NULL;
 }
 
-static bool set_leaf(config_setting_t *g, const char *name, const char *value, int type,
-                     char *why, size_t cap)
+static bool set_leaf(config_setting_t *g, const char *name, const char *value, int type, char *why,
+                     size_t cap)
 {
 	if (config_setting_get_member(g, name) && !config_setting_remove(g, name)) {
 		snprintf(why, cap, "cannot replace %s", name);

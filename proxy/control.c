@@ -514,9 +514,10 @@ static bool load_config(struct cfg_override *ov, size_t n, struct cfg **out,
 }
 
 /* Make `nc` and `nu` (owned, validated) the running config, as RELOAD does: nobody is
- * disconnected except the clients of removed databases. `what` names the cause in the log. */
-static bool swap_config(struct cfg *nc, struct cfg_userlist *nu, const char *what, char *err,
-                        size_t cap)
+ * disconnected except the clients of removed databases. The log says "`title`: N changes",
+ * then one line per change after `what`: ("reload: pool.size: 2 -> 4"). */
+static bool swap_config(struct cfg *nc, struct cfg_userlist *nu, const char *title,
+                        const char *what, char *err, size_t cap)
 {
 	char **lines = NULL;
 	size_t n = cfg_diff(proxy.cfg, nc, &lines);
@@ -526,7 +527,7 @@ static bool swap_config(struct cfg *nc, struct cfg_userlist *nu, const char *wha
 		cfg_free(nc);
 		return false;
 	}
-	log_info("%s: %zu change%s", what, n, n == 1 ? "" : "s");
+	log_info("%s: %zu change%s", title, n, n == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++)
 		log_info("%s: %s", what, lines[i]);
 	cfg_lines_free(lines, n);
@@ -587,7 +588,7 @@ bool proxy_reload(char *err, size_t cap)
 	noverrides = 0;
 	char title[512];
 	snprintf(title, sizeof(title), "reload of %s", proxy.cfg->path);
-	return swap_config(nc, nu, title, err, cap);
+	return swap_config(nc, nu, title, "reload", err, cap);
 }
 
 /* SET key = value: the file plus every SET since it was read plus this one, validated as
@@ -623,7 +624,7 @@ static bool do_set(const char *key, const char *value, char *err, size_t cap)
 	}
 	char title[200];
 	snprintf(title, sizeof(title), "SET %s", key);
-	if (!swap_config(nc, nu, title, err, cap))
+	if (!swap_config(nc, nu, title, "SET", err, cap))
 		return false;
 	memcpy(overrides, ov, sizeof(ov[0]) * (n + 1));
 	noverrides = n + 1;

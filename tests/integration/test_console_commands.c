@@ -27,7 +27,6 @@ TestSuite(console_commands, .fini = it_pglane_fini, .timeout = 60);
 	"databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; },\n"          \
 	"              { name = \"bench\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n"
 
-
 static void cmd_ok(PGconn *a, const char *sql, const char *tag)
 {
 	PGresult *r = PQexec(a, sql);
@@ -82,8 +81,7 @@ static long long client_id(PGconn *a, PGconn *c)
 static PGconn *try_connect(const char *db, char *err, size_t n)
 {
 	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, db,
-	            NULL);
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, db, NULL);
 	PGconn *c = it_connect_try(ci);
 	snprintf(err, n, "%s", PQerrorMessage(c));
 	return c;
@@ -173,8 +171,7 @@ IT_TEST(console_commands, disable_refuses_new_clients_enable_lets_them_in)
 	char err[512];
 	PGconn *n = try_connect("postgres", err, sizeof err);
 	cr_expect_neq(PQstatus(n), CONNECTION_OK, "a new client of a disabled database got in");
-	cr_expect(strstr(err, "database does not allow connections: postgres") != NULL, "%s",
-	          err);
+	cr_expect(strstr(err, "database does not allow connections: postgres") != NULL, "%s", err);
 	PQfinish(n);
 	n = try_connect("bench", err, sizeof err);
 	cr_expect_eq(PQstatus(n), CONNECTION_OK, "another database was refused: %s", err);
@@ -201,8 +198,8 @@ IT_TEST(console_commands, kill_without_database_closes_everyone)
 	cmd_ok(a, "KILL", "KILL");
 	cr_expect(!works(c1));
 	cr_expect(!works(c2));
-	cr_expect_eq(it_wait_backends(NULL, 0, 3000, NULL, "postgres", NULL, NULL, NULL) >= 0,
-	             true, "servers still open after KILL");
+	cr_expect_eq(it_wait_backends(NULL, 0, 3000, NULL, "postgres", NULL, NULL, NULL) >= 0, true,
+	             "servers still open after KILL");
 	cmd_ok(a, "RESUME", "RESUME");
 	PGconn *n = it_connect("postgres", NULL, "bench");
 	cr_expect(works(n), "no service after KILL and RESUME");
@@ -282,8 +279,7 @@ IT_TEST(console_commands, suspend_holds_until_resume)
 	cmd_ok(a, "RESUME", "RESUME");
 	expect_done(c, 3000, "a query after RESUME");
 	st = it_connect_poll(n, st, 3000);
-	cr_expect_eq(st, PGRES_POLLING_OK, "the waiting login after RESUME: %s",
-	             PQerrorMessage(n));
+	cr_expect_eq(st, PGRES_POLLING_OK, "the waiting login after RESUME: %s", PQerrorMessage(n));
 	PQfinish(n);
 	PQfinish(c);
 	PQfinish(a);
