@@ -121,3 +121,4 @@ bool proxy_startup_take(struct proxy_client *c, const struct proto_startup *s)
 	}
 	return true;
 }
+
