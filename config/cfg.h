@@ -318,6 +318,11 @@ __attribute__((warn_unused_result)) struct cfg *cfg_load_with_overrides(const ch
                                                                         size_t n,
                                                                         struct cfg_errors *errs);
 
+/* A PgBouncer setting name in o->key ("default_pool_size", "query_timeout", "log_stats")
+ * becomes its pglane key ("pool.size", ...), and a plain number of seconds for a duration
+ * becomes milliseconds; true when o->key was such a name (nothing changed otherwise). */
+bool cfg_override_from_pgbouncer(struct cfg_override *o);
+
 /* ---- config/cfg_flat.c: flat key/value view, reload diff, restart check ---- */
 struct cfg_kv {
 	char *key;   /* owned: "listen.port", "databases.app.oltp.size", "routes[0]" */

@@ -191,3 +191,84 @@ struct cfg *cfg_load_with_overrides(const char *path, struct cfg_override *ov, s
 		*errs = first;
 	return NULL;
 }
+
+/* PgBouncer's names of settings that have one pglane key; `seconds`: PgBouncer gives a plain
+ * number of seconds (pglane's plain numbers are milliseconds). */
+static const struct {
+	const char *pgbouncer;
+	const char *key;
+	bool seconds;
+} aliases[] = {
+        {"listen_addr", "listen.host", false},
+        {"listen_port", "listen.port", false},
+        {"max_client_conn", "listen.max_client_conn", false},
+        {"unix_socket_dir", "listen.unix_socket_dir", false},
+        {"auth_type", "auth.type", false},
+        {"auth_file", "auth.file", false},
+        {"auth_user", "auth.auth_user", false},
+        {"auth_query", "auth.auth_query", false},
+        {"auth_dbname", "auth.auth_dbname", false},
+        {"suspend_timeout", "admin.suspend_timeout", true},
+        {"shutdown_timeout", "admin.shutdown_timeout", true},
+        {"logfile", "log.file", false},
+        {"syslog", "log.syslog", false},
+        {"syslog_ident", "log.syslog_ident", false},
+        {"syslog_facility", "log.syslog_facility", false},
+        {"log_connections", "log.connections", false},
+        {"log_disconnections", "log.disconnections", false},
+        {"log_pooler_errors", "log.pooler_errors", false},
+        {"log_stats", "log.stats", false},
+        {"stats_period", "log.stats_period", true},
+        {"pool_mode", "pool.mode", false},
+        {"default_pool_size", "pool.size", false},
+        {"min_pool_size", "pool.min_size", false},
+        {"reserve_pool_size", "pool.reserve_pool_size", false},
+        {"reserve_pool_timeout", "pool.reserve_pool_timeout", true},
+        {"max_prepared_statements", "pool.max_prepared_statements", false},
+        {"max_db_connections", "pool.max_db_connections", false},
+        {"max_user_connections", "pool.max_user_connections", false},
+        {"max_db_client_connections", "pool.max_db_client_connections", false},
+        {"max_user_client_connections", "pool.max_user_client_connections", false},
+        {"server_reset_query", "pool.server_reset_query", false},
+        {"server_reset_query_always", "pool.server_reset_query_always", false},
+        {"server_check_query", "pool.server_check_query", false},
+        {"server_check_delay", "pool.server_check_delay", true},
+        {"server_round_robin", "pool.server_round_robin", false},
+        {"server_lifetime", "pool.server_lifetime", true},
+        {"server_idle_timeout", "pool.server_idle_timeout", true},
+        {"server_connect_timeout", "pool.server_connect_timeout", true},
+        {"server_login_retry", "pool.server_login_retry", true},
+        {"query_timeout", "pool.statement_timeout", true},
+        {"query_wait_timeout", "pool.query_wait_timeout", true},
+        {"query_wait_notify", "pool.query_wait_notify", true},
+        {"cancel_wait_timeout", "pool.cancel_wait_timeout", true},
+        {"client_idle_timeout", "pool.client_idle_timeout", true},
+        {"client_login_timeout", "pool.client_login_timeout", true},
+        {"idle_transaction_timeout", "pool.idle_in_transaction_timeout", true},
+        {"transaction_timeout", "pool.transaction_timeout", true},
+        {"server_tls_sslmode", "server_tls.sslmode", false},
+        {"server_tls_ca_file", "server_tls.ca", false},
+        {"server_tls_cert_file", "server_tls.cert", false},
+        {"server_tls_key_file", "server_tls.key", false},
+        {"server_tls_protocols", "server_tls.protocols", false},
+        {"server_tls_ciphers", "server_tls.ciphers", false},
+        {"client_tls_sslmode", "listen.tls.mode", false},
+        {"client_tls_ca_file", "listen.tls.ca", false},
+        {"client_tls_cert_file", "listen.tls.cert", false},
+        {"client_tls_key_file", "listen.tls.key", false},
+};
+
+bool cfg_override_from_pgbouncer(struct cfg_override *o)
+{
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+		if (strcasecmp(o->key, aliases[i].pgbouncer) != 0)
+			continue;
+		snprintf(o->key, sizeof(o->key), "%s", aliases[i].key);
+		char *end = NULL;
+		double v = aliases[i].seconds && o->value[0] ? strtod(o->value, &end) : 0;
+		if (end && *end == '\0' && v >= 0 && v < 1e9)
+			snprintf(o->value, sizeof(o->value), "%lld", (long long)(v * 1000 + 0.5));
+		return true;
+	}
+	return false;
+}

@@ -593,10 +593,19 @@ bool proxy_reload(char *err, size_t cap)
 
 /* SET key = value: the file plus every SET since it was read plus this one, validated as
  * RELOAD validates, then swapped in; refused when it needs a restart. */
-static bool do_set(const char *key, const char *value, char *err, size_t cap)
+static bool do_set(const char *name, const char *value, char *err, size_t cap)
 {
 	size_t n = 0;
 	struct cfg_override ov[MAX_OVERRIDES];
+	struct cfg_override o = {.type = 0};
+	if (strlen(name) >= sizeof(o.key) || strlen(value) >= sizeof(o.value)) {
+		snprintf(err, cap, "key or value too long");
+		return false;
+	}
+	snprintf(o.key, sizeof(o.key), "%s", name);
+	snprintf(o.value, sizeof(o.value), "%s", value);
+	bool alias = cfg_override_from_pgbouncer(&o); /* PgBouncer's name: pglane's key */
+	const char *key = o.key;
 	for (size_t i = 0; i < noverrides; i++)
 		if (strcmp(overrides[i].key, key) != 0)
 			ov[n++] = overrides[i]; /* an earlier SET of the same key is replaced */
@@ -604,17 +613,17 @@ static bool do_set(const char *key, const char *value, char *err, size_t cap)
 		snprintf(err, cap, "too many SET values since the last RELOAD (%d)", MAX_OVERRIDES);
 		return false;
 	}
-	if (strlen(key) >= sizeof(ov[n].key) || strlen(value) >= sizeof(ov[n].value)) {
-		snprintf(err, cap, "key or value too long");
-		return false;
-	}
-	snprintf(ov[n].key, sizeof(ov[n].key), "%s", key);
-	snprintf(ov[n].value, sizeof(ov[n].value), "%s", value);
-	ov[n].type = 0;
+	ov[n] = o;
 	struct cfg *nc;
 	struct cfg_userlist *nu;
-	if (!load_config(ov, n + 1, &nc, &nu, err, cap))
+	if (!load_config(ov, n + 1, &nc, &nu, err, cap)) {
+		if (alias) {
+			char tmp[400];
+			snprintf(tmp, sizeof(tmp), "%s", err);
+			snprintf(err, cap, "(pglane's %s = %s) %s", o.key, o.value, tmp);
+		}
 		return false;
+	}
 	char what[256];
 	if (cfg_needs_restart(proxy.cfg, nc, what, sizeof(what))) {
 		snprintf(err, cap, "%s can only be changed with a restart", what);

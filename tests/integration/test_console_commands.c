@@ -424,3 +424,29 @@ IT_TEST(console_commands, set_refuses_bad_values_restart_keys_and_unknown_keys)
 	PQfinish(c);
 	PQfinish(a);
 }
+
+/* PgBouncer's setting names work as its scripts send them: seconds for durations, 0/1. */
+IT_TEST(console_commands, set_takes_pgbouncer_names)
+{
+	it_pglane_start(CONF_TAIL);
+	PGconn *a = adminq_connect("admin");
+	static const struct {
+		const char *sql, *key, *want;
+	} cases[] = {
+	        {"SET default_pool_size = 3", "pool.size", "3"},
+	        {"SET query_timeout = '5'", "pool.statement_timeout", "5s"},
+	        {"SET query_wait_timeout = 0.5", "pool.query_wait_timeout", "500ms"},
+	        {"SET log_stats = 0", "log.stats", "false"},
+	        {"SET pool_mode = session", "pool.mode", "session"},
+	        {"SET max_client_conn = 500", "listen.max_client_conn", "500"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cmd_ok(a, cases[i].sql, "SET");
+		char *v = config_value(a, cases[i].key);
+		cr_expect_str_eq(v, cases[i].want, "after `%s`", cases[i].sql);
+		free(v);
+	}
+	cmd_refused(a, "SET listen_port = 7777", "listen.port can only be changed with a restart");
+	cmd_refused(a, "SET default_pool_size = 0", "pool.size");
+	PQfinish(a);
+}
