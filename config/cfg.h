@@ -311,8 +311,9 @@ struct cfg_override {
 /* The file at `path` as cfg_load reads it, with ov[0..n-1] set in it before it is validated
  * (exactly as RELOAD validates it). The value of the last override is read as an integer, a
  * boolean or a string, whichever the loader accepts (its type is stored); the others keep
- * theirs. NULL with the loader's messages in `errs` (an unknown key is "unknown key"). The
- * file is not written. */
+ * theirs (one still 0 gets the likeliest: an integer when it reads as one, a boolean for
+ * true/false/on/off/yes/no, else a string). NULL with the loader's messages in `errs` (an unknown
+ * key is "unknown key"). The file is not written. */
 __attribute__((warn_unused_result)) struct cfg *cfg_load_with_overrides(const char *path,
                                                                         struct cfg_override *ov,
                                                                         size_t n,

@@ -169,6 +169,13 @@ struct cfg *cfg_load_with_overrides(const char *path, struct cfg_override *ov, s
 	struct cfg_errors first = {0};
 	struct edit e = {ov, n};
 	struct cfg_override *last = &ov[n - 1];
+	for (size_t i = 0; i + 1 < n; i++) {
+		int t[3];
+		if (!ov[i].type) {
+			candidate_types(ov[i].value, t);
+			ov[i].type = t[0]; /* not the last: the likeliest type */
+		}
+	}
 	if (last->type) {
 		return cfg_load_edited(path, errs, apply_all, &e);
 	}
