@@ -1,5 +1,6 @@
 /* admin/console.h — the `pglane` admin database: SHOW commands and controls (PAUSE, RESUME,
- * RELOAD, KILL, RECONNECT, SHUTDOWN) with PgBouncer's names and meanings. Pure: what needs
+ * SUSPEND, DISABLE, ENABLE, RELOAD, SET, KILL, KILL_CLIENT, RECONNECT, WAIT_CLOSE, SHUTDOWN
+ * [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]) with PgBouncer 1.25's names and meanings. Pure: what needs
  * the process (its connections, reloading, shutting down) goes through struct admin_ops,
  * which the proxy provides. */
 #ifndef PGLANE_ADMIN_CONSOLE_H

@@ -1,6 +1,7 @@
 /* proxy/control.c — what the admin console and signals do to the running process: list
- * connections, PAUSE / RESUME / KILL / RECONNECT databases, RELOAD the config (validated
- * first, applied without disconnecting anyone), SHUTDOWN. */
+ * connections, PAUSE / RESUME / KILL / RECONNECT / DISABLE / ENABLE / WAIT_CLOSE databases,
+ * KILL_CLIENT, SUSPEND, RELOAD the config and SET one key (validated first, applied without
+ * disconnecting anyone), SHUTDOWN now or waiting for servers or clients. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -428,8 +429,10 @@ static void shutdown_cb(struct ev_loop *loop, ev_timer *t, int revents)
 void proxy_shutdown_start(enum proxy_shutdown_mode mode)
 {
 	if (ev_is_active(&shutdown_timer)) {
-		if (mode < shutdown_mode)
-			shutdown_mode = mode; /* a firmer SHUTDOWN overrides a waiting one */
+		/* as PgBouncer: another SHUTDOWN (or signal) during a waiting one exits now */
+		if (shutdown_mode != PROXY_SHUTDOWN_NOW)
+			log_info("a second shutdown request while waiting: exiting now");
+		shutdown_mode = PROXY_SHUTDOWN_NOW;
 		return;
 	}
 	shutdown_mode = mode;
@@ -446,6 +449,15 @@ void proxy_shutdown_start(enum proxy_shutdown_mode mode)
 	if (mode == PROXY_SHUTDOWN_SERVERS) {
 		pool_set_pause_all(true);
 		reconnect_servers(NULL, NULL);
+		/* as PgBouncer: the clients waiting for a server are told now */
+		struct pool_list *pos, *tmp;
+		pool_list_foreach_safe(pos, tmp, &proxy.clients)
+		{
+			struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
+			if (c->pc.wait_start_ms && !c->pc.server)
+				proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
+				                   "pglane is shutting down (WAIT_FOR_SERVERS)");
+		}
 	}
 	/* checked from the next iteration on, so that the answer goes out first */
 	ev_timer_init(&shutdown_timer, shutdown_cb, 0.05, 0.05);

@@ -314,9 +314,21 @@ IT_TEST(console_commands, shutdown_wait_for_servers)
 	it_pglane_start(CONF_TAIL);
 	PGconn *a = adminq_connect("admin");
 	PGconn *c = it_connect("postgres", NULL, "postgres");
+	PGconn *c2 = it_connect("postgres", NULL, "postgres");
+	PGconn *w = it_connect("postgres", NULL, "postgres");
 	it_exec_ok(c, "BEGIN");
 	it_exec_ok(c, "SELECT 1");
+	it_exec_ok(c2, "BEGIN");
+	it_exec_ok(c2, "SELECT 1");
+	expect_waits(w, "SELECT 1", 300, "pool of 2 in use");
 	cmd_ok(a, "SHUTDOWN WAIT_FOR_SERVERS", "SHUTDOWN");
+	/* as PgBouncer: a client waiting for a server is disconnected at once */
+	bool to = false;
+	PGresult *r = it_result_wait(w, 2000, &to);
+	cr_expect(!to, "the waiting client still waits");
+	cr_expect(!r || PQresultStatus(r) == PGRES_FATAL_ERROR, "the waiting client was served");
+	PQclear(r);
+	it_exec_ok(c2, "COMMIT");
 	it_sleep_ms(500);
 	cr_assert(it_pglane_alive(), "pglane exited while a server was in use");
 	cr_expect_eq(it_query_ll(c, "SELECT 2"), 2, "the open transaction was cut");
@@ -326,6 +338,23 @@ IT_TEST(console_commands, shutdown_wait_for_servers)
 	PQfinish(n);
 	it_exec_ok(c, "COMMIT");
 	expect_exit(3000, "the server was released");
+	PQfinish(w);
+	PQfinish(c2);
+	PQfinish(c);
+	PQfinish(a);
+}
+
+IT_TEST(console_commands, second_shutdown_exits_now)
+{
+	it_pglane_start(CONF_TAIL);
+	PGconn *a = adminq_connect("admin");
+	PGconn *c = it_connect("postgres", NULL, "postgres");
+	it_exec_ok(c, "SELECT 1");
+	cmd_ok(a, "SHUTDOWN WAIT_FOR_CLIENTS", "SHUTDOWN");
+	it_sleep_ms(300);
+	cr_assert(it_pglane_alive(), "pglane did not wait for its client");
+	cmd_ok(a, "SHUTDOWN WAIT_FOR_CLIENTS", "SHUTDOWN");
+	expect_exit(2000, "a second SHUTDOWN");
 	PQfinish(c);
 	PQfinish(a);
 }

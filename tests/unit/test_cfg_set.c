@@ -10,7 +10,7 @@
 #define BASE                                                                                       \
 	"pool = { size = 4; };\n"                                                                  \
 	"log = { connections = true; };\n"                                                         \
-	"databases = ( { name = \"app\"; host = \"db1\"; olap = { size = 2; }; } );\n"            \
+	"databases = ( { name = \"app\"; host = \"db1\"; olap = { size = 2; }; } );\n"             \
 	"users = ( { name = \"report\"; size = 3; } );\n"
 
 #define STEST(name) Test(cfg_set, name, .init = cfgt_setup, .fini = cfgt_teardown)
@@ -48,8 +48,7 @@ STEST(value_type_follows_what_the_loader_accepts)
 {
 	/* "1" for a boolean (PgBouncer's way), "5s" and 5000 for a duration, a number for a
 	 * string key */
-	struct cfg_override o[] = {ov("log.connections", "0"),
-	                           ov("pool.statement_timeout", "5s"),
+	struct cfg_override o[] = {ov("log.connections", "0"), ov("pool.statement_timeout", "5s"),
 	                           ov("pool.query_wait_timeout", "5000"),
 	                           ov("pool.server_reset_query", "123")};
 	for (size_t i = 1; i <= 4; i++) {
@@ -68,12 +67,13 @@ STEST(value_type_follows_what_the_loader_accepts)
 
 STEST(refusals_carry_the_loaders_message)
 {
-	struct cfg_override bad[] = {ov("pool.size", "abc"), ov("pool.nosuch", "1"),
-	                             ov("nosuch.key", "1"), ov("databases.nosuch.size", "1"),
+	struct cfg_override bad[] = {ov("pool.size", "abc"),       ov("pool.nosuch", "1"),
+	                             ov("nosuch.key", "1"),        ov("databases.nosuch.size", "1"),
 	                             ov("routes[0].lane", "olap"), ov("pool", "1")};
-	static const char *const want[] = {"pool.size: must be an integer", "pool.nosuch: unknown key",
-	                                   "nosuch: unknown key", "no databases entry named",
-	                                   "cannot be changed with SET", "unknown key"};
+	static const char *const want[] = {
+	        "pool.size: must be an integer", "pool.nosuch: unknown key",
+	        "nosuch: unknown key",           "no databases entry named",
+	        "cannot be changed with SET",    "unknown key"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct cfg *c = load(&bad[i], 1);
 		cr_expect_null(c, "%s = %s was accepted", bad[i].key, bad[i].value);
