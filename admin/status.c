@@ -229,7 +229,8 @@ static void server_json(struct admin_buf *b, const struct pool_health *h, const 
 	kstr(b, "error", h->healthy ? "" : (h->error[0] ? h->error : "not checked yet"));
 	kint_or_null(b, "replay_lag_ms", h->healthy ? h->replay_lag_ms : -1);
 	kint_or_null(b, "lag_bytes", h->healthy ? h->lag_bytes : -1);
-	kint_or_null(b, "max_replica_lag_ms", h->is_replica_entry ? max_lag_of(cfg, h->database) : -1);
+	kint_or_null(b, "max_replica_lag_ms",
+	             h->is_replica_entry ? max_lag_of(cfg, h->database) : -1);
 	kint(b, "checked_at_ms", h->checked_at_ms);
 }
 

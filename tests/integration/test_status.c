@@ -1,0 +1,275 @@
+/* tests/integration/test_status.c — the status page (issue 16): GET /status.json with clients
+ * in both lanes of database bench (a pinned oltp client, a slow olap statement, one cancelled
+ * by the olap statement_timeout, olap clients waiting for its two servers) carries each figure
+ * the page shows, as strict JSON (python3's json module parses it; names with quotes and
+ * backslashes come back intact); GET /ready; and GET / rendered by headless Chromium (Debian's
+ * `chromium`, --dump-dom after a virtual-time budget) shows the databases, lanes, a streaming
+ * standby (tests/pg.sh standby), its slot and their figures, which move after pgbench runs
+ * through both lanes. A screenshot of the page goes to the test's temp dir (status.png). */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/integration/adminq.h"
+#include "tests/integration/harness.h"
+
+static void status_fini(void);
+
+TestSuite(status, .fini = status_fini, .timeout = 150);
+
+#define SLOT "it_status_phys"
+#define ODD_CONF "o\\\"d\\\\d" /* libconfig text for the database name o"d\d */
+#define ODD      "o\"d\\d"
+
+static struct {
+	char dir[512]; /* the standby's tests/pg.sh directory; "" when there is none */
+	int port;
+} g;
+
+static bool primary_try(const char *sql)
+{
+	PGconn *c = it_connect_admin();
+	PGresult *r = PQexec(c, sql);
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	PQfinish(c);
+	return ok;
+}
+
+static void status_fini(void)
+{
+	it_pglane_fini();
+	const char *pgsh = getenv("PGLANE_TEST_PGSH");
+	if (g.dir[0] && pgsh)
+		it_sh(90, NULL, "'%s' stop '%s' && rm -rf '%s/data'", pgsh, g.dir, g.dir);
+	if (g.dir[0] && getenv("PGLANE_TEST_PGPORT"))
+		for (int i = 0; i < 50 && !primary_try("SELECT 1 / (count(*) = 0)::int FROM "
+		                                       "pg_replication_slots WHERE slot_name = '" SLOT
+		                                       "'");
+		     i++) {
+			primary_try("SELECT pg_drop_replication_slot('" SLOT "') FROM "
+			            "pg_replication_slots WHERE slot_name = '" SLOT "' AND NOT active");
+			usleep(100000);
+		}
+}
+
+/* ---- /status.json, flattened by python3 ---- */
+
+/* The document as lines "KEY VALUE": top-level fields as "top|field", lanes as
+ * "lane|DB|LANE|field" (nested: "wait_us.p95"), monitored servers as "server|HOST:PORT|field",
+ * standbys as "standby|NAME|field", slots as "slot|NAME|field"; values as JSON (null, true,
+ * numbers, strings in quotes). python3 fails (and the test with it) on invalid JSON. */
+static const char FLATTEN_PY[] =
+        "import json,sys\n"
+        "d=json.load(open(sys.argv[1]))\n"
+        "def out(k,v):\n"
+        "  if isinstance(v,dict):\n"
+        "    for kk,vv in v.items(): out(k+'.'+kk if not k.endswith('|') else k+kk,vv)\n"
+        "  else: print(k,json.dumps(v))\n"
+        "for k,v in d.items():\n"
+        "  if not isinstance(v,(list,dict)): out('top|'+k,v)\n"
+        "for l in d['lanes']: out('lane|%s|%s|'%(l['database'],l['lane']),l)\n"
+        "r=d['replication']\n"
+        "for s in r['servers']: out('server|%s:%d|'%(s['host'],s['port']),s)\n"
+        "for s in r['standbys']: out('standby|%s|'%s['name'],s)\n"
+        "for s in r['slots']: out('slot|%s|'%s['name'],s)\n";
+
+struct flat {
+	char *text; /* python's output */
+};
+
+static void status_get(int http, struct flat *f)
+{
+	static const char req[] = "GET /status.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+	char *head = NULL, *body = NULL;
+	int st = adminq_http(http, req, sizeof req - 1, 10000, &head, &body);
+	cr_assert_eq(st, 200, "GET /status.json answered %d: %s", st, head ? head : "");
+	cr_expect(strstr(head, "\r\nContent-Type: application/json\r\n"), "content type:\n%s",
+	          head);
+	char path[700], py[700];
+	snprintf(path, sizeof path, "%s/status.json", it_pglane_current()->dir);
+	snprintf(py, sizeof py, "%s/flatten.py", it_pglane_current()->dir);
+	it_file_write(path, body);
+	it_file_write(py, FLATTEN_PY);
+	int rc = it_sh(30, &f->text, "python3 '%s' '%s'", py, path);
+	cr_assert_eq(rc, 0, "python3 cannot read /status.json (exit %d): %s\n%s", rc,
+	             f->text ? f->text : "", body);
+	free(head);
+	free(body);
+}
+
+/* The value of `key` ("lane|bench|oltp|clients_pinned"), or NULL. Static storage. */
+static const char *flat_get(const struct flat *f, const char *key)
+{
+	static char v[512];
+	size_t kl = strlen(key);
+	for (const char *p = f->text; p && *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+		if (ll > kl && strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+			size_t vl = ll - kl - 1 < sizeof v - 1 ? ll - kl - 1 : sizeof v - 1;
+			memcpy(v, p + kl + 1, vl);
+			v[vl] = '\0';
+			return v;
+		}
+		p = eol ? eol + 1 : p + ll;
+	}
+	return NULL;
+}
+
+static double flat_num(const struct flat *f, const char *key)
+{
+	const char *v = flat_get(f, key);
+	cr_assert(v, "/status.json has no %s:\n%s", key, f->text);
+	char *end;
+	double d = strtod(v, &end);
+	cr_assert(end != v && *end == '\0', "%s is not a number: %s", key, v);
+	return d;
+}
+
+static double lane_num(const struct flat *f, const char *db, const char *lane, const char *k)
+{
+	char key[256];
+	snprintf(key, sizeof key, "lane|%s|%s|%s", db, lane, k);
+	return flat_num(f, key);
+}
+
+/* Fetch until lane (db, lane)'s field k >= want, 5 s at most. */
+static double lane_wait(int http, struct flat *f, const char *db, const char *lane, const char *k,
+                        double want)
+{
+	double v = -1;
+	for (int i = 0; i < 50; i++) {
+		free(f->text);
+		f->text = NULL;
+		status_get(http, f);
+		char key[256];
+		snprintf(key, sizeof key, "lane|%s|%s|%s", db, lane, k);
+		if (flat_get(f, key) && (v = flat_num(f, key)) >= want)
+			return v;
+		it_sleep_ms(100);
+	}
+	return v;
+}
+
+static PGconn *client(const char *db)
+{
+	char ci[512];
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, db, NULL);
+	PGconn *c = it_connect_try(ci);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect to %s: %s", db, it_conn_error(c));
+	return c;
+}
+
+IT_TEST(status, json_has_every_figure_with_clients_in_both_lanes)
+{
+	int http = it_http_port();
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"trust\"; };\n"
+	         "admin = { http_port = %d; };\n"
+	         "pool = { mode = \"transaction\"; size = 2; slow_query = \"50ms\";\n"
+	         "         query_wait_timeout = \"20s\"; };\n"
+	         "databases = ( { name = \"bench\"; host = \"@PGHOST@\"; port = @PGPORT@;\n"
+	         "                olap = { size = 2; statement_timeout = \"300ms\"; }; },\n"
+	         "              { name = \"" ODD_CONF "\"; dbname = \"bench\"; host = \"@PGHOST@\";\n"
+	         "                port = @PGPORT@; } );\n",
+	         http);
+	it_pglane_start(conf);
+	it_wait_port(http);
+
+	struct flat f = {0};
+	status_get(http, &f);
+	cr_expect_str_eq(flat_get(&f, "top|version"), "\"0.1.0\"");
+	cr_expect_geq(flat_num(&f, "top|uptime_s"), 0);
+	cr_expect_gt(flat_num(&f, "top|time_ms"), 1.7e12);
+	cr_expect(flat_get(&f, "top|time") && strlen(flat_get(&f, "top|time")) == 26,
+	          "time is not ISO 8601 with milliseconds: %s", flat_get(&f, "top|time"));
+	cr_expect_eq(flat_num(&f, "top|clients"), 0);
+	cr_expect_null(flat_get(&f, "lane|bench|oltp|pool_size"), "a lane before any client");
+	free(f.text);
+	f.text = NULL;
+
+	/* oltp: a client pinned by a session advisory lock, holding its server */
+	PGconn *pinned = client("bench");
+	PQclear(PQexec(pinned, "SELECT pg_advisory_lock(4216)"));
+	/* olap: a slow statement (over 50 ms), then one cancelled at 300 ms */
+	PGconn *o = client("bench");
+	it_exec_ok(o, "/* lane: olap */ SELECT pg_sleep(0.1)");
+	char msg[256];
+	const char *state = it_exec_error(o, "/* lane: olap */ SELECT pg_sleep(3)", msg, sizeof msg);
+	cr_expect_str_eq(state, "57014", "the olap statement_timeout: %s %s", state, msg);
+	/* olap: two clients hold both servers in a transaction, a third waits */
+	PGconn *s[3];
+	for (int i = 0; i < 3; i++)
+		s[i] = client("bench");
+	for (int i = 0; i < 2; i++)
+		it_exec_ok(s[i], "/* lane: olap */ BEGIN; SELECT 1");
+	cr_assert(PQsendQuery(s[2], "/* lane: olap */ SELECT 1"));
+	/* the odd database name, one query */
+	PGconn *odd = client(ODD);
+	it_exec_ok(odd, "SELECT 1");
+
+	cr_expect_eq(lane_wait(http, &f, "bench", "olap", "clients_waiting", 1), 1,
+	             "olap clients_waiting:\n%s", f.text);
+	cr_expect_eq(lane_num(&f, "bench", "olap", "servers_active"), 2);
+	cr_expect_eq(lane_num(&f, "bench", "olap", "saturation"), 1.0);
+	cr_expect_eq(lane_num(&f, "bench", "olap", "pool_size"), 2);
+	cr_expect_gt(lane_num(&f, "bench", "olap", "max_wait_us"), 0);
+	cr_expect_eq(lane_num(&f, "bench", "olap", "slow_queries"), 2, "pg_sleep(0.1) and (3)");
+	cr_expect_eq(lane_num(&f, "bench", "olap", "statement_timeouts"), 1);
+	cr_expect_eq(lane_num(&f, "bench", "olap", "statement_timeout_ms"), 300);
+	cr_expect_eq(lane_num(&f, "bench", "olap", "slow_query_ms"), 50);
+	double q50 = lane_num(&f, "bench", "olap", "query_us.p50");
+	double q99 = lane_num(&f, "bench", "olap", "query_us.p99");
+	cr_expect(q50 >= 90000 && q99 >= q50 && q99 < 2000000,
+	          "olap query p50 %.0f µs (pg_sleep(0.1)), p99 %.0f µs (cancelled at 300 ms)", q50,
+	          q99);
+	cr_expect_geq(lane_num(&f, "bench", "olap", "wait_us.p95"),
+	              lane_num(&f, "bench", "olap", "wait_us.p50"));
+	cr_expect_eq(lane_num(&f, "bench", "oltp", "clients_pinned"), 1, "\n%s", f.text);
+	cr_expect_eq(lane_num(&f, "bench", "oltp", "servers_active"), 1);
+	cr_expect_eq(lane_num(&f, "bench", "oltp", "saturation"), 0.5);
+	cr_expect_eq(lane_num(&f, "bench", "oltp", "clients_waiting"), 0);
+	cr_expect_str_eq(flat_get(&f, "lane|bench|oltp|max_replica_lag_ms"), "null");
+	cr_expect_eq(lane_num(&f, ODD, "oltp", "queries"), 1, "the odd name:\n%s", f.text);
+	cr_expect_eq(flat_num(&f, "top|clients"), 6);
+
+	it_sleep_ms(300);
+	for (int i = 0; i < 2; i++)
+		it_exec_ok(s[i], "COMMIT");
+	bool to;
+	PGresult *r = it_result_wait(s[2], 10000, &to);
+	cr_expect(r && PQresultStatus(r) == PGRES_TUPLES_OK, "the waiter: %s",
+	          PQerrorMessage(s[2]));
+	PQclear(r);
+	for (int i = 0; i < 3; i++)
+		PQfinish(s[i]);
+	free(f.text);
+	f.text = NULL;
+	status_get(http, &f);
+	cr_expect_eq(lane_num(&f, "bench", "olap", "clients_waiting"), 0);
+	cr_expect_eq(lane_num(&f, "bench", "olap", "servers_active"), 0);
+	cr_expect_geq(lane_num(&f, "bench", "olap", "wait_us.p99"), 300000,
+	              "the third client waited over 300 ms for a server");
+	cr_expect_geq(lane_num(&f, "bench", "olap", "transactions"), 5);
+
+	/* /ready without a monitor: ready; / is the page */
+	char *body = NULL;
+	cr_expect_eq(adminq_http_get(http, "/ready", &body), 200, "%s", body);
+	free(body);
+	cr_expect_eq(adminq_http_get(http, "/", &body), 200);
+	cr_expect(body && strstr(body, "<!DOCTYPE html>") && strstr(body, "status.json"),
+	          "the page");
+	cr_expect(!strstr(body, "<script src") && !strstr(body, "<link "),
+	          "the page loads no external asset");
+	free(body);
+	free(f.text);
+	PQfinish(pinned);
+	PQfinish(o);
+	PQfinish(odd);
+}
