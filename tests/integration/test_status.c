@@ -21,7 +21,7 @@ static void status_fini(void);
 
 TestSuite(status, .fini = status_fini, .timeout = 150);
 
-#define SLOT "it_status_phys"
+#define SLOT     "it_status_phys"
 #define ODD_CONF "o\\\"d\\\\d" /* libconfig text for the database name o"d\d */
 #define ODD      "o\"d\\d"
 
@@ -47,12 +47,13 @@ static void status_fini(void)
 	if (g.dir[0] && pgsh)
 		it_sh(90, NULL, "'%s' stop '%s' && rm -rf '%s/data'", pgsh, g.dir, g.dir);
 	if (g.dir[0] && getenv("PGLANE_TEST_PGPORT"))
-		for (int i = 0; i < 50 && !primary_try("SELECT 1 / (count(*) = 0)::int FROM "
-		                                       "pg_replication_slots WHERE slot_name = '" SLOT
-		                                       "'");
+		for (int i = 0;
+		     i < 50 && !primary_try("SELECT 1 / (count(*) = 0)::int FROM "
+		                            "pg_replication_slots WHERE slot_name = '" SLOT "'");
 		     i++) {
 			primary_try("SELECT pg_drop_replication_slot('" SLOT "') FROM "
-			            "pg_replication_slots WHERE slot_name = '" SLOT "' AND NOT active");
+			            "pg_replication_slots WHERE slot_name = '" SLOT
+			            "' AND NOT active");
 			usleep(100000);
 		}
 }
@@ -176,7 +177,8 @@ IT_TEST(status, json_has_every_figure_with_clients_in_both_lanes)
 	         "         query_wait_timeout = \"20s\"; };\n"
 	         "databases = ( { name = \"bench\"; host = \"@PGHOST@\"; port = @PGPORT@;\n"
 	         "                olap = { size = 2; statement_timeout = \"300ms\"; }; },\n"
-	         "              { name = \"" ODD_CONF "\"; dbname = \"bench\"; host = \"@PGHOST@\";\n"
+	         "              { name = \"" ODD_CONF
+	         "\"; dbname = \"bench\"; host = \"@PGHOST@\";\n"
 	         "                port = @PGPORT@; } );\n",
 	         http);
 	it_pglane_start(conf);
@@ -201,7 +203,8 @@ IT_TEST(status, json_has_every_figure_with_clients_in_both_lanes)
 	PGconn *o = client("bench");
 	it_exec_ok(o, "/* lane: olap */ SELECT pg_sleep(0.1)");
 	char msg[256];
-	const char *state = it_exec_error(o, "/* lane: olap */ SELECT pg_sleep(3)", msg, sizeof msg);
+	const char *state =
+	        it_exec_error(o, "/* lane: olap */ SELECT pg_sleep(3)", msg, sizeof msg);
 	cr_expect_str_eq(state, "57014", "the olap statement_timeout: %s %s", state, msg);
 	/* olap: two clients hold both servers in a transaction, a third waits */
 	PGconn *s[3];
@@ -272,4 +275,194 @@ IT_TEST(status, json_has_every_figure_with_clients_in_both_lanes)
 	PQfinish(pinned);
 	PQfinish(o);
 	PQfinish(odd);
+}
+
+/* ---- the page in headless Chromium, with a standby ---- */
+
+/* The page as Chromium renders it after `budget_ms` of virtual time (the page fetches
+ * /status.json at once and every 2 s); malloc'ed. */
+static char *dump_dom(int http, int budget_ms)
+{
+	char *out = NULL;
+	int rc = it_sh(
+	        60, &out,
+	        "chromium --headless --no-sandbox --disable-gpu --user-data-dir='%s/chromium' "
+	        "--virtual-time-budget=%d --dump-dom http://127.0.0.1:%d/ 2>/dev/null",
+	        it_pglane_current()->dir, budget_ms, http);
+	cr_assert_eq(rc, 0, "chromium --dump-dom failed (exit %d):\n%s", rc, out ? out : "");
+	cr_assert(out && strstr(out, "</html>"), "no DOM from chromium:\n%s", out ? out : "");
+	return out;
+}
+
+/* The text of the cell data-k=`k` in the row id=`row` of a dumped DOM, digits only (commas
+ * of thousands dropped); fails the test when there is none. */
+static long long dom_cell(const char *dom, const char *row, const char *k)
+{
+	char pat[256];
+	snprintf(pat, sizeof pat, "<tr id=\"%s\">", row);
+	const char *r = strstr(dom, pat);
+	cr_assert(r, "the page has no row %s", row);
+	const char *end = strstr(r, "</tr>");
+	snprintf(pat, sizeof pat, "data-k=\"%s\">", k);
+	const char *c = strstr(r, pat);
+	cr_assert(c && end && c < end, "row %s has no cell %s", row, k);
+	c += strlen(pat);
+	long long v = 0;
+	bool any = false;
+	for (; *c && *c != '<'; c++) {
+		if (*c >= '0' && *c <= '9') {
+			v = v * 10 + (*c - '0');
+			any = true;
+		} else if (*c != ',') {
+			break;
+		}
+	}
+	cr_assert(any, "cell %s of row %s is not a number", k, row);
+	return v;
+}
+
+static void standby_start(void)
+{
+	it_mkdtemp(g.dir, sizeof g.dir);
+	g.port = it_free_port();
+	char *out = NULL;
+	int rc = it_sh(120, &out, "'%s' standby '%s' '%s' %d %s", getenv("PGLANE_TEST_PGSH"),
+	               getenv("PGLANE_TEST_PGDIR"), g.dir, g.port, SLOT);
+	cr_assert_eq(rc, 0, "tests/pg.sh standby failed (exit %d):\n%s", rc, out ? out : "");
+	free(out);
+}
+
+/* pgbench through pglane for `secs` seconds, select-only on oltp and the same on olap (a
+ * script with the hint), in the background; its output in DIR/pgbench.out. */
+static pid_t pgbench_start(int secs)
+{
+	const struct it_pglane *p = it_pglane_current();
+	char script[700], out[700], cmd[2048];
+	snprintf(script, sizeof script, "%s/olap.sql", p->dir);
+	it_file_write(script, "\\set aid random(1, 100000)\n"
+	                      "/* lane: olap */ SELECT abalance FROM pgbench_accounts WHERE aid = "
+	                      ":aid;\n");
+	snprintf(out, sizeof out, "%s/pgbench.out", p->dir);
+	snprintf(cmd, sizeof cmd,
+	         "exec pgbench -h 127.0.0.1 -p %d -U postgres -n -T %d -c 2 -j 1 -b select-only "
+	         "-f '%s' bench",
+	         p->port, secs, script);
+	return adminq_bg_start(out, cmd);
+}
+
+static void pgbench_wait(pid_t pid, int timeout_ms)
+{
+	int st = adminq_wait_exit(pid, timeout_ms, true);
+	char path[700];
+	snprintf(path, sizeof path, "%s/pgbench.out", it_pglane_current()->dir);
+	char *out = it_file_read(path);
+	cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "pgbench ended %d:\n%s", st,
+	          out ? out : "");
+	free(out);
+}
+
+IT_TEST(status, page_renders_lanes_and_standby_in_chromium, .timeout = 180)
+{
+	cr_assert_eq(it_sh(10, NULL, "command -v chromium"), 0,
+	             "chromium is not installed (Debian package chromium; make deps)");
+	primary_try("SELECT pg_drop_replication_slot('" SLOT "') FROM pg_replication_slots "
+	            "WHERE slot_name = '" SLOT "' AND NOT active");
+	standby_start();
+	int http = it_http_port();
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"trust\"; };\n"
+	         "admin = { http_port = %d; };\n"
+	         "monitor = { interval = \"1s\"; };\n"
+	         "pool = { mode = \"transaction\"; size = 4; slow_query = \"100ms\"; };\n"
+	         "databases = ( { name = \"bench\"; host = \"@PGHOST@\"; port = @PGPORT@;\n"
+	         "  olap = { size = 2; replicas = ( { host = \"127.0.0.1\"; port = %d; } );\n"
+	         "           max_replica_lag = \"5s\"; }; } );\n",
+	         http, g.port);
+	it_pglane_start(conf);
+	it_wait_port(http);
+
+	PGconn *c = client("bench");
+	it_exec_ok(c, "SELECT 1");
+	it_exec_ok(c, "/* lane: olap */ SELECT 1");
+	PQfinish(c);
+	/* the monitor has seen the replica and the primary's standby */
+	char sb_key[128], srv_key[128];
+	snprintf(sb_key, sizeof sb_key, "standby|standby_%d|state", g.port);
+	snprintf(srv_key, sizeof srv_key, "server|127.0.0.1:%d|healthy", g.port);
+	struct flat f = {0};
+	const char *v = NULL, *h = NULL;
+	for (int i = 0; i < 100; i++) {
+		free(f.text);
+		f.text = NULL;
+		status_get(http, &f);
+		v = flat_get(&f, sb_key);
+		v = v && strcmp(v, "\"streaming\"") == 0 ? v : NULL;
+		h = flat_get(&f, srv_key);
+		if (v && h && strcmp(h, "true") == 0)
+			break;
+		it_sleep_ms(100);
+	}
+	cr_assert(v && h && strcmp(h, "true") == 0, "no streaming standby in /status.json:\n%s",
+	          f.text);
+	char key[128];
+	snprintf(key, sizeof key, "server|127.0.0.1:%d|max_replica_lag_ms", g.port);
+	cr_expect_eq(flat_num(&f, key), 5000);
+	cr_expect_geq(flat_num(&f, "slot|" SLOT "|retained_bytes"), 0);
+	free(f.text);
+
+	char *dom1 = dump_dom(http, 3000);
+	char row[128];
+	cr_expect(strstr(dom1, ">live<"), "the page did not load /status.json");
+	cr_expect(strstr(dom1, "<tr id=\"lane-bench/oltp\">"), "no oltp row");
+	cr_expect(strstr(dom1, "<tr id=\"lane-bench/olap\">"), "no olap row");
+	snprintf(row, sizeof row, "<tr id=\"standby-standby_%d\">", g.port);
+	cr_expect(strstr(dom1, row), "no standby row %s", row);
+	snprintf(row, sizeof row, "<tr id=\"server-127.0.0.1:%d\">", g.port);
+	cr_expect(strstr(dom1, row), "no replica row %s", row);
+	cr_expect(strstr(dom1, "<tr id=\"slot-" SLOT "\">"), "no slot row");
+	cr_expect(strstr(dom1, ">streaming<") && strstr(dom1, ">healthy<"),
+	          "the standby's state and the replica's health");
+	cr_expect(strstr(dom1, "<svg class=\"spark\""), "no sparkline");
+	long long t1_oltp = dom_cell(dom1, "lane-bench/oltp", "transactions");
+	long long t1_olap = dom_cell(dom1, "lane-bench/olap", "transactions");
+	cr_expect_eq(dom_cell(dom1, "lane-bench/olap", "pool_size"), 2);
+	cr_expect_eq(dom_cell(dom1, "lane-bench/oltp", "pool_size"), 4);
+	snprintf(row, sizeof row, "server-127.0.0.1:%d", g.port);
+	cr_expect_eq(dom_cell(dom1, row, "max_replica_lag_ms"), 5000);
+	free(dom1);
+
+	pid_t bench = pgbench_start(2);
+	pgbench_wait(bench, 30000);
+	char *dom2 = dump_dom(http, 3000);
+	long long t2_oltp = dom_cell(dom2, "lane-bench/oltp", "transactions");
+	long long t2_olap = dom_cell(dom2, "lane-bench/olap", "transactions");
+	cr_log_info("transactions on the page: oltp %lld -> %lld, olap %lld -> %lld", t1_oltp,
+	            t2_oltp, t1_olap, t2_olap);
+	cr_expect_gt(t2_oltp, t1_oltp + 100, "oltp transactions did not move: %lld -> %lld",
+	             t1_oltp, t2_oltp);
+	cr_expect_gt(t2_olap, t1_olap + 100, "olap transactions did not move: %lld -> %lld",
+	             t1_olap, t2_olap);
+	free(dom2);
+
+	/* a screenshot under load, for the README (PGLANE_STATUS_SCREENSHOT names its path) */
+	const char *shot = getenv("PGLANE_STATUS_SCREENSHOT");
+	char path[700];
+	snprintf(path, sizeof path, "%s/status.png", it_pglane_current()->dir);
+	if (shot && *shot)
+		snprintf(path, sizeof path, "%s", shot);
+	bench = pgbench_start(8);
+	it_sleep_ms(1000);
+	int rc = it_sh(60, NULL,
+	               "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "
+	               "--user-data-dir='%s/chromium' --virtual-time-budget=20000 "
+	               "--window-size=1280,900 --screenshot='%s' http://127.0.0.1:%d/ "
+	               ">/dev/null 2>&1",
+	               it_pglane_current()->dir, path, http);
+	cr_expect_eq(rc, 0, "chromium --screenshot failed (exit %d)", rc);
+	char *png = it_file_read(path);
+	cr_expect(png && memcmp(png, "\x89PNG", 4) == 0, "no PNG at %s", path);
+	free(png);
+	cr_log_info("screenshot: %s", path);
+	pgbench_wait(bench, 30000);
 }
