@@ -5,7 +5,8 @@
  * backslashes come back intact); GET /ready; and GET / rendered by headless Chromium (Debian's
  * `chromium`, --dump-dom after a virtual-time budget) shows the databases, lanes, a streaming
  * standby (tests/pg.sh standby), its slot and their figures, which move after pgbench runs
- * through both lanes. A screenshot of the page goes to the test's temp dir (status.png). */
+ * through both lanes; /ready answers 503 while a monitored primary is unreachable. A screenshot of
+ * the page goes to the test's temp dir (status.png). */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <stdio.h>
@@ -410,6 +411,9 @@ IT_TEST(status, page_renders_lanes_and_standby_in_chromium, .timeout = 180)
 	cr_expect_eq(flat_num(&f, key), 5000);
 	cr_expect_geq(flat_num(&f, "slot|" SLOT "|retained_bytes"), 0);
 	free(f.text);
+	char *ready = NULL;
+	cr_expect_eq(adminq_http_get(http, "/ready", &ready), 200, "/ready: %s", ready);
+	free(ready);
 
 	char *dom1 = dump_dom(http, 3000);
 	char row[128];
@@ -465,4 +469,41 @@ IT_TEST(status, page_renders_lanes_and_standby_in_chromium, .timeout = 180)
 	free(png);
 	cr_log_info("screenshot: %s", path);
 	pgbench_wait(bench, 30000);
+}
+
+IT_TEST(status, ready_is_503_while_a_primary_is_unreachable)
+{
+	int http = it_http_port();
+	int dead =
+	        1; /* nothing listens on 127.0.0.1:1; a free port picked here could be pglane's */
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"trust\"; };\n"
+	         "admin = { http_port = %d; };\n"
+	         "monitor = { user = \"postgres\"; interval = \"1s\"; };\n"
+	         "databases = ( { name = \"bench\"; host = \"@PGHOST@\"; port = @PGPORT@; },\n"
+	         "              { name = \"gone\"; host = \"127.0.0.1\"; port = %d; } );\n",
+	         http, dead);
+	it_pglane_start(conf);
+	it_wait_port(http);
+	char *body = NULL;
+	int st = 0;
+	for (int i = 0; i < 50 && st != 503; i++) {
+		free(body);
+		body = NULL;
+		st = adminq_http_get(http, "/ready", &body);
+		if (st != 503)
+			it_sleep_ms(100);
+	}
+	cr_expect_eq(st, 503, "/ready with database gone unreachable: %d %s", st, body);
+	cr_expect(body && strstr(body, "database gone"), "the reason names it: %s", body);
+	free(body);
+	struct flat f = {0};
+	status_get(http, &f);
+	char key[128];
+	snprintf(key, sizeof key, "server|127.0.0.1:%d|healthy", dead);
+	cr_expect_str_eq(flat_get(&f, key), "false", "\n%s", f.text);
+	snprintf(key, sizeof key, "server|127.0.0.1:%d|error", dead);
+	cr_expect(flat_get(&f, key) && strlen(flat_get(&f, key)) > 2, "an error text");
+	free(f.text);
 }
