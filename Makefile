@@ -17,7 +17,8 @@ LDLIBS   += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 # Debian packages: build, run and test dependencies.
 DEB_PKGS = gcc make pkg-config libev-dev libssl-dev libconfig-dev libpq-dev libcriterion-dev \
 	   postgresql postgresql-client postgresql-contrib pgbouncer procps iproute2 util-linux openssl \
-	   python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless
+	   python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless \
+	   prometheus-pgbouncer-exporter
 
 PURE_SRC = $(wildcard protocol/*.c config/*.c pool/*.c)
 LIB_SRC  = $(PURE_SRC) $(wildcard admin/*.c) $(filter-out proxy/main.c,$(wildcard proxy/*.c))

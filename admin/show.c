@@ -453,10 +453,11 @@ void admin_show_databases(const struct admin_ctx *ctx, struct admin_result *r)
 	                                   "paused",
 	                                   "disabled",
 	                                   "olap_pool_size",
-	                                   "default_lane"};
+	                                   "default_lane",
+	                                   "reserve_pool"};
 	admin_result_columns_typed(r, cols,
 	                           "ssissiiiissiiiiii"
-	                           "is",
+	                           "isi",
 	                           NCOLS(cols));
 	const struct cfg *c = ctx->cfg;
 	for (size_t i = 0; i < c->ndatabases; i++) {
@@ -495,6 +496,8 @@ void admin_show_databases(const struct admin_ctx *ctx, struct admin_result *r)
 		else
 			admin_row_str(r, NULL);
 		admin_row_str(r, cfg_lane_name(d->default_lane));
+		/* the pre-1.8 name of reserve_pool_size, which Debian's exporter reads */
+		admin_row_int(r, pc->reserve_pool_size);
 		admin_row_end(r);
 	}
 }

@@ -120,7 +120,8 @@ static const char *const DATABASES_COLS[] = {"name",
                                              "paused",
                                              "disabled",
                                              "olap_pool_size",
-                                             "default_lane"};
+                                             "default_lane",
+                                             "reserve_pool"};
 
 static struct it_pglane *start_admin(void)
 {
