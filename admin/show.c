@@ -139,6 +139,9 @@ static void counts_add(struct pool_counts *d, const struct pool_counts *s)
 	d->xact_time_us += s->xact_time_us;
 	d->query_time_us += s->query_time_us;
 	d->wait_time_us += s->wait_time_us;
+	d->client_parses += s->client_parses;
+	d->server_parses += s->server_parses;
+	d->binds += s->binds;
 }
 
 static struct lane_sum *sum_lanes(const struct admin_ctx *ctx, size_t *n)
@@ -176,6 +179,9 @@ static struct lane_sum *sum_lanes(const struct admin_ctx *ctx, size_t *n)
 		counts_add(&s->old, &p->period_old);
 		counts_add(&s->new, &p->period_new);
 		s->st.server_assignments += p->stats.server_assignments;
+		s->st.client_parses += p->stats.client_parses;
+		s->st.server_parses += p->stats.server_parses;
+		s->st.binds += p->stats.binds;
 		s->st.xact_count += p->stats.xact_count;
 		s->st.query_count += p->stats.query_count;
 		s->st.received += p->stats.received;
@@ -246,6 +252,9 @@ static struct pool_counts period_avg(const struct pool_counts *o, const struct p
 	a.xact_time_us = xacts ? (n->xact_time_us - o->xact_time_us) / xacts : 0;
 	a.query_time_us = queries ? (n->query_time_us - o->query_time_us) / queries : 0;
 	a.wait_time_us = assigns ? (n->wait_time_us - o->wait_time_us) / assigns : 0;
+	a.client_parses = (n->client_parses - o->client_parses) * 1000000 / (uint64_t)dur;
+	a.server_parses = (n->server_parses - o->server_parses) * 1000000 / (uint64_t)dur;
+	a.binds = (n->binds - o->binds) * 1000000 / (uint64_t)dur;
 	return a;
 }
 
@@ -258,11 +267,13 @@ static struct pool_counts counts_of_stats(const struct pool_stats *st)
 	                            .sent = st->sent,
 	                            .xact_time_us = st->xact_time_us,
 	                            .query_time_us = st->query_time_us,
-	                            .wait_time_us = st->wait_time_us};
+	                            .wait_time_us = st->wait_time_us,
+	                            .client_parses = st->client_parses,
+	                            .server_parses = st->server_parses,
+	                            .binds = st->binds};
 }
 
-/* The eight counters and the three prepared statement counts PgBouncer shows after them
- * (pglane counts no Parse or Bind apart: 0). */
+/* The eight counters and the three prepared statement counts PgBouncer shows after them. */
 static void row_counts(struct admin_result *r, const struct pool_counts *c)
 {
 	admin_row_uint(r, c->server_assignments);
@@ -273,9 +284,9 @@ static void row_counts(struct admin_result *r, const struct pool_counts *c)
 	admin_row_uint(r, c->xact_time_us);
 	admin_row_uint(r, c->query_time_us);
 	admin_row_uint(r, c->wait_time_us);
-	admin_row_uint(r, 0);
-	admin_row_uint(r, 0);
-	admin_row_uint(r, 0);
+	admin_row_uint(r, c->client_parses);
+	admin_row_uint(r, c->server_parses);
+	admin_row_uint(r, c->binds);
 }
 
 void admin_show_stats(const struct admin_ctx *ctx, struct admin_result *r)
@@ -411,17 +422,10 @@ void admin_show_totals(const struct admin_ctx *ctx, struct admin_result *r)
 	struct pool_counts avg = period_avg(&old, &new);
 	for (int k = 0; k < 2; k++) {
 		const struct pool_counts *c = k ? &avg : &tot;
-		const uint64_t v[] = {c->server_assignments,
-		                      c->xact_count,
-		                      c->query_count,
-		                      c->received,
-		                      c->sent,
-		                      c->xact_time_us,
-		                      c->query_time_us,
-		                      c->wait_time_us,
-		                      0,
-		                      0,
-		                      0};
+		const uint64_t v[] = {c->server_assignments, c->xact_count,   c->query_count,
+		                      c->received,           c->sent,         c->xact_time_us,
+		                      c->query_time_us,      c->wait_time_us, c->client_parses,
+		                      c->server_parses,      c->binds};
 		for (int j = 0; j < NCOLS(names); j++) {
 			char key[64];
 			snprintf(key, sizeof(key), "%s_%s", k ? "avg" : "total", names[j]);

@@ -611,7 +611,10 @@ struct pool_counts pool_counts_of(const struct pool *p)
 	                            .sent = st->sent,
 	                            .xact_time_us = st->xact_time_us,
 	                            .query_time_us = st->query_time_us,
-	                            .wait_time_us = st->wait_time_us};
+	                            .wait_time_us = st->wait_time_us,
+	                            .client_parses = st->client_parses,
+	                            .server_parses = st->server_parses,
+	                            .binds = st->binds};
 }
 
 void pool_stats_period(int64_t now_us, int64_t period_us)

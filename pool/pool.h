@@ -94,8 +94,11 @@ struct pool_stats {
 	uint64_t xact_time_us;
 	uint64_t query_time_us;
 	uint64_t wait_time_us;
-	uint64_t server_assignments; /* clients given a server (PgBouncer's server_assignment_count)
-	                              */
+	/* clients given a server (PgBouncer's server_assignment_count) */
+	uint64_t server_assignments;
+	/* named prepared statements (max_prepared_statements > 0): Parse from clients, Parse
+	 * pglane sent to servers, Bind of them (PgBouncer's ps_client_parse_count, ...) */
+	uint64_t client_parses, server_parses, binds;
 	uint64_t server_connects;
 	uint64_t server_connect_failures;
 	uint64_t slow_queries;
@@ -108,6 +111,7 @@ struct pool_stats {
 struct pool_counts {
 	uint64_t server_assignments, xact_count, query_count, received, sent;
 	uint64_t xact_time_us, query_time_us, wait_time_us;
+	uint64_t client_parses, server_parses, binds;
 };
 
 struct pool {

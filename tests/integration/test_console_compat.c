@@ -53,8 +53,8 @@ static const struct show_spec SPECS[] = {
         {"SHOW POOLS",
          "ssiiiiiiiiiiiiiss",
          {"database", "user", "cl_active", "cl_waiting", "cl_active_cancel_req",
-          "cl_waiting_cancel_req", "sv_active", "sv_active_cancel", "sv_being_canceled",
-          "sv_idle", "sv_used", "sv_tested", "sv_login", "maxwait", "maxwait_us", "pool_mode",
+          "cl_waiting_cancel_req", "sv_active", "sv_active_cancel", "sv_being_canceled", "sv_idle",
+          "sv_used", "sv_tested", "sv_login", "maxwait", "maxwait_us", "pool_mode",
           "load_balance_hosts"}},
         {"SHOW STATS",
          "sNNNNNNNNNNNNNNNNNNNNNN",
@@ -105,28 +105,66 @@ static const struct show_spec SPECS[] = {
           "current_client_connections", "paused", "disabled"}},
         {"SHOW CLIENTS",
          "ssssssisiTTiiississii",
-         {"type", "user", "database", "replication", "state", "addr", "port", "local_addr",
-          "local_port", "connect_time", "request_time", "wait", "wait_us", "close_needed", "ptr",
-          "link", "remote_pid", "tls", "application_name", "prepared_statements", "id"}},
+         {"type",
+          "user",
+          "database",
+          "replication",
+          "state",
+          "addr",
+          "port",
+          "local_addr",
+          "local_port",
+          "connect_time",
+          "request_time",
+          "wait",
+          "wait_us",
+          "close_needed",
+          "ptr",
+          "link",
+          "remote_pid",
+          "tls",
+          "application_name",
+          "prepared_statements",
+          "id"}},
         {"SHOW SERVERS",
          "ssssssisiTTiiississii",
-         {"type", "user", "database", "replication", "state", "addr", "port", "local_addr",
-          "local_port", "connect_time", "request_time", "wait", "wait_us", "close_needed", "ptr",
-          "link", "remote_pid", "tls", "application_name", "prepared_statements", "id"}},
+         {"type",
+          "user",
+          "database",
+          "replication",
+          "state",
+          "addr",
+          "port",
+          "local_addr",
+          "local_port",
+          "connect_time",
+          "request_time",
+          "wait",
+          "wait_us",
+          "close_needed",
+          "ptr",
+          "link",
+          "remote_pid",
+          "tls",
+          "application_name",
+          "prepared_statements",
+          "id"}},
         {"SHOW SOCKETS",
          "ssssssisiTTiiississiiiiiiiii",
-         {"type", "user", "database", "replication", "state", "addr", "port", "local_addr",
-          "local_port", "connect_time", "request_time", "wait", "wait_us", "close_needed", "ptr",
-          "link", "remote_pid", "tls", "application_name", "prepared_statements", "id",
-          "recv_pos", "pkt_pos", "pkt_remain", "send_pos", "send_remain", "pkt_avail",
-          "send_avail"}},
+         {"type",         "user",       "database",   "replication",      "state",
+          "addr",         "port",       "local_addr", "local_port",       "connect_time",
+          "request_time", "wait",       "wait_us",    "close_needed",     "ptr",
+          "link",         "remote_pid", "tls",        "application_name", "prepared_statements",
+          "id",           "recv_pos",   "pkt_pos",    "pkt_remain",       "send_pos",
+          "send_remain",  "pkt_avail",  "send_avail"}},
         {"SHOW ACTIVE_SOCKETS",
          "ssssssisiTTiiississiiiiiiiii",
-         {"type", "user", "database", "replication", "state", "addr", "port", "local_addr",
-          "local_port", "connect_time", "request_time", "wait", "wait_us", "close_needed", "ptr",
-          "link", "remote_pid", "tls", "application_name", "prepared_statements", "id",
-          "recv_pos", "pkt_pos", "pkt_remain", "send_pos", "send_remain", "pkt_avail",
-          "send_avail"}},
+         {"type",         "user",       "database",   "replication",      "state",
+          "addr",         "port",       "local_addr", "local_port",       "connect_time",
+          "request_time", "wait",       "wait_us",    "close_needed",     "ptr",
+          "link",         "remote_pid", "tls",        "application_name", "prepared_statements",
+          "id",           "recv_pos",   "pkt_pos",    "pkt_remain",       "send_pos",
+          "send_remain",  "pkt_avail",  "send_avail"}},
         {"SHOW STATE", "ss", {"key", "value"}},
         {"SHOW MEM", "siiii", {"name", "size", "used", "free", "memtotal"}},
         {"SHOW FDS",
@@ -161,11 +199,12 @@ static void expect_spec(const PGresult *r, const struct show_spec *spec)
 	cr_assert_geq(PQnfields(r), n, "%s has %d columns, PgBouncer has %d", spec->cmd,
 	              PQnfields(r), n);
 	for (int i = 0; i < n; i++) {
-		cr_expect_str_eq(PQfname(r, i), spec->cols[i], "%s column %d is %s, PgBouncer's is %s",
-		                 spec->cmd, i + 1, PQfname(r, i), spec->cols[i]);
+		cr_expect_str_eq(PQfname(r, i), spec->cols[i],
+		                 "%s column %d is %s, PgBouncer's is %s", spec->cmd, i + 1,
+		                 PQfname(r, i), spec->cols[i]);
 		cr_expect_eq(PQftype(r, i), oid_of(spec->types[i]),
-		             "%s column %s has type %u, PgBouncer's is %u", spec->cmd, PQfname(r, i),
-		             PQftype(r, i), oid_of(spec->types[i]));
+		             "%s column %s has type %u, PgBouncer's is %u", spec->cmd,
+		             PQfname(r, i), PQftype(r, i), oid_of(spec->types[i]));
 	}
 }
 
@@ -196,8 +235,8 @@ IT_TEST(compat, console_answers_to_pgbouncer_and_pglane)
 	PQclear(r);
 	/* a normal client may not use the console under either name */
 	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "pgbouncer",
-	            NULL);
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL,
+	            "pgbouncer", NULL);
 	PGconn *n = it_connect_try(ci);
 	cr_expect_neq(PQstatus(n), CONNECTION_OK, "postgres got into the console");
 	PQfinish(n);
@@ -233,11 +272,10 @@ IT_TEST(compat, every_show_has_pgbouncer_columns_and_types)
 	PQclear(r);
 	/* the lists carry PgBouncer's names, with pglane's counts where it has them */
 	r = adminq_show(a, "SHOW LISTS");
-	static const char *const lists[] = {"databases",     "users",        "peers",
-	                                    "pools",         "peer_pools",   "free_clients",
-	                                    "used_clients",  "login_clients", "free_servers",
-	                                    "used_servers",  "dns_names",    "dns_zones",
-	                                    "dns_queries",   "dns_pending"};
+	static const char *const lists[] = {
+	        "databases",    "users",        "peers",         "pools",        "peer_pools",
+	        "free_clients", "used_clients", "login_clients", "free_servers", "used_servers",
+	        "dns_names",    "dns_zones",    "dns_queries",   "dns_pending"};
 	cr_expect_eq(PQntuples(r), NCOLS(lists));
 	for (int i = 0; i < NCOLS(lists) && i < PQntuples(r); i++)
 		cr_expect_str_eq(PQgetvalue(r, i, 0), lists[i]);
@@ -273,8 +311,9 @@ static void expect_unique(const PGresult *r, const char *what, const char *c1, c
 {
 	for (int i = 0; i < PQntuples(r); i++)
 		for (int j = i + 1; j < PQntuples(r); j++) {
-			bool same = strcmp(adminq_cell(r, i, c1), adminq_cell(r, j, c1)) == 0 &&
-			            (!c2 || strcmp(adminq_cell(r, i, c2), adminq_cell(r, j, c2)) == 0);
+			bool same =
+			        strcmp(adminq_cell(r, i, c1), adminq_cell(r, j, c1)) == 0 &&
+			        (!c2 || strcmp(adminq_cell(r, i, c2), adminq_cell(r, j, c2)) == 0);
 			cr_expect(!same, "%s rows %d and %d share %s %s", what, i, j, c1,
 			          adminq_cell(r, i, c1));
 		}
@@ -407,8 +446,8 @@ static void go_exporter_run(PGconn *a)
 	for (int i = 0; i < PQntuples(r); i++) {
 		char *end;
 		strtod(PQgetvalue(r, i, 1), &end);
-		cr_expect(!*end && *PQgetvalue(r, i, 1), "SHOW LISTS %s = \"%s\"", PQgetvalue(r, i, 0),
-		          PQgetvalue(r, i, 1));
+		cr_expect(!*end && *PQgetvalue(r, i, 1), "SHOW LISTS %s = \"%s\"",
+		          PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
 	}
 	PQclear(r);
 	/* SHOW CONFIG: 3 or 4 columns */
@@ -436,16 +475,16 @@ static void go_exporter_run(PGconn *a)
 				continue;
 			Oid t = PQftype(r, col);
 			cr_expect(t == INT4OID || t == INT8OID || t == NUMERICOID,
-			          "%s %s has type %u, not a number", GO_NS[k].cmd, GO_NS[k].metrics[i],
-			          t);
+			          "%s %s has type %u, not a number", GO_NS[k].cmd,
+			          GO_NS[k].metrics[i], t);
 			for (int row = 0; row < PQntuples(r); row++) {
 				if (PQgetisnull(r, row, col))
 					continue;
 				char *end;
 				strtod(PQgetvalue(r, row, col), &end);
-				cr_expect(!*end && *PQgetvalue(r, row, col), "%s %s row %d = \"%s\"",
-				          GO_NS[k].cmd, GO_NS[k].metrics[i], row,
-				          PQgetvalue(r, row, col));
+				cr_expect(!*end && *PQgetvalue(r, row, col),
+				          "%s %s row %d = \"%s\"", GO_NS[k].cmd,
+				          GO_NS[k].metrics[i], row, PQgetvalue(r, row, col));
 			}
 		}
 		if (strcmp(GO_NS[k].cmd, "SHOW POOLS") == 0)
@@ -542,8 +581,45 @@ IT_TEST(compat, debian_exporter_scrapes_under_pgbench, .timeout = 90)
 		pid_t b = k ? b2 : b1;
 		int st = adminq_wait_exit(b, 30000, true);
 		char *out = it_file_read(k ? out_olap : out_oltp);
-		cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "pgbench ended %d:\n%s",
-		          st, out ? out : "");
+		cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		          "pgbench ended %d:\n%s", st, out ? out : "");
 		free(out);
 	}
+}
+
+IT_TEST(compat, stats_prepared_statement_counts)
+{
+	it_pglane_start(
+	        "auth = { type = \"trust\"; };\n"
+	        "admin = { users = [ \"admin\" ]; };\n"
+	        "pool = { mode = \"transaction\"; size = 1; max_prepared_statements = 10; };\n"
+	        "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } "
+	        ");\n");
+	PGconn *a = it_connect("admin", NULL, "pgbouncer");
+	PGconn *c = it_connect("postgres", NULL, "postgres");
+	/* one named Parse from the client, prepared once on the one server, bound 3 times */
+	PGresult *r = PQprepare(c, "s1", "SELECT $1::int + 1", 1, NULL);
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+	PQclear(r);
+	for (int i = 0; i < 3; i++) {
+		const char *v[] = {"41"};
+		r = PQexecPrepared(c, "s1", 1, v, NULL, NULL, 0);
+		cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+		cr_expect_str_eq(PQgetvalue(r, 0, 0), "42");
+		PQclear(r);
+	}
+	r = adminq_show(a, "SHOW STATS");
+	int row = adminq_find(r, "database", "postgres", "lane", "oltp");
+	cr_assert_geq(row, 0);
+	cr_expect_eq(adminq_cell_ll(r, row, "total_client_parse_count"), 1);
+	cr_expect_eq(adminq_cell_ll(r, row, "total_server_parse_count"), 1);
+	cr_expect_eq(adminq_cell_ll(r, row, "total_bind_count"), 3);
+	PQclear(r);
+	r = adminq_show(a, "SHOW STATS_TOTALS");
+	row = adminq_find(r, "database", "postgres", "lane", "oltp");
+	cr_assert_geq(row, 0);
+	cr_expect_eq(adminq_cell_ll(r, row, "bind_count"), 3);
+	PQclear(r);
+	PQfinish(c);
+	PQfinish(a);
 }
