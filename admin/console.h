@@ -89,6 +89,8 @@ void admin_show_stats_averages(const struct admin_ctx *ctx, struct admin_result 
 void admin_show_totals(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_users(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_state(const struct admin_ctx *ctx, struct admin_result *r);
+/* SHOW PEERS, or (`pools`) SHOW PEER_POOLS. */
+void admin_show_peers(const struct admin_ctx *ctx, struct admin_result *r, bool pools);
 void admin_show_fds(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_lists(const struct admin_ctx *ctx, struct admin_result *r,
                       const struct admin_ops *ops);

@@ -965,3 +965,17 @@ void admin_show_fds(const struct admin_ctx *ctx, struct admin_result *r)
 	        "datestyle", "timezone", "password", "scram_client_key", "scram_server_key"};
 	admin_result_columns_typed(r, cols, "issssiqisssssbb", NCOLS(cols));
 }
+
+void admin_show_peers(const struct admin_ctx *ctx, struct admin_result *r, bool pools)
+{
+	(void)ctx;
+	/* PgBouncer's peering (cancel requests across processes): pglane has none, no rows */
+	static const char *const peers[] = {"peer_id", "host", "port", "pool_size"};
+	static const char *const peer_pools[] = {"peer_id", "cl_active_cancel_req",
+	                                         "cl_waiting_cancel_req", "sv_active_cancel",
+	                                         "sv_login"};
+	if (pools)
+		admin_result_columns_typed(r, peer_pools, "iiiii", NCOLS(peer_pools));
+	else
+		admin_result_columns_typed(r, peers, "isii", NCOLS(peers));
+}

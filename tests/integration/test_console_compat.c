@@ -174,6 +174,11 @@ static const struct show_spec SPECS[] = {
           "scram_server_key"}},
         {"SHOW CONFIG", "ssss", {"key", "value", "default", "changeable"}},
         {"SHOW VERSION", "s", {"version"}},
+        {"SHOW PEERS", "isii", {"peer_id", "host", "port", "pool_size"}},
+        {"SHOW PEER_POOLS",
+         "iiiii",
+         {"peer_id", "cl_active_cancel_req", "cl_waiting_cancel_req", "sv_active_cancel",
+          "sv_login"}},
 };
 
 static Oid oid_of(char t)
