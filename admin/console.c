@@ -91,8 +91,11 @@ static void show_help(struct admin_result *r)
 {
 	static const char *const cols[] = {"command"};
 	static const char *const lines[] = {
-	        ("SHOW POOLS|LANES|STATS|CLIENTS|SERVERS|DATABASES|CONFIG|VERSION|SLOW|"
-	         "REPLICATION|SLOTS"),
+	        "SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION",
+	        "SHOW PEERS|PEER_POOLS",
+	        "SHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE",
+	        "SHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS",
+	        "SHOW LANES|SLOW|REPLICATION|SLOTS",
 	        "PAUSE [db]",
 	        "RESUME [db]",
 	        "SUSPEND",
@@ -118,8 +121,7 @@ static void run_show(const struct admin_ctx *ctx, const struct words *w, struct 
 {
 	if (w->n != 2) {
 		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR,
-		                   "SHOW needs one of: POOLS, LANES, STATS, CLIENTS, SERVERS, "
-		                   "DATABASES, CONFIG, VERSION, SLOW, REPLICATION, SLOTS, HELP");
+		                   "SHOW needs a subject (SHOW HELP lists them)");
 		return;
 	}
 	if (is(w, 1, "pools"))
@@ -128,6 +130,28 @@ static void run_show(const struct admin_ctx *ctx, const struct words *w, struct 
 		admin_show_lanes(ctx, r);
 	else if (is(w, 1, "stats"))
 		admin_show_stats(ctx, r);
+	else if (is(w, 1, "stats_totals"))
+		admin_show_stats_totals(ctx, r);
+	else if (is(w, 1, "stats_averages"))
+		admin_show_stats_averages(ctx, r);
+	else if (is(w, 1, "totals"))
+		admin_show_totals(ctx, r);
+	else if (is(w, 1, "lists"))
+		admin_show_lists(ctx, r, ops);
+	else if (is(w, 1, "users"))
+		admin_show_users(ctx, r);
+	else if (is(w, 1, "state"))
+		admin_show_state(ctx, r);
+	else if (is(w, 1, "mem"))
+		admin_show_mem(ctx, r, ops);
+	else if (is(w, 1, "peers"))
+		admin_show_peers(ctx, r, false);
+	else if (is(w, 1, "peer_pools"))
+		admin_show_peers(ctx, r, true);
+	else if (is(w, 1, "fds"))
+		admin_show_fds(ctx, r);
+	else if (is(w, 1, "sockets") || is(w, 1, "active_sockets"))
+		admin_show_sockets(ctx, r, ops);
 	else if (is(w, 1, "clients"))
 		admin_show_conns(ctx, r, false, ops);
 	else if (is(w, 1, "servers"))

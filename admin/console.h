@@ -14,6 +14,14 @@
 #include "config/cfg.h"
 
 #define ADMIN_DATABASE "pglane"
+/* PgBouncer's name for it, which its tools (exporters, scripts) connect to: the same console */
+#define ADMIN_DATABASE_PGBOUNCER "pgbouncer"
+/* Is `name` the admin database (either name)? */
+#include <string.h>
+static inline bool admin_database_is(const char *name)
+{
+	return strcmp(name, ADMIN_DATABASE) == 0 || strcmp(name, ADMIN_DATABASE_PGBOUNCER) == 0;
+}
 
 /* One client or server connection, for SHOW CLIENTS / SHOW SERVERS. */
 struct admin_conn_info {
@@ -90,6 +98,20 @@ void admin_show_lanes(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_stats(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_databases(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_config(const struct admin_ctx *ctx, struct admin_result *r);
+void admin_show_stats_totals(const struct admin_ctx *ctx, struct admin_result *r);
+void admin_show_stats_averages(const struct admin_ctx *ctx, struct admin_result *r);
+void admin_show_totals(const struct admin_ctx *ctx, struct admin_result *r);
+void admin_show_users(const struct admin_ctx *ctx, struct admin_result *r);
+void admin_show_state(const struct admin_ctx *ctx, struct admin_result *r);
+/* SHOW PEERS, or (`pools`) SHOW PEER_POOLS. */
+void admin_show_peers(const struct admin_ctx *ctx, struct admin_result *r, bool pools);
+void admin_show_fds(const struct admin_ctx *ctx, struct admin_result *r);
+void admin_show_lists(const struct admin_ctx *ctx, struct admin_result *r,
+                      const struct admin_ops *ops);
+void admin_show_mem(const struct admin_ctx *ctx, struct admin_result *r,
+                    const struct admin_ops *ops);
+void admin_show_sockets(const struct admin_ctx *ctx, struct admin_result *r,
+                        const struct admin_ops *ops);
 void admin_show_slow(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_replication(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_slots(const struct admin_ctx *ctx, struct admin_result *r);

@@ -581,7 +581,7 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 	struct proxy_login *l = c->login;
 	snprintf(l->user, sizeof(l->user), "%s", s.user);
 	snprintf(l->database, sizeof(l->database), "%s", s.database);
-	c->want_admin = strcmp(l->database, ADMIN_DATABASE) == 0;
+	c->want_admin = admin_database_is(l->database);
 	if (proxy_startup_take(c, &s))
 		start_auth(c);
 }
