@@ -353,7 +353,10 @@ bool proxy_reload(char *err, size_t cap)
 	proxy.cfg = nc;
 	proxy.users = nu;
 	pool_config_changed(nc);
-	cfg_log_setup(nc->log.format, nc->log.level);
+	char lerr[512];
+	if (!cfg_log_configure(nc, lerr, sizeof(lerr)))
+		log_error("reload: %s; the old log file stays in use", lerr);
+	proxy_log_stats_configure();
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, &proxy.clients)
 	{

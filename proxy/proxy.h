@@ -204,6 +204,14 @@ struct proxy_server {
 	socklen_t addr_len;
 };
 
+/* How pglane is stopping (proxy/shutdown.c), in increasing strictness. */
+enum proxy_shutdown_mode {
+	PROXY_SHUTDOWN_NONE,
+	PROXY_SHUTDOWN_WAIT_FOR_CLIENTS, /* SIGTERM, SHUTDOWN WAIT_FOR_CLIENTS */
+	PROXY_SHUTDOWN_WAIT_FOR_SERVERS, /* SIGINT, SHUTDOWN WAIT_FOR_SERVERS */
+	PROXY_SHUTDOWN_NOW,              /* SIGQUIT, SHUTDOWN */
+};
+
 struct proxy {
 	struct ev_loop *loop;
 	struct cfg *cfg;            /* owned */
@@ -211,11 +219,12 @@ struct proxy {
 	ev_io listeners[PROXY_MAX_LISTEN];
 	int nlisteners;
 	ev_timer janitor;
-	ev_signal sig_term, sig_int, sig_hup;
+	ev_signal sig_term, sig_int, sig_hup, sig_quit, sig_usr1, sig_usr2;
 	struct pool_list clients;
 	int nclients;
 	uint32_t next_id;
-	bool shutting_down;
+	bool shutting_down; /* servers drain: released servers close, their clients go */
+	enum proxy_shutdown_mode shutdown;
 	/* deferred work, run after the current callbacks */
 	ev_prepare deferred;
 	struct proxy_client **dead_clients;
@@ -229,6 +238,21 @@ extern struct proxy proxy;
 /* Current loop time. */
 int64_t proxy_now_ms(void);
 int64_t proxy_now_us(void);
+
+/* ---- proxy/shutdown.c ---- */
+/* Begin stopping in `mode` (`who` names the cause in the log: "SIGINT", "admin"): NOW breaks
+ * the loop (main then closes everything); the waiting modes stop the listeners, arm
+ * admin.shutdown_timeout and exit when their condition holds (proxy_shutdown_poll). A
+ * waiting mode may be made stricter (clients -> servers); false when pglane is already
+ * stopping at least that strictly (nothing changes). */
+bool proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who);
+/* Exit when the waiting shutdown's condition holds (called after each loop iteration). */
+void proxy_shutdown_poll(void);
+const char *proxy_shutdown_mode_name(enum proxy_shutdown_mode mode);
+/* Stop the shutdown deadline and the log.stats timer (at exit). */
+void proxy_shutdown_stop(void);
+/* Start the log.stats timer or apply a changed log.stats_period (at start, on reload). */
+void proxy_log_stats_configure(void);
 
 /* ---- proxy/listen.c ---- */
 __attribute__((warn_unused_result)) bool proxy_listen_start(const struct cfg *cfg);
