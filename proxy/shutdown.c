@@ -39,7 +39,8 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 /* Wait for servers: no new transactions; clients without a server go now, the others after
- * their transaction (relay.c, server.c close them and their server on release). */
+ * their transaction (relay.c, server.c close them and their server on release). Console
+ * clients stay (the one that asked gets its answer) and are closed at the exit. */
 static void drain_servers(void)
 {
 	proxy.shutting_down = true;
@@ -47,7 +48,7 @@ static void drain_servers(void)
 	pool_list_foreach_safe(pos, tmp, &proxy.clients)
 	{
 		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
-		if (!c->pc.server)
+		if (!c->pc.server && !c->admin)
 			proxy_client_fatal(c, "57P01", "pglane is shutting down");
 	}
 }

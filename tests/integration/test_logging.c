@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
 
 TestSuite(logging, .fini = it_pglane_fini, .timeout = 60);
@@ -61,9 +62,10 @@ static void one_session(const char *app)
 
 IT_TEST(logging, log_file_appends_and_is_reopened_after_a_move)
 {
-	struct it_pglane *p = it_pglane_start("auth = { type = \"trust\"; };\n"
-	                                      "pool = { mode = \"transaction\"; size = 2; };\n"
-	                                      "log = { file = \"pglane-file.log\"; };\n" IT_DATABASES);
+	struct it_pglane *p =
+	        it_pglane_start("auth = { type = \"trust\"; };\n"
+	                        "pool = { mode = \"transaction\"; size = 2; };\n"
+	                        "log = { file = \"pglane-file.log\"; };\n" IT_DATABASES);
 	char path[700], moved[720];
 	snprintf(path, sizeof path, "%s/pglane-file.log", p->dir);
 	snprintf(moved, sizeof moved, "%s.1", path);
@@ -94,16 +96,17 @@ IT_TEST(logging, log_file_appends_and_is_reopened_after_a_move)
 
 IT_TEST(logging, switches_suppress_their_lines)
 {
-	it_pglane_start("auth = { type = \"trust\"; };\n"
-	                "pool = { mode = \"transaction\"; size = 2; max_db_client_connections = 1; };\n"
-	                "log = { connections = false; disconnections = false; pooler_errors = false; "
-	                "};\n" IT_DATABASES);
+	it_pglane_start(
+	        "auth = { type = \"trust\"; };\n"
+	        "pool = { mode = \"transaction\"; size = 2; max_db_client_connections = 1; };\n"
+	        "log = { connections = false; disconnections = false; pooler_errors = false; "
+	        "};\n" IT_DATABASES);
 	PGconn *a = it_connect("postgres", NULL, "postgres");
 	cr_expect_eq(it_query_ll(a, "SELECT 1"), 1);
 	/* a pooler error: the second client is over max_db_client_connections */
 	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL,
-	            "postgres", NULL);
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "postgres",
+	            NULL);
 	PGconn *b = it_connect_try(ci);
 	cr_expect_neq(PQstatus(b), CONNECTION_OK, "max_db_client_connections let a second in");
 	cr_expect(strstr(it_conn_error(b), "max_db_client_connections") != NULL, "error: %s",
@@ -128,8 +131,8 @@ IT_TEST(logging, switches_default_on)
 	PGconn *a = it_connect("postgres", NULL, "postgres");
 	cr_expect_eq(it_query_ll(a, "SELECT 1"), 1);
 	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL,
-	            "postgres", NULL);
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "postgres",
+	            NULL);
 	PGconn *b = it_connect_try(ci);
 	cr_expect_neq(PQstatus(b), CONNECTION_OK);
 	PQfinish(b);
@@ -254,4 +257,47 @@ IT_TEST(logging, syslog_gets_the_lines_with_its_ident)
 	cr_expect(strstr(all, ": info: ") != NULL, "got:\n%s", all);
 	/* stderr keeps its lines too */
 	cr_expect_gt(log_count("login ok"), 0, "syslog took the lines off stderr");
+}
+
+/* The console's RELOAD reopens log.file as SIGHUP does. */
+IT_TEST(logging, log_file_reopened_on_console_reload)
+{
+	struct it_pglane *p = it_pglane_start("auth = { type = \"trust\"; };\n"
+	                                      "pool = { mode = \"transaction\"; size = 2; };\n"
+	                                      "log = { file = \"rot.log\"; };\n" IT_DATABASES);
+	char path[700], moved[720];
+	snprintf(path, sizeof path, "%s/rot.log", p->dir);
+	snprintf(moved, sizeof moved, "%s.1", path);
+	PGconn *a = adminq_connect("admin");
+	cr_assert(file_wait(path, "admin console login ok", 2000), "no console line in log.file");
+	cr_assert_eq(rename(path, moved), 0);
+	PGresult *r = PQexec(a, "RELOAD");
+	cr_expect_eq(PQresultStatus(r), PGRES_COMMAND_OK, "RELOAD: %s", PQerrorMessage(a));
+	PQclear(r);
+	int moved_before = file_count(moved, "login ok");
+	one_session("after_reload");
+	cr_expect(file_wait(path, "login ok", 2000), "no login line in the reopened log.file");
+	cr_expect_eq(file_count(moved, "login ok"), moved_before,
+	             "lines still go to the moved file after RELOAD");
+	PQfinish(a);
+}
+
+/* A log.file that cannot be opened: pglane does not start, and says why. */
+IT_TEST(logging, log_file_unopenable_refuses_start)
+{
+	char dir[512], conf[600];
+	it_mkdtemp(dir, sizeof dir);
+	snprintf(conf, sizeof conf, "%s/pglane.conf", dir);
+	char text[1024];
+	snprintf(text, sizeof text,
+	         "listen = { port = %d; };\n"
+	         "log = { file = \"no/such/dir/pglane.log\"; };\n",
+	         it_free_port());
+	it_file_write(conf, text);
+	char *out = NULL;
+	int rc = it_sh(10, &out, "%s -c %s", it_pglane_bin(), conf);
+	cr_expect_eq(rc, 1, "exit code %d; output:\n%s", rc, out ? out : "");
+	cr_expect(out && strstr(out, "log.file") && strstr(out, "No such file or directory"),
+	          "output:\n%s", out ? out : "");
+	free(out);
 }

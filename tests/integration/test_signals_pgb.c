@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
 
 TestSuite(signals_pgb, .fini = it_pglane_fini, .timeout = 60);
@@ -91,7 +92,8 @@ IT_TEST(signals_pgb, sigint_waits_for_servers)
 	cr_expect(new_client_refused(p->port), "a new client got in after SIGINT");
 	/* a client between transactions holds no server: it is let go */
 	PGresult *r = PQexec(idle, "SELECT 1");
-	cr_expect_neq(PQresultStatus(r), PGRES_TUPLES_OK, "an idle client still works after SIGINT");
+	cr_expect_neq(PQresultStatus(r), PGRES_TUPLES_OK,
+	              "an idle client still works after SIGINT");
 	PQclear(r);
 	/* the transaction goes on to its COMMIT */
 	it_exec_ok(a, "INSERT INTO sig_t VALUES (1)");
@@ -135,9 +137,10 @@ IT_TEST(signals_pgb, sigusr1_pauses_sigusr2_resumes)
 
 IT_TEST(signals_pgb, shutdown_timeout_forces_exit)
 {
-	struct it_pglane *p = it_pglane_start("auth = { type = \"trust\"; };\n"
-	                                      "pool = { mode = \"transaction\"; size = 2; };\n"
-	                                      "admin = { shutdown_timeout = \"1s\"; };\n" IT_DATABASES);
+	struct it_pglane *p =
+	        it_pglane_start("auth = { type = \"trust\"; };\n"
+	                        "pool = { mode = \"transaction\"; size = 2; };\n"
+	                        "admin = { shutdown_timeout = \"1s\"; };\n" IT_DATABASES);
 	PGconn *a = it_connect("postgres", NULL, "postgres");
 	int64_t t0 = it_now_ms();
 	cr_assert_eq(kill(p->pid, SIGTERM), 0);
@@ -163,5 +166,29 @@ IT_TEST(signals_pgb, second_signal_exits_at_once)
 	int st = wait_exit(p, 3000);
 	cr_expect_neq(st, -1, "pglane still running 3 s after SIGINT during a shutdown");
 	cr_expect(log_has("SIGINT while shutting down: exiting"), "no fast-exit line");
+	PQfinish(a);
+}
+
+/* A console client is not let go by SIGINT (it may be the one watching the shutdown) and does
+ * not hold pglane up: it is closed at the exit. */
+IT_TEST(signals_pgb, sigint_keeps_the_console_until_exit)
+{
+	struct it_pglane *p = it_pglane_start_simple("transaction", 2, NULL);
+	PGconn *con = adminq_connect("admin");
+	PGconn *a = it_connect("postgres", NULL, "postgres");
+	it_exec_ok(a, "BEGIN");
+	it_exec_ok(a, "SELECT 1");
+	cr_assert_eq(kill(p->pid, SIGINT), 0);
+	it_sleep_ms(300);
+	PGresult *r = adminq_show(con, "SHOW POOLS");
+	cr_expect_eq(PQresultStatus(r), PGRES_TUPLES_OK, "the console was closed by SIGINT");
+	PQclear(r);
+	it_exec_ok(a, "COMMIT");
+	int st = wait_exit(p, 5000);
+	cr_assert_neq(st, -1, "pglane kept running for its console client");
+	r = PQexec(con, "SHOW POOLS");
+	cr_expect_neq(PQresultStatus(r), PGRES_TUPLES_OK, "the console works after the exit");
+	PQclear(r);
+	PQfinish(con);
 	PQfinish(a);
 }
