@@ -17,7 +17,8 @@ LDLIBS   += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 # Debian packages: build, run and test dependencies.
 DEB_PKGS = gcc make pkg-config libev-dev libssl-dev libconfig-dev libpq-dev libcriterion-dev \
 	   postgresql postgresql-client postgresql-contrib pgbouncer procps iproute2 util-linux openssl \
-	   python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless
+	   python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless \
+	   chromium
 
 PURE_SRC = $(wildcard protocol/*.c config/*.c pool/*.c)
 LIB_SRC  = $(PURE_SRC) $(wildcard admin/*.c) $(filter-out proxy/main.c,$(wildcard proxy/*.c))
@@ -33,6 +34,10 @@ all: $(BUILD)/pglane
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# The status page (GET /) is compiled in: admin/status_html.c is generated from the HTML.
+admin/status_html.c: admin/status.html scripts/html2c.sh
+	scripts/html2c.sh admin/status.html $@ admin_status_html
 
 $(BUILD)/libpglane.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

@@ -104,8 +104,25 @@ static double pool_value(int i, struct pool *p, int64_t now_us)
 		return p->n_pinned;
 	case 15:
 		return p->n_tested;
+	case 16: {
+		if (pool_list_empty(&p->waiting))
+			return 0;
+		const struct pool_client *c =
+		        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
+		int64_t waited_us = now_us - c->wait_start_ms * 1000;
+		return waited_us > 0 ? (double)waited_us / 1e6 : 0;
+	}
+	case 17:
+		return (double)p->stats.xact_time_us / 1e6;
+	case 18:
+		return (double)p->stats.query_time_us / 1e6;
+	case 19:
+		return p->n_busy - p->n_tested;
+	case 20:
+		return (double)p->stats.server_connects;
+	case 21:
+		return (double)p->stats.server_connect_failures;
 	default:
-		(void)now_us;
 		return 0;
 	}
 }
@@ -135,9 +152,35 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 	         "Clients whose session state keeps them on their server connection.", GAUGE},
 	        {"pglane_pool_servers_tested",
 	         "Server connections being checked with server_check_query before use.", GAUGE},
+	        {"pglane_pool_maxwait_seconds",
+	         "How long the oldest waiting client has waited (PgBouncer's maxwait).", GAUGE},
+	        {"pglane_pool_transaction_seconds_total", "Time spent in transactions.", COUNTER},
+	        {"pglane_pool_query_seconds_total", "Time spent in queries.", COUNTER},
+	        {"pglane_pool_servers_used",
+	         "Server connections busy with pglane's own work (reset, rollback, apply).", GAUGE},
+	        {"pglane_pool_server_logins_total", "Server connections opened.", COUNTER},
+	        {"pglane_pool_server_login_failures_total", "Server logins that failed.", COUNTER},
 	};
 	char labels[400];
 	put(out, "# HELP pglane_up pglane is running.\n# TYPE pglane_up gauge\npglane_up 1\n");
+	put(out,
+	    "# HELP pglane_info pglane's version.\n# TYPE pglane_info gauge\n"
+	    "pglane_info{version=\"%s\"} 1\n",
+	    ctx->version);
+	int ndbs = 0, nusers = 0, npools = 0;
+	for (struct pool_db *d = pool_db_next(NULL); d; d = pool_db_next(d))
+		ndbs += d->cfg != NULL;
+	for (struct pool_user *u = pool_user_next(NULL); u; u = pool_user_next(u))
+		nusers++;
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
+		npools += p->db->cfg != NULL;
+	put(out,
+	    "# HELP pglane_databases Databases seen (PgBouncer's SHOW LISTS databases).\n"
+	    "# TYPE pglane_databases gauge\npglane_databases %d\n"
+	    "# HELP pglane_users Users seen.\n# TYPE pglane_users gauge\npglane_users %d\n"
+	    "# HELP pglane_pools Pools (database, user, lane).\n# TYPE pglane_pools gauge\n"
+	    "pglane_pools %d\n",
+	    ndbs, nusers, npools);
 	put(out,
 	    "# HELP pglane_clients Client connections.\n# TYPE pglane_clients gauge\n"
 	    "pglane_clients %d\n",

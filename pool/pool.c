@@ -68,6 +68,11 @@ struct pool_db *pool_db_next(struct pool_db *prev)
 	return prev ? prev->next : dbs;
 }
 
+struct pool_user *pool_user_next(struct pool_user *prev)
+{
+	return prev ? prev->next : users;
+}
+
 bool pool_pause_all(void)
 {
 	return pause_all;

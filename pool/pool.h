@@ -174,6 +174,8 @@ void pool_config_changed(const struct cfg *cfg);
 struct pool_db *pool_db_get(const struct cfg *cfg, const char *name);
 /* Iterate every database record (NULL first). */
 struct pool_db *pool_db_next(struct pool_db *prev);
+/* Iterate every user record (NULL first). */
+struct pool_user *pool_user_next(struct pool_user *prev);
 /* PAUSE of every database, including those not seen yet. */
 void pool_set_pause_all(bool on);
 /* Is every database paused (PAUSE without a name)? */

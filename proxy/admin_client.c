@@ -9,6 +9,7 @@
 
 #include "admin/console.h"
 #include "admin/metrics.h"
+#include "admin/status.h"
 #include "config/log.h"
 #include "protocol/buf.h"
 #include "protocol/extended.h"
@@ -82,6 +83,12 @@ void proxy_admin_metrics(struct admin_buf *out)
 	                               .joined = st->coalesced,
 	                               .in_flight = st->in_flight};
 	admin_metrics_authq(&n, out);
+}
+
+void proxy_admin_status(struct admin_buf *out)
+{
+	struct admin_ctx ctx = context(NULL);
+	admin_status_json(&ctx, proxy.nclients, out);
 }
 
 static void put_msg(struct admin_buf *b, uint8_t type, const void *body, size_t n)

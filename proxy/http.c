@@ -1,5 +1,6 @@
-/* proxy/http.c — the metrics endpoint on the same loop: GET /metrics (Prometheus text) and
- * GET /healthz. One request per connection, read within a size and time limit; anything
+/* proxy/http.c — the HTTP endpoint on the same loop: GET /metrics (Prometheus text),
+ * /healthz (alive), /ready (every database reachable), / (the status page) and /status.json
+ * (its data). One request per connection, read within a size and time limit; anything
  * else gets 400, 404 or 405 and the connection is closed. */
 #include <errno.h>
 #include <netdb.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "admin/result.h"
+#include "admin/status.h"
 #include "config/log.h"
 #include "proxy/proxy.h"
 
@@ -119,13 +121,35 @@ static void handle(struct http_conn *h)
 		else
 			respond(h, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", &b, head);
 		admin_buf_free(&b);
+	} else if (strcmp(path, "/status.json") == 0) {
+		struct admin_buf b = {0};
+		proxy_admin_status(&b);
+		if (b.failed)
+			respond_text(h, 500, "Internal Server Error", "out of memory\n");
+		else
+			respond(h, 200, "OK", "application/json", &b, head);
+		admin_buf_free(&b);
+	} else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+		struct admin_buf b = {0};
+		admin_buf_put(&b, admin_status_html, strlen(admin_status_html));
+		respond(h, 200, "OK", "text/html; charset=utf-8", &b, head);
+		admin_buf_free(&b);
+	} else if (strcmp(path, "/ready") == 0) {
+		char why[512];
+		if (proxy.shutting_down)
+			respond_text(h, 503, "Service Unavailable", "shutting down\n");
+		else if (!admin_status_ready(why, sizeof(why)))
+			respond_text(h, 503, "Service Unavailable", why);
+		else
+			respond_text(h, 200, "OK", why);
 	} else if (strcmp(path, "/healthz") == 0) {
 		if (proxy.shutting_down)
 			respond_text(h, 503, "Service Unavailable", "shutting down\n");
 		else
 			respond_text(h, 200, "OK", "ok\n");
 	} else {
-		respond_text(h, 404, "Not Found", "not found: try /metrics or /healthz\n");
+		respond_text(h, 404, "Not Found",
+		             "not found: try /, /status.json, /metrics, /healthz or /ready\n");
 	}
 }
 
@@ -235,7 +259,8 @@ bool proxy_http_start(const struct cfg *cfg)
 	ev_io_init(&http_listener, accept_cb, fd, EV_READ);
 	ev_io_start(EV_DEFAULT, &http_listener);
 	listening = true;
-	log_info("metrics on http://%s:%d/metrics", cfg->listen.host, cfg->admin.http_port);
+	log_info("status page on http://%s:%d/ (metrics on /metrics)", cfg->listen.host,
+	         cfg->admin.http_port);
 	return true;
 }
 

@@ -312,6 +312,8 @@ const char *proxy_admin_user(const struct proxy_client *c);
 /* The Prometheus metrics text (appended to `out`). */
 struct admin_buf;
 void proxy_admin_metrics(struct admin_buf *out);
+/* The status page's JSON document (admin/status.h), appended to `out`. */
+void proxy_admin_status(struct admin_buf *out);
 
 /* ---- proxy/control.c ---- */
 /* Reload the config file: validated first; false (and the old config kept) with the errors

@@ -121,4 +121,3 @@ bool proxy_startup_take(struct proxy_client *c, const struct proto_startup *s)
 	}
 	return true;
 }
-

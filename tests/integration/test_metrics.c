@@ -168,6 +168,8 @@ static bool same_scrape(const struct prom *a, const struct prom *b)
 		return false;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct prom_sample *s = &a->s[i];
+		if (strcmp(s->name, "pglane_pool_maxwait_seconds") == 0)
+			continue; /* grows while a client waits */
 		const char *kv[2 * PROM_MAX_LABELS];
 		for (int k = 0; k < s->nlabels; k++) {
 			kv[2 * k] = s->labels[k].name;
@@ -221,7 +223,13 @@ static void expect_families(const struct prom *m)
 	                                     "pglane_pool_size",
 	                                     "pglane_pool_saturation_ratio",
 	                                     "pglane_pool_wait_seconds",
-	                                     "pglane_pool_query_seconds"};
+	                                     "pglane_pool_query_seconds",
+	                                     "pglane_pool_maxwait_seconds",
+	                                     "pglane_pool_servers_used",
+	                                     "pglane_info",
+	                                     "pglane_databases",
+	                                     "pglane_users",
+	                                     "pglane_pools"};
 	for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++) {
 		const struct prom_family *f = prom_family(m, gauges[i]);
 		cr_expect(f, "no family %s in /metrics", gauges[i]);
@@ -297,6 +305,25 @@ IT_TEST(metrics, metrics_match_show_pools)
 
 	const struct prom_sample *s = prom_find(&m1, "pglane_up", NULL, 0);
 	cr_expect(s && s->value == 1, "pglane_up is not 1");
+	/* the oldest of the 3 waiters has waited: maxwait as SHOW POOLS says (µs) */
+	const char *pkv[] = {"database", "postgres", "user", "postgres", "lane", "oltp"};
+	s = prom_find(&m1, "pglane_pool_maxwait_seconds", pkv, 3);
+	int prow = -1;
+	for (int i = 0; i < PQntuples(pools) && prow < 0; i++)
+		if (strcmp(adminq_cell(pools, i, "database"), "postgres") == 0 &&
+		    strcmp(adminq_cell(pools, i, "user"), "postgres") == 0 &&
+		    strcmp(adminq_cell(pools, i, "lane"), "oltp") == 0)
+			prow = i;
+	cr_expect(s && prow >= 0 && s->value > 0, "pglane_pool_maxwait_seconds: no wait seen");
+	if (s && prow >= 0)
+		cr_expect(fabs(s->value * 1e6 - adminq_cell_num(pools, prow, "maxwait_us")) < 2e6,
+		          "maxwait %.3f s against SHOW POOLS %s us", s->value,
+		          adminq_cell(pools, prow, "maxwait_us"));
+	for (size_t i = 0; i < m1.n; i++)
+		if (strcmp(m1.s[i].name, "pglane_info") == 0)
+			cr_expect(prom_label(&m1.s[i], "version") && m1.s[i].value == 1);
+	s = prom_find(&m1, "pglane_databases", NULL, 0);
+	cr_expect(s && s->value >= 2, "pglane_databases: postgres and bench");
 	s = prom_find(&m1, "pglane_clients", NULL, 0);
 	cr_assert(s, "no pglane_clients");
 	cr_expect_eq(s->value, PQntuples(clients), "pglane_clients %g, SHOW CLIENTS %d rows",
