@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
@@ -191,4 +192,52 @@ IT_TEST(signals_pgb, sigint_keeps_the_console_until_exit)
 	PQclear(r);
 	PQfinish(con);
 	PQfinish(a);
+}
+
+/* The status code of GET `path` on admin.http_port. */
+static int http_status(int port, const char *path)
+{
+	int fd = it_tcp_connect(port);
+	char req[256];
+	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+	cr_assert_eq(write(fd, req, (size_t)n), n);
+	char buf[512] = "";
+	size_t len = 0;
+	int64_t deadline = it_now_ms() + 3000;
+	while (len < 12 && it_now_ms() < deadline) {
+		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	int code = -1;
+	if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1)
+		code = -1;
+	return code;
+}
+
+/* A load balancer asks /healthz and /ready: 503 as soon as a waiting shutdown begins, while the
+ * connected clients are still served (SIGTERM). */
+IT_TEST(signals_pgb, sigterm_health_checks_say_503)
+{
+	int http = it_http_port();
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"trust\"; };\n"
+	         "pool = { mode = \"transaction\"; size = 2; };\n"
+	         "admin = { users = [ \"admin\" ]; http_port = %d; };\n" IT_DATABASES,
+	         http);
+	struct it_pglane *p = it_pglane_start(conf);
+	it_wait_port(http);
+	cr_expect_eq(http_status(http, "/healthz"), 200);
+	PGconn *a = it_connect("postgres", NULL, "postgres");
+	cr_assert_eq(kill(p->pid, SIGTERM), 0);
+	it_sleep_ms(300);
+	cr_expect_eq(http_status(http, "/healthz"), 503, "/healthz during SIGTERM's shutdown");
+	cr_expect_eq(http_status(http, "/ready"), 503, "/ready during SIGTERM's shutdown");
+	cr_expect_eq(it_query_ll(a, "SELECT 5"), 5);
+	PQfinish(a);
+	int st = wait_exit(p, 5000);
+	cr_expect_neq(st, -1, "pglane still running after its last client left");
 }
