@@ -78,26 +78,18 @@ static void deferred_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		proxy_shutdown_poll();
 }
 
-/* PgBouncer's signals: a second SIGINT or SIGTERM during a shutdown exits at once. */
+/* PgBouncer's signals; any of INT, TERM, QUIT during a shutdown exits at once. */
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)loop;
 	(void)revents;
 	switch (w->signum) {
 	case SIGINT:
-	case SIGTERM: {
-		const char *name = w->signum == SIGINT ? "SIGINT" : "SIGTERM";
-		if (proxy.shutdown != PROXY_SHUTDOWN_NONE) {
-			char why[64];
-			snprintf(why, sizeof(why), "%s while shutting down", name);
-			proxy_shutdown_begin(PROXY_SHUTDOWN_NOW, why);
-		} else {
-			proxy_shutdown_begin(w->signum == SIGINT ? PROXY_SHUTDOWN_WAIT_FOR_SERVERS
-			                                         : PROXY_SHUTDOWN_WAIT_FOR_CLIENTS,
-			                     name);
-		}
+		proxy_shutdown_begin(PROXY_SHUTDOWN_WAIT_FOR_SERVERS, "SIGINT");
 		break;
-	}
+	case SIGTERM:
+		proxy_shutdown_begin(PROXY_SHUTDOWN_WAIT_FOR_CLIENTS, "SIGTERM");
+		break;
 	case SIGQUIT:
 		proxy_shutdown_begin(PROXY_SHUTDOWN_NOW, "SIGQUIT");
 		break;

@@ -240,12 +240,12 @@ int64_t proxy_now_ms(void);
 int64_t proxy_now_us(void);
 
 /* ---- proxy/shutdown.c ---- */
-/* Begin stopping in `mode` (`who` names the cause in the log: "SIGINT", "admin"): NOW breaks
- * the loop (main then closes everything); the waiting modes stop the listeners, arm
- * admin.shutdown_timeout and exit when their condition holds (proxy_shutdown_poll). A
- * waiting mode may be made stricter (clients -> servers); false when pglane is already
- * stopping at least that strictly (nothing changes). */
-bool proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who);
+/* Begin stopping in `mode`; `who` names the cause in the log ("SIGINT", "admin: SHUTDOWN
+ * WAIT_FOR_CLIENTS"). NOW leaves the loop 50 ms later (so that a console's answer goes out;
+ * main then closes everything). The waiting modes stop the listeners, arm
+ * admin.shutdown_timeout and exit when their condition holds (proxy_shutdown_poll). Any
+ * request while a shutdown is under way exits now, as in PgBouncer 1.23+. */
+void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who);
 /* Exit when the waiting shutdown's condition holds (called after each loop iteration). */
 void proxy_shutdown_poll(void);
 const char *proxy_shutdown_mode_name(enum proxy_shutdown_mode mode);

@@ -2,8 +2,9 @@
  * the console's SHUTDOWN: now (SIGQUIT, SHUTDOWN), wait for servers (SIGINT, SHUTDOWN
  * WAIT_FOR_SERVERS: stop accepting, let transactions finish, exit once no client holds a
  * server) and wait for clients (SIGTERM, SHUTDOWN WAIT_FOR_CLIENTS: stop accepting, serve the
- * connected clients as usual, exit once the last has left). admin.shutdown_timeout bounds
- * the waiting ones; past it pglane exits as now. Also log.stats: the "stats:" line every
+ * connected clients as usual, exit once the last has left; console clients hold neither up).
+ * A second request during a waiting one exits now (PgBouncer 1.23+). admin.shutdown_timeout
+ * bounds the waiting ones; past it pglane exits as now. Also log.stats: the "stats:" line every
  * log.stats_period. */
 #include <stdio.h>
 
@@ -11,6 +12,7 @@
 #include "proxy/proxy.h"
 
 static ev_timer deadline;
+static ev_timer exit_timer;
 static ev_timer stats_timer;
 
 static const char *const mode_names[] = {"none", "wait for clients", "wait for servers",
@@ -21,10 +23,23 @@ const char *proxy_shutdown_mode_name(enum proxy_shutdown_mode mode)
 	return mode_names[mode];
 }
 
+static void exit_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)t;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Leave the loop (main then closes everything) after this iteration and a moment more, so
+ * that a console's answer to SHUTDOWN goes out first. */
 static void exit_now(const char *why)
 {
+	if (ev_is_active(&exit_timer))
+		return;
 	log_info("%s: exiting", why);
-	ev_break(proxy.loop, EVBREAK_ALL);
+	proxy.shutdown = PROXY_SHUTDOWN_NOW;
+	ev_timer_init(&exit_timer, exit_cb, 0.05, 0);
+	ev_timer_start(proxy.loop, &exit_timer);
 }
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -32,10 +47,11 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)t;
 	(void)revents;
-	log_warning("admin.shutdown_timeout (%lld ms) reached with %d clients connected: "
-	            "exiting now",
-	            (long long)proxy.cfg->admin.shutdown_timeout_ms, proxy.nclients);
-	ev_break(proxy.loop, EVBREAK_ALL);
+	char why[160];
+	snprintf(why, sizeof(why),
+	         "admin.shutdown_timeout (%lld ms) reached with %d clients connected",
+	         (long long)proxy.cfg->admin.shutdown_timeout_ms, proxy.nclients);
+	exit_now(why);
 }
 
 /* Wait for servers: no new transactions; clients without a server go now, the others after
@@ -53,61 +69,56 @@ static void drain_servers(void)
 	}
 }
 
-bool proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
+void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
 {
-	if (mode == PROXY_SHUTDOWN_NOW) {
-		proxy.shutdown = mode;
-		exit_now(who);
-		return true;
+	if (proxy.shutdown != PROXY_SHUTDOWN_NONE || mode == PROXY_SHUTDOWN_NOW) {
+		/* PgBouncer 1.23+: a second request during a waiting shutdown exits now */
+		char why[128];
+		snprintf(why, sizeof(why), "%s%s", who,
+		         proxy.shutdown != PROXY_SHUTDOWN_NONE ? " during a shutdown" : "");
+		exit_now(why);
+		return;
 	}
-	if (proxy.shutdown >= mode)
-		return false; /* already at least that strict */
-	bool first = proxy.shutdown == PROXY_SHUTDOWN_NONE;
 	proxy.shutdown = mode;
 	if (mode == PROXY_SHUTDOWN_WAIT_FOR_SERVERS)
 		log_info("%s: shutting down: no new clients; waiting for every server to be "
 		         "released (transactions to end)",
 		         who);
 	else
-		log_info("%s: shutting down: no new clients; waiting for the %d connected "
-		         "clients to leave",
-		         who, proxy.nclients);
-	if (first) {
-		proxy_listen_stop();
-		int64_t ms = proxy.cfg->admin.shutdown_timeout_ms;
-		if (ms > 0) {
-			ev_timer_init(&deadline, deadline_cb, (double)ms / 1000.0, 0);
-			ev_timer_start(proxy.loop, &deadline);
-		}
+		log_info("%s: shutting down: no new clients; waiting for the connected clients to "
+		         "leave",
+		         who);
+	proxy_listen_stop();
+	int64_t ms = proxy.cfg->admin.shutdown_timeout_ms;
+	if (ms > 0) {
+		ev_timer_init(&deadline, deadline_cb, (double)ms / 1000.0, 0);
+		ev_timer_start(proxy.loop, &deadline);
 	}
 	if (mode == PROXY_SHUTDOWN_WAIT_FOR_SERVERS)
 		drain_servers();
 	proxy_shutdown_poll();
-	return true;
 }
 
 void proxy_shutdown_poll(void)
 {
 	if (proxy.shutdown == PROXY_SHUTDOWN_NONE || proxy.shutdown == PROXY_SHUTDOWN_NOW)
 		return;
-	if (proxy.shutdown == PROXY_SHUTDOWN_WAIT_FOR_CLIENTS) {
-		if (proxy.nclients == 0)
-			exit_now("all clients gone");
-		return;
-	}
+	/* console clients hold neither shutdown up: they are closed at the exit */
+	bool servers = proxy.shutdown == PROXY_SHUTDOWN_WAIT_FOR_SERVERS;
 	struct pool_list *pos;
 	pool_list_foreach(pos, &proxy.clients)
 	{
 		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
-		if (c->pc.server)
+		if (servers ? c->pc.server != NULL : !c->admin && !c->want_admin)
 			return;
 	}
-	exit_now("all servers released");
+	exit_now(servers ? "all servers released" : "all clients gone");
 }
 
 void proxy_shutdown_stop(void)
 {
 	ev_timer_stop(proxy.loop, &deadline);
+	ev_timer_stop(proxy.loop, &exit_timer);
 	ev_timer_stop(proxy.loop, &stats_timer);
 }
 

@@ -149,7 +149,9 @@ IT_TEST(signals_pgb, shutdown_timeout_forces_exit)
 	int64_t took = it_now_ms() - t0;
 	cr_assert_neq(st, -1, "pglane still running 5 s after SIGTERM with shutdown_timeout 1s");
 	cr_expect_geq(took, 900, "pglane left after %lld ms, before the deadline", (long long)took);
-	cr_expect(log_has("admin.shutdown_timeout (1000 ms) reached"), "no deadline line");
+	cr_expect(log_has("admin.shutdown_timeout (1000 ms) reached with 1 clients connected: "
+	                  "exiting"),
+	          "no deadline line");
 	PGresult *r = PQexec(a, "SELECT 1");
 	cr_expect_neq(PQresultStatus(r), PGRES_TUPLES_OK, "the client still works after the exit");
 	PQclear(r);
@@ -166,7 +168,7 @@ IT_TEST(signals_pgb, second_signal_exits_at_once)
 	cr_assert_eq(kill(p->pid, SIGINT), 0);
 	int st = wait_exit(p, 3000);
 	cr_expect_neq(st, -1, "pglane still running 3 s after SIGINT during a shutdown");
-	cr_expect(log_has("SIGINT while shutting down: exiting"), "no fast-exit line");
+	cr_expect(log_has("SIGINT during a shutdown: exiting"), "no fast-exit line");
 	PQfinish(a);
 }
 
@@ -240,4 +242,21 @@ IT_TEST(signals_pgb, sigterm_health_checks_say_503)
 	PQfinish(a);
 	int st = wait_exit(p, 5000);
 	cr_expect_neq(st, -1, "pglane still running after its last client left");
+}
+
+/* SIGTERM waits for the pooled clients, not for a console session watching. */
+IT_TEST(signals_pgb, sigterm_console_does_not_hold_the_exit)
+{
+	struct it_pglane *p = it_pglane_start_simple("transaction", 2, NULL);
+	PGconn *con = adminq_connect("admin");
+	PGconn *a = it_connect("postgres", NULL, "postgres");
+	cr_assert_eq(kill(p->pid, SIGTERM), 0);
+	it_sleep_ms(300);
+	cr_assert(it_pglane_alive(), "pglane exited with a pooled client connected");
+	PGresult *r = adminq_show(con, "SHOW POOLS");
+	PQclear(r);
+	PQfinish(a);
+	int st = wait_exit(p, 3000);
+	cr_expect_neq(st, -1, "pglane waited for its console client after SIGTERM");
+	PQfinish(con);
 }
