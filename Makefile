@@ -18,7 +18,7 @@ LDLIBS   += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 DEB_PKGS = gcc make pkg-config libev-dev libssl-dev libconfig-dev libpq-dev libcriterion-dev \
 	   postgresql postgresql-client postgresql-contrib pgbouncer procps iproute2 util-linux openssl \
 	   python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless \
-	   chromium
+	   chromium prometheus-pgbouncer-exporter
 
 PURE_SRC = $(wildcard protocol/*.c config/*.c pool/*.c)
 LIB_SRC  = $(PURE_SRC) $(wildcard admin/*.c) $(filter-out proxy/main.c,$(wildcard proxy/*.c))

@@ -3,6 +3,8 @@
 #include "admin/console.h"
 
 #include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -89,14 +91,23 @@ static void show_help(struct admin_result *r)
 {
 	static const char *const cols[] = {"command"};
 	static const char *const lines[] = {
-	        ("SHOW POOLS|LANES|STATS|CLIENTS|SERVERS|DATABASES|CONFIG|VERSION|SLOW|"
-	         "REPLICATION|SLOTS"),
+	        "SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION",
+	        "SHOW PEERS|PEER_POOLS",
+	        "SHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE",
+	        "SHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS",
+	        "SHOW LANES|SLOW|REPLICATION|SLOTS",
 	        "PAUSE [db]",
 	        "RESUME [db]",
+	        "SUSPEND",
+	        "DISABLE db",
+	        "ENABLE db",
 	        "RELOAD",
-	        "KILL db",
+	        "SET key = value",
+	        "KILL [db]",
+	        "KILL_CLIENT id",
 	        "RECONNECT [db]",
-	        "SHUTDOWN",
+	        "WAIT_CLOSE [db]",
+	        "SHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]",
 	};
 	admin_result_columns(r, cols, 1);
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
@@ -110,8 +121,7 @@ static void run_show(const struct admin_ctx *ctx, const struct words *w, struct 
 {
 	if (w->n != 2) {
 		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR,
-		                   "SHOW needs one of: POOLS, LANES, STATS, CLIENTS, SERVERS, "
-		                   "DATABASES, CONFIG, VERSION, SLOW, REPLICATION, SLOTS, HELP");
+		                   "SHOW needs a subject (SHOW HELP lists them)");
 		return;
 	}
 	if (is(w, 1, "pools"))
@@ -120,6 +130,28 @@ static void run_show(const struct admin_ctx *ctx, const struct words *w, struct 
 		admin_show_lanes(ctx, r);
 	else if (is(w, 1, "stats"))
 		admin_show_stats(ctx, r);
+	else if (is(w, 1, "stats_totals"))
+		admin_show_stats_totals(ctx, r);
+	else if (is(w, 1, "stats_averages"))
+		admin_show_stats_averages(ctx, r);
+	else if (is(w, 1, "totals"))
+		admin_show_totals(ctx, r);
+	else if (is(w, 1, "lists"))
+		admin_show_lists(ctx, r, ops);
+	else if (is(w, 1, "users"))
+		admin_show_users(ctx, r);
+	else if (is(w, 1, "state"))
+		admin_show_state(ctx, r);
+	else if (is(w, 1, "mem"))
+		admin_show_mem(ctx, r, ops);
+	else if (is(w, 1, "peers"))
+		admin_show_peers(ctx, r, false);
+	else if (is(w, 1, "peer_pools"))
+		admin_show_peers(ctx, r, true);
+	else if (is(w, 1, "fds"))
+		admin_show_fds(ctx, r);
+	else if (is(w, 1, "sockets") || is(w, 1, "active_sockets"))
+		admin_show_sockets(ctx, r, ops);
 	else if (is(w, 1, "clients"))
 		admin_show_conns(ctx, r, false, ops);
 	else if (is(w, 1, "servers"))
@@ -164,6 +196,132 @@ static void run_control(const struct words *w, struct admin_result *r, const cha
 	admin_result_tag(r, tag);
 }
 
+/* Session settings drivers send at connect, which are not pglane's: accepted, ignored. */
+static bool driver_setting(const char *key)
+{
+	static const char *const names[] = {"application_name", "extra_float_digits",
+	                                    "client_encoding",  "datestyle",
+	                                    "timezone",         "standard_conforming_strings"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(key, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* SET key = value (or TO value; the value may be quoted with ' or "). */
+static void run_set(const struct admin_ctx *ctx, const char *sql, size_t len,
+                    struct admin_result *r)
+{
+	size_t i = 0;
+	while (i < len && isspace((unsigned char)sql[i]))
+		i++;
+	i += 3; /* "set" */
+	while (i < len && isspace((unsigned char)sql[i]))
+		i++;
+	char key[160], value[256];
+	size_t n = 0;
+	while (i < len && sql[i] && !isspace((unsigned char)sql[i]) && sql[i] != '=' &&
+	       n + 1 < sizeof(key))
+		key[n++] = sql[i++];
+	key[n] = '\0';
+	while (i < len && isspace((unsigned char)sql[i]))
+		i++;
+	if (i < len && sql[i] == '=')
+		i++;
+	else if (i + 2 <= len && strncasecmp(sql + i, "to", 2) == 0)
+		i += 2;
+	else
+		n = 0;
+	while (i < len && isspace((unsigned char)sql[i]))
+		i++;
+	size_t end = len;
+	while (end > i && (isspace((unsigned char)sql[end - 1]) || sql[end - 1] == ';' ||
+	                   sql[end - 1] == '\0'))
+		end--;
+	if (n == 0 || end == i || end - i >= sizeof(value)) {
+		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "usage: SET key = value");
+		return;
+	}
+	if (end - i >= 2 && (sql[i] == '\'' || sql[i] == '"') && sql[end - 1] == sql[i]) {
+		i++; /* 'value' or "value": the quotes go */
+		end--;
+	}
+	memcpy(value, sql + i, end - i);
+	value[end - i] = '\0';
+	if (driver_setting(key)) {
+		admin_result_tag(r, "SET");
+		return;
+	}
+	if (!ctx->full) {
+		admin_result_error(r, PROTO_SQLSTATE_INSUFFICIENT_PRIVILEGE,
+		                   "admin.stats_users may only use SHOW");
+		return;
+	}
+	char err[400] = "";
+	if (!ops->set(key, value, err, sizeof(err))) {
+		admin_result_error(r, PROTO_SQLSTATE_CANT_CHANGE_RUNTIME, "SET %s refused: %s", key,
+		                   err);
+		return;
+	}
+	admin_result_tag(r, "SET");
+}
+
+static void set_pending(struct admin_result *r, char kind, const char *db)
+{
+	if (admin_result_is_error(r))
+		return;
+	r->pending = true;
+	r->pending_kind = kind;
+	snprintf(r->pending_db, sizeof(r->pending_db), "%s", db ? db : "");
+	admin_pending_poll(r);
+}
+
+static void run_kill_client(const struct words *w, struct admin_result *r)
+{
+	char *end = NULL;
+	unsigned long id = w->n == 2 ? strtoul(w->w[1], &end, 10) : 0;
+	if (w->n != 2 || !end || *end || id == 0 || id > UINT32_MAX) {
+		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR,
+		                   "usage: KILL_CLIENT id (the id column of SHOW CLIENTS)");
+		return;
+	}
+	char err[256] = "";
+	if (!ops->kill_client((uint32_t)id, err, sizeof(err)))
+		admin_result_error(r, PROTO_SQLSTATE_UNDEFINED_OBJECT, "%s", err);
+	else
+		admin_result_tag(r, "KILL_CLIENT");
+}
+
+static void run_disable(const struct words *w, struct admin_result *r, bool on)
+{
+	const char *tag = on ? "DISABLE" : "ENABLE";
+	if (w->n != 2) {
+		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "usage: %s db", tag);
+		return;
+	}
+	char err[256] = "";
+	if (!ops->disable(w->w[1], on, err, sizeof(err)))
+		admin_result_error(r, PROTO_SQLSTATE_INVALID_CATALOG, "%s", err);
+	else
+		admin_result_tag(r, tag);
+}
+
+static void run_shutdown(const struct words *w, struct admin_result *r)
+{
+	int mode = 0;
+	if (w->n == 2 && is(w, 1, "wait_for_servers"))
+		mode = 1;
+	else if (w->n == 2 && is(w, 1, "wait_for_clients"))
+		mode = 2;
+	else if (w->n != 1) {
+		admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR,
+		                   "usage: SHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]");
+		return;
+	}
+	admin_result_tag(r, "SHUTDOWN");
+	ops->shutdown(mode);
+}
+
 void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len, struct admin_result *r)
 {
 	struct words w;
@@ -181,11 +339,12 @@ void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len, str
 		return;
 	}
 	if (is(&w, 0, "set")) {
-		admin_result_tag(r, "SET"); /* drivers set things at connect: accepted, ignored */
+		run_set(ctx, sql, len, r);
 		return;
 	}
-	static const char *const controls[] = {"pause", "resume",    "reload",
-	                                       "kill",  "reconnect", "shutdown"};
+	static const char *const controls[] = {"pause",     "resume",   "reload",      "kill",
+	                                       "reconnect", "shutdown", "kill_client", "disable",
+	                                       "enable",    "suspend",  "wait_close"};
 	bool control = false;
 	for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++)
 		control = control || is(&w, 0, controls[i]);
@@ -201,16 +360,29 @@ void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len, str
 	}
 	if (is(&w, 0, "pause")) {
 		run_control(&w, r, "PAUSE", ops->pause, false);
-		if (!admin_result_is_error(r)) {
-			r->pending = true;
-			snprintf(r->pending_db, sizeof(r->pending_db), "%s",
-			         w.n == 2 ? w.w[1] : "");
-			admin_pending_poll(r);
-		}
+		set_pending(r, ADMIN_PENDING_PAUSE, w.n == 2 ? w.w[1] : NULL);
+	} else if (is(&w, 0, "wait_close")) {
+		run_control(&w, r, "WAIT_CLOSE", ops->wait_close, false);
+		set_pending(r, ADMIN_PENDING_WAIT_CLOSE, w.n == 2 ? w.w[1] : NULL);
+	} else if (is(&w, 0, "suspend")) {
+		char err[256] = "";
+		if (w.n != 1)
+			admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "usage: SUSPEND");
+		else if (!ops->suspend(err, sizeof(err)))
+			admin_result_error(r, "55000", "%s", err);
+		else
+			admin_result_tag(r, "SUSPEND");
+		set_pending(r, ADMIN_PENDING_SUSPEND, NULL);
+	} else if (is(&w, 0, "kill_client")) {
+		run_kill_client(&w, r);
+	} else if (is(&w, 0, "disable")) {
+		run_disable(&w, r, true);
+	} else if (is(&w, 0, "enable")) {
+		run_disable(&w, r, false);
 	} else if (is(&w, 0, "resume")) {
 		run_control(&w, r, "RESUME", ops->resume, false);
 	} else if (is(&w, 0, "kill")) {
-		run_control(&w, r, "KILL", ops->kill, true);
+		run_control(&w, r, "KILL", ops->kill, false);
 	} else if (is(&w, 0, "reconnect")) {
 		run_control(&w, r, "RECONNECT", ops->reconnect, false);
 	} else if (is(&w, 0, "reload")) {
@@ -223,12 +395,7 @@ void admin_execute(const struct admin_ctx *ctx, const char *sql, size_t len, str
 		else
 			admin_result_tag(r, "RELOAD");
 	} else {
-		if (w.n != 1) {
-			admin_result_error(r, PROTO_SQLSTATE_SYNTAX_ERROR, "usage: SHUTDOWN");
-			return;
-		}
-		admin_result_tag(r, "SHUTDOWN");
-		ops->shutdown();
+		run_shutdown(&w, r);
 	}
 }
 
@@ -236,7 +403,7 @@ bool admin_pending_poll(struct admin_result *r)
 {
 	if (!r->pending)
 		return true;
-	if (!ops->paused_done(r->pending_db[0] ? r->pending_db : NULL))
+	if (!ops->pending_done(r->pending_kind, r->pending_db[0] ? r->pending_db : NULL))
 		return false;
 	r->pending = false;
 	return true;

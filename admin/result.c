@@ -9,7 +9,33 @@
 
 #include "protocol/buf.h"
 
-#define TEXT_OID 25
+#define TEXT_OID    25
+#define INT4_OID    23
+#define INT8_OID    20
+#define NUMERIC_OID 1700
+#define BYTEA_OID   17
+
+/* A column type letter as PgBouncer writes them: s text, i int4, q int8, N numeric, b bytea. */
+static int32_t type_oid(char t, int16_t *size)
+{
+	switch (t) {
+	case 'i':
+		*size = 4;
+		return INT4_OID;
+	case 'q':
+		*size = 8;
+		return INT8_OID;
+	case 'N':
+		*size = -1;
+		return NUMERIC_OID;
+	case 'b':
+		*size = -1;
+		return BYTEA_OID;
+	default:
+		*size = -1;
+		return TEXT_OID;
+	}
+}
 
 void admin_buf_put(struct admin_buf *b, const void *p, size_t n)
 {
@@ -75,6 +101,12 @@ void admin_result_free(struct admin_result *r)
 
 void admin_result_columns(struct admin_result *r, const char *const *names, int n)
 {
+	admin_result_columns_typed(r, names, NULL, n);
+}
+
+void admin_result_columns_typed(struct admin_result *r, const char *const *names, const char *types,
+                                int n)
+{
 	struct admin_buf *b = &r->desc;
 	b->len = 0;
 	size_t start = b->len;
@@ -83,12 +115,14 @@ void admin_result_columns(struct admin_result *r, const char *const *names, int 
 	put_i16(b, (int16_t)n);
 	for (int i = 0; i < n; i++) {
 		admin_buf_put(b, names[i], strlen(names[i]) + 1);
-		put_i32(b, 0);        /* table */
-		put_i16(b, 0);        /* column */
-		put_i32(b, TEXT_OID); /* type */
-		put_i16(b, -1);       /* size */
-		put_i32(b, -1);       /* modifier */
-		put_i16(b, 0);        /* text */
+		put_i32(b, 0); /* table */
+		put_i16(b, 0); /* column */
+		int16_t size;
+		char t = types && (size_t)i < strlen(types) ? types[i] : 's';
+		put_i32(b, type_oid(t, &size)); /* type */
+		put_i16(b, size);
+		put_i32(b, -1); /* modifier */
+		put_i16(b, 0);  /* text */
 	}
 	patch_len(b, start);
 	r->ncols = n;

@@ -1,6 +1,6 @@
 /* admin/result.h — what an admin command answers, built in wire format: an optional
- * RowDescription (every column text), DataRows, and the command tag; or an error. The bytes
- * live in growable buffers, since a SHOW CLIENTS may be long. */
+ * RowDescription (columns typed as PgBouncer types them), DataRows, and the command tag; or an
+ * error. The bytes live in growable buffers, since a SHOW CLIENTS may be long. */
 #ifndef PGLANE_ADMIN_RESULT_H
 #define PGLANE_ADMIN_RESULT_H
 
@@ -27,12 +27,17 @@ struct admin_result {
 	char message[512];   /* the error */
 	bool pending;        /* the answer comes later (PAUSE waits for servers) */
 	char pending_db[64]; /* ... of this database ("" = all) */
+	char pending_kind;   /* ADMIN_PENDING_* (admin/console.h) */
 };
 
 void admin_result_init(struct admin_result *r);
 void admin_result_free(struct admin_result *r);
 /* The columns of the rows to come. */
 void admin_result_columns(struct admin_result *r, const char *const *names, int n);
+/* ... with their types: one letter a column as PgBouncer's tupdesc, s text, i int4, q int8,
+ * N numeric, b bytea (values are sent as text either way). */
+void admin_result_columns_typed(struct admin_result *r, const char *const *names, const char *types,
+                                int n);
 void admin_row_begin(struct admin_result *r);
 void admin_row_str(struct admin_result *r, const char *v); /* NULL: SQL NULL */
 void admin_row_int(struct admin_result *r, int64_t v);

@@ -300,6 +300,30 @@ bool cfg_ignores_startup_parameter(const struct cfg_pool *p, const char *name);
 /* "disable", "prefer", "require", "verify-ca", "verify-full" ("?" out of range). */
 const char *cfg_sslmode_name(enum cfg_sslmode m);
 
+/* ---- config/cfg_set.c: the console's SET ---- */
+/* One `SET key = value`: a flattened key as SHOW CONFIG prints it ("pool.size",
+ * "databases.app.oltp.size", "users.report.size", "log.connections") and its text. */
+struct cfg_override {
+	char key[160];
+	char value[256];
+	int type; /* how the value was read (libconfig's type), 0 until a load chose it */
+};
+/* The file at `path` as cfg_load reads it, with ov[0..n-1] set in it before it is validated
+ * (exactly as RELOAD validates it). The value of the last override is read as an integer, a
+ * boolean or a string, whichever the loader accepts (its type is stored); the others keep
+ * theirs (one still 0 gets the likeliest: an integer when it reads as one, a boolean for
+ * true/false/on/off/yes/no, else a string). NULL with the loader's messages in `errs` (an unknown
+ * key is "unknown key"). The file is not written. */
+__attribute__((warn_unused_result)) struct cfg *cfg_load_with_overrides(const char *path,
+                                                                        struct cfg_override *ov,
+                                                                        size_t n,
+                                                                        struct cfg_errors *errs);
+
+/* A PgBouncer setting name in o->key ("default_pool_size", "query_timeout", "log_stats")
+ * becomes its pglane key ("pool.size", ...), and a plain number of seconds for a duration
+ * becomes milliseconds; true when o->key was such a name (nothing changed otherwise). */
+bool cfg_override_from_pgbouncer(struct cfg_override *o);
+
 /* ---- config/cfg_flat.c: flat key/value view, reload diff, restart check ---- */
 struct cfg_kv {
 	char *key;   /* owned: "listen.port", "databases.app.oltp.size", "routes[0]" */

@@ -905,6 +905,12 @@ static char *dir_of(const char *path)
 
 struct cfg *cfg_load(const char *path, struct cfg_errors *errs)
 {
+	return cfg_load_edited(path, errs, NULL, NULL);
+}
+
+struct cfg *cfg_load_edited(const char *path, struct cfg_errors *errs, cfg_tree_edit edit,
+                            void *arg)
+{
 	struct cfg_errors scratch;
 	struct cfg_loader L = {.errs = errs ? errs : &scratch, .path = path ? path : "(built-in)"};
 	L.errs->n = 0;
@@ -936,6 +942,12 @@ struct cfg *cfg_load(const char *path, struct cfg_errors *errs)
 			else
 				cfg_err(&L, "%s:%d: syntax error: %s", file, config_error_line(&lc),
 				        text);
+			config_destroy(&lc);
+			goto fail;
+		}
+		char why[CFG_KEY_MAX + 96] = "";
+		if (edit && !edit(&lc, arg, why, sizeof(why))) {
+			cfg_err(&L, "%s", why);
 			config_destroy(&lc);
 			goto fail;
 		}

@@ -66,4 +66,11 @@ void cfg_path_resolve(struct cfg_loader *L, char **p);
 bool cfg_file_check(struct cfg_loader *L, const config_setting_t *s, const char *key,
                     const char *path);
 
+/* A change made to the file's tree after it is read and before it is parsed: false (with a
+ * message in `why`, `cap` bytes) when it cannot be made. */
+typedef bool (*cfg_tree_edit)(config_t *lc, void *arg, char *why, size_t cap);
+/* cfg_load with `edit` (may be NULL) applied to the tree first (config/cfg_set.c). */
+struct cfg *cfg_load_edited(const char *path, struct cfg_errors *errs, cfg_tree_edit edit,
+                            void *arg);
+
 #endif

@@ -251,6 +251,7 @@ static void link_client(struct pool_server *s, struct pool_client *c, int64_t no
 {
 	s->client = c;
 	c->server = s;
+	s->pool->stats.server_assignments++;
 	set_state(s, POOL_SERVER_ACTIVE, now_ms);
 }
 
@@ -601,4 +602,45 @@ bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,
 	p->welcome_len = len;
 	pool_params_copy(&p->welcome_params, params);
 	return true;
+}
+
+static int64_t period_old_us, period_new_us;
+
+struct pool_counts pool_counts_of(const struct pool *p)
+{
+	const struct pool_stats *st = &p->stats;
+	return (struct pool_counts){.server_assignments = st->server_assignments,
+	                            .xact_count = st->xact_count,
+	                            .query_count = st->query_count,
+	                            .received = st->received,
+	                            .sent = st->sent,
+	                            .xact_time_us = st->xact_time_us,
+	                            .query_time_us = st->query_time_us,
+	                            .wait_time_us = st->wait_time_us,
+	                            .client_parses = st->client_parses,
+	                            .server_parses = st->server_parses,
+	                            .binds = st->binds};
+}
+
+void pool_stats_period(int64_t now_us, int64_t period_us)
+{
+	if (period_new_us == 0) {
+		/* the first call: the start of the first period */
+		period_old_us = period_new_us = now_us;
+		return;
+	}
+	if (period_us <= 0 || now_us - period_new_us < period_us)
+		return;
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+		p->period_old = p->period_new;
+		p->period_new = pool_counts_of(p);
+	}
+	period_old_us = period_new_us;
+	period_new_us = now_us;
+}
+
+void pool_stats_period_times(int64_t *old_us, int64_t *new_us)
+{
+	*old_us = period_old_us;
+	*new_us = period_new_us;
 }

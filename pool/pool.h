@@ -80,6 +80,7 @@ struct pool_db {
 	char name[CFG_NAME_MAX];        /* as the client asked */
 	const struct cfg_database *cfg; /* borrowed from the current config */
 	bool paused;
+	bool disabled;                /* DISABLE: new clients are refused (ENABLE lifts it) */
 	struct pool_catalog *catalog; /* owned: its servers' settings, NULL until read */
 	int n_servers; /* server connections of every user and lane, any state (max_db_connections)
 	                */
@@ -94,12 +95,24 @@ struct pool_stats {
 	uint64_t xact_time_us;
 	uint64_t query_time_us;
 	uint64_t wait_time_us;
+	/* clients given a server (PgBouncer's server_assignment_count) */
+	uint64_t server_assignments;
+	/* named prepared statements (max_prepared_statements > 0): Parse from clients, Parse
+	 * pglane sent to servers, Bind of them (PgBouncer's ps_client_parse_count, ...) */
+	uint64_t client_parses, server_parses, binds;
 	uint64_t server_connects;
 	uint64_t server_connect_failures;
 	uint64_t slow_queries;
 	uint64_t statement_timeouts;
 	struct pool_hist wait_hist;  /* microseconds a client waited for a server */
 	struct pool_hist query_hist; /* microseconds a statement ran */
+};
+
+/* The counters SHOW STATS averages over a stats_period. */
+struct pool_counts {
+	uint64_t server_assignments, xact_count, query_count, received, sent;
+	uint64_t xact_time_us, query_time_us, wait_time_us;
+	uint64_t client_parses, server_parses, binds;
 };
 
 struct pool {
@@ -128,6 +141,8 @@ struct pool {
 	int64_t last_failure_ms; /* last failed server login, for back-off */
 	char last_error[256];    /* its message */
 	struct pool_stats stats;
+	/* the counters at the last two stats_period boundaries (pool_stats_period) */
+	struct pool_counts period_old, period_new;
 };
 
 struct pool_ops {
@@ -163,6 +178,13 @@ static inline const struct cfg_pool *pool_cfg(const struct pool *p)
 struct pool_user *pool_user_get(const char *name);
 /* The user record for `name` if there is one (never created). */
 struct pool_user *pool_user_find(const char *name);
+/* Take the counters of every pool at a stats_period boundary once `period_us` has passed
+ * since the last one (called often; cheap when no boundary is due). */
+void pool_stats_period(int64_t now_us, int64_t period_us);
+/* The monotonic times of the last two boundaries (0 before the first). */
+void pool_stats_period_times(int64_t *old_us, int64_t *new_us);
+/* The counters of `p` now. */
+struct pool_counts pool_counts_of(const struct pool *p);
 /* Iterate every pool: first with NULL, then with the previous one; NULL at the end. */
 struct pool *pool_next(struct pool *prev);
 /* Point every database at the entry of `cfg` and re-resolve every pool's settings (after a

@@ -1,6 +1,7 @@
 /* proxy/control.c — what the admin console and signals do to the running process: list
- * connections, PAUSE / RESUME / KILL / RECONNECT databases, RELOAD the config (validated
- * first, applied without disconnecting anyone), SHUTDOWN. */
+ * connections, PAUSE / RESUME / KILL / RECONNECT / DISABLE / ENABLE / WAIT_CLOSE databases,
+ * KILL_CLIENT, SUSPEND, RELOAD the config and SET one key (validated first, applied without
+ * disconnecting anyone), SHUTDOWN now or waiting for servers or clients. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,11 +176,15 @@ static struct pool_db *find_db(const char *db, char *err, size_t cap)
 	return d;
 }
 
+static void reconnect_servers(const char *db, const struct pool_db *only);
+
+/* As PgBouncer: new queries wait, idle servers close now and the others when released. */
 static bool do_pause(const char *db, char *err, size_t cap)
 {
 	if (!db) {
 		pool_set_pause_all(true);
 		log_info("admin: PAUSE of every database");
+		reconnect_servers(NULL, NULL);
 		return true;
 	}
 	struct pool_db *d = find_db(db, err, cap);
@@ -187,6 +192,7 @@ static bool do_pause(const char *db, char *err, size_t cap)
 		return false;
 	d->paused = true;
 	log_info("admin: PAUSE %s", db);
+	reconnect_servers(db, NULL);
 	return true;
 }
 
@@ -196,6 +202,117 @@ static bool paused_done(const char *db)
 		if (match(p->db, db) && (p->n_active || p->n_busy))
 			return false;
 	return true;
+}
+
+/* Servers asked to close (RECONNECT, RELOAD, PAUSE) that are still open. */
+static bool closing_done(const char *db)
+{
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+		if (!match(p->db, db))
+			continue;
+		const struct pool_list *lists[] = {&p->login, &p->idle, &p->active, &p->busy};
+		for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++) {
+			const struct pool_list *pos;
+			pool_list_foreach(pos, lists[k])
+			{
+				if (pool_container_of(pos, struct pool_server, link)
+				            ->close_on_release)
+					return false;
+			}
+		}
+	}
+	return true;
+}
+
+static int64_t suspend_deadline_ms; /* 0: no SUSPEND waiting */
+
+/* SUSPEND's wait: every server released; at admin.suspend_timeout, the clients still
+ * holding one are dropped (PgBouncer drops the connections whose flush did not finish). */
+static bool suspend_done(void)
+{
+	if (paused_done(NULL)) {
+		suspend_deadline_ms = 0;
+		return true;
+	}
+	if (!suspend_deadline_ms || proxy_now_ms() < suspend_deadline_ms)
+		return false;
+	log_warning("admin: SUSPEND: servers still in use after admin.suspend_timeout: their "
+	            "clients are dropped");
+	struct pool_list *pos, *tmp;
+	pool_list_foreach_safe(pos, tmp, &proxy.clients)
+	{
+		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
+		if (c->pc.server)
+			proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
+			                   "SUSPEND did not finish within admin.suspend_timeout");
+	}
+	suspend_deadline_ms = 0;
+	return true;
+}
+
+static bool pending_done(char kind, const char *db)
+{
+	switch (kind) {
+	case ADMIN_PENDING_WAIT_CLOSE:
+		return closing_done(db);
+	case ADMIN_PENDING_SUSPEND:
+		return suspend_done();
+	default:
+		return paused_done(db);
+	}
+}
+
+static bool suspended;
+
+static bool do_suspend(char *err, size_t cap)
+{
+	if (suspended) {
+		snprintf(err, cap, "already suspended");
+		return false;
+	}
+	suspended = true;
+	pool_set_pause_all(true);
+	proxy_listen_pause(true);
+	int64_t t = proxy.cfg->admin.suspend_timeout_ms;
+	suspend_deadline_ms = proxy_now_ms() + (t > 0 ? t : 1);
+	log_info("admin: SUSPEND: no new connections or queries until RESUME");
+	return true;
+}
+
+static bool do_wait_close(const char *db, char *err, size_t cap)
+{
+	if (db && !find_db(db, err, cap))
+		return false;
+	return true;
+}
+
+static bool do_disable(const char *db, bool on, char *err, size_t cap)
+{
+	struct pool_db *d = find_db(db, err, cap);
+	if (!d)
+		return false;
+	d->disabled = on;
+	log_info("admin: %s %s", on ? "DISABLE" : "ENABLE", db);
+	return true;
+}
+
+static bool do_kill_client(uint32_t id, char *err, size_t cap)
+{
+	struct pool_list *pos;
+	pool_list_foreach(pos, &proxy.clients)
+	{
+		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
+		if (c->id != id)
+			continue;
+		log_info("admin: KILL_CLIENT %u", id);
+		if (c->pc.server) /* as PgBouncer: its server goes too */
+			c->pc.server->close_on_release = true;
+		proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
+		                   "client killed by an administrator (KILL_CLIENT)");
+		return true;
+	}
+	snprintf(err, cap, "client not found: %u", id);
+	return false;
 }
 
 static bool do_resume(const char *db, char *err, size_t cap)
@@ -208,6 +325,11 @@ static bool do_resume(const char *db, char *err, size_t cap)
 			return false;
 		d->paused = false;
 	}
+	if (suspended && !db) {
+		suspended = false;
+		suspend_deadline_ms = 0;
+		proxy_listen_pause(false);
+	}
 	log_info("admin: RESUME %s", db ? db : "(every database)");
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
 		if (match(p->db, db))
@@ -215,23 +337,27 @@ static bool do_resume(const char *db, char *err, size_t cap)
 	return true;
 }
 
+/* KILL db (NULL: every database): its clients and servers close now, it stays paused. */
 static bool do_kill(const char *db, char *err, size_t cap)
 {
-	struct pool_db *d = find_db(db, err, cap);
-	if (!d)
+	struct pool_db *d = NULL;
+	if (db && !(d = find_db(db, err, cap)))
 		return false;
-	d->paused = true;
-	log_info("admin: KILL %s", db);
+	if (d)
+		d->paused = true;
+	else
+		pool_set_pause_all(true);
+	log_info("admin: KILL %s", db ? db : "(every database)");
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, &proxy.clients)
 	{
 		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
-		if (c->pc.pool && c->pc.pool->db == d)
+		if (c->pc.pool && (!d || c->pc.pool->db == d))
 			proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
 			                   "database killed by an administrator (KILL)");
 	}
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
-		if (p->db == d)
+		if (!d || p->db == d)
 			proxy_server_close_all(p, "KILL");
 	return true;
 }
@@ -266,19 +392,83 @@ static bool do_reconnect(const char *db, char *err, size_t cap)
 	return true;
 }
 
+static enum proxy_shutdown_mode shutdown_mode;
+static int64_t shutdown_deadline_ms; /* 0: none */
+
+static int pooled_clients(void)
+{
+	int n = 0;
+	struct pool_list *pos;
+	pool_list_foreach(pos, &proxy.clients)
+	{
+		const struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
+		n += !c->admin && !c->want_admin;
+	}
+	return n;
+}
+
 static void shutdown_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	(void)t;
 	(void)revents;
-	log_info("admin: SHUTDOWN");
+	const char *why = NULL;
+	if (shutdown_mode == PROXY_SHUTDOWN_NOW)
+		why = "SHUTDOWN";
+	else if (shutdown_mode == PROXY_SHUTDOWN_SERVERS && paused_done(NULL))
+		why = "SHUTDOWN WAIT_FOR_SERVERS: every server released";
+	else if (shutdown_mode == PROXY_SHUTDOWN_CLIENTS && pooled_clients() == 0)
+		why = "SHUTDOWN WAIT_FOR_CLIENTS: every client gone";
+	else if (shutdown_deadline_ms && proxy_now_ms() >= shutdown_deadline_ms)
+		why = "admin.shutdown_timeout reached: exiting now";
+	if (!why)
+		return;
+	ev_timer_stop(loop, t);
+	log_info("%s", why);
 	ev_break(loop, EVBREAK_ALL);
 }
 
-static void do_shutdown(void)
+void proxy_shutdown_start(enum proxy_shutdown_mode mode)
 {
-	/* after this iteration, so that the answer goes out first */
-	ev_timer_init(&shutdown_timer, shutdown_cb, 0.05, 0.);
+	if (ev_is_active(&shutdown_timer)) {
+		/* as PgBouncer: another SHUTDOWN (or signal) during a waiting one exits now */
+		if (shutdown_mode != PROXY_SHUTDOWN_NOW)
+			log_info("a second shutdown request while waiting: exiting now");
+		shutdown_mode = PROXY_SHUTDOWN_NOW;
+		return;
+	}
+	shutdown_mode = mode;
+	int64_t t = proxy.cfg->admin.shutdown_timeout_ms;
+	shutdown_deadline_ms = t > 0 ? proxy_now_ms() + t : 0;
+	if (mode != PROXY_SHUTDOWN_NOW) {
+		proxy_listen_stop();
+		log_info("SHUTDOWN %s: no new connections; waiting for %s%s",
+		         mode == PROXY_SHUTDOWN_SERVERS ? "WAIT_FOR_SERVERS" : "WAIT_FOR_CLIENTS",
+		         mode == PROXY_SHUTDOWN_SERVERS ? "the servers to be released"
+		                                        : "the clients to leave",
+		         shutdown_deadline_ms ? " (at most admin.shutdown_timeout)" : "");
+	}
+	if (mode == PROXY_SHUTDOWN_SERVERS) {
+		pool_set_pause_all(true);
+		reconnect_servers(NULL, NULL);
+		/* as PgBouncer: the clients waiting for a server are told now */
+		struct pool_list *pos, *tmp;
+		pool_list_foreach_safe(pos, tmp, &proxy.clients)
+		{
+			struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
+			if (c->pc.wait_start_ms && !c->pc.server)
+				proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
+				                   "pglane is shutting down (WAIT_FOR_SERVERS)");
+		}
+	}
+	/* checked from the next iteration on, so that the answer goes out first */
+	ev_timer_init(&shutdown_timer, shutdown_cb, 0.05, 0.05);
 	ev_timer_start(EV_DEFAULT, &shutdown_timer);
+}
+
+static void do_shutdown(int mode)
+{
+	proxy_shutdown_start(mode == 1   ? PROXY_SHUTDOWN_SERVERS
+	                     : mode == 2 ? PROXY_SHUTDOWN_CLIENTS
+	                                 : PROXY_SHUTDOWN_NOW);
 }
 
 static bool same_endpoint(const struct cfg_database *a, const struct cfg_database *b)
@@ -288,7 +478,15 @@ static bool same_endpoint(const struct cfg_database *a, const struct cfg_databas
 	       strcmp(a->password, b->password) == 0;
 }
 
-bool proxy_reload(char *err, size_t cap)
+/* The SETs made since the file was last read (RELOAD forgets them, as PgBouncer does). */
+#define MAX_OVERRIDES 32
+static struct cfg_override overrides[MAX_OVERRIDES];
+static size_t noverrides;
+
+/* The config file with ov[0..n-1] and its userlist, validated as RELOAD validates; false
+ * with the loader's messages in `err`. */
+static bool load_config(struct cfg_override *ov, size_t n, struct cfg **out,
+                        struct cfg_userlist **out_users, char *err, size_t cap)
 {
 	const char *path = proxy.cfg->path;
 	if (!path) {
@@ -297,7 +495,7 @@ bool proxy_reload(char *err, size_t cap)
 		return false;
 	}
 	struct cfg_errors errs = {0};
-	struct cfg *nc = cfg_load(path, &errs);
+	struct cfg *nc = cfg_load_with_overrides(path, ov, n, &errs);
 	struct cfg_userlist *nu = NULL;
 	if (nc && nc->auth.file && nc->auth.file[0]) {
 		nu = cfg_userlist_load(nc->auth.file, &errs);
@@ -310,25 +508,29 @@ bool proxy_reload(char *err, size_t cap)
 		size_t pos = 0;
 		err[0] = '\0';
 		for (size_t i = 0; i < errs.n && pos + 1 < cap; i++) {
-			int n = snprintf(err + pos, cap - pos, "%s%s", i ? "; " : "", errs.msg[i]);
-			if (n < 0)
+			int k = snprintf(err + pos, cap - pos, "%s%s", i ? "; " : "", errs.msg[i]);
+			if (k < 0)
 				break;
-			pos += (size_t)n;
+			pos += (size_t)k;
 		}
-		log_error("reload of %s refused, the old config stays: %s", path, err);
 		return false;
 	}
 	if (!proxy_tls_check_server(nc, err, cap)) {
-		log_error("reload of %s refused, the old config stays: %s", path, err);
 		cfg_userlist_free(nu);
 		cfg_free(nc);
 		return false;
 	}
-	char what[256];
-	if (cfg_needs_restart(proxy.cfg, nc, what, sizeof(what)))
-		log_warning("reload: %s change only with a restart; until then the old values "
-		            "apply",
-		            what);
+	*out = nc;
+	*out_users = nu;
+	return true;
+}
+
+/* Make `nc` and `nu` (owned, validated) the running config, as RELOAD does: nobody is
+ * disconnected except the clients of removed databases. The log says "`title`: N changes",
+ * then one line per change after `what`: ("reload: pool.size: 2 -> 4"). */
+static bool swap_config(struct cfg *nc, struct cfg_userlist *nu, const char *title,
+                        const char *what, char *err, size_t cap)
+{
 	char **lines = NULL;
 	size_t n = cfg_diff(proxy.cfg, nc, &lines);
 	if (n == (size_t)-1) {
@@ -337,9 +539,9 @@ bool proxy_reload(char *err, size_t cap)
 		cfg_free(nc);
 		return false;
 	}
-	log_info("reload of %s: %zu change%s", path, n, n == 1 ? "" : "s");
+	log_info("%s: %zu change%s", title, n, n == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++)
-		log_info("reload: %s", lines[i]);
+		log_info("%s: %s", what, lines[i]);
 	cfg_lines_free(lines, n);
 
 	/* databases whose endpoint changed get new servers; removed ones lose their clients */
@@ -379,6 +581,80 @@ bool proxy_reload(char *err, size_t cap)
 	return true;
 }
 
+bool proxy_reload(char *err, size_t cap)
+{
+	struct cfg *nc;
+	struct cfg_userlist *nu;
+	if (!load_config(NULL, 0, &nc, &nu, err, cap)) {
+		if (proxy.cfg->path)
+			log_error("reload of %s refused, the old config stays: %s", proxy.cfg->path,
+			          err);
+		return false;
+	}
+	char what[256];
+	if (cfg_needs_restart(proxy.cfg, nc, what, sizeof(what)))
+		log_warning("reload: %s change only with a restart; until then the old values "
+		            "apply",
+		            what);
+	if (noverrides)
+		log_info("reload: the %zu SET value%s made on the console are replaced by the "
+		         "file's",
+		         noverrides, noverrides == 1 ? "" : "s");
+	noverrides = 0;
+	char title[512];
+	snprintf(title, sizeof(title), "reload of %s", proxy.cfg->path);
+	return swap_config(nc, nu, title, "reload", err, cap);
+}
+
+/* SET key = value: the file plus every SET since it was read plus this one, validated as
+ * RELOAD validates, then swapped in; refused when it needs a restart. */
+static bool do_set(const char *name, const char *value, char *err, size_t cap)
+{
+	size_t n = 0;
+	struct cfg_override ov[MAX_OVERRIDES];
+	struct cfg_override o = {.type = 0};
+	if (strlen(name) >= sizeof(o.key) || strlen(value) >= sizeof(o.value)) {
+		snprintf(err, cap, "key or value too long");
+		return false;
+	}
+	snprintf(o.key, sizeof(o.key), "%s", name);
+	snprintf(o.value, sizeof(o.value), "%s", value);
+	bool alias = cfg_override_from_pgbouncer(&o); /* PgBouncer's name: pglane's key */
+	const char *key = o.key;
+	for (size_t i = 0; i < noverrides; i++)
+		if (strcmp(overrides[i].key, key) != 0)
+			ov[n++] = overrides[i]; /* an earlier SET of the same key is replaced */
+	if (n == MAX_OVERRIDES) {
+		snprintf(err, cap, "too many SET values since the last RELOAD (%d)", MAX_OVERRIDES);
+		return false;
+	}
+	ov[n] = o;
+	struct cfg *nc;
+	struct cfg_userlist *nu;
+	if (!load_config(ov, n + 1, &nc, &nu, err, cap)) {
+		if (alias) {
+			char tmp[400];
+			snprintf(tmp, sizeof(tmp), "%s", err);
+			snprintf(err, cap, "(pglane's %s = %s) %s", o.key, o.value, tmp);
+		}
+		return false;
+	}
+	char what[256];
+	if (cfg_needs_restart(proxy.cfg, nc, what, sizeof(what))) {
+		snprintf(err, cap, "%s can only be changed with a restart", what);
+		cfg_userlist_free(nu);
+		cfg_free(nc);
+		return false;
+	}
+	char title[200];
+	snprintf(title, sizeof(title), "SET %s", key);
+	if (!swap_config(nc, nu, title, "SET", err, cap))
+		return false;
+	memcpy(overrides, ov, sizeof(ov[0]) * (n + 1));
+	noverrides = n + 1;
+	return true;
+}
+
 void proxy_control_poll(void)
 {
 	struct pool_list *pos, *tmp;
@@ -396,12 +672,17 @@ void proxy_control_setup(void)
 	        .clients = list_clients,
 	        .servers = list_servers,
 	        .pause = do_pause,
-	        .paused_done = paused_done,
+	        .pending_done = pending_done,
 	        .resume = do_resume,
 	        .kill = do_kill,
 	        .reconnect = do_reconnect,
 	        .reload = proxy_reload,
 	        .shutdown = do_shutdown,
+	        .kill_client = do_kill_client,
+	        .disable = do_disable,
+	        .suspend = do_suspend,
+	        .wait_close = do_wait_close,
+	        .set = do_set,
 	};
 	admin_setup(&ops);
 	proxy_admin_started();

@@ -318,6 +318,7 @@ static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
 		sweep_pool(p, now);
 	proxy_control_poll();
+	pool_stats_period(now * 1000, proxy.cfg->log.stats_period_ms * 1000);
 	/* after a wave of clients left, give their memory back to the system */
 	static int peak;
 	if (proxy.nclients > peak)

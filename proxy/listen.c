@@ -197,6 +197,16 @@ bool proxy_listen_start(const struct cfg *cfg)
 	return listen_tcp(cfg);
 }
 
+void proxy_listen_pause(bool on)
+{
+	for (int i = 0; i < proxy.nlisteners; i++) {
+		if (on)
+			ev_io_stop(EV_DEFAULT, &proxy.listeners[i]);
+		else
+			ev_io_start(EV_DEFAULT, &proxy.listeners[i]);
+	}
+}
+
 void proxy_listen_stop(void)
 {
 	for (int i = 0; i < proxy.nlisteners; i++) {

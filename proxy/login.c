@@ -165,6 +165,12 @@ static void login_done(struct proxy_client *c)
 		proxy_client_fatal(c, PROTO_SQLSTATE_INVALID_CATALOG, msg);
 		return;
 	}
+	if (p->db->disabled) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "database does not allow connections: %s", l->database);
+		proxy_client_fatal(c, PROTO_SQLSTATE_CANNOT_CONNECT, msg);
+		return;
+	}
 	const char *cap = pool_client_cap_reached(p);
 	if (cap) {
 		char msg[96];
@@ -577,7 +583,7 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 	struct proxy_login *l = c->login;
 	snprintf(l->user, sizeof(l->user), "%s", s.user);
 	snprintf(l->database, sizeof(l->database), "%s", s.database);
-	c->want_admin = strcmp(l->database, ADMIN_DATABASE) == 0;
+	c->want_admin = admin_database_is(l->database);
 	if (proxy_startup_take(c, &s))
 		start_auth(c);
 }

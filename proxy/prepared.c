@@ -175,6 +175,9 @@ static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_
 		if (c->stmts && room(&c->conn) && pool_stmt_map_set(c->stmts, name, stmt))
 			r = proxy_prepared_answer(c, size, FAKE_PARSE_COMPLETE, NULL, false);
 	}
+	/* answered here; else on_parse() counts it once linked */
+	if (r != MSG_FORWARD)
+		c->pc.pool->stats.client_parses++;
 	pool_stmt_put(stmt);
 	return r;
 }
@@ -244,6 +247,7 @@ static bool ensure_prepared(struct proxy_client *c, struct proxy_server *s, stru
 	    !proxy_req_push(s, PROTO_FE_PARSE, for_client ? REQ_FORWARD : REQ_SKIP, stmt, 0))
 		return false;
 	pool_stmt_cache_add(cache, stmt);
+	c->pc.pool->stats.server_parses++;
 	return true;
 }
 
@@ -354,6 +358,7 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 	struct pool_stmt *stmt = pool_stmt_get(body + rest, size - PROTO_HEADER_SIZE - rest);
 	if (!stmt)
 		return MSG_ERROR;
+	c->pc.pool->stats.client_parses++;
 	if (!c->stmts)
 		c->stmts = pool_stmt_map_new();
 	bool ok = c->stmts && pool_stmt_map_set(c->stmts, name, stmt);
@@ -391,6 +396,7 @@ static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server
 		                                                              : MSG_ERROR;
 	if (!ensure_prepared(c, s, stmt, false))
 		return MSG_ERROR;
+	c->pc.pool->stats.binds++;
 	size_t rest = size - PROTO_HEADER_SIZE - end;
 	struct proto_writer w = scratch_writer(&s->conn);
 	proto_write_bind_head(&w, portal, stmt->name, rest);

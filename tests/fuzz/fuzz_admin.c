@@ -71,10 +71,43 @@ static bool stub_control(const char *db, char *err, size_t cap)
 	return true;
 }
 
-static bool stub_paused_done(const char *db)
+static bool stub_pending_done(char kind, const char *db)
 {
+	FUZZ_CHECK(kind == ADMIN_PENDING_PAUSE || kind == ADMIN_PENDING_SUSPEND ||
+	           kind == ADMIN_PENDING_WAIT_CLOSE);
 	FUZZ_CHECK(!db || strlen(db) < 64);
 	return !(flags & 0x04);
+}
+
+static bool stub_kill_client(uint32_t id, char *err, size_t cap)
+{
+	FUZZ_CHECK(id != 0);
+	if (flags & 0x02) {
+		snprintf(err, cap, "client not found: %u", id);
+		return false;
+	}
+	return true;
+}
+
+static bool stub_disable(const char *db, bool on, char *err, size_t cap)
+{
+	(void)on;
+	return stub_control(db, err, cap);
+}
+
+static bool stub_suspend(char *err, size_t cap)
+{
+	return stub_control(NULL, err, cap);
+}
+
+static bool stub_set(const char *key, const char *value, char *err, size_t cap)
+{
+	FUZZ_CHECK(key[0] && strlen(key) < 160 && strlen(value) < 256);
+	if (flags & 0x02) {
+		snprintf(err, cap, "%s: unknown key", key);
+		return false;
+	}
+	return true;
 }
 
 static bool stub_reload(char *err, size_t cap)
@@ -86,8 +119,9 @@ static bool stub_reload(char *err, size_t cap)
 	return true;
 }
 
-static void stub_shutdown(void)
+static void stub_shutdown(int mode)
 {
+	FUZZ_CHECK(mode >= 0 && mode <= 2);
 	did_shutdown = true;
 }
 
@@ -95,12 +129,17 @@ static const struct admin_ops ops = {
         .clients = stub_clients,
         .servers = stub_servers,
         .pause = stub_control,
-        .paused_done = stub_paused_done,
+        .pending_done = stub_pending_done,
         .resume = stub_control,
         .kill = stub_control,
         .reconnect = stub_control,
         .reload = stub_reload,
         .shutdown = stub_shutdown,
+        .kill_client = stub_kill_client,
+        .disable = stub_disable,
+        .suspend = stub_suspend,
+        .wait_close = stub_control,
+        .set = stub_set,
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

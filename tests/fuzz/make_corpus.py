@@ -196,7 +196,13 @@ for name, flags, text in [
         ("shutdown", 1, "SHUTDOWN"), ("stats_user_control", 0, "SHUTDOWN"),
         ("stats_user_show", 0, "show stats"), ("too_many_words", 1, "a b c d e"),
         ("unterminated_quote", 1, 'PAUSE "app'), ("long_word", 1, "PAUSE " + "d" * 70),
-        ("nul_inside", 1, "SHOW\0POOLS")]:
+        ("nul_inside", 1, "SHOW\0POOLS"),
+        ("set_key", 1, "SET pool.size = 3"), ("set_quoted", 3, "set log.level to 'debug';"),
+        ("set_no_value", 1, "SET pool.size ="), ("kill_client", 1, "KILL_CLIENT 42"),
+        ("kill_client_bad", 1, "KILL_CLIENT 0x2a"), ("disable", 1, "DISABLE app"),
+        ("enable_refused", 3, "ENABLE app"), ("suspend_waits", 5, "SUSPEND"),
+        ("wait_close", 5, "WAIT_CLOSE app"), ("shutdown_servers", 1, "SHUTDOWN WAIT_FOR_SERVERS"),
+        ("shutdown_clients", 1, "shutdown wait_for_clients")]:
     write("fuzz_admin", name, bytes([flags]) + text.encode())
 
 # ---- fuzz_config: the config file; after a line "----", the auth file ----

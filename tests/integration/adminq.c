@@ -97,9 +97,23 @@ double adminq_cell_num(const PGresult *r, int row, const char *col)
 	return d;
 }
 
+/* A database cell names `db` in lane `lane`: SHOW POOLS, STATS, CLIENTS and SERVERS name the
+ * olap lane's rows "<db>.olap" (a unique (database, user) per row, as PgBouncer's tools want). */
+bool adminq_db_is(const char *cell, const char *db, const char *lane)
+{
+	if (strcmp(cell, db) == 0)
+		return true;
+	size_t n = strlen(db);
+	return lane && strncmp(cell, db, n) == 0 && cell[n] == '.' &&
+	       strcmp(cell + n + 1, lane) == 0;
+}
+
 static bool row_matches(const PGresult *r, int row, const char *c1, const char *v1, const char *c2,
                         const char *v2)
 {
+	if (strcmp(c1, "database") == 0 && c2 && strcmp(c2, "lane") == 0)
+		return adminq_db_is(adminq_cell(r, row, c1), v1, v2) &&
+		       strcmp(adminq_cell(r, row, c2), v2) == 0;
 	if (strcmp(adminq_cell(r, row, c1), v1) != 0)
 		return false;
 	return !c2 || strcmp(adminq_cell(r, row, c2), v2) == 0;
@@ -127,7 +141,8 @@ long long adminq_pool_value(PGconn *c, const char *db, const char *user, const c
 	PGresult *r = adminq_show(c, "SHOW POOLS");
 	long long v = -1;
 	for (int i = 0; i < PQntuples(r); i++) {
-		if (row_matches(r, i, "database", db, "user", user) &&
+		if (adminq_db_is(adminq_cell(r, i, "database"), db, lane) &&
+		    strcmp(adminq_cell(r, i, "user"), user) == 0 &&
 		    strcmp(adminq_cell(r, i, "lane"), lane) == 0) {
 			v = adminq_cell_ll(r, i, col);
 			break;

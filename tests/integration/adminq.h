@@ -34,6 +34,9 @@ long long adminq_cell_ll(const PGresult *r, int row, const char *col);
 double adminq_cell_num(const PGresult *r, int row, const char *col);
 /* The first row whose column `c1` is `v1` and (when c2 is not NULL) `c2` is `v2`; -1 when
  * none. */
+/* Does a database cell name `db` in `lane`? The olap lane's rows of SHOW POOLS, STATS,
+ * CLIENTS and SERVERS carry "<db>.olap". */
+bool adminq_db_is(const char *cell, const char *db, const char *lane);
 int adminq_find(const PGresult *r, const char *c1, const char *v1, const char *c2, const char *v2);
 /* How many rows match as for adminq_find. */
 int adminq_count(const PGresult *r, const char *c1, const char *v1, const char *c2, const char *v2);
