@@ -325,11 +325,6 @@ bool proxy_reload(char *err, size_t cap);
 void proxy_control_setup(void);
 /* Check pending PAUSEs of admin clients. */
 void proxy_control_poll(void);
-/* The waiting shutdowns (SHUTDOWN WAIT_FOR_SERVERS / WAIT_FOR_CLIENTS; signals may use them
- * too): stop accepting, then exit once no server is in use (servers) or no client other
- * than the console's is left (clients), or when admin.shutdown_timeout (non-zero) passes. */
-enum proxy_shutdown_mode { PROXY_SHUTDOWN_NOW, PROXY_SHUTDOWN_SERVERS, PROXY_SHUTDOWN_CLIENTS };
-void proxy_shutdown_start(enum proxy_shutdown_mode mode);
 
 /* ---- proxy/tls.c ---- */
 enum proxy_tls_result { PROXY_TLS_DONE, PROXY_TLS_AGAIN, PROXY_TLS_ERROR };

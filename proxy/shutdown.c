@@ -137,6 +137,9 @@ static void sum_stats(struct pool_stats *t)
 		t->xact_time_us += p->stats.xact_time_us;
 		t->query_time_us += p->stats.query_time_us;
 		t->wait_time_us += p->stats.wait_time_us;
+		t->client_parses += p->stats.client_parses;
+		t->server_parses += p->stats.server_parses;
+		t->binds += p->stats.binds;
 	}
 }
 
@@ -144,6 +147,16 @@ static void sum_stats(struct pool_stats *t)
 static uint64_t delta(uint64_t now, uint64_t before)
 {
 	return now > before ? now - before : 0;
+}
+
+static unsigned long long per_s(uint64_t n, double s)
+{
+	return (unsigned long long)((double)n / s);
+}
+
+static unsigned long long avg(uint64_t total, uint64_t n)
+{
+	return n ? (unsigned long long)(total / n) : 0;
 }
 
 static void stats_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -156,22 +169,19 @@ static void stats_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		double s = t->repeat > 0 ? t->repeat : 1;
 		uint64_t xacts = delta(cur.xact_count, last.xact_count);
 		uint64_t queries = delta(cur.query_count, last.query_count);
-		log_info("stats: %llu xacts/s, %llu queries/s, in %llu B/s, out %llu B/s, "
-		         "xact %llu us, query %llu us, wait %llu us",
-		         (unsigned long long)((double)xacts / s),
-		         (unsigned long long)((double)queries / s),
-		         (unsigned long long)((double)delta(cur.received, last.received) / s),
-		         (unsigned long long)((double)delta(cur.sent, last.sent) / s),
-		         (unsigned long long)(xacts ? delta(cur.xact_time_us, last.xact_time_us) /
-		                                              xacts
-		                                    : 0),
-		         (unsigned long long)(queries ? delta(cur.query_time_us,
-		                                              last.query_time_us) /
-		                                                queries
-		                                      : 0),
-		         (unsigned long long)(xacts ? delta(cur.wait_time_us, last.wait_time_us) /
-		                                              xacts
-		                                    : 0));
+		/* PgBouncer 1.25's line, field for field */
+		log_info("stats: %llu xacts/s, %llu queries/s, %llu client parses/s, %llu server "
+		         "parses/s, %llu binds/s, in %llu B/s, out %llu B/s, xact %llu us, query "
+		         "%llu us, wait %llu us",
+		         per_s(xacts, s), per_s(queries, s),
+		         per_s(delta(cur.client_parses, last.client_parses), s),
+		         per_s(delta(cur.server_parses, last.server_parses), s),
+		         per_s(delta(cur.binds, last.binds), s),
+		         per_s(delta(cur.received, last.received), s),
+		         per_s(delta(cur.sent, last.sent), s),
+		         avg(delta(cur.xact_time_us, last.xact_time_us), xacts),
+		         avg(delta(cur.query_time_us, last.query_time_us), queries),
+		         avg(delta(cur.wait_time_us, last.wait_time_us), xacts));
 	}
 	last = cur;
 }

@@ -150,10 +150,16 @@ IT_TEST(logging, log_stats_line_every_period)
 	                "pool = { mode = \"transaction\"; size = 2; };\n"
 	                "log = { stats = true; stats_period = \"1s\"; };\n" IT_DATABASES);
 	PGconn *a = it_connect("postgres", NULL, "postgres");
+	PGresult *pr = PQprepare(a, "st", "SELECT 1", 0, NULL);
+	cr_assert_eq(PQresultStatus(pr), PGRES_COMMAND_OK, "%s", PQerrorMessage(a));
+	PQclear(pr);
 	int64_t end = it_now_ms() + 2300;
 	int n = 0;
 	while (it_now_ms() < end && n < 5000) {
 		cr_assert_eq(it_query_ll(a, "SELECT 1"), 1);
+		PGresult *er = PQexecPrepared(a, "st", 0, NULL, NULL, NULL, 0);
+		cr_assert_eq(PQresultStatus(er), PGRES_TUPLES_OK, "%s", PQerrorMessage(a));
+		PQclear(er);
 		n++;
 		it_sleep_ms(2);
 	}
@@ -164,12 +170,13 @@ IT_TEST(logging, log_stats_line_every_period)
 	/* one line of the busy period has a non-zero rate */
 	bool busy = false;
 	for (char *s = log; (s = strstr(s, "stats: ")); s++) {
-		unsigned long long xacts, queries, in, out, xt, qt, wt;
+		unsigned long long xacts, queries, cp, sp, binds, in, out, xt, qt, wt;
 		if (sscanf(s,
-		           "stats: %llu xacts/s, %llu queries/s, in %llu B/s, out %llu B/s, "
-		           "xact %llu us, query %llu us, wait %llu us",
-		           &xacts, &queries, &in, &out, &xt, &qt, &wt) == 7 &&
-		    xacts > 0 && queries > 0 && in > 0 && out > 0 && qt > 0)
+		           "stats: %llu xacts/s, %llu queries/s, %llu client parses/s, %llu server "
+		           "parses/s, %llu binds/s, in %llu B/s, out %llu B/s, xact %llu us, query "
+		           "%llu us, wait %llu us",
+		           &xacts, &queries, &cp, &sp, &binds, &in, &out, &xt, &qt, &wt) == 10 &&
+		    xacts > 0 && queries > 0 && binds > 0 && in > 0 && out > 0 && qt > 0)
 			busy = true;
 	}
 	cr_expect(busy, "no stats line with traffic (%d queries ran); log:\n%s", n, log);
