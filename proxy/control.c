@@ -390,6 +390,13 @@ static bool do_reconnect(const char *db, char *err, size_t cap)
 	return true;
 }
 
+void proxy_control_pause_all(bool on)
+{
+	char err[16];
+	if (!(on ? do_pause(NULL, err, sizeof(err)) : do_resume(NULL, err, sizeof(err))))
+		log_error("%s", err);
+}
+
 /* The shutdowns are proxy/shutdown.c's, shared with SIGINT, SIGTERM and SIGQUIT. */
 static void do_shutdown(int mode)
 {

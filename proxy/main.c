@@ -95,13 +95,11 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		break;
 	case SIGUSR1:
 		log_info("SIGUSR1: PAUSE of every database");
-		pool_set_pause_all(true);
+		proxy_control_pause_all(true);
 		break;
 	case SIGUSR2:
 		log_info("SIGUSR2: RESUME of every database");
-		pool_set_pause_all(false);
-		for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
-			pool_kick(p, proxy_now_ms());
+		proxy_control_pause_all(false);
 		break;
 	case SIGHUP: {
 		char err[1024];

@@ -325,6 +325,8 @@ bool proxy_reload(char *err, size_t cap);
 void proxy_control_setup(void);
 /* Check pending PAUSEs of admin clients. */
 void proxy_control_poll(void);
+/* PAUSE / RESUME of every database, as the console's (SIGUSR1 / SIGUSR2). */
+void proxy_control_pause_all(bool on);
 
 /* ---- proxy/tls.c ---- */
 enum proxy_tls_result { PROXY_TLS_DONE, PROXY_TLS_AGAIN, PROXY_TLS_ERROR };
