@@ -1,11 +1,17 @@
-/* config/log.c — the logger: level filter, text or JSON lines on stderr, one write(2) per
- * line so lines from one process never interleave. */
+/* config/log.c — the logger: level filter, text or JSON lines on stderr and, when set, in
+ * log.file (opened for append, reopened on reload for logrotate) and to syslog(3); one
+ * write(2) per line and output so lines from one process never interleave. Also the
+ * log.connections / log.disconnections / log.pooler_errors switches. */
 #include "config/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +21,14 @@ static enum cfg_log_format log_format = CFG_LOG_TEXT;
 enum cfg_log_level cfg_log_threshold = CFG_LOG_INFO;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
+static const int syslog_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+
+struct cfg_log_switches cfg_log_switch = {true, true, true};
+
+static int log_fd = -1;       /* log.file, or -1 */
+static bool use_syslog;       /* log.syslog */
+static char syslog_ident[64]; /* openlog() keeps the pointer: a copy that stays */
+static int syslog_fac = LOG_DAEMON;
 
 void cfg_log_setup(enum cfg_log_format format, enum cfg_log_level level)
 {
@@ -64,13 +78,84 @@ static size_t put_raw(char *buf, size_t pos, size_t cap, const char *s)
 	return pos + n;
 }
 
-static void emit(char *buf, size_t pos, size_t cap)
+/* Write the line to every output; `body` is where it starts without the time stamp (syslog
+ * stamps its own). */
+static void emit(enum cfg_log_level level, char *buf, size_t pos, size_t cap, size_t body)
 {
 	if (pos >= cap)
 		pos = cap - 1;
+	if (use_syslog) {
+		buf[pos] = '\0';
+		syslog(syslog_prio[level], "%s", buf + (body < pos ? body : pos));
+	}
 	buf[pos++] = '\n';
 	ssize_t r = write(STDERR_FILENO, buf, pos);
+	if (log_fd >= 0)
+		r = write(log_fd, buf, pos);
 	(void)r;
+}
+
+static int facility_code(const char *name)
+{
+	static const struct {
+		const char *name;
+		int code;
+	} tab[] = {{"daemon", LOG_DAEMON}, {"user", LOG_USER},     {"local0", LOG_LOCAL0},
+	           {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
+	           {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
+	           {"local7", LOG_LOCAL7}, {"auth", LOG_AUTH},     {"authpriv", LOG_AUTHPRIV}};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (name && strcmp(name, tab[i].name) == 0)
+			return tab[i].code;
+	return LOG_DAEMON;
+}
+
+bool cfg_log_configure(const struct cfg *cfg, char *err, size_t cap)
+{
+	cfg_log_setup(cfg->log.format, cfg->log.level);
+	cfg_log_switch.connections = cfg->log.connections;
+	cfg_log_switch.disconnections = cfg->log.disconnections;
+	cfg_log_switch.pooler_errors = cfg->log.pooler_errors;
+	bool ok = true;
+	/* the file: open the new one before closing the old, so a failure keeps logging */
+	int fd = -1;
+	if (cfg->log.file && cfg->log.file[0]) {
+		fd = open(cfg->log.file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			snprintf(err, cap, "log.file %s: %s", cfg->log.file, strerror(errno));
+			ok = false;
+		}
+	}
+	if (fd >= 0 || !(cfg->log.file && cfg->log.file[0])) {
+		if (log_fd >= 0)
+			close(log_fd);
+		log_fd = fd;
+	}
+	/* syslog: reopened when ident or facility changed */
+	const char *ident = cfg->log.syslog_ident ? cfg->log.syslog_ident : "pglane";
+	int fac = facility_code(cfg->log.syslog_facility);
+	if (use_syslog &&
+	    (!cfg->log.syslog || strcmp(ident, syslog_ident) != 0 || fac != syslog_fac)) {
+		closelog();
+		use_syslog = false;
+	}
+	if (cfg->log.syslog && !use_syslog) {
+		snprintf(syslog_ident, sizeof(syslog_ident), "%s", ident);
+		syslog_fac = fac;
+		openlog(syslog_ident, LOG_PID | LOG_NDELAY, fac);
+		use_syslog = true;
+	}
+	return ok;
+}
+
+void cfg_log_close(void)
+{
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
+	if (use_syslog)
+		closelog();
+	use_syslog = false;
 }
 
 void cfg_log_write(enum cfg_log_level level, const char *conn, const char *fmt, ...)
@@ -83,7 +168,7 @@ void cfg_log_write(enum cfg_log_level level, const char *conn, const char *fmt, 
 	va_end(ap);
 	if (m < 0)
 		return;
-	size_t pos = 0, cap = sizeof(line) - 1;
+	size_t pos = 0, cap = sizeof(line) - 1, body = 0;
 	if (log_format == CFG_LOG_JSON) {
 		pos = put_raw(line, pos, cap, "{\"ts\":\"");
 		pos += put_time(line + pos, cap - pos);
@@ -99,6 +184,7 @@ void cfg_log_write(enum cfg_log_level level, const char *conn, const char *fmt, 
 	} else {
 		pos += put_time(line, cap);
 		pos = put_raw(line, pos, cap, " ");
+		body = pos;
 		pos = put_raw(line, pos, cap, level_names[level]);
 		pos = put_raw(line, pos, cap, ": ");
 		if (conn) {
@@ -107,7 +193,7 @@ void cfg_log_write(enum cfg_log_level level, const char *conn, const char *fmt, 
 		}
 		pos = put_raw(line, pos, cap, msg);
 	}
-	emit(line, pos, sizeof(line));
+	emit(level, line, pos, sizeof(line), body);
 }
 
 void cfg_log_event(enum cfg_log_level level, const char *event, const struct cfg_log_field *f,
@@ -117,7 +203,7 @@ void cfg_log_event(enum cfg_log_level level, const char *event, const struct cfg
 		return;
 	char line[LOG_LINE_MAX];
 	char num[64];
-	size_t pos = 0, cap = sizeof(line) - 1;
+	size_t pos = 0, cap = sizeof(line) - 1, body = 0;
 	bool json = log_format == CFG_LOG_JSON;
 	if (json) {
 		pos = put_raw(line, pos, cap, "{\"ts\":\"");
@@ -130,6 +216,7 @@ void cfg_log_event(enum cfg_log_level level, const char *event, const struct cfg
 	} else {
 		pos += put_time(line, cap);
 		pos = put_raw(line, pos, cap, " ");
+		body = pos;
 		pos = put_raw(line, pos, cap, level_names[level]);
 		pos = put_raw(line, pos, cap, ": ");
 		pos = put_raw(line, pos, cap, event);
@@ -170,5 +257,5 @@ void cfg_log_event(enum cfg_log_level level, const char *event, const struct cfg
 	}
 	if (json)
 		pos = put_raw(line, pos, cap, "}");
-	emit(line, pos, sizeof(line));
+	emit(level, line, pos, sizeof(line), body);
 }

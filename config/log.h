@@ -1,15 +1,32 @@
-/* config/log.h — logging to stderr as text or one JSON object per line.
+/* config/log.h — logging as text or one JSON object per line, to stderr and also to
+ * log.file and syslog when set.
  * The level is checked before anything is formatted; callers never pass passwords. */
 #ifndef PGLANE_CONFIG_LOG_H
 #define PGLANE_CONFIG_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config/cfg.h"
 
 /* Set format and level (may be called again on reload). */
 void cfg_log_setup(enum cfg_log_format format, enum cfg_log_level level);
 bool cfg_log_enabled(enum cfg_log_level level);
+/* Apply a config's log section: format, level, switches; (re)open log.file for append (the
+ * old file is closed only once the new one is open, so logrotate's move works with a
+ * reload) and open syslog(3) when log.syslog. False with `err` when the file cannot be
+ * opened (the old one, if any, stays in use). */
+__attribute__((warn_unused_result)) bool cfg_log_configure(const struct cfg *cfg, char *err,
+                                                           size_t cap);
+/* Close log.file and syslog (at exit). */
+void cfg_log_close(void);
+/* log.connections, log.disconnections, log.pooler_errors (PgBouncer's log_* switches). */
+struct cfg_log_switches {
+	bool connections;    /* "login ok" lines */
+	bool disconnections; /* "closing" lines */
+	bool pooler_errors;  /* errors pglane itself sends to clients */
+};
+extern struct cfg_log_switches cfg_log_switch;
 /* The current level, for the macros below (checked before any formatting). */
 extern enum cfg_log_level cfg_log_threshold;
 /* One log line; `conn` (may be NULL) names the connection and what it was doing. */

@@ -183,15 +183,15 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	(void)len;
-	if (proxy.nclients >= proxy.cfg->listen.max_client_conn || proxy.shutting_down) {
+	if (proxy.nclients >= proxy.cfg->listen.max_client_conn || proxy.shutdown) {
 		/* answer as PostgreSQL would, without reading anything */
 		uint8_t buf[256];
 		struct proto_writer w;
 		proto_writer_init(&w, buf, sizeof(buf));
 		proto_write_error(&w, PROTO_BE_ERROR, "FATAL", PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
-		                  proxy.shutting_down ? "pglane is shutting down"
-		                                      : "too many client connections "
-		                                        "(listen.max_client_conn)",
+		                  proxy.shutdown ? "pglane is shutting down"
+		                                 : "too many client connections "
+		                                   "(listen.max_client_conn)",
 		                  NULL);
 		if (proto_writer_ok(&w)) {
 			ssize_t n = send(fd, buf, w.len, MSG_NOSIGNAL);
@@ -199,7 +199,7 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		}
 		close(fd);
 		log_warning("refused a client: %s",
-		            proxy.shutting_down ? "shutting down" : "max_client_conn reached");
+		            proxy.shutdown ? "shutting down" : "max_client_conn reached");
 		return;
 	}
 	struct proxy_client *c = calloc(1, sizeof(*c));
@@ -381,7 +381,9 @@ void proxy_client_welcome(struct proxy_client *c)
 	}
 	c->state = CLIENT_READY;
 	char name[128];
-	if (p)
+	if (!cfg_log_switch.connections)
+		; /* log.connections = false */
+	else if (p)
 		log_info("%s: login ok (%s lane, %s mode)",
 		         proxy_client_name(c, name, sizeof(name)), cfg_lane_name(p->lane),
 		         cfg_pool_mode_name(pool_cfg(p)->mode));
@@ -418,7 +420,8 @@ void proxy_client_fatal(struct proxy_client *c, const char *sqlstate, const char
 	if (c->state == CLIENT_CLOSED)
 		return;
 	char name[128];
-	log_info("%s: %s", proxy_client_name(c, name, sizeof(name)), msg);
+	if (cfg_log_switch.pooler_errors)
+		log_info("%s: %s", proxy_client_name(c, name, sizeof(name)), msg);
 	size_t avail;
 	uint8_t *space = proxy_out_space(&c->conn, &avail);
 	struct proto_writer w;
@@ -450,7 +453,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 		    !proxy_conn_send_now(&c->conn, buf, w.len))
 			log_debug("c%u: the last error could not be sent", c->id);
 	}
-	if (c->state == CLIENT_READY)
+	if (c->state == CLIENT_READY && cfg_log_switch.disconnections)
 		log_info("%s: closing: %s", name, reason);
 	else
 		log_debug("%s: closing: %s", name, reason);

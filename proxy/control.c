@@ -14,8 +14,6 @@
 #include "protocol/msg.h"
 #include "proxy/proxy.h"
 
-static ev_timer shutdown_timer;
-
 static int64_t wall_ms(void)
 {
 	struct timeval tv;
@@ -392,83 +390,22 @@ static bool do_reconnect(const char *db, char *err, size_t cap)
 	return true;
 }
 
-static enum proxy_shutdown_mode shutdown_mode;
-static int64_t shutdown_deadline_ms; /* 0: none */
-
-static int pooled_clients(void)
+void proxy_control_pause_all(bool on)
 {
-	int n = 0;
-	struct pool_list *pos;
-	pool_list_foreach(pos, &proxy.clients)
-	{
-		const struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
-		n += !c->admin && !c->want_admin;
-	}
-	return n;
+	char err[16];
+	if (!(on ? do_pause(NULL, err, sizeof(err)) : do_resume(NULL, err, sizeof(err))))
+		log_error("%s", err);
 }
 
-static void shutdown_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)revents;
-	const char *why = NULL;
-	if (shutdown_mode == PROXY_SHUTDOWN_NOW)
-		why = "SHUTDOWN";
-	else if (shutdown_mode == PROXY_SHUTDOWN_SERVERS && paused_done(NULL))
-		why = "SHUTDOWN WAIT_FOR_SERVERS: every server released";
-	else if (shutdown_mode == PROXY_SHUTDOWN_CLIENTS && pooled_clients() == 0)
-		why = "SHUTDOWN WAIT_FOR_CLIENTS: every client gone";
-	else if (shutdown_deadline_ms && proxy_now_ms() >= shutdown_deadline_ms)
-		why = "admin.shutdown_timeout reached: exiting now";
-	if (!why)
-		return;
-	ev_timer_stop(loop, t);
-	log_info("%s", why);
-	ev_break(loop, EVBREAK_ALL);
-}
-
-void proxy_shutdown_start(enum proxy_shutdown_mode mode)
-{
-	if (ev_is_active(&shutdown_timer)) {
-		/* as PgBouncer: another SHUTDOWN (or signal) during a waiting one exits now */
-		if (shutdown_mode != PROXY_SHUTDOWN_NOW)
-			log_info("a second shutdown request while waiting: exiting now");
-		shutdown_mode = PROXY_SHUTDOWN_NOW;
-		return;
-	}
-	shutdown_mode = mode;
-	int64_t t = proxy.cfg->admin.shutdown_timeout_ms;
-	shutdown_deadline_ms = t > 0 ? proxy_now_ms() + t : 0;
-	if (mode != PROXY_SHUTDOWN_NOW) {
-		proxy_listen_stop();
-		log_info("SHUTDOWN %s: no new connections; waiting for %s%s",
-		         mode == PROXY_SHUTDOWN_SERVERS ? "WAIT_FOR_SERVERS" : "WAIT_FOR_CLIENTS",
-		         mode == PROXY_SHUTDOWN_SERVERS ? "the servers to be released"
-		                                        : "the clients to leave",
-		         shutdown_deadline_ms ? " (at most admin.shutdown_timeout)" : "");
-	}
-	if (mode == PROXY_SHUTDOWN_SERVERS) {
-		pool_set_pause_all(true);
-		reconnect_servers(NULL, NULL);
-		/* as PgBouncer: the clients waiting for a server are told now */
-		struct pool_list *pos, *tmp;
-		pool_list_foreach_safe(pos, tmp, &proxy.clients)
-		{
-			struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
-			if (c->pc.wait_start_ms && !c->pc.server)
-				proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
-				                   "pglane is shutting down (WAIT_FOR_SERVERS)");
-		}
-	}
-	/* checked from the next iteration on, so that the answer goes out first */
-	ev_timer_init(&shutdown_timer, shutdown_cb, 0.05, 0.05);
-	ev_timer_start(EV_DEFAULT, &shutdown_timer);
-}
-
+/* The shutdowns are proxy/shutdown.c's, shared with SIGINT, SIGTERM and SIGQUIT. */
 static void do_shutdown(int mode)
 {
-	proxy_shutdown_start(mode == 1   ? PROXY_SHUTDOWN_SERVERS
-	                     : mode == 2 ? PROXY_SHUTDOWN_CLIENTS
-	                                 : PROXY_SHUTDOWN_NOW);
+	proxy_shutdown_begin(mode == 1   ? PROXY_SHUTDOWN_WAIT_FOR_SERVERS
+	                     : mode == 2 ? PROXY_SHUTDOWN_WAIT_FOR_CLIENTS
+	                                 : PROXY_SHUTDOWN_NOW,
+	                     mode == 1   ? "admin: SHUTDOWN WAIT_FOR_SERVERS"
+	                     : mode == 2 ? "admin: SHUTDOWN WAIT_FOR_CLIENTS"
+	                                 : "admin: SHUTDOWN");
 }
 
 static bool same_endpoint(const struct cfg_database *a, const struct cfg_database *b)
@@ -555,7 +492,10 @@ static bool swap_config(struct cfg *nc, struct cfg_userlist *nu, const char *tit
 	proxy.cfg = nc;
 	proxy.users = nu;
 	pool_config_changed(nc);
-	cfg_log_setup(nc->log.format, nc->log.level);
+	char lerr[512];
+	if (!cfg_log_configure(nc, lerr, sizeof(lerr)))
+		log_error("reload: %s; the old log file stays in use", lerr);
+	proxy_log_stats_configure();
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, &proxy.clients)
 	{

@@ -136,14 +136,14 @@ static void handle(struct http_conn *h)
 		admin_buf_free(&b);
 	} else if (strcmp(path, "/ready") == 0) {
 		char why[512];
-		if (proxy.shutting_down)
+		if (proxy.shutdown) /* any of the three, from the signal or SHUTDOWN on */
 			respond_text(h, 503, "Service Unavailable", "shutting down\n");
 		else if (!admin_status_ready(why, sizeof(why)))
 			respond_text(h, 503, "Service Unavailable", why);
 		else
 			respond_text(h, 200, "OK", why);
 	} else if (strcmp(path, "/healthz") == 0) {
-		if (proxy.shutting_down)
+		if (proxy.shutdown) /* any of the three, from the signal or SHUTDOWN on */
 			respond_text(h, 503, "Service Unavailable", "shutting down\n");
 		else
 			respond_text(h, 200, "OK", "ok\n");

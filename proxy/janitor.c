@@ -310,6 +310,7 @@ static void sweep_pool(struct pool *p, int64_t now)
 
 static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
+	(void)loop;
 	(void)t;
 	(void)revents;
 	int64_t now = proxy_now_ms();
@@ -325,10 +326,6 @@ static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	if (peak - proxy.nclients >= 1000) {
 		malloc_trim(0);
 		peak = proxy.nclients;
-	}
-	if (proxy.shutting_down && proxy.nclients == 0) {
-		log_info("all clients gone: exiting");
-		ev_break(loop, EVBREAK_ALL);
 	}
 }
 

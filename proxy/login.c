@@ -175,7 +175,9 @@ static void login_done(struct proxy_client *c)
 	if (cap) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "no more connections allowed (%s)", cap);
-		log_warning("c%u %s@%s %s: refused: %s", c->id, l->user, l->database, c->addr, msg);
+		if (cfg_log_switch.pooler_errors)
+			log_warning("c%u %s@%s %s: refused: %s", c->id, l->user, l->database,
+			            c->addr, msg);
 		proxy_client_fatal(c, PROTO_SQLSTATE_TOO_MANY_CONNECTIONS, msg);
 		return;
 	}

@@ -74,39 +74,40 @@ static void deferred_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	pool_run_kicks(proxy_now_ms());
 	proxy_client_reap();
 	proxy_server_reap();
+	if (proxy.shutdown)
+		proxy_shutdown_poll();
 }
 
-static void shutdown_graceful(void)
-{
-	if (proxy.shutting_down)
-		return;
-	proxy.shutting_down = true;
-	proxy_listen_stop();
-	log_info("SIGTERM: no new connections; waiting for transactions to finish");
-	struct pool_list *pos, *tmp;
-	pool_list_foreach_safe(pos, tmp, &proxy.clients)
-	{
-		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
-		if (!c->pc.server)
-			proxy_client_fatal(c, "57P01", "pglane is shutting down");
-	}
-}
-
+/* PgBouncer's signals; any of INT, TERM, QUIT during a shutdown exits at once. */
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	(void)loop;
 	(void)revents;
-	if (w->signum == SIGINT) {
-		log_info("SIGINT: exiting now");
-		ev_break(loop, EVBREAK_ALL);
-	} else if (w->signum == SIGTERM) {
-		shutdown_graceful();
-		if (proxy.nclients == 0)
-			ev_break(loop, EVBREAK_ALL);
-	} else if (w->signum == SIGHUP) {
+	switch (w->signum) {
+	case SIGINT:
+		proxy_shutdown_begin(PROXY_SHUTDOWN_WAIT_FOR_SERVERS, "SIGINT");
+		break;
+	case SIGTERM:
+		proxy_shutdown_begin(PROXY_SHUTDOWN_WAIT_FOR_CLIENTS, "SIGTERM");
+		break;
+	case SIGQUIT:
+		proxy_shutdown_begin(PROXY_SHUTDOWN_NOW, "SIGQUIT");
+		break;
+	case SIGUSR1:
+		log_info("SIGUSR1: PAUSE of every database");
+		proxy_control_pause_all(true);
+		break;
+	case SIGUSR2:
+		log_info("SIGUSR2: RESUME of every database");
+		proxy_control_pause_all(false);
+		break;
+	case SIGHUP: {
 		char err[1024];
 		log_info("SIGHUP: reloading the config");
 		if (!proxy_reload(err, sizeof(err)))
 			log_error("SIGHUP: %s", err);
+		break;
+	}
 	}
 }
 
@@ -183,7 +184,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	cfg_log_setup(cfg->log.format, cfg->log.level);
+	char lerr[512];
+	if (!cfg_log_configure(cfg, lerr, sizeof(lerr))) {
+		fprintf(stderr, "pglane: %s\n", lerr);
+		cfg_userlist_free(users);
+		cfg_free(cfg);
+		return 1;
+	}
 	if (!pool_params_configure(cfg->pool.track_parameters, cfg->pool.ntrack_parameters))
 		log_warning("pool.track_parameters: too many names, some are not tracked");
 	proxy.loop = ev_default_loop(EVFLAG_AUTO);
@@ -206,6 +213,13 @@ int main(int argc, char **argv)
 	ev_signal_start(proxy.loop, &proxy.sig_term);
 	ev_signal_start(proxy.loop, &proxy.sig_int);
 	ev_signal_start(proxy.loop, &proxy.sig_hup);
+	ev_signal_init(&proxy.sig_quit, signal_cb, SIGQUIT);
+	ev_signal_init(&proxy.sig_usr1, signal_cb, SIGUSR1);
+	ev_signal_init(&proxy.sig_usr2, signal_cb, SIGUSR2);
+	ev_signal_start(proxy.loop, &proxy.sig_quit);
+	ev_signal_start(proxy.loop, &proxy.sig_usr1);
+	ev_signal_start(proxy.loop, &proxy.sig_usr2);
+	proxy_log_stats_configure();
 	ev_prepare_init(&proxy.deferred, deferred_cb);
 	ev_prepare_start(proxy.loop, &proxy.deferred);
 	proxy_janitor_start();
@@ -226,6 +240,10 @@ int main(int argc, char **argv)
 	ev_signal_stop(proxy.loop, &proxy.sig_term);
 	ev_signal_stop(proxy.loop, &proxy.sig_int);
 	ev_signal_stop(proxy.loop, &proxy.sig_hup);
+	ev_signal_stop(proxy.loop, &proxy.sig_quit);
+	ev_signal_stop(proxy.loop, &proxy.sig_usr1);
+	ev_signal_stop(proxy.loop, &proxy.sig_usr2);
+	proxy_shutdown_stop();
 	pool_shutdown();
 	proxy_io_free_cache();
 	free(proxy.dead_clients);
@@ -234,5 +252,6 @@ int main(int argc, char **argv)
 	cfg_free(proxy.cfg);
 	ev_loop_destroy(proxy.loop);
 	log_info("pglane stopped");
+	cfg_log_close();
 	return 0;
 }

@@ -204,6 +204,14 @@ struct proxy_server {
 	socklen_t addr_len;
 };
 
+/* How pglane is stopping (proxy/shutdown.c), in increasing strictness. */
+enum proxy_shutdown_mode {
+	PROXY_SHUTDOWN_NONE,
+	PROXY_SHUTDOWN_WAIT_FOR_CLIENTS, /* SIGTERM, SHUTDOWN WAIT_FOR_CLIENTS */
+	PROXY_SHUTDOWN_WAIT_FOR_SERVERS, /* SIGINT, SHUTDOWN WAIT_FOR_SERVERS */
+	PROXY_SHUTDOWN_NOW,              /* SIGQUIT, SHUTDOWN */
+};
+
 struct proxy {
 	struct ev_loop *loop;
 	struct cfg *cfg;            /* owned */
@@ -211,11 +219,12 @@ struct proxy {
 	ev_io listeners[PROXY_MAX_LISTEN];
 	int nlisteners;
 	ev_timer janitor;
-	ev_signal sig_term, sig_int, sig_hup;
+	ev_signal sig_term, sig_int, sig_hup, sig_quit, sig_usr1, sig_usr2;
 	struct pool_list clients;
 	int nclients;
 	uint32_t next_id;
-	bool shutting_down;
+	bool shutting_down; /* servers drain: released servers close, their clients go */
+	enum proxy_shutdown_mode shutdown;
 	/* deferred work, run after the current callbacks */
 	ev_prepare deferred;
 	struct proxy_client **dead_clients;
@@ -229,6 +238,21 @@ extern struct proxy proxy;
 /* Current loop time. */
 int64_t proxy_now_ms(void);
 int64_t proxy_now_us(void);
+
+/* ---- proxy/shutdown.c ---- */
+/* Begin stopping in `mode`; `who` names the cause in the log ("SIGINT", "admin: SHUTDOWN
+ * WAIT_FOR_CLIENTS"). NOW leaves the loop 50 ms later (so that a console's answer goes out;
+ * main then closes everything). The waiting modes stop the listeners, arm
+ * admin.shutdown_timeout and exit when their condition holds (proxy_shutdown_poll). Any
+ * request while a shutdown is under way exits now, as in PgBouncer 1.23+. */
+void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who);
+/* Exit when the waiting shutdown's condition holds (called after each loop iteration). */
+void proxy_shutdown_poll(void);
+const char *proxy_shutdown_mode_name(enum proxy_shutdown_mode mode);
+/* Stop the shutdown deadline and the log.stats timer (at exit). */
+void proxy_shutdown_stop(void);
+/* Start the log.stats timer or apply a changed log.stats_period (at start, on reload). */
+void proxy_log_stats_configure(void);
 
 /* ---- proxy/listen.c ---- */
 __attribute__((warn_unused_result)) bool proxy_listen_start(const struct cfg *cfg);
@@ -301,11 +325,8 @@ bool proxy_reload(char *err, size_t cap);
 void proxy_control_setup(void);
 /* Check pending PAUSEs of admin clients. */
 void proxy_control_poll(void);
-/* The waiting shutdowns (SHUTDOWN WAIT_FOR_SERVERS / WAIT_FOR_CLIENTS; signals may use them
- * too): stop accepting, then exit once no server is in use (servers) or no client other
- * than the console's is left (clients), or when admin.shutdown_timeout (non-zero) passes. */
-enum proxy_shutdown_mode { PROXY_SHUTDOWN_NOW, PROXY_SHUTDOWN_SERVERS, PROXY_SHUTDOWN_CLIENTS };
-void proxy_shutdown_start(enum proxy_shutdown_mode mode);
+/* PAUSE / RESUME of every database, as the console's (SIGUSR1 / SIGUSR2). */
+void proxy_control_pause_all(bool on);
 
 /* ---- proxy/tls.c ---- */
 enum proxy_tls_result { PROXY_TLS_DONE, PROXY_TLS_AGAIN, PROXY_TLS_ERROR };

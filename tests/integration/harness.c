@@ -374,14 +374,14 @@ int it_pglane_stop(bool *was_alive)
 	}
 	if (was_alive)
 		*was_alive = true;
-	kill(p->pid, SIGTERM);
+	kill(p->pid, SIGINT); /* wait for servers: idle clients go at once, transactions end */
 	int64_t deadline = it_now_ms() + STOP_TIMEOUT_MS;
 	while ((r = waitpid(p->pid, &st, WNOHANG)) == 0 && it_now_ms() < deadline)
 		it_sleep_ms(10);
 	if (r != p->pid) {
 		kill(p->pid, SIGKILL);
 		waitpid(p->pid, &st, 0);
-		st = -2; /* did not stop on SIGTERM */
+		st = -2; /* did not stop on SIGINT */
 	}
 	p->pid = 0;
 	return st;
@@ -402,10 +402,10 @@ void it_pglane_finish(void)
 	          WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0,
 	          log_tail(3000));
 	if (alive) {
-		cr_expect(st != -2, "pglane did not exit within %d ms of SIGTERM (killed)",
+		cr_expect(st != -2, "pglane did not exit within %d ms of SIGINT (killed)",
 		          STOP_TIMEOUT_MS);
 		if (st >= 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-			cr_log_warn("pglane exited with status %d, signal %d after SIGTERM",
+			cr_log_warn("pglane exited with status %d, signal %d after SIGINT",
 			            WIFEXITED(st) ? WEXITSTATUS(st) : -1,
 			            WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 	}

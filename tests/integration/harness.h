@@ -87,10 +87,11 @@ struct it_pglane *it_pglane_start_simple(const char *mode, int size, const char 
 struct it_pglane *it_pglane_current(void);
 /* Is the pglane of this test still running? */
 bool it_pglane_alive(void);
-/* SIGTERM, SIGKILL after 10 s, reap. Returns the wait status (-1 when none was running).
- * *was_alive tells whether it was still running when asked to stop (may be NULL). */
+/* SIGINT (PgBouncer's wait-for-servers shutdown), SIGKILL after 10 s, reap. Returns the wait status
+ * (-1 when none was running). *was_alive tells whether it was still running when asked to stop (may
+ * be NULL). */
 int it_pglane_stop(bool *was_alive);
-/* Stop pglane and fail the test if it had died on its own or ignored SIGTERM. */
+/* Stop pglane and fail the test if it had died on its own or ignored SIGINT. */
 void it_pglane_finish(void);
 /* For .fini: stop pglane if a test left it running (no assertions: Criterion ignores them). */
 void it_pglane_fini(void);

@@ -1,6 +1,6 @@
-/* tests/integration/test_signals.c — the signals of DESIGN.md's command line: SIGTERM stops
- * accepting and lets open transactions finish, SIGINT exits at once, SIGHUP does not stop the
- * service. */
+/* tests/integration/test_signals.c — the signals of DESIGN.md's command line (PgBouncer's):
+ * SIGINT stops accepting and lets open transactions finish, SIGQUIT exits at once, SIGHUP does
+ * not stop the service. SIGTERM, SIGUSR1/2 and admin.shutdown_timeout: test_signals_pgb.c. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -23,21 +23,21 @@ static int wait_exit(pid_t pid, int timeout_ms)
 	return -1;
 }
 
-IT_TEST(signals, sigterm_lets_transactions_finish)
+IT_TEST(signals, sigint_lets_transactions_finish)
 {
 	struct it_pglane *p = it_pglane_start_simple("transaction", 2, NULL);
 	PGconn *a = it_connect("postgres", NULL, "postgres");
 	it_exec_ok(a, "BEGIN");
 	it_exec_ok(a, "SELECT 1");
-	cr_assert_eq(kill(p->pid, SIGTERM), 0);
+	cr_assert_eq(kill(p->pid, SIGINT), 0);
 	it_sleep_ms(300);
-	cr_assert(it_pglane_alive(), "pglane exited on SIGTERM with a transaction open");
+	cr_assert(it_pglane_alive(), "pglane exited on SIGINT with a transaction open");
 
 	/* No new clients. */
 	char ci[512];
 	it_conninfo(ci, sizeof ci, IT_HOST, p->port, "postgres", NULL, "postgres", NULL);
 	PGconn *late = it_connect_try(ci);
-	cr_expect_neq(PQstatus(late), CONNECTION_OK, "a new client got in after SIGTERM");
+	cr_expect_neq(PQstatus(late), CONNECTION_OK, "a new client got in after SIGINT");
 	PQfinish(late);
 
 	/* The open transaction goes on to its end. */
@@ -53,26 +53,26 @@ IT_TEST(signals, sigterm_lets_transactions_finish)
 	PQfinish(a);
 }
 
-IT_TEST(signals, sigint_exits_at_once)
+IT_TEST(signals, sigquit_exits_at_once)
 {
 	struct it_pglane *p = it_pglane_start_simple("transaction", 2, NULL);
 	PGconn *a = it_connect("postgres", NULL, "postgres");
 	it_exec_ok(a, "BEGIN");
 	it_exec_ok(a, "SELECT 1");
-	cr_assert_eq(kill(p->pid, SIGINT), 0);
+	cr_assert_eq(kill(p->pid, SIGQUIT), 0);
 	int st = wait_exit(p->pid, 3000);
-	cr_expect_neq(st, -1, "pglane still running 3 s after SIGINT");
+	cr_expect_neq(st, -1, "pglane still running 3 s after SIGQUIT");
 	if (st != -1)
 		p->pid = 0;
 	PGresult *r = PQexec(a, "SELECT 2");
-	cr_expect_neq(PQresultStatus(r), PGRES_TUPLES_OK, "a client still works after SIGINT");
+	cr_expect_neq(PQresultStatus(r), PGRES_TUPLES_OK, "a client still works after SIGQUIT");
 	PQclear(r);
 	PQfinish(a);
 	/* Its backend was closed, not left idle in transaction. */
 	int left = 0;
 	cr_expect_geq(
 	        it_wait_backends(NULL, 0, 5000, "idle in transaction", NULL, NULL, NULL, &left), 0,
-	        "%d backends idle in transaction after SIGINT", left);
+	        "%d backends idle in transaction after SIGQUIT", left);
 }
 
 IT_TEST(signals, sighup_keeps_serving)

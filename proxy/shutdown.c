@@ -1,0 +1,202 @@
+/* proxy/shutdown.c — how pglane stops, PgBouncer's three ways, for the signals (main.c) and
+ * the console's SHUTDOWN: now (SIGQUIT, SHUTDOWN), wait for servers (SIGINT, SHUTDOWN
+ * WAIT_FOR_SERVERS: stop accepting, let transactions finish, exit once no client holds a
+ * server) and wait for clients (SIGTERM, SHUTDOWN WAIT_FOR_CLIENTS: stop accepting, serve the
+ * connected clients as usual, exit once the last has left; console clients hold neither up).
+ * A second request during a waiting one exits now (PgBouncer 1.23+). admin.shutdown_timeout
+ * bounds the waiting ones; past it pglane exits as now. Also log.stats: the "stats:" line every
+ * log.stats_period. */
+#include <stdio.h>
+
+#include "config/log.h"
+#include "proxy/proxy.h"
+
+static ev_timer deadline;
+static ev_timer exit_timer;
+static ev_timer stats_timer;
+
+static const char *const mode_names[] = {"none", "wait for clients", "wait for servers",
+                                         "immediate"};
+
+const char *proxy_shutdown_mode_name(enum proxy_shutdown_mode mode)
+{
+	return mode_names[mode];
+}
+
+static void exit_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)t;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Leave the loop (main then closes everything) after this iteration and a moment more, so
+ * that a console's answer to SHUTDOWN goes out first. */
+static void exit_now(const char *why)
+{
+	if (ev_is_active(&exit_timer))
+		return;
+	log_info("%s: exiting", why);
+	proxy.shutdown = PROXY_SHUTDOWN_NOW;
+	ev_timer_init(&exit_timer, exit_cb, 0.05, 0);
+	ev_timer_start(proxy.loop, &exit_timer);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	char why[160];
+	snprintf(why, sizeof(why),
+	         "admin.shutdown_timeout (%lld ms) reached with %d clients connected",
+	         (long long)proxy.cfg->admin.shutdown_timeout_ms, proxy.nclients);
+	exit_now(why);
+}
+
+/* Wait for servers: no new transactions; clients without a server go now, the others after
+ * their transaction (relay.c, server.c close them and their server on release). Console
+ * clients stay (the one that asked gets its answer) and are closed at the exit. */
+static void drain_servers(void)
+{
+	proxy.shutting_down = true;
+	struct pool_list *pos, *tmp;
+	pool_list_foreach_safe(pos, tmp, &proxy.clients)
+	{
+		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
+		if (!c->pc.server && !c->admin)
+			proxy_client_fatal(c, "57P01", "pglane is shutting down");
+	}
+}
+
+void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
+{
+	if (proxy.shutdown != PROXY_SHUTDOWN_NONE || mode == PROXY_SHUTDOWN_NOW) {
+		/* PgBouncer 1.23+: a second request during a waiting shutdown exits now */
+		char why[128];
+		snprintf(why, sizeof(why), "%s%s", who,
+		         proxy.shutdown != PROXY_SHUTDOWN_NONE ? " during a shutdown" : "");
+		exit_now(why);
+		return;
+	}
+	proxy.shutdown = mode;
+	if (mode == PROXY_SHUTDOWN_WAIT_FOR_SERVERS)
+		log_info("%s: shutting down: no new clients; waiting for every server to be "
+		         "released (transactions to end)",
+		         who);
+	else
+		log_info("%s: shutting down: no new clients; waiting for the connected clients to "
+		         "leave",
+		         who);
+	proxy_listen_stop();
+	int64_t ms = proxy.cfg->admin.shutdown_timeout_ms;
+	if (ms > 0) {
+		ev_timer_init(&deadline, deadline_cb, (double)ms / 1000.0, 0);
+		ev_timer_start(proxy.loop, &deadline);
+	}
+	if (mode == PROXY_SHUTDOWN_WAIT_FOR_SERVERS)
+		drain_servers();
+	proxy_shutdown_poll();
+}
+
+void proxy_shutdown_poll(void)
+{
+	if (proxy.shutdown == PROXY_SHUTDOWN_NONE || proxy.shutdown == PROXY_SHUTDOWN_NOW)
+		return;
+	/* console clients hold neither shutdown up: they are closed at the exit */
+	bool servers = proxy.shutdown == PROXY_SHUTDOWN_WAIT_FOR_SERVERS;
+	struct pool_list *pos;
+	pool_list_foreach(pos, &proxy.clients)
+	{
+		struct proxy_client *c = pool_container_of(pos, struct proxy_client, link);
+		if (servers ? c->pc.server != NULL : !c->admin && !c->want_admin)
+			return;
+	}
+	exit_now(servers ? "all servers released" : "all clients gone");
+}
+
+void proxy_shutdown_stop(void)
+{
+	ev_timer_stop(proxy.loop, &deadline);
+	ev_timer_stop(proxy.loop, &exit_timer);
+	ev_timer_stop(proxy.loop, &stats_timer);
+}
+
+/* ---- log.stats ---- */
+
+static struct pool_stats last;
+
+static void sum_stats(struct pool_stats *t)
+{
+	*t = (struct pool_stats){0};
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+		t->xact_count += p->stats.xact_count;
+		t->query_count += p->stats.query_count;
+		t->received += p->stats.received;
+		t->sent += p->stats.sent;
+		t->xact_time_us += p->stats.xact_time_us;
+		t->query_time_us += p->stats.query_time_us;
+		t->wait_time_us += p->stats.wait_time_us;
+		t->client_parses += p->stats.client_parses;
+		t->server_parses += p->stats.server_parses;
+		t->binds += p->stats.binds;
+	}
+}
+
+/* Counters only grow, but a pool dropped on reload takes its share with it. */
+static uint64_t delta(uint64_t now, uint64_t before)
+{
+	return now > before ? now - before : 0;
+}
+
+static unsigned long long per_s(uint64_t n, double s)
+{
+	return (unsigned long long)((double)n / s);
+}
+
+static unsigned long long avg(uint64_t total, uint64_t n)
+{
+	return n ? (unsigned long long)(total / n) : 0;
+}
+
+static void stats_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct pool_stats cur;
+	sum_stats(&cur);
+	if (proxy.cfg->log.stats) {
+		double s = t->repeat > 0 ? t->repeat : 1;
+		uint64_t xacts = delta(cur.xact_count, last.xact_count);
+		uint64_t queries = delta(cur.query_count, last.query_count);
+		/* PgBouncer 1.25's line, field for field */
+		log_info("stats: %llu xacts/s, %llu queries/s, %llu client parses/s, %llu server "
+		         "parses/s, %llu binds/s, in %llu B/s, out %llu B/s, xact %llu us, query "
+		         "%llu us, wait %llu us",
+		         per_s(xacts, s), per_s(queries, s),
+		         per_s(delta(cur.client_parses, last.client_parses), s),
+		         per_s(delta(cur.server_parses, last.server_parses), s),
+		         per_s(delta(cur.binds, last.binds), s),
+		         per_s(delta(cur.received, last.received), s),
+		         per_s(delta(cur.sent, last.sent), s),
+		         avg(delta(cur.xact_time_us, last.xact_time_us), xacts),
+		         avg(delta(cur.query_time_us, last.query_time_us), queries),
+		         avg(delta(cur.wait_time_us, last.wait_time_us), xacts));
+	}
+	last = cur;
+}
+
+void proxy_log_stats_configure(void)
+{
+	double period = (double)proxy.cfg->log.stats_period_ms / 1000.0;
+	if (period <= 0)
+		period = 60;
+	if (!ev_is_active(&stats_timer)) {
+		ev_timer_init(&stats_timer, stats_cb, period, period);
+		sum_stats(&last);
+		ev_timer_start(proxy.loop, &stats_timer);
+	} else if (stats_timer.repeat != period) {
+		stats_timer.repeat = period;
+		ev_timer_again(proxy.loop, &stats_timer);
+	}
+}
