@@ -130,7 +130,7 @@ stop_pid() { # PID SIGNAL: signal it and wait up to 10 s, then SIGKILL
 
 cleanup() {
 	stop_pid "$HELPER_PID" TERM
-	stop_pid "$PGL_PID" INT
+	stop_pid "$PGL_PID" QUIT
 	stop_pid "$PGB_PID" TERM
 	stop_pid "$PGB_WRAPPER" TERM
 	wait 2>/dev/null
