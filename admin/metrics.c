@@ -122,6 +122,14 @@ static double pool_value(int i, struct pool *p, int64_t now_us)
 		return (double)p->stats.server_connects;
 	case 21:
 		return (double)p->stats.server_connect_failures;
+	case 22:
+		return (double)p->stats.server_assignments;
+	case 23:
+		return (double)p->stats.client_parses;
+	case 24:
+		return (double)p->stats.server_parses;
+	case 25:
+		return (double)p->stats.binds;
 	default:
 		return 0;
 	}
@@ -160,6 +168,13 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 	         "Server connections busy with pglane's own work (reset, rollback, apply).", GAUGE},
 	        {"pglane_pool_server_logins_total", "Server connections opened.", COUNTER},
 	        {"pglane_pool_server_login_failures_total", "Server logins that failed.", COUNTER},
+	        {"pglane_pool_server_assignments_total",
+	         "Times a server connection was given to a client.", COUNTER},
+	        {"pglane_pool_client_parses_total", "Named prepared statements the clients parsed.",
+	         COUNTER},
+	        {"pglane_pool_server_parses_total",
+	         "Named prepared statements pglane parsed on servers.", COUNTER},
+	        {"pglane_pool_binds_total", "Binds of named prepared statements.", COUNTER},
 	};
 	char labels[400];
 	put(out, "# HELP pglane_up pglane is running.\n# TYPE pglane_up gauge\npglane_up 1\n");

@@ -215,7 +215,7 @@ IT_TEST(logging, syslog_gets_the_lines_with_its_ident)
 	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	chmod(sock, 0666);
 	snprintf(bin, sizeof bin, "%s", it_pglane_bin());
-	char script[3000];
+	char script[8192];
 	/* /dev/log: a bind mount needs a file to mount over; a tmpfs over /dev would hide the
 	 * rest, so the socket is mounted over /dev/log only when it exists, else over a tmpfs
 	 * /dev with /dev/null and /dev/urandom bound back. */

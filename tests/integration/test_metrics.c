@@ -230,6 +230,18 @@ static void expect_families(const struct prom *m)
 	                                     "pglane_databases",
 	                                     "pglane_users",
 	                                     "pglane_pools"};
+	static const char *const counters_wanted[] = {
+	        "pglane_pool_server_assignments_total",  "pglane_pool_client_parses_total",
+	        "pglane_pool_server_parses_total",       "pglane_pool_binds_total",
+	        "pglane_pool_transaction_seconds_total", "pglane_pool_query_seconds_total",
+	        "pglane_pool_server_logins_total",       "pglane_pool_server_login_failures_total"};
+	for (size_t i = 0; i < sizeof counters_wanted / sizeof counters_wanted[0]; i++) {
+		const struct prom_family *f = prom_family(m, counters_wanted[i]);
+		cr_expect(f, "no family %s in /metrics", counters_wanted[i]);
+		if (f)
+			cr_expect_str_eq(f->type, "counter", "%s is a %s", counters_wanted[i],
+			                 f->type);
+	}
 	for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++) {
 		const struct prom_family *f = prom_family(m, gauges[i]);
 		cr_expect(f, "no family %s in /metrics", gauges[i]);
@@ -322,6 +334,10 @@ IT_TEST(metrics, metrics_match_show_pools)
 	for (size_t i = 0; i < m1.n; i++)
 		if (strcmp(m1.s[i].name, "pglane_info") == 0)
 			cr_expect(prom_label(&m1.s[i], "version") && m1.s[i].value == 1);
+	/* bench ran a statement: a server was assigned to it at least once */
+	const char *bkv[] = {"database", "bench", "user", "postgres", "lane", "oltp"};
+	s = prom_find(&m1, "pglane_pool_server_assignments_total", bkv, 3);
+	cr_expect(s && s->value >= 1, "pglane_pool_server_assignments_total for bench");
 	s = prom_find(&m1, "pglane_databases", NULL, 0);
 	cr_expect(s && s->value >= 2, "pglane_databases: postgres and bench");
 	s = prom_find(&m1, "pglane_clients", NULL, 0);
