@@ -135,6 +135,49 @@ static double pool_value(int i, struct pool *p, int64_t now_us)
 	}
 }
 
+/* Per database (PgBouncer's SHOW DATABASES as pgbouncer_exporter reads it), and the
+ * max_client_conn of SHOW CONFIG. */
+static void database_families(const struct admin_ctx *ctx, struct admin_buf *out)
+{
+	static const struct family fams[] = {
+	        {"pglane_database_pool_size", "The oltp lane's pool size.", GAUGE},
+	        {"pglane_database_reserve_pool_size", "The oltp lane's reserve pool size.", GAUGE},
+	        {"pglane_database_max_connections", "max_db_connections (0 = none).", GAUGE},
+	        {"pglane_database_current_connections",
+	         "Server connections of the database, every user and lane.", GAUGE},
+	        {"pglane_database_max_client_connections", "max_db_client_connections (0 = none).",
+	         GAUGE},
+	        {"pglane_database_current_client_connections",
+	         "Logged-in clients of the database, every user and lane.", GAUGE},
+	        {"pglane_database_paused", "1 while the database is paused.", GAUGE},
+	        {"pglane_database_disabled", "1 while the database is disabled.", GAUGE},
+	};
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+		header(out, &fams[i]);
+		for (struct pool_db *d = pool_db_next(NULL); d; d = pool_db_next(d)) {
+			if (!d->cfg)
+				continue;
+			const struct cfg_pool *pc = &d->cfg->lanes[CFG_LANE_OLTP].pool;
+			long long v[] = {pc->size,
+			                 pc->reserve_pool_size,
+			                 pc->max_db_connections,
+			                 d->n_servers,
+			                 pc->max_db_client_connections,
+			                 d->n_clients,
+			                 d->paused,
+			                 d->disabled};
+			char db[130];
+			label(db, sizeof(db), d->name);
+			put(out, "%s{database=\"%s\"} %lld\n", fams[i].name, db, v[i]);
+		}
+	}
+	put(out,
+	    "# HELP pglane_config_max_client_connections listen.max_client_conn.\n"
+	    "# TYPE pglane_config_max_client_connections gauge\n"
+	    "pglane_config_max_client_connections %d\n",
+	    ctx->cfg ? ctx->cfg->listen.max_client_conn : 0);
+}
+
 void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *out)
 {
 	static const struct family fams[] = {
@@ -189,6 +232,7 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 		nusers++;
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
 		npools += p->db->cfg != NULL;
+	database_families(ctx, out);
 	put(out,
 	    "# HELP pglane_databases Databases seen (PgBouncer's SHOW LISTS databases).\n"
 	    "# TYPE pglane_databases gauge\npglane_databases %d\n"

@@ -229,7 +229,14 @@ static void expect_families(const struct prom *m)
 	                                     "pglane_info",
 	                                     "pglane_databases",
 	                                     "pglane_users",
-	                                     "pglane_pools"};
+	                                     "pglane_pools",
+	                                     "pglane_database_pool_size",
+	                                     "pglane_database_current_connections",
+	                                     "pglane_database_current_client_connections",
+	                                     "pglane_database_max_connections",
+	                                     "pglane_database_paused",
+	                                     "pglane_database_disabled",
+	                                     "pglane_config_max_client_connections"};
 	static const char *const counters_wanted[] = {
 	        "pglane_pool_server_assignments_total",  "pglane_pool_client_parses_total",
 	        "pglane_pool_server_parses_total",       "pglane_pool_binds_total",
@@ -338,6 +345,13 @@ IT_TEST(metrics, metrics_match_show_pools)
 	const char *bkv[] = {"database", "bench", "user", "postgres", "lane", "oltp"};
 	s = prom_find(&m1, "pglane_pool_server_assignments_total", bkv, 3);
 	cr_expect(s && s->value >= 1, "pglane_pool_server_assignments_total for bench");
+	/* postgres: 2 holders and 3 waiters are its clients (the console is not) */
+	const char *dkv[] = {"database", "postgres"};
+	s = prom_find(&m1, "pglane_database_current_client_connections", dkv, 1);
+	cr_expect(s && s->value >= 5, "pglane_database_current_client_connections %g",
+	          s ? s->value : -1);
+	s = prom_find(&m1, "pglane_database_current_connections", dkv, 1);
+	cr_expect(s && s->value >= 2, "pglane_database_current_connections %g", s ? s->value : -1);
 	s = prom_find(&m1, "pglane_databases", NULL, 0);
 	cr_expect(s && s->value >= 2, "pglane_databases: postgres and bench");
 	s = prom_find(&m1, "pglane_clients", NULL, 0);
