@@ -628,38 +628,21 @@ static void emit_conn(const struct admin_conn_info *c, void *arg)
 	admin_row_end(r);
 }
 
+/* PgBouncer 1.25's columns of SHOW CLIENTS, SERVERS and SOCKETS, and their types. */
+#define CONN_COLUMNS                                                                               \
+	"type", "user", "database", "replication", "state", "addr", "port", "local_addr",          \
+	        "local_port", "connect_time", "request_time", "wait", "wait_us", "close_needed",   \
+	        "ptr", "link", "remote_pid", "tls", "application_name", "prepared_statements",     \
+	        "id"
+#define CONN_TYPES "ssssssisissiiississii"
+
 void admin_show_conns(const struct admin_ctx *ctx, struct admin_result *r, bool servers,
                       const struct admin_ops *ops)
 {
 	(void)ctx;
 	/* PgBouncer 1.25's columns, then pglane's */
-	static const char *const cols[] = {"type",
-	                                   "user",
-	                                   "database",
-	                                   "replication",
-	                                   "state",
-	                                   "addr",
-	                                   "port",
-	                                   "local_addr",
-	                                   "local_port",
-	                                   "connect_time",
-	                                   "request_time",
-	                                   "wait",
-	                                   "wait_us",
-	                                   "close_needed",
-	                                   "ptr",
-	                                   "link",
-	                                   "remote_pid",
-	                                   "tls",
-	                                   "application_name",
-	                                   "prepared_statements",
-	                                   "id",
-	                                   "lane",
-	                                   "pinned"};
-	admin_result_columns_typed(r, cols,
-	                           "ssssssisissiiississii"
-	                           "ss",
-	                           NCOLS(cols));
+	static const char *const cols[] = {CONN_COLUMNS, "lane", "pinned"};
+	admin_result_columns_typed(r, cols, CONN_TYPES "ss", NCOLS(cols));
 	struct conn_emit e = {r, false};
 	if (servers)
 		ops->servers(emit_conn, &e);
@@ -671,39 +654,12 @@ void admin_show_sockets(const struct admin_ctx *ctx, struct admin_result *r,
                         const struct admin_ops *ops)
 {
 	(void)ctx;
-	static const char *const cols[] = {"type",
-	                                   "user",
-	                                   "database",
-	                                   "replication",
-	                                   "state",
-	                                   "addr",
-	                                   "port",
-	                                   "local_addr",
-	                                   "local_port",
-	                                   "connect_time",
-	                                   "request_time",
-	                                   "wait",
-	                                   "wait_us",
-	                                   "close_needed",
-	                                   "ptr",
-	                                   "link",
-	                                   "remote_pid",
-	                                   "tls",
-	                                   "application_name",
-	                                   "prepared_statements",
-	                                   "id",
-	                                   "recv_pos",
-	                                   "pkt_pos",
-	                                   "pkt_remain",
-	                                   "send_pos",
-	                                   "send_remain",
-	                                   "pkt_avail",
-	                                   "send_avail",
-	                                   "lane",
-	                                   "pinned"};
+	static const char *const cols[] = {CONN_COLUMNS, "recv_pos",    "pkt_pos",   "pkt_remain",
+	                                   "send_pos",   "send_remain", "pkt_avail", "send_avail",
+	                                   "lane",       "pinned"};
 	admin_result_columns_typed(r, cols,
-	                           "ssssssisissiiississiiiiiiiii"
-	                           "ss",
+	                           CONN_TYPES "iiiiiii"
+	                                      "ss",
 	                           NCOLS(cols));
 	struct conn_emit e = {r, true};
 	ops->clients(emit_conn, &e);
