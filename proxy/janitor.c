@@ -10,11 +10,21 @@
 #include "config/log.h"
 #include "protocol/msg.h"
 #include "pool/health.h"
-#include "proxy/proxy.h"
+#include "proxy/cancel.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/control.h"
+#include "proxy/io.h"
+#include "proxy/janitor.h"
+#include "proxy/relay.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
 
 #define JANITOR_PERIOD_S          0.25
 #define SERVER_CLEANUP_TIMEOUT_MS 10000 /* rollback, reset or drain after a vanished client */
 #define CANCEL_GRACE_MS           3000  /* statement_timeout: how long a cancel may take to work */
+
+static ev_timer janitor;
 
 static bool expired(int64_t since_ms, int64_t timeout_ms, int64_t now_ms)
 {
@@ -331,11 +341,11 @@ static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 void proxy_janitor_start(void)
 {
-	ev_timer_init(&proxy.janitor, janitor_cb, JANITOR_PERIOD_S, JANITOR_PERIOD_S);
-	ev_timer_start(EV_DEFAULT, &proxy.janitor);
+	ev_timer_init(&janitor, janitor_cb, JANITOR_PERIOD_S, JANITOR_PERIOD_S);
+	ev_timer_start(proxy.loop, &janitor);
 }
 
 void proxy_janitor_stop(void)
 {
-	ev_timer_stop(EV_DEFAULT, &proxy.janitor);
+	ev_timer_stop(proxy.loop, &janitor);
 }

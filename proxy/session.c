@@ -13,7 +13,12 @@
 
 #include "config/log.h"
 #include "protocol/msg.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/io.h"
+#include "proxy/relay.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
 
 #define SQL_START 1024
 #define SQL_MAX   (1024 * 1024)

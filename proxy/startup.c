@@ -13,7 +13,9 @@
 #include "protocol/msg.h"
 #include "protocol/sql.h"
 #include "protocol/startup.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/startup.h"
 
 /* The pool settings that apply to a client's start-up: its database's oltp lane, else the
  * defaults. */
