@@ -160,7 +160,7 @@ void proxy_cancel_request(int32_t pid, int32_t key)
 		return;
 	}
 	struct proxy_server *s = proxy_server_of(c->pc.server);
-	if (s->pending > s->internal)
+	if (s->led.pending > s->led.internal)
 		proxy_cancel_server(s);
 }
 

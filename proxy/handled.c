@@ -91,7 +91,7 @@ static bool handled_for(const struct proxy_client *c, const struct proxy_server 
                         const struct proto_sql_info *info)
 {
 	if (!info || info->kind == PROTO_SQL_OTHER || !proxy_prepared_mode(c) ||
-	    (s && s->tx_status == PROTO_TX_FAILED))
+	    (s && s->led.tx_status == PROTO_TX_FAILED))
 		return false;
 	switch (info->kind) {
 	case PROTO_SQL_DEALLOCATE:
@@ -99,7 +99,7 @@ static bool handled_for(const struct proxy_client *c, const struct proxy_server 
 	case PROTO_SQL_DEALLOCATE_ALL:
 		return !(c->pc.session.pins & POOL_PIN_PREPARE);
 	case PROTO_SQL_DISCARD_ALL:
-		return !c->pc.session.pins && (!s || s->tx_status == PROTO_TX_IDLE);
+		return !c->pc.session.pins && (!s || s->led.tx_status == PROTO_TX_IDLE);
 	default:
 		return false;
 	}
@@ -168,12 +168,12 @@ static const struct proto_sql_info *statement_info(const struct proxy_client *c,
 /* Answer `fake` for a message: queued behind the server's answers when linked, written at
  * once when not. */
 static enum proxy_msg_result reply(struct proxy_client *c, struct proxy_server *s, size_t size,
-                                   uint8_t type, enum proxy_fake fake, const char *text)
+                                   uint8_t type, enum pool_fake fake, const char *text)
 {
-	if (!s) /* a refused Query ends with its ReadyForQuery (FAKE_QUERY has one) */
+	if (!s) /* a refused Query ends with its ReadyForQuery (POOL_FAKE_QUERY has one) */
 		return proxy_prepared_answer(c, size, fake, text,
-		                             fake == FAKE_REFUSED && type == PROTO_FE_QUERY);
-	if (!proxy_req_fake(s, type, fake, text))
+		                             fake == POOL_FAKE_REFUSED && type == PROTO_FE_QUERY);
+	if (!proxy_req_fake(s, type, fake, NULL, text))
 		return MSG_ERROR;
 	return proxy_prepared_consumed(c, size);
 }
@@ -190,23 +190,23 @@ __attribute__((noinline)) static enum proxy_msg_result refuse(struct proxy_clien
 	proxy_session_refusal(info, why, sizeof(why));
 	bool extended = type != PROTO_FE_QUERY;
 	if (!s) {
-		enum proxy_msg_result r = reply(c, s, size, type, FAKE_REFUSED, why);
+		enum proxy_msg_result r = reply(c, s, size, type, POOL_FAKE_REFUSED, why);
 		if (r == MSG_DONE && extended) {
 			c->discarding = true; /* up to the Sync, answered then */
 			c->discard_extended = true;
 		}
 		return r;
 	}
-	if (s->tx_status == PROTO_TX_FAILED && !extended)
+	if (s->led.tx_status == PROTO_TX_FAILED && !extended)
 		return MSG_FORWARD; /* the server refuses it unrun (25P02), as PostgreSQL would */
 	enum proxy_msg_result r = MSG_DONE;
-	if (!extended && s->tx_status == PROTO_TX_BLOCK && !proxy_session_fail(s, false))
+	if (!extended && s->led.tx_status == PROTO_TX_BLOCK && !proxy_session_fail(s, false))
 		return MSG_ERROR;
-	r = reply(c, s, size, type, FAKE_REFUSED, why);
+	r = reply(c, s, size, type, POOL_FAKE_REFUSED, why);
 	if (r == MSG_DONE && extended) {
 		if (!proxy_session_fail(s, true))
 			return MSG_ERROR;
-		s->ext_error = true; /* the client's messages up to its Sync are not sent */
+		s->led.ext_error = true; /* the client's messages up to its Sync are not sent */
 	}
 	return r;
 }
@@ -220,7 +220,8 @@ static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_serve
 		return refuse(c, s, size, PROTO_FE_QUERY, info);
 	if (!handled_for(c, s, info))
 		return MSG_FORWARD;
-	enum proxy_msg_result r = reply(c, s, size, PROTO_FE_QUERY, FAKE_QUERY, tag_of(info->kind));
+	enum proxy_msg_result r =
+	        reply(c, s, size, PROTO_FE_QUERY, POOL_FAKE_QUERY, tag_of(info->kind));
 	if (r == MSG_DONE && !handled_effect(c, s, (uint8_t)info->kind, info->name))
 		return MSG_ERROR;
 	return r;
@@ -243,7 +244,7 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 		return MSG_NO_ROOM; /* its previous unnamed statement is still being sent */
 	if (k == PARSE_KEPT_DUPLICATE)
 		return MSG_FORWARD; /* the name is taken: the usual path says so */
-	return reply(c, s, size, PROTO_FE_PARSE, FAKE_PARSE_COMPLETE, NULL);
+	return reply(c, s, size, PROTO_FE_PARSE, POOL_FAKE_PARSE_COMPLETE, NULL);
 }
 
 static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server *s,
@@ -264,7 +265,7 @@ static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server
 	}
 	if (!portal_set(c, portal, info))
 		return MSG_ERROR;
-	return reply(c, s, size, PROTO_FE_BIND, FAKE_BIND_COMPLETE, NULL);
+	return reply(c, s, size, PROTO_FE_BIND, POOL_FAKE_BIND_COMPLETE, NULL);
 }
 
 static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_server *s,
@@ -279,16 +280,16 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 			return MSG_FORWARD;
 		if (msg[0] == PROTO_FE_CLOSE) {
 			portal_clear(c);
-			return reply(c, s, size, msg[0], FAKE_CLOSE_COMPLETE, NULL);
+			return reply(c, s, size, msg[0], POOL_FAKE_CLOSE_COMPLETE, NULL);
 		}
-		return reply(c, s, size, msg[0], FAKE_NO_DATA, NULL);
+		return reply(c, s, size, msg[0], POOL_FAKE_NO_DATA, NULL);
 	}
 	const struct proto_sql_info *info = statement_info(c, name);
 	if (msg[0] != PROTO_FE_DESCRIBE || !info || info->kind == PROTO_SQL_OTHER ||
 	    !proxy_prepared_mode(c))
 		return MSG_FORWARD;
 	/* the server may not have it: pglane knows it takes no parameter and returns no row */
-	return reply(c, s, size, msg[0], FAKE_STATEMENT_DESC, NULL);
+	return reply(c, s, size, msg[0], POOL_FAKE_STATEMENT_DESC, NULL);
 }
 
 static enum proxy_msg_result on_execute(struct proxy_client *c, struct proxy_server *s,
@@ -300,7 +301,8 @@ static enum proxy_msg_result on_execute(struct proxy_client *c, struct proxy_ser
 	if (!portal || !is_handled_portal(c, portal))
 		return MSG_FORWARD;
 	uint8_t kind = c->handled_kind;
-	enum proxy_msg_result res = reply(c, s, size, PROTO_FE_EXECUTE, FAKE_COMMAND, tag_of(kind));
+	enum proxy_msg_result res =
+	        reply(c, s, size, PROTO_FE_EXECUTE, POOL_FAKE_COMMAND, tag_of(kind));
 	if (res == MSG_DONE && !handled_effect(c, s, kind, c->handled_name))
 		return MSG_ERROR;
 	return res;

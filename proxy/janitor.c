@@ -42,7 +42,7 @@ static void client_idle(struct proxy_client *c, int64_t now)
 		return;
 	if (c->pc.server) {
 		struct proxy_server *s = proxy_server_of(c->pc.server);
-		if (s->q.n || s->tx_status != PROTO_TX_IDLE)
+		if (s->led.n || s->led.tx_status != PROTO_TX_IDLE)
 			return; /* busy, or in a transaction: another timeout's business */
 	}
 	if (!expired(c->active_ms, timeout, now))
@@ -101,8 +101,8 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 	struct proxy_client *c = s->ps.client ? proxy_client_of(s->ps.client) : NULL;
 	if (!c)
 		return;
-	if (pc->transaction_timeout_ms && s->txn_since_us &&
-	    now * 1000 - s->txn_since_us >= pc->transaction_timeout_ms * 1000) {
+	if (pc->transaction_timeout_ms && s->led.txn_since_us &&
+	    now * 1000 - s->led.txn_since_us >= pc->transaction_timeout_ms * 1000) {
 		/* as PostgreSQL 17's: the client goes; leaving, its statement is cancelled and
 		 * its server rolled back and returned (proxy_relay_client_gone) */
 		char msg[200];
@@ -115,7 +115,7 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 		proxy_client_fatal(c, PROTO_SQLSTATE_TRANSACTION_TIMEOUT, msg);
 		return;
 	}
-	int64_t since = proxy_req_running_since(s);
+	int64_t since = pool_ledger_running_since(&s->led);
 	if (since && pc->statement_timeout_ms) {
 		int64_t now_us = now * 1000;
 		if (s->cancel_sent_us && now_us - s->cancel_sent_us >= CANCEL_GRACE_MS * 1000) {
@@ -141,7 +141,7 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 		}
 		return;
 	}
-	if (pc->idle_in_transaction_timeout_ms && !s->q.n && s->tx_status != PROTO_TX_IDLE) {
+	if (pc->idle_in_transaction_timeout_ms && !s->led.n && s->led.tx_status != PROTO_TX_IDLE) {
 		int64_t idle_from = c->active_ms > s->ready_ms ? c->active_ms : s->ready_ms;
 		if (expired(idle_from, pc->idle_in_transaction_timeout_ms, now)) {
 			char msg[160];

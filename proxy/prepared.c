@@ -108,7 +108,7 @@ void proxy_prepared_server_reset(struct proxy_server *s)
 {
 	if (s->stmts)
 		pool_stmt_cache_clear(s->stmts);
-	s->unnamed_client = 0;
+	s->led.unnamed_client = 0;
 }
 
 void proxy_prepared_drained(struct proxy_client *c)
@@ -117,12 +117,12 @@ void proxy_prepared_drained(struct proxy_client *c)
 }
 
 enum proxy_msg_result proxy_prepared_answer(struct proxy_client *c, size_t size,
-                                            enum proxy_fake fake, const char *text, bool ready)
+                                            enum pool_fake fake, const char *text, bool ready)
 {
 	if (!room(&c->conn))
 		return MSG_NO_ROOM;
 	struct proto_writer w = scratch_writer(&c->conn);
-	proxy_fake_write(&w, fake, text, PROTO_TX_IDLE);
+	pool_fake_write(&w, fake, text, PROTO_TX_IDLE);
 	if (ready)
 		proto_write_ready(&w, PROTO_TX_IDLE);
 	if (!commit(&c->conn, &w)) {
@@ -178,7 +178,7 @@ static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_
 		if (!c->stmts)
 			c->stmts = pool_stmt_map_new();
 		if (c->stmts && room(&c->conn) && pool_stmt_map_set(c->stmts, name, stmt))
-			r = proxy_prepared_answer(c, size, FAKE_PARSE_COMPLETE, NULL, false);
+			r = proxy_prepared_answer(c, size, POOL_FAKE_PARSE_COMPLETE, NULL, false);
 	}
 	/* answered here; else on_parse() counts it once linked */
 	if (r != MSG_FORWARD)
@@ -199,13 +199,13 @@ enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint
 		return parse_unlinked(c, msg, size);
 	case PROTO_FE_SYNC:
 		/* nothing of this batch went to a server: nothing to wait for */
-		return proxy_prepared_answer(c, size, FAKE_NOTHING, NULL, true);
+		return proxy_prepared_answer(c, size, POOL_FAKE_NOTHING, NULL, true);
 	case PROTO_FE_CLOSE: {
 		uint8_t kind;
 		const char *name;
 		if (!proto_parse_target(body, size - PROTO_HEADER_SIZE, &kind, &name))
 			return MSG_FORWARD; /* let the server say what is wrong */
-		r = proxy_prepared_answer(c, size, FAKE_CLOSE_COMPLETE, NULL, false);
+		r = proxy_prepared_answer(c, size, POOL_FAKE_CLOSE_COMPLETE, NULL, false);
 		if (r == MSG_DONE && kind == PROTO_DESCRIBE_STATEMENT) {
 			if (name[0] && c->stmts)
 				pool_stmt_map_del(c->stmts, name);
@@ -242,14 +242,15 @@ static bool ensure_prepared(struct proxy_client *c, struct proxy_server *s, stru
 		proto_write_target(&w, PROTO_FE_CLOSE, PROTO_DESCRIBE_STATEMENT, victim->name);
 		/* the entry keeps the victim: should the server skip the Close, it is back */
 		if (!commit(&s->conn, &w) ||
-		    !proxy_req_push(s, PROTO_FE_CLOSE, REQ_SKIP, victim, 0))
+		    !proxy_req_push(s, PROTO_FE_CLOSE, POOL_REQ_SKIP, victim, 0))
 			return false;
 		pool_stmt_cache_remove(cache, victim);
 		w = scratch_writer(&s->conn);
 	}
 	proto_write_parse_head(&w, stmt->name, stmt->len);
 	if (!commit(&s->conn, &w) || !proxy_out_ref(&s->conn, stmt->body, stmt->len) ||
-	    !proxy_req_push(s, PROTO_FE_PARSE, for_client ? REQ_FORWARD : REQ_SKIP, stmt, 0))
+	    !proxy_req_push(s, PROTO_FE_PARSE, for_client ? POOL_REQ_FORWARD : POOL_REQ_SKIP, stmt,
+	                    0))
 		return false;
 	pool_stmt_cache_add(cache, stmt);
 	c->pc.pool->stats.server_parses++;
@@ -260,14 +261,15 @@ static bool ensure_prepared(struct proxy_client *c, struct proxy_server *s, stru
  * server holds someone else's. */
 static bool ensure_unnamed(struct proxy_client *c, struct proxy_server *s)
 {
-	if (!c->unnamed_len || (s->unnamed_client == c->id && s->unnamed_seq == c->unnamed_seq))
+	if (!c->unnamed_len ||
+	    (s->led.unnamed_client == c->id && s->led.unnamed_seq == c->unnamed_seq))
 		return true;
 	if (!proxy_out_ref(&s->conn, c->unnamed, c->unnamed_len) ||
-	    !proxy_req_push(s, PROTO_FE_PARSE, REQ_SKIP, NULL, REQ_UNNAMED))
+	    !proxy_req_push(s, PROTO_FE_PARSE, POOL_REQ_SKIP, NULL, POOL_REQ_UNNAMED))
 		return false;
 	c->unnamed_inflight = true;
-	s->unnamed_client = c->id;
-	s->unnamed_seq = c->unnamed_seq;
+	s->led.unnamed_client = c->id;
+	s->led.unnamed_seq = c->unnamed_seq;
 	return true;
 }
 
@@ -346,18 +348,18 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 			return MSG_NO_ROOM; /* the previous one is still being sent */
 		if (!keep_unnamed(c, msg, size) ||
 		    !set_unnamed_info(c, proxy_handled_scan(c, msg, avail, size, sc)) ||
-		    !proxy_req_push(s, PROTO_FE_PARSE, REQ_FORWARD, NULL, REQ_UNNAMED))
+		    !proxy_req_push(s, PROTO_FE_PARSE, POOL_REQ_FORWARD, NULL, POOL_REQ_UNNAMED))
 			return MSG_ERROR;
-		s->unnamed_client = c->id;
-		s->unnamed_seq = c->unnamed_seq;
+		s->led.unnamed_client = c->id;
+		s->led.unnamed_seq = c->unnamed_seq;
 		return MSG_PASS;
 	}
 	if (lookup(c, name)) {
 		/* as PostgreSQL: the name must be closed first; the rest of the batch is
 		 * skipped up to its Sync */
-		if (!proxy_req_fake(s, PROTO_FE_PARSE, FAKE_DUPLICATE, name))
+		if (!proxy_req_fake(s, PROTO_FE_PARSE, POOL_FAKE_DUPLICATE, NULL, name))
 			return MSG_ERROR;
-		s->ext_error = true;
+		s->led.ext_error = true;
 		return consumed(c, size);
 	}
 	struct pool_stmt *stmt = pool_stmt_get(body + rest, size - PROTO_HEADER_SIZE - rest);
@@ -370,13 +372,12 @@ static enum proxy_msg_result on_parse(struct proxy_client *c, struct proxy_serve
 	if (ok) {
 		struct pool_stmt_cache *cache = server_cache(c, s);
 		if (cache && pool_stmt_cache_has(cache, stmt)) {
-			ok = proxy_req_push(s, PROTO_FE_PARSE, REQ_FAKE, stmt, 0);
-			if (ok)
-				proxy_req_tail(s)->fake = FAKE_PARSE_COMPLETE;
+			ok = proxy_req_fake(s, PROTO_FE_PARSE, POOL_FAKE_PARSE_COMPLETE, stmt,
+			                    NULL);
 		} else
 			ok = ensure_prepared(c, s, stmt, true);
 		/* the name is undone if the server fails or skips this Parse */
-		ok = ok && proxy_req_name_tail(s, name);
+		ok = ok && pool_ledger_name_tail(&s->led, name);
 	}
 	pool_stmt_put(stmt);
 	return ok ? consumed(c, size) : MSG_ERROR;
@@ -392,20 +393,20 @@ static enum proxy_msg_result on_bind(struct proxy_client *c, struct proxy_server
 		return MSG_FORWARD;
 	if (!name[0])
 		return ensure_unnamed(c, s) &&
-		                       proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0)
+		                       proxy_req_push(s, PROTO_FE_BIND, POOL_REQ_FORWARD, NULL, 0)
 		               ? MSG_PASS
 		               : MSG_ERROR;
 	struct pool_stmt *stmt = lookup(c, name);
 	if (!stmt)
-		return proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, NULL, 0) ? MSG_PASS
-		                                                              : MSG_ERROR;
+		return proxy_req_push(s, PROTO_FE_BIND, POOL_REQ_FORWARD, NULL, 0) ? MSG_PASS
+		                                                                   : MSG_ERROR;
 	if (!ensure_prepared(c, s, stmt, false))
 		return MSG_ERROR;
 	c->pc.pool->stats.binds++;
 	size_t rest = size - PROTO_HEADER_SIZE - end;
 	struct proto_writer w = scratch_writer(&s->conn);
 	proto_write_bind_head(&w, portal, stmt->name, rest);
-	if (!commit(&s->conn, &w) || !proxy_req_push(s, PROTO_FE_BIND, REQ_FORWARD, stmt, 0))
+	if (!commit(&s->conn, &w) || !proxy_req_push(s, PROTO_FE_BIND, POOL_REQ_FORWARD, stmt, 0))
 		return MSG_ERROR;
 	/* the caller passes the rest of the message on after the names */
 	struct proxy_io *io = c->conn.io;
@@ -422,20 +423,21 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 	if (!proto_parse_target(msg + PROTO_HEADER_SIZE, size - PROTO_HEADER_SIZE, &kind, &name))
 		return MSG_FORWARD;
 	if (kind == PROTO_DESCRIBE_PORTAL)
-		return proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS : MSG_ERROR;
+		return proxy_req_push(s, type, POOL_REQ_FORWARD, NULL, 0) ? MSG_PASS : MSG_ERROR;
 	if (!name[0]) {
 		bool ok;
 		if (type == PROTO_FE_CLOSE) {
 			forget_unnamed(c);
-			s->unnamed_client = 0;
+			s->led.unnamed_client = 0;
 			ok = true;
 		} else {
 			ok = ensure_unnamed(c, s);
 		}
-		return ok && proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS : MSG_ERROR;
+		return ok && proxy_req_push(s, type, POOL_REQ_FORWARD, NULL, 0) ? MSG_PASS
+		                                                                : MSG_ERROR;
 	}
 	if (type == PROTO_FE_CLOSE) {
-		if (!proxy_req_fake(s, type, FAKE_CLOSE_COMPLETE, NULL))
+		if (!proxy_req_fake(s, type, POOL_FAKE_CLOSE_COMPLETE, NULL, NULL))
 			return MSG_ERROR;
 		if (c->stmts)
 			pool_stmt_map_del(c->stmts, name);
@@ -443,12 +445,12 @@ static enum proxy_msg_result on_target(struct proxy_client *c, struct proxy_serv
 	}
 	struct pool_stmt *stmt = lookup(c, name);
 	if (!stmt)
-		return proxy_req_push(s, type, REQ_FORWARD, NULL, 0) ? MSG_PASS : MSG_ERROR;
+		return proxy_req_push(s, type, POOL_REQ_FORWARD, NULL, 0) ? MSG_PASS : MSG_ERROR;
 	if (!ensure_prepared(c, s, stmt, false))
 		return MSG_ERROR;
 	struct proto_writer w = scratch_writer(&s->conn);
 	proto_write_target(&w, PROTO_FE_DESCRIBE, PROTO_DESCRIBE_STATEMENT, stmt->name);
-	return commit(&s->conn, &w) && proxy_req_push(s, type, REQ_FORWARD, stmt, 0)
+	return commit(&s->conn, &w) && proxy_req_push(s, type, POOL_REQ_FORWARD, stmt, 0)
 	               ? consumed(c, size)
 	               : MSG_ERROR;
 }
@@ -460,14 +462,15 @@ static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_serve
 {
 	const struct proto_sql_info *info = proxy_handled_scan(c, msg, avail, size, sc);
 	unsigned flags = 0;
-	if ((info->effects & PROTO_SQL_DROPS_STMTS) && s->tx_status != PROTO_TX_FAILED) {
+	if ((info->effects & PROTO_SQL_DROPS_STMTS) && s->led.tx_status != PROTO_TX_FAILED) {
 		/* DEALLOCATE ALL or DISCARD ALL the server runs: every statement goes there */
 		proxy_prepared_forget_all(c);
 		proxy_prepared_server_reset(s);
-		flags = REQ_RESETS; /* should it fail, the server is not reused */
+		flags = POOL_REQ_RESETS; /* should it fail, the server is not reused */
 	}
-	s->unnamed_client = 0; /* a simple Query drops the unnamed statement */
-	return proxy_req_push(s, PROTO_FE_QUERY, REQ_FORWARD, NULL, flags) ? MSG_PASS : MSG_ERROR;
+	s->led.unnamed_client = 0; /* a simple Query drops the unnamed statement */
+	return proxy_req_push(s, PROTO_FE_QUERY, POOL_REQ_FORWARD, NULL, flags) ? MSG_PASS
+	                                                                        : MSG_ERROR;
 }
 
 /* Session mode (or no statement cache): statement names are only remembered, for the text. */
@@ -514,12 +517,12 @@ static void note_statement(struct proxy_client *c, struct proxy_server *s, bool 
 {
 	if (pool_cfg(c->pc.pool)->slow_query_ms <= 0)
 		return;
-	struct proxy_req *tail = proxy_req_tail(s);
+	struct pool_req *tail = pool_ledger_tail(&s->led);
 	switch (msg[0]) {
 	case PROTO_FE_QUERY:
 		if (tail && tail->type == PROTO_FE_QUERY)
-			tail->text_seq = proxy_req_keep_text(
-			        s, (const char *)msg + PROTO_HEADER_SIZE,
+			tail->text_seq = pool_ledger_keep_text(
+			        &s->led, (const char *)msg + PROTO_HEADER_SIZE,
 			        (avail < size ? avail : size) - PROTO_HEADER_SIZE);
 		break;
 	case PROTO_FE_PARSE:
@@ -527,32 +530,21 @@ static void note_statement(struct proxy_client *c, struct proxy_server *s, bool 
 			remember_parse(c, msg, avail, size, sc);
 		break;
 	case PROTO_FE_BIND: {
-		const char *portal, *name;
-		size_t end, len;
-		pool_stmt_put(s->bound);
-		s->bound = NULL;
-		s->bound_seq = 0;
+		const char *portal, *name, *text = NULL;
+		size_t end, len = 0;
 		if (!proto_parse_bind_names(msg + PROTO_HEADER_SIZE, avail - PROTO_HEADER_SIZE,
 		                            &portal, &name, &end))
-			break;
-		if (name[0]) {
-			s->bound = lookup(c, name);
-			if (s->bound)
-				pool_stmt_ref(s->bound);
-		} else {
-			const char *text = unnamed_text(c, &len);
-			if (text)
-				s->bound_seq = proxy_req_keep_text(s, text, len);
-		}
+			pool_ledger_bind(&s->led, NULL, NULL, 0);
+		else if (name[0])
+			pool_ledger_bind(&s->led, lookup(c, name), NULL, 0);
+		else if ((text = unnamed_text(c, &len)) != NULL)
+			pool_ledger_bind(&s->led, NULL, text, len);
+		else
+			pool_ledger_bind(&s->led, NULL, NULL, 0);
 		break;
 	}
 	case PROTO_FE_EXECUTE:
-		if (tail && tail->type == PROTO_FE_EXECUTE) {
-			tail->stmt = s->bound;
-			if (tail->stmt)
-				pool_stmt_ref(tail->stmt);
-			tail->text_seq = s->bound_seq;
-		}
+		pool_ledger_execute(&s->led);
 		break;
 	default:
 		break;
@@ -565,22 +557,7 @@ enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy
 {
 	uint8_t type = msg[0];
 	bool prepared = proxy_prepared_mode(c);
-	switch (type) {
-	case PROTO_FE_SYNC:
-		s->unsynced = false;
-		s->ext_error = false;
-		break;
-	case PROTO_FE_PARSE:
-	case PROTO_FE_BIND:
-	case PROTO_FE_DESCRIBE:
-	case PROTO_FE_EXECUTE:
-	case PROTO_FE_CLOSE:
-	case PROTO_FE_FLUSH:
-		s->unsynced = true;
-		break;
-	default:
-		break;
-	}
+	pool_ledger_sent(&s->led, type);
 	if (!room(&s->conn))
 		return MSG_NO_ROOM;
 	enum proxy_msg_result r = proxy_handled_linked(c, s, msg, avail, size, sc);
@@ -613,7 +590,7 @@ enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy
 		bool ok = true;
 		if (type != PROTO_FE_FLUSH && type != PROTO_FE_COPY_DATA &&
 		    type != PROTO_FE_COPY_DONE && type != PROTO_FE_COPY_FAIL)
-			ok = proxy_req_push(s, type, REQ_FORWARD, NULL, 0);
+			ok = proxy_req_push(s, type, POOL_REQ_FORWARD, NULL, 0);
 		r = ok ? MSG_PASS : MSG_ERROR;
 	}
 	if (r == MSG_PASS || r == MSG_DONE)

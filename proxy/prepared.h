@@ -46,7 +46,7 @@ void proxy_prepared_forget_all(struct proxy_client *c);
 /* Answer the message of `size` bytes at once (no server): `fake`, and ReadyForQuery when
  * `ready`. */
 enum proxy_msg_result proxy_prepared_answer(struct proxy_client *c, size_t size,
-                                            enum proxy_fake fake, const char *text, bool ready);
+                                            enum pool_fake fake, const char *text, bool ready);
 /* The message was answered or rewritten: skip its bytes. */
 enum proxy_msg_result proxy_prepared_consumed(struct proxy_client *c, size_t size);
 enum proxy_parse_kept { PARSE_KEPT, PARSE_KEPT_DUPLICATE, PARSE_KEPT_BUSY, PARSE_KEPT_ERROR };

@@ -48,7 +48,7 @@ static bool server_internal_query(struct proxy_server *s, const char *sql)
 	proto_writer_init(&w, space, space ? avail : 0);
 	proto_write_query(&w, sql);
 	return proto_writer_ok(&w) && proxy_out_commit(&s->conn, w.len) &&
-	       proxy_req_push(s, PROTO_FE_QUERY, REQ_SKIP, NULL, REQ_INTERNAL);
+	       proxy_req_push(s, PROTO_FE_QUERY, POOL_REQ_SKIP, NULL, POOL_REQ_INTERNAL);
 }
 
 bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
@@ -330,7 +330,7 @@ static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
 			if (s->syncing != SYNC_NONE)
 				return true; /* the message goes once the server has the session */
 		}
-		if (s->ext_error && f.type != PROTO_FE_SYNC) {
+		if (s->led.ext_error && f.type != PROTO_FE_SYNC) {
 			/* the server ignores everything up to the Sync after an error */
 			io->drop = (uint32_t)f.size;
 			continue;
@@ -425,8 +425,7 @@ void proxy_relay_server_drained(struct proxy_server *s)
 static void maybe_release(struct proxy_client *c, struct proxy_server *s)
 {
 	bool txn = pool_mode(c->pc.pool) == CFG_POOL_TRANSACTION;
-	if (s->syncing != SYNC_NONE || s->pending || s->unsynced || s->q.n ||
-	    s->tx_status != PROTO_TX_IDLE || proxy_out_pending(&c->conn) ||
+	if (s->syncing != SYNC_NONE || !pool_ledger_idle(&s->led) || proxy_out_pending(&c->conn) ||
 	    proxy_out_pending(&s->conn) || (c->conn.io && c->conn.io->pass))
 		return;
 	/* between two transactions: learn what the last one did to the session */
@@ -507,30 +506,6 @@ static void log_server_error(struct proxy_server *s, const struct proto_frame *f
 	            e.sqlstate ? e.sqlstate : "?", e.message ? e.message : "(no message)");
 }
 
-/* An ErrorResponse 26000: a prepared statement that does not exist. */
-static bool statement_gone(const struct proto_frame *f)
-{
-	struct proto_error e;
-	return proto_parse_error(f->body, f->body_len, &e) && e.sqlstate &&
-	       strcmp(e.sqlstate, "26000") == 0;
-}
-
-static bool is_fatal(const struct proto_frame *f)
-{
-	struct proto_error e;
-	if (!proto_parse_error(f->body, f->body_len, &e))
-		return true;
-	const char *sev = e.severity_nonlocal ? e.severity_nonlocal : e.severity;
-	return !sev || strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0;
-}
-
-/* Is the answer at the head one pglane reads itself (the rows of a capture)? */
-static bool capturing(struct proxy_server *s)
-{
-	struct proxy_req *h = proxy_req_head(s);
-	return h && (h->flags & REQ_CAPTURE);
-}
-
 /* Server messages handled whole: those that end an answer or that pglane reads. */
 static bool needs_whole(uint8_t type)
 {
@@ -553,89 +528,58 @@ static bool needs_whole(uint8_t type)
 	}
 }
 
-/* One whole server message: match it to the request it answers. Returns whether it goes to
- * the client; false also when it must be swallowed. Sets *fatal for a fatal error while no
- * client is linked, *bad when the message is malformed. */
+/* What the ledger's verdict on a server message asks of the proxy besides forwarding it
+ * (apart, so that the common message costs a test). Returns whether the message goes to the
+ * client. */
+__attribute__((noinline)) static bool server_events(struct proxy_server *s, struct proxy_client *c,
+                                                    const struct proto_frame *f,
+                                                    struct pool_ledger_verdict *v, bool *fatal,
+                                                    bool *bad)
+{
+	unsigned ev = v->events;
+	if (ev & POOL_LED_BAD)
+		*bad = true;
+	if (ev & POOL_LED_COUNTED)
+		s->ps.pool->stats.query_count++;
+	if (ev & POOL_LED_SESSION_READY)
+		proxy_session_ready(s, v->tx);
+	if (ev & POOL_LED_STMTS_GONE)
+		log_warning("s%u: %s was not on the server: its statements are prepared again as "
+		            "needed",
+		            s->id, v->gone);
+	if (ev & POOL_LED_CLOSE)
+		s->ps.close_on_release = true;
+	if (ev & POOL_LED_SESSION_ERROR)
+		proxy_session_error(s, f);
+	if (ev & POOL_LED_CHECK_FAILED)
+		s->check_failed = true;
+	if (ev & POOL_LED_FATAL)
+		*fatal = true;
+	if (ev & POOL_LED_LOG_ERROR)
+		log_server_error(s, f);
+	if (ev & POOL_LED_SESSION_ROW)
+		proxy_session_row(s, f);
+	if (ev & POOL_LED_STMT_KNOWN) {
+		pool_stmt_known(s->ps.pool, v->known);
+		pool_stmt_put(v->known);
+	}
+	if (ev & POOL_LED_PARAM)
+		return on_param_status(s, c, f, v->forward, ev & POOL_LED_APPLYING);
+	return v->forward;
+}
+
+/* One whole server message: the ledger matches it to the request it answers. Returns whether
+ * it goes to the client; false also when it must be swallowed. Sets *fatal for a fatal error
+ * while no client is linked, *bad when the message is malformed. */
 static bool server_message(struct proxy_server *s, struct proxy_client *c,
                            const struct proto_frame *f, bool *fatal, bool *bad)
 {
-	struct proxy_req *h = proxy_req_head(s);
-	bool forward = c && (!h || h->action == REQ_FORWARD);
-	switch (f->type) {
-	case PROTO_BE_READY: {
-		uint8_t st = PROTO_TX_IDLE;
-		if (!proto_parse_ready(f->body, f->body_len, &st)) {
-			*bad = true;
-			return false;
-		}
-		s->tx_status = st;
-		s->copy_in = false;
-		/* answers that never came (an error ended their batch) */
-		while (h && !proxy_req_completes(h->type, PROTO_BE_READY)) {
-			proxy_req_pop(s);
-			h = proxy_req_head(s);
-		}
-		forward = c && (!h || h->action == REQ_FORWARD);
-		if (h) {
-			if (forward)
-				s->ps.pool->stats.query_count++;
-			if (h->flags & (REQ_APPLY | REQ_CAPTURE))
-				proxy_session_ready(s, st);
-			proxy_req_pop(s);
-		}
-		if (st == PROTO_TX_IDLE) /* over; statements sent after it start the next */
-			s->txn_since_us = s->pending > s->internal ? proxy_now_us() : 0;
-		return forward;
-	}
-	case PROTO_BE_ERROR:
-		if (h && h->type != PROTO_FE_SYNC && h->type != PROTO_FE_QUERY &&
-		    h->type != PROTO_FE_FUNCTION_CALL) {
-			/* an extended-protocol request failed: the client sees why even when
-			 * pglane sent it (a re-Parse), and the rest of its batch is skipped */
-			forward = c != NULL && !(h->flags & REQ_INTERNAL);
-			if (h->stmt && h->type != PROTO_FE_PARSE && statement_gone(f)) {
-				/* something on the server (a function's DEALLOCATE ALL) dropped
-				 * pglane's statements: place them again from now on */
-				log_warning("s%u: %s was not on the server: its statements are "
-				            "prepared again as needed",
-				            s->id, h->stmt->name);
-				proxy_prepared_server_reset(s);
-			}
-			proxy_req_fail_batch(s);
-			return forward;
-		}
-		if (h && (h->flags & REQ_RESETS))
-			s->ps.close_on_release = true; /* its statements may still be there */
-		if (h && (h->flags & (REQ_APPLY | REQ_CAPTURE))) {
-			proxy_session_error(s, f);
-			return false;
-		}
-		if (h && (h->flags & REQ_CHECK))
-			s->check_failed = true;
-		if (!forward) {
-			if (!c && is_fatal(f))
-				*fatal = true;
-			else if (!h || !(h->flags & REQ_FAILS))
-				log_server_error(s, f);
-		}
-		return forward;
-	case PROTO_BE_PARAM_STATUS:
-		return on_param_status(s, c, f, forward, h && (h->flags & REQ_APPLY));
-	case PROTO_BE_DATA_ROW:
-		if (h && (h->flags & REQ_CAPTURE))
-			proxy_session_row(s, f);
-		return forward;
-	case PROTO_BE_COPY_IN:
-		s->copy_in = true;
-		return forward;
-	default:
-		if (h && proxy_req_completes(h->type, f->type)) {
-			if (h->stmt && f->type == PROTO_BE_PARSE_COMPLETE)
-				pool_stmt_known(s->ps.pool, h->stmt);
-			proxy_req_pop(s);
-		}
-		return forward;
-	}
+	struct pool_ledger_undo u = {.stmts = s->stmts, .names = c ? c->stmts : NULL};
+	struct pool_ledger_verdict v;
+	pool_ledger_answer(&s->led, f, c != NULL, &u, proxy_now_us(), &v);
+	if (v.events)
+		return server_events(s, c, f, &v, fatal, bad);
+	return v.forward;
 }
 
 /* Look at a server's buffered messages: forward them to its client, or swallow them when
@@ -664,10 +608,10 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 			proxy_server_close(s, "invalid message length from server");
 			return true;
 		}
-		if (!needs_whole(f.type) && !(f.type == PROTO_BE_DATA_ROW && capturing(s))) {
+		if (!needs_whole(f.type) &&
+		    !(f.type == PROTO_BE_DATA_ROW && pool_ledger_capturing(&s->led))) {
 			/* rows, COPY data, notices: streamed to the owner of the current answer */
-			struct proxy_req *h = proxy_req_head(s);
-			bool forward = c && (!h || h->action == REQ_FORWARD);
+			bool forward = pool_ledger_forwards(&s->led, c != NULL);
 			if (forward) {
 				io->pass = (uint32_t)f.size;
 				s->ps.pool->stats.sent += f.size;
@@ -772,9 +716,9 @@ void proxy_relay_server(struct proxy_server *s)
 		}
 		if (c)
 			maybe_release(c, s);
-		else if (s->pending == 0 && s->ps.tested)
+		else if (s->led.pending == 0 && s->ps.tested)
 			proxy_server_checked(s); /* server_check_query answered */
-		else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY)
+		else if (s->led.pending == 0 && s->ps.state == POOL_SERVER_BUSY)
 			proxy_server_release(s); /* pglane's own work on it is done */
 		return;
 	}
@@ -828,7 +772,7 @@ void proxy_relay_cancels_done(struct proxy_server *s)
 			proxy_relay_client(c);
 		if (s->state == SERVER_READY && linked_client(s) == c && c->state == CLIENT_READY)
 			maybe_release(c, s);
-	} else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY) {
+	} else if (s->led.pending == 0 && s->ps.state == POOL_SERVER_BUSY) {
 		proxy_server_release(s);
 	}
 }
@@ -870,12 +814,12 @@ void proxy_relay_client_gone(struct proxy_client *c)
 	proxy_session_client_gone(c, s);
 	bool mid_message = (c->conn.io && c->conn.io->pass) || proxy_out_pending(&s->conn);
 	/* anything of the client's still owed means the server may be working on it */
-	bool running = s->q.n > (uint32_t)s->internal;
+	bool running = pool_ledger_running(&s->led);
 	proxy_out_discard(&c->conn);
 	pool_server_busy(&s->ps, proxy_now_ms());
 	if (s->conn.io)
 		s->conn.io->start = s->conn.io->scan; /* nothing of it is referenced now */
-	if (mid_message || s->copy_in) {
+	if (mid_message || s->led.copy_in) {
 		if (running)
 			proxy_cancel_server(s);
 		proxy_server_close(s, "client vanished in the middle of a message or COPY");
@@ -886,7 +830,7 @@ void proxy_relay_client_gone(struct proxy_client *c)
 		         c->id);
 		proxy_cancel_server(s);
 	}
-	if (s->unsynced) {
+	if (s->led.unsynced) {
 		/* end the client's batch without committing it: an Execute of a portal that
 		 * cannot exist fails, so the Sync after it rolls the batch back */
 		size_t avail;
@@ -899,15 +843,14 @@ void proxy_relay_client_gone(struct proxy_client *c)
 		proto_end(&w);
 		proto_write_sync(&w);
 		if (!proto_writer_ok(&w) || !proxy_out_commit(&s->conn, w.len) ||
-		    !proxy_req_push(s, PROTO_FE_EXECUTE, REQ_SKIP, NULL, REQ_INTERNAL) ||
-		    !proxy_req_push(s, PROTO_FE_SYNC, REQ_SKIP, NULL, REQ_INTERNAL) ||
+		    !proxy_req_push(s, PROTO_FE_EXECUTE, POOL_REQ_SKIP, NULL, POOL_REQ_INTERNAL) ||
+		    !proxy_req_push(s, PROTO_FE_SYNC, POOL_REQ_SKIP, NULL, POOL_REQ_INTERNAL) ||
 		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR) {
 			proxy_server_close(s, "cannot end the client's batch");
 			return;
 		}
-		s->unsynced = false;
-		s->ext_error = false;
+		pool_ledger_sent(&s->led, PROTO_FE_SYNC); /* the batch is over */
 	}
-	if (s->pending == 0)
+	if (s->led.pending == 0)
 		proxy_server_release(s);
 }

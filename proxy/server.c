@@ -346,7 +346,7 @@ static void login_complete(struct proxy_server *s)
 	struct pool *p = s->ps.pool;
 	struct proxy_server_login *l = s->login;
 	s->state = SERVER_READY;
-	s->tx_status = PROTO_TX_IDLE;
+	s->led.tx_status = PROTO_TX_IDLE;
 	p->last_failure_ms = 0;
 	if (!p->welcome && !pool_welcome_set(p, l->welcome, l->welcome_len, &s->ps.params)) {
 		login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
@@ -777,6 +777,7 @@ void proxy_server_launch(struct pool *p)
 		return;
 	}
 	s->id = proxy_next_server_id();
+	proxy_req_init(s);
 	s->state = SERVER_CONNECTING;
 	s->endpoint = target;
 	s->conn.w.fd = -1;
@@ -885,11 +886,11 @@ void proxy_server_release(struct proxy_server *s)
 		                                               : "server_lifetime reached");
 		return;
 	}
-	if (s->pending > 0 || s->ncancels > 0) {
+	if (s->led.pending > 0 || s->ncancels > 0) {
 		pool_server_busy(&s->ps, now);
 		return; /* back here when the server has answered, or its cancels are done */
 	}
-	if (s->tx_status != PROTO_TX_IDLE) {
+	if (s->led.tx_status != PROTO_TX_IDLE) {
 		if (s->rollback_sent) {
 			proxy_server_close(s, "still in a transaction after ROLLBACK");
 			return;
@@ -918,7 +919,7 @@ void proxy_server_check(struct pool_server *ps)
 		proxy_server_close(s, "could not send server_check_query");
 		return;
 	}
-	proxy_req_tail(s)->flags |= REQ_CHECK;
+	pool_ledger_tail(&s->led)->flags |= POOL_REQ_CHECK;
 	if (proxy_out_flush(&s->conn) == PROXY_IO_ERROR)
 		proxy_server_close(s, "could not send server_check_query");
 }
@@ -929,7 +930,7 @@ void proxy_server_checked(struct proxy_server *s)
 		proxy_server_close(s, "server_check_query failed");
 		return;
 	}
-	if (s->tx_status != PROTO_TX_IDLE) {
+	if (s->led.tx_status != PROTO_TX_IDLE) {
 		proxy_server_close(s, "server_check_query left a transaction open");
 		return;
 	}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "pool/ledger.h"
 #include "pool/pool.h"
 #include "pool/session.h"
 #include "proxy/context.h"
@@ -33,36 +34,18 @@ struct proxy_server {
 	struct proxy_dead dead; /* on the context's list once closed */
 	enum proxy_server_state state;
 	uint32_t id;
-	int pending;       /* ReadyForQuery messages still expected */
-	int internal;      /* of those, the first ones answer pglane's own queries */
-	uint8_t tx_status; /* from the last ReadyForQuery */
-	bool unsynced;     /* extended-protocol messages sent since the last Sync */
-	bool copy_in;      /* the server waits for CopyData from the client */
+	struct pool_ledger led; /* what it owes, its transaction status, statement texts */
 	bool rollback_sent;
-	bool needs_reset;    /* a session-mode client used it (any client, with
-	                        server_reset_query_always): server_reset_query on release */
-	bool check_failed;   /* server_check_query answered with an error */
-	bool ext_error;      /* an extended-protocol error: the server ignores all until Sync */
-	struct proxy_reqq q; /* answers owed, oldest first */
+	bool needs_reset;              /* a session-mode client used it (any client, with
+	                                  server_reset_query_always): server_reset_query on release */
+	bool check_failed;             /* server_check_query answered with an error */
 	struct pool_stmt_cache *stmts; /* owned; statements prepared on it */
-	uint32_t unnamed_client;       /* whose unnamed statement it holds (client id) */
-	uint32_t unnamed_seq;          /* ... and which of its Parses */
-	/* statement texts for the slow query log */
-	char *text; /* owned; the last Query or unnamed statement text */
-	uint32_t text_len;
-	uint32_t text_seq;
-	struct pool_stmt *bound; /* a reference: the named statement of the last Bind */
-	uint32_t bound_seq;      /* or the text of its unnamed one */
-	int64_t last_done_us;    /* when the last request was answered */
-	int64_t cancel_sent_us;  /* statement_timeout: when its cancel went out */
+	int64_t cancel_sent_us;        /* statement_timeout: when its cancel went out */
 	/* cancel requests for its backend that PostgreSQL has not finished with (not closed their
 	 * connection): until then it takes no new statement, so a late one cannot hit it */
 	int ncancels;
-	int64_t ready_ms;       /* when it last had nothing to do */
-	int endpoint;           /* the olap replica it is connected to, -1 for the primary */
-	int64_t query_start_us; /* when `pending` went from 0 to 1 */
-	int64_t txn_since_us;   /* transaction_timeout: its client's transaction (explicit, or
-	                           one statement's) runs since; 0 when none */
+	int64_t ready_ms; /* when it last had nothing to do */
+	int endpoint;     /* the olap replica it is connected to, -1 for the primary */
 	struct proxy_server_login *login; /* owned while logging in */
 	/* the session its backend holds (proxy/session.c) */
 	struct pool_dirty dirty; /* what statements since the last capture may have changed */

@@ -84,7 +84,7 @@ static bool send_query(struct proxy_server *s, const char *sql, size_t len, unsi
 	s->sync_failed = false;
 	s->sync_done = false;
 	/* out now: the client's messages wait for its answer, nothing else will flush it */
-	return proxy_req_push(s, PROTO_FE_QUERY, REQ_SKIP, NULL, REQ_INTERNAL | flags) &&
+	return proxy_req_push(s, PROTO_FE_QUERY, POOL_REQ_SKIP, NULL, POOL_REQ_INTERNAL | flags) &&
 	       proxy_out_flush(&s->conn) != PROXY_IO_ERROR;
 }
 
@@ -116,7 +116,7 @@ bool proxy_session_apply(struct proxy_client *c, struct proxy_server *s)
 	if (len == 0) {
 		pool_settings_assign(&s->ps.settings, a.want);
 	} else {
-		ok = send_query(s, sql, len, REQ_APPLY);
+		ok = send_query(s, sql, len, POOL_REQ_APPLY);
 		if (ok) {
 			pool_settings_assign(&s->sync_target, a.want);
 			s->syncing = SYNC_APPLY;
@@ -169,7 +169,7 @@ bool proxy_session_capture(struct proxy_client *c, struct proxy_server *s)
 		return s->syncing != SYNC_NONE;
 	}
 	log_debug("s%u: asking for the session of c%u: %s", s->id, c->id, sql);
-	bool ok = send_query(s, sql, len, REQ_CAPTURE);
+	bool ok = send_query(s, sql, len, POOL_REQ_CAPTURE);
 	free(sql);
 	if (!ok) {
 		pool_capture_discard(&s->cap);
@@ -220,11 +220,11 @@ bool proxy_session_fail(struct proxy_server *s, bool extended)
 	uint8_t *space = proxy_out_space(&s->conn, &avail);
 	struct proto_writer w;
 	proto_writer_init(&w, space, space ? avail : 0);
-	unsigned flags = REQ_INTERNAL | REQ_FAILS;
+	unsigned flags = POOL_REQ_INTERNAL | POOL_REQ_FAILS;
 	if (!extended) {
 		proto_write_query(&w, sql);
 		return proto_writer_ok(&w) && proxy_out_commit(&s->conn, w.len) &&
-		       proxy_req_push(s, PROTO_FE_QUERY, REQ_SKIP, NULL, flags);
+		       proxy_req_push(s, PROTO_FE_QUERY, POOL_REQ_SKIP, NULL, flags);
 	}
 	/* unnamed statement and portal, no Sync: the server skips the rest of the batch up to the
 	 * client's Sync, which rolls the batch (or fails the transaction block) */
@@ -242,11 +242,11 @@ bool proxy_session_fail(struct proxy_server *s, bool extended)
 	proto_put_cstr(&w, "");
 	proto_put_i32(&w, 0);
 	proto_end(&w);
-	s->unnamed_client = 0;
+	s->led.unnamed_client = 0;
 	return proto_writer_ok(&w) && proxy_out_commit(&s->conn, w.len) &&
-	       proxy_req_push(s, PROTO_FE_PARSE, REQ_SKIP, NULL, flags) &&
-	       proxy_req_push(s, PROTO_FE_BIND, REQ_SKIP, NULL, flags) &&
-	       proxy_req_push(s, PROTO_FE_EXECUTE, REQ_SKIP, NULL, flags);
+	       proxy_req_push(s, PROTO_FE_PARSE, POOL_REQ_SKIP, NULL, flags) &&
+	       proxy_req_push(s, PROTO_FE_BIND, POOL_REQ_SKIP, NULL, flags) &&
+	       proxy_req_push(s, PROTO_FE_EXECUTE, POOL_REQ_SKIP, NULL, flags);
 }
 
 void proxy_session_note(struct proxy_server *s, const struct proto_sql_info *info)
