@@ -1,4 +1,5 @@
-/* proxy/requests.h — the answers a server owes, in order, and what pglane answers in their place. */
+/* proxy/requests.h — the answers a server owes, in order, and what pglane answers in their place.
+ */
 #ifndef PGLANE_PROXY_REQUESTS_H
 #define PGLANE_PROXY_REQUESTS_H
 
