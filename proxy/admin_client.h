@@ -1,4 +1,5 @@
-/* proxy/admin_client.h — an admin console session, and the metrics and status documents it serves. */
+/* proxy/admin_client.h — an admin console session, and the metrics and status documents it serves.
+ */
 #ifndef PGLANE_PROXY_ADMIN_CLIENT_H
 #define PGLANE_PROXY_ADMIN_CLIENT_H
 

@@ -32,7 +32,7 @@ struct proxy_client {
 	struct proxy_conn conn;
 	struct pool_client pc;
 	struct proxy_dead dead; /* on the context's list once closed */
-	struct pool_list link; /* proxy.clients */
+	struct pool_list link;  /* proxy.clients */
 	enum proxy_client_state state;
 	uint32_t id;
 	int32_t cancel_key;

@@ -1,4 +1,5 @@
-/* proxy/control.h — the console's commands that act on the process (RELOAD, PAUSE, SUSPEND, ...). */
+/* proxy/control.h — the console's commands that act on the process (RELOAD, PAUSE, SUSPEND, ...).
+ */
 #ifndef PGLANE_PROXY_CONTROL_H
 #define PGLANE_PROXY_CONTROL_H
 

@@ -12,6 +12,7 @@
 #include "pool/health.h"
 #include "proxy/cancel.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/control.h"
 #include "proxy/io.h"
@@ -131,10 +132,11 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 			return;
 		}
 		if (!s->cancel_sent_us && now_us - since >= pc->statement_timeout_ms * 1000) {
-			log_info("s%u: statement_timeout (%lld ms) in lane %s: cancelling backend "
-			         "%d",
-			         s->id, (long long)pc->statement_timeout_ms,
-			         cfg_lane_name(s->ps.pool->lane), s->ps.be_pid);
+			conn_info(s,
+			          "statement_timeout (%lld ms) in lane %s: cancelling backend "
+			          "%d",
+			          (long long)pc->statement_timeout_ms,
+			          cfg_lane_name(s->ps.pool->lane), s->ps.be_pid);
 			s->ps.pool->stats.statement_timeouts++;
 			s->cancel_sent_us = now_us;
 			proxy_cancel_server(s);

@@ -1,4 +1,5 @@
-/* proxy/prepared.h — prepared statements in transaction mode: renamed, and following their client. */
+/* proxy/prepared.h — prepared statements in transaction mode: renamed, and following their client.
+ */
 #ifndef PGLANE_PROXY_PREPARED_H
 #define PGLANE_PROXY_PREPARED_H
 
