@@ -104,23 +104,26 @@ void pool_ledger_pop(struct pool_ledger *l, int64_t now_us)
 	if (!l->n)
 		return;
 	struct pool_req *e = &l->r[l->head];
-	struct pool_ledger_done d = {.req = e, .now_us = now_us, .run_us = -1, .busy_us = -1};
 	bool statement = is_statement(e);
-	if (statement)
-		d.run_us = now_us - started(l, e);
+	int64_t run_us = statement ? now_us - started(l, e) : -1, busy_us = -1;
 	/* a statement's run starts when the one before it ended (ParseComplete and
 	 * BindComplete come with the Execute's answer, so they mark nothing) */
 	if (statement || ends_with_ready(e->type))
 		l->last_done_us = now_us;
 	if (e->action != POOL_REQ_FAKE && ends_with_ready(e->type)) {
 		if (l->pending > 0 && --l->pending == 0)
-			d.busy_us = now_us - l->query_start_us;
+			busy_us = now_us - l->query_start_us;
 		if ((e->flags & POOL_REQ_INTERNAL) && l->internal > 0)
 			l->internal--;
 	}
-	d.idle = l->pending == 0;
-	if (l->done && (statement || d.idle))
+	if (l->done && (statement || l->pending == 0)) {
+		struct pool_ledger_done d = {.req = e,
+		                             .now_us = now_us,
+		                             .run_us = run_us,
+		                             .busy_us = busy_us,
+		                             .idle = l->pending == 0};
 		l->done(l, &d);
+	}
 	pool_stmt_put(e->stmt);
 	free(e->name);
 	l->head = (l->head + 1) % l->cap;
@@ -151,25 +154,6 @@ int64_t pool_ledger_running_since(const struct pool_ledger *l)
 			return 0; /* a Sync or pglane's own query comes first */
 	}
 	return 0;
-}
-
-bool pool_ledger_completes(uint8_t req, uint8_t type)
-{
-	switch (req) {
-	case PROTO_FE_PARSE:
-		return type == PROTO_BE_PARSE_COMPLETE;
-	case PROTO_FE_BIND:
-		return type == PROTO_BE_BIND_COMPLETE;
-	case PROTO_FE_CLOSE:
-		return type == PROTO_BE_CLOSE_COMPLETE;
-	case PROTO_FE_DESCRIBE:
-		return type == PROTO_BE_ROW_DESCRIPTION || type == PROTO_BE_NO_DATA;
-	case PROTO_FE_EXECUTE:
-		return type == PROTO_BE_COMMAND_COMPLETE || type == PROTO_BE_EMPTY_QUERY ||
-		       type == PROTO_BE_PORTAL_SUSPENDED;
-	default:
-		return type == PROTO_BE_READY;
-	}
 }
 
 /* ---- statement bookkeeping ---- */
@@ -336,9 +320,9 @@ static void on_batch_error(struct pool_ledger *l, const struct proto_frame *f, b
 		v->events |= POOL_LED_CLOSE; /* no room to say it is still there */
 }
 
-static void on_error(struct pool_ledger *l, const struct proto_frame *f, bool linked,
-                     const struct pool_ledger_undo *u, int64_t now_us,
-                     struct pool_ledger_verdict *v)
+__attribute__((noinline)) static void on_error(struct pool_ledger *l, const struct proto_frame *f,
+                                               bool linked, const struct pool_ledger_undo *u,
+                                               int64_t now_us, struct pool_ledger_verdict *v)
 {
 	const struct pool_req *h = pool_ledger_head(l);
 	if (h && !ends_with_ready(h->type)) {
@@ -363,27 +347,10 @@ static void on_error(struct pool_ledger *l, const struct proto_frame *f, bool li
 	}
 }
 
-/* A message answering (part of) the request at the head. */
-static void on_answer(struct pool_ledger *l, uint8_t type, int64_t now_us,
-                      struct pool_ledger_verdict *v)
+void pool_ledger_answer_more(struct pool_ledger *l, const struct proto_frame *f, bool linked,
+                             const struct pool_ledger_undo *u, int64_t now_us,
+                             struct pool_ledger_verdict *v)
 {
-	struct pool_req *h = pool_ledger_head(l);
-	if (!h || !pool_ledger_completes(h->type, type))
-		return;
-	if (h->stmt && type == PROTO_BE_PARSE_COMPLETE) {
-		v->events |= POOL_LED_STMT_KNOWN;
-		v->known = h->stmt;
-		pool_stmt_ref(h->stmt);
-	}
-	pool_ledger_pop(l, now_us);
-}
-
-void pool_ledger_answer(struct pool_ledger *l, const struct proto_frame *f, bool linked,
-                        const struct pool_ledger_undo *u, int64_t now_us,
-                        struct pool_ledger_verdict *v)
-{
-	v->forward = pool_ledger_forwards(l, linked);
-	v->events = 0;
 	switch (f->type) {
 	case PROTO_BE_READY:
 		on_ready(l, f, linked, now_us, v);
@@ -404,7 +371,7 @@ void pool_ledger_answer(struct pool_ledger *l, const struct proto_frame *f, bool
 		l->copy_in = true;
 		break;
 	default:
-		on_answer(l, f->type, now_us, v);
+		pool_ledger_answered(l, f->type, now_us, v);
 		break;
 	}
 }

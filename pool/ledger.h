@@ -201,7 +201,24 @@ static inline void pool_ledger_sent(struct pool_ledger *l, uint8_t type)
 /* When the statement the server works on now started (0: none runs). */
 int64_t pool_ledger_running_since(const struct pool_ledger *l);
 /* Does server message `type` finish request `req`? */
-bool pool_ledger_completes(uint8_t req, uint8_t type);
+static inline bool pool_ledger_completes(uint8_t req, uint8_t type)
+{
+	switch (req) {
+	case PROTO_FE_PARSE:
+		return type == PROTO_BE_PARSE_COMPLETE;
+	case PROTO_FE_BIND:
+		return type == PROTO_BE_BIND_COMPLETE;
+	case PROTO_FE_CLOSE:
+		return type == PROTO_BE_CLOSE_COMPLETE;
+	case PROTO_FE_DESCRIBE:
+		return type == PROTO_BE_ROW_DESCRIPTION || type == PROTO_BE_NO_DATA;
+	case PROTO_FE_EXECUTE:
+		return type == PROTO_BE_COMMAND_COMPLETE || type == PROTO_BE_EMPTY_QUERY ||
+		       type == PROTO_BE_PORTAL_SUSPENDED;
+	default:
+		return type == PROTO_BE_READY;
+	}
+}
 
 /* ---- statement bookkeeping ---- */
 /* Keep a statement text for the slow query log (at most POOL_SLOW_TEXT_MAX bytes); returns
@@ -248,13 +265,52 @@ struct pool_ledger_undo {
 	struct pool_stmt_map *names;   /* its client's statement names (NULL: none) */
 };
 
+/* The messages pool_ledger_answer() does not settle inline: ReadyForQuery, ErrorResponse,
+ * ParameterStatus, DataRow, CopyInResponse (v->forward and v->events already set). */
+void pool_ledger_answer_more(struct pool_ledger *l, const struct proto_frame *f, bool linked,
+                             const struct pool_ledger_undo *u, int64_t now_us,
+                             struct pool_ledger_verdict *v);
+
+/* A message of `type` that may complete the request at the head (ParseComplete, CommandComplete,
+ * RowDescription, ...): it is answered when it does. */
+static inline void pool_ledger_answered(struct pool_ledger *l, uint8_t type, int64_t now_us,
+                                        struct pool_ledger_verdict *v)
+{
+	struct pool_req *h = pool_ledger_head(l);
+	if (!h || !pool_ledger_completes(h->type, type))
+		return;
+	if (h->stmt && type == PROTO_BE_PARSE_COMPLETE) {
+		v->events |= POOL_LED_STMT_KNOWN;
+		v->known = h->stmt;
+		pool_stmt_ref(h->stmt);
+	}
+	pool_ledger_pop(l, now_us);
+}
+
 /* One whole server message `f`: match it to the request it answers and fill `v` (forward,
  * events). `linked`: a client is linked. An ErrorResponse to an extended-protocol request
  * fails its batch up to the Sync: statements it would have prepared are removed from `u`'s
- * cache and names, an evicting Close's victim goes back. */
-void pool_ledger_answer(struct pool_ledger *l, const struct proto_frame *f, bool linked,
-                        const struct pool_ledger_undo *u, int64_t now_us,
-                        struct pool_ledger_verdict *v);
+ * cache and names, an evicting Close's victim goes back. Inline: most messages only complete
+ * the request at the head. */
+static inline void pool_ledger_answer(struct pool_ledger *l, const struct proto_frame *f,
+                                      bool linked, const struct pool_ledger_undo *u, int64_t now_us,
+                                      struct pool_ledger_verdict *v)
+{
+	v->forward = pool_ledger_forwards(l, linked);
+	v->events = 0;
+	switch (f->type) {
+	case PROTO_BE_READY:
+	case PROTO_BE_ERROR:
+	case PROTO_BE_PARAM_STATUS:
+	case PROTO_BE_DATA_ROW:
+	case PROTO_BE_COPY_IN:
+		pool_ledger_answer_more(l, f, linked, u, now_us, v);
+		break;
+	default:
+		pool_ledger_answered(l, f->type, now_us, v);
+		break;
+	}
+}
 /* An ErrorResponse answered an extended-protocol request: it and the rest of the batch up to
  * the Sync get no answer, and are undone. True when the undo found no room to put an evicted
  * statement back (the server is unsure: close it on release). */

@@ -577,7 +577,9 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 	struct pool_ledger_undo u = {.stmts = s->stmts, .names = c ? c->stmts : NULL};
 	struct pool_ledger_verdict v;
 	pool_ledger_answer(&s->led, f, c != NULL, &u, proxy_now_us(), &v);
-	if (v.events)
+	if (v.events == POOL_LED_COUNTED) /* the common ReadyForQuery */
+		s->ps.pool->stats.query_count++;
+	else if (v.events)
 		return server_events(s, c, f, &v, fatal, bad);
 	return v.forward;
 }

@@ -87,12 +87,6 @@ void proxy_req_init(struct proxy_server *s)
 	pool_ledger_init(&s->led, answered);
 }
 
-bool proxy_req_push(struct proxy_server *s, uint8_t type, enum pool_req_action action,
-                    struct pool_stmt *stmt, unsigned flags)
-{
-	return pool_ledger_push(&s->led, type, action, stmt, flags, proxy_now_us());
-}
-
 bool proxy_req_fake(struct proxy_server *s, uint8_t type, enum pool_fake fake,
                     struct pool_stmt *stmt, const char *text)
 {

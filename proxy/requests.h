@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "pool/ledger.h"
+#include "proxy/context.h"
 
 struct proxy_client;
 struct proxy_server;
@@ -15,9 +16,8 @@ struct proxy_server;
 /* A new server's ledger: empty, its answered statements counted by the proxy. */
 void proxy_req_init(struct proxy_server *s);
 /* Record a request sent to (or answered for) the server; false when out of memory. */
-__attribute__((warn_unused_result)) bool proxy_req_push(struct proxy_server *s, uint8_t type,
-                                                        enum pool_req_action action,
-                                                        struct pool_stmt *stmt, unsigned flags);
+#define proxy_req_push(s, type, action, stmt, flags)                                               \
+	pool_ledger_push(&(s)->led, type, action, stmt, flags, proxy_now_us())
 /* Record a request pglane answers itself with `fake` (stmt: see pool_ledger_fake(); text: see
  * enum pool_fake, copied). */
 __attribute__((warn_unused_result)) bool proxy_req_fake(struct proxy_server *s, uint8_t type,
