@@ -14,6 +14,7 @@
 #include "config/log.h"
 #include "protocol/msg.h"
 #include "proxy/proxy.h"
+#include "proxy/server_login.h"
 
 #define SQL_START 1024
 #define SQL_MAX   (1024 * 1024)
