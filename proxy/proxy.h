@@ -17,6 +17,7 @@
 #include "protocol/buf.h"
 #include "protocol/frame.h"
 #include "protocol/sql.h"
+#include "proxy/cancel.h" /* for now, until the files that call it include it */
 #include "proxy/io.h"
 
 #define PROXY_MAX_LISTEN       5                     /* TCP addresses, and the Unix socket */
@@ -274,8 +275,6 @@ __attribute__((warn_unused_result)) bool proxy_client_error(struct proxy_client 
 /* Authentication is over: the client no longer counts against its address's limit of
  * logins in progress. */
 void proxy_client_logged_in(struct proxy_client *c);
-/* The client by its cancel pid, or NULL. */
-struct proxy_client *proxy_client_by_pid(int32_t pid);
 /* "c12 alice@app 127.0.0.1:5000" for log lines. */
 const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t cap);
 /* Logged in: register for cancel, send the welcome (ParameterStatus, BackendKeyData,
@@ -550,17 +549,6 @@ void proxy_prepared_drained(struct proxy_client *c);
 void proxy_prepared_client_free(struct proxy_client *c);
 /* The server's statements are gone (DISCARD ALL, reset). */
 void proxy_prepared_server_reset(struct proxy_server *s);
-
-/* ---- proxy/cancel.c ---- */
-/* Forward a cancel request for client pid/key; nothing happens for a wrong key. */
-void proxy_cancel_request(int32_t pid, int32_t key);
-/* Send a cancel request to the backend of a server connection; the server is held
- * (proxy_relay_cancels_done) until PostgreSQL has closed the cancel connection. */
-void proxy_cancel_server(struct proxy_server *s);
-/* The server is closing: its cancel requests go on without it. */
-void proxy_cancel_detach(struct proxy_server *s);
-/* pglane exits: drop the cancel requests still in flight. */
-void proxy_cancel_free_all(void);
 
 /* ---- proxy/janitor.c ---- */
 void proxy_janitor_start(void);
