@@ -14,10 +14,16 @@
 #include "protocol/msg.h"
 #include "protocol/sql.h"
 #include "pool/health.h"
-#include "proxy/proxy.h"
+#include "proxy/cancel.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
+#include "proxy/prepared.h"
+#include "proxy/relay.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
 #include "proxy/server_login.h"
-
-static uint32_t next_server_id;
+#include "proxy/session.h"
 
 static void server_cb(struct ev_loop *loop, ev_io *w, int revents);
 
@@ -49,17 +55,7 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 	s->stmts = NULL;
 	proxy_conn_close(&s->conn);
 	s->state = SERVER_CLOSED;
-	if (proxy.ndead_servers == proxy.cap_dead_servers) {
-		int cap = proxy.cap_dead_servers ? proxy.cap_dead_servers * 2 : 32;
-		void *n = realloc(proxy.dead_servers, (size_t)cap * sizeof(*proxy.dead_servers));
-		if (!n) {
-			log_error("out of memory: server s%u leaked", s->id);
-			return;
-		}
-		proxy.dead_servers = n;
-		proxy.cap_dead_servers = cap;
-	}
-	proxy.dead_servers[proxy.ndead_servers++] = s;
+	proxy_defer_free(&s->dead, s);
 	if (p && !proxy.shutting_down) {
 		pool_server_gone(p, proxy_now_ms());
 		if (tested) /* its client waits: another idle server, or a new one */
@@ -83,13 +79,6 @@ void proxy_server_close_all(struct pool *p, const char *reason)
 			        proxy_server_of(pool_container_of(pool_list_first(lists[k]),
 			                                          struct pool_server, link)),
 			        reason);
-}
-
-void proxy_server_reap(void)
-{
-	for (int i = 0; i < proxy.ndead_servers; i++)
-		free(proxy.dead_servers[i]);
-	proxy.ndead_servers = 0;
 }
 
 static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -202,7 +191,7 @@ void proxy_server_launch(struct pool *p)
 		log_error("out of memory opening a server connection");
 		return;
 	}
-	s->id = ++next_server_id;
+	s->id = proxy_next_server_id();
 	s->state = SERVER_CONNECTING;
 	s->endpoint = target;
 	s->conn.w.fd = -1;

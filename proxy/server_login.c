@@ -15,8 +15,13 @@
 #include "protocol/scram.h"
 #include "protocol/startup.h"
 #include "pool/health.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
+#include "proxy/relay.h"
+#include "proxy/server.h"
 #include "proxy/server_login.h"
+#include "proxy/tls.h"
 
 #define SERVER_LOGIN_MAX_PACKET (64 * 1024)
 #define WELCOME_MAX             4096
