@@ -32,11 +32,18 @@ struct target {
 	char conninfo[1024];
 };
 
-static struct target targets[MAX_TARGETS];
-static size_t ntargets;
-static ev_timer tick;
-static int64_t interval_ms;
-static bool running;
+/* The monitor: its targets (a libpq connection, watchers and a timeout each), the round
+ * timer and the interval. Owner today: the process's one event loop. Under worker threads:
+ * process-wide, one instance on one loop (the first worker's): its watchers, timers and
+ * connections belong to that loop; it is the one writer of pool/health (under its lock);
+ * RELOAD restarts it on that loop. */
+static struct monitor {
+	struct target targets[MAX_TARGETS];
+	size_t ntargets;
+	ev_timer tick; /* every interval_ms: a round of checks */
+	int64_t interval_ms;
+	bool running; /* tick started */
+} mon;
 
 static const char Q_ROLE[] = "SELECT pg_catalog.pg_is_in_recovery()";
 static const char Q_REPLICA[] =
@@ -302,9 +309,8 @@ static void check(struct target *t)
 {
 	if (t->step != IDLE)
 		return; /* still busy: the timeout decides */
-	double timeout =
-	        (double)(interval_ms * 2 > MIN_TIMEOUT_MS ? interval_ms * 2 : MIN_TIMEOUT_MS) /
-	        1000.0;
+	int64_t ms = mon.interval_ms * 2 > MIN_TIMEOUT_MS ? mon.interval_ms * 2 : MIN_TIMEOUT_MS;
+	double timeout = (double)ms / 1000.0;
 	ev_timer_init(&t->timeout, timeout_cb, timeout, 0.);
 	ev_timer_start(EV_DEFAULT, &t->timeout);
 	if (t->conn && PQstatus(t->conn) == CONNECTION_OK) {
@@ -328,8 +334,8 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
-	for (size_t i = 0; i < ntargets; i++)
-		check(&targets[i]);
+	for (size_t i = 0; i < mon.ntargets; i++)
+		check(&mon.targets[i]);
 }
 
 /* A conninfo value, quoted. */
@@ -352,15 +358,15 @@ static void kv(char *out, size_t cap, const char *key, const char *value)
 static void add_target(const struct cfg *cfg, const struct cfg_userlist *users,
                        const struct cfg_database *d, const char *host, int port, bool replica)
 {
-	if (ntargets == MAX_TARGETS)
+	if (mon.ntargets == MAX_TARGETS)
 		return;
 	struct pool_health *h = pool_health_get(d->name, host, port, replica);
 	if (!h)
 		return;
-	for (size_t i = 0; i < ntargets; i++)
-		if (targets[i].h == h)
+	for (size_t i = 0; i < mon.ntargets; i++)
+		if (mon.targets[i].h == h)
 			return; /* already watched */
-	struct target *t = &targets[ntargets++];
+	struct target *t = &mon.targets[mon.ntargets++];
 	memset(t, 0, sizeof(*t));
 	t->fd = -1;
 	t->h = h;
@@ -400,7 +406,7 @@ void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users
 	pool_health_clear();
 	if (!admin_monitor_wanted(cfg))
 		return;
-	interval_ms = cfg->monitor.interval_ms > 0 ? cfg->monitor.interval_ms : 2000;
+	mon.interval_ms = cfg->monitor.interval_ms > 0 ? cfg->monitor.interval_ms : 2000;
 	for (size_t i = 0; i < cfg->ndatabases; i++) {
 		const struct cfg_database *d = &cfg->databases[i];
 		add_target(cfg, users, d, d->host, d->port, false);
@@ -408,19 +414,19 @@ void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users
 		for (size_t k = 0; l->enabled && k < l->nreplicas; k++)
 			add_target(cfg, users, d, l->replicas[k].host, l->replicas[k].port, true);
 	}
-	ev_timer_init(&tick, tick_cb, 0., (double)interval_ms / 1000.0);
-	ev_timer_start(EV_DEFAULT, &tick);
-	running = true;
-	log_info("monitor: watching %zu server%s every %lld ms", ntargets, ntargets == 1 ? "" : "s",
-	         (long long)interval_ms);
+	ev_timer_init(&mon.tick, tick_cb, 0., (double)mon.interval_ms / 1000.0);
+	ev_timer_start(EV_DEFAULT, &mon.tick);
+	mon.running = true;
+	log_info("monitor: watching %zu server%s every %lld ms", mon.ntargets,
+	         mon.ntargets == 1 ? "" : "s", (long long)mon.interval_ms);
 }
 
 void admin_monitor_stop(void)
 {
-	if (running)
-		ev_timer_stop(EV_DEFAULT, &tick);
-	running = false;
-	for (size_t i = 0; i < ntargets; i++)
-		reset(&targets[i]);
-	ntargets = 0;
+	if (mon.running)
+		ev_timer_stop(EV_DEFAULT, &mon.tick);
+	mon.running = false;
+	for (size_t i = 0; i < mon.ntargets; i++)
+		reset(&mon.targets[i]);
+	mon.ntargets = 0;
 }
