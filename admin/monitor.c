@@ -42,7 +42,8 @@ static struct monitor {
 	size_t ntargets;
 	ev_timer tick; /* every interval_ms: a round of checks */
 	int64_t interval_ms;
-	bool running; /* tick started */
+	bool running;         /* tick started */
+	struct ev_loop *loop; /* borrowed: pglane's loop, given at start */
 } mon;
 
 static const char Q_ROLE[] = "SELECT pg_catalog.pg_is_in_recovery()";
@@ -75,8 +76,8 @@ static int64_t wall_ms(void)
 
 static void reset(struct target *t)
 {
-	ev_io_stop(EV_DEFAULT, &t->io);
-	ev_timer_stop(EV_DEFAULT, &t->timeout);
+	ev_io_stop(mon.loop, &t->io);
+	ev_timer_stop(mon.loop, &t->timeout);
 	if (t->conn)
 		PQfinish(t->conn);
 	t->conn = NULL;
@@ -112,9 +113,9 @@ static void watch(struct target *t, int events)
 	}
 	if (fd != t->fd || !ev_is_active(&t->io) ||
 	    (t->io.events & (EV_READ | EV_WRITE)) != events) {
-		ev_io_stop(EV_DEFAULT, &t->io);
+		ev_io_stop(mon.loop, &t->io);
 		ev_io_init(&t->io, io_cb, fd, events);
-		ev_io_start(EV_DEFAULT, &t->io);
+		ev_io_start(mon.loop, &t->io);
 		t->fd = fd;
 	}
 }
@@ -232,8 +233,8 @@ static void step_done(struct target *t)
 		log_info("monitor: %s:%d (%s) answers as %s", h->host, h->port, h->database,
 		         h->role == POOL_ROLE_REPLICA ? "a replica" : "a primary");
 	t->step = IDLE;
-	ev_timer_stop(EV_DEFAULT, &t->timeout);
-	ev_io_stop(EV_DEFAULT, &t->io);
+	ev_timer_stop(mon.loop, &t->timeout);
+	ev_io_stop(mon.loop, &t->io);
 }
 
 static void read_results(struct target *t)
@@ -312,7 +313,7 @@ static void check(struct target *t)
 	int64_t ms = mon.interval_ms * 2 > MIN_TIMEOUT_MS ? mon.interval_ms * 2 : MIN_TIMEOUT_MS;
 	double timeout = (double)ms / 1000.0;
 	ev_timer_init(&t->timeout, timeout_cb, timeout, 0.);
-	ev_timer_start(EV_DEFAULT, &t->timeout);
+	ev_timer_start(mon.loop, &t->timeout);
 	if (t->conn && PQstatus(t->conn) == CONNECTION_OK) {
 		ask(t, ASK_ROLE, Q_ROLE);
 		return;
@@ -400,9 +401,11 @@ bool admin_monitor_wanted(const struct cfg *cfg)
 	return false;
 }
 
-void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users)
+void admin_monitor_start(struct ev_loop *loop, const struct cfg *cfg,
+                         const struct cfg_userlist *users)
 {
 	admin_monitor_stop();
+	mon.loop = loop;
 	pool_health_clear();
 	if (!admin_monitor_wanted(cfg))
 		return;
@@ -415,7 +418,7 @@ void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users
 			add_target(cfg, users, d, l->replicas[k].host, l->replicas[k].port, true);
 	}
 	ev_timer_init(&mon.tick, tick_cb, 0., (double)mon.interval_ms / 1000.0);
-	ev_timer_start(EV_DEFAULT, &mon.tick);
+	ev_timer_start(mon.loop, &mon.tick);
 	mon.running = true;
 	log_info("monitor: watching %zu server%s every %lld ms", mon.ntargets,
 	         mon.ntargets == 1 ? "" : "s", (long long)mon.interval_ms);
@@ -424,7 +427,7 @@ void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users
 void admin_monitor_stop(void)
 {
 	if (mon.running)
-		ev_timer_stop(EV_DEFAULT, &mon.tick);
+		ev_timer_stop(mon.loop, &mon.tick);
 	mon.running = false;
 	for (size_t i = 0; i < mon.ntargets; i++)
 		reset(&mon.targets[i]);

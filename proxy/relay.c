@@ -14,7 +14,15 @@
 #include "protocol/extended.h"
 #include "protocol/sql.h"
 #include "pool/route.h"
-#include "proxy/proxy.h"
+#include "proxy/cancel.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
+#include "proxy/prepared.h"
+#include "proxy/relay.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
 
 static struct proxy_server *linked_server(const struct proxy_client *c)
 {

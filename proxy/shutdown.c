@@ -9,7 +9,10 @@
 #include <stdio.h>
 
 #include "config/log.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/listen.h"
+#include "proxy/shutdown.h"
 
 /* The timers of a shutdown and of log.stats, and the totals at the last stats line. Owner
  * today: the process's one event loop. Under worker threads: process-wide, on one loop (the
