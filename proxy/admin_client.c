@@ -18,6 +18,7 @@
 #include "proxy/admin_client.h"
 #include "proxy/authq.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
 
@@ -156,9 +157,8 @@ static void run(struct proxy_client *c, const char *sql, size_t len, struct admi
 		admin_result_init(r);
 		admin_result_error(r, "53200", "out of memory");
 	}
-	char name[128];
-	log_info("%s: admin: %.*s%s", proxy_client_name(c, name, sizeof(name)),
-	         (int)(len > 200 ? 200 : len), sql, admin_result_is_error(r) ? " (refused)" : "");
+	conn_info(c, "admin: %.*s%s", (int)(len > 200 ? 200 : len), sql,
+	          admin_result_is_error(r) ? " (refused)" : "");
 }
 
 static void on_query(struct proxy_client *c, const uint8_t *body, size_t n)

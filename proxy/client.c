@@ -1,5 +1,6 @@
-/* proxy/client.c — client connections: accept, the watcher callback, the welcome after
- * login, cancel keys, and the one close function with its deferred free. */
+/* proxy/client.c — client connections: accept, the count of logins in progress per address,
+ * the watcher callback, the welcome after login, and the one close function with its deferred
+ * free. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,10 +14,11 @@
 #include "protocol/buf.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
-#include "protocol/random.h"
 #include "protocol/startup.h"
 #include "proxy/admin_client.h"
+#include "proxy/cancel.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
 #include "proxy/login.h"
@@ -24,24 +26,31 @@
 #include "proxy/relay.h"
 #include "proxy/session.h"
 
-#define CANCEL_BUCKETS         4096
 #define LOGIN_BUCKETS          1024
 #define MAX_LOGINS_PER_ADDRESS 1000 /* connections of one address not yet authenticated */
 
-/* Logins in progress per client address (the part of `addr` before the port). */
+/* Logins in progress of one client address (the part of `addr` before the port). */
 struct login_count {
 	struct login_count *next;
 	int n;
 	char ip[PROXY_ADDR_LEN];
 };
-static struct login_count *login_buckets[LOGIN_BUCKETS];
+
+/* The addresses with logins in progress (a client counts from accept until
+ * proxy_client_logged_in or its close). Owner: the process's one event loop, whose callbacks
+ * alone touch it (no lock). Under worker threads (issue 19) the limit stays per address
+ * whichever worker accepted: one table shared by the workers behind a lock. */
+struct login_table {
+	struct login_count *buckets[LOGIN_BUCKETS]; /* owned entries, freed at n == 0 */
+};
+static struct login_table logins;
 
 static struct login_count **login_slot(const char *ip)
 {
 	uint32_t h = 2166136261u;
 	for (const char *p = ip; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
-	struct login_count **e = &login_buckets[h % LOGIN_BUCKETS];
+	struct login_count **e = &logins.buckets[h % LOGIN_BUCKETS];
 	while (*e && strcmp((*e)->ip, ip) != 0)
 		e = &(*e)->next;
 	return e;
@@ -89,8 +98,6 @@ void proxy_client_logged_in(struct proxy_client *c)
 		free(e);
 	}
 }
-
-static struct proxy_client *cancel_buckets[CANCEL_BUCKETS];
 
 const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t cap)
 {
@@ -232,8 +239,8 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 			c->peer_uid = cred.uid;
 			c->peer_pid = cred.pid;
 		} else {
-			log_warning("c%u: the Unix socket peer's credentials are unknown: %s",
-			            c->id, strerror(errno));
+			conn_warning(c, "the Unix socket peer's credentials are unknown: %s",
+			             strerror(errno));
 		}
 	}
 	pool_list_init(&c->pc.link);
@@ -243,45 +250,13 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	proxy.nclients++;
 	proxy_conn_init(&c->conn, fd, client_cb);
 	if (c->peer_known)
-		log_debug("c%u %s: connected (pid %d, uid %u)", c->id, c->addr, (int)c->peer_pid,
-		          (unsigned)c->peer_uid);
+		conn_debug(c, "connected (pid %d, uid %u)", (int)c->peer_pid,
+		           (unsigned)c->peer_uid);
 	else
-		log_debug("c%u %s: connected", c->id, c->addr);
+		conn_debug(c, "connected");
 	if (!login_count_add(c))
 		proxy_client_fatal(c, PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
 		                   "too many connections from this address are logging in");
-}
-
-static void cancel_register(struct proxy_client *c)
-{
-	do {
-		if (!proto_random(&c->cancel_key, sizeof(c->cancel_key)))
-			c->cancel_key = (int32_t)random();
-	} while (c->cancel_key == 0);
-	struct proxy_client **b = &cancel_buckets[c->id % CANCEL_BUCKETS];
-	c->cancel_next = *b;
-	*b = c;
-}
-
-static void cancel_unregister(struct proxy_client *c)
-{
-	if (!c->cancel_key)
-		return;
-	struct proxy_client **b = &cancel_buckets[c->id % CANCEL_BUCKETS];
-	while (*b && *b != c)
-		b = &(*b)->cancel_next;
-	if (*b)
-		*b = c->cancel_next;
-	c->cancel_key = 0;
-}
-
-struct proxy_client *proxy_client_by_pid(int32_t pid)
-{
-	uint32_t id = (uint32_t)pid;
-	for (struct proxy_client *c = cancel_buckets[id % CANCEL_BUCKETS]; c; c = c->cancel_next)
-		if (c->id == id)
-			return c;
-	return NULL;
 }
 
 /* Write ParameterStatus for each welcome message of the pool, with the client's own value
@@ -379,7 +354,7 @@ void proxy_client_welcome(struct proxy_client *c)
 	}
 	/* tracked values the client set that the server does not report (no echo, as
 	 * PostgreSQL would not send one either) stay in c->pc.params */
-	cancel_register(c);
+	proxy_cancel_register(c);
 	proto_write_key_data(&w, (int32_t)c->id, c->cancel_key);
 	proto_write_ready(&w, PROTO_TX_IDLE);
 	if (!proto_writer_ok(&w) || !proxy_out_commit(&c->conn, w.len)) {
@@ -387,15 +362,13 @@ void proxy_client_welcome(struct proxy_client *c)
 		return;
 	}
 	c->state = CLIENT_READY;
-	char name[128];
 	if (!cfg_log_switch.connections)
 		; /* log.connections = false */
 	else if (p)
-		log_info("%s: login ok (%s lane, %s mode)",
-		         proxy_client_name(c, name, sizeof(name)), cfg_lane_name(p->lane),
-		         cfg_pool_mode_name(pool_cfg(p)->mode));
+		conn_info(c, "login ok (%s lane, %s mode)", cfg_lane_name(p->lane),
+		          cfg_pool_mode_name(pool_cfg(p)->mode));
 	else
-		log_info("%s: admin console login ok", proxy_client_name(c, name, sizeof(name)));
+		conn_info(c, "admin console login ok");
 	enum proxy_io_result r = proxy_out_flush(&c->conn);
 	if (r == PROXY_IO_ERROR) {
 		proxy_client_close(c, NULL, "write to client failed");
@@ -426,9 +399,8 @@ void proxy_client_fatal(struct proxy_client *c, const char *sqlstate, const char
 {
 	if (c->state == CLIENT_CLOSED)
 		return;
-	char name[128];
 	if (cfg_log_switch.pooler_errors)
-		log_info("%s: %s", proxy_client_name(c, name, sizeof(name)), msg);
+		conn_info(c, "%s", msg);
 	size_t avail;
 	uint8_t *space = proxy_out_space(&c->conn, &avail);
 	struct proto_writer w;
@@ -448,8 +420,6 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 {
 	if (c->state == CLIENT_CLOSED)
 		return;
-	char name[128];
-	proxy_client_name(c, name, sizeof(name));
 	if (sqlstate) {
 		/* best effort: one nonblocking write of an ErrorResponse */
 		uint8_t buf[512];
@@ -458,13 +428,13 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 		proto_write_error(&w, PROTO_BE_ERROR, "FATAL", sqlstate, reason, NULL);
 		if (proto_writer_ok(&w) && !proxy_out_pending(&c->conn) && c->state != CLIENT_TLS &&
 		    !proxy_conn_send_now(&c->conn, buf, w.len))
-			log_debug("c%u: the last error could not be sent", c->id);
+			conn_debug(c, "the last error could not be sent");
 	}
 	if (c->state == CLIENT_READY && cfg_log_switch.disconnections)
-		log_info("%s: closing: %s", name, reason);
+		conn_info(c, "closing: %s", reason);
 	else
-		log_debug("%s: closing: %s", name, reason);
-	cancel_unregister(c);
+		conn_debug(c, "closing: %s", reason);
+	proxy_cancel_unregister(c);
 	proxy_client_logged_in(c);
 	pool_list_remove(&c->link);
 	proxy.nclients--;
