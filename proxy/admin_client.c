@@ -45,7 +45,12 @@ struct proxy_admin {
 	bool pending_extended; /* ... sent with Execute (no ReadyForQuery of its own) */
 };
 
-static int64_t started_ms;
+/* When pglane started (wall clock), for the console's averages and the status page's uptime.
+ * Owner today: the process's one event loop (set once at start). Under worker threads:
+ * process-wide, read-only, set before the threads start. */
+static struct console_start {
+	int64_t started_ms; /* wall clock */
+} console;
 
 static int64_t wall_ms(void)
 {
@@ -56,7 +61,7 @@ static int64_t wall_ms(void)
 
 void proxy_admin_started(void)
 {
-	started_ms = wall_ms();
+	console.started_ms = wall_ms();
 }
 
 static struct admin_ctx context(const struct proxy_admin *a)
@@ -65,7 +70,7 @@ static struct admin_ctx context(const struct proxy_admin *a)
 	        .full = a ? a->full : true,
 	        .cfg = proxy.cfg,
 	        .now_us = proxy_now_us(),
-	        .started_ms = started_ms,
+	        .started_ms = console.started_ms,
 	        .version = PGLANE_VERSION,
 	};
 	return ctx;
@@ -73,7 +78,7 @@ static struct admin_ctx context(const struct proxy_admin *a)
 
 int64_t proxy_admin_started_ms(void)
 {
-	return started_ms;
+	return console.started_ms;
 }
 
 void proxy_admin_metrics(struct admin_buf *out)

@@ -55,8 +55,14 @@ struct proxy_login {
 	struct proto_scram_server scram;
 };
 
-static uint8_t mock_key[32];
-static bool mock_key_set;
+/* The key that makes an unknown user's mock SCRAM salt stable (the same name gets the same
+ * salt every time, as if the user existed). Owner today: the process's one event loop (made
+ * on first use). Under worker threads: process-wide, read-only: made before the threads
+ * start (or once, with pthread_once), so every worker reads it without a lock. */
+static struct mock_key_state {
+	uint8_t mock_key[32];
+	bool mock_key_set;
+} mock;
 
 void proxy_login_free(struct proxy_client *c)
 {
@@ -95,16 +101,16 @@ static void auth_failed(struct proxy_client *c)
 /* A secret for a user not in the auth file: stable per name, never matching. */
 static void mock_secret(const char *user, struct proto_scram_secret *out)
 {
-	if (!mock_key_set) {
-		if (RAND_bytes(mock_key, sizeof(mock_key)) != 1)
-			memset(mock_key, 0x5a, sizeof(mock_key));
-		mock_key_set = true;
+	if (!mock.mock_key_set) {
+		if (RAND_bytes(mock.mock_key, sizeof(mock.mock_key)) != 1)
+			memset(mock.mock_key, 0x5a, sizeof(mock.mock_key));
+		mock.mock_key_set = true;
 	}
 	uint8_t digest[32];
 	unsigned int dlen = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-	    EVP_DigestUpdate(ctx, mock_key, sizeof(mock_key)) &&
+	    EVP_DigestUpdate(ctx, mock.mock_key, sizeof(mock.mock_key)) &&
 	    EVP_DigestUpdate(ctx, user, strlen(user)))
 		EVP_DigestFinal_ex(ctx, digest, &dlen);
 	EVP_MD_CTX_free(ctx);
