@@ -1386,3 +1386,35 @@ Test(ledger, clear_pops_and_tells)
 	cr_assert_eq(pool_stmt_count(), base, "every reference given back");
 	side_free(s);
 }
+
+Test(ledger, batch_failing_before_a_duplicate_keeps_the_name)
+{
+	struct side *s = side_new();
+	struct msgs *m = msgs_new();
+	struct pool_stmt *st = stmt_of("SELECT 1");
+	struct pool_stmt *bad = stmt_of("SELECT nope");
+	s->u.stmts = pool_stmt_cache_new(4);
+	s->u.names = pool_stmt_map_new();
+	cr_assert(pool_stmt_map_set(s->u.names, "s1", st));
+	cr_assert(pool_stmt_map_set(s->u.names, "s0", bad));
+	/* Parse s0 (fails on the server), Parse s1 again (pglane says 42P05), Sync */
+	cr_assert(pool_ledger_push(&s->l, PROTO_FE_PARSE, POOL_REQ_FORWARD, bad, 0, s->now));
+	pool_stmt_cache_add(s->u.stmts, bad);
+	cr_assert(pool_ledger_name_tail(&s->l, "s0"));
+	cr_assert(pool_ledger_fake(&s->l, PROTO_FE_PARSE, POOL_FAKE_DUPLICATE, NULL, "s1", s->now));
+	sync_(m);
+	to_server(s, m);
+	err_(m, "ERROR", "42703");
+	ready(m, PROTO_TX_IDLE);
+	from_server(s, m);
+	cr_assert_str_eq(s->fwd, "EZ", "the skipped duplicate is not answered");
+	cr_assert_null(pool_stmt_map_get(s->u.names, "s0"));
+	cr_assert_eq(pool_stmt_map_get(s->u.names, "s1"), st, "s1 still names the first");
+	cr_assert_not(pool_stmt_cache_has(s->u.stmts, bad));
+	pool_stmt_cache_free(s->u.stmts);
+	pool_stmt_map_free(s->u.names);
+	pool_stmt_put(st);
+	pool_stmt_put(bad);
+	side_free(s);
+	free(m);
+}
