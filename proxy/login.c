@@ -642,7 +642,7 @@ void proxy_login_read(struct proxy_client *c)
 			return;
 		}
 		io->scan += (uint32_t)f.size;
-		io->start = io->scan; /* consumed here, nothing refers to it */
+		proxy_in_consumed(&c->conn); /* nothing refers to it */
 		if (c->state == CLIENT_STARTUP) {
 			on_startup(c, p, f.size);
 			continue;

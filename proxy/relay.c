@@ -216,10 +216,7 @@ static bool discard_message(struct proxy_client *c, uint8_t type)
  * be forgotten and its buffer given back when empty. */
 static void client_input_consumed(struct proxy_client *c)
 {
-	struct proxy_io *io = c->conn.io;
-	if (!io)
-		return;
-	io->start = io->scan;
+	proxy_in_consumed(&c->conn);
 	proxy_io_release_idle(&c->conn);
 }
 
@@ -456,9 +453,7 @@ void proxy_relay_client_drained(struct proxy_client *c)
 			proxy_relay_client(c); /* may have stopped on a full output queue */
 		return;
 	}
-	struct proxy_io *io = s->conn.io;
-	if (io)
-		io->start = io->scan;
+	proxy_in_consumed(&s->conn);
 	proxy_conn_set_read(&s->conn, true);
 	proxy_relay_server(s);
 	if (c->state == CLIENT_READY && !c->paused && c->conn.io)
@@ -743,10 +738,8 @@ void proxy_relay_server(struct proxy_server *s)
 			}
 			proxy_io_release_idle(&c->conn); /* written, nothing read pending */
 		}
-		if (s->conn.io) {
-			s->conn.io->start = s->conn.io->scan;
-			proxy_io_release_idle(&s->conn);
-		}
+		proxy_in_consumed(&s->conn);
+		proxy_io_release_idle(&s->conn);
 		proxy_conn_set_read(&s->conn, true);
 		if (!done)
 			continue;
@@ -865,8 +858,7 @@ void proxy_relay_client_gone(struct proxy_client *c)
 	bool running = s->q.n > (uint32_t)s->internal;
 	proxy_out_discard(&c->conn);
 	pool_server_busy(&s->ps, proxy_now_ms());
-	if (s->conn.io)
-		s->conn.io->start = s->conn.io->scan; /* nothing of it is referenced now */
+	proxy_in_consumed(&s->conn); /* nothing of it is referenced now */
 	if (mid_message || s->copy_in) {
 		if (running)
 			proxy_cancel_server(s);

@@ -509,7 +509,7 @@ static void login_process(struct proxy_server *s)
 		}
 		io->need = 0;
 		io->scan += (uint32_t)f.size;
-		io->start = io->scan;
+		proxy_in_consumed(&s->conn);
 		switch (f.type) {
 		case PROTO_BE_AUTH:
 			on_auth(s, &f);
