@@ -11,9 +11,7 @@
 #include "protocol/buf.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
-#include "protocol/extended.h"
-#include "protocol/sql.h"
-#include "pool/route.h"
+#include "proxy/lane.h"
 #include "proxy/proxy.h"
 
 static struct proxy_server *linked_server(const struct proxy_client *c)
@@ -78,90 +76,13 @@ static bool client_answer(struct proxy_client *c, const char *sqlstate, const ch
 	return proto_writer_ok(&w) && proxy_out_copy(&c->conn, z, w.len);
 }
 
-/* The client's pool in `lane` (created on first use). */
-static struct pool *lane_pool(struct proxy_client *c, enum cfg_lane_kind lane)
-{
-	if (!c->lanes[lane])
-		c->lanes[lane] =
-		        pool_get(proxy.cfg, c->pc.pool->db->name, c->pc.pool->user->name, lane);
-	return c->lanes[lane];
-}
-
-/* The text a transaction starts with, for its lane hint: a Query's, a Parse's, or that of
- * the statement a Bind runs. */
-static const char *first_text(struct proxy_client *c, const uint8_t *msg, size_t avail, size_t *len)
-{
-	const uint8_t *body = msg + PROTO_HEADER_SIZE;
-	size_t n = avail - PROTO_HEADER_SIZE;
-	const char *name;
-	switch (msg[0]) {
-	case PROTO_FE_QUERY:
-		*len = n;
-		return (const char *)body;
-	case PROTO_FE_PARSE: {
-		const uint8_t *nul = memchr(body, 0, n);
-		if (!nul)
-			return NULL;
-		*len = n - (size_t)(nul + 1 - body);
-		return (const char *)nul + 1;
-	}
-	case PROTO_FE_BIND: {
-		const char *portal;
-		size_t end;
-		if (!proto_parse_bind_names(body, n, &portal, &name, &end))
-			return NULL;
-		struct pool_stmt *st =
-		        c->stmts && name[0] ? pool_stmt_map_get(c->stmts, name) : NULL;
-		if (st) {
-			*len = st->len;
-			return (const char *)st->body;
-		}
-		if (!name[0] && c->unnamed_len > PROTO_HEADER_SIZE) {
-			const uint8_t *u = c->unnamed + PROTO_HEADER_SIZE;
-			const uint8_t *nul = memchr(u, 0, c->unnamed_len - PROTO_HEADER_SIZE);
-			if (nul) {
-				*len = c->unnamed_len - (size_t)(nul + 1 - c->unnamed);
-				return (const char *)nul + 1;
-			}
-		}
-		return NULL;
-	}
-	default:
-		return NULL;
-	}
-}
-
-/* Pick the lane of the transaction the message starts (session mode: once per client). */
-static void choose_lane(struct proxy_client *c, const uint8_t *msg, size_t avail)
-{
-	struct pool *cur = c->pc.pool;
-	if (c->routed && pool_mode(cur) == CFG_POOL_SESSION)
-		return;
-	char hint[16];
-	size_t len = 0;
-	const char *text = first_text(c, msg, avail, &len);
-	bool hinted = text && proto_sql_lane_hint(text, len, hint, sizeof(hint));
-	int app = POOL_PARAM_APPLICATION_NAME;
-	const struct pool_str *appv = app >= 0 ? c->pc.params.v[app] : NULL;
-	enum cfg_lane_kind lane =
-	        pool_route(proxy.cfg, cur->db->cfg, cur->db->name, cur->user->name,
-	                   appv ? appv->s : NULL, hinted ? hint : NULL);
-	struct pool *p = lane_pool(c, lane);
-	c->routed = true;
-	if (!p || p == cur)
-		return;
-	cur->n_clients--;
-	p->n_clients++;
-	c->pc.pool = p;
-}
-
 /* Get a server for a client that has a message for one; NULL: it waits. A waiting client stays
  * readable (what it sends is buffered up to the buffer's size, its hang-up is seen at once), so
  * the common wait costs no watcher change. */
 static struct proxy_server *client_acquire(struct proxy_client *c, const uint8_t *msg, size_t avail)
 {
 	if (c->pc.pool->db->cfg)
-		choose_lane(c, msg, avail);
+		proxy_lane_choose(c, msg, avail);
 	struct pool_server *ps = pool_acquire(c->pc.pool, &c->pc, proxy_now_ms());
 	if (!ps) {
 		c->paused = true;
