@@ -11,23 +11,8 @@
 #include "protocol/buf.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
-#include "proxy/lane.h"
+#include "proxy/link.h"
 #include "proxy/proxy.h"
-
-static struct proxy_server *linked_server(const struct proxy_client *c)
-{
-	return c->pc.server ? proxy_server_of(c->pc.server) : NULL;
-}
-
-static struct proxy_client *linked_client(const struct proxy_server *s)
-{
-	return s->ps.client ? proxy_client_of(s->ps.client) : NULL;
-}
-
-static enum cfg_pool_mode pool_mode(const struct pool *p)
-{
-	return pool_cfg(p)->mode;
-}
 
 /* Queue a Query of pglane's own to a server: its answer is swallowed. */
 static bool server_internal_query(struct proxy_server *s, const char *sql)
@@ -44,56 +29,6 @@ static bool server_internal_query(struct proxy_server *s, const char *sql)
 bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
 {
 	return server_internal_query(s, sql);
-}
-
-/* A client and a server were just linked: make the server's session the client's (its
- * messages wait for that, proxy/session.c). */
-static bool on_linked(struct proxy_client *c, struct proxy_server *s)
-{
-	if (pool_mode(c->pc.pool) == CFG_POOL_SESSION ||
-	    pool_cfg(c->pc.pool)->server_reset_query_always)
-		s->needs_reset = true; /* server_reset_query when it is released */
-	c->xact_start_us = proxy_now_us();
-	if (c->pc.session.current == s->ps.settings && !s->unknown_owner) {
-		c->pc.session.applied = true; /* nothing to bring: the common case */
-		return true;
-	}
-	return proxy_session_apply(c, s);
-}
-
-/* Queue an error (and, when `ready`, ReadyForQuery) to a client answering a request that
- * got no server. */
-static bool client_answer(struct proxy_client *c, const char *sqlstate, const char *msg, bool ready)
-{
-	if (sqlstate && !proxy_client_error(c, sqlstate, msg))
-		return false;
-	if (!ready)
-		return true;
-	uint8_t z[6];
-	struct proto_writer w;
-	proto_writer_init(&w, z, sizeof(z));
-	proto_write_ready(&w, PROTO_TX_IDLE);
-	return proto_writer_ok(&w) && proxy_out_copy(&c->conn, z, w.len);
-}
-
-/* Get a server for a client that has a message for one; NULL: it waits. A waiting client stays
- * readable (what it sends is buffered up to the buffer's size, its hang-up is seen at once), so
- * the common wait costs no watcher change. */
-static struct proxy_server *client_acquire(struct proxy_client *c, const uint8_t *msg, size_t avail)
-{
-	if (c->pc.pool->db->cfg)
-		proxy_lane_choose(c, msg, avail);
-	struct pool_server *ps = pool_acquire(c->pc.pool, &c->pc, proxy_now_ms());
-	if (!ps) {
-		c->paused = true;
-		return NULL;
-	}
-	struct proxy_server *s = proxy_server_of(ps);
-	if (!on_linked(c, s)) {
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "could not prepare a server");
-		return NULL;
-	}
-	return s;
 }
 
 /* ---- The relay's two directions ----
@@ -179,7 +114,8 @@ static void client_refuse(struct proxy_client *c, uint8_t type)
 	proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, text);
 }
 
-/* A message that arrived while the client's request is being answered with an error. */
+/* A message that arrived while the client's request is being answered with an error: the
+ * Sync (or Query) that ends what failed gets ReadyForQuery. */
 static bool discard_message(struct proxy_client *c, uint8_t type)
 {
 	bool ends = type == PROTO_FE_SYNC ||
@@ -191,7 +127,11 @@ static bool discard_message(struct proxy_client *c, uint8_t type)
 		return true;
 	c->discarding = false;
 	c->discard_extended = false;
-	return client_answer(c, NULL, NULL, true);
+	uint8_t z[6];
+	struct proto_writer w;
+	proto_writer_init(&w, z, sizeof(z));
+	proto_write_ready(&w, PROTO_TX_IDLE);
+	return proto_writer_ok(&w) && proxy_out_copy(&c->conn, z, w.len);
 }
 
 /* A message (`avail` bytes of it at `msg`) from a client with no server: dropped, answered by
@@ -214,7 +154,7 @@ static enum step client_unlinked(struct pump *p, struct proxy_io *io, const uint
 		return STEP_FULL;
 	if (r == MSG_ERROR)
 		return STEP_STOP;
-	p->s = client_acquire(c, msg, avail);
+	p->s = proxy_link_acquire(c, msg, avail);
 	if (!p->s)
 		return STEP_STOP; /* waits; the message stays at `scan` */
 	if (p->s->syncing != SYNC_NONE)
@@ -303,42 +243,6 @@ static bool client_flush_own(struct pump *p, bool done, bool *blocked)
 	if (r == PROXY_IO_AGAIN && (!p->s || !done))
 		*blocked = true;
 	return true;
-}
-
-/* Transaction mode: give the server back once its transaction is over and nothing more is
- * expected from it; the client may go on with buffered messages on another server. */
-static void maybe_release(struct proxy_client *c, struct proxy_server *s)
-{
-	bool txn = pool_mode(c->pc.pool) == CFG_POOL_TRANSACTION;
-	if (s->syncing != SYNC_NONE || s->pending || s->unsynced || s->q.n ||
-	    s->tx_status != PROTO_TX_IDLE || proxy_out_pending(&c->conn) ||
-	    proxy_out_pending(&s->conn) || (c->conn.io && c->conn.io->pass))
-		return;
-	/* between two transactions: learn what the last one did to the session */
-	if (s->dirty.effects && (proxy_session_capture(c, s) || c->state != CLIENT_READY))
-		return;
-	if ((!txn || c->pc.session.pins) && !proxy.shutting_down) {
-		/* the client keeps its server; what it sent meanwhile goes on */
-		if (c->conn.io && c->conn.io->end > c->conn.io->scan)
-			proxy_relay_client(c);
-		return;
-	}
-	struct pool *p = c->pc.pool;
-	int64_t now = proxy_now_us();
-	p->stats.xact_count++;
-	if (c->xact_start_us)
-		p->stats.xact_time_us += (uint64_t)(now - c->xact_start_us);
-	c->xact_start_us = 0;
-	c->active_ms = proxy_now_ms(); /* idle from now on */
-	if (!txn)
-		s->needs_reset = false; /* shutting down: the server is closed anyway */
-	proxy_server_release(s);
-	if (proxy.shutting_down) {
-		proxy_client_fatal(c, "57P01", "pglane is shutting down");
-		return;
-	}
-	if (c->state == CLIENT_READY && c->conn.io && c->conn.io->end > c->conn.io->scan)
-		proxy_relay_client(c);
 }
 
 /* A ParameterStatus from a server: the server has it now, and so does its client. The
@@ -589,7 +493,7 @@ static void server_done(struct pump *p)
 		/* pglane's own session query was answered */
 		enum proxy_sync step = s->syncing;
 		proxy_session_finish(c, s);
-		if (c && (c->state != CLIENT_READY || linked_client(s) != c ||
+		if (c && (c->state != CLIENT_READY || proxy_link_client(s) != c ||
 		          s->state != SERVER_READY || s->syncing != SYNC_NONE))
 			return;
 		if (c && step == SYNC_APPLY) {
@@ -598,7 +502,7 @@ static void server_done(struct pump *p)
 		}
 	}
 	if (c)
-		maybe_release(c, s);
+		proxy_link_maybe_release(c, s);
 	else if (s->pending == 0 && s->ps.tested)
 		proxy_server_checked(s); /* server_check_query answered */
 	else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY)
@@ -739,9 +643,9 @@ PUMP_STEP void pump(struct proxy_client *c, struct proxy_server *s, bool from_se
 		if (!pump_open(&p, from_server))
 			return;
 		if (from_server)
-			p.c = linked_client(p.s);
+			p.c = proxy_link_client(p.s);
 		else
-			p.s = linked_server(p.c);
+			p.s = proxy_link_server(p.c);
 		if (!(from_server ? server_before(&p) : client_before(&p)))
 			return;
 		p.fatal = false;
@@ -791,14 +695,14 @@ static void pump_resume(struct proxy_client *c, struct proxy_server *s, bool fro
 
 void proxy_relay_server_drained(struct proxy_server *s)
 {
-	struct proxy_client *c = linked_client(s);
+	struct proxy_client *c = proxy_link_client(s);
 	if (c)
 		pump_resume(c, NULL, false);
 }
 
 void proxy_relay_client_drained(struct proxy_client *c)
 {
-	struct proxy_server *s = linked_server(c);
+	struct proxy_server *s = proxy_link_server(c);
 	if (!s) {
 		if (c->conn.io)
 			proxy_relay_client(c); /* may have stopped on a full output queue */
@@ -807,135 +711,4 @@ void proxy_relay_client_drained(struct proxy_client *c)
 	pump_resume(NULL, s, true);
 	if (c->state == CLIENT_READY && !c->paused && c->conn.io)
 		proxy_relay_client(c); /* may have stopped for room in its output */
-}
-
-void proxy_relay_assigned(struct pool_client *pc, struct pool_server *ps)
-{
-	struct proxy_client *c = proxy_client_of(pc);
-	struct proxy_server *s = proxy_server_of(ps);
-	if (c->state == CLIENT_WELCOME) {
-		pool_server_ready(ps, proxy_now_ms()); /* not needed yet */
-		proxy_client_welcome(c);
-		return;
-	}
-	c->paused = false;
-	if (!on_linked(c, s)) {
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "could not prepare a server");
-		return;
-	}
-	proxy_conn_set_read(&c->conn, true);
-	proxy_relay_client(c);
-}
-
-bool proxy_relay_waiting_quit(const struct proxy_client *c)
-{
-	const struct proxy_io *io = c->conn.io;
-	if (!io)
-		return false;
-	uint32_t at = io->scan;
-	while (at < io->end) {
-		struct proto_frame f;
-		if (proto_frame_header(io->data + at, io->end - at, PROXY_MAX_PACKET, &f) !=
-		    PROTO_FRAME_OK)
-			return false;
-		if (f.type == PROTO_FE_TERMINATE)
-			return true;
-		if (f.size > io->end - at)
-			return false;
-		at += (uint32_t)f.size;
-	}
-	return false;
-}
-
-void proxy_relay_cancels_done(struct proxy_server *s)
-{
-	if (s->state != SERVER_READY)
-		return;
-	struct proxy_client *c = linked_client(s);
-	if (c) {
-		if (c->state == CLIENT_READY && !c->paused && c->conn.io)
-			proxy_relay_client(c);
-		if (s->state == SERVER_READY && linked_client(s) == c && c->state == CLIENT_READY)
-			maybe_release(c, s);
-	} else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY) {
-		proxy_server_release(s);
-	}
-}
-
-void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg)
-{
-	pool_client_unwait(&c->pc, proxy_now_ms());
-	if (c->state != CLIENT_READY) {
-		proxy_client_fatal(c, sqlstate, msg);
-		return;
-	}
-	char name[128];
-	log_info("%s: %s", proxy_client_name(c, name, sizeof(name)), msg);
-	c->paused = false;
-	c->discarding = true;
-	c->discard_extended = false;
-	if (!client_answer(c, sqlstate, msg, false)) {
-		proxy_client_close(c, NULL, "cannot queue an error");
-		return;
-	}
-	proxy_conn_set_read(&c->conn, true);
-	proxy_relay_client(c);
-}
-
-void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *msg)
-{
-	while (!pool_list_empty(&p->waiting)) {
-		struct pool_client *pc =
-		        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
-		proxy_relay_fail_waiting(proxy_client_of(pc), sqlstate, msg);
-	}
-}
-
-void proxy_relay_client_gone(struct proxy_client *c)
-{
-	struct proxy_server *s = linked_server(c);
-	if (!s)
-		return;
-	proxy_session_client_gone(c, s);
-	bool mid_message = (c->conn.io && c->conn.io->pass) || proxy_out_pending(&s->conn);
-	/* anything of the client's still owed means the server may be working on it */
-	bool running = s->q.n > (uint32_t)s->internal;
-	proxy_out_discard(&c->conn);
-	pool_server_busy(&s->ps, proxy_now_ms());
-	proxy_in_consumed(&s->conn); /* nothing of it is referenced now */
-	if (mid_message || s->copy_in) {
-		if (running)
-			proxy_cancel_server(s);
-		proxy_server_close(s, "client vanished in the middle of a message or COPY");
-		return;
-	}
-	if (running) {
-		log_info("s%u: client c%u vanished while its query ran: cancelling it", s->id,
-		         c->id);
-		proxy_cancel_server(s);
-	}
-	if (s->unsynced) {
-		/* end the client's batch without committing it: an Execute of a portal that
-		 * cannot exist fails, so the Sync after it rolls the batch back */
-		size_t avail;
-		uint8_t *space = proxy_out_space(&s->conn, &avail);
-		struct proto_writer w;
-		proto_writer_init(&w, space, space ? avail : 0);
-		proto_begin(&w, PROTO_FE_EXECUTE);
-		proto_put_cstr(&w, "pglane: client vanished");
-		proto_put_i32(&w, 1);
-		proto_end(&w);
-		proto_write_sync(&w);
-		if (!proto_writer_ok(&w) || !proxy_out_commit(&s->conn, w.len) ||
-		    !proxy_req_push(s, PROTO_FE_EXECUTE, REQ_SKIP, NULL, REQ_INTERNAL) ||
-		    !proxy_req_push(s, PROTO_FE_SYNC, REQ_SKIP, NULL, REQ_INTERNAL) ||
-		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR) {
-			proxy_server_close(s, "cannot end the client's batch");
-			return;
-		}
-		s->unsynced = false;
-		s->ext_error = false;
-	}
-	if (s->pending == 0)
-		proxy_server_release(s);
 }
