@@ -37,6 +37,7 @@ static size_t ntargets;
 static ev_timer tick;
 static int64_t interval_ms;
 static bool running;
+static struct ev_loop *loop_; /* pglane's loop, given at start */
 
 static const char Q_ROLE[] = "SELECT pg_catalog.pg_is_in_recovery()";
 static const char Q_REPLICA[] =
@@ -68,8 +69,8 @@ static int64_t wall_ms(void)
 
 static void reset(struct target *t)
 {
-	ev_io_stop(EV_DEFAULT, &t->io);
-	ev_timer_stop(EV_DEFAULT, &t->timeout);
+	ev_io_stop(loop_, &t->io);
+	ev_timer_stop(loop_, &t->timeout);
 	if (t->conn)
 		PQfinish(t->conn);
 	t->conn = NULL;
@@ -105,9 +106,9 @@ static void watch(struct target *t, int events)
 	}
 	if (fd != t->fd || !ev_is_active(&t->io) ||
 	    (t->io.events & (EV_READ | EV_WRITE)) != events) {
-		ev_io_stop(EV_DEFAULT, &t->io);
+		ev_io_stop(loop_, &t->io);
 		ev_io_init(&t->io, io_cb, fd, events);
-		ev_io_start(EV_DEFAULT, &t->io);
+		ev_io_start(loop_, &t->io);
 		t->fd = fd;
 	}
 }
@@ -225,8 +226,8 @@ static void step_done(struct target *t)
 		log_info("monitor: %s:%d (%s) answers as %s", h->host, h->port, h->database,
 		         h->role == POOL_ROLE_REPLICA ? "a replica" : "a primary");
 	t->step = IDLE;
-	ev_timer_stop(EV_DEFAULT, &t->timeout);
-	ev_io_stop(EV_DEFAULT, &t->io);
+	ev_timer_stop(loop_, &t->timeout);
+	ev_io_stop(loop_, &t->io);
 }
 
 static void read_results(struct target *t)
@@ -306,7 +307,7 @@ static void check(struct target *t)
 	        (double)(interval_ms * 2 > MIN_TIMEOUT_MS ? interval_ms * 2 : MIN_TIMEOUT_MS) /
 	        1000.0;
 	ev_timer_init(&t->timeout, timeout_cb, timeout, 0.);
-	ev_timer_start(EV_DEFAULT, &t->timeout);
+	ev_timer_start(loop_, &t->timeout);
 	if (t->conn && PQstatus(t->conn) == CONNECTION_OK) {
 		ask(t, ASK_ROLE, Q_ROLE);
 		return;
@@ -394,9 +395,11 @@ bool admin_monitor_wanted(const struct cfg *cfg)
 	return false;
 }
 
-void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users)
+void admin_monitor_start(struct ev_loop *loop, const struct cfg *cfg,
+                         const struct cfg_userlist *users)
 {
 	admin_monitor_stop();
+	loop_ = loop;
 	pool_health_clear();
 	if (!admin_monitor_wanted(cfg))
 		return;
@@ -409,7 +412,7 @@ void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users
 			add_target(cfg, users, d, l->replicas[k].host, l->replicas[k].port, true);
 	}
 	ev_timer_init(&tick, tick_cb, 0., (double)interval_ms / 1000.0);
-	ev_timer_start(EV_DEFAULT, &tick);
+	ev_timer_start(loop_, &tick);
 	running = true;
 	log_info("monitor: watching %zu server%s every %lld ms", ntargets, ntargets == 1 ? "" : "s",
 	         (long long)interval_ms);
@@ -418,7 +421,7 @@ void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users
 void admin_monitor_stop(void)
 {
 	if (running)
-		ev_timer_stop(EV_DEFAULT, &tick);
+		ev_timer_stop(loop_, &tick);
 	running = false;
 	for (size_t i = 0; i < ntargets; i++)
 		reset(&targets[i]);

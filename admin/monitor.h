@@ -4,6 +4,7 @@
 #ifndef PGLANE_ADMIN_MONITOR_H
 #define PGLANE_ADMIN_MONITOR_H
 
+#include <ev.h>
 #include <stdbool.h>
 
 #include "config/cfg.h"
@@ -12,8 +13,9 @@
 /* Should `cfg` be monitored? */
 bool admin_monitor_wanted(const struct cfg *cfg);
 /* (Re)start watching the servers of `cfg` (user monitor.user, else "postgres"; password
- * monitor.password, else the auth file's). */
-void admin_monitor_start(const struct cfg *cfg, const struct cfg_userlist *users);
+ * monitor.password, else the auth file's), on `loop`. */
+void admin_monitor_start(struct ev_loop *loop, const struct cfg *cfg,
+                         const struct cfg_userlist *users);
 /* Stop and close every monitor connection. */
 void admin_monitor_stop(void);
 

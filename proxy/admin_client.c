@@ -15,8 +15,11 @@
 #include "protocol/extended.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
+#include "proxy/admin_client.h"
 #include "proxy/authq.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
 
 #define ADMIN_MAX_MESSAGE (64 * 1024)
 #define ADMIN_STATEMENTS  8

@@ -4,6 +4,7 @@
  * look-up of the same target, and the timeouts. The target is the connection string (host,
  * port, auth database, auth_user, its password, TLS) plus the query text. */
 #include "proxy/authq.h"
+#include "proxy/context.h"
 
 #include <ev.h>
 #include <libpq-fe.h>
@@ -14,7 +15,6 @@
 
 #include "config/log.h"
 #include "config/userlist.h"
-#include "proxy/proxy.h"
 
 #define AUTHQ_BUCKETS         64
 #define AUTHQ_MAX_RUNNING     16 /* look-ups holding a connection at once */

@@ -14,7 +14,11 @@
 #include "protocol/buf.h"
 #include "protocol/msg.h"
 #include "protocol/startup.h"
-#include "proxy/proxy.h"
+#include "proxy/cancel.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/link.h"
+#include "proxy/server.h"
 
 /* One cancel request: connect, send, then wait for PostgreSQL to close the connection (it does
  * once the backend has been signalled). */
@@ -41,8 +45,8 @@ static void unlink_cancel(struct proxy_cancel *k)
 
 static void cancel_done(struct proxy_cancel *k)
 {
-	ev_io_stop(EV_DEFAULT, &k->w);
-	ev_timer_stop(EV_DEFAULT, &k->timer);
+	ev_io_stop(proxy.loop, &k->w);
+	ev_timer_stop(proxy.loop, &k->timer);
 	close(k->w.fd);
 	pool_list_remove(&k->link);
 	unlink_cancel(k);
@@ -70,9 +74,9 @@ static void cancel_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ssize_t n = send(w->fd, k->pkt, sizeof(k->pkt), MSG_NOSIGNAL);
 		if (n == (ssize_t)sizeof(k->pkt)) {
 			k->sent = true;
-			ev_io_stop(EV_DEFAULT, &k->w);
+			ev_io_stop(proxy.loop, &k->w);
 			ev_io_set(&k->w, k->w.fd, EV_READ);
-			ev_io_start(EV_DEFAULT, &k->w);
+			ev_io_start(proxy.loop, &k->w);
 			return;
 		}
 		log_warning("cancel request not sent: %s", n < 0 ? strerror(errno) : "short write");
@@ -116,11 +120,11 @@ void proxy_cancel_server(struct proxy_server *s)
 		return;
 	}
 	ev_io_init(&k->w, cancel_io_cb, fd, EV_WRITE);
-	ev_io_start(EV_DEFAULT, &k->w);
+	ev_io_start(proxy.loop, &k->w);
 	int64_t wait_ms = s->ps.pool ? pool_cfg(s->ps.pool)->cancel_wait_timeout_ms : 10000;
 	ev_timer_init(&k->timer, cancel_timer_cb, (double)wait_ms / 1000.0, 0.);
 	if (wait_ms > 0)
-		ev_timer_start(EV_DEFAULT, &k->timer);
+		ev_timer_start(proxy.loop, &k->timer);
 	pool_list_append(&in_flight, &k->link);
 	k->s = s;
 	s->ncancels++;

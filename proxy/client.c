@@ -15,7 +15,15 @@
 #include "protocol/msg.h"
 #include "protocol/random.h"
 #include "protocol/startup.h"
-#include "proxy/proxy.h"
+#include "proxy/admin_client.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
+#include "proxy/link.h"
+#include "proxy/login.h"
+#include "proxy/prepared.h"
+#include "proxy/relay.h"
+#include "proxy/session.h"
 
 #define CANCEL_BUCKETS         4096
 #define LOGIN_BUCKETS          1024
@@ -211,7 +219,7 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	int one = 1;
 	if (sa->sa_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->id = ++proxy.next_id;
+	c->id = proxy_next_client_id();
 	c->state = CLIENT_STARTUP;
 	c->connect_ms = c->active_ms = proxy_now_ms();
 	format_addr(sa, c->addr, sizeof(c->addr));
@@ -474,22 +482,5 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 	proxy_login_free(c);
 	proxy_conn_close(&c->conn);
 	c->state = CLIENT_CLOSED;
-	if (proxy.ndead_clients == proxy.cap_dead_clients) {
-		int cap = proxy.cap_dead_clients ? proxy.cap_dead_clients * 2 : 64;
-		void *n = realloc(proxy.dead_clients, (size_t)cap * sizeof(*proxy.dead_clients));
-		if (!n) {
-			log_error("out of memory: client c%u leaked", c->id);
-			return;
-		}
-		proxy.dead_clients = n;
-		proxy.cap_dead_clients = cap;
-	}
-	proxy.dead_clients[proxy.ndead_clients++] = c;
-}
-
-void proxy_client_reap(void)
-{
-	for (int i = 0; i < proxy.ndead_clients; i++)
-		free(proxy.dead_clients[i]);
-	proxy.ndead_clients = 0;
+	proxy_defer_free(&c->dead, c);
 }

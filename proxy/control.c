@@ -12,7 +12,14 @@
 #include "admin/monitor.h"
 #include "config/log.h"
 #include "protocol/msg.h"
-#include "proxy/proxy.h"
+#include "proxy/admin_client.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/control.h"
+#include "proxy/listen.h"
+#include "proxy/server.h"
+#include "proxy/shutdown.h"
+#include "proxy/tls.h"
 
 static int64_t wall_ms(void)
 {
@@ -511,7 +518,8 @@ static bool swap_config(struct cfg *nc, struct cfg_userlist *nu, const char *tit
 		}
 		pool_kick(p, proxy_now_ms()); /* a larger pool serves its waiting clients now */
 	}
-	admin_monitor_start(proxy.cfg, proxy.users); /* the monitor follows the new file */
+	admin_monitor_start(proxy.loop, proxy.cfg,
+	                    proxy.users); /* the monitor follows the new file */
 	proxy_tls_reset_servers();
 	cfg_userlist_free(old_users);
 	cfg_free(old);

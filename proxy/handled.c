@@ -10,7 +10,12 @@
 #include "config/log.h"
 #include "protocol/extended.h"
 #include "protocol/msg.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/handled.h"
+#include "proxy/prepared.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
 
 /* The text of a Query or a Parse, when all of it is there. */
 static const char *sql_text(const uint8_t *msg, size_t avail, size_t size, size_t *len)

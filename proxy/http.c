@@ -14,7 +14,9 @@
 #include "admin/result.h"
 #include "admin/status.h"
 #include "config/log.h"
-#include "proxy/proxy.h"
+#include "proxy/admin_client.h"
+#include "proxy/context.h"
+#include "proxy/http.h"
 
 #define HTTP_MAX_REQUEST 8192
 #define HTTP_TIMEOUT_S   5.0
@@ -37,8 +39,8 @@ static struct pool_list conns = {&conns, &conns};
 
 static void conn_free(struct http_conn *h)
 {
-	ev_io_stop(EV_DEFAULT, &h->w);
-	ev_timer_stop(EV_DEFAULT, &h->timer);
+	ev_io_stop(proxy.loop, &h->w);
+	ev_timer_stop(proxy.loop, &h->timer);
 	pool_list_remove(&h->link);
 	close(h->w.fd);
 	admin_buf_free(&h->resp);
@@ -81,10 +83,10 @@ static void respond(struct http_conn *h, int code, const char *reason, const cha
 		conn_free(h);
 		return;
 	}
-	ev_io_stop(EV_DEFAULT, &h->w);
+	ev_io_stop(proxy.loop, &h->w);
 	ev_io_init(&h->w, write_cb, h->w.fd, EV_WRITE);
-	ev_io_start(EV_DEFAULT, &h->w);
-	write_cb(EV_DEFAULT, &h->w, EV_WRITE);
+	ev_io_start(proxy.loop, &h->w);
+	write_cb(proxy.loop, &h->w, EV_WRITE);
 }
 
 static void respond_text(struct http_conn *h, int code, const char *reason, const char *text)
@@ -222,9 +224,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		h->sent = 0;
 		memset(&h->resp, 0, sizeof(h->resp));
 		ev_io_init(&h->w, read_cb, fd, EV_READ);
-		ev_io_start(EV_DEFAULT, &h->w);
+		ev_io_start(proxy.loop, &h->w);
 		ev_timer_init(&h->timer, timeout_cb, HTTP_TIMEOUT_S, 0.);
-		ev_timer_start(EV_DEFAULT, &h->timer);
+		ev_timer_start(proxy.loop, &h->timer);
 	}
 }
 
@@ -257,7 +259,7 @@ bool proxy_http_start(const struct cfg *cfg)
 	}
 	freeaddrinfo(res);
 	ev_io_init(&http_listener, accept_cb, fd, EV_READ);
-	ev_io_start(EV_DEFAULT, &http_listener);
+	ev_io_start(proxy.loop, &http_listener);
 	listening = true;
 	log_info("status page on http://%s:%d/ (metrics on /metrics)", cfg->listen.host,
 	         cfg->admin.http_port);
@@ -268,7 +270,7 @@ void proxy_http_stop(void)
 {
 	if (!listening)
 		return;
-	ev_io_stop(EV_DEFAULT, &http_listener);
+	ev_io_stop(proxy.loop, &http_listener);
 	close(http_listener.fd);
 	listening = false;
 	while (!pool_list_empty(&conns))

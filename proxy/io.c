@@ -1,4 +1,5 @@
 /* proxy/io.c — socket reads and writes, the I/O block free list, and the output queue. */
+#include "proxy/context.h"
 #include "proxy/io.h"
 
 #include <errno.h>
@@ -20,10 +21,10 @@ static void update_watcher(struct proxy_conn *c)
 	bool active = ev_is_active(&c->w);
 	if ((ev == 0 && !active) || (active && (c->w.events & (EV_READ | EV_WRITE)) == ev))
 		return;
-	ev_io_stop(EV_DEFAULT, &c->w);
+	ev_io_stop(proxy.loop, &c->w);
 	if (ev) {
 		ev_io_set(&c->w, c->w.fd, ev);
-		ev_io_start(EV_DEFAULT, &c->w);
+		ev_io_start(proxy.loop, &c->w);
 	}
 }
 
@@ -34,7 +35,7 @@ void proxy_conn_init(struct proxy_conn *c, int fd, void (*cb)(struct ev_loop *, 
 	c->ssl = NULL;
 	c->want_read = true;
 	c->want_write = false;
-	ev_io_start(EV_DEFAULT, &c->w);
+	ev_io_start(proxy.loop, &c->w);
 }
 
 static void io_put(struct proxy_io *io)
@@ -55,7 +56,7 @@ static void io_put(struct proxy_io *io)
 
 void proxy_conn_close(struct proxy_conn *c)
 {
-	ev_io_stop(EV_DEFAULT, &c->w);
+	ev_io_stop(proxy.loop, &c->w);
 	if (c->ssl) {
 		ERR_clear_error();
 		SSL_shutdown(c->ssl); /* best effort: one close_notify, no waiting */
@@ -76,7 +77,7 @@ void proxy_conn_close(struct proxy_conn *c)
 static void kick_pending(struct proxy_conn *c)
 {
 	if (c->ssl && c->want_read && SSL_pending(c->ssl) > 0)
-		ev_feed_event(EV_DEFAULT, &c->w, EV_READ);
+		ev_feed_event(proxy.loop, &c->w, EV_READ);
 }
 
 void proxy_conn_set_read(struct proxy_conn *c, bool on)

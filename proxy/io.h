@@ -12,10 +12,12 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define PROXY_BUF_SIZE     (32 * 1024) /* input buffer */
-#define PROXY_SCRATCH_SIZE 4096        /* bytes pglane writes itself */
-#define PROXY_IOV_MAX      32
-#define PROXY_BUF_MAX      (1024 * 1024) /* a message inspected whole may grow the buffer to this */
+#define PROXY_BUF_SIZE         (32 * 1024) /* input buffer */
+#define PROXY_SCRATCH_SIZE     4096        /* bytes pglane writes itself */
+#define PROXY_IOV_MAX          32
+#define PROXY_BUF_MAX          (1024 * 1024) /* a message inspected whole may grow the buffer to this */
+#define PROXY_LOGIN_MAX_PACKET 8192          /* any message before authentication */
+#define PROXY_MAX_PACKET       (1024u * 1024 * 1024) /* any message after */
 
 struct proxy_io {
 	struct proxy_io *next_free;

@@ -10,11 +10,22 @@
 #include "config/log.h"
 #include "protocol/msg.h"
 #include "pool/health.h"
-#include "proxy/proxy.h"
+#include "proxy/cancel.h"
+#include "proxy/client.h"
+#include "proxy/conn_log.h"
+#include "proxy/context.h"
+#include "proxy/control.h"
+#include "proxy/io.h"
+#include "proxy/janitor.h"
+#include "proxy/link.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
 
 #define JANITOR_PERIOD_S          0.25
 #define SERVER_CLEANUP_TIMEOUT_MS 10000 /* rollback, reset or drain after a vanished client */
 #define CANCEL_GRACE_MS           3000  /* statement_timeout: how long a cancel may take to work */
+
+static ev_timer janitor;
 
 static bool expired(int64_t since_ms, int64_t timeout_ms, int64_t now_ms)
 {
@@ -121,10 +132,11 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 			return;
 		}
 		if (!s->cancel_sent_us && now_us - since >= pc->statement_timeout_ms * 1000) {
-			log_info("s%u: statement_timeout (%lld ms) in lane %s: cancelling backend "
-			         "%d",
-			         s->id, (long long)pc->statement_timeout_ms,
-			         cfg_lane_name(s->ps.pool->lane), s->ps.be_pid);
+			conn_info(s,
+			          "statement_timeout (%lld ms) in lane %s: cancelling backend "
+			          "%d",
+			          (long long)pc->statement_timeout_ms,
+			          cfg_lane_name(s->ps.pool->lane), s->ps.be_pid);
 			s->ps.pool->stats.statement_timeouts++;
 			s->cancel_sent_us = now_us;
 			proxy_cancel_server(s);
@@ -331,11 +343,11 @@ static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 void proxy_janitor_start(void)
 {
-	ev_timer_init(&proxy.janitor, janitor_cb, JANITOR_PERIOD_S, JANITOR_PERIOD_S);
-	ev_timer_start(EV_DEFAULT, &proxy.janitor);
+	ev_timer_init(&janitor, janitor_cb, JANITOR_PERIOD_S, JANITOR_PERIOD_S);
+	ev_timer_start(proxy.loop, &janitor);
 }
 
 void proxy_janitor_stop(void)
 {
-	ev_timer_stop(EV_DEFAULT, &proxy.janitor);
+	ev_timer_stop(proxy.loop, &janitor);
 }

@@ -10,7 +10,8 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "protocol/sql.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
 
 /* The client's pool in `lane` (created on first use). */
 static struct pool *lane_pool(struct proxy_client *c, enum cfg_lane_kind lane)

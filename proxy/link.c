@@ -9,7 +9,13 @@
 #include "protocol/buf.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
+#include "proxy/cancel.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
 #include "proxy/lane.h"
+#include "proxy/relay.h"
+#include "proxy/requests.h"
+#include "proxy/session.h"
 
 static enum cfg_pool_mode pool_mode(const struct pool *p)
 {
@@ -108,7 +114,8 @@ void proxy_relay_cancels_done(struct proxy_server *s)
 	if (c) {
 		if (c->state == CLIENT_READY && !c->paused && c->conn.io)
 			proxy_relay_client(c);
-		if (s->state == SERVER_READY && proxy_link_client(s) == c && c->state == CLIENT_READY)
+		if (s->state == SERVER_READY && proxy_link_client(s) == c &&
+		    c->state == CLIENT_READY)
 			proxy_link_maybe_release(c, s);
 	} else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY) {
 		proxy_server_release(s);

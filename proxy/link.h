@@ -1,19 +1,18 @@
 /* proxy/link.h — a client and its server: linking them (a server acquired for a client's
  * message, or assigned to a waiting client), and unlinking them (the transaction is over, the
  * client left, a waiting client is answered with an error instead of a server). The relay
- * (proxy/relay.c) moves the bytes while they are linked.
- *
- * Also defined in proxy/link.c, declared with the relay's entry points in proxy/proxy.h (their
- * names kept for their callers): proxy_relay_assigned, proxy_relay_waiting_quit,
- * proxy_relay_cancels_done, proxy_relay_fail_waiting, proxy_relay_fail_waiters,
- * proxy_relay_client_gone. */
+ * (proxy/relay.c) moves the bytes while they are linked. The entry points that were the
+ * relay's keep their proxy_relay_ names for their callers. */
 #ifndef PGLANE_PROXY_LINK_H
 #define PGLANE_PROXY_LINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/proxy.h"
+#include "pool/pool.h"
+#include "proxy/client.h"
+#include "proxy/server.h"
 
 /* The server linked to `c`, or NULL. */
 static inline struct proxy_server *proxy_link_server(const struct proxy_client *c)
@@ -30,11 +29,23 @@ static inline struct proxy_client *proxy_link_client(const struct proxy_server *
 /* Get a server for a client that has a message for one (`avail` bytes of it at `msg`, for its
  * lane); its session is being made the client's. NULL: the client waits (`paused`), or it was
  * closed. */
-struct proxy_server *proxy_link_acquire(struct proxy_client *c, const uint8_t *msg,
-                                        size_t avail);
+struct proxy_server *proxy_link_acquire(struct proxy_client *c, const uint8_t *msg, size_t avail);
 /* The server's answers are all handled: in transaction mode it goes back to the pool once the
  * transaction is over and nothing more is owed; the client goes on with what it sent
  * meanwhile. */
 void proxy_link_maybe_release(struct proxy_client *c, struct proxy_server *s);
+
+/* A waiting client got a server (pool callback). */
+void proxy_relay_assigned(struct pool_client *pc, struct pool_server *ps);
+/* The server's last cancel request is done: its client goes on, or it is released. */
+void proxy_relay_cancels_done(struct proxy_server *s);
+/* A linked client is going away: its server is released, rolled back or closed. */
+void proxy_relay_client_gone(struct proxy_client *c);
+/* Has a waiting client, behind the message it waits with, already sent Terminate? */
+bool proxy_relay_waiting_quit(const struct proxy_client *c);
+/* Answer one waiting client with an error instead of a server. */
+void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg);
+/* Answer every client waiting in `p` with an error (server login failed, timeout). */
+void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *msg);
 
 #endif

@@ -12,10 +12,16 @@
 #include <unistd.h>
 
 #include "config/log.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/listen.h"
 
 #define ACCEPT_BATCH 64
 #define BACKLOG      4096
+#define MAX_LISTEN   5 /* TCP addresses, and the Unix socket */
+
+static ev_io listeners[MAX_LISTEN];
+static int nlisteners;
 
 /* The socket file pglane made ("" when none): removed by proxy_listen_stop. */
 static char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -41,9 +47,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void add_listener(int fd)
 {
-	ev_io *w = &proxy.listeners[proxy.nlisteners++];
+	ev_io *w = &listeners[nlisteners++];
 	ev_io_init(w, accept_cb, fd, EV_READ);
-	ev_io_start(EV_DEFAULT, w);
+	ev_io_start(proxy.loop, w);
 }
 
 static bool listen_tcp(const struct cfg *cfg)
@@ -61,8 +67,7 @@ static bool listen_tcp(const struct cfg *cfg)
 		return false;
 	}
 	int n = 0;
-	for (struct addrinfo *ai = res; ai && proxy.nlisteners < PROXY_MAX_LISTEN;
-	     ai = ai->ai_next) {
+	for (struct addrinfo *ai = res; ai && nlisteners < MAX_LISTEN; ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
@@ -199,21 +204,21 @@ bool proxy_listen_start(const struct cfg *cfg)
 
 void proxy_listen_pause(bool on)
 {
-	for (int i = 0; i < proxy.nlisteners; i++) {
+	for (int i = 0; i < nlisteners; i++) {
 		if (on)
-			ev_io_stop(EV_DEFAULT, &proxy.listeners[i]);
+			ev_io_stop(proxy.loop, &listeners[i]);
 		else
-			ev_io_start(EV_DEFAULT, &proxy.listeners[i]);
+			ev_io_start(proxy.loop, &listeners[i]);
 	}
 }
 
 void proxy_listen_stop(void)
 {
-	for (int i = 0; i < proxy.nlisteners; i++) {
-		ev_io_stop(EV_DEFAULT, &proxy.listeners[i]);
-		close(proxy.listeners[i].fd);
+	for (int i = 0; i < nlisteners; i++) {
+		ev_io_stop(proxy.loop, &listeners[i]);
+		close(listeners[i].fd);
 	}
-	proxy.nlisteners = 0;
+	nlisteners = 0;
 	if (unix_path[0]) {
 		if (unlink(unix_path) != 0 && errno != ENOENT)
 			log_warning("cannot remove %s: %s", unix_path, strerror(errno));

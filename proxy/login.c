@@ -24,8 +24,16 @@
 #include "protocol/startup.h"
 #include "admin/console.h"
 #include "pool/route.h"
+#include "proxy/admin_client.h"
 #include "proxy/authq.h"
-#include "proxy/proxy.h"
+#include "proxy/cancel.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
+#include "proxy/link.h"
+#include "proxy/login.h"
+#include "proxy/startup.h"
+#include "proxy/tls.h"
 
 enum login_step { STEP_STARTUP, STEP_LOOKUP, STEP_MD5, STEP_SASL_INITIAL, STEP_SASL_FINAL };
 

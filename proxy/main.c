@@ -11,21 +11,24 @@
 #include "config/log.h"
 #include "pool/health.h"
 #include "proxy/authq.h"
-#include "proxy/proxy.h"
+#include "proxy/cancel.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/control.h"
+#include "proxy/http.h"
+#include "proxy/io.h"
+#include "proxy/janitor.h"
+#include "proxy/link.h"
+#include "proxy/listen.h"
+#include "proxy/server.h"
+#include "proxy/shutdown.h"
+#include "proxy/tls.h"
 
 #define DEFAULT_CONFIG "pglane.conf"
 
-struct proxy proxy;
-
-int64_t proxy_now_ms(void)
-{
-	return (int64_t)(ev_now(EV_DEFAULT) * 1000.0);
-}
-
-int64_t proxy_now_us(void)
-{
-	return (int64_t)(ev_now(EV_DEFAULT) * 1000000.0);
-}
+/* PgBouncer's signals, and the deferred work after each iteration's callbacks. */
+static ev_signal signals[6];
+static ev_prepare deferred;
 
 static void usage(FILE *out)
 {
@@ -72,8 +75,7 @@ static void deferred_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)w;
 	(void)revents;
 	pool_run_kicks(proxy_now_ms());
-	proxy_client_reap();
-	proxy_server_reap();
+	proxy_reap();
 	if (proxy.shutdown)
 		proxy_shutdown_poll();
 }
@@ -130,8 +132,7 @@ static void close_everything(void)
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
 		proxy_server_close_all(p, "pglane exits");
 	pool_run_kicks(proxy_now_ms());
-	proxy_client_reap();
-	proxy_server_reap();
+	proxy_reap();
 }
 
 int main(int argc, char **argv)
@@ -193,10 +194,9 @@ int main(int argc, char **argv)
 	}
 	if (!pool_params_configure(cfg->pool.track_parameters, cfg->pool.ntrack_parameters))
 		log_warning("pool.track_parameters: too many names, some are not tracked");
-	proxy.loop = ev_default_loop(EVFLAG_AUTO);
+	proxy_context_init();
 	proxy.cfg = cfg;
 	proxy.users = users;
-	pool_list_init(&proxy.clients);
 	pool_setup(&ops);
 	proxy_control_setup();
 	if (!proxy_tls_init(cfg) || !proxy_listen_start(cfg) || !proxy_http_start(cfg)) {
@@ -207,23 +207,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_info("pglane %s started (%s)", PGLANE_VERSION, path ? path : "built-in config");
-	ev_signal_init(&proxy.sig_term, signal_cb, SIGTERM);
-	ev_signal_init(&proxy.sig_int, signal_cb, SIGINT);
-	ev_signal_init(&proxy.sig_hup, signal_cb, SIGHUP);
-	ev_signal_start(proxy.loop, &proxy.sig_term);
-	ev_signal_start(proxy.loop, &proxy.sig_int);
-	ev_signal_start(proxy.loop, &proxy.sig_hup);
-	ev_signal_init(&proxy.sig_quit, signal_cb, SIGQUIT);
-	ev_signal_init(&proxy.sig_usr1, signal_cb, SIGUSR1);
-	ev_signal_init(&proxy.sig_usr2, signal_cb, SIGUSR2);
-	ev_signal_start(proxy.loop, &proxy.sig_quit);
-	ev_signal_start(proxy.loop, &proxy.sig_usr1);
-	ev_signal_start(proxy.loop, &proxy.sig_usr2);
+	static const int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+	for (size_t i = 0; i < sizeof(signums) / sizeof(signums[0]); i++) {
+		ev_signal_init(&signals[i], signal_cb, signums[i]);
+		ev_signal_start(proxy.loop, &signals[i]);
+	}
 	proxy_log_stats_configure();
-	ev_prepare_init(&proxy.deferred, deferred_cb);
-	ev_prepare_start(proxy.loop, &proxy.deferred);
+	ev_prepare_init(&deferred, deferred_cb);
+	ev_prepare_start(proxy.loop, &deferred);
 	proxy_janitor_start();
-	admin_monitor_start(proxy.cfg, proxy.users);
+	admin_monitor_start(proxy.loop, proxy.cfg, proxy.users);
 
 	ev_run(proxy.loop, 0);
 
@@ -236,21 +229,15 @@ int main(int argc, char **argv)
 	close_everything();
 	proxy_cancel_free_all();
 	proxy_authq_stop_all();
-	ev_prepare_stop(proxy.loop, &proxy.deferred);
-	ev_signal_stop(proxy.loop, &proxy.sig_term);
-	ev_signal_stop(proxy.loop, &proxy.sig_int);
-	ev_signal_stop(proxy.loop, &proxy.sig_hup);
-	ev_signal_stop(proxy.loop, &proxy.sig_quit);
-	ev_signal_stop(proxy.loop, &proxy.sig_usr1);
-	ev_signal_stop(proxy.loop, &proxy.sig_usr2);
+	ev_prepare_stop(proxy.loop, &deferred);
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		ev_signal_stop(proxy.loop, &signals[i]);
 	proxy_shutdown_stop();
 	pool_shutdown();
 	proxy_io_free_cache();
-	free(proxy.dead_clients);
-	free(proxy.dead_servers);
 	cfg_userlist_free(proxy.users);
 	cfg_free(proxy.cfg);
-	ev_loop_destroy(proxy.loop);
+	proxy_context_free();
 	log_info("pglane stopped");
 	cfg_log_close();
 	return 0;

@@ -14,7 +14,12 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "protocol/sql.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/handled.h"
+#include "proxy/io.h"
+#include "proxy/prepared.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
 
 #define BIND_PEEK       (2 * PROTO_MAX_NAME + 2)
 #define HANDLER_SCRATCH 160 /* scratch bytes a handler may write */

@@ -11,8 +11,15 @@
 #include "protocol/buf.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
 #include "proxy/link.h"
-#include "proxy/proxy.h"
+#include "proxy/prepared.h"
+#include "proxy/relay.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
 
 /* Queue a Query of pglane's own to a server: its answer is swallowed. */
 static bool server_internal_query(struct proxy_server *s, const char *sql)

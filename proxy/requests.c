@@ -13,7 +13,11 @@
 #include "protocol/extended.h"
 #include "protocol/msg.h"
 #include "pool/slowlog.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
 
 #define REQQ_MIN 16
 

@@ -19,7 +19,17 @@
 #include "protocol/sql.h"
 #include "protocol/startup.h"
 #include "pool/health.h"
-#include "proxy/proxy.h"
+#include "proxy/cancel.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
+#include "proxy/link.h"
+#include "proxy/prepared.h"
+#include "proxy/relay.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
+#include "proxy/tls.h"
 
 #define SERVER_LOGIN_MAX_PACKET (64 * 1024)
 #define WELCOME_MAX             4096
@@ -36,8 +46,6 @@ struct proxy_server_login {
 	size_t welcome_len;
 	uint8_t welcome[WELCOME_MAX];
 };
-
-static uint32_t next_server_id;
 
 static void server_cb(struct ev_loop *loop, ev_io *w, int revents);
 
@@ -79,17 +87,7 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 	s->stmts = NULL;
 	proxy_conn_close(&s->conn);
 	s->state = SERVER_CLOSED;
-	if (proxy.ndead_servers == proxy.cap_dead_servers) {
-		int cap = proxy.cap_dead_servers ? proxy.cap_dead_servers * 2 : 32;
-		void *n = realloc(proxy.dead_servers, (size_t)cap * sizeof(*proxy.dead_servers));
-		if (!n) {
-			log_error("out of memory: server s%u leaked", s->id);
-			return;
-		}
-		proxy.dead_servers = n;
-		proxy.cap_dead_servers = cap;
-	}
-	proxy.dead_servers[proxy.ndead_servers++] = s;
+	proxy_defer_free(&s->dead, s);
 	if (p && !proxy.shutting_down) {
 		pool_server_gone(p, proxy_now_ms());
 		if (tested) /* its client waits: another idle server, or a new one */
@@ -113,13 +111,6 @@ void proxy_server_close_all(struct pool *p, const char *reason)
 			        proxy_server_of(pool_container_of(pool_list_first(lists[k]),
 			                                          struct pool_server, link)),
 			        reason);
-}
-
-void proxy_server_reap(void)
-{
-	for (int i = 0; i < proxy.ndead_servers; i++)
-		free(proxy.dead_servers[i]);
-	proxy.ndead_servers = 0;
 }
 
 /* A login that cannot succeed: remember why, and answer the waiting clients when no other
@@ -786,7 +777,7 @@ void proxy_server_launch(struct pool *p)
 		log_error("out of memory opening a server connection");
 		return;
 	}
-	s->id = ++next_server_id;
+	s->id = proxy_next_server_id();
 	s->state = SERVER_CONNECTING;
 	s->endpoint = target;
 	s->conn.w.fd = -1;

@@ -13,7 +13,13 @@
 
 #include "config/log.h"
 #include "protocol/msg.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/conn_log.h"
+#include "proxy/io.h"
+#include "proxy/link.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
 
 #define SQL_START 1024
 #define SQL_MAX   (1024 * 1024)
@@ -116,7 +122,7 @@ bool proxy_session_apply(struct proxy_client *c, struct proxy_server *s)
 			pool_settings_assign(&s->sync_target, a.want);
 			s->syncing = SYNC_APPLY;
 			s->sync_clears_unknown = reset_all;
-			log_debug("s%u: applying the session of c%u: %s", s->id, c->id, sql);
+			conn_debug(s, "applying the session of c%u: %s", c->id, sql);
 		}
 	}
 	free(sql);
@@ -163,7 +169,7 @@ bool proxy_session_capture(struct proxy_client *c, struct proxy_server *s)
 		capture_finished(c, s);
 		return s->syncing != SYNC_NONE;
 	}
-	log_debug("s%u: asking for the session of c%u: %s", s->id, c->id, sql);
+	conn_debug(s, "asking for the session of c%u: %s", c->id, sql);
 	bool ok = send_query(s, sql, len, REQ_CAPTURE);
 	free(sql);
 	if (!ok) {
@@ -377,8 +383,8 @@ static void capture_finished(struct proxy_client *c, struct proxy_server *s)
 {
 	s->syncing = SYNC_NONE;
 	if (s->sync_failed || s->cap.failed) {
-		log_warning("s%u: could not read its session back (%s): closed once released",
-		            s->id, s->sync_failed ? s->sync_error : "malformed answer");
+		conn_warning(s, "could not read its session back (%s): closed once released",
+		             s->sync_failed ? s->sync_error : "malformed answer");
 		s->ps.close_on_release = true;
 		pool_capture_discard(&s->cap);
 		return;
@@ -425,8 +431,8 @@ static void apply_finished(struct proxy_client *c, struct proxy_server *s)
 		return;
 	}
 	pool_settings_put(target); /* the statement failed whole: the server is as it was */
-	log_warning("s%u: could not apply the session of %s%u: %s %s", s->id, c ? "c" : "gone ",
-	            c ? c->id : 0, s->sync_sqlstate, s->sync_error);
+	conn_warning(s, "could not apply the session of %s%u: %s %s", c ? "c" : "gone ",
+	             c ? c->id : 0, s->sync_sqlstate, s->sync_error);
 	if (!c)
 		return;
 	char msg[300];

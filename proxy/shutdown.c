@@ -9,7 +9,10 @@
 #include <stdio.h>
 
 #include "config/log.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/context.h"
+#include "proxy/listen.h"
+#include "proxy/shutdown.h"
 
 static ev_timer deadline;
 static ev_timer exit_timer;

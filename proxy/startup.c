@@ -13,7 +13,10 @@
 #include "protocol/msg.h"
 #include "protocol/sql.h"
 #include "protocol/startup.h"
-#include "proxy/proxy.h"
+#include "proxy/client.h"
+#include "proxy/conn_log.h"
+#include "proxy/context.h"
+#include "proxy/startup.h"
 
 /* The pool settings that apply to a client's start-up: its database's oltp lane, else the
  * defaults. */
@@ -29,8 +32,7 @@ static bool startup_setting(struct proxy_client *c, const struct cfg_pool *pc, c
                             const char *value)
 {
 	if (cfg_ignores_startup_parameter(pc, name)) {
-		log_debug("c%u: ignoring startup parameter %s (ignore_startup_parameters)", c->id,
-		          name);
+		conn_debug(c, "ignoring startup parameter %s (ignore_startup_parameters)", name);
 		return true;
 	}
 	if (strlen(name) >= PROTO_SQL_SETTING_LEN) {
@@ -55,7 +57,7 @@ static bool startup_options(struct proxy_client *c, const struct cfg_pool *pc, c
 	if (!value[0])
 		return true;
 	if (cfg_ignores_startup_parameter(pc, "options")) {
-		log_debug("c%u: ignoring startup parameter options", c->id);
+		conn_debug(c, "ignoring startup parameter options");
 		return true;
 	}
 	struct proto_option opts[PROTO_STARTUP_MAX_PARAMS];
@@ -106,12 +108,12 @@ bool proxy_startup_take(struct proxy_client *c, const struct proto_startup *s)
 			continue;
 		}
 		if (c->want_admin) {
-			log_debug("c%u: admin console: ignoring startup parameter %s", c->id, name);
+			conn_debug(c, "admin console: ignoring startup parameter %s", name);
 			continue;
 		}
 		if (strncmp(name, "_pq_.", 5) == 0) {
 			/* a protocol extension: PostgreSQL 15 ignores those it does not know */
-			log_debug("c%u: ignoring protocol option %s", c->id, name);
+			conn_debug(c, "ignoring protocol option %s", name);
 			continue;
 		}
 		bool ok = strcmp(name, "options") == 0 ? startup_options(c, pc, value)

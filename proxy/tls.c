@@ -10,7 +10,8 @@
 #include <strings.h>
 
 #include "config/log.h"
-#include "proxy/proxy.h"
+#include "proxy/io.h"
+#include "proxy/tls.h"
 
 #define MAX_SERVER_CTX 16
 

@@ -1,0 +1,111 @@
+/* proxy/server.h — a server connection: the object, its launch, release, check and the one close
+ * function. */
+#ifndef PGLANE_PROXY_SERVER_H
+#define PGLANE_PROXY_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "pool/pool.h"
+#include "pool/session.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
+#include "proxy/requests.h"
+#include "proxy/session.h"
+
+struct proxy_client;
+
+enum proxy_server_state {
+	SERVER_CONNECTING,
+	SERVER_SSL, /* SSLRequest sent, waiting for 'S' or 'N' */
+	SERVER_TLS, /* TLS handshake */
+	SERVER_LOGIN,
+	SERVER_READY, /* logged in: idle, linked or busy per its pool state */
+	SERVER_CLOSED,
+};
+
+struct proxy_server_login; /* proxy/server.c: server authentication state */
+
+struct proxy_server {
+	struct proxy_conn conn;
+	struct pool_server ps;
+	struct proxy_dead dead; /* on the context's list once closed */
+	enum proxy_server_state state;
+	uint32_t id;
+	int pending;       /* ReadyForQuery messages still expected */
+	int internal;      /* of those, the first ones answer pglane's own queries */
+	uint8_t tx_status; /* from the last ReadyForQuery */
+	bool unsynced;     /* extended-protocol messages sent since the last Sync */
+	bool copy_in;      /* the server waits for CopyData from the client */
+	bool rollback_sent;
+	bool needs_reset;    /* a session-mode client used it (any client, with
+	                        server_reset_query_always): server_reset_query on release */
+	bool check_failed;   /* server_check_query answered with an error */
+	bool ext_error;      /* an extended-protocol error: the server ignores all until Sync */
+	struct proxy_reqq q; /* answers owed, oldest first */
+	struct pool_stmt_cache *stmts; /* owned; statements prepared on it */
+	uint32_t unnamed_client;       /* whose unnamed statement it holds (client id) */
+	uint32_t unnamed_seq;          /* ... and which of its Parses */
+	/* statement texts for the slow query log */
+	char *text; /* owned; the last Query or unnamed statement text */
+	uint32_t text_len;
+	uint32_t text_seq;
+	struct pool_stmt *bound; /* a reference: the named statement of the last Bind */
+	uint32_t bound_seq;      /* or the text of its unnamed one */
+	int64_t last_done_us;    /* when the last request was answered */
+	int64_t cancel_sent_us;  /* statement_timeout: when its cancel went out */
+	/* cancel requests for its backend that PostgreSQL has not finished with (not closed their
+	 * connection): until then it takes no new statement, so a late one cannot hit it */
+	int ncancels;
+	int64_t ready_ms;       /* when it last had nothing to do */
+	int endpoint;           /* the olap replica it is connected to, -1 for the primary */
+	int64_t query_start_us; /* when `pending` went from 0 to 1 */
+	int64_t txn_since_us;   /* transaction_timeout: its client's transaction (explicit, or
+	                           one statement's) runs since; 0 when none */
+	struct proxy_server_login *login; /* owned while logging in */
+	/* the session its backend holds (proxy/session.c) */
+	struct pool_dirty dirty; /* what statements since the last capture may have changed */
+	enum proxy_sync syncing; /* pglane's own session query in flight */
+	bool sync_done;          /* ... its ReadyForQuery came: finish it */
+	bool sync_failed;        /* ... it failed (message in sync_error) */
+	char sync_sqlstate[6];
+	char sync_error[200];
+	const struct pool_settings *sync_target; /* owned: what an apply brings the backend to */
+	struct pool_capture cap;                 /* a capture's answer being read */
+	uint8_t *sync_msg;        /* owned: the Query message of that query, referenced by output */
+	bool pin_reset;           /* a pinned client used it: DISCARD ALL before anyone else */
+	uint32_t unknown_owner;   /* the client whose session may have left settings nobody can name
+	                             on it (a DO block's placeholder): RESET ALL before any other
+	                             client's settings (UINT32_MAX: a client that left) */
+	bool sync_clears_unknown; /* the apply in flight begins with that RESET ALL */
+	bool loaded;              /* LOAD ran on it: closed on release */
+	unsigned pin_effects;     /* statements that leave state ran (session mode, allow) */
+	struct sockaddr_storage addr; /* where it is connected (for cancel requests) */
+	socklen_t addr_len;
+};
+
+/* Open a new server connection for pool `p` (the pool_ops launch callback). */
+void proxy_server_launch(struct pool *p);
+/* Close a server connection once (log `reason`), unlinking it from its pool. */
+void proxy_server_close(struct proxy_server *s, const char *reason);
+/* pool_ops.server_evict: close an idle server so that another pool fits under server cap
+ * `cap`. */
+void proxy_server_evict(struct pool_server *ps, const char *cap);
+/* The user a server of pool `p` logs in as. */
+const char *proxy_server_user(const struct pool *p);
+/* Close every server of pool `p`. */
+void proxy_server_close_all(struct pool *p, const char *reason);
+/* Hand a server back: reset or roll back first when needed, else to the pool. */
+void proxy_server_release(struct proxy_server *s);
+/* Send server_check_query to an idle server taken for a client (pool_ops.server_check). */
+void proxy_server_check(struct pool_server *ps);
+/* The check's answer is complete: the server goes to a waiting client, or is closed when the
+ * check failed (and the waiting clients are served by others). */
+void proxy_server_checked(struct proxy_server *s);
+static inline struct proxy_server *proxy_server_of(struct pool_server *ps)
+{
+	return pool_container_of(ps, struct proxy_server, ps);
+}
+
+#endif
