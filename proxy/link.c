@@ -72,7 +72,9 @@ void proxy_relay_assigned(struct pool_client *pc, struct pool_server *ps)
 	proxy_relay_client(c);
 }
 
-void proxy_link_maybe_release(struct proxy_client *c, struct proxy_server *s)
+/* Transaction mode: give the server back once its transaction is over and nothing more is
+ * expected from it; the client may go on with buffered messages on another server. */
+static void maybe_release(struct proxy_client *c, struct proxy_server *s)
 {
 	bool txn = pool_mode(c->pc.pool) == CFG_POOL_TRANSACTION;
 	if (s->syncing != SYNC_NONE || s->pending || s->unsynced || s->q.n ||
@@ -106,6 +108,28 @@ void proxy_link_maybe_release(struct proxy_client *c, struct proxy_server *s)
 		proxy_relay_client(c);
 }
 
+void proxy_link_answered(struct proxy_server *s, struct proxy_client *c)
+{
+	if (s->sync_done) {
+		/* pglane's own session query was answered */
+		enum proxy_sync step = s->syncing;
+		proxy_session_finish(c, s);
+		if (c && (c->state != CLIENT_READY || proxy_link_client(s) != c ||
+		          s->state != SERVER_READY || s->syncing != SYNC_NONE))
+			return;
+		if (c && step == SYNC_APPLY) {
+			proxy_relay_client(c); /* its message waited for this */
+			return;
+		}
+	}
+	if (c)
+		maybe_release(c, s);
+	else if (s->pending == 0 && s->ps.tested)
+		proxy_server_checked(s); /* server_check_query answered */
+	else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY)
+		proxy_server_release(s); /* pglane's own work on it is done */
+}
+
 void proxy_relay_cancels_done(struct proxy_server *s)
 {
 	if (s->state != SERVER_READY)
@@ -116,7 +140,7 @@ void proxy_relay_cancels_done(struct proxy_server *s)
 			proxy_relay_client(c);
 		if (s->state == SERVER_READY && proxy_link_client(s) == c &&
 		    c->state == CLIENT_READY)
-			proxy_link_maybe_release(c, s);
+			maybe_release(c, s);
 	} else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY) {
 		proxy_server_release(s);
 	}

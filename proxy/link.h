@@ -30,10 +30,11 @@ static inline struct proxy_client *proxy_link_client(const struct proxy_server *
  * lane); its session is being made the client's. NULL: the client waits (`paused`), or it was
  * closed. */
 struct proxy_server *proxy_link_acquire(struct proxy_client *c, const uint8_t *msg, size_t avail);
-/* The server's answers are all handled: in transaction mode it goes back to the pool once the
- * transaction is over and nothing more is owed; the client goes on with what it sent
- * meanwhile. */
-void proxy_link_maybe_release(struct proxy_client *c, struct proxy_server *s);
+/* The server's messages are all handled (`c` its client, or NULL): pglane's own session query
+ * is finished when it was answered; then, in transaction mode, the server goes back to the
+ * pool once the transaction is over and nothing more is owed, and the client goes on with
+ * what it sent meanwhile (a server without a client: back once pglane's own work is done). */
+void proxy_link_answered(struct proxy_server *s, struct proxy_client *c);
 
 /* A waiting client got a server (pool callback). */
 void proxy_relay_assigned(struct pool_client *pc, struct pool_server *ps);

@@ -1,9 +1,9 @@
-/* proxy/relay.c — moving bytes between a logged-in client and its server. Only message
- * headers are scanned on the hot path; runs of messages are forwarded from the input buffer
- * in place (one writev). Each client request is recorded (proxy/prepared.c) and each server
- * answer matched to it (proxy/requests.c); the small messages that end an answer are handled
- * whole, rows and COPY data stream through. Transaction mode releases the server at
- * ReadyForQuery 'I' once nothing more is owed. */
+/* proxy/relay.c — moving bytes between a logged-in client and its server, with one pump for
+ * both directions. Only message headers are scanned on the hot path; runs of messages are
+ * forwarded from the input buffer in place (one writev). Each client request is recorded
+ * (proxy/prepared.c) and each server answer matched to it (server_message, proxy/requests.c);
+ * the small messages that end an answer are handled whole, rows and COPY data stream through.
+ * Getting and giving back the server: proxy/link.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,8 +21,7 @@
 #include "proxy/server.h"
 #include "proxy/session.h"
 
-/* Queue a Query of pglane's own to a server: its answer is swallowed. */
-static bool server_internal_query(struct proxy_server *s, const char *sql)
+bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
 {
 	size_t avail;
 	uint8_t *space = proxy_out_space(&s->conn, &avail);
@@ -31,11 +30,6 @@ static bool server_internal_query(struct proxy_server *s, const char *sql)
 	proto_write_query(&w, sql);
 	return proto_writer_ok(&w) && proxy_out_commit(&s->conn, w.len) &&
 	       proxy_req_push(s, PROTO_FE_QUERY, REQ_SKIP, NULL, REQ_INTERNAL);
-}
-
-bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
-{
-	return server_internal_query(s, sql);
 }
 
 /* ---- The relay's two directions ----
@@ -490,32 +484,6 @@ static bool server_before(const struct pump *p)
 	return !p->c || !proxy_out_pending(&p->c->conn); /* resumes when it drains */
 }
 
-/* The server's messages are all handled: finish pglane's own session query if it was
- * answered, then give the server back when nothing more is owed. */
-static void server_done(struct pump *p)
-{
-	struct proxy_server *s = p->s;
-	struct proxy_client *c = p->c;
-	if (s->sync_done) {
-		/* pglane's own session query was answered */
-		enum proxy_sync step = s->syncing;
-		proxy_session_finish(c, s);
-		if (c && (c->state != CLIENT_READY || proxy_link_client(s) != c ||
-		          s->state != SERVER_READY || s->syncing != SYNC_NONE))
-			return;
-		if (c && step == SYNC_APPLY) {
-			proxy_relay_client(c); /* its message waited for this */
-			return;
-		}
-	}
-	if (c)
-		proxy_link_maybe_release(c, s);
-	else if (s->pending == 0 && s->ps.tested)
-		proxy_server_checked(s); /* server_check_query answered */
-	else if (s->pending == 0 && s->ps.state == POOL_SERVER_BUSY)
-		proxy_server_release(s); /* pglane's own work on it is done */
-}
-
 /* ---- The pump ---- */
 
 PUMP_STEP struct proxy_conn *pump_src(const struct pump *p, bool from_server)
@@ -668,7 +636,7 @@ PUMP_STEP void pump(struct proxy_client *c, struct proxy_server *s, bool from_se
 		if (!done)
 			continue;
 		if (from_server)
-			server_done(&p);
+			proxy_link_answered(p.s, p.c);
 		return;
 	}
 }
