@@ -1,9 +1,10 @@
-/* proxy/cancel.c — cancel requests: a client's CancelRequest carries pglane's own key; it
- * is checked (constant time) and becomes a CancelRequest with the real backend key, sent on a
- * new connection to the server that client is using at that moment, and to no one else. That
- * server takes no new statement, and is not handed on, until PostgreSQL has closed the cancel
- * connection: a cancel that arrives late cannot stop the next statement. A cancel request that
- * takes longer than the pool's cancel_wait_timeout (0: no limit) is dropped. */
+/* proxy/cancel.c — cancel requests: the table of the logged-in clients' cancel keys, and
+ * the requests forwarded. A client's CancelRequest carries pglane's own key; it is checked
+ * (constant time) and becomes a CancelRequest with the real backend key, sent on a new connection
+ * to the server that client is using at that moment, and to no one else. That server takes no new
+ * statement, and is not handed on, until PostgreSQL has closed the cancel connection: a cancel that
+ * arrives late cannot stop the next statement. A cancel request that takes longer than the pool's
+ * cancel_wait_timeout (0: no limit) is dropped. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "config/log.h"
 #include "protocol/buf.h"
 #include "protocol/msg.h"
+#include "protocol/random.h"
 #include "protocol/startup.h"
 #include "proxy/cancel.h"
 #include "proxy/client.h"
@@ -26,12 +28,56 @@ struct proxy_cancel {
 	ev_io w;
 	ev_timer timer;
 	struct proxy_server *s; /* NULL once the server is gone */
-	struct pool_list link;  /* in `in_flight` */
+	struct pool_list link;  /* in cancels.in_flight */
 	bool sent;
 	uint8_t pkt[PROTO_CANCEL_REQUEST_LEN];
 };
 
-static struct pool_list in_flight = {&in_flight, &in_flight}; /* every cancel not done */
+#define CANCEL_BUCKETS 4096
+
+/* The cancel state of the process: the logged-in clients by the pid pglane gave them (their
+ * id), and the cancel requests in flight. Owner: the process's one event loop, whose callbacks
+ * alone touch it (no lock). Under worker threads (issue 19) each worker owns one: the cancel
+ * key carries the worker, and a CancelRequest accepted by any worker goes to the worker it
+ * names. */
+struct cancel_table {
+	struct proxy_client *buckets[CANCEL_BUCKETS]; /* borrowed, chained by cancel_next */
+	struct pool_list in_flight;                   /* owned: every cancel not done */
+};
+static struct cancel_table cancels = {.in_flight = {&cancels.in_flight, &cancels.in_flight}};
+
+void proxy_cancel_register(struct proxy_client *c)
+{
+	do {
+		if (!proto_random(&c->cancel_key, sizeof(c->cancel_key)))
+			c->cancel_key = (int32_t)random();
+	} while (c->cancel_key == 0);
+	struct proxy_client **b = &cancels.buckets[c->id % CANCEL_BUCKETS];
+	c->cancel_next = *b;
+	*b = c;
+}
+
+void proxy_cancel_unregister(struct proxy_client *c)
+{
+	if (!c->cancel_key)
+		return;
+	struct proxy_client **b = &cancels.buckets[c->id % CANCEL_BUCKETS];
+	while (*b && *b != c)
+		b = &(*b)->cancel_next;
+	if (*b)
+		*b = c->cancel_next;
+	c->cancel_key = 0;
+}
+
+/* The client by its cancel pid, or NULL. */
+static struct proxy_client *client_by_pid(int32_t pid)
+{
+	uint32_t id = (uint32_t)pid;
+	for (struct proxy_client *c = cancels.buckets[id % CANCEL_BUCKETS]; c; c = c->cancel_next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
 
 static void unlink_cancel(struct proxy_cancel *k)
 {
@@ -125,7 +171,7 @@ void proxy_cancel_server(struct proxy_server *s)
 	ev_timer_init(&k->timer, cancel_timer_cb, (double)wait_ms / 1000.0, 0.);
 	if (wait_ms > 0)
 		ev_timer_start(proxy.loop, &k->timer);
-	pool_list_append(&in_flight, &k->link);
+	pool_list_append(&cancels.in_flight, &k->link);
 	k->s = s;
 	s->ncancels++;
 	log_debug("s%u: cancel request sent for backend %d", s->id, s->ps.be_pid);
@@ -134,7 +180,8 @@ void proxy_cancel_server(struct proxy_server *s)
 void proxy_cancel_detach(struct proxy_server *s)
 {
 	struct pool_list *pos;
-	for (pos = in_flight.next; s->ncancels > 0 && pos != &in_flight; pos = pos->next) {
+	for (pos = cancels.in_flight.next; s->ncancels > 0 && pos != &cancels.in_flight;
+	     pos = pos->next) {
 		struct proxy_cancel *k = pool_container_of(pos, struct proxy_cancel, link);
 		if (k->s == s) {
 			k->s = NULL;
@@ -145,7 +192,7 @@ void proxy_cancel_detach(struct proxy_server *s)
 
 void proxy_cancel_request(int32_t pid, int32_t key)
 {
-	struct proxy_client *c = proxy_client_by_pid(pid);
+	struct proxy_client *c = client_by_pid(pid);
 	if (!c || c->state != CLIENT_READY ||
 	    CRYPTO_memcmp(&c->cancel_key, &key, sizeof(key)) != 0) {
 		log_debug("cancel request with an unknown key ignored");
@@ -167,7 +214,7 @@ void proxy_cancel_request(int32_t pid, int32_t key)
 void proxy_cancel_free_all(void)
 {
 	struct pool_list *pos, *tmp;
-	pool_list_foreach_safe(pos, tmp, &in_flight)
+	pool_list_foreach_safe(pos, tmp, &cancels.in_flight)
 	{
 		struct proxy_cancel *k = pool_container_of(pos, struct proxy_cancel, link);
 		k->s = NULL; /* exiting: nobody to tell */

@@ -1,5 +1,6 @@
-/* proxy/client.c — client connections: accept, the watcher callback, the welcome after
- * login, cancel keys, and the one close function with its deferred free. */
+/* proxy/client.c — client connections: accept, the count of logins in progress per address,
+ * the watcher callback, the welcome after login, and the one close function with its deferred
+ * free. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +14,9 @@
 #include "protocol/buf.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
-#include "protocol/random.h"
 #include "protocol/startup.h"
 #include "proxy/admin_client.h"
+#include "proxy/cancel.h"
 #include "proxy/client.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
@@ -25,24 +26,31 @@
 #include "proxy/relay.h"
 #include "proxy/session.h"
 
-#define CANCEL_BUCKETS         4096
 #define LOGIN_BUCKETS          1024
 #define MAX_LOGINS_PER_ADDRESS 1000 /* connections of one address not yet authenticated */
 
-/* Logins in progress per client address (the part of `addr` before the port). */
+/* Logins in progress of one client address (the part of `addr` before the port). */
 struct login_count {
 	struct login_count *next;
 	int n;
 	char ip[PROXY_ADDR_LEN];
 };
-static struct login_count *login_buckets[LOGIN_BUCKETS];
+
+/* The addresses with logins in progress (a client counts from accept until
+ * proxy_client_logged_in or its close). Owner: the process's one event loop, whose callbacks
+ * alone touch it (no lock). Under worker threads (issue 19) the limit stays per address
+ * whichever worker accepted: one table shared by the workers behind a lock. */
+struct login_table {
+	struct login_count *buckets[LOGIN_BUCKETS]; /* owned entries, freed at n == 0 */
+};
+static struct login_table logins;
 
 static struct login_count **login_slot(const char *ip)
 {
 	uint32_t h = 2166136261u;
 	for (const char *p = ip; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
-	struct login_count **e = &login_buckets[h % LOGIN_BUCKETS];
+	struct login_count **e = &logins.buckets[h % LOGIN_BUCKETS];
 	while (*e && strcmp((*e)->ip, ip) != 0)
 		e = &(*e)->next;
 	return e;
@@ -90,8 +98,6 @@ void proxy_client_logged_in(struct proxy_client *c)
 		free(e);
 	}
 }
-
-static struct proxy_client *cancel_buckets[CANCEL_BUCKETS];
 
 const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t cap)
 {
@@ -253,38 +259,6 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		                   "too many connections from this address are logging in");
 }
 
-static void cancel_register(struct proxy_client *c)
-{
-	do {
-		if (!proto_random(&c->cancel_key, sizeof(c->cancel_key)))
-			c->cancel_key = (int32_t)random();
-	} while (c->cancel_key == 0);
-	struct proxy_client **b = &cancel_buckets[c->id % CANCEL_BUCKETS];
-	c->cancel_next = *b;
-	*b = c;
-}
-
-static void cancel_unregister(struct proxy_client *c)
-{
-	if (!c->cancel_key)
-		return;
-	struct proxy_client **b = &cancel_buckets[c->id % CANCEL_BUCKETS];
-	while (*b && *b != c)
-		b = &(*b)->cancel_next;
-	if (*b)
-		*b = c->cancel_next;
-	c->cancel_key = 0;
-}
-
-struct proxy_client *proxy_client_by_pid(int32_t pid)
-{
-	uint32_t id = (uint32_t)pid;
-	for (struct proxy_client *c = cancel_buckets[id % CANCEL_BUCKETS]; c; c = c->cancel_next)
-		if (c->id == id)
-			return c;
-	return NULL;
-}
-
 /* Write ParameterStatus for each welcome message of the pool, with the client's own value
  * for tracked parameters; then BackendKeyData and ReadyForQuery. */
 /* What the admin console reports about itself at login. */
@@ -380,7 +354,7 @@ void proxy_client_welcome(struct proxy_client *c)
 	}
 	/* tracked values the client set that the server does not report (no echo, as
 	 * PostgreSQL would not send one either) stay in c->pc.params */
-	cancel_register(c);
+	proxy_cancel_register(c);
 	proto_write_key_data(&w, (int32_t)c->id, c->cancel_key);
 	proto_write_ready(&w, PROTO_TX_IDLE);
 	if (!proto_writer_ok(&w) || !proxy_out_commit(&c->conn, w.len)) {
@@ -465,7 +439,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 		log_info("%s: closing: %s", name, reason);
 	else
 		log_debug("%s: closing: %s", name, reason);
-	cancel_unregister(c);
+	proxy_cancel_unregister(c);
 	proxy_client_logged_in(c);
 	pool_list_remove(&c->link);
 	proxy.nclients--;

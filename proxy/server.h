@@ -25,7 +25,7 @@ enum proxy_server_state {
 	SERVER_CLOSED,
 };
 
-struct proxy_server_login; /* proxy/server.c: server authentication state */
+struct proxy_server_login; /* proxy/server_login.c: server authentication state */
 
 struct proxy_server {
 	struct proxy_conn conn;
@@ -92,8 +92,6 @@ void proxy_server_close(struct proxy_server *s, const char *reason);
 /* pool_ops.server_evict: close an idle server so that another pool fits under server cap
  * `cap`. */
 void proxy_server_evict(struct pool_server *ps, const char *cap);
-/* The user a server of pool `p` logs in as. */
-const char *proxy_server_user(const struct pool *p);
 /* Close every server of pool `p`. */
 void proxy_server_close_all(struct pool *p, const char *reason);
 /* Hand a server back: reset or roll back first when needed, else to the pool. */

@@ -20,6 +20,7 @@
 #include "proxy/requests.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
+#include "proxy/server_login.h"
 
 #define SQL_START 1024
 #define SQL_MAX   (1024 * 1024)
