@@ -64,12 +64,12 @@ static void source_fail(struct pump *p, const char *why)
 		proxy_client_fatal(p->c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, why);
 }
 
-/* Are the `want` bytes from `scan` that the message must be seen whole with in the buffer?
- * GO when they are; else STOP, with `need` asking for them (or, beyond PROXY_BUF_MAX, the
- * source closed). */
-PUMP_STEP enum step whole(struct pump *p, struct proxy_io *io, size_t want)
+/* Are the `want` bytes from `scan` that the message must be seen whole with in the buffer
+ * (`avail` are)? GO when they are; else STOP, with `need` asking for them (or, beyond
+ * PROXY_BUF_MAX, the source closed). */
+PUMP_STEP enum step whole(struct pump *p, struct proxy_io *io, uint32_t avail, size_t want)
 {
-	if (io->end - io->scan >= want) {
+	if (avail >= want) {
 		io->need = 0;
 		return STEP_GO;
 	}
@@ -165,18 +165,18 @@ static enum step client_unlinked(struct pump *p, struct proxy_io *io, const uint
 
 /* One client message, its header read: checked, answered by pglane or recorded (proxy/
  * prepared.c), and queued to the server. */
-PUMP_STEP enum step client_message(struct pump *p, struct proxy_io *io, const struct proto_frame *f)
+PUMP_STEP enum step client_message(struct pump *p, struct proxy_io *io, uint32_t avail,
+                                   const struct proto_frame *f)
 {
 	struct proxy_client *c = p->c;
 	if (!client_type_ok(f->type)) {
 		client_refuse(c, f->type);
 		return STEP_STOP;
 	}
-	enum step st = whole(p, io, proxy_prepared_peek(c, f->type, f->size));
+	enum step st = whole(p, io, avail, proxy_prepared_peek(c, f->type, f->size));
 	if (st != STEP_GO)
 		return st;
 	const uint8_t *msg = io->data + io->scan;
-	uint32_t avail = io->end - io->scan;
 	struct proxy_scan scan; /* what the message's SQL does, read once */
 	scan.done = false;
 	log_debug("c%u: > %c %zu%s", c->id, f->type, f->size, p->s ? "" : " (no server)");
@@ -441,7 +441,8 @@ static bool timeout_error(struct proxy_server *s, struct proxy_client *c)
 
 /* One server message, its header read: streamed on, or read whole and matched to the request
  * it answers by server_message(), then forwarded to the client or swallowed. */
-PUMP_STEP enum step server_answer(struct pump *p, struct proxy_io *io, const struct proto_frame *f)
+PUMP_STEP enum step server_answer(struct pump *p, struct proxy_io *io, uint32_t avail,
+                                  const struct proto_frame *f)
 {
 	struct proxy_server *s = p->s;
 	struct proxy_client *c = p->c;
@@ -449,7 +450,7 @@ PUMP_STEP enum step server_answer(struct pump *p, struct proxy_io *io, const str
 		server_stream(p, io, f);
 		return STEP_NEXT;
 	}
-	enum step st = whole(p, io, f->size);
+	enum step st = whole(p, io, avail, f->size);
 	if (st != STEP_GO)
 		return st;
 	if (c && c->conn.io && c->conn.io->niov >= PROXY_IOV_MAX)
@@ -555,9 +556,10 @@ PUMP_STEP bool pump_scan(struct pump *p, bool from_server)
 			continue;
 		if (rest != REST_NONE)
 			return rest == REST_WAIT;
+		uint32_t avail = io->end - io->scan;
 		struct proto_frame f;
-		enum proto_frame_result fr = proto_frame_header(
-		        io->data + io->scan, io->end - io->scan, PROXY_MAX_PACKET, &f);
+		enum proto_frame_result fr =
+		        proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
 		if (fr == PROTO_FRAME_NEED_MORE) {
 			io->need = PROTO_HEADER_SIZE;
 			return true;
@@ -567,7 +569,8 @@ PUMP_STEP bool pump_scan(struct pump *p, bool from_server)
 			                           : "invalid message length from client");
 			return true;
 		}
-		st = from_server ? server_answer(p, io, &f) : client_message(p, io, &f);
+		st = from_server ? server_answer(p, io, avail, &f)
+		                 : client_message(p, io, avail, &f);
 		if (st != STEP_NEXT)
 			return st != STEP_FULL;
 	}
