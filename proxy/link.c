@@ -37,6 +37,8 @@ static bool on_linked(struct proxy_client *c, struct proxy_server *s)
 	return proxy_session_apply(c, s);
 }
 
+/* A client that waits stays readable: what it sends is buffered up to the buffer's size and its
+ * hang-up is seen at once, so the common wait costs no watcher change. */
 struct proxy_server *proxy_link_acquire(struct proxy_client *c, const uint8_t *msg, size_t avail)
 {
 	if (c->pc.pool->db->cfg)
