@@ -32,12 +32,19 @@ struct target {
 	char conninfo[1024];
 };
 
-static struct target targets[MAX_TARGETS];
-static size_t ntargets;
-static ev_timer tick;
-static int64_t interval_ms;
-static bool running;
-static struct ev_loop *loop_; /* pglane's loop, given at start */
+/* The monitor: its targets (a libpq connection, watchers and a timeout each), the round
+ * timer and the interval. Owner today: the process's one event loop. Under worker threads:
+ * process-wide, one instance on one loop (the first worker's): its watchers, timers and
+ * connections belong to that loop; it is the one writer of pool/health (under its lock);
+ * RELOAD restarts it on that loop. */
+static struct monitor {
+	struct target targets[MAX_TARGETS];
+	size_t ntargets;
+	ev_timer tick; /* every interval_ms: a round of checks */
+	int64_t interval_ms;
+	bool running;         /* tick started */
+	struct ev_loop *loop; /* borrowed: pglane's loop, given at start */
+} mon;
 
 static const char Q_ROLE[] = "SELECT pg_catalog.pg_is_in_recovery()";
 static const char Q_REPLICA[] =
@@ -69,8 +76,8 @@ static int64_t wall_ms(void)
 
 static void reset(struct target *t)
 {
-	ev_io_stop(loop_, &t->io);
-	ev_timer_stop(loop_, &t->timeout);
+	ev_io_stop(mon.loop, &t->io);
+	ev_timer_stop(mon.loop, &t->timeout);
 	if (t->conn)
 		PQfinish(t->conn);
 	t->conn = NULL;
@@ -106,9 +113,9 @@ static void watch(struct target *t, int events)
 	}
 	if (fd != t->fd || !ev_is_active(&t->io) ||
 	    (t->io.events & (EV_READ | EV_WRITE)) != events) {
-		ev_io_stop(loop_, &t->io);
+		ev_io_stop(mon.loop, &t->io);
 		ev_io_init(&t->io, io_cb, fd, events);
-		ev_io_start(loop_, &t->io);
+		ev_io_start(mon.loop, &t->io);
 		t->fd = fd;
 	}
 }
@@ -226,8 +233,8 @@ static void step_done(struct target *t)
 		log_info("monitor: %s:%d (%s) answers as %s", h->host, h->port, h->database,
 		         h->role == POOL_ROLE_REPLICA ? "a replica" : "a primary");
 	t->step = IDLE;
-	ev_timer_stop(loop_, &t->timeout);
-	ev_io_stop(loop_, &t->io);
+	ev_timer_stop(mon.loop, &t->timeout);
+	ev_io_stop(mon.loop, &t->io);
 }
 
 static void read_results(struct target *t)
@@ -303,11 +310,10 @@ static void check(struct target *t)
 {
 	if (t->step != IDLE)
 		return; /* still busy: the timeout decides */
-	double timeout =
-	        (double)(interval_ms * 2 > MIN_TIMEOUT_MS ? interval_ms * 2 : MIN_TIMEOUT_MS) /
-	        1000.0;
+	int64_t ms = mon.interval_ms * 2 > MIN_TIMEOUT_MS ? mon.interval_ms * 2 : MIN_TIMEOUT_MS;
+	double timeout = (double)ms / 1000.0;
 	ev_timer_init(&t->timeout, timeout_cb, timeout, 0.);
-	ev_timer_start(loop_, &t->timeout);
+	ev_timer_start(mon.loop, &t->timeout);
 	if (t->conn && PQstatus(t->conn) == CONNECTION_OK) {
 		ask(t, ASK_ROLE, Q_ROLE);
 		return;
@@ -329,8 +335,8 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
-	for (size_t i = 0; i < ntargets; i++)
-		check(&targets[i]);
+	for (size_t i = 0; i < mon.ntargets; i++)
+		check(&mon.targets[i]);
 }
 
 /* A conninfo value, quoted. */
@@ -353,15 +359,15 @@ static void kv(char *out, size_t cap, const char *key, const char *value)
 static void add_target(const struct cfg *cfg, const struct cfg_userlist *users,
                        const struct cfg_database *d, const char *host, int port, bool replica)
 {
-	if (ntargets == MAX_TARGETS)
+	if (mon.ntargets == MAX_TARGETS)
 		return;
 	struct pool_health *h = pool_health_get(d->name, host, port, replica);
 	if (!h)
 		return;
-	for (size_t i = 0; i < ntargets; i++)
-		if (targets[i].h == h)
+	for (size_t i = 0; i < mon.ntargets; i++)
+		if (mon.targets[i].h == h)
 			return; /* already watched */
-	struct target *t = &targets[ntargets++];
+	struct target *t = &mon.targets[mon.ntargets++];
 	memset(t, 0, sizeof(*t));
 	t->fd = -1;
 	t->h = h;
@@ -399,11 +405,11 @@ void admin_monitor_start(struct ev_loop *loop, const struct cfg *cfg,
                          const struct cfg_userlist *users)
 {
 	admin_monitor_stop();
-	loop_ = loop;
+	mon.loop = loop;
 	pool_health_clear();
 	if (!admin_monitor_wanted(cfg))
 		return;
-	interval_ms = cfg->monitor.interval_ms > 0 ? cfg->monitor.interval_ms : 2000;
+	mon.interval_ms = cfg->monitor.interval_ms > 0 ? cfg->monitor.interval_ms : 2000;
 	for (size_t i = 0; i < cfg->ndatabases; i++) {
 		const struct cfg_database *d = &cfg->databases[i];
 		add_target(cfg, users, d, d->host, d->port, false);
@@ -411,19 +417,19 @@ void admin_monitor_start(struct ev_loop *loop, const struct cfg *cfg,
 		for (size_t k = 0; l->enabled && k < l->nreplicas; k++)
 			add_target(cfg, users, d, l->replicas[k].host, l->replicas[k].port, true);
 	}
-	ev_timer_init(&tick, tick_cb, 0., (double)interval_ms / 1000.0);
-	ev_timer_start(loop_, &tick);
-	running = true;
-	log_info("monitor: watching %zu server%s every %lld ms", ntargets, ntargets == 1 ? "" : "s",
-	         (long long)interval_ms);
+	ev_timer_init(&mon.tick, tick_cb, 0., (double)mon.interval_ms / 1000.0);
+	ev_timer_start(mon.loop, &mon.tick);
+	mon.running = true;
+	log_info("monitor: watching %zu server%s every %lld ms", mon.ntargets,
+	         mon.ntargets == 1 ? "" : "s", (long long)mon.interval_ms);
 }
 
 void admin_monitor_stop(void)
 {
-	if (running)
-		ev_timer_stop(loop_, &tick);
-	running = false;
-	for (size_t i = 0; i < ntargets; i++)
-		reset(&targets[i]);
-	ntargets = 0;
+	if (mon.running)
+		ev_timer_stop(mon.loop, &mon.tick);
+	mon.running = false;
+	for (size_t i = 0; i < mon.ntargets; i++)
+		reset(&mon.targets[i]);
+	mon.ntargets = 0;
 }

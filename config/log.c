@@ -17,22 +17,30 @@
 
 #define LOG_LINE_MAX 8192
 
-static enum cfg_log_format log_format = CFG_LOG_TEXT;
+/* Where log lines go and how they look. Owner today: the process's one event loop (set by
+ * main at start and by RELOAD; read by every log line). Under worker threads: process-wide,
+ * read-mostly: set before the threads start and by RELOAD only; each line stays one write(2)
+ * per output so workers' lines never interleave; a reload swaps the file descriptor and
+ * closes the old one only once every worker has passed a turn (as the config is swapped),
+ * and the format, level and switches become relaxed atomics (or each worker reads its own
+ * config). cfg_log_threshold and cfg_log_switch (below) are the same kind, left extern for
+ * config/log.h's macros. */
+static struct log_outputs {
+	enum cfg_log_format log_format;
+	int log_fd;            /* log.file, or -1 */
+	bool use_syslog;       /* log.syslog */
+	char syslog_ident[64]; /* openlog() keeps the pointer: a copy that stays */
+	int syslog_fac;
+} logger = {.log_format = CFG_LOG_TEXT, .log_fd = -1, .syslog_fac = LOG_DAEMON};
 enum cfg_log_level cfg_log_threshold = CFG_LOG_INFO;
+struct cfg_log_switches cfg_log_switch = {true, true, true};
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 static const int syslog_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 
-struct cfg_log_switches cfg_log_switch = {true, true, true};
-
-static int log_fd = -1;       /* log.file, or -1 */
-static bool use_syslog;       /* log.syslog */
-static char syslog_ident[64]; /* openlog() keeps the pointer: a copy that stays */
-static int syslog_fac = LOG_DAEMON;
-
 void cfg_log_setup(enum cfg_log_format format, enum cfg_log_level level)
 {
-	log_format = format;
+	logger.log_format = format;
 	cfg_log_threshold = level;
 }
 
@@ -84,14 +92,14 @@ static void emit(enum cfg_log_level level, char *buf, size_t pos, size_t cap, si
 {
 	if (pos >= cap)
 		pos = cap - 1;
-	if (use_syslog) {
+	if (logger.use_syslog) {
 		buf[pos] = '\0';
 		syslog(syslog_prio[level], "%s", buf + (body < pos ? body : pos));
 	}
 	buf[pos++] = '\n';
 	ssize_t r = write(STDERR_FILENO, buf, pos);
-	if (log_fd >= 0)
-		r = write(log_fd, buf, pos);
+	if (logger.log_fd >= 0)
+		r = write(logger.log_fd, buf, pos);
 	(void)r;
 }
 
@@ -127,35 +135,35 @@ bool cfg_log_configure(const struct cfg *cfg, char *err, size_t cap)
 		}
 	}
 	if (fd >= 0 || !(cfg->log.file && cfg->log.file[0])) {
-		if (log_fd >= 0)
-			close(log_fd);
-		log_fd = fd;
+		if (logger.log_fd >= 0)
+			close(logger.log_fd);
+		logger.log_fd = fd;
 	}
 	/* syslog: reopened when ident or facility changed */
 	const char *ident = cfg->log.syslog_ident ? cfg->log.syslog_ident : "pglane";
 	int fac = facility_code(cfg->log.syslog_facility);
-	if (use_syslog &&
-	    (!cfg->log.syslog || strcmp(ident, syslog_ident) != 0 || fac != syslog_fac)) {
+	if (logger.use_syslog && (!cfg->log.syslog || strcmp(ident, logger.syslog_ident) != 0 ||
+	                          fac != logger.syslog_fac)) {
 		closelog();
-		use_syslog = false;
+		logger.use_syslog = false;
 	}
-	if (cfg->log.syslog && !use_syslog) {
-		snprintf(syslog_ident, sizeof(syslog_ident), "%s", ident);
-		syslog_fac = fac;
-		openlog(syslog_ident, LOG_PID | LOG_NDELAY, fac);
-		use_syslog = true;
+	if (cfg->log.syslog && !logger.use_syslog) {
+		snprintf(logger.syslog_ident, sizeof(logger.syslog_ident), "%s", ident);
+		logger.syslog_fac = fac;
+		openlog(logger.syslog_ident, LOG_PID | LOG_NDELAY, fac);
+		logger.use_syslog = true;
 	}
 	return ok;
 }
 
 void cfg_log_close(void)
 {
-	if (log_fd >= 0)
-		close(log_fd);
-	log_fd = -1;
-	if (use_syslog)
+	if (logger.log_fd >= 0)
+		close(logger.log_fd);
+	logger.log_fd = -1;
+	if (logger.use_syslog)
 		closelog();
-	use_syslog = false;
+	logger.use_syslog = false;
 }
 
 void cfg_log_write(enum cfg_log_level level, const char *conn, const char *fmt, ...)
@@ -169,7 +177,7 @@ void cfg_log_write(enum cfg_log_level level, const char *conn, const char *fmt, 
 	if (m < 0)
 		return;
 	size_t pos = 0, cap = sizeof(line) - 1, body = 0;
-	if (log_format == CFG_LOG_JSON) {
+	if (logger.log_format == CFG_LOG_JSON) {
 		pos = put_raw(line, pos, cap, "{\"ts\":\"");
 		pos += put_time(line + pos, cap - pos);
 		pos = put_raw(line, pos, cap, "\",\"level\":\"");
@@ -204,7 +212,7 @@ void cfg_log_event(enum cfg_log_level level, const char *event, const struct cfg
 	char line[LOG_LINE_MAX];
 	char num[64];
 	size_t pos = 0, cap = sizeof(line) - 1, body = 0;
-	bool json = log_format == CFG_LOG_JSON;
+	bool json = logger.log_format == CFG_LOG_JSON;
 	if (json) {
 		pos = put_raw(line, pos, cap, "{\"ts\":\"");
 		pos += put_time(line + pos, cap - pos);

@@ -4,18 +4,25 @@
 #include <stdio.h>
 #include <string.h>
 
-static struct pool_health table[POOL_HEALTH_MAX];
-static size_t count;
+/* The health of every monitored server, rows in a fixed array (a row never moves). Owner
+ * today: the process's one event loop (admin/monitor writes, routing and the console read).
+ * Under worker threads: process-wide, shared: one writer, the monitor on its loop, under a
+ * write lock; routing (pool_olap_target) and the console read under the read lock; cleared
+ * only by the monitor's restart on reload. */
+static struct health_table {
+	struct pool_health table[POOL_HEALTH_MAX];
+	size_t count;
+} health;
 
 struct pool_health *pool_health_get(const char *db, const char *host, int port, bool replica)
 {
-	for (size_t i = 0; i < count; i++)
-		if (table[i].port == port && strcmp(table[i].host, host) == 0 &&
-		    strcmp(table[i].database, db) == 0)
-			return &table[i];
-	if (count == POOL_HEALTH_MAX)
+	for (size_t i = 0; i < health.count; i++)
+		if (health.table[i].port == port && strcmp(health.table[i].host, host) == 0 &&
+		    strcmp(health.table[i].database, db) == 0)
+			return &health.table[i];
+	if (health.count == POOL_HEALTH_MAX)
 		return NULL;
-	struct pool_health *h = &table[count++];
+	struct pool_health *h = &health.table[health.count++];
 	memset(h, 0, sizeof(*h));
 	snprintf(h->database, sizeof(h->database), "%s", db);
 	snprintf(h->host, sizeof(h->host), "%s", host);
@@ -28,26 +35,26 @@ struct pool_health *pool_health_get(const char *db, const char *host, int port, 
 
 const struct pool_health *pool_health_find(const char *db, const char *host, int port)
 {
-	for (size_t i = 0; i < count; i++)
-		if (table[i].port == port && strcmp(table[i].host, host) == 0 &&
-		    strcmp(table[i].database, db) == 0)
-			return &table[i];
+	for (size_t i = 0; i < health.count; i++)
+		if (health.table[i].port == port && strcmp(health.table[i].host, host) == 0 &&
+		    strcmp(health.table[i].database, db) == 0)
+			return &health.table[i];
 	return NULL;
 }
 
 size_t pool_health_count(void)
 {
-	return count;
+	return health.count;
 }
 
 const struct pool_health *pool_health_at(size_t i)
 {
-	return i < count ? &table[i] : NULL;
+	return i < health.count ? &health.table[i] : NULL;
 }
 
 void pool_health_clear(void)
 {
-	count = 0;
+	health.count = 0;
 }
 
 int pool_olap_target(const struct cfg_database *dc)

@@ -8,7 +8,13 @@
 
 #define STR_BUCKETS 1024
 
-static struct pool_str *buckets[STR_BUCKETS];
+/* Interned parameter values (one pool_str per distinct text, reference counted), so that
+ * equal values are equal pointers. Owner today: the process's one event loop. Under worker
+ * threads: one per worker (plain reference counts, pointer equality holds within a worker; a
+ * server handed to another worker takes its values along as text, interned there again). */
+static struct str_table {
+	struct pool_str *buckets[STR_BUCKETS]; /* owned: hash chains */
+} strs;
 
 static const char *const standard_names[] = {
         "client_encoding",
@@ -21,8 +27,13 @@ static const char *const standard_names[] = {
 };
 #define NSTANDARD ((int)(sizeof(standard_names) / sizeof(standard_names[0])))
 
-static char extra_names[POOL_PARAMS_MAX - NSTANDARD][64];
-static int nextra;
+/* The tracked parameters beyond the standard ones (pool.track_parameters). Owner today:
+ * main, before the loop runs (pool_params_configure, never on reload). Under worker threads:
+ * process-wide and read-only, set before the threads start. */
+static struct tracked_names {
+	char extra_names[POOL_PARAMS_MAX - NSTANDARD][64];
+	int nextra;
+} tracked;
 
 static uint32_t hash_bytes(const char *s, size_t len)
 {
@@ -37,7 +48,7 @@ static uint32_t hash_bytes(const char *s, size_t len)
 const struct pool_str *pool_str_get(const char *s, size_t len)
 {
 	uint32_t h = hash_bytes(s, len);
-	struct pool_str **slot = &buckets[h % STR_BUCKETS];
+	struct pool_str **slot = &strs.buckets[h % STR_BUCKETS];
 	for (struct pool_str *v = *slot; v; v = v->next) {
 		if (v->hash == h && v->len == len && memcmp(v->s, s, len) == 0) {
 			v->refs++;
@@ -64,7 +75,7 @@ void pool_str_put(const struct pool_str *cv)
 	struct pool_str *v = (struct pool_str *)cv;
 	if (--v->refs > 0)
 		return;
-	struct pool_str **slot = &buckets[v->hash % STR_BUCKETS];
+	struct pool_str **slot = &strs.buckets[v->hash % STR_BUCKETS];
 	while (*slot != v)
 		slot = &(*slot)->next;
 	*slot = v->next;
@@ -74,22 +85,23 @@ void pool_str_put(const struct pool_str *cv)
 bool pool_params_configure(char *const *extra, size_t n)
 {
 	bool ok = true;
-	nextra = 0;
+	tracked.nextra = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (pool_params_index(extra[i]) >= 0)
 			continue;
-		if (nextra >= POOL_PARAMS_MAX - NSTANDARD || strlen(extra[i]) >= 64) {
+		if (tracked.nextra >= POOL_PARAMS_MAX - NSTANDARD || strlen(extra[i]) >= 64) {
 			ok = false;
 			continue;
 		}
-		snprintf(extra_names[nextra++], sizeof(extra_names[0]), "%s", extra[i]);
+		snprintf(tracked.extra_names[tracked.nextra++], sizeof(tracked.extra_names[0]),
+		         "%s", extra[i]);
 	}
 	return ok;
 }
 
 int pool_params_count(void)
 {
-	return NSTANDARD + nextra;
+	return NSTANDARD + tracked.nextra;
 }
 
 int pool_params_index(const char *name)
@@ -97,15 +109,15 @@ int pool_params_index(const char *name)
 	for (int i = 0; i < NSTANDARD; i++)
 		if (strcasecmp(name, standard_names[i]) == 0)
 			return i;
-	for (int i = 0; i < nextra; i++)
-		if (strcasecmp(name, extra_names[i]) == 0)
+	for (int i = 0; i < tracked.nextra; i++)
+		if (strcasecmp(name, tracked.extra_names[i]) == 0)
 			return NSTANDARD + i;
 	return -1;
 }
 
 const char *pool_params_name(int idx)
 {
-	return idx < NSTANDARD ? standard_names[idx] : extra_names[idx - NSTANDARD];
+	return idx < NSTANDARD ? standard_names[idx] : tracked.extra_names[idx - NSTANDARD];
 }
 
 void pool_params_init(struct pool_params *p)

@@ -13,19 +13,28 @@
 
 #define POOL_BUCKETS 256
 
-static const struct pool_ops *ops;
-static struct pool *pool_buckets[POOL_BUCKETS];
-static struct pool_list all_pools = {&all_pools, &all_pools};
-static struct pool_db *dbs;
-static struct pool_user *users;
-static bool pause_all;
-static int n_held_pools;   /* pools with held_by set */
-static bool evicting;      /* closing a server to make room: no fill from its close */
-static bool kicks_pending; /* some pool has kick_wanted */
+/* The pool registry: every database, user and pool this process has met, and the state of
+ * the rules that hand servers out. Owner today: the process's one event loop (every call
+ * comes from it). Under worker threads: one per worker (its own pools, wait queues and idle
+ * servers; nothing shared on the hot path); `ops` is process-wide, set before the threads
+ * start; a lane's `size` and the server caps become a global budget of atomic counters
+ * beside it (README, "Design notes: who owns what under worker threads"). */
+static struct pool_registry {
+	const struct pool_ops *ops;              /* borrowed: set once by pool_setup() */
+	struct pool *pool_buckets[POOL_BUCKETS]; /* owned: pools by (db, user, lane) */
+	struct pool_list all_pools;              /* the same pools, in creation order */
+	struct pool_db *dbs;                     /* owned */
+	struct pool_user *users;                 /* owned */
+	bool pause_all;
+	int n_held_pools;   /* pools with held_by set */
+	bool evicting;      /* closing a server to make room: no fill from its close */
+	bool kicks_pending; /* some pool has kick_wanted */
+	int64_t period_old_us, period_new_us; /* the last two stats_period boundaries */
+} reg = {.all_pools = {&reg.all_pools, &reg.all_pools}};
 
 void pool_setup(const struct pool_ops *o)
 {
-	ops = o;
+	reg.ops = o;
 }
 
 static uint32_t hash_key(const char *db, const char *user, enum cfg_lane_kind lane)
@@ -41,7 +50,7 @@ static uint32_t hash_key(const char *db, const char *user, enum cfg_lane_kind la
 
 static struct pool_db *db_get(const struct cfg *cfg, const char *name)
 {
-	for (struct pool_db *d = dbs; d; d = d->next)
+	for (struct pool_db *d = reg.dbs; d; d = d->next)
 		if (strcmp(d->name, name) == 0)
 			return d->cfg ? d : NULL;
 	const struct cfg_database *dc = cfg_database_find(cfg, name);
@@ -52,9 +61,9 @@ static struct pool_db *db_get(const struct cfg *cfg, const char *name)
 		return NULL;
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->cfg = dc;
-	d->paused = pause_all;
-	d->next = dbs;
-	dbs = d;
+	d->paused = reg.pause_all;
+	d->next = reg.dbs;
+	reg.dbs = d;
 	return d;
 }
 
@@ -65,29 +74,29 @@ struct pool_db *pool_db_get(const struct cfg *cfg, const char *name)
 
 struct pool_db *pool_db_next(struct pool_db *prev)
 {
-	return prev ? prev->next : dbs;
+	return prev ? prev->next : reg.dbs;
 }
 
 struct pool_user *pool_user_next(struct pool_user *prev)
 {
-	return prev ? prev->next : users;
+	return prev ? prev->next : reg.users;
 }
 
 bool pool_pause_all(void)
 {
-	return pause_all;
+	return reg.pause_all;
 }
 
 void pool_set_pause_all(bool on)
 {
-	pause_all = on;
-	for (struct pool_db *d = dbs; d; d = d->next)
+	reg.pause_all = on;
+	for (struct pool_db *d = reg.dbs; d; d = d->next)
 		d->paused = on;
 }
 
 struct pool_user *pool_user_find(const char *name)
 {
-	for (struct pool_user *u = users; u; u = u->next)
+	for (struct pool_user *u = reg.users; u; u = u->next)
 		if (strcmp(u->name, name) == 0)
 			return u;
 	return NULL;
@@ -104,8 +113,8 @@ struct pool_user *pool_user_get(const char *name)
 	if (!u)
 		return NULL;
 	snprintf(u->name, sizeof(u->name), "%s", name);
-	u->next = users;
-	users = u;
+	u->next = reg.users;
+	reg.users = u;
 	return u;
 }
 
@@ -113,7 +122,7 @@ struct pool *pool_get(const struct cfg *cfg, const char *dbname, const char *use
                       enum cfg_lane_kind lane)
 {
 	uint32_t h = hash_key(dbname, user, lane) % POOL_BUCKETS;
-	for (struct pool *p = pool_buckets[h]; p; p = p->next_hash)
+	for (struct pool *p = reg.pool_buckets[h]; p; p = p->next_hash)
 		if (p->lane == lane && strcmp(p->db->name, dbname) == 0 &&
 		    strcmp(p->user->name, user) == 0)
 			return p;
@@ -134,9 +143,9 @@ struct pool *pool_get(const struct cfg *cfg, const char *dbname, const char *use
 	pool_list_init(&p->active);
 	pool_list_init(&p->busy);
 	pool_list_init(&p->waiting);
-	pool_list_append(&all_pools, &p->all);
-	p->next_hash = pool_buckets[h];
-	pool_buckets[h] = p;
+	pool_list_append(&reg.all_pools, &p->all);
+	p->next_hash = reg.pool_buckets[h];
+	reg.pool_buckets[h] = p;
 	return p;
 }
 
@@ -147,13 +156,13 @@ const struct cfg_lane *pool_lane_cfg(const struct pool *p)
 
 struct pool *pool_next(struct pool *prev)
 {
-	struct pool_list *n = prev ? prev->all.next : all_pools.next;
-	return n == &all_pools ? NULL : pool_container_of(n, struct pool, all);
+	struct pool_list *n = prev ? prev->all.next : reg.all_pools.next;
+	return n == &reg.all_pools ? NULL : pool_container_of(n, struct pool, all);
 }
 
 void pool_config_changed(const struct cfg *cfg)
 {
-	for (struct pool_db *d = dbs; d; d = d->next)
+	for (struct pool_db *d = reg.dbs; d; d = d->next)
 		d->cfg = cfg_database_find(cfg, d->name);
 	struct pool *p = NULL;
 	while ((p = pool_next(p)))
@@ -165,26 +174,26 @@ void pool_config_changed(const struct cfg *cfg)
 void pool_shutdown(void)
 {
 	for (int i = 0; i < POOL_BUCKETS; i++) {
-		while (pool_buckets[i]) {
-			struct pool *p = pool_buckets[i];
-			pool_buckets[i] = p->next_hash;
+		while (reg.pool_buckets[i]) {
+			struct pool *p = reg.pool_buckets[i];
+			reg.pool_buckets[i] = p->next_hash;
 			free(p->welcome);
 			pool_params_clear(&p->welcome_params);
 			pool_stmt_cache_free(p->known);
 			free(p);
 		}
 	}
-	pool_list_init(&all_pools);
-	n_held_pools = 0;
-	while (dbs) {
-		struct pool_db *d = dbs;
-		dbs = d->next;
+	pool_list_init(&reg.all_pools);
+	reg.n_held_pools = 0;
+	while (reg.dbs) {
+		struct pool_db *d = reg.dbs;
+		reg.dbs = d->next;
 		pool_catalog_free(d->catalog);
 		free(d);
 	}
-	while (users) {
-		struct pool_user *u = users;
-		users = u->next;
+	while (reg.users) {
+		struct pool_user *u = reg.users;
+		reg.users = u->next;
 		free(u);
 	}
 }
@@ -276,7 +285,7 @@ const char *pool_held_name(enum pool_held h)
 static void set_held(struct pool *p, enum pool_held h)
 {
 	if ((p->held_by != POOL_HELD_NONE) != (h != POOL_HELD_NONE))
-		n_held_pools += h != POOL_HELD_NONE ? 1 : -1;
+		reg.n_held_pools += h != POOL_HELD_NONE ? 1 : -1;
 	p->held_by = h;
 }
 
@@ -326,12 +335,12 @@ static bool evict_for(struct pool *p, enum pool_held why)
 		if (!victim || s->state_since_ms < victim->state_since_ms)
 			victim = s;
 	}
-	if (!victim || !ops->server_evict)
+	if (!victim || !reg.ops->server_evict)
 		return false;
 	int before = why == POOL_HELD_DB ? p->db->n_servers : p->user->n_servers;
-	evicting = true;
-	ops->server_evict(victim, pool_held_name(why));
-	evicting = false;
+	reg.evicting = true;
+	reg.ops->server_evict(victim, pool_held_name(why));
+	reg.evicting = false;
 	return (why == POOL_HELD_DB ? p->db->n_servers : p->user->n_servers) < before;
 }
 
@@ -339,13 +348,13 @@ static bool evict_for(struct pool *p, enum pool_held why)
 static bool launch(struct pool *p)
 {
 	int before = p->n_login;
-	ops->server_launch(p);
+	reg.ops->server_launch(p);
 	return p->n_login != before;
 }
 
 void pool_fill(struct pool *p, int64_t now_ms)
 {
-	if (evicting)
+	if (reg.evicting)
 		return; /* a server closed to make room: its place is for the pool that asked */
 	if (!p->db->cfg || p->db->paused) {
 		set_held(p, POOL_HELD_NONE);
@@ -381,12 +390,12 @@ void pool_fill(struct pool *p, int64_t now_ms)
 
 void pool_server_gone(struct pool *p, int64_t now_ms)
 {
-	if (evicting)
+	if (reg.evicting)
 		return;
 	pool_fill(p, now_ms);
-	if (n_held_pools == 0)
+	if (reg.n_held_pools == 0)
 		return;
-	for (struct pool *q = pool_next(NULL); q && n_held_pools > 0; q = pool_next(q))
+	for (struct pool *q = pool_next(NULL); q && reg.n_held_pools > 0; q = pool_next(q))
 		if (q != p && q->held_by != POOL_HELD_NONE &&
 		    (q->db == p->db || q->user == p->user))
 			pool_fill(q, now_ms);
@@ -420,7 +429,7 @@ void pool_client_leave(struct pool *p)
 /* Is idle server `s` due for server_check_query before a client gets it? */
 static bool needs_check(const struct pool *p, const struct pool_server *s, int64_t now_ms)
 {
-	return ops->server_check &&
+	return reg.ops->server_check &&
 	       now_ms - s->state_since_ms >= pool_cfg(p)->server_check_delay_ms;
 }
 
@@ -441,7 +450,7 @@ static struct pool_server *take_idle(struct pool *p, int checks, int64_t now_ms)
 		set_state(s, POOL_SERVER_BUSY, now_ms);
 		s->tested = true;
 		p->n_tested++;
-		ops->server_check(s); /* may close it at once: the list is read again */
+		reg.ops->server_check(s); /* may close it at once: the list is read again */
 	}
 	return NULL;
 }
@@ -481,14 +490,14 @@ void pool_kick(struct pool *p, int64_t now_ms)
 void pool_kick_later(struct pool *p)
 {
 	p->kick_wanted = true;
-	kicks_pending = true;
+	reg.kicks_pending = true;
 }
 
 void pool_run_kicks(int64_t now_ms)
 {
-	if (!kicks_pending)
+	if (!reg.kicks_pending)
 		return;
-	kicks_pending = false;
+	reg.kicks_pending = false;
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (!p->kick_wanted)
 			continue;
@@ -540,7 +549,7 @@ void pool_server_ready(struct pool_server *s, int64_t now_ms)
 		        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
 		pool_client_unwait(c, now_ms);
 		link_client(s, c, now_ms);
-		ops->client_assigned(c, s);
+		reg.ops->client_assigned(c, s);
 		return;
 	}
 	set_state(s, POOL_SERVER_IDLE, now_ms);
@@ -604,8 +613,6 @@ bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,
 	return true;
 }
 
-static int64_t period_old_us, period_new_us;
-
 struct pool_counts pool_counts_of(const struct pool *p)
 {
 	const struct pool_stats *st = &p->stats;
@@ -624,23 +631,23 @@ struct pool_counts pool_counts_of(const struct pool *p)
 
 void pool_stats_period(int64_t now_us, int64_t period_us)
 {
-	if (period_new_us == 0) {
+	if (reg.period_new_us == 0) {
 		/* the first call: the start of the first period */
-		period_old_us = period_new_us = now_us;
+		reg.period_old_us = reg.period_new_us = now_us;
 		return;
 	}
-	if (period_us <= 0 || now_us - period_new_us < period_us)
+	if (period_us <= 0 || now_us - reg.period_new_us < period_us)
 		return;
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		p->period_old = p->period_new;
 		p->period_new = pool_counts_of(p);
 	}
-	period_old_us = period_new_us;
-	period_new_us = now_us;
+	reg.period_old_us = reg.period_new_us;
+	reg.period_new_us = now_us;
 }
 
 void pool_stats_period_times(int64_t *old_us, int64_t *new_us)
 {
-	*old_us = period_old_us;
-	*new_us = period_new_us;
+	*old_us = reg.period_old_us;
+	*new_us = reg.period_new_us;
 }

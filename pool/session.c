@@ -21,9 +21,15 @@ struct pool_settings {
 	struct pair p[]; /* sorted by name */
 };
 
-static struct pool_settings *set_buckets[SET_BUCKETS];
-static size_t sets_alive;
-static uint64_t pins_total[POOL_PIN_KINDS];
+/* Interned settings sets (equal sets are equal pointers) and the pins counted since start.
+ * Owner today: the process's one event loop. Under worker threads: one per worker (plain
+ * reference counts; a server handed to another worker takes its settings along as text,
+ * interned there again); the console and /metrics sum every worker's pins_total. */
+static struct settings_registry {
+	struct pool_settings *set_buckets[SET_BUCKETS]; /* owned: hash chains */
+	size_t sets_alive;
+	uint64_t pins_total[POOL_PIN_KINDS];
+} sets;
 
 /* ---- interned sets ---- */
 
@@ -53,7 +59,7 @@ static const struct pool_settings *intern(struct pair *p, size_t n, bool *ok)
 	if (n == 0)
 		return NULL;
 	uint32_t h = hash_pairs(p, n);
-	struct pool_settings **slot = &set_buckets[h % SET_BUCKETS];
+	struct pool_settings **slot = &sets.set_buckets[h % SET_BUCKETS];
 	for (struct pool_settings *s = *slot; s; s = s->next) {
 		if (s->hash == h && s->n == n && memcmp(s->p, p, n * sizeof(*p)) == 0) {
 			s->refs++;
@@ -73,7 +79,7 @@ static const struct pool_settings *intern(struct pair *p, size_t n, bool *ok)
 	memcpy(s->p, p, n * sizeof(*p));
 	s->next = *slot;
 	*slot = s;
-	sets_alive++;
+	sets.sets_alive++;
 	return s;
 }
 
@@ -89,13 +95,13 @@ void pool_settings_put(const struct pool_settings *cs)
 	struct pool_settings *s = (struct pool_settings *)cs;
 	if (!s || --s->refs > 0)
 		return;
-	struct pool_settings **slot = &set_buckets[s->hash % SET_BUCKETS];
+	struct pool_settings **slot = &sets.set_buckets[s->hash % SET_BUCKETS];
 	while (*slot != s)
 		slot = &(*slot)->next;
 	*slot = s->next;
 	put_pairs(s->p, s->n);
 	free(s);
-	sets_alive--;
+	sets.sets_alive--;
 }
 
 void pool_settings_assign(const struct pool_settings **dst, const struct pool_settings *src)
@@ -124,7 +130,7 @@ const char *pool_settings_value(const struct pool_settings *s, size_t i)
 
 size_t pool_settings_alive(void)
 {
-	return sets_alive;
+	return sets.sets_alive;
 }
 
 /* Index of `name` in `s`, or where it would go (*found false). */
@@ -421,14 +427,14 @@ unsigned pool_pin_from_effects(unsigned e)
 
 uint64_t pool_pins_total(int i)
 {
-	return i >= 0 && i < POOL_PIN_KINDS ? pins_total[i] : 0;
+	return i >= 0 && i < POOL_PIN_KINDS ? sets.pins_total[i] : 0;
 }
 
 void pool_pins_count(unsigned new_pins)
 {
 	for (int i = 0; i < POOL_PIN_KINDS; i++)
 		if (new_pins & (1u << i))
-			pins_total[i]++;
+			sets.pins_total[i]++;
 }
 
 /* ---- dirty ---- */

@@ -4,26 +4,31 @@
 #include <string.h>
 #include <strings.h>
 
-static struct pool_slow ring[POOL_SLOWLOG_SIZE];
-static size_t next, count;
+/* The last POOL_SLOWLOG_SIZE slow statements (SHOW SLOW). Owner today: the process's one
+ * event loop. Under worker threads: process-wide, shared, behind its own mutex: any worker
+ * adds (slow statements are rare), the console reads entries out under the lock. */
+static struct slowlog_ring {
+	struct pool_slow ring[POOL_SLOWLOG_SIZE];
+	size_t next, count; /* where the next goes; entries kept */
+} slow;
 
 void pool_slowlog_add(const struct pool_slow *e)
 {
-	ring[next] = *e;
-	next = (next + 1) % POOL_SLOWLOG_SIZE;
-	if (count < POOL_SLOWLOG_SIZE)
-		count++;
+	slow.ring[slow.next] = *e;
+	slow.next = (slow.next + 1) % POOL_SLOWLOG_SIZE;
+	if (slow.count < POOL_SLOWLOG_SIZE)
+		slow.count++;
 }
 
 size_t pool_slowlog_count(void)
 {
-	return count;
+	return slow.count;
 }
 
 const struct pool_slow *pool_slowlog_get(size_t i)
 {
-	size_t first = (next + POOL_SLOWLOG_SIZE - count) % POOL_SLOWLOG_SIZE;
-	return &ring[(first + i) % POOL_SLOWLOG_SIZE];
+	size_t first = (slow.next + POOL_SLOWLOG_SIZE - slow.count) % POOL_SLOWLOG_SIZE;
+	return &slow.ring[(first + i) % POOL_SLOWLOG_SIZE];
 }
 
 void pool_slow_text(const char *text, size_t len, char *out, size_t cap)

@@ -7,9 +7,16 @@
 
 #define REGISTRY_BUCKETS 4096
 
-static struct pool_stmt *registry[REGISTRY_BUCKETS];
-static uint64_t next_id;
-static size_t alive;
+/* The statement registry: one pool_stmt per distinct Parse body, named "pglane_<id>" on
+ * every server. Owner today: the process's one event loop. Under worker threads: one per
+ * worker (plain reference counts; Parse looks up without a lock); a server handed to another
+ * worker leaves its statement cache behind (the receiver sends DEALLOCATE ALL before using
+ * it), so no reference crosses workers and names may repeat between workers. */
+static struct stmt_registry {
+	struct pool_stmt *registry[REGISTRY_BUCKETS]; /* owned: hash chains */
+	uint64_t next_id;
+	size_t alive;
+} stmts;
 
 static uint32_t hash_bytes(const void *p, size_t n, uint32_t h)
 {
@@ -26,7 +33,7 @@ struct pool_stmt *pool_stmt_get(const uint8_t *body, size_t len)
 	if (len > UINT32_MAX)
 		return NULL;
 	uint32_t h = hash_bytes(body, len, 2166136261u);
-	struct pool_stmt **slot = &registry[h % REGISTRY_BUCKETS];
+	struct pool_stmt **slot = &stmts.registry[h % REGISTRY_BUCKETS];
 	for (struct pool_stmt *s = *slot; s; s = s->next) {
 		if (s->hash == h && s->len == len && memcmp(s->body, body, len) == 0) {
 			s->refs++;
@@ -38,7 +45,7 @@ struct pool_stmt *pool_stmt_get(const uint8_t *body, size_t len)
 		return NULL;
 	s->refs = 1;
 	s->hash = h;
-	s->id = ++next_id;
+	s->id = ++stmts.next_id;
 	snprintf(s->name, sizeof(s->name), "pglane_%llu", (unsigned long long)s->id);
 	s->len = (uint32_t)len;
 	memcpy(s->body, body, len);
@@ -56,7 +63,7 @@ struct pool_stmt *pool_stmt_get(const uint8_t *body, size_t len)
 	}
 	s->next = *slot;
 	*slot = s;
-	alive++;
+	stmts.alive++;
 	return s;
 }
 
@@ -69,18 +76,18 @@ void pool_stmt_put(struct pool_stmt *s)
 {
 	if (!s || --s->refs > 0)
 		return;
-	struct pool_stmt **slot = &registry[s->hash % REGISTRY_BUCKETS];
+	struct pool_stmt **slot = &stmts.registry[s->hash % REGISTRY_BUCKETS];
 	while (*slot != s)
 		slot = &(*slot)->next;
 	*slot = s->next;
-	alive--;
+	stmts.alive--;
 	free(s->info);
 	free(s);
 }
 
 size_t pool_stmt_count(void)
 {
-	return alive;
+	return stmts.alive;
 }
 
 /* ---- maps: chained hash of owned names ---- */

@@ -8,8 +8,14 @@
 
 #define POOL_SIZE 4096
 
-static unsigned char pool[POOL_SIZE];
-static size_t left; /* unused bytes, at the end of pool */
+/* Random bytes drawn ahead from OpenSSL, handed out once each (wiped as they go). Owner
+ * today: the process's one thread (the event loop, and main before it). Under worker
+ * threads: one per thread (each worker its own, e.g. _Thread_local; RAND_bytes is safe to
+ * call from several threads), so handing out bytes needs no lock. */
+static struct random_pool {
+	unsigned char pool[POOL_SIZE];
+	size_t left; /* unused bytes, at the end of pool */
+} rnd;
 
 bool proto_random(void *buf, size_t n)
 {
@@ -19,17 +25,17 @@ bool proto_random(void *buf, size_t n)
 		OPENSSL_cleanse(buf, n);
 		return false;
 	}
-	if (left < n) {
-		if (RAND_bytes(pool, POOL_SIZE) != 1) {
+	if (rnd.left < n) {
+		if (RAND_bytes(rnd.pool, POOL_SIZE) != 1) {
 			OPENSSL_cleanse(buf, n);
-			left = 0;
+			rnd.left = 0;
 			return false;
 		}
-		left = POOL_SIZE;
+		rnd.left = POOL_SIZE;
 	}
-	unsigned char *from = pool + POOL_SIZE - left;
+	unsigned char *from = rnd.pool + POOL_SIZE - rnd.left;
 	memcpy(buf, from, n);
 	OPENSSL_cleanse(from, n);
-	left -= n;
+	rnd.left -= n;
 	return true;
 }

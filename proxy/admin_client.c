@@ -18,6 +18,7 @@
 #include "proxy/admin_client.h"
 #include "proxy/authq.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
 
@@ -44,7 +45,12 @@ struct proxy_admin {
 	bool pending_extended; /* ... sent with Execute (no ReadyForQuery of its own) */
 };
 
-static int64_t started_ms;
+/* When pglane started (wall clock), for the console's averages and the status page's uptime.
+ * Owner today: the process's one event loop (set once at start). Under worker threads:
+ * process-wide, read-only, set before the threads start. */
+static struct console_start {
+	int64_t started_ms; /* wall clock */
+} console;
 
 static int64_t wall_ms(void)
 {
@@ -55,7 +61,7 @@ static int64_t wall_ms(void)
 
 void proxy_admin_started(void)
 {
-	started_ms = wall_ms();
+	console.started_ms = wall_ms();
 }
 
 static struct admin_ctx context(const struct proxy_admin *a)
@@ -64,7 +70,7 @@ static struct admin_ctx context(const struct proxy_admin *a)
 	        .full = a ? a->full : true,
 	        .cfg = proxy.cfg,
 	        .now_us = proxy_now_us(),
-	        .started_ms = started_ms,
+	        .started_ms = console.started_ms,
 	        .version = PGLANE_VERSION,
 	};
 	return ctx;
@@ -72,7 +78,7 @@ static struct admin_ctx context(const struct proxy_admin *a)
 
 int64_t proxy_admin_started_ms(void)
 {
-	return started_ms;
+	return console.started_ms;
 }
 
 void proxy_admin_metrics(struct admin_buf *out)
@@ -151,9 +157,8 @@ static void run(struct proxy_client *c, const char *sql, size_t len, struct admi
 		admin_result_init(r);
 		admin_result_error(r, "53200", "out of memory");
 	}
-	char name[128];
-	log_info("%s: admin: %.*s%s", proxy_client_name(c, name, sizeof(name)),
-	         (int)(len > 200 ? 200 : len), sql, admin_result_is_error(r) ? " (refused)" : "");
+	conn_info(c, "admin: %.*s%s", (int)(len > 200 ? 200 : len), sql,
+	          admin_result_is_error(r) ? " (refused)" : "");
 }
 
 static void on_query(struct proxy_client *c, const uint8_t *body, size_t n)

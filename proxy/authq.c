@@ -62,19 +62,32 @@ struct authq_idle {
 	char *conninfo; /* owned */
 };
 
-static struct proxy_authq *buckets[AUTHQ_BUCKETS];
-static struct pool_list queued_list = {&queued_list, &queued_list};
-static struct pool_list running_list = {&running_list, &running_list};
-static struct pool_list idle_list = {&idle_list, &idle_list};
-static int nrunning, nidle;
-static struct proxy_authq_stats stats;
+/* Every auth_query look-up in flight, the queue before them, the idle connections kept and
+ * the counters. Owner today: the process's one event loop. Under worker threads: one per
+ * worker (a login waits on a look-up of its own worker, its libpq connections and timers on
+ * that loop; two workers may look the same user up at once); the bound on connections is
+ * shared out between workers; SHOW and /metrics sum every worker's stats. */
+static struct authq_registry {
+	struct proxy_authq *buckets[AUTHQ_BUCKETS]; /* look-ups by key, for coalescing */
+	struct pool_list queued_list;               /* look-ups waiting for a connection */
+	struct pool_list running_list;              /* look-ups holding or opening one */
+	struct pool_list idle_list;                 /* struct authq_idle, oldest first */
+	int nrunning, nidle;
+	struct proxy_authq_stats stats;
+	/* A zero timer that starts the queue from the loop, not from inside proxy_authq_lookup
+	 * (a look-up that fails at once must not call its waiter back within the call). */
+	ev_timer kick;
+	bool busy; /* in start_next(): a look-up failing at once finishes, which calls it again */
+} aq = {.queued_list = {&aq.queued_list, &aq.queued_list},
+        .running_list = {&aq.running_list, &aq.running_list},
+        .idle_list = {&aq.idle_list, &aq.idle_list}};
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void start_next(void);
 
 const struct proxy_authq_stats *proxy_authq_stats(void)
 {
-	return &stats;
+	return &aq.stats;
 }
 
 bool proxy_authq_enabled(const struct cfg_database *db)
@@ -180,7 +193,7 @@ static void build_conninfo(const struct cfg *cfg, const struct cfg_database *db,
 
 static struct proxy_authq *find(unsigned hash, const char *key)
 {
-	for (struct proxy_authq *q = buckets[hash % AUTHQ_BUCKETS]; q; q = q->next_hash)
+	for (struct proxy_authq *q = aq.buckets[hash % AUTHQ_BUCKETS]; q; q = q->next_hash)
 		if (q->hash == hash && strcmp(q->key, key) == 0)
 			return q;
 	return NULL;
@@ -188,7 +201,7 @@ static struct proxy_authq *find(unsigned hash, const char *key)
 
 static void unhash(struct proxy_authq *q)
 {
-	struct proxy_authq **pp = &buckets[q->hash % AUTHQ_BUCKETS];
+	struct proxy_authq **pp = &aq.buckets[q->hash % AUTHQ_BUCKETS];
 	while (*pp && *pp != q)
 		pp = &(*pp)->next_hash;
 	if (*pp)
@@ -222,10 +235,15 @@ static void idle_free(struct authq_idle *i)
 	ev_io_stop(proxy.loop, &i->io);
 	ev_timer_stop(proxy.loop, &i->timer);
 	pool_list_remove(&i->link);
-	nidle--;
+	aq.nidle--;
 	PQfinish(i->pg);
 	free(i->conninfo);
 	free(i);
+}
+
+static struct authq_idle *idle_oldest(void)
+{
+	return pool_container_of(pool_list_first(&aq.idle_list), struct authq_idle, link);
 }
 
 static void idle_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -254,14 +272,14 @@ static void idle_put(struct proxy_authq *q)
 	if (!pg || PQstatus(pg) != CONNECTION_OK || PQtransactionStatus(pg) != PQTRANS_IDLE ||
 	    proxy.shutting_down)
 		goto drop;
-	if (nidle >= AUTHQ_MAX_IDLE) /* the oldest makes room */
-		idle_free(pool_container_of(pool_list_first(&idle_list), struct authq_idle, link));
+	if (aq.nidle >= AUTHQ_MAX_IDLE) /* the oldest makes room */
+		idle_free(idle_oldest());
 	i = calloc(1, sizeof(*i));
 	if (!i || !(i->conninfo = strdup(q->conninfo)))
 		goto drop;
 	i->pg = pg;
-	pool_list_append(&idle_list, &i->link);
-	nidle++;
+	pool_list_append(&aq.idle_list, &i->link);
+	aq.nidle++;
 	ev_io_init(&i->io, idle_io_cb, PQsocket(pg), EV_READ);
 	ev_io_start(proxy.loop, &i->io);
 	ev_timer_init(&i->timer, idle_timer_cb, AUTHQ_IDLE_S, 0.);
@@ -277,7 +295,7 @@ drop:
 static PGconn *idle_take(const char *conninfo)
 {
 	struct pool_list *pos;
-	pool_list_foreach(pos, &idle_list)
+	pool_list_foreach(pos, &aq.idle_list)
 	{
 		struct authq_idle *i = pool_container_of(pos, struct authq_idle, link);
 		if (strcmp(i->conninfo, conninfo) != 0)
@@ -287,7 +305,7 @@ static PGconn *idle_take(const char *conninfo)
 		ev_io_stop(proxy.loop, &i->io);
 		ev_timer_stop(proxy.loop, &i->timer);
 		pool_list_remove(&i->link);
-		nidle--;
+		aq.nidle--;
 		free(i->conninfo);
 		free(i);
 		return pg;
@@ -323,22 +341,22 @@ static void finish(struct proxy_authq *q, bool keep_conn)
 	unhash(q);
 	pool_list_remove(&q->link);
 	if (q->running) {
-		nrunning--;
+		aq.nrunning--;
 		q->running = false;
 	}
-	stats.in_flight--;
+	aq.stats.in_flight--;
 	q->step = Q_DONE;
 	if (keep_conn)
 		idle_put(q);
 	switch (q->status) {
 	case PROXY_AUTHQ_FOUND:
-		stats.found++;
+		aq.stats.found++;
 		break;
 	case PROXY_AUTHQ_NOT_FOUND:
-		stats.not_found++;
+		aq.stats.not_found++;
 		break;
 	case PROXY_AUTHQ_ERROR:
-		stats.errors++;
+		aq.stats.errors++;
 		log_warning("auth_query for user \"%s\" (%s) failed: %s", q->user, q->target,
 		            q->error);
 		break;
@@ -544,9 +562,9 @@ static void begin(struct proxy_authq *q)
 {
 	if (!q->running) {
 		pool_list_remove(&q->link);
-		pool_list_append(&running_list, &q->link);
+		pool_list_append(&aq.running_list, &q->link);
 		q->running = true;
-		nrunning++;
+		aq.nrunning++;
 		q->pg = idle_take(q->conninfo);
 		if (q->pg) {
 			q->reused = true;
@@ -571,21 +589,18 @@ static void begin(struct proxy_authq *q)
 /* Start queued look-ups while connections are free. */
 static void start_next(void)
 {
-	static bool busy; /* a look-up failing at once finishes, which calls this again */
-	if (busy)
+	if (aq.busy)
 		return;
-	busy = true;
-	while (nrunning < AUTHQ_MAX_RUNNING && !pool_list_empty(&queued_list)) {
-		struct proxy_authq *q =
-		        pool_container_of(pool_list_first(&queued_list), struct proxy_authq, link);
+	aq.busy = true;
+	while (aq.nrunning < AUTHQ_MAX_RUNNING && !pool_list_empty(&aq.queued_list)) {
+		struct proxy_authq *q = pool_container_of(pool_list_first(&aq.queued_list),
+		                                          struct proxy_authq, link);
 		begin(q);
 	}
-	busy = false;
+	aq.busy = false;
 }
 
-/* A zero timer that starts the queue from the loop, not from inside proxy_authq_lookup (a
- * look-up that fails at once must not call its waiter back within the call). */
-static ev_timer kick;
+/* aq.kick's callback. */
 static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
@@ -612,7 +627,7 @@ bool proxy_authq_lookup(const struct cfg *cfg, const struct cfg_database *db, co
 	if (q) {
 		OPENSSL_cleanse(key, n);
 		free(key);
-		stats.coalesced++;
+		aq.stats.coalesced++;
 		pool_list_append(&q->waiters, &w->link);
 		w->q = q;
 		return true;
@@ -654,16 +669,16 @@ bool proxy_authq_lookup(const struct cfg *cfg, const struct cfg_database *db, co
 	pool_list_init(&q->waiters);
 	ev_init(&q->io, io_cb);
 	ev_init(&q->timer, timer_cb);
-	q->next_hash = buckets[hash % AUTHQ_BUCKETS];
-	buckets[hash % AUTHQ_BUCKETS] = q;
-	pool_list_append(&queued_list, &q->link);
-	stats.in_flight++;
+	q->next_hash = aq.buckets[hash % AUTHQ_BUCKETS];
+	aq.buckets[hash % AUTHQ_BUCKETS] = q;
+	pool_list_append(&aq.queued_list, &q->link);
+	aq.stats.in_flight++;
 	pool_list_append(&q->waiters, &w->link);
 	w->q = q;
 	log_debug("auth_query for user \"%s\" (%s): started", q->user, q->target);
-	if (!ev_is_active(&kick)) {
-		ev_timer_init(&kick, kick_cb, 0., 0.);
-		ev_timer_start(proxy.loop, &kick);
+	if (!ev_is_active(&aq.kick)) {
+		ev_timer_init(&aq.kick, kick_cb, 0., 0.);
+		ev_timer_start(proxy.loop, &aq.kick);
 	}
 	return true;
 }
@@ -678,7 +693,7 @@ void proxy_authq_cancel(struct proxy_authq_waiter *w)
 
 void proxy_authq_stop_all(void)
 {
-	struct pool_list *lists[] = {&queued_list, &running_list};
+	struct pool_list *lists[] = {&aq.queued_list, &aq.running_list};
 	for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]); k++)
 		while (!pool_list_empty(lists[k])) {
 			struct proxy_authq *q = pool_container_of(pool_list_first(lists[k]),
@@ -693,10 +708,10 @@ void proxy_authq_stop_all(void)
 			pool_list_remove(&q->link);
 			lookup_free(q);
 		}
-	nrunning = 0;
-	stats.in_flight = 0;
-	while (!pool_list_empty(&idle_list))
-		idle_free(pool_container_of(pool_list_first(&idle_list), struct authq_idle, link));
-	if (ev_is_active(&kick))
-		ev_timer_stop(proxy.loop, &kick);
+	aq.nrunning = 0;
+	aq.stats.in_flight = 0;
+	while (!pool_list_empty(&aq.idle_list))
+		idle_free(idle_oldest());
+	if (ev_is_active(&aq.kick))
+		ev_timer_stop(proxy.loop, &aq.kick);
 }

@@ -18,6 +18,7 @@
 #include "protocol/startup.h"
 #include "proxy/cancel.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/link.h"
 #include "proxy/server.h"
@@ -174,7 +175,7 @@ void proxy_cancel_server(struct proxy_server *s)
 	pool_list_append(&cancels.in_flight, &k->link);
 	k->s = s;
 	s->ncancels++;
-	log_debug("s%u: cancel request sent for backend %d", s->id, s->ps.be_pid);
+	conn_debug(s, "cancel request sent for backend %d", s->ps.be_pid);
 }
 
 void proxy_cancel_detach(struct proxy_server *s)
@@ -203,7 +204,7 @@ void proxy_cancel_request(int32_t pid, int32_t key)
 			proxy_relay_fail_waiting(c, PROTO_SQLSTATE_QUERY_CANCELED,
 			                         "canceling statement due to user request");
 		else
-			log_debug("c%u: cancel request while no query runs", c->id);
+			conn_debug(c, "cancel request while no query runs");
 		return;
 	}
 	struct proxy_server *s = proxy_server_of(c->pc.server);

@@ -18,6 +18,7 @@
 #include "proxy/admin_client.h"
 #include "proxy/cancel.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
 #include "proxy/link.h"
@@ -239,8 +240,8 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 			c->peer_uid = cred.uid;
 			c->peer_pid = cred.pid;
 		} else {
-			log_warning("c%u: the Unix socket peer's credentials are unknown: %s",
-			            c->id, strerror(errno));
+			conn_warning(c, "the Unix socket peer's credentials are unknown: %s",
+			             strerror(errno));
 		}
 	}
 	pool_list_init(&c->pc.link);
@@ -250,10 +251,10 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	proxy.nclients++;
 	proxy_conn_init(&c->conn, fd, client_cb);
 	if (c->peer_known)
-		log_debug("c%u %s: connected (pid %d, uid %u)", c->id, c->addr, (int)c->peer_pid,
-		          (unsigned)c->peer_uid);
+		conn_debug(c, "connected (pid %d, uid %u)", (int)c->peer_pid,
+		           (unsigned)c->peer_uid);
 	else
-		log_debug("c%u %s: connected", c->id, c->addr);
+		conn_debug(c, "connected");
 	if (!login_count_add(c))
 		proxy_client_fatal(c, PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
 		                   "too many connections from this address are logging in");
@@ -362,15 +363,13 @@ void proxy_client_welcome(struct proxy_client *c)
 		return;
 	}
 	c->state = CLIENT_READY;
-	char name[128];
 	if (!cfg_log_switch.connections)
 		; /* log.connections = false */
 	else if (p)
-		log_info("%s: login ok (%s lane, %s mode)",
-		         proxy_client_name(c, name, sizeof(name)), cfg_lane_name(p->lane),
-		         cfg_pool_mode_name(pool_cfg(p)->mode));
+		conn_info(c, "login ok (%s lane, %s mode)", cfg_lane_name(p->lane),
+		          cfg_pool_mode_name(pool_cfg(p)->mode));
 	else
-		log_info("%s: admin console login ok", proxy_client_name(c, name, sizeof(name)));
+		conn_info(c, "admin console login ok");
 	enum proxy_io_result r = proxy_out_flush(&c->conn);
 	if (r == PROXY_IO_ERROR) {
 		proxy_client_close(c, NULL, "write to client failed");
@@ -401,9 +400,8 @@ void proxy_client_fatal(struct proxy_client *c, const char *sqlstate, const char
 {
 	if (c->state == CLIENT_CLOSED)
 		return;
-	char name[128];
 	if (cfg_log_switch.pooler_errors)
-		log_info("%s: %s", proxy_client_name(c, name, sizeof(name)), msg);
+		conn_info(c, "%s", msg);
 	size_t avail;
 	uint8_t *space = proxy_out_space(&c->conn, &avail);
 	struct proto_writer w;
@@ -423,8 +421,6 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 {
 	if (c->state == CLIENT_CLOSED)
 		return;
-	char name[128];
-	proxy_client_name(c, name, sizeof(name));
 	if (sqlstate) {
 		/* best effort: one nonblocking write of an ErrorResponse */
 		uint8_t buf[512];
@@ -433,12 +429,12 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 		proto_write_error(&w, PROTO_BE_ERROR, "FATAL", sqlstate, reason, NULL);
 		if (proto_writer_ok(&w) && !proxy_out_pending(&c->conn) && c->state != CLIENT_TLS &&
 		    !proxy_conn_send_now(&c->conn, buf, w.len))
-			log_debug("c%u: the last error could not be sent", c->id);
+			conn_debug(c, "the last error could not be sent");
 	}
 	if (c->state == CLIENT_READY && cfg_log_switch.disconnections)
-		log_info("%s: closing: %s", name, reason);
+		conn_info(c, "closing: %s", reason);
 	else
-		log_debug("%s: closing: %s", name, reason);
+		conn_debug(c, "closing: %s", reason);
 	proxy_cancel_unregister(c);
 	proxy_client_logged_in(c);
 	pool_list_remove(&c->link);

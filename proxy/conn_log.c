@@ -64,7 +64,14 @@ static const char *server_action(const struct proxy_server *s, char *buf, size_t
 		snprintf(buf, cap, "serving c%u", proxy_client_of(s->ps.client)->id);
 		return buf;
 	}
-	return s->ps.state == POOL_SERVER_IDLE ? "idle" : "busy with pglane's own work";
+	switch (s->ps.state) {
+	case POOL_SERVER_LOGIN:
+		return "while logging in";
+	case POOL_SERVER_IDLE:
+		return "idle";
+	default:
+		return "busy with pglane's own work";
+	}
 }
 
 const char *proxy_server_who(const struct proxy_server *s, char *buf, size_t cap)

@@ -21,6 +21,21 @@
 #include "proxy/shutdown.h"
 #include "proxy/tls.h"
 
+#define MAX_OVERRIDES 32
+
+/* What the console's commands leave behind: SUSPEND's state and the SETs made since the
+ * file was last read. Owner today: the process's one event loop (the console and signals run
+ * on it). Under worker threads: process-wide, changed only by a console command or signal
+ * (one at a time, under the control lock) whose effects reach every worker through its
+ * mailbox; RELOAD and SET read and write the overrides under the same lock. */
+static struct control_state {
+	bool suspended;
+	int64_t suspend_deadline_ms; /* 0: no SUSPEND waiting */
+	/* the SETs made since the file was last read (RELOAD forgets them, as PgBouncer does) */
+	struct cfg_override overrides[MAX_OVERRIDES];
+	size_t noverrides;
+} ctl;
+
 static int64_t wall_ms(void)
 {
 	struct timeval tv;
@@ -229,17 +244,15 @@ static bool closing_done(const char *db)
 	return true;
 }
 
-static int64_t suspend_deadline_ms; /* 0: no SUSPEND waiting */
-
 /* SUSPEND's wait: every server released; at admin.suspend_timeout, the clients still
  * holding one are dropped (PgBouncer drops the connections whose flush did not finish). */
 static bool suspend_done(void)
 {
 	if (paused_done(NULL)) {
-		suspend_deadline_ms = 0;
+		ctl.suspend_deadline_ms = 0;
 		return true;
 	}
-	if (!suspend_deadline_ms || proxy_now_ms() < suspend_deadline_ms)
+	if (!ctl.suspend_deadline_ms || proxy_now_ms() < ctl.suspend_deadline_ms)
 		return false;
 	log_warning("admin: SUSPEND: servers still in use after admin.suspend_timeout: their "
 	            "clients are dropped");
@@ -251,7 +264,7 @@ static bool suspend_done(void)
 			proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
 			                   "SUSPEND did not finish within admin.suspend_timeout");
 	}
-	suspend_deadline_ms = 0;
+	ctl.suspend_deadline_ms = 0;
 	return true;
 }
 
@@ -267,19 +280,17 @@ static bool pending_done(char kind, const char *db)
 	}
 }
 
-static bool suspended;
-
 static bool do_suspend(char *err, size_t cap)
 {
-	if (suspended) {
+	if (ctl.suspended) {
 		snprintf(err, cap, "already suspended");
 		return false;
 	}
-	suspended = true;
+	ctl.suspended = true;
 	pool_set_pause_all(true);
 	proxy_listen_pause(true);
 	int64_t t = proxy.cfg->admin.suspend_timeout_ms;
-	suspend_deadline_ms = proxy_now_ms() + (t > 0 ? t : 1);
+	ctl.suspend_deadline_ms = proxy_now_ms() + (t > 0 ? t : 1);
 	log_info("admin: SUSPEND: no new connections or queries until RESUME");
 	return true;
 }
@@ -330,9 +341,9 @@ static bool do_resume(const char *db, char *err, size_t cap)
 			return false;
 		d->paused = false;
 	}
-	if (suspended && !db) {
-		suspended = false;
-		suspend_deadline_ms = 0;
+	if (ctl.suspended && !db) {
+		ctl.suspended = false;
+		ctl.suspend_deadline_ms = 0;
 		proxy_listen_pause(false);
 	}
 	log_info("admin: RESUME %s", db ? db : "(every database)");
@@ -421,11 +432,6 @@ static bool same_endpoint(const struct cfg_database *a, const struct cfg_databas
 	       strcmp(a->dbname, b->dbname) == 0 && strcmp(a->user, b->user) == 0 &&
 	       strcmp(a->password, b->password) == 0;
 }
-
-/* The SETs made since the file was last read (RELOAD forgets them, as PgBouncer does). */
-#define MAX_OVERRIDES 32
-static struct cfg_override overrides[MAX_OVERRIDES];
-static size_t noverrides;
 
 /* The config file with ov[0..n-1] and its userlist, validated as RELOAD validates; false
  * with the loader's messages in `err`. */
@@ -541,11 +547,11 @@ bool proxy_reload(char *err, size_t cap)
 		log_warning("reload: %s change only with a restart; until then the old values "
 		            "apply",
 		            what);
-	if (noverrides)
+	if (ctl.noverrides)
 		log_info("reload: the %zu SET value%s made on the console are replaced by the "
 		         "file's",
-		         noverrides, noverrides == 1 ? "" : "s");
-	noverrides = 0;
+		         ctl.noverrides, ctl.noverrides == 1 ? "" : "s");
+	ctl.noverrides = 0;
 	char title[512];
 	snprintf(title, sizeof(title), "reload of %s", proxy.cfg->path);
 	return swap_config(nc, nu, title, "reload", err, cap);
@@ -566,9 +572,9 @@ static bool do_set(const char *name, const char *value, char *err, size_t cap)
 	snprintf(o.value, sizeof(o.value), "%s", value);
 	bool alias = cfg_override_from_pgbouncer(&o); /* PgBouncer's name: pglane's key */
 	const char *key = o.key;
-	for (size_t i = 0; i < noverrides; i++)
-		if (strcmp(overrides[i].key, key) != 0)
-			ov[n++] = overrides[i]; /* an earlier SET of the same key is replaced */
+	for (size_t i = 0; i < ctl.noverrides; i++)
+		if (strcmp(ctl.overrides[i].key, key) != 0)
+			ov[n++] = ctl.overrides[i]; /* an earlier SET of the same key is replaced */
 	if (n == MAX_OVERRIDES) {
 		snprintf(err, cap, "too many SET values since the last RELOAD (%d)", MAX_OVERRIDES);
 		return false;
@@ -595,8 +601,8 @@ static bool do_set(const char *name, const char *value, char *err, size_t cap)
 	snprintf(title, sizeof(title), "SET %s", key);
 	if (!swap_config(nc, nu, title, "SET", err, cap))
 		return false;
-	memcpy(overrides, ov, sizeof(ov[0]) * (n + 1));
-	noverrides = n + 1;
+	memcpy(ctl.overrides, ov, sizeof(ov[0]) * (n + 1));
+	ctl.noverrides = n + 1;
 	return true;
 }
 

@@ -32,10 +32,16 @@ struct http_conn {
 	size_t sent;
 };
 
-static ev_io http_listener;
-static bool listening;
-static int nconns;
-static struct pool_list conns = {&conns, &conns};
+/* The HTTP endpoint: its listener and open connections. Owner today: the process's one
+ * event loop. Under worker threads: process-wide, one instance on one loop (the first
+ * worker's); /metrics, /ready and /status.json gather every worker's pools and stats (each
+ * worker answers a snapshot request through its mailbox; the reply waits for all). */
+static struct http_endpoint {
+	ev_io http_listener;
+	bool listening;         /* http_listener started */
+	int nconns;             /* at most HTTP_MAX_CONNS */
+	struct pool_list conns; /* struct http_conn, oldest first */
+} http = {.conns = {&http.conns, &http.conns}};
 
 static void conn_free(struct http_conn *h)
 {
@@ -45,7 +51,7 @@ static void conn_free(struct http_conn *h)
 	close(h->w.fd);
 	admin_buf_free(&h->resp);
 	free(h);
-	nconns--;
+	http.nconns--;
 }
 
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -196,12 +202,12 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		if (nconns >= HTTP_MAX_CONNS) {
+		if (http.nconns >= HTTP_MAX_CONNS) {
 			/* full: the oldest connection still without a whole request makes room,
 			 * so idle or slow clients cannot lock the endpoint */
 			struct pool_list *pos;
 			struct http_conn *old = NULL;
-			pool_list_foreach(pos, &conns)
+			pool_list_foreach(pos, &http.conns)
 			{
 				struct http_conn *c =
 				        pool_container_of(pos, struct http_conn, link);
@@ -213,13 +219,13 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if (old)
 				conn_free(old);
 		}
-		struct http_conn *h = nconns < HTTP_MAX_CONNS ? malloc(sizeof(*h)) : NULL;
+		struct http_conn *h = http.nconns < HTTP_MAX_CONNS ? malloc(sizeof(*h)) : NULL;
 		if (!h) {
 			close(fd);
 			continue;
 		}
-		nconns++;
-		pool_list_append(&conns, &h->link);
+		http.nconns++;
+		pool_list_append(&http.conns, &h->link);
 		h->len = 0;
 		h->sent = 0;
 		memset(&h->resp, 0, sizeof(h->resp));
@@ -258,9 +264,9 @@ bool proxy_http_start(const struct cfg *cfg)
 		return false;
 	}
 	freeaddrinfo(res);
-	ev_io_init(&http_listener, accept_cb, fd, EV_READ);
-	ev_io_start(proxy.loop, &http_listener);
-	listening = true;
+	ev_io_init(&http.http_listener, accept_cb, fd, EV_READ);
+	ev_io_start(proxy.loop, &http.http_listener);
+	http.listening = true;
 	log_info("status page on http://%s:%d/ (metrics on /metrics)", cfg->listen.host,
 	         cfg->admin.http_port);
 	return true;
@@ -268,11 +274,11 @@ bool proxy_http_start(const struct cfg *cfg)
 
 void proxy_http_stop(void)
 {
-	if (!listening)
+	if (!http.listening)
 		return;
-	ev_io_stop(proxy.loop, &http_listener);
-	close(http_listener.fd);
-	listening = false;
-	while (!pool_list_empty(&conns))
-		conn_free(pool_container_of(pool_list_first(&conns), struct http_conn, link));
+	ev_io_stop(proxy.loop, &http.http_listener);
+	close(http.http_listener.fd);
+	http.listening = false;
+	while (!pool_list_empty(&http.conns))
+		conn_free(pool_container_of(pool_list_first(&http.conns), struct http_conn, link));
 }

@@ -28,6 +28,7 @@
 #include "proxy/authq.h"
 #include "proxy/cancel.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
 #include "proxy/link.h"
@@ -54,8 +55,14 @@ struct proxy_login {
 	struct proto_scram_server scram;
 };
 
-static uint8_t mock_key[32];
-static bool mock_key_set;
+/* The key that makes an unknown user's mock SCRAM salt stable (the same name gets the same
+ * salt every time, as if the user existed). Owner today: the process's one event loop (made
+ * on first use). Under worker threads: process-wide, read-only: made before the threads
+ * start (or once, with pthread_once), so every worker reads it without a lock. */
+static struct mock_key_state {
+	uint8_t mock_key[32];
+	bool mock_key_set;
+} mock;
 
 void proxy_login_free(struct proxy_client *c)
 {
@@ -94,16 +101,16 @@ static void auth_failed(struct proxy_client *c)
 /* A secret for a user not in the auth file: stable per name, never matching. */
 static void mock_secret(const char *user, struct proto_scram_secret *out)
 {
-	if (!mock_key_set) {
-		if (RAND_bytes(mock_key, sizeof(mock_key)) != 1)
-			memset(mock_key, 0x5a, sizeof(mock_key));
-		mock_key_set = true;
+	if (!mock.mock_key_set) {
+		if (RAND_bytes(mock.mock_key, sizeof(mock.mock_key)) != 1)
+			memset(mock.mock_key, 0x5a, sizeof(mock.mock_key));
+		mock.mock_key_set = true;
 	}
 	uint8_t digest[32];
 	unsigned int dlen = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-	    EVP_DigestUpdate(ctx, mock_key, sizeof(mock_key)) &&
+	    EVP_DigestUpdate(ctx, mock.mock_key, sizeof(mock.mock_key)) &&
 	    EVP_DigestUpdate(ctx, user, strlen(user)))
 		EVP_DigestFinal_ex(ctx, digest, &dlen);
 	EVP_MD_CTX_free(ctx);
@@ -184,8 +191,7 @@ static void login_done(struct proxy_client *c)
 		char msg[96];
 		snprintf(msg, sizeof(msg), "no more connections allowed (%s)", cap);
 		if (cfg_log_switch.pooler_errors)
-			log_warning("c%u %s@%s %s: refused: %s", c->id, l->user, l->database,
-			            c->addr, msg);
+			conn_warning(c, "%s@%s refused: %s", l->user, l->database, msg);
 		proxy_client_fatal(c, PROTO_SQLSTATE_TOO_MANY_CONNECTIONS, msg);
 		return;
 	}
@@ -270,7 +276,6 @@ static void lookup_done(struct proxy_authq_waiter *w, const struct proxy_authq_r
 {
 	struct proxy_login *l = pool_container_of(w, struct proxy_login, wait);
 	struct proxy_client *c = l->client;
-	char name[128];
 	if (r->status == PROXY_AUTHQ_ERROR) {
 		char msg[300];
 		snprintf(msg, sizeof(msg),
@@ -286,15 +291,14 @@ static void lookup_done(struct proxy_authq_waiter *w, const struct proxy_authq_r
 		/* no record is made for a name that does not exist (a storm of made-up names
 		 * costs nothing that stays) */
 		struct pool_user *gone = pool_user_find(l->user);
-		log_info("%s: auth_query found no user \"%s\" with a password",
-		         proxy_client_name(c, name, sizeof(name)), l->user);
+		conn_info(c, "auth_query found no user \"%s\" with a password", l->user);
 		if (gone)
 			gone->auth_secret[0] = '\0';
 	} else if (strlen(r->secret) >= sizeof(l->secret) || !cfg_secret_well_formed(r->secret)) {
-		log_warning("%s: auth_query returned an unusable secret for user \"%s\" (%s)",
-		            proxy_client_name(c, name, sizeof(name)), l->user,
-		            strlen(r->secret) >= sizeof(l->secret) ? "too long"
-		                                                   : "malformed SCRAM secret");
+		conn_warning(c, "auth_query returned an unusable secret for user \"%s\" (%s)",
+		             l->user,
+		             strlen(r->secret) >= sizeof(l->secret) ? "too long"
+		                                                    : "malformed SCRAM secret");
 	} else {
 		l->unknown_user = false;
 		l->looked_up = true;
@@ -316,24 +320,23 @@ static bool peer_ok(struct proxy_client *c)
 {
 	const char *user = c->login->user;
 	if (!c->unix_socket || !c->peer_known) {
-		log_info("c%u %s: peer authentication needs a Unix-socket client with known "
-		         "credentials",
-		         c->id, c->addr);
+		conn_info(c,
+		          "peer authentication needs a Unix-socket client with known credentials");
 		return false;
 	}
 	struct passwd pw, *found = NULL;
 	char buf[4096];
 	int rc = getpwuid_r(c->peer_uid, &pw, buf, sizeof(buf), &found);
 	if (!found) {
-		log_info("c%u %s: peer authentication for user \"%s\": no OS user with uid %u%s%s",
-		         c->id, c->addr, user, (unsigned)c->peer_uid, rc ? ": " : "",
-		         rc ? strerror(rc) : "");
+		conn_info(c, "peer authentication for user \"%s\": no OS user with uid %u%s%s",
+		          user, (unsigned)c->peer_uid, rc ? ": " : "", rc ? strerror(rc) : "");
 		return false;
 	}
 	if (strcmp(pw.pw_name, user) != 0) {
-		log_info("c%u %s: peer authentication failed: the user name \"%s\" is not the "
-		         "OS user \"%s\" (uid %u, pid %d)",
-		         c->id, c->addr, user, pw.pw_name, (unsigned)c->peer_uid, (int)c->peer_pid);
+		conn_info(c,
+		          "peer authentication failed: the user name \"%s\" is not the OS user "
+		          "\"%s\" (uid %u, pid %d)",
+		          user, pw.pw_name, (unsigned)c->peer_uid, (int)c->peer_pid);
 		return false;
 	}
 	return true;
@@ -355,9 +358,10 @@ static void start_auth(struct proxy_client *c)
 	char why[300] = "";
 	if (own_user_console(c)) {
 		c->own_user = true;
-		log_info("c%u %s: admin console access from the Unix socket (pid %d of pglane's "
-		         "own OS user)",
-		         c->id, c->addr, (int)c->peer_pid);
+		conn_info(c,
+		          "admin console access from the Unix socket (pid %d of pglane's own OS "
+		          "user)",
+		          (int)c->peer_pid);
 		login_done(c);
 		return;
 	}
@@ -403,9 +407,7 @@ static void start_auth(struct proxy_client *c)
 		pool_list_init(&l->wait.link);
 		if (!proxy_authq_lookup(proxy.cfg, dc, l->database, l->user, &l->wait, why,
 		                        sizeof(why))) {
-			char name[128];
-			log_warning("%s: auth_query look-up not started: %s",
-			            proxy_client_name(c, name, sizeof(name)), why);
+			conn_warning(c, "auth_query look-up not started: %s", why);
 			proxy_client_fatal(
 			        c, PROTO_SQLSTATE_CONNECTION_FAILURE,
 			        "could not look up the user (auth_query): pglane's log has "
@@ -602,7 +604,7 @@ void proxy_login_tls(struct proxy_client *c)
 	switch (proxy_tls_handshake(&c->conn, err, sizeof(err))) {
 	case PROXY_TLS_DONE:
 		c->state = CLIENT_STARTUP;
-		log_debug("c%u: TLS %s", c->id, SSL_get_version(c->conn.ssl));
+		conn_debug(c, "TLS %s", SSL_get_version(c->conn.ssl));
 		return;
 	case PROXY_TLS_AGAIN:
 		return;
@@ -611,7 +613,7 @@ void proxy_login_tls(struct proxy_client *c)
 	}
 	char msg[300];
 	snprintf(msg, sizeof(msg), "TLS handshake failed: %s", err);
-	log_info("c%u %s: %s", c->id, c->addr, msg);
+	conn_info(c, "%s", msg);
 	proxy_client_close(c, NULL, msg);
 }
 

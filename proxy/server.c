@@ -16,6 +16,7 @@
 #include "pool/health.h"
 #include "proxy/cancel.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
 #include "proxy/prepared.h"
@@ -35,8 +36,7 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 	struct proxy_client *c = s->ps.client ? proxy_client_of(s->ps.client) : NULL;
 	bool tested = s->ps.tested;
 	if (p)
-		log_info("s%u %s@%s: closing: %s%s", s->id, p->user->name, p->db->name,
-		         tested ? "server check failed: " : "", reason);
+		conn_info(s, "closing: %s%s", tested ? "server check failed: " : "", reason);
 	if (p)
 		pool_server_remove(&s->ps);
 	if (c) {
@@ -218,7 +218,7 @@ void proxy_server_launch(struct pool *p)
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	}
 	proxy_conn_init(&s->conn, fd, server_cb);
-	log_debug("s%u %s@%s: connecting to %s:%d", s->id, p->user->name, p->db->name, host, port);
+	conn_debug(s, "connecting to %s:%d", host, port);
 	if (connect(fd, (struct sockaddr *)&s->addr, s->addr_len) == 0) {
 		proxy_server_login_begin(s);
 		return;
@@ -325,8 +325,8 @@ void proxy_server_check(struct pool_server *ps)
 {
 	struct proxy_server *s = proxy_server_of(ps);
 	const char *sql = pool_cfg(ps->pool)->server_check_query;
-	log_debug("s%u: idle for %lld ms: checking it with \"%s\"", s->id,
-	          (long long)(proxy_now_ms() - ps->state_since_ms), sql ? sql : "");
+	conn_debug(s, "idle for %lld ms: checking it with \"%s\"",
+	           (long long)(proxy_now_ms() - ps->state_since_ms), sql ? sql : "");
 	s->check_failed = false;
 	if (!proxy_relay_server_query(s, sql ? sql : "")) {
 		proxy_server_close(s, "could not send server_check_query");

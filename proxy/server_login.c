@@ -16,6 +16,7 @@
 #include "protocol/startup.h"
 #include "pool/health.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
 #include "proxy/link.h"
@@ -63,7 +64,7 @@ void proxy_server_login_failed(struct proxy_server *s, const char *sqlstate, con
 	p->last_failure_ms = proxy_now_ms();
 	p->stats.server_connect_failures++;
 	snprintf(p->last_error, sizeof(p->last_error), "%s", msg);
-	log_warning("s%u %s@%s: server login failed: %s", s->id, p->user->name, p->db->name, msg);
+	conn_warning(s, "server login failed: %s", msg);
 	if (s->endpoint >= 0 && p->db->cfg) {
 		/* a replica failed: the olap lane moves on now rather than at the monitor's next
 		 * check, and waiting clients get the next choice (the primary, or 57P03) */
@@ -298,8 +299,7 @@ static void login_complete(struct proxy_server *s)
 		return;
 	}
 	proxy_server_login_free(s);
-	log_debug("s%u %s@%s: logged in (backend pid %d)", s->id, p->user->name, p->db->name,
-	          s->ps.be_pid);
+	conn_debug(s, "logged in (backend pid %d)", s->ps.be_pid);
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, &p->waiting)
 	{
@@ -364,7 +364,7 @@ static void catalog_done(struct proxy_server *s)
 	if (!l->catalog || db->catalog)
 		return;
 	pool_catalog_done(l->catalog);
-	log_debug("s%u: the server knows %zu settings", s->id, pool_catalog_count(l->catalog));
+	conn_debug(s, "the server knows %zu settings", pool_catalog_count(l->catalog));
 	db->catalog = l->catalog;
 	l->catalog = NULL;
 }
@@ -380,7 +380,7 @@ static void send_connect_query(struct proxy_server *s, const char *sql)
 		return;
 	}
 	proto_write_query(&w, sql);
-	log_debug("s%u: running connect_query", s->id);
+	conn_debug(s, "running connect_query");
 	if (!send_now(s, &w))
 		proxy_server_login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE,
 		                          "could not send connect_query to the server");
@@ -466,8 +466,8 @@ void proxy_server_login_read(struct proxy_server *s)
 			}
 			if (s->login->catalog_sent) {
 				/* start-up parameters go unchecked until another server tells */
-				log_warning("s%u: could not read the server's settings: %s", s->id,
-				            e.message ? e.message : "(no message)");
+				conn_warning(s, "could not read the server's settings: %s",
+				             e.message ? e.message : "(no message)");
 				pool_catalog_free(s->login->catalog);
 				s->login->catalog = NULL;
 				break;
@@ -563,7 +563,7 @@ void proxy_server_login_tls(struct proxy_server *s)
 	char err[256];
 	switch (proxy_tls_handshake(&s->conn, err, sizeof(err))) {
 	case PROXY_TLS_DONE:
-		log_debug("s%u: TLS %s to the server", s->id, SSL_get_version(s->conn.ssl));
+		conn_debug(s, "TLS %s to the server", SSL_get_version(s->conn.ssl));
 		send_startup(s);
 		return;
 	case PROXY_TLS_AGAIN:

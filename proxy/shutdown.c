@@ -14,9 +14,16 @@
 #include "proxy/listen.h"
 #include "proxy/shutdown.h"
 
-static ev_timer deadline;
-static ev_timer exit_timer;
-static ev_timer stats_timer;
+/* The timers of a shutdown and of log.stats, and the totals at the last stats line. Owner
+ * today: the process's one event loop. Under worker threads: process-wide, on one loop (the
+ * first worker's): a shutdown mode reaches every worker through its mailbox and pglane exits
+ * once every worker reports itself drained; the stats line sums every worker's pools. */
+static struct shutdown_state {
+	ev_timer deadline;      /* admin.shutdown_timeout */
+	ev_timer exit_timer;    /* the exit, a moment after the answer went out */
+	ev_timer stats_timer;   /* log.stats_period */
+	struct pool_stats last; /* the totals at the last stats line */
+} sd;
 
 static const char *const mode_names[] = {"none", "wait for clients", "wait for servers",
                                          "immediate"};
@@ -37,12 +44,12 @@ static void exit_cb(struct ev_loop *loop, ev_timer *t, int revents)
  * that a console's answer to SHUTDOWN goes out first. */
 static void exit_now(const char *why)
 {
-	if (ev_is_active(&exit_timer))
+	if (ev_is_active(&sd.exit_timer))
 		return;
 	log_info("%s: exiting", why);
 	proxy.shutdown = PROXY_SHUTDOWN_NOW;
-	ev_timer_init(&exit_timer, exit_cb, 0.05, 0);
-	ev_timer_start(proxy.loop, &exit_timer);
+	ev_timer_init(&sd.exit_timer, exit_cb, 0.05, 0);
+	ev_timer_start(proxy.loop, &sd.exit_timer);
 }
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -94,8 +101,8 @@ void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
 	proxy_listen_stop();
 	int64_t ms = proxy.cfg->admin.shutdown_timeout_ms;
 	if (ms > 0) {
-		ev_timer_init(&deadline, deadline_cb, (double)ms / 1000.0, 0);
-		ev_timer_start(proxy.loop, &deadline);
+		ev_timer_init(&sd.deadline, deadline_cb, (double)ms / 1000.0, 0);
+		ev_timer_start(proxy.loop, &sd.deadline);
 	}
 	if (mode == PROXY_SHUTDOWN_WAIT_FOR_SERVERS)
 		drain_servers();
@@ -120,14 +127,12 @@ void proxy_shutdown_poll(void)
 
 void proxy_shutdown_stop(void)
 {
-	ev_timer_stop(proxy.loop, &deadline);
-	ev_timer_stop(proxy.loop, &exit_timer);
-	ev_timer_stop(proxy.loop, &stats_timer);
+	ev_timer_stop(proxy.loop, &sd.deadline);
+	ev_timer_stop(proxy.loop, &sd.exit_timer);
+	ev_timer_stop(proxy.loop, &sd.stats_timer);
 }
 
 /* ---- log.stats ---- */
-
-static struct pool_stats last;
 
 static void sum_stats(struct pool_stats *t)
 {
@@ -170,23 +175,23 @@ static void stats_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	sum_stats(&cur);
 	if (proxy.cfg->log.stats) {
 		double s = t->repeat > 0 ? t->repeat : 1;
-		uint64_t xacts = delta(cur.xact_count, last.xact_count);
-		uint64_t queries = delta(cur.query_count, last.query_count);
+		uint64_t xacts = delta(cur.xact_count, sd.last.xact_count);
+		uint64_t queries = delta(cur.query_count, sd.last.query_count);
 		/* PgBouncer 1.25's line, field for field */
 		log_info("stats: %llu xacts/s, %llu queries/s, %llu client parses/s, %llu server "
 		         "parses/s, %llu binds/s, in %llu B/s, out %llu B/s, xact %llu us, query "
 		         "%llu us, wait %llu us",
 		         per_s(xacts, s), per_s(queries, s),
-		         per_s(delta(cur.client_parses, last.client_parses), s),
-		         per_s(delta(cur.server_parses, last.server_parses), s),
-		         per_s(delta(cur.binds, last.binds), s),
-		         per_s(delta(cur.received, last.received), s),
-		         per_s(delta(cur.sent, last.sent), s),
-		         avg(delta(cur.xact_time_us, last.xact_time_us), xacts),
-		         avg(delta(cur.query_time_us, last.query_time_us), queries),
-		         avg(delta(cur.wait_time_us, last.wait_time_us), xacts));
+		         per_s(delta(cur.client_parses, sd.last.client_parses), s),
+		         per_s(delta(cur.server_parses, sd.last.server_parses), s),
+		         per_s(delta(cur.binds, sd.last.binds), s),
+		         per_s(delta(cur.received, sd.last.received), s),
+		         per_s(delta(cur.sent, sd.last.sent), s),
+		         avg(delta(cur.xact_time_us, sd.last.xact_time_us), xacts),
+		         avg(delta(cur.query_time_us, sd.last.query_time_us), queries),
+		         avg(delta(cur.wait_time_us, sd.last.wait_time_us), xacts));
 	}
-	last = cur;
+	sd.last = cur;
 }
 
 void proxy_log_stats_configure(void)
@@ -194,12 +199,12 @@ void proxy_log_stats_configure(void)
 	double period = (double)proxy.cfg->log.stats_period_ms / 1000.0;
 	if (period <= 0)
 		period = 60;
-	if (!ev_is_active(&stats_timer)) {
-		ev_timer_init(&stats_timer, stats_cb, period, period);
-		sum_stats(&last);
-		ev_timer_start(proxy.loop, &stats_timer);
-	} else if (stats_timer.repeat != period) {
-		stats_timer.repeat = period;
-		ev_timer_again(proxy.loop, &stats_timer);
+	if (!ev_is_active(&sd.stats_timer)) {
+		ev_timer_init(&sd.stats_timer, stats_cb, period, period);
+		sum_stats(&sd.last);
+		ev_timer_start(proxy.loop, &sd.stats_timer);
+	} else if (sd.stats_timer.repeat != period) {
+		sd.stats_timer.repeat = period;
+		ev_timer_again(proxy.loop, &sd.stats_timer);
 	}
 }

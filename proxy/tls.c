@@ -15,15 +15,24 @@
 
 #define MAX_SERVER_CTX 16
 
-static SSL_CTX *listen_ctx;
-
 struct server_ctx {
 	char ca[512];
 	bool verify;
 	SSL_CTX *ctx;
 };
-static struct server_ctx server_ctxs[MAX_SERVER_CTX];
-static int nserver_ctxs;
+
+/* The TLS contexts: the one clients negotiate with (listen.tls, built at start) and those
+ * pglane uses towards PostgreSQL, one per (verifies or not, CA), made on first use and
+ * dropped at RELOAD. Owner today: the process's one event loop. Under worker threads:
+ * process-wide: the client context is read-only once the threads start (an SSL_CTX may be
+ * used by several threads at once; each connection holds its own reference); the server
+ * contexts are looked up, added and dropped under a mutex (at server connect and RELOAD
+ * only, never per message). */
+static struct tls_contexts {
+	SSL_CTX *listen_ctx; /* owned; NULL: no TLS for clients */
+	struct server_ctx server_ctxs[MAX_SERVER_CTX];
+	int nserver_ctxs;
+} tls;
 
 /* The first OpenSSL error as text (and the queue cleared). */
 static const char *ssl_error(char *buf, size_t cap)
@@ -143,33 +152,33 @@ bool proxy_tls_init(const struct cfg *cfg)
 		                   NULL);
 		SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(cfg->listen.tls.ca));
 	}
-	listen_ctx = ctx;
+	tls.listen_ctx = ctx;
 	return true;
 }
 
 void proxy_tls_reset_servers(void)
 {
 	/* connections keep their own reference to a context */
-	for (int i = 0; i < nserver_ctxs; i++)
-		SSL_CTX_free(server_ctxs[i].ctx);
-	nserver_ctxs = 0;
+	for (int i = 0; i < tls.nserver_ctxs; i++)
+		SSL_CTX_free(tls.server_ctxs[i].ctx);
+	tls.nserver_ctxs = 0;
 }
 
 void proxy_tls_free(void)
 {
-	SSL_CTX_free(listen_ctx);
-	listen_ctx = NULL;
+	SSL_CTX_free(tls.listen_ctx);
+	tls.listen_ctx = NULL;
 	proxy_tls_reset_servers();
 }
 
 bool proxy_tls_listen_enabled(void)
 {
-	return listen_ctx != NULL;
+	return tls.listen_ctx != NULL;
 }
 
 bool proxy_tls_accept_start(struct proxy_conn *c)
 {
-	c->ssl = SSL_new(listen_ctx);
+	c->ssl = SSL_new(tls.listen_ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->w.fd) != 1)
 		return false;
 	SSL_set_accept_state(c->ssl);
@@ -218,10 +227,10 @@ static SSL_CTX *server_ctx(const struct cfg *cfg, enum cfg_sslmode mode, const c
 {
 	bool verify = mode == CFG_SSL_VERIFY_CA || mode == CFG_SSL_VERIFY_FULL;
 	const char *file = verify && ca ? ca : "";
-	for (int i = 0; i < nserver_ctxs; i++)
-		if (server_ctxs[i].verify == verify && strcmp(server_ctxs[i].ca, file) == 0)
-			return server_ctxs[i].ctx;
-	if (nserver_ctxs == MAX_SERVER_CTX) {
+	for (int i = 0; i < tls.nserver_ctxs; i++)
+		if (tls.server_ctxs[i].verify == verify && strcmp(tls.server_ctxs[i].ca, file) == 0)
+			return tls.server_ctxs[i].ctx;
+	if (tls.nserver_ctxs == MAX_SERVER_CTX) {
 		snprintf(err, cap, "too many distinct server TLS settings");
 		return NULL;
 	}
@@ -254,7 +263,7 @@ static SSL_CTX *server_ctx(const struct cfg *cfg, enum cfg_sslmode mode, const c
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	struct server_ctx *s = &server_ctxs[nserver_ctxs++];
+	struct server_ctx *s = &tls.server_ctxs[tls.nserver_ctxs++];
 	snprintf(s->ca, sizeof(s->ca), "%s", file);
 	s->verify = verify;
 	s->ctx = ctx;
