@@ -412,7 +412,7 @@ void proxy_admin_read(struct proxy_client *c)
 		}
 		io->need = 0;
 		io->scan += (uint32_t)f.size;
-		io->start = io->scan;
+		proxy_in_consumed(&c->conn);
 		if (f.type == PROTO_FE_TERMINATE) {
 			proxy_client_close(c, NULL, "client sent Terminate");
 			return;

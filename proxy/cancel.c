@@ -20,7 +20,7 @@
 #include "proxy/client.h"
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
-#include "proxy/relay.h"
+#include "proxy/link.h"
 #include "proxy/server.h"
 
 /* One cancel request: connect, send, then wait for PostgreSQL to close the connection (it does

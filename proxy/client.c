@@ -21,6 +21,7 @@
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
+#include "proxy/link.h"
 #include "proxy/login.h"
 #include "proxy/prepared.h"
 #include "proxy/relay.h"

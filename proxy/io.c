@@ -246,6 +246,13 @@ enum proxy_io_result proxy_conn_read(struct proxy_conn *c)
 	return PROXY_IO_ERROR;
 }
 
+void proxy_in_consumed(struct proxy_conn *c)
+{
+	struct proxy_io *io = c->io;
+	if (io)
+		io->start = io->scan;
+}
+
 bool proxy_out_ref(struct proxy_conn *c, const void *p, size_t n)
 {
 	if (n == 0)

@@ -72,6 +72,12 @@ bool proxy_conn_send_now(struct proxy_conn *c, const void *p, size_t n);
  * PROXY_BUF_MAX when `need` asks for more than it holds. OK: bytes arrived; AGAIN: nothing
  * now, or no room; ERROR also when `need` cannot be met. */
 enum proxy_io_result proxy_conn_read(struct proxy_conn *c);
+/* The input before `scan` is consumed: handled here, or handed to a peer's output queue and
+ * since written (or forgotten). From now on nothing refers to those bytes, and the next read
+ * may move the unread rest over them (start = scan). Call it only then: while a peer's output
+ * still points into [start, scan), compacting would change the bytes it is about to write.
+ * Nothing happens when no I/O block is attached. */
+void proxy_in_consumed(struct proxy_conn *c);
 
 /* Queue `n` bytes at `p` (which must stay put until written) for output; merges with the
  * previous iovec when contiguous. False when the queue is full. */

@@ -17,7 +17,7 @@
 #include "proxy/control.h"
 #include "proxy/io.h"
 #include "proxy/janitor.h"
-#include "proxy/relay.h"
+#include "proxy/link.h"
 #include "proxy/requests.h"
 #include "proxy/server.h"
 

@@ -31,8 +31,8 @@
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
+#include "proxy/link.h"
 #include "proxy/login.h"
-#include "proxy/relay.h"
 #include "proxy/startup.h"
 #include "proxy/tls.h"
 
@@ -652,7 +652,7 @@ void proxy_login_read(struct proxy_client *c)
 			return;
 		}
 		io->scan += (uint32_t)f.size;
-		io->start = io->scan; /* consumed here, nothing refers to it */
+		proxy_in_consumed(&c->conn); /* nothing refers to it */
 		if (c->state == CLIENT_STARTUP) {
 			on_startup(c, p, f.size);
 			continue;

@@ -1,9 +1,9 @@
-/* proxy/relay.c — moving bytes between a logged-in client and its server. Only message
- * headers are scanned on the hot path; runs of messages are forwarded from the input buffer
- * in place (one writev). Each client request is recorded (proxy/prepared.c) and each server
- * answer matched to it (proxy/requests.c); the small messages that end an answer are handled
- * whole, rows and COPY data stream through. Transaction mode releases the server at
- * ReadyForQuery 'I' once nothing more is owed. */
+/* proxy/relay.c — moving bytes between a logged-in client and its server, with one pump for
+ * both directions. Only message headers are scanned on the hot path; runs of messages are
+ * forwarded from the input buffer in place (one writev). Each client request is recorded
+ * (proxy/prepared.c) and each server answer matched to it (server_message, proxy/requests.c);
+ * the small messages that end an answer are handled whole, rows and COPY data stream through.
+ * Getting and giving back the server: proxy/link.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,36 +11,17 @@
 #include "protocol/buf.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
-#include "protocol/extended.h"
-#include "protocol/sql.h"
-#include "pool/route.h"
-#include "proxy/cancel.h"
 #include "proxy/client.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
+#include "proxy/link.h"
 #include "proxy/prepared.h"
 #include "proxy/relay.h"
 #include "proxy/requests.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 
-static struct proxy_server *linked_server(const struct proxy_client *c)
-{
-	return c->pc.server ? proxy_server_of(c->pc.server) : NULL;
-}
-
-static struct proxy_client *linked_client(const struct proxy_server *s)
-{
-	return s->ps.client ? proxy_client_of(s->ps.client) : NULL;
-}
-
-static enum cfg_pool_mode pool_mode(const struct pool *p)
-{
-	return pool_cfg(p)->mode;
-}
-
-/* Queue a Query of pglane's own to a server: its answer is swallowed. */
-static bool server_internal_query(struct proxy_server *s, const char *sql)
+bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
 {
 	size_t avail;
 	uint8_t *space = proxy_out_space(&s->conn, &avail);
@@ -51,136 +32,53 @@ static bool server_internal_query(struct proxy_server *s, const char *sql)
 	       proxy_req_push(s, PROTO_FE_QUERY, POOL_REQ_SKIP, NULL, POOL_REQ_INTERNAL);
 }
 
-bool proxy_relay_server_query(struct proxy_server *s, const char *sql)
+/* ---- The relay's two directions ----
+ * One pump (at the end of this file) moves the messages of a source to the other side, for
+ * both directions: proxy_relay_client() from a client to its server, proxy_relay_server() from
+ * a server to its client. What differs per direction is in its hooks: from a client, messages
+ * are checked, recorded and get a server (client_*); from a server, answers are matched to
+ * their requests by server_message() (server_*). Hooks are called directly on `from_server`,
+ * no function pointers on the hot path. */
+struct pump {
+	struct proxy_client *c; /* the client; NULL: a server with no client */
+	struct proxy_server *s; /* the server; NULL: a client with no server (yet) */
+	bool from_server;       /* the direction: a server's messages to its client, or back */
+	bool fatal;             /* a server with no client sent a fatal error */
+};
+
+/* What a hook tells the pump: NEXT message; STOP (more bytes are needed, a state changed, or
+ * the source was closed); FULL (an output queue is full: flush, then call again); GO on with
+ * this message. */
+enum step { STEP_NEXT, STEP_STOP, STEP_FULL, STEP_GO };
+
+/* The pump's steps and its per-message hooks are inlined into each direction's entry, where
+ * `from_server` is a constant: each direction compiles to a loop of its own. */
+#define PUMP_STEP static inline __attribute__((always_inline))
+
+/* The source sent what pglane cannot take: a client is told why and closed, a server closed. */
+static void source_fail(struct pump *p, const char *why)
 {
-	return server_internal_query(s, sql);
+	if (p->from_server)
+		proxy_server_close(p->s, why);
+	else
+		proxy_client_fatal(p->c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, why);
 }
 
-/* A client and a server were just linked: make the server's session the client's (its
- * messages wait for that, proxy/session.c). */
-static bool on_linked(struct proxy_client *c, struct proxy_server *s)
+/* Are the `want` bytes from `scan` that the message must be seen whole with in the buffer
+ * (`avail` are)? GO when they are; else STOP, with `need` asking for them (or, beyond
+ * PROXY_BUF_MAX, the source closed). */
+PUMP_STEP enum step whole(struct pump *p, struct proxy_io *io, uint32_t avail, size_t want)
 {
-	if (pool_mode(c->pc.pool) == CFG_POOL_SESSION ||
-	    pool_cfg(c->pc.pool)->server_reset_query_always)
-		s->needs_reset = true; /* server_reset_query when it is released */
-	c->xact_start_us = proxy_now_us();
-	if (c->pc.session.current == s->ps.settings && !s->unknown_owner) {
-		c->pc.session.applied = true; /* nothing to bring: the common case */
-		return true;
+	if (avail >= want) {
+		io->need = 0;
+		return STEP_GO;
 	}
-	return proxy_session_apply(c, s);
-}
-
-/* Queue an error (and, when `ready`, ReadyForQuery) to a client answering a request that
- * got no server. */
-static bool client_answer(struct proxy_client *c, const char *sqlstate, const char *msg, bool ready)
-{
-	if (sqlstate && !proxy_client_error(c, sqlstate, msg))
-		return false;
-	if (!ready)
-		return true;
-	uint8_t z[6];
-	struct proto_writer w;
-	proto_writer_init(&w, z, sizeof(z));
-	proto_write_ready(&w, PROTO_TX_IDLE);
-	return proto_writer_ok(&w) && proxy_out_copy(&c->conn, z, w.len);
-}
-
-/* The client's pool in `lane` (created on first use). */
-static struct pool *lane_pool(struct proxy_client *c, enum cfg_lane_kind lane)
-{
-	if (!c->lanes[lane])
-		c->lanes[lane] =
-		        pool_get(proxy.cfg, c->pc.pool->db->name, c->pc.pool->user->name, lane);
-	return c->lanes[lane];
-}
-
-/* The text a transaction starts with, for its lane hint: a Query's, a Parse's, or that of
- * the statement a Bind runs. */
-static const char *first_text(struct proxy_client *c, const uint8_t *msg, size_t avail, size_t *len)
-{
-	const uint8_t *body = msg + PROTO_HEADER_SIZE;
-	size_t n = avail - PROTO_HEADER_SIZE;
-	const char *name;
-	switch (msg[0]) {
-	case PROTO_FE_QUERY:
-		*len = n;
-		return (const char *)body;
-	case PROTO_FE_PARSE: {
-		const uint8_t *nul = memchr(body, 0, n);
-		if (!nul)
-			return NULL;
-		*len = n - (size_t)(nul + 1 - body);
-		return (const char *)nul + 1;
-	}
-	case PROTO_FE_BIND: {
-		const char *portal;
-		size_t end;
-		if (!proto_parse_bind_names(body, n, &portal, &name, &end))
-			return NULL;
-		struct pool_stmt *st =
-		        c->stmts && name[0] ? pool_stmt_map_get(c->stmts, name) : NULL;
-		if (st) {
-			*len = st->len;
-			return (const char *)st->body;
-		}
-		if (!name[0] && c->unnamed_len > PROTO_HEADER_SIZE) {
-			const uint8_t *u = c->unnamed + PROTO_HEADER_SIZE;
-			const uint8_t *nul = memchr(u, 0, c->unnamed_len - PROTO_HEADER_SIZE);
-			if (nul) {
-				*len = c->unnamed_len - (size_t)(nul + 1 - c->unnamed);
-				return (const char *)nul + 1;
-			}
-		}
-		return NULL;
-	}
-	default:
-		return NULL;
-	}
-}
-
-/* Pick the lane of the transaction the message starts (session mode: once per client). */
-static void choose_lane(struct proxy_client *c, const uint8_t *msg, size_t avail)
-{
-	struct pool *cur = c->pc.pool;
-	if (c->routed && pool_mode(cur) == CFG_POOL_SESSION)
-		return;
-	char hint[16];
-	size_t len = 0;
-	const char *text = first_text(c, msg, avail, &len);
-	bool hinted = text && proto_sql_lane_hint(text, len, hint, sizeof(hint));
-	int app = POOL_PARAM_APPLICATION_NAME;
-	const struct pool_str *appv = app >= 0 ? c->pc.params.v[app] : NULL;
-	enum cfg_lane_kind lane =
-	        pool_route(proxy.cfg, cur->db->cfg, cur->db->name, cur->user->name,
-	                   appv ? appv->s : NULL, hinted ? hint : NULL);
-	struct pool *p = lane_pool(c, lane);
-	c->routed = true;
-	if (!p || p == cur)
-		return;
-	cur->n_clients--;
-	p->n_clients++;
-	c->pc.pool = p;
-}
-
-/* Get a server for a client that has a message for one; NULL: it waits. A waiting client stays
- * readable (what it sends is buffered up to the buffer's size, its hang-up is seen at once), so
- * the common wait costs no watcher change. */
-static struct proxy_server *client_acquire(struct proxy_client *c, const uint8_t *msg, size_t avail)
-{
-	if (c->pc.pool->db->cfg)
-		choose_lane(c, msg, avail);
-	struct pool_server *ps = pool_acquire(c->pc.pool, &c->pc, proxy_now_ms());
-	if (!ps) {
-		c->paused = true;
-		return NULL;
-	}
-	struct proxy_server *s = proxy_server_of(ps);
-	if (!on_linked(c, s)) {
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "could not prepare a server");
-		return NULL;
-	}
-	return s;
+	if (want > PROXY_BUF_MAX)
+		source_fail(p, p->from_server ? "server message too large"
+		                              : "message too large for pglane to look inside");
+	else
+		io->need = (uint32_t)want;
+	return STEP_STOP;
 }
 
 /* Is `type` a message a logged-in client may send? */
@@ -205,7 +103,20 @@ static bool client_type_ok(uint8_t type)
 	}
 }
 
-/* A message that arrived while the client's request is being answered with an error. */
+/* A message a logged-in client may not send: Terminate closes it, anything else is refused. */
+static void client_refuse(struct proxy_client *c, uint8_t type)
+{
+	if (type == PROTO_FE_TERMINATE) {
+		proxy_client_close(c, NULL, "client sent Terminate");
+		return;
+	}
+	char text[64];
+	snprintf(text, sizeof(text), "invalid frontend message type %d", type);
+	proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, text);
+}
+
+/* A message that arrived while the client's request is being answered with an error: the
+ * Sync (or Query) that ends what failed gets ReadyForQuery. */
 static bool discard_message(struct proxy_client *c, uint8_t type)
 {
 	bool ends = type == PROTO_FE_SYNC ||
@@ -217,259 +128,122 @@ static bool discard_message(struct proxy_client *c, uint8_t type)
 		return true;
 	c->discarding = false;
 	c->discard_extended = false;
-	return client_answer(c, NULL, NULL, true);
+	uint8_t z[6];
+	struct proto_writer w;
+	proto_writer_init(&w, z, sizeof(z));
+	proto_write_ready(&w, PROTO_TX_IDLE);
+	return proto_writer_ok(&w) && proxy_out_copy(&c->conn, z, w.len);
 }
 
-/* After output to the server drained (or there was none): the client's consumed input can
- * be forgotten and its buffer given back when empty. */
-static void client_input_consumed(struct proxy_client *c)
+/* A message (`avail` bytes of it at `msg`) from a client with no server: dropped, answered by
+ * pglane, or it gets a server (GO: p->s, ready for it). */
+static enum step client_unlinked(struct pump *p, struct proxy_io *io, const uint8_t *msg,
+                                 uint32_t avail, const struct proto_frame *f,
+                                 struct proxy_scan *scan)
 {
-	struct proxy_io *io = c->conn.io;
-	if (!io)
-		return;
-	io->start = io->scan;
-	proxy_io_release_idle(&c->conn);
+	struct proxy_client *c = p->c;
+	if (f->type == PROTO_FE_COPY_DATA || f->type == PROTO_FE_COPY_DONE ||
+	    f->type == PROTO_FE_COPY_FAIL || f->type == PROTO_FE_FLUSH) {
+		/* no COPY is running and nothing waits to be flushed */
+		io->drop = (uint32_t)f->size;
+		return STEP_NEXT;
+	}
+	enum proxy_msg_result r = proxy_prepared_unlinked(c, msg, avail, f->size, scan);
+	if (r == MSG_DONE)
+		return STEP_NEXT;
+	if (r == MSG_NO_ROOM)
+		return STEP_FULL;
+	if (r == MSG_ERROR)
+		return STEP_STOP;
+	p->s = proxy_link_acquire(c, msg, avail);
+	if (!p->s)
+		return STEP_STOP; /* waits; the message stays at `scan` */
+	if (p->s->syncing != SYNC_NONE)
+		return STEP_STOP; /* the message goes once the server has the session */
+	return STEP_GO;
 }
 
-enum rest { REST_NONE, REST_MORE, REST_WAIT, REST_FULL };
-
-/* The rest of a message being passed on (to `dst`, or dropped when NULL) or skipped:
- * NONE when there is none (a new message starts at scan), MORE when some went, WAIT when no
- * byte of it is here yet, FULL when `dst`'s output queue is full. */
-static enum rest message_rest(struct proxy_io *io, struct proxy_conn *dst)
+/* One client message, its header read: checked, answered by pglane or recorded (proxy/
+ * prepared.c), and queued to the server. */
+PUMP_STEP enum step client_message(struct pump *p, struct proxy_io *io, uint32_t avail,
+                                   const struct proto_frame *f)
 {
-	uint32_t *left = io->pass ? &io->pass : io->drop ? &io->drop : NULL;
-	if (!left)
-		return REST_NONE;
-	uint32_t avail = io->end - io->scan;
-	uint32_t n = *left < avail ? *left : avail;
-	if (n == 0)
-		return REST_WAIT;
-	if (left == &io->pass && dst && !proxy_out_ref(dst, io->data + io->scan, n))
-		return REST_FULL;
-	io->scan += n;
-	*left -= n;
-	return REST_MORE;
-}
-
-/* Look at the client's buffered messages and queue them to its server. Returns false when
- * it stopped on a full output queue (flush, then call again). */
-static bool client_scan(struct proxy_client *c, struct proxy_server **sp)
-{
-	struct proxy_server *s = *sp;
-	struct proxy_io *io;
+	struct proxy_client *c = p->c;
+	if (!client_type_ok(f->type)) {
+		client_refuse(c, f->type);
+		return STEP_STOP;
+	}
+	enum step st = whole(p, io, avail, proxy_prepared_peek(c, f->type, f->size));
+	if (st != STEP_GO)
+		return st;
+	const uint8_t *msg = io->data + io->scan;
 	struct proxy_scan scan; /* what the message's SQL does, read once */
-	while ((io = c->conn.io) != NULL && c->state == CLIENT_READY) {
-		if (s && s->syncing != SYNC_NONE)
-			return true; /* pglane's own session query first */
-		uint32_t avail = io->end - io->scan;
-		enum rest rest = message_rest(io, s ? &s->conn : NULL);
-		if (rest == REST_MORE)
-			continue;
-		if (rest != REST_NONE)
-			return rest == REST_WAIT;
-		const uint8_t *msg = io->data + io->scan;
-		struct proto_frame f;
-		enum proto_frame_result fr = proto_frame_header(msg, avail, PROXY_MAX_PACKET, &f);
-		if (fr == PROTO_FRAME_NEED_MORE) {
-			io->need = PROTO_HEADER_SIZE;
-			return true;
-		}
-		if (fr == PROTO_FRAME_BAD) {
-			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-			                   "invalid message length from client");
-			return true;
-		}
-		if (!client_type_ok(f.type)) {
-			if (f.type == PROTO_FE_TERMINATE) {
-				proxy_client_close(c, NULL, "client sent Terminate");
-				return true;
-			}
-			char text[64];
-			snprintf(text, sizeof(text), "invalid frontend message type %d", f.type);
-			proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION, text);
-			return true;
-		}
-		uint32_t want = proxy_prepared_peek(c, f.type, f.size);
-		if (avail < want) {
-			if (want > PROXY_BUF_MAX) {
-				proxy_client_fatal(c, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
-				                   "message too large for pglane to look inside");
-				return true;
-			}
-			io->need = want;
-			return true;
-		}
-		io->need = 0;
-		scan.done = false;
-		log_debug("c%u: > %c %zu%s", c->id, f.type, f.size, s ? "" : " (no server)");
-		if (c->discarding) {
-			io->drop = (uint32_t)f.size;
-			if (!discard_message(c, f.type))
-				return false;
-			continue;
-		}
-		enum proxy_msg_result r;
-		if (!s) {
-			if (f.type == PROTO_FE_COPY_DATA || f.type == PROTO_FE_COPY_DONE ||
-			    f.type == PROTO_FE_COPY_FAIL || f.type == PROTO_FE_FLUSH) {
-				/* no COPY is running and nothing waits to be flushed */
-				io->drop = (uint32_t)f.size;
-				continue;
-			}
-			r = proxy_prepared_unlinked(c, msg, avail, f.size, &scan);
-			if (r == MSG_DONE)
-				continue;
-			if (r == MSG_NO_ROOM)
-				return false;
-			if (r == MSG_ERROR)
-				return true;
-			s = *sp = client_acquire(c, msg, avail);
-			if (!s)
-				return true; /* waits; the message stays at `scan` */
-			if (s->syncing != SYNC_NONE)
-				return true; /* the message goes once the server has the session */
-		}
-		if (s->led.ext_error && f.type != PROTO_FE_SYNC) {
-			/* the server ignores everything up to the Sync after an error */
-			io->drop = (uint32_t)f.size;
-			continue;
-		}
-		r = proxy_prepared_linked(c, s, msg, avail, f.size, &scan);
-		if (r == MSG_NO_ROOM)
-			return false;
-		if (r == MSG_ERROR)
-			return true;
-		if (r == MSG_PASS)
-			io->pass = (uint32_t)f.size;
-		c->pc.pool->stats.received += f.size;
-		if (!proxy_req_emit_fakes(s, c))
-			return false;
+	scan.done = false;
+	log_debug("c%u: > %c %zu%s", c->id, f->type, f->size, p->s ? "" : " (no server)");
+	if (c->discarding) {
+		io->drop = (uint32_t)f->size;
+		return discard_message(c, f->type) ? STEP_NEXT : STEP_FULL;
 	}
+	if (!p->s && (st = client_unlinked(p, io, msg, avail, f, &scan)) != STEP_GO)
+		return st;
+	struct proxy_server *s = p->s;
+	if (s->led.ext_error && f->type != PROTO_FE_SYNC) {
+		/* the server ignores everything up to the Sync after an error */
+		io->drop = (uint32_t)f->size;
+		return STEP_NEXT;
+	}
+	enum proxy_msg_result r = proxy_prepared_linked(c, s, msg, avail, f->size, &scan);
+	if (r == MSG_NO_ROOM)
+		return STEP_FULL;
+	if (r == MSG_ERROR)
+		return STEP_STOP;
+	if (r == MSG_PASS)
+		io->pass = (uint32_t)f->size;
+	c->pc.pool->stats.received += f->size;
+	return proxy_req_emit_fakes(s, c) ? STEP_NEXT : STEP_FULL;
+}
+
+/* Before the client's messages are looked at: the server must be free to take them. False:
+ * not now (the pump resumes when it is, or the server was closed). */
+static bool client_before(struct pump *p)
+{
+	struct proxy_server *s = p->s;
+	if (!s)
+		return true;
+	if (s->ncancels > 0)
+		return false; /* resumes when PostgreSQL is done with the cancel requests */
+	if (proxy_out_pending(&s->conn)) {
+		/* e.g. pglane's own SET queued when the server was linked */
+		enum proxy_io_result r = proxy_out_flush(&s->conn);
+		if (r == PROXY_IO_ERROR) {
+			proxy_server_close(s, "write to server failed");
+			return false;
+		}
+		if (r == PROXY_IO_AGAIN)
+			return false; /* resumes when the server's output drains */
+	}
+	return s->syncing == SYNC_NONE; /* else resumes when pglane's session query is answered */
+}
+
+/* After the client's messages went to the server (`blocked`: not all written yet): what
+ * pglane answered the client itself is written too. False when the client was closed; sets
+ * *blocked when its reading must pause until that is written. */
+static bool client_flush_own(struct pump *p, bool done, bool *blocked)
+{
+	struct proxy_client *c = p->c;
+	if (p->s && !*blocked)
+		proxy_prepared_drained(c);
+	if (!proxy_out_pending(&c->conn))
+		return true;
+	enum proxy_io_result r = proxy_out_flush(&c->conn);
+	if (r == PROXY_IO_ERROR) {
+		proxy_client_close(c, NULL, "write to client failed");
+		return false;
+	}
+	/* pglane's own answers, or a stop for room, wait for the client */
+	if (r == PROXY_IO_AGAIN && (!p->s || !done))
+		*blocked = true;
 	return true;
-}
-
-void proxy_relay_client(struct proxy_client *c)
-{
-	if (c->paused && c->state == CLIENT_READY && proxy_relay_waiting_quit(c)) {
-		/* gave up waiting: what it waited with is never run */
-		proxy_client_close(c, NULL, "client closed the connection while waiting");
-		return;
-	}
-	for (;;) {
-		if (c->state != CLIENT_READY || c->paused)
-			return;
-		struct proxy_server *s = linked_server(c);
-		if (s && s->ncancels > 0)
-			return; /* resumes when PostgreSQL is done with the cancel requests */
-		if (s && proxy_out_pending(&s->conn)) {
-			/* e.g. pglane's own SET queued when the server was linked */
-			enum proxy_io_result r = proxy_out_flush(&s->conn);
-			if (r == PROXY_IO_ERROR) {
-				proxy_server_close(s, "write to server failed");
-				return;
-			}
-			if (r == PROXY_IO_AGAIN)
-				return; /* resumes when the server's output drains */
-		}
-		if (s && s->syncing != SYNC_NONE)
-			return; /* resumes when pglane's session query is answered */
-		bool done = client_scan(c, &s);
-		if (c->state != CLIENT_READY || c->paused)
-			return;
-		bool blocked = false;
-		if (s && proxy_out_pending(&s->conn)) {
-			enum proxy_io_result r = proxy_out_flush(&s->conn);
-			if (r == PROXY_IO_ERROR) {
-				proxy_server_close(s, "write to server failed");
-				return;
-			}
-			blocked = r == PROXY_IO_AGAIN;
-		}
-		if (s && !blocked)
-			proxy_prepared_drained(c);
-		if (proxy_out_pending(&c->conn)) {
-			enum proxy_io_result r = proxy_out_flush(&c->conn);
-			if (r == PROXY_IO_ERROR) {
-				proxy_client_close(c, NULL, "write to client failed");
-				return;
-			}
-			/* pglane's own answers, or a stop for room, wait for the client */
-			if (r == PROXY_IO_AGAIN && (!s || !done))
-				blocked = true;
-		}
-		if (blocked) {
-			proxy_conn_set_read(&c->conn, false);
-			return;
-		}
-		client_input_consumed(c);
-		proxy_conn_set_read(&c->conn, true);
-		if (done)
-			return;
-	}
-}
-
-void proxy_relay_server_drained(struct proxy_server *s)
-{
-	struct proxy_client *c = linked_client(s);
-	if (!c)
-		return;
-	proxy_prepared_drained(c);
-	client_input_consumed(c);
-	proxy_conn_set_read(&c->conn, true);
-	proxy_relay_client(c);
-}
-
-/* Transaction mode: give the server back once its transaction is over and nothing more is
- * expected from it; the client may go on with buffered messages on another server. */
-static void maybe_release(struct proxy_client *c, struct proxy_server *s)
-{
-	bool txn = pool_mode(c->pc.pool) == CFG_POOL_TRANSACTION;
-	if (s->syncing != SYNC_NONE || !pool_ledger_idle(&s->led) || proxy_out_pending(&c->conn) ||
-	    proxy_out_pending(&s->conn) || (c->conn.io && c->conn.io->pass))
-		return;
-	/* between two transactions: learn what the last one did to the session */
-	if (s->dirty.effects && (proxy_session_capture(c, s) || c->state != CLIENT_READY))
-		return;
-	if ((!txn || c->pc.session.pins) && !proxy.shutting_down) {
-		/* the client keeps its server; what it sent meanwhile goes on */
-		if (c->conn.io && c->conn.io->end > c->conn.io->scan)
-			proxy_relay_client(c);
-		return;
-	}
-	struct pool *p = c->pc.pool;
-	int64_t now = proxy_now_us();
-	p->stats.xact_count++;
-	if (c->xact_start_us)
-		p->stats.xact_time_us += (uint64_t)(now - c->xact_start_us);
-	c->xact_start_us = 0;
-	c->active_ms = proxy_now_ms(); /* idle from now on */
-	if (!txn)
-		s->needs_reset = false; /* shutting down: the server is closed anyway */
-	proxy_server_release(s);
-	if (proxy.shutting_down) {
-		proxy_client_fatal(c, "57P01", "pglane is shutting down");
-		return;
-	}
-	if (c->state == CLIENT_READY && c->conn.io && c->conn.io->end > c->conn.io->scan)
-		proxy_relay_client(c);
-}
-
-void proxy_relay_client_drained(struct proxy_client *c)
-{
-	struct proxy_server *s = linked_server(c);
-	if (!s) {
-		if (c->conn.io)
-			proxy_relay_client(c); /* may have stopped on a full output queue */
-		return;
-	}
-	struct proxy_io *io = s->conn.io;
-	if (io)
-		io->start = io->scan;
-	proxy_conn_set_read(&s->conn, true);
-	proxy_relay_server(s);
-	if (c->state == CLIENT_READY && !c->paused && c->conn.io)
-		proxy_relay_client(c); /* may have stopped for room in its output */
 }
 
 /* A ParameterStatus from a server: the server has it now, and so does its client. The
@@ -584,21 +358,152 @@ static bool server_message(struct proxy_server *s, struct proxy_client *c,
 	return v.forward;
 }
 
-/* Look at a server's buffered messages: forward them to its client, or swallow them when
- * they answer pglane's own requests or no client is linked. Returns false when it stopped on
- * a full output queue; sets *fatal when an unlinked server sent a fatal error. */
-static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fatal)
+/* A server message not needed whole (rows, COPY data, notices): streamed to the owner of the
+ * current answer, or dropped. */
+static void server_stream(struct pump *p, struct proxy_io *io, const struct proto_frame *f)
+{
+	bool forward = pool_ledger_forwards(&p->s->led, p->c != NULL);
+	if (forward) {
+		io->pass = (uint32_t)f->size;
+		p->s->ps.pool->stats.sent += f->size;
+	} else {
+		io->drop = (uint32_t)f->size;
+	}
+}
+
+/* The error answering a statement pglane cancelled goes to the client saying why, as
+ * PostgreSQL's own timeout would. False when the client was closed. */
+static bool timeout_error(struct proxy_server *s, struct proxy_client *c)
+{
+	char msg[160];
+	snprintf(msg, sizeof(msg),
+	         "canceling statement due to statement timeout (pglane, lane \"%s\")",
+	         cfg_lane_name(s->ps.pool->lane));
+	if (proxy_client_error(c, PROTO_SQLSTATE_QUERY_CANCELED, msg))
+		return true;
+	proxy_client_close(c, NULL, "out of memory");
+	return false;
+}
+
+/* One server message, its header read: streamed on, or read whole and matched to the request
+ * it answers by server_message(), then forwarded to the client or swallowed. */
+PUMP_STEP enum step server_answer(struct pump *p, struct proxy_io *io, uint32_t avail,
+                                  const struct proto_frame *f)
+{
+	struct proxy_server *s = p->s;
+	struct proxy_client *c = p->c;
+	if (!needs_whole(f->type) &&
+	    !(f->type == PROTO_BE_DATA_ROW && pool_ledger_capturing(&s->led))) {
+		server_stream(p, io, f);
+		return STEP_NEXT;
+	}
+	enum step st = whole(p, io, avail, f->size);
+	if (st != STEP_GO)
+		return st;
+	if (c && c->conn.io && c->conn.io->niov >= PROXY_IOV_MAX)
+		return STEP_FULL; /* room for this message first */
+	bool bad = false;
+	int64_t cancelled = s->cancel_sent_us; /* the answer may clear it */
+	bool forward = server_message(s, c, f, &p->fatal, &bad);
+	log_debug("s%u: < %c %zu %s", s->id, f->type, f->size, forward ? "forwarded" : "kept");
+	if (bad) {
+		proxy_server_close(s, "malformed message from server");
+		return STEP_STOP;
+	}
+	if (forward && f->type == PROTO_BE_ERROR && cancelled) {
+		if (!timeout_error(s, c))
+			return STEP_STOP;
+		forward = false;
+	}
+	if (forward) {
+		if (!proxy_out_ref(&c->conn, io->data + io->scan, f->size)) {
+			proxy_client_close(c, NULL, "out of memory");
+			return STEP_STOP;
+		}
+		s->ps.pool->stats.sent += f->size;
+	}
+	io->scan += (uint32_t)f->size;
+	return p->fatal ? STEP_STOP : STEP_NEXT;
+}
+
+/* Before the server's messages are looked at: the client must have taken the last ones. */
+static bool server_before(const struct pump *p)
+{
+	return !p->c || !proxy_out_pending(&p->c->conn); /* resumes when it drains */
+}
+
+/* ---- The pump ---- */
+
+PUMP_STEP struct proxy_conn *pump_src(const struct pump *p, bool from_server)
+{
+	return from_server ? &p->s->conn : &p->c->conn;
+}
+
+/* The other side; NULL when there is none (what would go to it is dropped). */
+PUMP_STEP struct proxy_conn *pump_dst(const struct pump *p, bool from_server)
+{
+	if (from_server)
+		return p->c ? &p->c->conn : NULL;
+	return p->s ? &p->s->conn : NULL;
+}
+
+/* May the source's messages be handled? Its connection is ready, and a client is not waiting
+ * for a server (`paused`; that is checked outside the scan, which stops when it starts). */
+PUMP_STEP bool src_ready(const struct pump *p, bool from_server)
+{
+	return from_server ? p->s->state == SERVER_READY : p->c->state == CLIENT_READY;
+}
+
+PUMP_STEP bool pump_open(const struct pump *p, bool from_server)
+{
+	return src_ready(p, from_server) && (from_server || !p->c->paused);
+}
+
+enum rest { REST_NONE, REST_MORE, REST_WAIT, REST_FULL };
+
+/* The rest of a message being passed on (to `dst`, or dropped when NULL) or skipped:
+ * NONE when there is none (a new message starts at scan), MORE when some went, WAIT when no
+ * byte of it is here yet, FULL when `dst`'s output queue is full. */
+static enum rest message_rest(struct proxy_io *io, struct proxy_conn *dst)
+{
+	uint32_t *left = io->pass ? &io->pass : io->drop ? &io->drop : NULL;
+	if (!left)
+		return REST_NONE;
+	uint32_t avail = io->end - io->scan;
+	uint32_t n = *left < avail ? *left : avail;
+	if (n == 0)
+		return REST_WAIT;
+	if (left == &io->pass && dst && !proxy_out_ref(dst, io->data + io->scan, n))
+		return REST_FULL;
+	io->scan += n;
+	*left -= n;
+	return REST_MORE;
+}
+
+/* Before each message: a client's wait for pglane's own session query to be answered first;
+ * pglane's answers to a server's FAKE requests are written to its client. */
+PUMP_STEP enum step next_message(struct pump *p, bool from_server)
+{
+	if (from_server)
+		return proxy_req_emit_fakes(p->s, p->c) ? STEP_GO : STEP_FULL;
+	return p->s && p->s->syncing != SYNC_NONE ? STEP_STOP : STEP_GO;
+}
+
+/* Look at the source's buffered messages and queue them to the other side. Returns false when
+ * it stopped on a full output queue (flush, then call again). */
+PUMP_STEP bool pump_scan(struct pump *p, bool from_server)
 {
 	struct proxy_io *io;
-	while ((io = s->conn.io) != NULL && s->state == SERVER_READY) {
-		if (!proxy_req_emit_fakes(s, c))
-			return false;
-		uint32_t avail = io->end - io->scan;
-		enum rest rest = message_rest(io, c ? &c->conn : NULL);
+	while ((io = pump_src(p, from_server)->io) != NULL && src_ready(p, from_server)) {
+		enum step st = next_message(p, from_server);
+		if (st != STEP_GO)
+			return st != STEP_FULL;
+		enum rest rest = message_rest(io, pump_dst(p, from_server));
 		if (rest == REST_MORE)
 			continue;
 		if (rest != REST_NONE)
 			return rest == REST_WAIT;
+		uint32_t avail = io->end - io->scan;
 		struct proto_frame f;
 		enum proto_frame_result fr =
 		        proto_frame_header(io->data + io->scan, avail, PROXY_MAX_PACKET, &f);
@@ -607,252 +512,128 @@ static bool server_scan(struct proxy_server *s, struct proxy_client *c, bool *fa
 			return true;
 		}
 		if (fr == PROTO_FRAME_BAD) {
-			proxy_server_close(s, "invalid message length from server");
+			source_fail(p, from_server ? "invalid message length from server"
+			                           : "invalid message length from client");
 			return true;
 		}
-		if (!needs_whole(f.type) &&
-		    !(f.type == PROTO_BE_DATA_ROW && pool_ledger_capturing(&s->led))) {
-			/* rows, COPY data, notices: streamed to the owner of the current answer */
-			bool forward = pool_ledger_forwards(&s->led, c != NULL);
-			if (forward) {
-				io->pass = (uint32_t)f.size;
-				s->ps.pool->stats.sent += f.size;
-			} else {
-				io->drop = (uint32_t)f.size;
-			}
-			continue;
-		}
-		if (avail < f.size) {
-			if (f.size > PROXY_BUF_MAX) {
-				proxy_server_close(s, "server message too large");
-				return true;
-			}
-			io->need = (uint32_t)f.size;
-			return true;
-		}
-		io->need = 0;
-		if (c && c->conn.io && c->conn.io->niov >= PROXY_IOV_MAX)
-			return false; /* room for this message first */
-		bool bad = false;
-		int64_t cancelled = s->cancel_sent_us; /* the answer may clear it */
-		bool forward = server_message(s, c, &f, fatal, &bad);
-		log_debug("s%u: < %c %zu %s", s->id, f.type, f.size,
-		          forward ? "forwarded" : "kept");
-		if (bad) {
-			proxy_server_close(s, "malformed message from server");
-			return true;
-		}
-		if (forward && f.type == PROTO_BE_ERROR && cancelled) {
-			/* pglane cancelled it: say why, as PostgreSQL's own timeout would */
-			char msg[160];
-			snprintf(msg, sizeof(msg),
-			         "canceling statement due to statement timeout (pglane, lane "
-			         "\"%s\")",
-			         cfg_lane_name(s->ps.pool->lane));
-			forward = false;
-			if (!proxy_client_error(c, PROTO_SQLSTATE_QUERY_CANCELED, msg)) {
-				proxy_client_close(c, NULL, "out of memory");
-				return true;
-			}
-		}
-		if (forward) {
-			if (!proxy_out_ref(&c->conn, io->data + io->scan, f.size)) {
-				proxy_client_close(c, NULL, "out of memory");
-				return true;
-			}
-			s->ps.pool->stats.sent += f.size;
-		}
-		io->scan += (uint32_t)f.size;
-		if (*fatal)
-			return true;
+		st = from_server ? server_answer(p, io, avail, &f)
+		                 : client_message(p, io, avail, &f);
+		if (st != STEP_NEXT)
+			return st != STEP_FULL;
 	}
 	return true;
 }
 
-void proxy_relay_server(struct proxy_server *s)
+/* After a scan: write what was queued to the other side. Once written, the source's input is
+ * consumed and read again; while it is not, reading the source pauses (back-pressure). False:
+ * stop (something was closed, or reading paused until an output drains). */
+PUMP_STEP bool pump_flush(struct pump *p, bool from_server, bool done)
 {
+	struct proxy_conn *src = pump_src(p, from_server), *dst = pump_dst(p, from_server);
+	enum proxy_io_result r = PROXY_IO_OK;
+	if (dst && (from_server || proxy_out_pending(dst)))
+		r = proxy_out_flush(dst);
+	if (r == PROXY_IO_ERROR) {
+		if (from_server)
+			proxy_client_close(p->c, NULL, "write to client failed");
+		else
+			proxy_server_close(p->s, "write to server failed");
+		return false;
+	}
+	bool blocked = r == PROXY_IO_AGAIN;
+	if (!from_server && !client_flush_own(p, done, &blocked))
+		return false;
+	if (blocked) {
+		proxy_conn_set_read(src, false);
+		return false;
+	}
+	if (from_server && dst)
+		proxy_io_release_idle(dst); /* written, nothing read pending */
+	proxy_in_consumed(src);
+	proxy_io_release_idle(src);
+	proxy_conn_set_read(src, true);
+	return true;
+}
+
+/* Move the source's messages to the other side until it has no more, or must wait. */
+PUMP_STEP void pump(struct proxy_client *c, struct proxy_server *s, bool from_server)
+{
+	struct pump p = {.c = c, .s = s, .from_server = from_server};
+	if (!from_server && c->paused && c->state == CLIENT_READY && proxy_relay_waiting_quit(c)) {
+		/* gave up waiting: what it waited with is never run */
+		proxy_client_close(c, NULL, "client closed the connection while waiting");
+		return;
+	}
 	for (;;) {
-		if (s->state != SERVER_READY)
+		if (!pump_open(&p, from_server))
 			return;
-		struct proxy_client *c = linked_client(s);
-		if (c && proxy_out_pending(&c->conn))
-			return; /* resumes when the client's output drains */
-		bool fatal = false;
-		bool done = server_scan(s, c, &fatal);
-		if (s->state != SERVER_READY)
+		if (from_server)
+			p.c = proxy_link_client(p.s);
+		else
+			p.s = proxy_link_server(p.c);
+		if (!(from_server ? server_before(&p) : client_before(&p)))
 			return;
-		if (fatal) {
-			proxy_server_close(s, "server sent a fatal error");
+		p.fatal = false;
+		bool done = pump_scan(&p, from_server);
+		if (!pump_open(&p, from_server))
+			return;
+		if (p.fatal) {
+			proxy_server_close(p.s, "server sent a fatal error");
 			return;
 		}
-		if (c) {
-			enum proxy_io_result r = proxy_out_flush(&c->conn);
-			if (r == PROXY_IO_ERROR) {
-				proxy_client_close(c, NULL, "write to client failed");
-				return;
-			}
-			if (r == PROXY_IO_AGAIN) {
-				proxy_conn_set_read(&s->conn, false);
-				return;
-			}
-			proxy_io_release_idle(&c->conn); /* written, nothing read pending */
-		}
-		if (s->conn.io) {
-			s->conn.io->start = s->conn.io->scan;
-			proxy_io_release_idle(&s->conn);
-		}
-		proxy_conn_set_read(&s->conn, true);
+		if (!pump_flush(&p, from_server, done))
+			return;
 		if (!done)
 			continue;
-		if (s->sync_done) {
-			/* pglane's own session query was answered */
-			enum proxy_sync step = s->syncing;
-			proxy_session_finish(c, s);
-			if (c && (c->state != CLIENT_READY || linked_client(s) != c ||
-			          s->state != SERVER_READY || s->syncing != SYNC_NONE))
-				return;
-			if (c && step == SYNC_APPLY) {
-				proxy_relay_client(c); /* its message waited for this */
-				return;
-			}
-		}
-		if (c)
-			maybe_release(c, s);
-		else if (s->led.pending == 0 && s->ps.tested)
-			proxy_server_checked(s); /* server_check_query answered */
-		else if (s->led.pending == 0 && s->ps.state == POOL_SERVER_BUSY)
-			proxy_server_release(s); /* pglane's own work on it is done */
+		if (from_server)
+			proxy_link_answered(p.s, p.c);
 		return;
 	}
 }
 
-void proxy_relay_assigned(struct pool_client *pc, struct pool_server *ps)
+void proxy_relay_client(struct proxy_client *c)
 {
-	struct proxy_client *c = proxy_client_of(pc);
-	struct proxy_server *s = proxy_server_of(ps);
-	if (c->state == CLIENT_WELCOME) {
-		pool_server_ready(ps, proxy_now_ms()); /* not needed yet */
-		proxy_client_welcome(c);
-		return;
-	}
-	c->paused = false;
-	if (!on_linked(c, s)) {
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "could not prepare a server");
-		return;
-	}
-	proxy_conn_set_read(&c->conn, true);
-	proxy_relay_client(c);
+	pump(c, NULL, false);
 }
 
-bool proxy_relay_waiting_quit(const struct proxy_client *c)
+void proxy_relay_server(struct proxy_server *s)
 {
-	const struct proxy_io *io = c->conn.io;
-	if (!io)
-		return false;
-	uint32_t at = io->scan;
-	while (at < io->end) {
-		struct proto_frame f;
-		if (proto_frame_header(io->data + at, io->end - at, PROXY_MAX_PACKET, &f) !=
-		    PROTO_FRAME_OK)
-			return false;
-		if (f.type == PROTO_FE_TERMINATE)
-			return true;
-		if (f.size > io->end - at)
-			return false;
-		at += (uint32_t)f.size;
-	}
-	return false;
+	pump(NULL, s, true);
 }
 
-void proxy_relay_cancels_done(struct proxy_server *s)
+/* The other side's output drained: what the source handed it is written, so the source's
+ * input is consumed (a client's also released when empty), read again, and pumped. */
+static void pump_resume(struct proxy_client *c, struct proxy_server *s, bool from_server)
 {
-	if (s->state != SERVER_READY)
-		return;
-	struct proxy_client *c = linked_client(s);
-	if (c) {
-		if (c->state == CLIENT_READY && !c->paused && c->conn.io)
-			proxy_relay_client(c);
-		if (s->state == SERVER_READY && linked_client(s) == c && c->state == CLIENT_READY)
-			maybe_release(c, s);
-	} else if (s->led.pending == 0 && s->ps.state == POOL_SERVER_BUSY) {
-		proxy_server_release(s);
-	}
+	struct proxy_conn *src = from_server ? &s->conn : &c->conn;
+	if (!from_server)
+		proxy_prepared_drained(c);
+	proxy_in_consumed(src);
+	if (!from_server)
+		proxy_io_release_idle(src);
+	proxy_conn_set_read(src, true);
+	if (from_server)
+		proxy_relay_server(s);
+	else
+		proxy_relay_client(c);
 }
 
-void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg)
+void proxy_relay_server_drained(struct proxy_server *s)
 {
-	pool_client_unwait(&c->pc, proxy_now_ms());
-	if (c->state != CLIENT_READY) {
-		proxy_client_fatal(c, sqlstate, msg);
-		return;
-	}
-	char name[128];
-	log_info("%s: %s", proxy_client_name(c, name, sizeof(name)), msg);
-	c->paused = false;
-	c->discarding = true;
-	c->discard_extended = false;
-	if (!client_answer(c, sqlstate, msg, false)) {
-		proxy_client_close(c, NULL, "cannot queue an error");
-		return;
-	}
-	proxy_conn_set_read(&c->conn, true);
-	proxy_relay_client(c);
+	struct proxy_client *c = proxy_link_client(s);
+	if (c)
+		pump_resume(c, NULL, false);
 }
 
-void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *msg)
+void proxy_relay_client_drained(struct proxy_client *c)
 {
-	while (!pool_list_empty(&p->waiting)) {
-		struct pool_client *pc =
-		        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
-		proxy_relay_fail_waiting(proxy_client_of(pc), sqlstate, msg);
-	}
-}
-
-void proxy_relay_client_gone(struct proxy_client *c)
-{
-	struct proxy_server *s = linked_server(c);
-	if (!s)
-		return;
-	proxy_session_client_gone(c, s);
-	bool mid_message = (c->conn.io && c->conn.io->pass) || proxy_out_pending(&s->conn);
-	/* anything of the client's still owed means the server may be working on it */
-	bool running = pool_ledger_running(&s->led);
-	proxy_out_discard(&c->conn);
-	pool_server_busy(&s->ps, proxy_now_ms());
-	if (s->conn.io)
-		s->conn.io->start = s->conn.io->scan; /* nothing of it is referenced now */
-	if (mid_message || s->led.copy_in) {
-		if (running)
-			proxy_cancel_server(s);
-		proxy_server_close(s, "client vanished in the middle of a message or COPY");
+	struct proxy_server *s = proxy_link_server(c);
+	if (!s) {
+		if (c->conn.io)
+			proxy_relay_client(c); /* may have stopped on a full output queue */
 		return;
 	}
-	if (running) {
-		log_info("s%u: client c%u vanished while its query ran: cancelling it", s->id,
-		         c->id);
-		proxy_cancel_server(s);
-	}
-	if (s->led.unsynced) {
-		/* end the client's batch without committing it: an Execute of a portal that
-		 * cannot exist fails, so the Sync after it rolls the batch back */
-		size_t avail;
-		uint8_t *space = proxy_out_space(&s->conn, &avail);
-		struct proto_writer w;
-		proto_writer_init(&w, space, space ? avail : 0);
-		proto_begin(&w, PROTO_FE_EXECUTE);
-		proto_put_cstr(&w, "pglane: client vanished");
-		proto_put_i32(&w, 1);
-		proto_end(&w);
-		proto_write_sync(&w);
-		if (!proto_writer_ok(&w) || !proxy_out_commit(&s->conn, w.len) ||
-		    !proxy_req_push(s, PROTO_FE_EXECUTE, POOL_REQ_SKIP, NULL, POOL_REQ_INTERNAL) ||
-		    !proxy_req_push(s, PROTO_FE_SYNC, POOL_REQ_SKIP, NULL, POOL_REQ_INTERNAL) ||
-		    proxy_out_flush(&s->conn) == PROXY_IO_ERROR) {
-			proxy_server_close(s, "cannot end the client's batch");
-			return;
-		}
-		pool_ledger_sent(&s->led, PROTO_FE_SYNC); /* the batch is over */
-	}
-	if (s->led.pending == 0)
-		proxy_server_release(s);
+	pump_resume(NULL, s, true);
+	if (c->state == CLIENT_READY && !c->paused && c->conn.io)
+		proxy_relay_client(c); /* may have stopped for room in its output */
 }

@@ -19,7 +19,7 @@
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
-#include "proxy/relay.h"
+#include "proxy/link.h"
 #include "proxy/server.h"
 #include "proxy/server_login.h"
 #include "proxy/tls.h"
@@ -445,7 +445,7 @@ void proxy_server_login_read(struct proxy_server *s)
 		}
 		io->need = 0;
 		io->scan += (uint32_t)f.size;
-		io->start = io->scan;
+		proxy_in_consumed(&s->conn);
 		switch (f.type) {
 		case PROTO_BE_AUTH:
 			on_auth(s, &f);

@@ -16,7 +16,7 @@
 #include "proxy/client.h"
 #include "proxy/conn_log.h"
 #include "proxy/io.h"
-#include "proxy/relay.h"
+#include "proxy/link.h"
 #include "proxy/requests.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
