@@ -100,18 +100,6 @@ void proxy_client_logged_in(struct proxy_client *c)
 	}
 }
 
-const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t cap)
-{
-	if (c->admin)
-		snprintf(buf, cap, "c%u %s@pglane %s", c->id, proxy_admin_user(c), c->addr);
-	else if (c->pc.pool)
-		snprintf(buf, cap, "c%u %s@%s %s", c->id, c->pc.pool->user->name,
-		         c->pc.pool->db->name, c->addr);
-	else
-		snprintf(buf, cap, "c%u %s", c->id, c->addr);
-	return buf;
-}
-
 static void format_addr(const struct sockaddr *sa, char *out, size_t cap)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";

@@ -88,8 +88,6 @@ __attribute__((warn_unused_result)) bool proxy_client_error(struct proxy_client 
 /* Authentication is over: the client no longer counts against its address's limit of
  * logins in progress. */
 void proxy_client_logged_in(struct proxy_client *c);
-/* "c12 alice@app 127.0.0.1:5000" for log lines. */
-const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t cap);
 /* Logged in: register for cancel, send the welcome (ParameterStatus, BackendKeyData,
  * ReadyForQuery). */
 void proxy_client_welcome(struct proxy_client *c);

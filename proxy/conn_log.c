@@ -7,6 +7,18 @@
 #include "proxy/client.h"
 #include "proxy/server.h"
 
+const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t cap)
+{
+	if (c->admin)
+		snprintf(buf, cap, "c%u %s@pglane %s", c->id, proxy_admin_user(c), c->addr);
+	else if (c->pc.pool)
+		snprintf(buf, cap, "c%u %s@%s %s", c->id, c->pc.pool->user->name,
+		         c->pc.pool->db->name, c->addr);
+	else
+		snprintf(buf, cap, "c%u %s", c->id, c->addr);
+	return buf;
+}
+
 static const char *client_action(const struct proxy_client *c, char *buf, size_t cap)
 {
 	switch (c->state) {

@@ -14,7 +14,8 @@
 struct proxy_client;
 struct proxy_server;
 
-/* "c42 alice@app 10.0.0.1:5512 while authenticating" (the client and its action). */
+/* "c42 alice@app 10.0.0.1:5512" (the client), and with its action: "... while authenticating". */
+const char *proxy_client_name(const struct proxy_client *c, char *buf, size_t cap);
 const char *proxy_client_who(const struct proxy_client *c, char *buf, size_t cap);
 /* "s7 alice@app 127.0.0.1:5432 while logging in" (the server and its action). */
 const char *proxy_server_who(const struct proxy_server *s, char *buf, size_t cap);

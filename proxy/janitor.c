@@ -18,7 +18,6 @@
 #include "proxy/io.h"
 #include "proxy/janitor.h"
 #include "proxy/link.h"
-#include "proxy/requests.h"
 #include "proxy/server.h"
 
 #define JANITOR_PERIOD_S          0.25

@@ -3,19 +3,22 @@
  * when the transaction is over (transaction mode), when the client leaves (the server is
  * released, rolled back or closed), or when a waiting client is answered with an error
  * instead. */
+#include "proxy/cancel.h"
+#include "proxy/client.h"
+#include "proxy/conn_log.h"
+#include "proxy/context.h"
+#include "proxy/io.h"
+#include "proxy/lane.h"
 #include "proxy/link.h"
+#include "proxy/relay.h"
+#include "proxy/requests.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
 
 #include "config/log.h"
 #include "protocol/buf.h"
 #include "protocol/frame.h"
 #include "protocol/msg.h"
-#include "proxy/cancel.h"
-#include "proxy/context.h"
-#include "proxy/io.h"
-#include "proxy/lane.h"
-#include "proxy/relay.h"
-#include "proxy/requests.h"
-#include "proxy/session.h"
 
 static enum cfg_pool_mode pool_mode(const struct pool *p)
 {
@@ -168,8 +171,7 @@ void proxy_relay_client_gone(struct proxy_client *c)
 		return;
 	}
 	if (running) {
-		log_info("s%u: client c%u vanished while its query ran: cancelling it", s->id,
-		         c->id);
+		conn_info(s, "client c%u vanished while its query ran: cancelling it", c->id);
 		proxy_cancel_server(s);
 	}
 	if (s->led.unsynced) {
@@ -224,8 +226,7 @@ void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, cons
 		proxy_client_fatal(c, sqlstate, msg);
 		return;
 	}
-	char name[128];
-	log_info("%s: %s", proxy_client_name(c, name, sizeof(name)), msg);
+	conn_info(c, "%s", msg);
 	c->paused = false;
 	c->discarding = true;
 	c->discard_extended = false;

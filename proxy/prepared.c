@@ -15,6 +15,7 @@
 #include "protocol/msg.h"
 #include "protocol/sql.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/handled.h"
 #include "proxy/io.h"
 #include "proxy/prepared.h"
@@ -494,7 +495,7 @@ static void remember_parse(struct proxy_client *c, const uint8_t *msg, size_t av
 	if (!c->stmts)
 		c->stmts = pool_stmt_map_new();
 	if (c->stmts && !pool_stmt_map_set(c->stmts, name, stmt))
-		log_debug("c%u: out of memory remembering statement %s", c->id, name);
+		conn_debug(c, "out of memory remembering statement %s", name);
 	pool_stmt_put(stmt);
 }
 

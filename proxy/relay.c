@@ -12,6 +12,7 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
 #include "proxy/link.h"
@@ -179,7 +180,7 @@ PUMP_STEP enum step client_message(struct pump *p, struct proxy_io *io, uint32_t
 	const uint8_t *msg = io->data + io->scan;
 	struct proxy_scan scan; /* what the message's SQL does, read once */
 	scan.done = false;
-	log_debug("c%u: > %c %zu%s", c->id, f->type, f->size, p->s ? "" : " (no server)");
+	conn_debug(c, "> %c %zu%s", f->type, f->size, p->s ? "" : " (no server)");
 	if (c->discarding) {
 		io->drop = (uint32_t)f->size;
 		return discard_message(c, f->type) ? STEP_NEXT : STEP_FULL;
@@ -276,8 +277,8 @@ static void log_server_error(struct proxy_server *s, const struct proto_frame *f
 	struct proto_error e;
 	if (!proto_parse_error(f->body, f->body_len, &e))
 		memset(&e, 0, sizeof(e));
-	log_warning("s%u: error from pglane's own query: %s %s", s->id,
-	            e.sqlstate ? e.sqlstate : "?", e.message ? e.message : "(no message)");
+	conn_warning(s, "error from pglane's own query: %s %s", e.sqlstate ? e.sqlstate : "?",
+	             e.message ? e.message : "(no message)");
 }
 
 /* Server messages handled whole: those that end an answer or that pglane reads. */
@@ -318,9 +319,10 @@ __attribute__((noinline)) static bool server_events(struct proxy_server *s, stru
 	if (ev & POOL_LED_SESSION_READY)
 		proxy_session_ready(s, v->tx);
 	if (ev & POOL_LED_STMTS_GONE)
-		log_warning("s%u: %s was not on the server: its statements are prepared again as "
-		            "needed",
-		            s->id, v->gone);
+		conn_warning(s,
+		             "%s was not on the server: its statements are prepared again as "
+		             "needed",
+		             v->gone);
 	if (ev & POOL_LED_CLOSE)
 		s->ps.close_on_release = true;
 	if (ev & POOL_LED_SESSION_ERROR)
@@ -405,7 +407,7 @@ PUMP_STEP enum step server_answer(struct pump *p, struct proxy_io *io, uint32_t 
 	bool bad = false;
 	int64_t cancelled = s->cancel_sent_us; /* the answer may clear it */
 	bool forward = server_message(s, c, f, &p->fatal, &bad);
-	log_debug("s%u: < %c %zu %s", s->id, f->type, f->size, forward ? "forwarded" : "kept");
+	conn_debug(s, "< %c %zu %s", f->type, f->size, forward ? "forwarded" : "kept");
 	if (bad) {
 		proxy_server_close(s, "malformed message from server");
 		return STEP_STOP;
