@@ -12,9 +12,11 @@
 #include "pool/ledger.h"
 #include "pool/slowlog.h"
 #include "proxy/client.h"
+#include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
 #include "proxy/requests.h"
+#include "proxy/session.h"
 #include "proxy/server.h"
 
 static void log_slow(struct proxy_server *s, const struct pool_req *e, int64_t dur_us)
@@ -132,4 +134,77 @@ __attribute__((noinline)) static bool emit_fakes(struct proxy_server *s, struct 
 bool proxy_req_emit_fakes(struct proxy_server *s, struct proxy_client *c)
 {
 	return !pool_ledger_fake_next(&s->led) || emit_fakes(s, c);
+}
+
+/* A ParameterStatus from a server: the server has it now, and so does its client. The
+ * client is told when the statement was its own, or when pglane's bringing of the client's
+ * settings to the server gives a value the client has not been told (its start-up
+ * DateStyle=ISO reads "ISO, MDY" once applied, as PostgreSQL reports it): returns whether the
+ * message goes to the client. */
+static bool on_param_status(struct proxy_server *s, struct proxy_client *c,
+                            const struct proto_frame *f, bool clients, bool applying)
+{
+	const char *name, *value;
+	if (!proto_parse_param_status(f->body, f->body_len, &name, &value))
+		return clients;
+	if (clients) /* one of the client's statements changed it */
+		proxy_session_reported(s, name);
+	int idx = pool_params_index(name);
+	if (idx < 0)
+		return clients;
+	pool_params_set(&s->ps.params, idx, value);
+	if (!c)
+		return clients;
+	const struct pool_str *seen = c->pc.params.v[idx];
+	bool news = !seen || strcmp(seen->s, value) != 0;
+	pool_params_set(&c->pc.params, idx, value);
+	return clients || (applying && news);
+}
+
+static void log_server_error(struct proxy_server *s, const struct proto_frame *f)
+{
+	struct proto_error e;
+	if (!proto_parse_error(f->body, f->body_len, &e))
+		memset(&e, 0, sizeof(e));
+	conn_warning(s, "error from pglane's own query: %s %s", e.sqlstate ? e.sqlstate : "?",
+	             e.message ? e.message : "(no message)");
+}
+
+/* What the ledger's verdict on a server message asks of the proxy besides forwarding it
+ * (apart, so that the common message costs a test). Returns whether the message goes to the
+ * client. */
+bool proxy_req_events(struct proxy_server *s, struct proxy_client *c, const struct proto_frame *f,
+                      struct pool_ledger_verdict *v, bool *fatal, bool *bad)
+{
+	unsigned ev = v->events;
+	if (ev & POOL_LED_BAD)
+		*bad = true;
+	if (ev & POOL_LED_COUNTED)
+		s->ps.pool->stats.query_count++;
+	if (ev & POOL_LED_SESSION_READY)
+		proxy_session_ready(s, v->tx);
+	if (ev & POOL_LED_STMTS_GONE)
+		conn_warning(s,
+		             "%s was not on the server: its statements are prepared again as "
+		             "needed",
+		             v->gone);
+	if (ev & POOL_LED_CLOSE)
+		s->ps.close_on_release = true;
+	if (ev & POOL_LED_SESSION_ERROR)
+		proxy_session_error(s, f);
+	if (ev & POOL_LED_CHECK_FAILED)
+		s->check_failed = true;
+	if (ev & POOL_LED_FATAL)
+		*fatal = true;
+	if (ev & POOL_LED_LOG_ERROR)
+		log_server_error(s, f);
+	if (ev & POOL_LED_SESSION_ROW)
+		proxy_session_row(s, f);
+	if (ev & POOL_LED_STMT_KNOWN) {
+		pool_stmt_known(s->ps.pool, v->known);
+		pool_stmt_put(v->known);
+	}
+	if (ev & POOL_LED_PARAM)
+		return on_param_status(s, c, f, v->forward, ev & POOL_LED_APPLYING);
+	return v->forward;
 }

@@ -31,5 +31,11 @@ void proxy_req_clear(struct proxy_server *s);
  * when the client's output has no room (call again after it drained). */
 __attribute__((warn_unused_result)) bool proxy_req_emit_fakes(struct proxy_server *s,
                                                               struct proxy_client *c);
+/* What the ledger's verdict `v` on server message `f` asks of the proxy besides forwarding it
+ * (statements known or gone, session answers, checks, errors to log, ParameterStatus; the
+ * relay calls it only when there are events). Returns whether the message goes to the
+ * client; sets *fatal (a fatal error while no client is linked) and *bad (malformed). */
+bool proxy_req_events(struct proxy_server *s, struct proxy_client *c, const struct proto_frame *f,
+                      struct pool_ledger_verdict *v, bool *fatal, bool *bad);
 
 #endif
