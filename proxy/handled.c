@@ -11,6 +11,7 @@
 #include "protocol/extended.h"
 #include "protocol/msg.h"
 #include "proxy/client.h"
+#include "proxy/client_msg.h"
 #include "proxy/handled.h"
 #include "proxy/prepared.h"
 #include "proxy/requests.h"

@@ -1,10 +1,9 @@
-/* proxy/prepared.c — a client's messages as requests to its server, and prepared statements
- * in transaction mode: a named statement is tracked per client and exists on whichever
- * server runs its Bind or Describe (re-Parsed there under its pglane-wide name, evicting the
- * least recently used one past max_prepared_statements); Close of it is answered by pglane
- * (DEALLOCATE and DISCARD ALL by proxy/handled.c, which looks at each message first); an
- * unnamed statement parsed before a Sync is replayed when a later Bind lands on a server that
- * no longer has it. */
+/* proxy/prepared.c — prepared statements in transaction mode: a named statement is tracked per
+ * client and exists on whichever server runs its Bind or Describe (re-Parsed there under its
+ * pglane-wide name, evicting the least recently used one past max_prepared_statements); Close of it
+ * is answered by pglane (DEALLOCATE and DISCARD ALL by proxy/handled.c, which looks at each message
+ * first); an unnamed statement parsed before a Sync is replayed when a later Bind lands on a server
+ * that no longer has it. proxy/client_msg.c calls it for each client message. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +14,7 @@
 #include "protocol/msg.h"
 #include "protocol/sql.h"
 #include "proxy/client.h"
+#include "proxy/client_msg.h"
 #include "proxy/conn_log.h"
 #include "proxy/handled.h"
 #include "proxy/io.h"
@@ -58,7 +58,7 @@ uint32_t proxy_prepared_peek(const struct proxy_client *c, uint8_t type, size_t 
 	return (uint32_t)want;
 }
 
-static bool room(struct proxy_conn *conn)
+bool proxy_prepared_room(struct proxy_conn *conn)
 {
 	size_t avail;
 	return proxy_out_space(conn, &avail) && avail >= HANDLER_SCRATCH &&
@@ -120,7 +120,7 @@ void proxy_prepared_drained(struct proxy_client *c)
 enum proxy_msg_result proxy_prepared_answer(struct proxy_client *c, size_t size,
                                             enum pool_fake fake, const char *text, bool ready)
 {
-	if (!room(&c->conn))
+	if (!proxy_prepared_room(&c->conn))
 		return MSG_NO_ROOM;
 	struct proto_writer w = scratch_writer(&c->conn);
 	pool_fake_write(&w, fake, text, PROTO_TX_IDLE);
@@ -178,7 +178,8 @@ static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_
 	if (pool_stmt_is_known(c->pc.pool, stmt)) {
 		if (!c->stmts)
 			c->stmts = pool_stmt_map_new();
-		if (c->stmts && room(&c->conn) && pool_stmt_map_set(c->stmts, name, stmt))
+		if (c->stmts && proxy_prepared_room(&c->conn) &&
+		    pool_stmt_map_set(c->stmts, name, stmt))
 			r = proxy_prepared_answer(c, size, POOL_FAKE_PARSE_COMPLETE, NULL, false);
 	}
 	/* answered here; else on_parse() counts it once linked */
@@ -189,11 +190,11 @@ static enum proxy_msg_result parse_unlinked(struct proxy_client *c, const uint8_
 }
 
 enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint8_t *msg,
-                                              size_t avail, size_t size, struct proxy_scan *sc)
+                                              size_t size)
 {
-	enum proxy_msg_result r = proxy_handled_unlinked(c, msg, avail, size, sc);
-	if (r != MSG_FORWARD || !proxy_prepared_mode(c))
-		return r;
+	if (!proxy_prepared_mode(c))
+		return MSG_FORWARD;
+	enum proxy_msg_result r;
 	const uint8_t *body = msg + PROTO_HEADER_SIZE;
 	switch (msg[0]) {
 	case PROTO_FE_PARSE:
@@ -474,9 +475,8 @@ static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_serve
 	                                                                        : MSG_ERROR;
 }
 
-/* Session mode (or no statement cache): statement names are only remembered, for the text. */
-static void remember_parse(struct proxy_client *c, const uint8_t *msg, size_t avail, size_t size,
-                           struct proxy_scan *sc)
+void proxy_prepared_remember(struct proxy_client *c, const uint8_t *msg, size_t avail, size_t size,
+                             struct proxy_scan *sc)
 {
 	const char *name;
 	size_t rest;
@@ -499,105 +499,21 @@ static void remember_parse(struct proxy_client *c, const uint8_t *msg, size_t av
 	pool_stmt_put(stmt);
 }
 
-/* The text of the client's last unnamed statement. */
-static const char *unnamed_text(const struct proxy_client *c, size_t *len)
-{
-	const char *name;
-	size_t rest;
-	if (!c->unnamed_len || !proto_parse_parse(c->unnamed + PROTO_HEADER_SIZE,
-	                                          c->unnamed_len - PROTO_HEADER_SIZE, &name, &rest))
-		return NULL;
-	return proto_sql_parse_text(c->unnamed + PROTO_HEADER_SIZE + rest,
-	                            c->unnamed_len - PROTO_HEADER_SIZE - rest, len);
-}
-
-/* Keep what the slow query log needs to name a statement: the text of a Query, the
- * statement of a Bind for the Execute that follows. */
-static void note_statement(struct proxy_client *c, struct proxy_server *s, bool prepared,
-                           const uint8_t *msg, size_t avail, size_t size, struct proxy_scan *sc)
-{
-	if (pool_cfg(c->pc.pool)->slow_query_ms <= 0)
-		return;
-	struct pool_req *tail = pool_ledger_tail(&s->led);
-	switch (msg[0]) {
-	case PROTO_FE_QUERY:
-		if (tail && tail->type == PROTO_FE_QUERY)
-			tail->text_seq = pool_ledger_keep_text(
-			        &s->led, (const char *)msg + PROTO_HEADER_SIZE,
-			        (avail < size ? avail : size) - PROTO_HEADER_SIZE);
-		break;
-	case PROTO_FE_PARSE:
-		if (!prepared)
-			remember_parse(c, msg, avail, size, sc);
-		break;
-	case PROTO_FE_BIND: {
-		const char *portal, *name, *text = NULL;
-		size_t end, len = 0;
-		if (!proto_parse_bind_names(msg + PROTO_HEADER_SIZE, avail - PROTO_HEADER_SIZE,
-		                            &portal, &name, &end))
-			pool_ledger_bind(&s->led, NULL, NULL, 0);
-		else if (name[0])
-			pool_ledger_bind(&s->led, lookup(c, name), NULL, 0);
-		else if ((text = unnamed_text(c, &len)) != NULL)
-			pool_ledger_bind(&s->led, NULL, text, len);
-		else
-			pool_ledger_bind(&s->led, NULL, NULL, 0);
-		break;
-	}
-	case PROTO_FE_EXECUTE:
-		pool_ledger_execute(&s->led);
-		break;
-	default:
-		break;
-	}
-}
-
 enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy_server *s,
                                             const uint8_t *msg, size_t avail, size_t size,
                                             struct proxy_scan *sc)
 {
-	uint8_t type = msg[0];
-	bool prepared = proxy_prepared_mode(c);
-	pool_ledger_sent(&s->led, type);
-	if (!room(&s->conn))
-		return MSG_NO_ROOM;
-	enum proxy_msg_result r = proxy_handled_linked(c, s, msg, avail, size, sc);
-	if (r != MSG_FORWARD) {
-		if (r == MSG_ERROR)
-			proxy_client_close(c, PROTO_SQLSTATE_INTERNAL,
-			                   "out of memory handling a statement");
-		return r;
-	}
-	switch (type) {
+	switch (msg[0]) {
 	case PROTO_FE_PARSE:
-		r = prepared ? on_parse(c, s, msg, avail, size, sc) : MSG_FORWARD;
-		break;
+		return on_parse(c, s, msg, avail, size, sc);
 	case PROTO_FE_BIND:
-		r = prepared ? on_bind(c, s, msg, avail, size) : MSG_FORWARD;
-		break;
+		return on_bind(c, s, msg, avail, size);
 	case PROTO_FE_DESCRIBE:
 	case PROTO_FE_CLOSE:
-		r = prepared ? on_target(c, s, msg, size) : MSG_FORWARD;
-		break;
+		return on_target(c, s, msg, size);
 	case PROTO_FE_QUERY:
-		r = prepared ? on_query(c, s, msg, avail, size, sc) : MSG_FORWARD;
-		break;
+		return on_query(c, s, msg, avail, size, sc);
 	default:
-		r = MSG_FORWARD;
-		break;
+		return MSG_FORWARD;
 	}
-	if (r == MSG_FORWARD) {
-		/* as it is; the server's answer goes to the client */
-		bool ok = true;
-		if (type != PROTO_FE_FLUSH && type != PROTO_FE_COPY_DATA &&
-		    type != PROTO_FE_COPY_DONE && type != PROTO_FE_COPY_FAIL)
-			ok = proxy_req_push(s, type, POOL_REQ_FORWARD, NULL, 0);
-		r = ok ? MSG_PASS : MSG_ERROR;
-	}
-	if (r == MSG_PASS || r == MSG_DONE)
-		note_statement(c, s, prepared, msg, avail, size, sc);
-	if (r == MSG_ERROR)
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL,
-		                   "out of memory handling a statement");
-	return r;
 }

@@ -1,5 +1,5 @@
-/* proxy/prepared.h — prepared statements in transaction mode: renamed, and following their client.
- */
+/* proxy/prepared.h — prepared statements in transaction mode: renamed, and following their
+ * client. */
 #ifndef PGLANE_PROXY_PREPARED_H
 #define PGLANE_PROXY_PREPARED_H
 
@@ -8,32 +8,24 @@
 #include <stdint.h>
 
 #include "protocol/sql.h"
+#include "proxy/client_msg.h"
 #include "proxy/requests.h"
 
 struct proxy_client;
 struct proxy_server;
 struct pool_stmt;
 
-/* The SQL of the message being handled, scanned once (proxy/handled.c). */
-struct proxy_scan {
-	bool done;
-	struct proto_sql_info info;
-};
-enum proxy_msg_result {
-	MSG_FORWARD, /* not handled: the caller passes it on as it is */
-	MSG_PASS,    /* recorded: the caller passes it on as it is */
-	MSG_DONE,    /* handled: the input was advanced past it (consumed or rewritten) */
-	MSG_NO_ROOM, /* output full: flush, then look at the message again */
-	MSG_ERROR,   /* the client was closed */
-};
 /* Bytes of a client message of `type` and `size` that must be in the buffer before it is
  * handled (0: the header is enough). */
 uint32_t proxy_prepared_peek(const struct proxy_client *c, uint8_t type, size_t size);
-/* A message from a client with no server: answer it without one when possible. */
+/* A message from a client with no server (proxy/handled.c passed it on): in transaction mode
+ * with a statement cache, a Parse of a statement known to the pool, a Close and a Sync are
+ * answered without one. */
 enum proxy_msg_result proxy_prepared_unlinked(struct proxy_client *c, const uint8_t *msg,
-                                              size_t avail, size_t size, struct proxy_scan *sc);
-/* A message from a linked client: record what the server owes, rename statements, prepare
- * them where missing. Returns MSG_PASS, MSG_DONE, MSG_NO_ROOM or MSG_ERROR. */
+                                              size_t size);
+/* A message from a linked client in transaction mode with a statement cache (proxy/handled.c
+ * passed it on): Parse, Bind, Describe, Close and Query with statements renamed, prepared where
+ * missing, and recorded in the ledger. MSG_FORWARD for the other messages. */
 enum proxy_msg_result proxy_prepared_linked(struct proxy_client *c, struct proxy_server *s,
                                             const uint8_t *msg, size_t avail, size_t size,
                                             struct proxy_scan *sc);
@@ -61,5 +53,12 @@ void proxy_prepared_drained(struct proxy_client *c);
 void proxy_prepared_client_free(struct proxy_client *c);
 /* The server's statements are gone (DISCARD ALL, reset). */
 void proxy_prepared_server_reset(struct proxy_server *s);
+/* Session mode (or no statement cache): a Parse's statement name is only remembered, for its
+ * text in the slow query log. */
+void proxy_prepared_remember(struct proxy_client *c, const uint8_t *msg, size_t avail, size_t size,
+                             struct proxy_scan *sc);
+/* Has `conn`'s output room for what a message's handling may write? */
+struct proxy_conn;
+bool proxy_prepared_room(struct proxy_conn *conn);
 
 #endif

@@ -12,6 +12,7 @@
 #include "protocol/frame.h"
 #include "protocol/msg.h"
 #include "proxy/client.h"
+#include "proxy/client_msg.h"
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
@@ -149,7 +150,7 @@ static enum step client_unlinked(struct pump *p, struct proxy_io *io, const uint
 		io->drop = (uint32_t)f->size;
 		return STEP_NEXT;
 	}
-	enum proxy_msg_result r = proxy_prepared_unlinked(c, msg, avail, f->size, scan);
+	enum proxy_msg_result r = proxy_client_msg_unlinked(c, msg, avail, f->size, scan);
 	if (r == MSG_DONE)
 		return STEP_NEXT;
 	if (r == MSG_NO_ROOM)
@@ -193,7 +194,7 @@ PUMP_STEP enum step client_message(struct pump *p, struct proxy_io *io, uint32_t
 		io->drop = (uint32_t)f->size;
 		return STEP_NEXT;
 	}
-	enum proxy_msg_result r = proxy_prepared_linked(c, s, msg, avail, f->size, &scan);
+	enum proxy_msg_result r = proxy_client_msg_linked(c, s, msg, avail, f->size, &scan);
 	if (r == MSG_NO_ROOM)
 		return STEP_FULL;
 	if (r == MSG_ERROR)
