@@ -423,6 +423,8 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 		conn_info(c, "closing: %s", reason);
 	else
 		conn_debug(c, "closing: %s", reason);
+	/* closed from here on: a path from what follows back to this close returns at once */
+	c->state = CLIENT_CLOSED;
 	proxy_cancel_unregister(c);
 	proxy_client_logged_in(c);
 	pool_list_remove(&c->link);
@@ -439,6 +441,5 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 	proxy_admin_free(c);
 	proxy_login_free(c);
 	proxy_conn_close(&c->conn);
-	c->state = CLIENT_CLOSED;
 	proxy_defer_free(&c->dead, c);
 }

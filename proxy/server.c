@@ -37,6 +37,8 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 	bool tested = s->ps.tested;
 	if (p)
 		conn_info(s, "closing: %s%s", tested ? "server check failed: " : "", reason);
+	/* closed from here on: a path from what follows back to this close returns at once */
+	s->state = SERVER_CLOSED;
 	if (p)
 		pool_server_remove(&s->ps);
 	if (c) {
@@ -54,7 +56,6 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 	pool_stmt_cache_free(s->stmts);
 	s->stmts = NULL;
 	proxy_conn_close(&s->conn);
-	s->state = SERVER_CLOSED;
 	proxy_defer_free(&s->dead, s);
 	if (p && !proxy.shutting_down) {
 		pool_server_gone(p, proxy_now_ms());
