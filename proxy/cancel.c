@@ -87,7 +87,7 @@ static void unlink_cancel(struct proxy_cancel *k)
 		return;
 	k->s = NULL;
 	if (--s->ncancels == 0)
-		proxy_relay_cancels_done(s);
+		proxy_link_cancels_done(s);
 }
 
 static void cancel_done(struct proxy_cancel *k)
@@ -201,8 +201,8 @@ void proxy_cancel_request(int32_t pid, int32_t key)
 	}
 	if (!c->pc.server) {
 		if (c->pc.wait_start_ms) /* it gives up waiting for a server */
-			proxy_relay_fail_waiting(c, PROTO_SQLSTATE_QUERY_CANCELED,
-			                         "canceling statement due to user request");
+			proxy_link_fail_waiting(c, PROTO_SQLSTATE_QUERY_CANCELED,
+			                        "canceling statement due to user request");
 		else
 			conn_debug(c, "cancel request while no query runs");
 		return;

@@ -16,7 +16,7 @@ void proxy_cancel_unregister(struct proxy_client *c);
 /* Forward a cancel request for client pid/key; nothing happens for a wrong key. */
 void proxy_cancel_request(int32_t pid, int32_t key);
 /* Send a cancel request to the backend of a server connection; the server is held
- * (proxy_relay_cancels_done) until PostgreSQL has closed the cancel connection. */
+ * (proxy_link_cancels_done) until PostgreSQL has closed the cancel connection. */
 void proxy_cancel_server(struct proxy_server *s);
 /* The server is closing: its cancel requests go on without it. */
 void proxy_cancel_detach(struct proxy_server *s);

@@ -432,7 +432,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 	if (c->pc.pool) {
 		pool_client_unwait(&c->pc, proxy_now_ms());
 		if (c->pc.server)
-			proxy_relay_client_gone(c);
+			proxy_link_client_gone(c);
 		pool_client_leave(c->pc.pool);
 	}
 	pool_params_clear(&c->pc.params);

@@ -90,7 +90,8 @@ enum proxy_msg_result proxy_client_msg_linked(struct proxy_client *c, struct pro
 		return MSG_NO_ROOM;
 	enum proxy_msg_result r = proxy_handled_linked(c, s, msg, avail, size, sc);
 	if (r == MSG_ERROR)
-		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL, "out of memory handling a statement");
+		proxy_client_close(c, PROTO_SQLSTATE_INTERNAL,
+		                   "out of memory handling a statement");
 	if (r != MSG_FORWARD)
 		return r;
 	if (prepared)

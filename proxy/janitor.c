@@ -104,7 +104,7 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 	if (pc->transaction_timeout_ms && s->led.txn_since_us &&
 	    now * 1000 - s->led.txn_since_us >= pc->transaction_timeout_ms * 1000) {
 		/* as PostgreSQL 17's: the client goes; leaving, its statement is cancelled and
-		 * its server rolled back and returned (proxy_relay_client_gone) */
+		 * its server rolled back and returned (proxy_link_client_gone) */
 		char msg[200];
 		snprintf(msg, sizeof(msg),
 		         "terminating connection due to transaction timeout (%lld ms in a "
@@ -201,7 +201,7 @@ static void retarget(struct pool *p)
 		         "no replica of database \"%s\" is within max_replica_lag and "
 		         "olap.fallback is false",
 		         p->db->name);
-		proxy_relay_fail_waiters(p, "57P03", msg);
+		proxy_link_fail_waiters(p, "57P03", msg);
 	}
 }
 
@@ -250,7 +250,7 @@ static void sweep_pool(struct pool *p, int64_t now)
 		uint8_t b[5];
 		ssize_t n = recv(c->conn.w.fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
 		/* (with TLS the bytes are encrypted: only the end of the stream tells) */
-		if (n == 0 || proxy_relay_waiting_quit(c) ||
+		if (n == 0 || proxy_link_waiting_quit(c) ||
 		    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
 		    (!c->conn.ssl && n == (ssize_t)sizeof(b) &&
 		     memcmp(b, terminate, sizeof(b)) == 0))
@@ -269,8 +269,8 @@ static void sweep_pool(struct pool *p, int64_t now)
 		         "query_wait_timeout: no server connection became free in lane \"%s\" of "
 		         "database \"%s\" within %lld ms",
 		         cfg_lane_name(p->lane), p->db->name, (long long)pc->query_wait_timeout_ms);
-		proxy_relay_fail_waiting(proxy_client_of(pcl), PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
-		                         msg);
+		proxy_link_fail_waiting(proxy_client_of(pcl), PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
+		                        msg);
 	}
 	pool_list_foreach_safe(pos, tmp, &p->login)
 	{
@@ -281,9 +281,9 @@ static void sweep_pool(struct pool *p, int64_t now)
 			snprintf(p->last_error, sizeof(p->last_error), "server_connect_timeout");
 			proxy_server_close(s, "server_connect_timeout: login not finished in time");
 			if (pool_server_count(p) == 0)
-				proxy_relay_fail_waiters(p, PROTO_SQLSTATE_CANNOT_CONNECT,
-				                         "server_connect_timeout: the server did "
-				                         "not answer in time");
+				proxy_link_fail_waiters(p, PROTO_SQLSTATE_CANNOT_CONNECT,
+				                        "server_connect_timeout: the server did "
+				                        "not answer in time");
 		}
 	}
 	pool_list_foreach_safe(pos, tmp, &p->idle)

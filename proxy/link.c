@@ -59,7 +59,7 @@ struct proxy_server *proxy_link_acquire(struct proxy_client *c, const uint8_t *m
 	return s;
 }
 
-void proxy_relay_assigned(struct pool_client *pc, struct pool_server *ps)
+void proxy_link_assigned(struct pool_client *pc, struct pool_server *ps)
 {
 	struct proxy_client *c = proxy_client_of(pc);
 	struct proxy_server *s = proxy_server_of(ps);
@@ -134,7 +134,7 @@ void proxy_link_answered(struct proxy_server *s, struct proxy_client *c)
 		proxy_server_release(s); /* pglane's own work on it is done */
 }
 
-void proxy_relay_cancels_done(struct proxy_server *s)
+void proxy_link_cancels_done(struct proxy_server *s)
 {
 	if (s->state != SERVER_READY)
 		return;
@@ -152,7 +152,7 @@ void proxy_relay_cancels_done(struct proxy_server *s)
 
 /* ---- Unlinked when the client leaves, or while it waits ---- */
 
-void proxy_relay_client_gone(struct proxy_client *c)
+void proxy_link_client_gone(struct proxy_client *c)
 {
 	struct proxy_server *s = proxy_link_server(c);
 	if (!s)
@@ -199,7 +199,7 @@ void proxy_relay_client_gone(struct proxy_client *c)
 		proxy_server_release(s);
 }
 
-bool proxy_relay_waiting_quit(const struct proxy_client *c)
+bool proxy_link_waiting_quit(const struct proxy_client *c)
 {
 	const struct proxy_io *io = c->conn.io;
 	if (!io)
@@ -219,7 +219,7 @@ bool proxy_relay_waiting_quit(const struct proxy_client *c)
 	return false;
 }
 
-void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg)
+void proxy_link_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg)
 {
 	pool_client_unwait(&c->pc, proxy_now_ms());
 	if (c->state != CLIENT_READY) {
@@ -238,11 +238,11 @@ void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, cons
 	proxy_relay_client(c);
 }
 
-void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *msg)
+void proxy_link_fail_waiters(struct pool *p, const char *sqlstate, const char *msg)
 {
 	while (!pool_list_empty(&p->waiting)) {
 		struct pool_client *pc =
 		        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
-		proxy_relay_fail_waiting(proxy_client_of(pc), sqlstate, msg);
+		proxy_link_fail_waiting(proxy_client_of(pc), sqlstate, msg);
 	}
 }

@@ -1,8 +1,7 @@
 /* proxy/link.h — a client and its server: linking them (a server acquired for a client's
  * message, or assigned to a waiting client), and unlinking them (the transaction is over, the
  * client left, a waiting client is answered with an error instead of a server). The relay
- * (proxy/relay.c) moves the bytes while they are linked. The entry points that were the
- * relay's keep their proxy_relay_ names for their callers. */
+ * (proxy/relay.c) moves the bytes while they are linked. */
 #ifndef PGLANE_PROXY_LINK_H
 #define PGLANE_PROXY_LINK_H
 
@@ -37,16 +36,16 @@ struct proxy_server *proxy_link_acquire(struct proxy_client *c, const uint8_t *m
 void proxy_link_answered(struct proxy_server *s, struct proxy_client *c);
 
 /* A waiting client got a server (pool callback). */
-void proxy_relay_assigned(struct pool_client *pc, struct pool_server *ps);
+void proxy_link_assigned(struct pool_client *pc, struct pool_server *ps);
 /* The server's last cancel request is done: its client goes on, or it is released. */
-void proxy_relay_cancels_done(struct proxy_server *s);
+void proxy_link_cancels_done(struct proxy_server *s);
 /* A linked client is going away: its server is released, rolled back or closed. */
-void proxy_relay_client_gone(struct proxy_client *c);
+void proxy_link_client_gone(struct proxy_client *c);
 /* Has a waiting client, behind the message it waits with, already sent Terminate? */
-bool proxy_relay_waiting_quit(const struct proxy_client *c);
+bool proxy_link_waiting_quit(const struct proxy_client *c);
 /* Answer one waiting client with an error instead of a server. */
-void proxy_relay_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg);
+void proxy_link_fail_waiting(struct proxy_client *c, const char *sqlstate, const char *msg);
 /* Answer every client waiting in `p` with an error (server login failed, timeout). */
-void proxy_relay_fail_waiters(struct pool *p, const char *sqlstate, const char *msg);
+void proxy_link_fail_waiters(struct pool *p, const char *sqlstate, const char *msg);
 
 #endif

@@ -206,7 +206,7 @@ static void login_done(struct proxy_client *c)
 	c->state = CLIENT_WELCOME;
 	struct pool_server *s = pool_acquire(p, &c->pc, proxy_now_ms());
 	if (s)
-		proxy_relay_assigned(&c->pc, s);
+		proxy_link_assigned(&c->pc, s);
 }
 
 /* The method for this connection: the first matching hba rule's, else auth.type; NULL

@@ -115,7 +115,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 static const struct pool_ops ops = {
         .server_launch = proxy_server_launch,
-        .client_assigned = proxy_relay_assigned,
+        .client_assigned = proxy_link_assigned,
         .server_evict = proxy_server_evict,
         .server_check = proxy_server_check,
 };

@@ -487,7 +487,7 @@ PUMP_STEP bool pump_flush(struct pump *p, bool from_server, bool done)
 PUMP_STEP void pump(struct proxy_client *c, struct proxy_server *s, bool from_server)
 {
 	struct pump p = {.c = c, .s = s, .from_server = from_server};
-	if (!from_server && c->paused && c->state == CLIENT_READY && proxy_relay_waiting_quit(c)) {
+	if (!from_server && c->paused && c->state == CLIENT_READY && proxy_link_waiting_quit(c)) {
 		/* gave up waiting: what it waited with is never run */
 		proxy_client_close(c, NULL, "client closed the connection while waiting");
 		return;

@@ -81,7 +81,7 @@ void proxy_server_login_failed(struct proxy_server *s, const char *sqlstate, con
 	}
 	proxy_server_close(s, "login failed");
 	if (pool_server_count(p) == 0)
-		proxy_relay_fail_waiters(p, sqlstate, msg);
+		proxy_link_fail_waiters(p, sqlstate, msg);
 }
 
 static bool send_now(struct proxy_server *s, struct proto_writer *w)

@@ -447,7 +447,7 @@ static void apply_finished(struct proxy_client *c, struct proxy_server *s)
 	snprintf(msg, sizeof(msg), "pglane could not bring this session's settings to a server: %s",
 	         s->sync_error);
 	proxy_server_release(s);
-	proxy_relay_fail_waiting(c, s->sync_sqlstate, msg);
+	proxy_link_fail_waiting(c, s->sync_sqlstate, msg);
 }
 
 void proxy_session_finish(struct proxy_client *c, struct proxy_server *s)
