@@ -258,21 +258,6 @@ static struct pool_counts period_avg(const struct pool_counts *o, const struct p
 	return a;
 }
 
-static struct pool_counts counts_of_stats(const struct pool_stats *st)
-{
-	return (struct pool_counts){.server_assignments = st->server_assignments,
-	                            .xact_count = st->xact_count,
-	                            .query_count = st->query_count,
-	                            .received = st->received,
-	                            .sent = st->sent,
-	                            .xact_time_us = st->xact_time_us,
-	                            .query_time_us = st->query_time_us,
-	                            .wait_time_us = st->wait_time_us,
-	                            .client_parses = st->client_parses,
-	                            .server_parses = st->server_parses,
-	                            .binds = st->binds};
-}
-
 /* The eight counters and the three prepared statement counts PgBouncer shows after them. */
 static void row_counts(struct admin_result *r, const struct pool_counts *c)
 {
@@ -326,7 +311,7 @@ void admin_show_stats(const struct admin_ctx *ctx, struct admin_result *r)
 	struct lane_sum *v = sum_lanes(ctx, &n);
 	for (size_t i = 0; i < n; i++) {
 		char name[CFG_NAME_MAX + 8];
-		struct pool_counts tot = counts_of_stats(&v[i].st);
+		struct pool_counts tot = pool_counts_of_stats(&v[i].st);
 		struct pool_counts avg = period_avg(&v[i].old, &v[i].new);
 		admin_row_begin(r);
 		admin_row_str(r, lane_db(name, sizeof(name), v[i].db->name, v[i].lane));
@@ -375,8 +360,8 @@ static void show_stats_part(const struct admin_ctx *ctx, struct admin_result *r,
 	struct lane_sum *v = sum_lanes(ctx, &n);
 	for (size_t i = 0; i < n; i++) {
 		char name[CFG_NAME_MAX + 8];
-		struct pool_counts c =
-		        averages ? period_avg(&v[i].old, &v[i].new) : counts_of_stats(&v[i].st);
+		struct pool_counts c = averages ? period_avg(&v[i].old, &v[i].new)
+		                                : pool_counts_of_stats(&v[i].st);
 		admin_row_begin(r);
 		admin_row_str(r, lane_db(name, sizeof(name), v[i].db->name, v[i].lane));
 		row_counts(r, &c);

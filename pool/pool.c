@@ -615,7 +615,11 @@ bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,
 
 struct pool_counts pool_counts_of(const struct pool *p)
 {
-	const struct pool_stats *st = &p->stats;
+	return pool_counts_of_stats(&p->stats);
+}
+
+struct pool_counts pool_counts_of_stats(const struct pool_stats *st)
+{
 	return (struct pool_counts){.server_assignments = st->server_assignments,
 	                            .xact_count = st->xact_count,
 	                            .query_count = st->query_count,

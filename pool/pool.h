@@ -185,6 +185,8 @@ void pool_stats_period(int64_t now_us, int64_t period_us);
 void pool_stats_period_times(int64_t *old_us, int64_t *new_us);
 /* The counters of `p` now. */
 struct pool_counts pool_counts_of(const struct pool *p);
+/* The same counters from a stats snapshot. */
+struct pool_counts pool_counts_of_stats(const struct pool_stats *st);
 /* Iterate every pool: first with NULL, then with the previous one; NULL at the end. */
 struct pool *pool_next(struct pool *prev);
 /* Point every database at the entry of `cfg` and re-resolve every pool's settings (after a
