@@ -234,6 +234,13 @@ static bool undo(struct pool_ledger *l, const struct pool_req *e, const struct p
 	return false;
 }
 
+void pool_ledger_stmts_gone(struct pool_ledger *l, struct pool_stmt_cache *stmts)
+{
+	if (stmts)
+		pool_stmt_cache_clear(stmts);
+	l->unnamed_client = 0;
+}
+
 bool pool_ledger_fail_batch(struct pool_ledger *l, const struct pool_ledger_undo *u, int64_t now_us)
 {
 	uint32_t n = 0;
@@ -312,9 +319,7 @@ static void on_batch_error(struct pool_ledger *l, const struct proto_frame *f, b
 		 * statements: place them again from now on */
 		v->events |= POOL_LED_STMTS_GONE;
 		snprintf(v->gone, sizeof(v->gone), "%s", h->stmt->name);
-		if (u->stmts)
-			pool_stmt_cache_clear(u->stmts);
-		l->unnamed_client = 0;
+		pool_ledger_stmts_gone(l, u->stmts);
 	}
 	if (pool_ledger_fail_batch(l, u, now_us))
 		v->events |= POOL_LED_CLOSE; /* no room to say it is still there */

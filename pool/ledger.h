@@ -287,6 +287,9 @@ static inline void pool_ledger_answered(struct pool_ledger *l, uint8_t type, int
 	pool_ledger_pop(l, now_us);
 }
 
+/* The server's statements are gone (DISCARD ALL, DEALLOCATE ALL, a reset, 26000): its cache
+ * `stmts` (may be NULL) is emptied and it holds no client's unnamed statement. */
+void pool_ledger_stmts_gone(struct pool_ledger *l, struct pool_stmt_cache *stmts);
 /* One whole server message `f`: match it to the request it answers and fill `v` (forward,
  * events). `linked`: a client is linked. An ErrorResponse to an extended-protocol request
  * fails its batch up to the Sync: statements it would have prepared are removed from `u`'s

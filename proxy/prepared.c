@@ -107,9 +107,7 @@ void proxy_prepared_client_free(struct proxy_client *c)
 
 void proxy_prepared_server_reset(struct proxy_server *s)
 {
-	if (s->stmts)
-		pool_stmt_cache_clear(s->stmts);
-	s->led.unnamed_client = 0;
+	pool_ledger_stmts_gone(&s->led, s->stmts);
 }
 
 void proxy_prepared_drained(struct proxy_client *c)
