@@ -234,6 +234,15 @@ static void server_json(struct admin_buf *b, const struct pool_health *h, const 
 	kint(b, "checked_at_ms", h->checked_at_ms);
 }
 
+/* The first keys of a standby's or a slot's object: the database and its primary. */
+static void primary_keys(struct admin_buf *b, const struct pool_health *h)
+{
+	key(b, "database", true);
+	admin_json_string(b, h->database);
+	kstr(b, "primary_host", h->host);
+	kint(b, "primary_port", h->port);
+}
+
 static void replication_json(struct admin_buf *b, const struct cfg *cfg)
 {
 	put(b, "\"servers\":[");
@@ -250,10 +259,7 @@ static void replication_json(struct admin_buf *b, const struct cfg *cfg)
 			const struct pool_standby *sb = &h->standbys[k];
 			put(b, "%s{", first ? "" : ",");
 			first = false;
-			key(b, "database", true);
-			admin_json_string(b, h->database);
-			kstr(b, "primary_host", h->host);
-			kint(b, "primary_port", h->port);
+			primary_keys(b, h);
 			kstr(b, "name", sb->name);
 			kstr(b, "addr", sb->addr);
 			kstr(b, "state", sb->state);
@@ -272,10 +278,7 @@ static void replication_json(struct admin_buf *b, const struct cfg *cfg)
 			const struct pool_slot *sl = &h->slots[k];
 			put(b, "%s{", first ? "" : ",");
 			first = false;
-			key(b, "database", true);
-			admin_json_string(b, h->database);
-			kstr(b, "primary_host", h->host);
-			kint(b, "primary_port", h->port);
+			primary_keys(b, h);
 			kstr(b, "name", sl->name);
 			kstr(b, "type", sl->type);
 			kbool(b, "active", sl->active);
