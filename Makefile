@@ -7,7 +7,7 @@
 CC       ?= gcc
 BUILD    ?= build
 OPT      ?= -O2
-PKGS      = openssl libconfig libpq
+PKGS      = openssl libconfig libpq libcares
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CPPFLAGS += -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   += -std=c17 $(OPT) -g $(WARN) -MMD -MP $(SAN)
@@ -15,7 +15,7 @@ LDFLAGS  += $(SAN)
 LDLIBS   += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 # Debian packages: build, run and test dependencies.
-DEB_PKGS = gcc make pkg-config libev-dev libssl-dev libconfig-dev libpq-dev libcriterion-dev \
+DEB_PKGS = gcc make pkg-config libev-dev libssl-dev libconfig-dev libpq-dev libcriterion-dev libc-ares-dev \
 	   postgresql postgresql-client postgresql-contrib pgbouncer procps iproute2 util-linux openssl \
 	   python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless \
 	   chromium prometheus-pgbouncer-exporter

@@ -15,6 +15,7 @@
 #include "config/userlist.h"
 #include "pool/health.h"
 #include "pool/list.h"
+#include "pool/pool.h"
 
 #define MAX_TARGETS    POOL_HEALTH_MAX
 #define MIN_TIMEOUT_MS 2000
@@ -29,6 +30,8 @@ struct target {
 	int fd;
 	int results;           /* results of the current step so far */
 	struct pool_health *h; /* borrowed: its row in the health table */
+	enum pool_role was;    /* its role before this round */
+	bool multi;            /* one of the hosts of a database with several */
 	char conninfo[1024];
 };
 
@@ -204,6 +207,22 @@ static bool on_result(struct target *t, PGresult *r, int index)
 	return true;
 }
 
+/* A host of a database with several answers as a primary and did not before (a standby was
+ * promoted, or the monitor just started): the database's pools try again now, not after
+ * their server_login_retry, so that new transactions reach it within a monitor interval or
+ * two (proxy/hosts.c starts new servers on the host the monitor sees as the primary). */
+static void primary_found(const struct pool_health *h)
+{
+	if (h->role != POOL_ROLE_UNKNOWN)
+		log_info("monitor: %s:%d is now the primary of %s", h->host, h->port, h->database);
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+		if (!p->db->cfg || strcmp(p->db->cfg->name, h->database) != 0)
+			continue;
+		p->last_failure_ms = 0;
+		pool_kick_later(p);
+	}
+}
+
 /* Every result of the step is in: record the check, ask the next question or rest. */
 static void step_done(struct target *t)
 {
@@ -229,6 +248,8 @@ static void step_done(struct target *t)
 		h->replay_lag_ms = 0;
 		h->lag_bytes = 0;
 	}
+	if (t->multi && h->role == POOL_ROLE_PRIMARY && t->was != POOL_ROLE_PRIMARY)
+		primary_found(h);
 	if (!was)
 		log_info("monitor: %s:%d (%s) answers as %s", h->host, h->port, h->database,
 		         h->role == POOL_ROLE_REPLICA ? "a replica" : "a primary");
@@ -310,6 +331,7 @@ static void check(struct target *t)
 {
 	if (t->step != IDLE)
 		return; /* still busy: the timeout decides */
+	t->was = t->h->healthy ? t->h->role : POOL_ROLE_UNKNOWN;
 	int64_t ms = mon.interval_ms * 2 > MIN_TIMEOUT_MS ? mon.interval_ms * 2 : MIN_TIMEOUT_MS;
 	double timeout = (double)ms / 1000.0;
 	ev_timer_init(&t->timeout, timeout_cb, timeout, 0.);
@@ -356,17 +378,20 @@ static void kv(char *out, size_t cap, const char *key, const char *value)
 	out[n] = '\0';
 }
 
-static void add_target(const struct cfg *cfg, const struct cfg_userlist *users,
-                       const struct cfg_database *d, const char *host, int port, bool replica)
+/* Watch host:port for database `d`; its target (a dummy when the table is full). */
+static struct target *add_target(const struct cfg *cfg, const struct cfg_userlist *users,
+                                 const struct cfg_database *d, const char *host, int port,
+                                 bool replica)
 {
+	static struct target none;
 	if (mon.ntargets == MAX_TARGETS)
-		return;
+		return &none;
 	struct pool_health *h = pool_health_get(d->name, host, port, replica);
 	if (!h)
-		return;
+		return &none;
 	for (size_t i = 0; i < mon.ntargets; i++)
 		if (mon.targets[i].h == h)
-			return; /* already watched */
+			return &mon.targets[i]; /* already watched */
 	struct target *t = &mon.targets[mon.ntargets++];
 	memset(t, 0, sizeof(*t));
 	t->fd = -1;
@@ -388,12 +413,16 @@ static void add_target(const struct cfg *cfg, const struct cfg_userlist *users,
 	kv(t->conninfo, sizeof(t->conninfo), "application_name", "pglane-monitor");
 	kv(t->conninfo, sizeof(t->conninfo), "connect_timeout", "5");
 	kv(t->conninfo, sizeof(t->conninfo), "gssencmode", "disable");
+	return t;
 }
 
 bool admin_monitor_wanted(const struct cfg *cfg)
 {
 	if (cfg->monitor.user[0])
 		return true;
+	for (size_t i = 0; i < cfg->ndatabases; i++)
+		if (cfg->databases[i].nhosts > 1)
+			return true; /* which host is the primary */
 	for (size_t i = 0; i < cfg->ndatabases; i++)
 		if (cfg->databases[i].lanes[CFG_LANE_OLAP].enabled &&
 		    cfg->databases[i].lanes[CFG_LANE_OLAP].nreplicas)
@@ -412,7 +441,9 @@ void admin_monitor_start(struct ev_loop *loop, const struct cfg *cfg,
 	mon.interval_ms = cfg->monitor.interval_ms > 0 ? cfg->monitor.interval_ms : 2000;
 	for (size_t i = 0; i < cfg->ndatabases; i++) {
 		const struct cfg_database *d = &cfg->databases[i];
-		add_target(cfg, users, d, d->host, d->port, false);
+		for (size_t k = 0; k < d->nhosts; k++)
+			add_target(cfg, users, d, d->hosts[k].host, d->hosts[k].port, false)
+			        ->multi = d->nhosts > 1;
 		const struct cfg_lane *l = &d->lanes[CFG_LANE_OLAP];
 		for (size_t k = 0; l->enabled && k < l->nreplicas; k++)
 			add_target(cfg, users, d, l->replicas[k].host, l->replicas[k].port, true);

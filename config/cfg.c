@@ -132,11 +132,19 @@ bool cfg_database_init(struct cfg_database *db, const char *name, const struct c
 	db->sslmode = c->server_tls.sslmode;
 	db->sslrootcert = strdup(c->server_tls.ca ? c->server_tls.ca : "");
 	db->connect_query = strdup("");
+	db->port_list = strdup("");
+	db->nhosts = 1;
+	db->hosts = calloc(1, sizeof(*db->hosts));
+	if (db->hosts) {
+		db->hosts[0].host = strdup(CFG_DEFAULT_DB_HOST);
+		db->hosts[0].port = db->port;
+	}
 	db->auth_user = strdup(c->auth.auth_user ? c->auth.auth_user : "");
 	db->auth_query = strdup(c->auth.auth_query ? c->auth.auth_query : "");
 	db->auth_dbname = strdup(c->auth.auth_dbname ? c->auth.auth_dbname : "");
 	return db->name && db->host && db->dbname && db->user && db->password && db->sslrootcert &&
-	       db->connect_query && db->auth_user && db->auth_query && db->auth_dbname;
+	       db->connect_query && db->auth_user && db->auth_query && db->auth_dbname &&
+	       db->port_list && db->hosts && db->hosts[0].host;
 }
 
 void cfg_database_release(struct cfg_database *db)
@@ -148,6 +156,10 @@ void cfg_database_release(struct cfg_database *db)
 	free(db->password);
 	free(db->sslrootcert);
 	free(db->connect_query);
+	free(db->port_list);
+	cfg_endpoints_free(db->hosts, db->nhosts);
+	db->hosts = NULL;
+	db->nhosts = 0;
 	free(db->auth_user);
 	free(db->auth_query);
 	free(db->auth_dbname);

@@ -41,6 +41,20 @@ enum cfg_sslmode {
 	CFG_SSL_VERIFY_FULL
 };
 
+/* Which server of a database's hosts will do, libpq's target_session_attrs: read-write (not
+ * in hot standby and not default_transaction_read_only), any, read-only (either in hot standby
+ * or read-only by default), primary (not in hot standby), standby (in hot standby), or
+ * prefer-standby (a standby when one of the hosts is, else any). */
+enum cfg_tsa {
+	CFG_TSA_ANY,
+	CFG_TSA_READ_WRITE,
+	CFG_TSA_READ_ONLY,
+	CFG_TSA_PRIMARY,
+	CFG_TSA_STANDBY,
+	CFG_TSA_PREFER_STANDBY,
+	CFG_TSA_COUNT
+};
+
 /* Pool settings: `pool` holds the defaults, each lane a resolved copy (lane keys override
  * the defaults). Durations in milliseconds, 0 = off. */
 struct cfg_pool {
@@ -127,9 +141,15 @@ struct cfg_lane {
 };
 
 struct cfg_database {
-	char *name; /* owned; "*" matches every database */
-	char *host; /* owned */
-	int port;
+	char *name;      /* owned; "*" matches every database */
+	char *host;      /* owned; as written: one host or a comma-separated list ("h1,h2") */
+	int port;        /* the first host's port */
+	char *port_list; /* owned; `port` as written when it was a string ("5432,5433"), else "" */
+	/* host and port split into the servers to try, in order (at least one) */
+	struct cfg_endpoint *hosts; /* owned */
+	size_t nhosts;
+	/* which of them will do; when not set: read-write with several hosts, else any */
+	enum cfg_tsa target_session_attrs;
 	char *dbname;   /* owned; "" = the name the client asked for */
 	char *user;     /* owned; "" = the client's user */
 	char *password; /* owned; "" = from the auth file */
@@ -299,6 +319,24 @@ const char *cfg_pin_mode_name(enum cfg_pin_mode m);
 bool cfg_ignores_startup_parameter(const struct cfg_pool *p, const char *name);
 /* "disable", "prefer", "require", "verify-ca", "verify-full" ("?" out of range). */
 const char *cfg_sslmode_name(enum cfg_sslmode m);
+/* "any", "read-write", "read-only", "primary", "standby", "prefer-standby". */
+const char *cfg_tsa_name(enum cfg_tsa t);
+
+/* ---- config/cfg_hosts.c: several hosts per database ---- */
+#define CFG_HOSTS_MAX 16
+/* Split `hosts` ("h1,h2", spaces around names ignored) and `ports` (NULL or "": every host
+ * on `port`; else one port for all, or a comma-separated list as long as the host list) into
+ * *out (owned array, free each host then the array) of *n endpoints. False with a message in
+ * `err` for an empty name, a bad or missing port, lists of different lengths or more than
+ * CFG_HOSTS_MAX hosts (nothing allocated then). */
+__attribute__((warn_unused_result)) bool cfg_hosts_parse(const char *hosts, const char *ports,
+                                                         int port, struct cfg_endpoint **out,
+                                                         size_t *n, char *err, size_t errcap);
+/* Free an endpoint array. */
+void cfg_endpoints_free(struct cfg_endpoint *v, size_t n);
+/* Does a server in hot standby (`standby`) that is read-only by default (`read_only`) suit
+ * `t`? prefer-standby takes any server here (the caller prefers standbys first). */
+bool cfg_tsa_accepts(enum cfg_tsa t, bool standby, bool read_only);
 
 /* ---- config/cfg_set.c: the console's SET ---- */
 /* One `SET key = value`: a flattened key as SHOW CONFIG prints it ("pool.size",

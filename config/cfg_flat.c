@@ -324,7 +324,12 @@ static void add_database(struct flat *f, const struct cfg_database *db)
 		return;
 	}
 	add_str(f, prefix, "host", db->host);
-	add_int(f, prefix, "port", db->port);
+	if (db->port_list[0])
+		add_str(f, prefix, "port", db->port_list);
+	else
+		add_int(f, prefix, "port", db->port);
+	if (db->nhosts > 1 || db->target_session_attrs != CFG_TSA_ANY) /* as before: one host */
+		add_str(f, prefix, "target_session_attrs", cfg_tsa_name(db->target_session_attrs));
 	add_str(f, prefix, "dbname", db->dbname);
 	add_str(f, prefix, "user", db->user);
 	add_secret(f, prefix, "password", db->password);

@@ -580,7 +580,13 @@ static void database_key(struct cfg_loader *L, const config_setting_t *s, const 
 		}
 	}
 	if (strcmp(name, "port") == 0) {
-		(void)cfg_get_int(L, s, key, 1, 65535, &db->port);
+		if (config_setting_type(s) == CONFIG_TYPE_STRING)
+			(void)cfg_get_string(L, s, key, CFG_STR_NONEMPTY, &db->port_list);
+		else
+			(void)cfg_get_int(L, s, key, 1, 65535, &db->port);
+	} else if (strcmp(name, "target_session_attrs") == 0) {
+		if (cfg_get_enum(L, s, key, cfg_tsa_names, CFG_TSA_COUNT, &v))
+			db->target_session_attrs = (enum cfg_tsa)v;
 	} else if (strcmp(name, "default_lane") == 0) {
 		if (cfg_get_enum(L, s, key, cfg_lane_names, CFG_LANE_COUNT, &v))
 			db->default_lane = (enum cfg_lane_kind)v;
@@ -602,6 +608,29 @@ static void database_key(struct cfg_loader *L, const config_setting_t *s, const 
 	} else {
 		cfg_err_at(L, s, key, "unknown key");
 	}
+}
+
+/* host and port into the endpoints to try; target_session_attrs read-write by default when
+ * there are several. */
+static void database_hosts(struct cfg_loader *L, const config_setting_t *g, const char *prefix,
+                           struct cfg_database *db)
+{
+	char key[CFG_KEY_MAX], err[200];
+	struct cfg_endpoint *v;
+	size_t n;
+	if (!cfg_hosts_parse(db->host, db->port_list, db->port, &v, &n, err, sizeof(err))) {
+		bool ports = strstr(err, "port") != NULL;
+		cfg_key_join(key, prefix, ports ? "port" : "host");
+		const config_setting_t *s = config_setting_get_member(g, ports ? "port" : "host");
+		cfg_err_at(L, s ? s : g, key, "%s", err);
+		return;
+	}
+	cfg_endpoints_free(db->hosts, db->nhosts);
+	db->hosts = v;
+	db->nhosts = n;
+	db->port = v[0].port;
+	if (n > 1 && !config_setting_get_member(g, "target_session_attrs"))
+		db->target_session_attrs = CFG_TSA_READ_WRITE;
 }
 
 static void parse_database(struct cfg_loader *L, const config_setting_t *g, const char *prefix)
@@ -666,6 +695,7 @@ static void parse_database(struct cfg_loader *L, const config_setting_t *g, cons
 		           "is \"olap\" but the database has no olap group");
 	}
 	check_database_tls(L, g, prefix, db, mode_ok, ca_ok);
+	database_hosts(L, g, prefix, db);
 }
 
 static void parse_databases(struct cfg_loader *L, const config_setting_t *list)

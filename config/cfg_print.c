@@ -254,7 +254,12 @@ static void print_database(FILE *out, const struct cfg_database *db)
 	fputs("\t{\n", out);
 	key_str(out, 2, "name", db->name);
 	key_str(out, 2, "host", db->host);
-	key_int(out, 2, "port", db->port);
+	if (db->port_list[0])
+		key_str(out, 2, "port", db->port_list);
+	else
+		key_int(out, 2, "port", db->port);
+	if (db->nhosts > 1 || db->target_session_attrs != CFG_TSA_ANY) /* as before: one host */
+		key_str(out, 2, "target_session_attrs", cfg_tsa_name(db->target_session_attrs));
 	key_str(out, 2, "dbname", db->dbname);
 	key_str(out, 2, "user", db->user);
 	indent(out, 2);

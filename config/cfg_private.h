@@ -18,6 +18,7 @@ extern const char *const cfg_log_level_names[4];
 extern const char *const cfg_tls_mode_names[6];
 extern const char *const cfg_lane_names[CFG_LANE_COUNT];
 extern const char *const cfg_sslmode_names[5];
+extern const char *const cfg_tsa_names[CFG_TSA_COUNT];
 /* hba methods (stored as strings in struct cfg_hba). */
 extern const char *const cfg_hba_method_names[6];
 

@@ -159,7 +159,7 @@ static void build_conninfo(const struct cfg *cfg, const struct cfg_database *db,
 	char port[16];
 	snprintf(port, sizeof(port), "%d", db->port);
 	kv(out, cap, "host", db->host);
-	kv(out, cap, "port", port);
+	kv(out, cap, "port", db->port_list[0] ? db->port_list : port); /* libpq takes lists too */
 	kv(out, cap, "dbname", auth_dbname(db, dbname));
 	kv(out, cap, "user", db->auth_user);
 	const struct cfg_user *u =

@@ -14,10 +14,12 @@
 #include "proxy/cancel.h"
 #include "proxy/client.h"
 #include "proxy/context.h"
+#include "proxy/hosts.h"
 #include "proxy/control.h"
 #include "proxy/http.h"
 #include "proxy/io.h"
 #include "proxy/janitor.h"
+#include "proxy/resolve.h"
 #include "proxy/link.h"
 #include "proxy/listen.h"
 #include "proxy/server.h"
@@ -229,6 +231,8 @@ int main(int argc, char **argv)
 	close_everything();
 	proxy_cancel_free_all();
 	proxy_authq_stop_all();
+	proxy_resolve_shutdown();
+	proxy_hosts_clear();
 	ev_prepare_stop(proxy.loop, &deferred);
 	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
 		ev_signal_stop(proxy.loop, &signals[i]);

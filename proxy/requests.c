@@ -15,6 +15,7 @@
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
+#include "proxy/hosts.h"
 #include "proxy/requests.h"
 #include "proxy/session.h"
 #include "proxy/server.h"
@@ -149,6 +150,7 @@ static bool on_param_status(struct proxy_server *s, struct proxy_client *c,
 		return clients;
 	if (clients) /* one of the client's statements changed it */
 		proxy_session_reported(s, name);
+	proxy_hosts_param(s, name, value); /* a promotion, for target_session_attrs */
 	int idx = pool_params_index(name);
 	if (idx < 0)
 		return clients;

@@ -2,13 +2,12 @@
  * proxy/server_login.c's), the watcher callback, release to the pool (rollback or reset first
  * when needed), the server check, and the one close function with deferred free. */
 #include <errno.h>
-#include <netdb.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "config/log.h"
 #include "protocol/msg.h"
@@ -18,10 +17,12 @@
 #include "proxy/client.h"
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
+#include "proxy/hosts.h"
 #include "proxy/io.h"
 #include "proxy/prepared.h"
 #include "proxy/relay.h"
 #include "proxy/requests.h"
+#include "proxy/resolve.h"
 #include "proxy/server.h"
 #include "proxy/server_login.h"
 #include "proxy/session.h"
@@ -50,6 +51,8 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 		proxy_client_close(c, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
 	}
 	proxy_cancel_detach(s);
+	proxy_resolve_cancel(s->resolving);
+	s->resolving = NULL;
 	proxy_server_login_free(s);
 	proxy_req_clear(s);
 	proxy_session_server_free(s);
@@ -141,73 +144,10 @@ static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
 		proxy_relay_server(s);
 }
 
-/* Resolve host:port (an IP address, a name, or a Unix socket directory). */
-static bool resolve(const char *host, int port, struct sockaddr_storage *out, socklen_t *len,
-                    char *err, size_t errcap)
+/* The address is known: open the socket and start connecting. */
+static void connect_to(struct proxy_server *s)
 {
-	memset(out, 0, sizeof(*out));
-	if (host[0] == '/') {
-		struct sockaddr_un *un = (struct sockaddr_un *)(void *)out;
-		un->sun_family = AF_UNIX;
-		if (snprintf(un->sun_path, sizeof(un->sun_path), "%s/.s.PGSQL.%d", host, port) >=
-		    (int)sizeof(un->sun_path)) {
-			snprintf(err, errcap, "socket path too long: %s", host);
-			return false;
-		}
-		*len = sizeof(*un);
-		return true;
-	}
-	char portstr[16];
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-	                         .ai_socktype = SOCK_STREAM,
-	                         .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	int rc = getaddrinfo(host, portstr, &hints, &res);
-	if (rc == EAI_NONAME) {
-		hints.ai_flags = AI_NUMERICSERV; /* a name: this lookup may block */
-		rc = getaddrinfo(host, portstr, &hints, &res);
-	}
-	if (rc != 0 || !res) {
-		snprintf(err, errcap, "could not resolve \"%s\": %s", host, gai_strerror(rc));
-		return false;
-	}
-	memcpy(out, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return true;
-}
-
-void proxy_server_launch(struct pool *p)
-{
-	const struct cfg_database *dc = p->db->cfg;
-	/* the olap lane goes to the freshest replica, or the primary, or nowhere */
-	int target = p->lane == CFG_LANE_OLAP ? pool_olap_target(dc) : -1;
-	if (target == -2)
-		return; /* the janitor answers the waiting clients */
-	const char *host = target >= 0 ? dc->lanes[CFG_LANE_OLAP].replicas[target].host : dc->host;
-	int port = target >= 0 ? dc->lanes[CFG_LANE_OLAP].replicas[target].port : dc->port;
-	struct proxy_server *s = calloc(1, sizeof(*s));
-	if (!s) {
-		log_error("out of memory opening a server connection");
-		return;
-	}
-	s->id = proxy_next_server_id();
-	proxy_req_init(s);
-	s->state = SERVER_CONNECTING;
-	s->endpoint = target;
-	s->conn.w.fd = -1;
-	pool_params_init(&s->ps.params);
-	pool_server_add(p, &s->ps, proxy_now_ms());
 	char err[256];
-	if (!proxy_server_login_new(s)) {
-		proxy_server_login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
-		return;
-	}
-	if (!resolve(host, port, &s->addr, &s->addr_len, err, sizeof(err))) {
-		proxy_server_login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, err);
-		return;
-	}
 	int fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, sizeof(err), "could not create a socket: %s", strerror(errno));
@@ -220,18 +160,107 @@ void proxy_server_launch(struct pool *p)
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	}
 	proxy_conn_init(&s->conn, fd, server_cb);
-	conn_debug(s, "connecting to %s:%d", host, port);
+	const struct cfg_endpoint *e = proxy_server_endpoint(s);
+	conn_debug(s, "connecting to %s:%d", e->host, e->port);
 	if (connect(fd, (struct sockaddr *)&s->addr, s->addr_len) == 0) {
 		proxy_server_login_begin(s);
 		return;
 	}
 	if (errno != EINPROGRESS) {
-		snprintf(err, sizeof(err), "could not connect to %s:%d: %s", host, port,
+		snprintf(err, sizeof(err), "could not connect to %s:%d: %s", e->host, e->port,
 		         strerror(errno));
 		proxy_server_login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, err);
 		return;
 	}
 	proxy_conn_set_write(&s->conn, true);
+}
+
+/* The look-up of the server's host name answered (proxy/resolve.c). */
+static void resolved(void *arg, const struct sockaddr_storage *sa, socklen_t len, const char *err)
+{
+	struct proxy_server *s = arg;
+	s->resolving = NULL;
+	if (!sa) {
+		proxy_server_login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, err);
+		return;
+	}
+	memcpy(&s->addr, sa, len);
+	s->addr_len = len;
+	connect_to(s);
+}
+
+const struct cfg_endpoint *proxy_server_endpoint(const struct proxy_server *s)
+{
+	const struct cfg_database *dc = s->ps.pool->db->cfg;
+	if (s->endpoint >= 0)
+		return &dc->lanes[CFG_LANE_OLAP].replicas[s->endpoint];
+	return &dc->hosts[s->host < (int)dc->nhosts ? s->host : 0];
+}
+
+/* A new server of `p` on replica `target` (>= 0) or host `host` of the database, the
+ * `tried`-th of its round. */
+static void launch_at(struct pool *p, int target, int host, int tried)
+{
+	const struct cfg_database *dc = p->db->cfg;
+	struct proxy_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		log_error("out of memory opening a server connection");
+		return;
+	}
+	s->id = proxy_next_server_id();
+	proxy_req_init(s);
+	s->state = SERVER_CONNECTING;
+	s->endpoint = target;
+	s->host = host;
+	s->tried = tried;
+	s->rule = target >= 0 ? CFG_TSA_ANY : proxy_hosts_rule(dc, tried);
+	s->conn.w.fd = -1;
+	pool_params_init(&s->ps.params);
+	pool_server_add(p, &s->ps, proxy_now_ms());
+	char err[300];
+	if (!proxy_server_login_new(s)) {
+		proxy_server_login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
+		return;
+	}
+	const struct cfg_endpoint *e = proxy_server_endpoint(s);
+	switch (proxy_resolve_start(e->host, e->port, &s->addr, &s->addr_len, resolved, s,
+	                            &s->resolving, err, sizeof(err))) {
+	case PROXY_RESOLVE_DONE:
+		connect_to(s);
+		return;
+	case PROXY_RESOLVE_PENDING:
+		conn_debug(s, "resolving %s", e->host);
+		return;
+	case PROXY_RESOLVE_FAILED:
+		break;
+	}
+	proxy_server_login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT, err);
+}
+
+void proxy_server_launch(struct pool *p)
+{
+	const struct cfg_database *dc = p->db->cfg;
+	/* the olap lane goes to the freshest replica, or the primary, or nowhere */
+	int target = p->lane == CFG_LANE_OLAP ? pool_olap_target(dc) : -1;
+	if (target == -2)
+		return; /* the janitor answers the waiting clients */
+	launch_at(p, target, target >= 0 ? 0 : proxy_hosts_first(dc), 0);
+}
+
+bool proxy_server_next_host(struct proxy_server *s, const char *why)
+{
+	struct pool *p = s->ps.pool;
+	const struct cfg_database *dc = p && p->db ? p->db->cfg : NULL;
+	if (!dc || s->endpoint >= 0 || proxy.shutting_down || p->db->paused ||
+	    s->tried + 1 >= proxy_hosts_attempts(dc))
+		return false;
+	int next = (s->host + 1) % (int)dc->nhosts;
+	const struct cfg_endpoint *e = proxy_server_endpoint(s);
+	conn_info(s, "host %s:%d: %s; trying %s:%d", e->host, e->port, why, dc->hosts[next].host,
+	          dc->hosts[next].port);
+	launch_at(p, -1, next, s->tried + 1);
+	proxy_server_close(s, "moved on to the next host");
+	return true;
 }
 
 /* What a released server needs before another client: the reset of a session-mode client's

@@ -26,6 +26,7 @@ enum proxy_server_state {
 	SERVER_CLOSED,
 };
 
+struct proxy_resolve;      /* proxy/resolve.c: a host name look-up */
 struct proxy_server_login; /* proxy/server_login.c: server authentication state */
 
 struct proxy_server {
@@ -46,6 +47,14 @@ struct proxy_server {
 	int ncancels;
 	int64_t ready_ms; /* when it last had nothing to do */
 	int endpoint;     /* the olap replica it is connected to, -1 for the primary */
+	/* the database's hosts (proxy/hosts.h): which one it is on, how many of this round were
+	 * tried before it, the target_session_attrs rule it had to fit and how it stands */
+	int host;
+	int tried;
+	enum cfg_tsa rule;
+	bool hot_standby;
+	bool read_only;
+	struct proxy_resolve *resolving;  /* its host name's look-up in flight */
 	struct proxy_server_login *login; /* owned while logging in */
 	/* the session its backend holds (proxy/session.c) */
 	struct pool_dirty dirty; /* what statements since the last capture may have changed */
@@ -70,6 +79,13 @@ struct proxy_server {
 
 /* Open a new server connection for pool `p` (the pool_ops launch callback). */
 void proxy_server_launch(struct pool *p);
+/* A login that failed (or a server that does not fit target_session_attrs) moves on to the
+ * database's next host: true when a server was launched there and `s` closed; false when every
+ * host of the round has been tried (or `s` is not on one of the database's hosts). */
+bool proxy_server_next_host(struct proxy_server *s, const char *why);
+/* The host and port a server is on (a replica of the olap lane, or one of the database's
+ * hosts). */
+const struct cfg_endpoint *proxy_server_endpoint(const struct proxy_server *s);
 /* Close a server connection once (log `reason`), unlinking it from its pool. */
 void proxy_server_close(struct proxy_server *s, const char *reason);
 /* pool_ops.server_evict: close an idle server so that another pool fits under server cap

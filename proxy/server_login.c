@@ -18,6 +18,7 @@
 #include "proxy/client.h"
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
+#include "proxy/hosts.h"
 #include "proxy/io.h"
 #include "proxy/link.h"
 #include "proxy/server.h"
@@ -33,8 +34,11 @@ struct proxy_server_login {
 	struct proto_scram_client scram;
 	enum sasl_step sasl;
 	bool auth_ok;
-	bool catalog_sent;            /* the database's settings were asked for */
-	bool connect_sent;            /* databases[].connect_query was sent */
+	bool catalog_sent; /* the database's settings were asked for */
+	bool connect_sent; /* databases[].connect_query was sent */
+	/* target_session_attrs: in_hot_standby was reported (else pg_is_in_recovery() is
+	 * asked), the question was sent, the check is done */
+	bool role_known, role_sent, role_done;
 	struct pool_catalog *catalog; /* owned: ... being read */
 	size_t welcome_len;
 	uint8_t welcome[WELCOME_MAX];
@@ -60,6 +64,8 @@ bool proxy_server_login_new(struct proxy_server *s)
  * server of the pool can serve them. */
 void proxy_server_login_failed(struct proxy_server *s, const char *sqlstate, const char *msg)
 {
+	if (proxy_server_next_host(s, msg))
+		return; /* another host of the database is tried first */
 	struct pool *p = s->ps.pool;
 	p->last_failure_ms = proxy_now_ms();
 	p->stats.server_connect_failures++;
@@ -294,6 +300,8 @@ static void login_complete(struct proxy_server *s)
 	s->state = SERVER_READY;
 	s->led.tx_status = PROTO_TX_IDLE;
 	p->last_failure_ms = 0;
+	if (s->endpoint < 0)
+		proxy_hosts_good(p->db->cfg, s->host);
 	if (!p->welcome && !pool_welcome_set(p, l->welcome, l->welcome_len, &s->ps.params)) {
 		proxy_server_login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
 		return;
@@ -386,6 +394,61 @@ static void send_connect_query(struct proxy_server *s, const char *sql)
 		                          "could not send connect_query to the server");
 }
 
+/* target_session_attrs: does the server fit the rule of its attempt? In_hot_standby and
+ * default_transaction_read_only came with the login (PostgreSQL 14+); older servers are asked.
+ * True when the login goes on; false when the question was sent or the login failed (then the
+ * next host is tried). */
+static bool role_fits(struct proxy_server *s)
+{
+	struct proxy_server_login *l = s->login;
+	if (l->role_done || s->rule == CFG_TSA_ANY)
+		return true;
+	if (!l->role_known && !l->role_sent) {
+		struct proto_writer w;
+		l->role_sent = true;
+		if (!writer_for(s, &w)) {
+			proxy_server_login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
+			return false;
+		}
+		proto_write_query(&w,
+		                  "SELECT pg_catalog.pg_is_in_recovery(),"
+		                  " pg_catalog.current_setting('default_transaction_read_only')");
+		if (!send_now(s, &w))
+			proxy_server_login_failed(
+			        s, PROTO_SQLSTATE_CONNECTION_FAILURE,
+			        "could not ask the server whether it is a standby");
+		return false;
+	}
+	l->role_done = true;
+	if (!l->role_known) {
+		proxy_server_login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT_NOW,
+		                          "the server did not say whether it is a standby");
+		return false;
+	}
+	if (cfg_tsa_accepts(s->rule, s->hot_standby, s->read_only))
+		return true;
+	char msg[160];
+	snprintf(msg, sizeof(msg), "the server is %s and target_session_attrs is %s",
+	         proxy_hosts_role_name(s->hot_standby, s->read_only), cfg_tsa_name(s->rule));
+	proxy_server_login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT_NOW, msg);
+	return false;
+}
+
+/* The answer to role_fits()'s question: pg_is_in_recovery(), default_transaction_read_only. */
+static void role_row(struct proxy_server *s, const struct proto_frame *f)
+{
+	const uint8_t *v[2];
+	size_t n[2];
+	bool null[2];
+	for (int i = 0; i < 2; i++)
+		if (!proto_parse_data_column(f->body, f->body_len, i, &v[i], &n[i], &null[i]) ||
+		    null[i] || n[i] == 0)
+			return;
+	s->hot_standby = v[0][0] == 't';
+	s->read_only = n[1] == 2 && memcmp(v[1], "on", 2) == 0;
+	s->login->role_known = true;
+}
+
 /* A ReadyForQuery during login: the authentication's, the catalog query's or connect_query's.
  * Returns true when the login is over (complete or failed). */
 static bool login_ready(struct proxy_server *s, const struct proto_frame *f)
@@ -397,6 +460,8 @@ static bool login_ready(struct proxy_server *s, const struct proto_frame *f)
 		                          "ReadyForQuery before authentication");
 		return true;
 	}
+	if (!role_fits(s))
+		return true;
 	if (!l->catalog_sent && !s->ps.pool->db->catalog) {
 		ask_catalog(s);
 		return s->state != SERVER_LOGIN;
@@ -454,6 +519,15 @@ void proxy_server_login_read(struct proxy_server *s)
 			struct proto_error e;
 			if (!proto_parse_error(f.body, f.body_len, &e) || !e.message)
 				memset(&e, 0, sizeof(e));
+			if (s->login->role_sent && !s->login->role_done) {
+				char msg[300];
+				snprintf(msg, sizeof(msg),
+				         "could not ask whether it is a standby: %s",
+				         e.message ? e.message : "(no message)");
+				proxy_server_login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT_NOW,
+				                          msg);
+				return;
+			}
 			if (s->login->connect_sent) {
 				char msg[300];
 				snprintf(msg, sizeof(msg), "connect_query failed: %s",
@@ -484,6 +558,9 @@ void proxy_server_login_read(struct proxy_server *s)
 				break; /* connect_query's: undone before a client (login_ready) */
 			if (!proto_parse_param_status(f.body, f.body_len, &name, &value))
 				break;
+			if (strcmp(name, "in_hot_standby") == 0)
+				l->role_known = true;
+			proxy_hosts_param(s, name, value);
 			int idx = pool_params_index(name);
 			if (idx >= 0)
 				pool_params_set(&s->ps.params, idx, value);
@@ -510,13 +587,17 @@ void proxy_server_login_read(struct proxy_server *s)
 		case PROTO_BE_COMMAND_COMPLETE:
 		case PROTO_BE_DATA_ROW:
 		case PROTO_BE_EMPTY_QUERY:
-			if (!s->login->catalog_sent && !s->login->connect_sent) {
+			if (!s->login->catalog_sent && !s->login->connect_sent &&
+			    !s->login->role_sent) {
 				proxy_server_login_failed(
 				        s, PROTO_SQLSTATE_PROTOCOL_VIOLATION,
 				        "unexpected message from the server during login");
 				return;
 			}
-			if (f.type == PROTO_BE_DATA_ROW && !s->login->connect_sent)
+			if (f.type == PROTO_BE_DATA_ROW && s->login->role_sent &&
+			    !s->login->role_done)
+				role_row(s, &f);
+			else if (f.type == PROTO_BE_DATA_ROW && !s->login->connect_sent)
 				catalog_row(s, &f);
 			break;
 		case PROTO_BE_NOTICE:
@@ -534,8 +615,7 @@ void proxy_server_login_read(struct proxy_server *s)
 /* The host name a server was reached by (for TLS name checks). */
 static const char *server_host(const struct proxy_server *s)
 {
-	const struct cfg_database *dc = s->ps.pool->db->cfg;
-	return s->endpoint >= 0 ? dc->lanes[CFG_LANE_OLAP].replicas[s->endpoint].host : dc->host;
+	return proxy_server_endpoint(s)->host;
 }
 
 /* Connected: ask for TLS first unless the database's sslmode is disable (or a Unix socket). */
