@@ -65,8 +65,8 @@ enum cfg_tsa proxy_hosts_rule(const struct cfg_database *dc, int tried)
 /* The role the monitor last saw at host `i` (healthy answers only). */
 static enum pool_role monitored_role(const struct cfg_database *dc, size_t i)
 {
-	const struct pool_health *h = pool_health_find(dc->name, dc->hosts[i].host,
-	                                               dc->hosts[i].port);
+	const struct pool_health *h =
+	        pool_health_find(dc->name, dc->hosts[i].host, dc->hosts[i].port);
 	return h && h->healthy ? h->role : POOL_ROLE_UNKNOWN;
 }
 
@@ -122,7 +122,8 @@ void proxy_hosts_param(struct proxy_server *s, const char *name, const char *val
 		s->read_only = on;
 	else
 		return;
-	if (s->state != SERVER_READY || s->ps.close_on_release || cfg_tsa_accepts(s->rule, s->hot_standby, s->read_only))
+	if (s->state != SERVER_READY || s->ps.close_on_release ||
+	    cfg_tsa_accepts(s->rule, s->hot_standby, s->read_only))
 		return;
 	conn_warning(s, "the server is now %s: target_session_attrs is %s, closed on release",
 	             proxy_hosts_role_name(s->hot_standby, s->read_only), cfg_tsa_name(s->rule));

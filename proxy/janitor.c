@@ -277,6 +277,8 @@ static void sweep_pool(struct pool *p, int64_t now)
 		struct proxy_server *s =
 		        proxy_server_of(pool_container_of(pos, struct pool_server, link));
 		if (expired(s->ps.created_ms, pc->server_connect_timeout_ms, now)) {
+			if (proxy_server_next_host(s, "server_connect_timeout"))
+				continue; /* another of the database's hosts first */
 			p->last_failure_ms = now;
 			snprintf(p->last_error, sizeof(p->last_error), "server_connect_timeout");
 			proxy_server_close(s, "server_connect_timeout: login not finished in time");

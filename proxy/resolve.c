@@ -29,7 +29,7 @@ struct proxy_resolve {
 };
 
 struct cached {
-	char host[HOST_NAME_CAP]; /* "" = free */
+	char host[HOST_NAME_CAP];     /* "" = free */
 	struct sockaddr_storage addr; /* port 0 */
 	socklen_t len;
 	int64_t expires_ms;
@@ -266,8 +266,7 @@ static bool literal(const char *host, int port, struct sockaddr_storage *out, so
 enum proxy_resolve_result proxy_resolve_start(const char *host, int port,
                                               struct sockaddr_storage *out, socklen_t *len,
                                               proxy_resolve_cb cb, void *arg,
-                                              struct proxy_resolve **req, char *err,
-                                              size_t errcap)
+                                              struct proxy_resolve **req, char *err, size_t errcap)
 {
 	bool bad;
 	*req = NULL;
