@@ -47,6 +47,8 @@ static const char *const script_names[FAKEPG_NSCRIPTS] = {
         [FAKEPG_READY_FIRST] = "ReadyForQuery before authentication",
         [FAKEPG_DATAROW_IN_LOGIN] = "DataRow during login",
         [FAKEPG_DRIP] = "a login at 3 bytes per second",
+        [FAKEPG_OLD_PRIMARY] = "a primary without in_hot_standby",
+        [FAKEPG_OLD_STANDBY] = "a standby without in_hot_standby",
 };
 
 const char *fakepg_script_name(enum fakepg_script script)
@@ -162,7 +164,24 @@ static void serve_queries(struct fakepg *f, int fd)
 			free(body);
 			return;
 		}
-		if (type == 'Q' && (strncasecmp(body, "SELECT", 6) == 0)) {
+		if (type == 'Q' && strstr(body, "pg_is_in_recovery") &&
+		    strstr(body, "default_transaction_read_only") &&
+		    (f->script == FAKEPG_OLD_PRIMARY || f->script == FAKEPG_OLD_STANDBY)) {
+			static const uint8_t rowdesc[] = {
+			        0,   2,    'r',  0,    0,    0,    0,    0,    0,    0, 0,
+			        0,   0,    16,   0,    1,    0xff, 0xff, 0xff, 0xff, 0, 0,
+			        'o', 0,    0,    0,    0,    0,    0,    0,    0,    0, 0,
+			        25,  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,    0};
+			uint8_t row[] = {0, 2, 0, 0, 0, 1, 'f', 0, 0, 0, 3, 'o', 'f', 'f'};
+			if (f->script == FAKEPG_OLD_STANDBY)
+				row[6] = 't';
+			put_msg(out, &len, 'T', rowdesc, sizeof rowdesc);
+			put_msg(out, &len, 'D', row, sizeof row);
+			put_msg(out, &len, 'C', "SELECT 1", 9);
+			put_msg(out, &len, 'Z', "I", 1);
+			atomic_fetch_add(&f->queries, 1);
+			atomic_fetch_add(&f->role_queries, 1);
+		} else if (type == 'Q' && (strncasecmp(body, "SELECT", 6) == 0)) {
 			static const uint8_t rowdesc[] = {0,    1,    'v',  0,    0, 0,  0,    0,
 			                                  0,    0,    0,    0,    0, 25, 0xff, 0xff,
 			                                  0xff, 0xff, 0xff, 0xff, 0, 0};

@@ -37,6 +37,11 @@ enum fakepg_script {
 	FAKEPG_READY_FIRST,    /* ReadyForQuery without any AuthenticationOk */
 	FAKEPG_DATAROW_IN_LOGIN, /* AuthenticationOk, then a DataRow */
 	FAKEPG_DRIP,             /* an honest login, one byte every 300 ms */
+	/* FAKEPG_TRUST as a server older than PostgreSQL 14 (no in_hot_standby at login) that
+	 * answers pglane's `SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.current_setting(
+	 * 'default_transaction_read_only')` with (false|true, 'off') */
+	FAKEPG_OLD_PRIMARY,
+	FAKEPG_OLD_STANDBY,
 	FAKEPG_NSCRIPTS
 };
 
@@ -49,6 +54,7 @@ struct fakepg {
 	atomic_int sasl_initial; /* SASLInitialResponses read */
 	atomic_int sasl_final;   /* SASLResponses read after our SASLContinue */
 	atomic_int queries;      /* Query messages answered (FAKEPG_TRUST) */
+	atomic_int role_queries; /* of those, pglane's pg_is_in_recovery() (FAKEPG_OLD_*) */
 };
 
 /* Start a fake following `script` (fails the test when it cannot listen). */

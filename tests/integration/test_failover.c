@@ -12,7 +12,9 @@
  *     loses its connection (item 1: a dead server is an error, not a disconnect).
  * A database whose host is the name `localhost` works (resolved by c-ares on the loop); one
  * whose host name does not resolve fails its logins with a clear error while another database
- * keeps serving. .fini stops both clusters and removes their files. */
+ * keeps serving. Servers older than PostgreSQL 14 (fakes that report no in_hot_standby) are
+ * asked pg_is_in_recovery() at login: the standby is refused, the primary serves. .fini stops both
+ * clusters and removes their files. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <pthread.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/integration/fakepg.h"
 #include "tests/integration/harness.h"
 
 static void fo_fini(void);
@@ -97,17 +100,18 @@ static void setup_pair(void)
 	cr_log_info("primary on %d, standby on %d in %lld ms", g.pport, g.sport,
 	            (long long)(it_now_ms() - t0));
 	char conf[1024];
-	snprintf(conf, sizeof conf,
-	         "auth = { type = \"trust\"; };\n"
-	         "monitor = { interval = \"%dms\"; };\n"
-	         "pool = { mode = \"transaction\"; size = 8; query_wait_timeout = \"20s\"; };\n"
-	         "databases = ( { name = \"fo\"; dbname = \"postgres\";"
-	         " host = \"127.0.0.1, 127.0.0.1\"; port = \"%d,%d\"; },\n"
-	         " { name = \"ro\"; dbname = \"postgres\"; size = 1; host = \"127.0.0.1,127.0.0.1\";"
-	         " port = \"%d,%d\"; target_session_attrs = \"prefer-standby\"; },\n"
-	         " { name = \"sbrw\"; dbname = \"postgres\"; host = \"127.0.0.1\"; port = %d;"
-	         " target_session_attrs = \"read-write\"; query_wait_timeout = \"1s\"; } );\n",
-	         INTERVAL_MS, g.sport, g.pport, g.pport, g.sport, g.sport);
+	snprintf(
+	        conf, sizeof conf,
+	        "auth = { type = \"trust\"; };\n"
+	        "monitor = { interval = \"%dms\"; };\n"
+	        "pool = { mode = \"transaction\"; size = 8; query_wait_timeout = \"20s\"; };\n"
+	        "databases = ( { name = \"fo\"; dbname = \"postgres\";"
+	        " host = \"127.0.0.1, 127.0.0.1\"; port = \"%d,%d\"; },\n"
+	        " { name = \"ro\"; dbname = \"postgres\"; size = 1; host = \"127.0.0.1,127.0.0.1\";"
+	        " port = \"%d,%d\"; target_session_attrs = \"prefer-standby\"; },\n"
+	        " { name = \"sbrw\"; dbname = \"postgres\"; host = \"127.0.0.1\"; port = %d;"
+	        " target_session_attrs = \"read-write\"; query_wait_timeout = \"1s\"; } );\n",
+	        INTERVAL_MS, g.sport, g.pport, g.pport, g.sport, g.sport);
 	it_pglane_start(conf);
 }
 
@@ -149,8 +153,8 @@ static void one_txn(struct client *cl, PGconn **c)
 		cl->disconnects++; /* counted; connect again so the other figures go on */
 		PQfinish(*c);
 		char ci[256];
-		it_conninfo(ci, sizeof ci, "127.0.0.1", it_pglane_current()->port, "postgres", NULL, "fo",
-		            NULL);
+		it_conninfo(ci, sizeof ci, "127.0.0.1", it_pglane_current()->port, "postgres", NULL,
+		            "fo", NULL);
 		*c = PQconnectdb(ci);
 	} else if (PQtransactionStatus(*c) != PQTRANS_IDLE) {
 		PQclear(PQexec(*c, "ROLLBACK"));
@@ -162,7 +166,8 @@ static void *client_main(void *arg)
 {
 	struct client *cl = arg;
 	char ci[256];
-	it_conninfo(ci, sizeof ci, "127.0.0.1", it_pglane_current()->port, "postgres", NULL, "fo", NULL);
+	it_conninfo(ci, sizeof ci, "127.0.0.1", it_pglane_current()->port, "postgres", NULL, "fo",
+	            NULL);
 	PGconn *c = PQconnectdb(ci);
 	for (int i = 0; i < 100000 && !run.stop; i++)
 		one_txn(cl, &c);
@@ -179,13 +184,14 @@ static void promote_standby(void)
 	free(out);
 	/* pg_ctl as the cluster's owner (PostgreSQL refuses root), as tests/pg.sh runs it */
 	out = NULL;
-	rc = it_sh(60, &out,
-	           "cd '%s' && bin=$(pg_config --bindir 2>/dev/null || ls -d "
-	           "/usr/lib/postgresql/*/bin | sort -V | tail -1) && "
-	           "if [ \"$(id -u)\" = 0 ]; then runuser -u \"$(stat -c %%U data)\" -- "
-	           "\"$bin/pg_ctl\" promote -w -t 30 -D data; else \"$bin/pg_ctl\" promote -w -t 30 "
-	           "-D data; fi",
-	           g.sdir);
+	rc = it_sh(
+	        60, &out,
+	        "cd '%s' && bin=$(pg_config --bindir 2>/dev/null || ls -d "
+	        "/usr/lib/postgresql/*/bin | sort -V | tail -1) && "
+	        "if [ \"$(id -u)\" = 0 ]; then runuser -u \"$(stat -c %%U data)\" -- "
+	        "\"$bin/pg_ctl\" promote -w -t 30 -D data; else \"$bin/pg_ctl\" promote -w -t 30 "
+	        "-D data; fi",
+	        g.sdir);
 	cr_assert_eq(rc, 0, "pg_ctl promote failed (exit %d):\n%s", rc, out ? out : "");
 	free(out);
 }
@@ -201,8 +207,8 @@ Test(failover, writes_land_on_the_primary_and_follow_a_promotion)
 	PQfinish(c);
 	/* the standby alone, read-write: refused at login, with the reason */
 	char ci[256];
-	it_conninfo(ci, sizeof ci, "127.0.0.1", it_pglane_current()->port, "postgres", NULL,
-	            "sbrw", NULL);
+	it_conninfo(ci, sizeof ci, "127.0.0.1", it_pglane_current()->port, "postgres", NULL, "sbrw",
+	            NULL);
 	PGconn *sb = it_connect_try(ci);
 	cr_expect_neq(PQstatus(sb), CONNECTION_OK, "a read-write login reached the standby");
 	cr_expect(strstr(it_conn_error(sb), "57P03: the server is in hot standby and "
@@ -243,8 +249,8 @@ Test(failover, writes_land_on_the_primary_and_follow_a_promotion)
 		errors += cl[i].errors;
 		ro += cl[i].ro_errors;
 		gone += cl[i].disconnects;
-		int64_t after = cl[i].first_after_ms ? cl[i].first_after_ms - run.promoted_ms
-		                                     : INT64_MAX;
+		int64_t after =
+		        cl[i].first_after_ms ? cl[i].first_after_ms - run.promoted_ms : INT64_MAX;
 		if (after > worst)
 			worst = after;
 	}
@@ -289,9 +295,8 @@ Test(failover, writes_land_on_the_primary_and_follow_a_promotion)
 	char sql[200];
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM " LOG_TABLE " WHERE port = %d", g.sport);
 	cr_expect_gt(it_query_ll(n, sql), 0, "nothing was written on the new primary");
-	snprintf(sql, sizeof sql,
-	         "SELECT count(*) FROM " LOG_TABLE " WHERE port NOT IN (%d, %d)", g.pport,
-	         g.sport);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM " LOG_TABLE " WHERE port NOT IN (%d, %d)",
+	         g.pport, g.sport);
 	cr_expect_eq(it_query_ll(n, sql), 0);
 	PQfinish(n);
 	cr_expect_eq(gone, 0, "%d clients lost their connection", gone);
@@ -315,8 +320,8 @@ Test(failover, host_names_resolve_without_blocking)
 	cr_expect_eq(it_query_ll(a, "SELECT 1"), 1);
 	/* a login to the unknown host is under way while byname keeps serving */
 	char ci[256];
-	it_conninfo(ci, sizeof ci, "127.0.0.1", it_pglane_current()->port, "postgres", NULL, "nohost",
-	            NULL);
+	it_conninfo(ci, sizeof ci, "127.0.0.1", it_pglane_current()->port, "postgres", NULL,
+	            "nohost", NULL);
 	PGconn *b = PQconnectStart(ci);
 	cr_assert(b);
 	PostgresPollingStatusType st = it_connect_poll(b, PGRES_POLLING_WRITING, 2000);
@@ -346,5 +351,57 @@ Test(failover, host_names_resolve_without_blocking)
 	PQfinish(b);
 	cr_expect_eq(it_query_ll(a, "SELECT 3"), 3);
 	PQfinish(a);
+	it_pglane_finish();
+}
+
+/* `name` refused at login with a message containing `want`. */
+static void login_refused(const char *name, const char *want)
+{
+	char ci[256];
+	it_conninfo(ci, sizeof ci, "127.0.0.1", it_pglane_current()->port, "postgres", NULL, name,
+	            NULL);
+	PGconn *c = it_connect_try(ci);
+	cr_expect_neq(PQstatus(c), CONNECTION_OK, "%s: logged in", name);
+	cr_expect(strstr(it_conn_error(c), want), "%s: %s", name, it_conn_error(c));
+	PQfinish(c);
+}
+
+static void serves_fake(const char *name)
+{
+	PGconn *c = it_connect("postgres", NULL, name);
+	char *v = it_query_str(c, "SELECT 1");
+	cr_expect_str_eq(v, "fake", "%s", name);
+	free(v);
+	PQfinish(c);
+}
+
+Test(failover, servers_without_in_hot_standby_are_asked)
+{
+	struct fakepg *standby = fakepg_start(FAKEPG_OLD_STANDBY);
+	struct fakepg *primary = fakepg_start(FAKEPG_OLD_PRIMARY);
+	char conf[1024];
+	/* one host each: no monitor, the answer at login alone decides */
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"trust\"; };\n"
+	         "pool = { mode = \"transaction\"; size = 1; query_wait_timeout = \"1s\"; };\n"
+	         "databases = (\n"
+	         " { name = \"sbrw\"; host = \"127.0.0.1\"; port = %d; sslmode = \"disable\";"
+	         " target_session_attrs = \"read-write\"; },\n"
+	         " { name = \"sbsb\"; host = \"127.0.0.1\"; port = %d; sslmode = \"disable\";"
+	         " target_session_attrs = \"standby\"; },\n"
+	         " { name = \"prrw\"; host = \"127.0.0.1\"; port = %d; sslmode = \"disable\";"
+	         " target_session_attrs = \"read-write\"; },\n"
+	         " { name = \"prsb\"; host = \"127.0.0.1\"; port = %d; sslmode = \"disable\";"
+	         " target_session_attrs = \"standby\"; } );\n",
+	         standby->port, standby->port, primary->port, primary->port);
+	it_pglane_start(conf);
+	login_refused("sbrw", "57P03: the server is in hot standby and target_session_attrs is "
+	                      "read-write");
+	serves_fake("sbsb");
+	serves_fake("prrw");
+	login_refused("prsb", "57P03: the server is read-write and target_session_attrs is "
+	                      "standby");
+	cr_expect_eq(atomic_load(&standby->role_queries), 2, "each login asks once");
+	cr_expect_eq(atomic_load(&primary->role_queries), 2, "each login asks once");
 	it_pglane_finish();
 }

@@ -30,8 +30,7 @@ Test(cfg_hosts, lists_with_spaces_one_port_for_all_or_one_each)
 	struct cfg_endpoint *v;
 	size_t n;
 	char err[200];
-	cr_assert(cfg_hosts_parse(" h1 , h2,/tmp ", "6000", 1, &v, &n, err, sizeof err), "%s",
-	          err);
+	cr_assert(cfg_hosts_parse(" h1 , h2,/tmp ", "6000", 1, &v, &n, err, sizeof err), "%s", err);
 	cr_assert_eq(n, 3);
 	cr_expect_str_eq(v[0].host, "h1");
 	cr_expect_str_eq(v[1].host, "h2");
@@ -68,9 +67,9 @@ Test(cfg_hosts, refused_lists)
 		struct cfg_endpoint *v = (void *)1;
 		size_t n = 9;
 		char err[200] = "";
-		cr_expect(!cfg_hosts_parse(bad[i].hosts, bad[i].ports, 5432, &v, &n, err,
-		                           sizeof err),
-		          "%s / %s accepted", bad[i].hosts, bad[i].ports ? bad[i].ports : "-");
+		cr_expect(
+		        !cfg_hosts_parse(bad[i].hosts, bad[i].ports, 5432, &v, &n, err, sizeof err),
+		        "%s / %s accepted", bad[i].hosts, bad[i].ports ? bad[i].ports : "-");
 		cr_expect_null(v);
 		cr_expect_eq(n, 0);
 		cr_expect(strstr(err, bad[i].want), "%s: got \"%s\"", bad[i].want, err);
