@@ -121,6 +121,7 @@ struct client {
 	pthread_t th;
 	int id;
 	int commits, errors, ro_errors, disconnects;
+	int lost;               /* errors of class 08: its server died (item 1) */
 	int64_t first_after_ms; /* first commit after `promoted_ms`, 0 none */
 };
 
@@ -147,6 +148,8 @@ static void one_txn(struct client *cl, PGconn **c)
 		cl->errors++;
 		if (strcmp(it_sqlstate(r), "25006") == 0)
 			cl->ro_errors++;
+		if (strncmp(it_sqlstate(r), "08", 2) == 0)
+			cl->lost++;
 	}
 	PQclear(r);
 	if (PQstatus(*c) != CONNECTION_OK) {
@@ -211,7 +214,7 @@ Test(failover, writes_land_on_the_primary_and_follow_a_promotion)
 	            NULL);
 	PGconn *sb = it_connect_try(ci);
 	cr_expect_neq(PQstatus(sb), CONNECTION_OK, "a read-write login reached the standby");
-	cr_expect(strstr(it_conn_error(sb), "57P03: the server is in hot standby and "
+	cr_expect(strstr(it_conn_error(sb), "the server is in hot standby and "
 	                                    "target_session_attrs is read-write"),
 	          "unexpected: %s", it_conn_error(sb));
 	PQfinish(sb);
@@ -241,7 +244,7 @@ Test(failover, writes_land_on_the_primary_and_follow_a_promotion)
 			break;
 	}
 	run.stop = 1;
-	int commits = 0, errors = 0, ro = 0, gone = 0;
+	int commits = 0, errors = 0, ro = 0, gone = 0, lost = 0;
 	int64_t worst = 0;
 	for (int i = 0; i < NCLIENTS; i++) {
 		pthread_join(cl[i].th, NULL);
@@ -249,14 +252,15 @@ Test(failover, writes_land_on_the_primary_and_follow_a_promotion)
 		errors += cl[i].errors;
 		ro += cl[i].ro_errors;
 		gone += cl[i].disconnects;
+		lost += cl[i].lost;
 		int64_t after =
 		        cl[i].first_after_ms ? cl[i].first_after_ms - run.promoted_ms : INT64_MAX;
 		if (after > worst)
 			worst = after;
 	}
-	cr_log_info("%d commits, %d errors, %d disconnects; last client back on the new primary "
-	            "%lld ms after the promotion",
-	            commits, errors, gone, (long long)worst);
+	cr_log_info("%d commits, %d errors (%d of class 08: server lost), %d disconnects; last "
+	            "client back on the new primary %lld ms after the promotion",
+	            commits, errors, lost, gone, (long long)worst);
 	cr_expect_eq(ro, 0, "%d writes reached a server in recovery (25006)", ro);
 	cr_expect_leq(worst, 2 * INTERVAL_MS,
 	              "a client wrote on the new primary only %lld ms after the promotion",
@@ -312,7 +316,7 @@ Test(failover, host_names_resolve_without_blocking)
 	         " };\n"
 	         "databases = ( { name = \"byname\"; dbname = \"postgres\"; host = \"localhost\";"
 	         " port = %d; },\n"
-	         " { name = \"nohost\"; dbname = \"postgres\";"
+	         " { name = \"nohost\"; dbname = \"postgres\"; query_wait_timeout = \"1s\";"
 	         " host = \"no-such-host.pglane-test.invalid\"; port = %d; } );\n",
 	         it_pgport(), it_pgport());
 	it_pglane_start(conf);
@@ -395,13 +399,14 @@ Test(failover, servers_without_in_hot_standby_are_asked)
 	         " target_session_attrs = \"standby\"; } );\n",
 	         standby->port, standby->port, primary->port, primary->port);
 	it_pglane_start(conf);
-	login_refused("sbrw", "57P03: the server is in hot standby and target_session_attrs is "
+	login_refused("sbrw", "the server is in hot standby and target_session_attrs is "
 	                      "read-write");
 	serves_fake("sbsb");
 	serves_fake("prrw");
-	login_refused("prsb", "57P03: the server is read-write and target_session_attrs is "
+	login_refused("prsb", "the server is read-write and target_session_attrs is "
 	                      "standby");
-	cr_expect_eq(atomic_load(&standby->role_queries), 2, "each login asks once");
-	cr_expect_eq(atomic_load(&primary->role_queries), 2, "each login asks once");
+	/* each login asks (a refused one again at each retry while its client waits) */
+	cr_expect_geq(atomic_load(&standby->role_queries), 2);
+	cr_expect_geq(atomic_load(&primary->role_queries), 2);
 	it_pglane_finish();
 }
