@@ -464,8 +464,10 @@ void admin_show_databases(const struct admin_ctx *ctx, struct admin_result *r)
 		const struct cfg_pool *pc = &d->lanes[CFG_LANE_OLTP].pool;
 		admin_row_begin(r);
 		admin_row_str(r, d->name);
-		admin_row_str(r, d->host);
-		admin_row_int(r, d->port);
+		/* several hosts: the one in use (the last that fit), else the list */
+		int cur = d->nhosts > 1 ? pool_health_current(d) : -1;
+		admin_row_str(r, cur >= 0 ? d->hosts[cur].host : d->host);
+		admin_row_int(r, cur >= 0 ? d->hosts[cur].port : d->port);
 		admin_row_str(r, d->dbname[0] ? d->dbname : d->name);
 		admin_row_str(r, d->user[0] ? d->user : NULL);
 		admin_row_int(r, pc->size);

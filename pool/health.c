@@ -57,6 +57,41 @@ void pool_health_clear(void)
 	health.count = 0;
 }
 
+/* The current host of each database with several (by name; kept across reloads and monitor
+ * restarts, checked against the database's host list when read). */
+static struct {
+	char database[64];
+	char host[256];
+	int port;
+} current[POOL_HEALTH_MAX];
+
+int pool_health_current(const struct cfg_database *dc)
+{
+	for (size_t i = 0; i < POOL_HEALTH_MAX && current[i].database[0]; i++) {
+		if (strcmp(current[i].database, dc->name) != 0)
+			continue;
+		for (size_t k = 0; k < dc->nhosts; k++)
+			if (dc->hosts[k].port == current[i].port &&
+			    strcmp(dc->hosts[k].host, current[i].host) == 0)
+				return (int)k;
+		return -1;
+	}
+	return -1;
+}
+
+void pool_health_current_set(const struct cfg_database *dc, size_t host)
+{
+	if (host >= dc->nhosts)
+		return;
+	size_t i = 0;
+	while (i < POOL_HEALTH_MAX - 1 && current[i].database[0] &&
+	       strcmp(current[i].database, dc->name) != 0)
+		i++; /* the last row is reused when the table is full */
+	snprintf(current[i].database, sizeof(current[i].database), "%s", dc->name);
+	snprintf(current[i].host, sizeof(current[i].host), "%s", dc->hosts[host].host);
+	current[i].port = dc->hosts[host].port;
+}
+
 int pool_olap_target(const struct cfg_database *dc)
 {
 	const struct cfg_lane *l = &dc->lanes[CFG_LANE_OLAP];

@@ -62,6 +62,12 @@ const struct pool_health *pool_health_at(size_t i);
 /* Forget every entry (at exit, or before the monitor rebuilds its list). */
 void pool_health_clear(void);
 
+/* A database with several hosts: the host whose server last logged in and fit its
+ * target_session_attrs (proxy/hosts.c sets it; new servers try it first, SHOW DATABASES shows
+ * it). The index of that host in dc->hosts, or -1 when none yet (or it is no longer listed). */
+int pool_health_current(const struct cfg_database *dc);
+void pool_health_current_set(const struct cfg_database *dc, size_t host);
+
 /* Where the OLAP lane of `dc` should go now: the index of the replica to use, -1 for the
  * primary, -2 for nowhere (no replica is fresh enough and fallback is off). Without
  * replicas it is always -1. */

@@ -2,52 +2,11 @@
  * checks of its servers (see proxy/hosts.h). */
 #include "proxy/hosts.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "pool/health.h"
 #include "proxy/conn_log.h"
 #include "proxy/server.h"
-
-/* The last host of a database that logged in and fit (keyed by its name and host list, so a
- * reload that changes the list starts afresh). */
-struct good {
-	struct good *next;
-	char *key; /* owned: "name\nhost list" */
-	int host;
-};
-
-static struct good *goods;
-
-static struct good *good_find(const struct cfg_database *dc, bool create)
-{
-	char key[1024];
-	snprintf(key, sizeof(key), "%s\n%s\n%s", dc->name, dc->host, dc->port_list);
-	for (struct good *g = goods; g; g = g->next)
-		if (strcmp(g->key, key) == 0)
-			return g;
-	if (!create)
-		return NULL;
-	struct good *g = calloc(1, sizeof(*g));
-	if (!g || !(g->key = strdup(key))) {
-		free(g);
-		return NULL;
-	}
-	g->next = goods;
-	goods = g;
-	return g;
-}
-
-void proxy_hosts_clear(void)
-{
-	while (goods) {
-		struct good *g = goods;
-		goods = g->next;
-		free(g->key);
-		free(g);
-	}
-}
 
 int proxy_hosts_attempts(const struct cfg_database *dc)
 {
@@ -89,8 +48,9 @@ int proxy_hosts_first(const struct cfg_database *dc)
 	case CFG_TSA_COUNT:
 		break;
 	}
-	const struct good *g = good_find(dc, false);
-	int last = g && g->host < (int)dc->nhosts ? g->host : 0;
+	int last = pool_health_current(dc);
+	if (last < 0)
+		last = 0;
 	if (want == POOL_ROLE_UNKNOWN || monitored_role(dc, (size_t)last) == want)
 		return last;
 	for (size_t i = 0; i < dc->nhosts; i++)
@@ -103,9 +63,7 @@ void proxy_hosts_good(const struct cfg_database *dc, int host)
 {
 	if (dc->nhosts < 2)
 		return;
-	struct good *g = good_find(dc, true);
-	if (g)
-		g->host = host;
+	pool_health_current_set(dc, (size_t)host);
 }
 
 const char *proxy_hosts_role_name(bool standby, bool read_only)

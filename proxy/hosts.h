@@ -1,8 +1,9 @@
 /* proxy/hosts.h — the hosts of a database with several (databases[].host = "h1,h2"): which
  * one a new server connection tries first (the one the monitor sees in the wanted role, else
  * the last one that fit, else the first), the next one after a failed login, and whether a
- * server fits target_session_attrs, at login and when its in_hot_standby changes later. It owns
- * the memory of the last good host of each database. */
+ * server fits target_session_attrs, at login and when its in_hot_standby changes later. The
+ * last good host of each database is kept in pool/health (pool_health_current), where SHOW
+ * DATABASES reads it. */
 #ifndef PGLANE_PROXY_HOSTS_H
 #define PGLANE_PROXY_HOSTS_H
 
@@ -28,7 +29,5 @@ void proxy_hosts_good(const struct cfg_database *dc, int host);
 void proxy_hosts_param(struct proxy_server *s, const char *name, const char *value);
 /* "in hot standby", "read-only", "read-write": how a server stands, for messages. */
 const char *proxy_hosts_role_name(bool standby, bool read_only);
-/* Forget the remembered hosts (at exit). */
-void proxy_hosts_clear(void);
 
 #endif

@@ -14,7 +14,6 @@
 #include "proxy/cancel.h"
 #include "proxy/client.h"
 #include "proxy/context.h"
-#include "proxy/hosts.h"
 #include "proxy/control.h"
 #include "proxy/http.h"
 #include "proxy/io.h"
@@ -232,7 +231,6 @@ int main(int argc, char **argv)
 	proxy_cancel_free_all();
 	proxy_authq_stop_all();
 	proxy_resolve_shutdown();
-	proxy_hosts_clear();
 	ev_prepare_stop(proxy.loop, &deferred);
 	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
 		ev_signal_stop(proxy.loop, &signals[i]);

@@ -9,7 +9,8 @@
  *     (pg_ctl promote as the cluster's OS user): writes succeed on the new primary within two
  *     monitor intervals of the promotion, no client ever sees 25006 (a write in a read-only
  *     transaction), every committed row says it was written outside recovery, and no client
- *     loses its connection (item 1: a dead server is an error, not a disconnect).
+ *     loses its connection (item 1: a dead server is an error, not a disconnect); SHOW SERVERS
+ *     and SHOW DATABASES show the new primary's port.
  * A database whose host is the name `localhost` works (resolved by c-ares on the loop); one
  * whose host name does not resolve fails its logins with a clear error while another database
  * keeps serving. Servers older than PostgreSQL 14 (fakes that report no in_hot_standby) are
@@ -279,6 +280,19 @@ Test(failover, writes_land_on_the_primary_and_follow_a_promotion)
 	}
 	cr_expect_gt(nfo, 0, "SHOW SERVERS lists no server of fo");
 	PQclear(sv);
+	/* SHOW DATABASES: fo's host and port are the new primary's */
+	PGresult *dbs = PQexec(con, "SHOW DATABASES");
+	cr_assert_eq(PQresultStatus(dbs), PGRES_TUPLES_OK, "%s", PQerrorMessage(con));
+	bool seen = false;
+	for (int i = 0; i < PQntuples(dbs); i++) {
+		if (strcmp(PQgetvalue(dbs, i, PQfnumber(dbs, "name")), "fo") != 0)
+			continue;
+		seen = true;
+		cr_expect_str_eq(PQgetvalue(dbs, i, PQfnumber(dbs, "host")), "127.0.0.1");
+		cr_expect_eq(atoi(PQgetvalue(dbs, i, PQfnumber(dbs, "port"))), g.sport);
+	}
+	cr_expect(seen, "SHOW DATABASES has no row fo");
+	PQclear(dbs);
 	PQfinish(con);
 
 	/* the prefer-standby server saw its standby promoted (ParameterStatus in_hot_standby):
