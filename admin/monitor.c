@@ -45,9 +45,15 @@ static struct monitor {
 	size_t ntargets;
 	ev_timer tick; /* every interval_ms: a round of checks */
 	int64_t interval_ms;
-	bool running;         /* tick started */
-	struct ev_loop *loop; /* borrowed: pglane's loop, given at start */
+	bool running;                   /* tick started */
+	struct ev_loop *loop;           /* borrowed: pglane's loop, given at start */
+	admin_monitor_resolver resolve; /* NULL: libpq resolves names itself */
 } mon;
+
+void admin_monitor_set_resolver(admin_monitor_resolver fn)
+{
+	mon.resolve = fn;
+}
 
 static const char Q_ROLE[] = "SELECT pg_catalog.pg_is_in_recovery()";
 static const char Q_REPLICA[] =
@@ -327,6 +333,48 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	unhealthy(pool_container_of(w, struct target, timeout), "no answer in time");
 }
 
+/* A conninfo value, quoted. */
+static void kv(char *out, size_t cap, const char *key, const char *value)
+{
+	size_t n = strlen(out);
+	if (n + 1 >= cap)
+		return;
+	snprintf(out + n, cap - n, "%s%s='", n ? " " : "", key);
+	n = strlen(out);
+	for (const char *p = value; *p && n + 3 < cap; p++) {
+		if (*p == '\'' || *p == '\\')
+			out[n++] = '\\';
+		out[n++] = *p;
+	}
+	out[n++] = '\'';
+	out[n] = '\0';
+}
+
+/* The connection string of `t`, with the address of its host when the resolver has one (so
+ * that libpq does not resolve the name on the loop). False when the target waits for the
+ * look-up (this round is skipped) or is unhealthy (the name does not exist). */
+static bool with_address(struct target *t, char *out, size_t cap)
+{
+	char ip[64], err[300];
+	snprintf(out, cap, "%s", t->conninfo);
+	if (!mon.resolve)
+		return true;
+	switch (mon.resolve(t->h->host, ip, sizeof(ip), err, sizeof(err))) {
+	case 1:
+		if (strcmp(ip, t->h->host) != 0)
+			kv(out, cap, "hostaddr", ip);
+		return true;
+	case 0:
+		if (t->h->host[0] == '/')
+			return true; /* a socket directory: libpq takes it as it is */
+		ev_timer_stop(mon.loop, &t->timeout);
+		return false; /* resolving: the next round connects */
+	default:
+		unhealthy(t, err);
+		return false;
+	}
+}
+
 static void check(struct target *t)
 {
 	if (t->step != IDLE)
@@ -342,7 +390,11 @@ static void check(struct target *t)
 	}
 	if (t->conn)
 		PQfinish(t->conn);
-	t->conn = PQconnectStart(t->conninfo);
+	t->conn = NULL;
+	char conninfo[sizeof(t->conninfo) + 80];
+	if (!with_address(t, conninfo, sizeof(conninfo)))
+		return;
+	t->conn = PQconnectStart(conninfo);
 	t->fd = -1;
 	if (!t->conn || PQstatus(t->conn) == CONNECTION_BAD) {
 		unhealthy(t, t->conn ? PQerrorMessage(t->conn) : "out of memory");
@@ -359,23 +411,6 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	for (size_t i = 0; i < mon.ntargets; i++)
 		check(&mon.targets[i]);
-}
-
-/* A conninfo value, quoted. */
-static void kv(char *out, size_t cap, const char *key, const char *value)
-{
-	size_t n = strlen(out);
-	if (n + 1 >= cap)
-		return;
-	snprintf(out + n, cap - n, "%s%s='", n ? " " : "", key);
-	n = strlen(out);
-	for (const char *p = value; *p && n + 3 < cap; p++) {
-		if (*p == '\'' || *p == '\\')
-			out[n++] = '\\';
-		out[n++] = *p;
-	}
-	out[n++] = '\'';
-	out[n] = '\0';
 }
 
 /* Watch host:port for database `d`; its target (a dummy when the table is full). */

@@ -6,6 +6,7 @@
 
 #include <ev.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config/cfg.h"
 #include "config/userlist.h"
@@ -16,6 +17,13 @@ bool admin_monitor_wanted(const struct cfg *cfg);
  * monitor.password, else the auth file's), on `loop`. */
 void admin_monitor_start(struct ev_loop *loop, const struct cfg *cfg,
                          const struct cfg_userlist *users);
+/* A resolver that never blocks (proxy/resolve.c's proxy_resolve_peek): the numeric address of
+ * `host` in `ip` now (1), not yet, a look-up having started (0), or never (-1, `err` says why).
+ * libpq would resolve a name with a blocking getaddrinfo; with a resolver set the monitor
+ * connects to the address it gives (hostaddr), and waits for the next round while it has none. */
+typedef int (*admin_monitor_resolver)(const char *host, char *ip, size_t cap, char *err,
+                                      size_t errcap);
+void admin_monitor_set_resolver(admin_monitor_resolver fn);
 /* Stop and close every monitor connection. */
 void admin_monitor_stop(void);
 

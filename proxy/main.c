@@ -217,6 +217,7 @@ int main(int argc, char **argv)
 	ev_prepare_init(&deferred, deferred_cb);
 	ev_prepare_start(proxy.loop, &deferred);
 	proxy_janitor_start();
+	admin_monitor_set_resolver(proxy_resolve_peek); /* no blocking getaddrinfo on the loop */
 	admin_monitor_start(proxy.loop, proxy.cfg, proxy.users);
 
 	ev_run(proxy.loop, 0);

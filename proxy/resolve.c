@@ -1,7 +1,10 @@
 /* proxy/resolve.c — non-blocking host name resolution with c-ares on pglane's loop, and the
  * cache of its answers. c-ares (Debian libc-ares-dev) is the resolver PgBouncer and curl use:
  * it gives sockets and a timeout that fit an event loop, where getaddrinfo blocks the loop for
- * as long as DNS takes and getaddrinfo_a answers on another thread. */
+ * as long as DNS takes and getaddrinfo_a answers on another thread.
+ *
+ * Owner today: the process's one event loop (the channel's watchers are on it). Under worker
+ * threads: one channel and cache per worker, on its loop. */
 #include "proxy/resolve.h"
 
 #include <ares.h>
@@ -22,17 +25,19 @@
 #define HOST_NAME_CAP 256
 
 struct proxy_resolve {
-	proxy_resolve_cb cb; /* NULL once cancelled */
+	proxy_resolve_cb cb; /* NULL once cancelled, or for a look-up that only fills the cache */
 	void *arg;
 	int port;
+	bool peek; /* started by proxy_resolve_peek() (one in flight per name) */
 	char host[HOST_NAME_CAP];
 };
 
 struct cached {
 	char host[HOST_NAME_CAP];     /* "" = free */
 	struct sockaddr_storage addr; /* port 0 */
-	socklen_t len;
+	socklen_t len;                /* 0: the name does not exist */
 	int64_t expires_ms;
+	bool peeking; /* a proxy_resolve_peek() look-up of it is in flight */
 };
 
 struct sock_watch {
@@ -45,6 +50,7 @@ struct sock_watch {
 struct sync_answer {
 	struct proxy_resolve *r;
 	bool done;
+	bool ok;
 	struct sockaddr_storage *out;
 	socklen_t *len;
 	char *err;
@@ -67,6 +73,8 @@ static void set_port(struct sockaddr_storage *sa, int port)
 	else if (sa->ss_family == AF_INET6)
 		((struct sockaddr_in6 *)(void *)sa)->sin6_port = htons((uint16_t)port);
 }
+
+/* ---- c-ares on the loop ---- */
 
 /* After any c-ares activity: its next timeout on our timer. */
 static void rearm(void)
@@ -146,43 +154,71 @@ static bool ensure_channel(char *err, size_t errcap)
 	return true;
 }
 
-static struct cached *cache_find(const char *host, int64_t now)
+/* ---- the cache ---- */
+
+/* The entry of `host`: a fresh one, or with `stale` one past its time that has an address. */
+static struct cached *cache_find(const char *host, int64_t now, bool stale)
 {
-	for (size_t i = 0; i < CACHE_SIZE; i++)
-		if (res.cache[i].host[0] && strcmp(res.cache[i].host, host) == 0 &&
-		    res.cache[i].expires_ms > now)
-			return &res.cache[i];
+	for (size_t i = 0; i < CACHE_SIZE; i++) {
+		struct cached *c = &res.cache[i];
+		if (c->host[0] && strcmp(c->host, host) == 0 &&
+		    (c->expires_ms > now || (stale && c->len > 0)))
+			return c;
+	}
 	return NULL;
 }
 
-static void cache_put(const char *host, const struct sockaddr *sa, socklen_t len, int ttl_s)
+/* The entry for `host`: its own, else a free or expired one, else the one expiring first. */
+static struct cached *cache_slot(const char *host, int64_t now)
 {
-	int64_t now = proxy_now_ms();
 	struct cached *slot = &res.cache[0];
 	for (size_t i = 0; i < CACHE_SIZE; i++) {
 		struct cached *c = &res.cache[i];
-		if (strcmp(c->host, host) == 0 || !c->host[0] || c->expires_ms <= now) {
+		if (strcmp(c->host, host) == 0)
+			return c;
+		if (!c->host[0] || c->expires_ms <= now)
 			slot = c;
-			break;
-		}
-		if (c->expires_ms < slot->expires_ms)
-			slot = c; /* else the one that expires first */
+		else if (slot->host[0] && slot->expires_ms > now &&
+		         c->expires_ms < slot->expires_ms)
+			slot = c;
 	}
-	int64_t ttl = ttl_s > 0 ? (int64_t)ttl_s * 1000 : PROXY_RESOLVE_MAX_TTL_MS;
+	return slot;
+}
+
+/* Remember an answer: an address (`sa`, kept for `ttl_s`, at most the cap) or, with `sa`
+ * NULL, that the name does not exist. */
+static void cache_put(const char *host, const struct sockaddr *sa, socklen_t len, int ttl_s)
+{
+	int64_t now = proxy_now_ms();
+	struct cached *slot = cache_slot(host, now);
+	bool peeking = strcmp(slot->host, host) == 0 && slot->peeking;
+	int64_t ttl = sa ? (ttl_s > 0 ? (int64_t)ttl_s * 1000 : PROXY_RESOLVE_MAX_TTL_MS)
+	                 : PROXY_RESOLVE_NXDOMAIN_TTL_MS;
 	if (ttl > PROXY_RESOLVE_MAX_TTL_MS)
 		ttl = PROXY_RESOLVE_MAX_TTL_MS;
+	memset(slot, 0, sizeof(*slot));
 	snprintf(slot->host, sizeof(slot->host), "%s", host);
-	memcpy(&slot->addr, sa, len);
-	slot->len = len;
+	if (sa)
+		memcpy(&slot->addr, sa, len);
+	slot->len = sa ? len : 0;
 	slot->expires_ms = now + ttl;
+	slot->peeking = peeking;
 }
+
+static void not_found(char *err, size_t errcap, const char *host, const char *why)
+{
+	snprintf(err, errcap, "could not resolve \"%s\": %s", host, why);
+}
+
+/* ---- look-ups ---- */
 
 /* The first IPv4 address of an answer, else its first address. */
 static const struct ares_addrinfo_node *pick(const struct ares_addrinfo *ai)
 {
 	const struct ares_addrinfo_node *n, *first = NULL;
 	for (n = ai ? ai->nodes : NULL; n; n = n->ai_next) {
-		if (n->ai_family != AF_INET && n->ai_family != AF_INET6)
+		if ((n->ai_family != AF_INET && n->ai_family != AF_INET6) ||
+		    (size_t)n->ai_addrlen > sizeof(struct sockaddr_storage))
 			continue;
 		if (n->ai_family == AF_INET)
 			return n;
@@ -192,40 +228,48 @@ static const struct ares_addrinfo_node *pick(const struct ares_addrinfo *ai)
 	return first;
 }
 
+/* Hand the answer to whoever waits for it: the synchronous caller, or the callback. */
+static void deliver(struct proxy_resolve *r, const struct ares_addrinfo_node *n, const char *why)
+{
+	struct sockaddr_storage sa;
+	char err[HOST_NAME_CAP + 64];
+	struct sync_answer *sy = res.sync && res.sync->r == r ? res.sync : NULL;
+	if (sy) {
+		sy->done = true;
+		sy->ok = n != NULL;
+	}
+	if (!sy && !r->cb)
+		return;
+	if (n) {
+		memset(&sa, 0, sizeof(sa));
+		memcpy(&sa, n->ai_addr, n->ai_addrlen);
+		set_port(&sa, r->port);
+	} else {
+		not_found(sy ? sy->err : err, sy ? sy->errcap : sizeof(err), r->host, why);
+	}
+	if (sy && n) {
+		memcpy(sy->out, &sa, sizeof(sa));
+		*sy->len = (socklen_t)n->ai_addrlen;
+	} else if (!sy) {
+		r->cb(r->arg, n ? &sa : NULL, n ? (socklen_t)n->ai_addrlen : 0, n ? NULL : err);
+	}
+}
+
 static void answer_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 {
 	(void)timeouts;
 	struct proxy_resolve *r = arg;
 	const struct ares_addrinfo_node *n = status == ARES_SUCCESS ? pick(ai) : NULL;
-	if (n && (size_t)n->ai_addrlen <= sizeof(struct sockaddr_storage))
+	if (n)
 		cache_put(r->host, n->ai_addr, (socklen_t)n->ai_addrlen, n->ai_ttl);
-	struct sync_answer *sy = res.sync && res.sync->r == r ? res.sync : NULL;
-	if (sy) {
-		sy->done = true;
-		if (n && (size_t)n->ai_addrlen <= sizeof(*sy->out)) {
-			memset(sy->out, 0, sizeof(*sy->out));
-			memcpy(sy->out, n->ai_addr, n->ai_addrlen);
-			set_port(sy->out, r->port);
-			*sy->len = (socklen_t)n->ai_addrlen;
-		} else {
-			sy->out = NULL;
-			snprintf(sy->err, sy->errcap, "could not resolve \"%s\": %s", r->host,
-			         status == ARES_SUCCESS ? "no address" : ares_strerror(status));
-		}
-	} else if (r->cb) {
-		char err[HOST_NAME_CAP + 64];
-		struct sockaddr_storage sa;
-		if (n && (size_t)n->ai_addrlen <= sizeof(sa)) {
-			memset(&sa, 0, sizeof(sa));
-			memcpy(&sa, n->ai_addr, n->ai_addrlen);
-			set_port(&sa, r->port);
-			r->cb(r->arg, &sa, (socklen_t)n->ai_addrlen, NULL);
-		} else {
-			snprintf(err, sizeof(err), "could not resolve \"%s\": %s", r->host,
-			         status == ARES_SUCCESS ? "no address" : ares_strerror(status));
-			r->cb(r->arg, NULL, 0, err);
-		}
+	else if (status == ARES_ENOTFOUND || status == ARES_ENODATA || status == ARES_SUCCESS)
+		cache_put(r->host, NULL, 0, 0);
+	if (r->peek) {
+		struct cached *c = cache_slot(r->host, proxy_now_ms());
+		if (strcmp(c->host, r->host) == 0)
+			c->peeking = false;
 	}
+	deliver(r, n, status == ARES_SUCCESS ? "no address" : ares_strerror(status));
 	if (ai)
 		ares_freeaddrinfo(ai);
 	free(r);
@@ -263,6 +307,21 @@ static bool literal(const char *host, int port, struct sockaddr_storage *out, so
 	return true;
 }
 
+/* Start a look-up of `host` for `r` (which it frees); *sy set when it answered at once. */
+static bool lookup(struct proxy_resolve *r, struct sync_answer *sy, char *err, size_t errcap)
+{
+	if (!ensure_channel(err, errcap)) {
+		free(r);
+		return false;
+	}
+	struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	res.sync = sy; /* the answer may come at once (/etc/hosts) */
+	ares_getaddrinfo(res.channel, r->host, NULL, &hints, answer_cb, r);
+	res.sync = NULL;
+	rearm();
+	return true;
+}
+
 enum proxy_resolve_result proxy_resolve_start(const char *host, int port,
                                               struct sockaddr_storage *out, socklen_t *len,
                                               proxy_resolve_cb cb, void *arg,
@@ -272,38 +331,83 @@ enum proxy_resolve_result proxy_resolve_start(const char *host, int port,
 	*req = NULL;
 	if (literal(host, port, out, len, err, errcap, &bad))
 		return bad ? PROXY_RESOLVE_FAILED : PROXY_RESOLVE_DONE;
-	const struct cached *c = cache_find(host, proxy_now_ms());
+	const struct cached *c = cache_find(host, proxy_now_ms(), false);
+	if (c && !c->len) {
+		not_found(err, errcap, host, "Domain name not found");
+		return PROXY_RESOLVE_FAILED;
+	}
 	if (c) {
 		memcpy(out, &c->addr, c->len);
 		*len = c->len;
 		set_port(out, port);
 		return PROXY_RESOLVE_DONE;
 	}
-	if (strlen(host) >= HOST_NAME_CAP) {
-		snprintf(err, errcap, "host name too long");
-		return PROXY_RESOLVE_FAILED;
-	}
-	if (!ensure_channel(err, errcap))
-		return PROXY_RESOLVE_FAILED;
 	struct proxy_resolve *r = calloc(1, sizeof(*r));
-	if (!r) {
-		snprintf(err, errcap, "out of memory");
+	if (strlen(host) >= HOST_NAME_CAP || !r) {
+		free(r);
+		snprintf(err, errcap, r ? "host name too long" : "out of memory");
 		return PROXY_RESOLVE_FAILED;
 	}
 	r->cb = cb;
 	r->arg = arg;
 	r->port = port;
 	snprintf(r->host, sizeof(r->host), "%s", host);
-	struct ares_addrinfo_hints hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct sync_answer sy = {r, false, out, len, err, errcap};
-	res.sync = &sy; /* the answer may come at once (/etc/hosts) */
-	ares_getaddrinfo(res.channel, host, NULL, &hints, answer_cb, r);
-	res.sync = NULL;
-	rearm();
+	struct sync_answer sy = {r, false, false, out, len, err, errcap};
+	if (!lookup(r, &sy, err, errcap))
+		return PROXY_RESOLVE_FAILED;
 	if (sy.done)
-		return sy.out ? PROXY_RESOLVE_DONE : PROXY_RESOLVE_FAILED;
+		return sy.ok ? PROXY_RESOLVE_DONE : PROXY_RESOLVE_FAILED;
 	*req = r;
 	return PROXY_RESOLVE_PENDING;
+}
+
+/* A look-up that only fills the cache, unless one for `host` is in flight already. */
+static void refresh(const char *host)
+{
+	int64_t now = proxy_now_ms();
+	struct cached *c = cache_find(host, now, true);
+	if (c && c->peeking)
+		return;
+	struct proxy_resolve *r = calloc(1, sizeof(*r));
+	char err[128];
+	if (!r)
+		return;
+	r->peek = true;
+	snprintf(r->host, sizeof(r->host), "%s", host);
+	if (c)
+		c->peeking = true;
+	if (!lookup(r, NULL, err, sizeof(err)))
+		log_warning("resolve: %s", err);
+}
+
+int proxy_resolve_peek(const char *host, char *ip, size_t cap, char *err, size_t errcap)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	bool bad;
+	if (host[0] == '/' || strlen(host) >= HOST_NAME_CAP)
+		return 0;
+	if (literal(host, 0, &sa, &len, err, errcap, &bad)) {
+		snprintf(ip, cap, "%s", host);
+		return 1;
+	}
+	int64_t now = proxy_now_ms();
+	const struct cached *c = cache_find(host, now, true);
+	if (c && !c->len) {
+		not_found(err, errcap, host, "Domain name not found");
+		return -1;
+	}
+	if (!c || c->expires_ms <= now)
+		refresh(host);
+	if (!c)
+		return 0;
+	const void *a =
+	        c->addr.ss_family == AF_INET
+	                ? (const void *)&((const struct sockaddr_in *)(const void *)&c->addr)
+	                          ->sin_addr
+	                : (const void *)&((const struct sockaddr_in6 *)(const void *)&c->addr)
+	                          ->sin6_addr;
+	return inet_ntop(c->addr.ss_family, a, ip, (socklen_t)cap) ? 1 : 0;
 }
 
 void proxy_resolve_cancel(struct proxy_resolve *req)

@@ -13,9 +13,10 @@
  *     and SHOW DATABASES show the new primary's port.
  * A database whose host is the name `localhost` works (resolved by c-ares on the loop); one
  * whose host name does not resolve fails its logins with a clear error while another database
- * keeps serving. Servers older than PostgreSQL 14 (fakes that report no in_hot_standby) are
- * asked pg_is_in_recovery() at login: the standby is refused, the primary serves. .fini stops both
- * clusters and removes their files. */
+ * keeps serving; listed before `localhost`, it passes the login on to it, and the monitor
+ * (which connects through libpq with the address pglane resolved) reports both. Servers older than
+ * PostgreSQL 14 (fakes that report no in_hot_standby) are asked pg_is_in_recovery() at login: the
+ * standby is refused, the primary serves. .fini stops both clusters and removes their files. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <pthread.h>
@@ -331,8 +332,12 @@ Test(failover, host_names_resolve_without_blocking)
 	         "databases = ( { name = \"byname\"; dbname = \"postgres\"; host = \"localhost\";"
 	         " port = %d; },\n"
 	         " { name = \"nohost\"; dbname = \"postgres\"; query_wait_timeout = \"1s\";"
-	         " host = \"no-such-host.pglane-test.invalid\"; port = %d; } );\n",
-	         it_pgport(), it_pgport());
+	         " host = \"no-such-host.pglane-test.invalid\"; port = %d; },\n"
+	         " { name = \"multi\"; dbname = \"postgres\";"
+	         " host = \"no-such-host.pglane-test.invalid, localhost\"; port = %d;"
+	         " target_session_attrs = \"any\"; } );\n"
+	         "monitor = { interval = \"500ms\"; };\n",
+	         it_pgport(), it_pgport(), it_pgport());
 	it_pglane_start(conf);
 	PGconn *a = it_connect("postgres", NULL, "byname");
 	cr_expect_eq(it_query_ll(a, "SELECT 1"), 1);
@@ -369,6 +374,25 @@ Test(failover, host_names_resolve_without_blocking)
 	PQfinish(b);
 	cr_expect_eq(it_query_ll(a, "SELECT 3"), 3);
 	PQfinish(a);
+	/* a name that does not resolve passes the login on to the next host, a name that does
+	 * (target_session_attrs any: the first host first, whatever the monitor says) */
+	PGconn *m = it_connect("postgres", NULL, "multi");
+	cr_expect_eq(it_query_ll(m, "SELECT inet_server_port()"), it_pgport());
+	PQfinish(m);
+	char *log = it_pglane_log();
+	cr_expect(strstr(log, "host no-such-host.pglane-test.invalid:"),
+	          "the unknown host was not tried first");
+	/* the monitor watches both hosts of multi, resolving through pglane's resolver */
+	for (int i = 0; i < 60 && !(strstr(log, "monitor: localhost:") &&
+	                            strstr(log, "monitor: no-such-host.pglane-test.invalid:"));
+	     i++) {
+		free(log);
+		it_sleep_ms(50);
+		log = it_pglane_log();
+	}
+	cr_expect(strstr(log, "monitor: localhost:"), "the monitor never reached localhost");
+	cr_expect(strstr(log, "monitor: no-such-host.pglane-test.invalid:"), "%s", log);
+	free(log);
 	it_pglane_finish();
 }
 
