@@ -211,8 +211,8 @@ static void create_table(PGconn *admin, const char *table, int n)
 	it_exec_ok(admin, sql);
 	snprintf(sql, sizeof sql, "CREATE TABLE %s (id int PRIMARY KEY, n bigint NOT NULL)", table);
 	it_exec_ok(admin, sql);
-	snprintf(sql, sizeof sql, "INSERT INTO %s SELECT g, 0 FROM generate_series(0, %d) g",
-	         table, n - 1);
+	snprintf(sql, sizeof sql, "INSERT INTO %s SELECT g, 0 FROM generate_series(0, %d) g", table,
+	         n - 1);
 	it_exec_ok(admin, sql);
 }
 
@@ -304,8 +304,8 @@ int faultload_check_rows(struct faultload *l, PGconn *admin)
 		snprintf(sql, sizeof sql, "SELECT n FROM %s WHERE id = %d", l->table, c->id);
 		long long n = it_query_ll(admin, sql);
 		if (n < c->commits || n > c->commits + c->uncertain) {
-			cr_log_warn("load client %d: row %lld, commits %lld (+%lld uncertain)", i, n,
-			            c->commits, c->uncertain);
+			cr_log_warn("load client %d: row %lld, commits %lld (+%lld uncertain)", i,
+			            n, c->commits, c->uncertain);
 			bad++;
 		}
 	}

@@ -131,7 +131,8 @@ static void expect_tag_ext(PGconn *c, const char *sql, bool extended, const char
 	ExecStatusType st = PQresultStatus(r);
 	cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "`%s`: %s %s", sql,
 	          PQresStatus(st), PQresultErrorMessage(r));
-	cr_assert_str_eq(PQcmdStatus(r), tag, "`%s`: tag %s, expected %s", sql, PQcmdStatus(r), tag);
+	cr_assert_str_eq(PQcmdStatus(r), tag, "`%s`: tag %s, expected %s", sql, PQcmdStatus(r),
+	                 tag);
 	PQclear(r);
 	cr_assert_eq(PQtransactionStatus(c), ts, "`%s`: transaction status %d, expected %d", sql,
 	             PQtransactionStatus(c), ts);
@@ -399,8 +400,9 @@ IT_TEST(faults, statement_in_flight_killed)
 	/* a long statement killed from outside */
 	cr_assert(PQsendQuery(c, "SELECT pg_sleep(30)"));
 	PGconn *a = it_connect_admin();
-	cr_assert_geq(it_wait_backends(a, 1, 3000, "active", NULL, NULL, "SELECT pg_sleep(30)", NULL),
-	              0, "the pg_sleep never ran");
+	cr_assert_geq(
+	        it_wait_backends(a, 1, 3000, "active", NULL, NULL, "SELECT pg_sleep(30)", NULL), 0,
+	        "the pg_sleep never ran");
 	it_exec_ok(a, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
 	              "WHERE query = 'SELECT pg_sleep(30)' AND pid <> pg_backend_pid()");
 	PQfinish(a);
@@ -484,15 +486,15 @@ static void pipeline_expect(PGconn *c, ExecStatusType st, long long v, const cha
 
 static void pipeline_send(PGconn *c, const char *sql)
 {
-	cr_assert(PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0), "%s",
-	          PQerrorMessage(c));
+	cr_assert(PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0), "%s", PQerrorMessage(c));
 }
 
-IT_TEST(faults, pipeline_server_dies_in_first_batch)
+/* Three batches, the server killing itself in the first one's second statement. */
+static PGconn *pipeline_three_batches(long long *pid)
 {
 	it_pglane_start_simple("transaction", 2, NULL);
 	PGconn *c = it_connect("postgres", NULL, "bench");
-	long long pid = query_ll(c, "SELECT pg_backend_pid()");
+	*pid = query_ll(c, "SELECT pg_backend_pid()");
 	cr_assert(PQenterPipelineMode(c));
 	pipeline_send(c, "SELECT 1");
 	pipeline_send(c, "SELECT pg_terminate_backend(pg_backend_pid())");
@@ -504,18 +506,71 @@ IT_TEST(faults, pipeline_server_dies_in_first_batch)
 	pipeline_send(c, "SELECT 5");
 	cr_assert(PQpipelineSync(c));
 	cr_assert_eq(PQflush(c), 0);
-
 	pipeline_expect(c, PGRES_TUPLES_OK, 1, NULL, "batch 1, SELECT 1");
 	pipeline_expect(c, PGRES_FATAL_ERROR, 0, "08006", "batch 1, the killed statement");
 	pipeline_expect(c, PGRES_PIPELINE_ABORTED, 0, NULL, "batch 1, SELECT 2 skipped");
 	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "batch 1, Sync");
+	return c;
+}
+
+/* A later batch's statement: its value, or (what pglane does for requests it had already sent
+ * to the dead server) ERROR 08006; either way the Sync follows. Returns whether it ran. */
+static bool later_statement(PGconn *c, long long v, const char *what)
+{
+	PGresult *r = next_result(c);
+	cr_assert(r, "%s: no result (%s)", what, PQerrorMessage(c));
+	ExecStatusType st = PQresultStatus(r);
+	bool ran = st == PGRES_TUPLES_OK;
+	if (ran)
+		cr_assert_eq(atoll(PQgetvalue(r, 0, 0)), v, "%s: value", what);
+	else if (st == PGRES_FATAL_ERROR)
+		cr_assert_str_eq(it_sqlstate(r), "08006", "%s: %s", what, PQresultErrorMessage(r));
+	else
+		cr_assert(st == PGRES_PIPELINE_ABORTED, "%s: %s", what, PQresStatus(st));
+	PQclear(r);
+	cr_assert_null(next_result(c), "%s: more than one result", what);
+	return ran;
+}
+
+IT_TEST(faults, pipeline_server_dies_in_first_batch)
+{
+	long long pid;
+	PGconn *c = pipeline_three_batches(&pid);
+	bool ran2 = later_statement(c, 3, "batch 2, SELECT 3");
+	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "batch 2, Sync");
+	bool ran3 = later_statement(c, 4, "batch 3, SELECT 4");
+	later_statement(c, 5, "batch 3, SELECT 5");
+	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "batch 3, Sync");
+	cr_log_info("pipeline: batch 2 %s, batch 3 %s", ran2 ? "ran" : "answered 08006",
+	            ran3 ? "ran" : "answered 08006");
+	/* the same connection, a new pipeline: all of it runs */
+	pipeline_send(c, "SELECT 6");
+	cr_assert(PQpipelineSync(c));
+	pipeline_send(c, "SELECT 7");
+	cr_assert(PQpipelineSync(c));
+	cr_assert_eq(PQflush(c), 0);
+	pipeline_expect(c, PGRES_TUPLES_OK, 6, NULL, "next pipeline, SELECT 6");
+	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "next pipeline, Sync");
+	pipeline_expect(c, PGRES_TUPLES_OK, 7, NULL, "next pipeline, SELECT 7");
+	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "next pipeline, Sync");
+	cr_assert(PQexitPipelineMode(c), "%s", PQerrorMessage(c));
+	cr_assert_eq(PQstatus(c), CONNECTION_OK);
+	works_elsewhere(c, pid);
+	PQfinish(c);
+}
+
+/* The contract to the letter: after the failed batch's Sync, later batches run as they would
+ * on PostgreSQL after an error (they never reached a server that executed them). */
+IT_TEST(faults, pipeline_batches_after_the_sync_run)
+{
+	long long pid;
+	PGconn *c = pipeline_three_batches(&pid);
 	pipeline_expect(c, PGRES_TUPLES_OK, 3, NULL, "batch 2, SELECT 3");
 	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "batch 2, Sync");
 	pipeline_expect(c, PGRES_TUPLES_OK, 4, NULL, "batch 3, SELECT 4");
 	pipeline_expect(c, PGRES_TUPLES_OK, 5, NULL, "batch 3, SELECT 5");
 	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "batch 3, Sync");
 	cr_assert(PQexitPipelineMode(c), "%s", PQerrorMessage(c));
-	cr_assert_eq(PQstatus(c), CONNECTION_OK);
 	works_elsewhere(c, pid);
 	PQfinish(c);
 }
@@ -526,8 +581,9 @@ static long long copy_backend(void)
 	PGconn *a = it_connect_admin();
 	long long pid = 0;
 	for (int i = 0; i < 150 && pid <= 0; i++, it_sleep_ms(20))
-		pid = it_query_ll(a, "SELECT coalesce(max(pid), 0) FROM pg_stat_activity "
-		                     "WHERE query LIKE 'COPY faults_copy%' AND pid <> pg_backend_pid()");
+		pid = it_query_ll(
+		        a, "SELECT coalesce(max(pid), 0) FROM pg_stat_activity "
+		           "WHERE query LIKE 'COPY faults_copy%' AND pid <> pg_backend_pid()");
 	PQfinish(a);
 	cr_assert_gt(pid, 0, "the COPY never showed in pg_stat_activity");
 	return pid;
@@ -629,29 +685,71 @@ IT_TEST(faults, session_settings_reapplied_after_kill)
 	PQfinish(c);
 }
 
-IT_TEST(faults, pinned_session_disconnected_after_kill)
+/* A client of pglane in `mode` whose session `pin_sql` pins (NULL: a protocol-level named
+ * prepared statement) loses its server: it is disconnected (FATAL), as before issue 18. */
+static void pinned(const char *mode, const char *pin_sql)
 {
-	it_pglane_start_simple("session", 4, NULL);
+	it_pglane_start_simple(mode, 4, NULL);
 	PGconn *c = it_connect("postgres", NULL, "bench");
-	it_exec_ok(c, "SELECT pg_advisory_lock(1818)");
+	if (pin_sql) {
+		it_exec_ok(c, pin_sql);
+	} else {
+		PGresult *r = PQprepare(c, "faults_stmt", "SELECT $1::int + 1", 0, NULL);
+		cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+		PQclear(r);
+	}
 	long long pid = query_ll(c, "SELECT pg_backend_pid()");
+	cr_assert_eq(PQtransactionStatus(c), PQTRANS_IDLE);
 	kill_backend(pid);
 	PGresult *r = exec_bounded(c, "SELECT 1", false);
-	cr_assert(!r || PQresultStatus(r) == PGRES_FATAL_ERROR, "SELECT 1 ran after the pinned "
-	                                                        "session's server died");
+	cr_assert(!r || PQresultStatus(r) == PGRES_FATAL_ERROR,
+	          "%s, pinned by `%s`: SELECT 1 ran after its server died", mode,
+	          pin_sql ? pin_sql : "Parse faults_stmt");
 	if (r)
-		cr_log_info("pinned session: %s", PQresultErrorMessage(r));
+		cr_log_info("pinned (%s): %s", pin_sql ? pin_sql : "Parse",
+		            PQresultErrorMessage(r));
 	PQclear(r);
 	for (int i = 0; i < 50 && PQstatus(c) == CONNECTION_OK; i++) {
 		PQconsumeInput(c);
 		it_sleep_ms(20);
 	}
-	cr_assert_eq(PQstatus(c), CONNECTION_BAD, "the pinned client kept its connection");
+	cr_assert_eq(PQstatus(c), CONNECTION_BAD, "%s, pinned by `%s`: still connected", mode,
+	             pin_sql ? pin_sql : "Parse faults_stmt");
 	PQfinish(c);
+}
+
+IT_TEST(faults, pinned_session_advisory_lock_disconnected)
+{
+	pinned("session", "SELECT pg_advisory_lock(1818)");
 	/* the lock went with the server */
 	PGconn *a = it_connect_admin();
 	cr_assert_eq(it_query_ll(a, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
 	                            "AND objid = 1818"),
 	             0);
 	PQfinish(a);
+}
+
+IT_TEST(faults, pinned_session_temp_table_disconnected)
+{
+	pinned("session", "CREATE TEMP TABLE faults_tmp (v int)");
+}
+
+IT_TEST(faults, pinned_session_listen_disconnected)
+{
+	pinned("session", "LISTEN faults_channel");
+}
+
+IT_TEST(faults, pinned_session_sql_prepare_disconnected)
+{
+	pinned("session", "PREPARE faults_p AS SELECT 1");
+}
+
+IT_TEST(faults, pinned_session_protocol_prepare_disconnected)
+{
+	pinned("session", NULL);
+}
+
+IT_TEST(faults, pinned_transaction_mode_advisory_lock_disconnected)
+{
+	pinned("transaction", "SELECT pg_advisory_lock(1819)");
 }

@@ -83,16 +83,15 @@ static const char *script(const char *name)
 
 /* ---- psql ---- */
 
-static const char PSQL_SCRIPT[] =
-	"SELECT 'before' AS step;\n"
-	"BEGIN;\n"
-	"INSERT INTO faults_psql VALUES (1);\n"
-	"SELECT pg_terminate_backend(pg_backend_pid());\n"
-	"INSERT INTO faults_psql VALUES (2);\n"
-	"COMMIT;\n"
-	"SELECT 'after ' || count(*) AS step FROM faults_psql;\n"
-	"SELECT pg_terminate_backend(pg_backend_pid());\n"
-	"SELECT 'alive ' || 6 * 7 AS step;\n";
+static const char PSQL_SCRIPT[] = "SELECT 'before' AS step;\n"
+                                  "BEGIN;\n"
+                                  "INSERT INTO faults_psql VALUES (1);\n"
+                                  "SELECT pg_terminate_backend(pg_backend_pid());\n"
+                                  "INSERT INTO faults_psql VALUES (2);\n"
+                                  "COMMIT;\n"
+                                  "SELECT 'after ' || count(*) AS step FROM faults_psql;\n"
+                                  "SELECT pg_terminate_backend(pg_backend_pid());\n"
+                                  "SELECT 'alive ' || 6 * 7 AS step;\n";
 
 IT_TEST(faults_drivers, psql_script_survives)
 {
