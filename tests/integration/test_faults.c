@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +47,12 @@ static void drop_tables(void)
 	PQfinish(c);
 }
 
+static int g_stopped_backend; /* SIGSTOPped by a test: SIGCONT in .fini */
+
 static void faults_fini(void)
 {
+	if (g_stopped_backend > 0)
+		kill(g_stopped_backend, SIGCONT);
 	it_pglane_fini();
 	faultpg_fini();
 	drop_tables();
@@ -247,6 +252,49 @@ IT_TEST(faults, restart_under_load, .timeout = 90)
 		iit = it_query_ll(admin, "SELECT count(*) FROM pg_stat_activity "
 		                         "WHERE state LIKE 'idle in transaction%'");
 	cr_expect_eq(iit, 0, "%lld backends left idle in transaction", iit);
+	PQfinish(admin);
+	faultload_free(&g_load);
+}
+
+/* The restart test's load through a crash: SIGKILL of the postmaster and every backend (the
+ * servers' sockets reset or close), then PostgreSQL started again (crash recovery). */
+IT_TEST(faults, crash_under_load, .timeout = 90)
+{
+	struct faultpg *pg = faultpg_start();
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"trust\"; };\n"
+	         "pool = { mode = \"transaction\"; size = 8; query_wait_timeout = \"20s\"; };\n%s",
+	         faultpg_databases(pg));
+	struct it_pglane *p = it_pglane_start(conf);
+	PGconn *admin = faultpg_connect(pg, "postgres");
+	/* tests/pg.sh turns it off: a COMMIT must be in the WAL before it is answered, or a crash
+	 * loses it (PostgreSQL's doing, not pglane's) */
+	it_exec_ok(admin, "ALTER SYSTEM SET synchronous_commit = on");
+	it_exec_ok(admin, "SELECT pg_reload_conf()");
+	faultload_start(&g_load, admin, p->port, "postgres", "faults_crash", LOAD_CLIENTS);
+	PQfinish(admin);
+	it_sleep_ms(1000);
+
+	faultpg_kill(pg);
+	it_sleep_ms(300); /* down for a while: logins refused */
+	int ms = faultpg_restart(pg, "fast");
+	faultload_mark(&g_load);
+	it_sleep_ms(2500);
+	struct faultload_sum s = faultload_stop(&g_load);
+	log_sum("SIGKILL of PostgreSQL, 300 ms down, started again", &s);
+	cr_log_info("start after the crash took %d ms", ms);
+
+	cr_expect_eq(s.disconnects, 0, "%lld client disconnects", s.disconnects);
+	static const char *const allowed[] = {"08006", "08001", "57P01", "57P03", "25P02", NULL};
+	assert_states(&g_load, allowed);
+	cr_expect_eq(s.wrong, 0, "%lld wrong reads", s.wrong);
+	cr_expect(s.slowest_back_ms >= 0 && s.slowest_back_ms <= 1000,
+	          "a client was back %lld ms after PostgreSQL was (-1: never)",
+	          (long long)s.slowest_back_ms);
+	cr_expect_eq(faultload_alive(&g_load), LOAD_CLIENTS, "clients not answering SELECT 1");
+	admin = faultpg_connect(pg, "postgres");
+	cr_expect_eq(faultload_check_rows(&g_load, admin), 0, "counter rows disagree with COMMITs");
 	PQfinish(admin);
 	faultload_free(&g_load);
 }
@@ -752,4 +800,40 @@ IT_TEST(faults, pinned_session_protocol_prepare_disconnected)
 IT_TEST(faults, pinned_transaction_mode_advisory_lock_disconnected)
 {
 	pinned("transaction", "SELECT pg_advisory_lock(1819)");
+}
+
+/* ---- a server that ignores its cancel ---- */
+
+/* statement_timeout cancels the statement; its backend is stopped (SIGSTOP) so the cancel does
+ * nothing and pglane closes that server: the client gets an ERROR and keeps its connection. */
+IT_TEST(faults, server_ignoring_cancel_closed)
+{
+	it_pglane_start_simple("transaction", 2, "statement_timeout = \"300ms\";");
+	PGconn *c = it_connect("postgres", NULL, "bench");
+	long long pid = query_ll(c, "SELECT pg_backend_pid()");
+	cr_assert(PQsendQuery(c, "SELECT pg_sleep(4)"));
+	PGconn *a = it_connect_admin();
+	cr_assert_geq(
+	        it_wait_backends(a, 1, 3000, "active", NULL, NULL, "SELECT pg_sleep(4)", NULL), 0,
+	        "the pg_sleep never ran");
+	PQfinish(a);
+	g_stopped_backend = (int)pid;
+	cr_assert_eq(kill((pid_t)pid, SIGSTOP), 0, "SIGSTOP %lld: %m", pid);
+	bool timed_out = false;
+	int64_t t0 = it_now_ms();
+	PGresult *r = it_result_wait(c, 8000, &timed_out);
+	int64_t took = it_now_ms() - t0;
+	kill((pid_t)pid, SIGCONT);
+	g_stopped_backend = 0;
+	cr_assert(!timed_out, "no answer 8 s after the statement_timeout");
+	cr_assert(r, "no result: %s", PQerrorMessage(c));
+	cr_log_info("cancel ignored: answered after %lld ms: %s", (long long)took,
+	            PQresultErrorMessage(r));
+	cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
+	cr_assert_str_eq(severity(r), "ERROR", "%s", PQresultErrorMessage(r));
+	cr_assert_str_eq(it_sqlstate(r), "08006", "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+	works_elsewhere(c, pid);
+	PQfinish(c);
 }
