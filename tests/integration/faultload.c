@@ -225,7 +225,9 @@ void faultload_start(struct faultload *l, PGconn *admin, int port, const char *d
 	snprintf(l->table, sizeof l->table, "%s", table);
 	it_conninfo(l->conninfo, sizeof l->conninfo, IT_HOST, port, "postgres", NULL, dbname,
 	            "application_name=faults_load");
+	PQnoticeProcessor was = PQsetNoticeProcessor(admin, quiet, NULL);
 	create_table(admin, table, n);
+	PQsetNoticeProcessor(admin, was, NULL);
 	for (int i = 0; i < n; i++) {
 		struct faultload_client *c = &l->c[i];
 		c->load = l;

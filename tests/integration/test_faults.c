@@ -49,6 +49,15 @@ static void drop_tables(void)
 
 static int g_stopped_backend; /* SIGSTOPped by a test: SIGCONT in .fini */
 
+/* A superuser connection straight to database bench, its notices dropped (DROP TABLE IF
+ * EXISTS's). */
+static PGconn *bench_admin(void)
+{
+	PGconn *c = it_connect_direct("postgres", NULL, "bench");
+	PQsetNoticeProcessor(c, quiet, NULL);
+	return c;
+}
+
 static void faults_fini(void)
 {
 	if (g_stopped_backend > 0)
@@ -299,10 +308,43 @@ IT_TEST(faults, crash_under_load, .timeout = 90)
 	faultload_free(&g_load);
 }
 
+/* PostgreSQL frozen (SIGSTOP of every process) for 1.5 s under load: nothing died, so nothing
+ * may fail; statements in flight just finish late. */
+IT_TEST(faults, freeze_under_load_is_no_failure, .timeout = 60)
+{
+	struct faultpg *pg = faultpg_start();
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"trust\"; };\n"
+	         "pool = { mode = \"transaction\"; size = 8; query_wait_timeout = \"20s\"; };\n%s",
+	         faultpg_databases(pg));
+	struct it_pglane *p = it_pglane_start(conf);
+	PGconn *admin = faultpg_connect(pg, "postgres");
+	faultload_start(&g_load, admin, p->port, "postgres", "faults_freeze", 10);
+	PQfinish(admin);
+	it_sleep_ms(500);
+	faultpg_freeze(pg);
+	it_sleep_ms(1500);
+	faultpg_thaw(pg);
+	faultload_mark(&g_load);
+	it_sleep_ms(1000);
+	struct faultload_sum s = faultload_stop(&g_load);
+	log_sum("PostgreSQL frozen 1.5 s", &s);
+	cr_expect_eq(s.disconnects, 0);
+	cr_expect_eq(s.errors, 0, "errors: %s", s.states);
+	cr_expect_eq(s.wrong, 0);
+	cr_expect(s.slowest_back_ms >= 0 && s.slowest_back_ms <= 1000, "back after %lld ms",
+	          (long long)s.slowest_back_ms);
+	admin = faultpg_connect(pg, "postgres");
+	cr_expect_eq(faultload_check_rows(&g_load, admin), 0);
+	PQfinish(admin);
+	faultload_free(&g_load);
+}
+
 IT_TEST(faults, kill_every_pool_backend_under_load)
 {
 	struct it_pglane *p = it_pglane_start_simple("transaction", 8, NULL);
-	PGconn *admin = it_connect_direct("postgres", NULL, "bench");
+	PGconn *admin = bench_admin();
 	faultload_start(&g_load, admin, p->port, "bench", "faults_kill", LOAD_CLIENTS);
 	it_sleep_ms(500);
 	long long killed = 0;
@@ -330,7 +372,7 @@ IT_TEST(faults, kill_every_pool_backend_under_load)
 IT_TEST(faults, idle_dead_server_never_handed_out)
 {
 	it_pglane_start_simple("transaction", 3, NULL);
-	PGconn *admin = it_connect_direct("postgres", NULL, "bench");
+	PGconn *admin = bench_admin();
 	PGconn *c[3];
 	for (int i = 0; i < 3; i++)
 		c[i] = it_connect("postgres", NULL, "bench");
@@ -352,7 +394,7 @@ IT_TEST(faults, idle_dead_server_never_handed_out)
 
 static PGconn *rows_client(void)
 {
-	PGconn *a = it_connect_direct("postgres", NULL, "bench");
+	PGconn *a = bench_admin();
 	it_exec_ok(a, "DROP TABLE IF EXISTS faults_rows");
 	it_exec_ok(a, "CREATE TABLE faults_rows (v text)");
 	PQfinish(a);
@@ -362,7 +404,7 @@ static PGconn *rows_client(void)
 
 static long long rows_in_db(void)
 {
-	PGconn *a = it_connect_direct("postgres", NULL, "bench");
+	PGconn *a = bench_admin();
 	long long n = it_query_ll(a, "SELECT count(*) FROM faults_rows");
 	PQfinish(a);
 	return n;
@@ -623,6 +665,38 @@ IT_TEST(faults, pipeline_batches_after_the_sync_run)
 	PQfinish(c);
 }
 
+/* In a transaction block whose server died: a pipeline's first statement is told 08006, the
+ * rest is skipped to the Sync (status E); a COMMIT in the next batch is answered ROLLBACK. */
+IT_TEST(faults, pipeline_in_lost_transaction_block)
+{
+	PGconn *c = rows_client();
+	long long pid = begin_insert(c);
+	kill_backend(pid);
+	cr_assert(PQenterPipelineMode(c));
+	pipeline_send(c, "INSERT INTO faults_rows VALUES ('p1')");
+	pipeline_send(c, "SELECT 2");
+	cr_assert(PQpipelineSync(c));
+	pipeline_send(c, "COMMIT");
+	cr_assert(PQpipelineSync(c));
+	cr_assert_eq(PQflush(c), 0);
+	pipeline_expect(c, PGRES_FATAL_ERROR, 0, "08006", "first statement after the loss");
+	pipeline_expect(c, PGRES_PIPELINE_ABORTED, 0, NULL, "SELECT 2 skipped");
+	/* status E now (libpq's PQtransactionStatus says ACTIVE while the pipeline is busy) */
+	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "Sync");
+	PGresult *r = next_result(c);
+	cr_assert(r && PQresultStatus(r) == PGRES_COMMAND_OK, "COMMIT: %s",
+	          r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+	cr_assert_str_eq(PQcmdStatus(r), "ROLLBACK");
+	PQclear(r);
+	cr_assert_null(next_result(c));
+	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "Sync after COMMIT");
+	cr_assert(PQexitPipelineMode(c), "%s", PQerrorMessage(c));
+	cr_assert_eq(PQtransactionStatus(c), PQTRANS_IDLE);
+	cr_assert_eq(rows_in_db(), 0);
+	works_elsewhere(c, pid);
+	PQfinish(c);
+}
+
 /* The pid of the backend running `COPY faults_copy...` (3 s at most). */
 static long long copy_backend(void)
 {
@@ -639,7 +713,7 @@ static long long copy_backend(void)
 
 IT_TEST(faults, copy_from_stdin_interrupted)
 {
-	PGconn *a = it_connect_direct("postgres", NULL, "bench");
+	PGconn *a = bench_admin();
 	it_exec_ok(a, "DROP TABLE IF EXISTS faults_copy");
 	it_exec_ok(a, "CREATE TABLE faults_copy (v int)");
 	it_pglane_start_simple("transaction", 2, NULL);
@@ -677,6 +751,41 @@ IT_TEST(faults, copy_from_stdin_interrupted)
 	          r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 	PQclear(r);
 	cr_assert_eq(it_query_ll(a, "SELECT count(*) FROM faults_copy"), 1);
+	PQfinish(c);
+	PQfinish(a);
+}
+
+/* COPY FROM STDIN inside a transaction block, its server killed: ERROR 08006, status E,
+ * COMMIT answered ROLLBACK; nothing of the block (an INSERT before the COPY) is in the table. */
+IT_TEST(faults, copy_in_block_interrupted)
+{
+	PGconn *a = bench_admin();
+	it_exec_ok(a, "DROP TABLE IF EXISTS faults_copy");
+	it_exec_ok(a, "CREATE TABLE faults_copy (v int)");
+	it_pglane_start_simple("transaction", 2, NULL);
+	PGconn *c = it_connect("postgres", NULL, "bench");
+	expect_tag(c, "BEGIN", "BEGIN", PQTRANS_INTRANS);
+	expect_tag(c, "INSERT INTO faults_copy VALUES (0)", "INSERT 0 1", PQTRANS_INTRANS);
+	long long pid = query_ll(c, "SELECT pg_backend_pid()");
+	PGresult *r = exec_bounded(c, "COPY faults_copy FROM STDIN", false);
+	cr_assert_eq(PQresultStatus(r), PGRES_COPY_IN, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	cr_assert_eq(PQputCopyData(c, "1\n2\n", 4), 1);
+	cr_assert_eq(PQflush(c), 0);
+	kill_backend(pid);
+	if (PQputCopyData(c, "3\n", 2) == 1)
+		PQputCopyEnd(c, NULL);
+	bool timed_out = false;
+	r = it_result_wait(c, ANSWER_MS, &timed_out);
+	cr_assert(r && !timed_out, "no result after the interrupted COPY: %s", PQerrorMessage(c));
+	cr_assert_str_eq(it_sqlstate(r), "08006", "%s", PQresultErrorMessage(r));
+	cr_assert_str_eq(severity(r), "ERROR");
+	PQclear(r);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+	cr_assert_eq(PQtransactionStatus(c), PQTRANS_INERROR);
+	expect_tag(c, "COMMIT", "ROLLBACK", PQTRANS_IDLE);
+	cr_assert_eq(it_query_ll(a, "SELECT count(*) FROM faults_copy"), 0);
+	works_elsewhere(c, pid);
 	PQfinish(c);
 	PQfinish(a);
 }
