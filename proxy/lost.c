@@ -22,7 +22,8 @@
 	"The transaction was rolled back (unless its COMMIT was in flight); the connection is "    \
 	"still usable."
 #define STATEMENT_DETAIL "The statement may not have completed; the connection is still usable."
-#define ABORTED_MSG      "current transaction is aborted, commands ignored until end of transaction block"
+#define ABORTED_MSG                                                                                \
+	"current transaction is aborted, commands ignored until end of transaction block"
 
 /* Why the client cannot go on without that server, or NULL when it can. */
 static const char *cannot_go_on(const struct proxy_client *c, const struct proxy_server *s,
@@ -143,8 +144,7 @@ bool proxy_lost_server(struct proxy_client *c, struct proxy_server *s, const cha
 		}
 	}
 	conn_info(c, "%s: %u request(s) answered with an error%s%s", msg, o.units + o.open,
-	          o.copy ? " (its COPY)" : "",
-	          o.in_block ? "; its transaction block is lost" : "");
+	          o.copy ? " (its COPY)" : "", o.in_block ? "; its transaction block is lost" : "");
 	c->xact_start_us = 0;
 	c->paused = false;
 	proxy_conn_set_read(&c->conn, true);
@@ -168,9 +168,9 @@ static void end_lost(struct proxy_client *c)
  * yet, else as PostgreSQL answers in a failed block (25P02). */
 static bool fail(struct proxy_client *c, uint8_t ready)
 {
-	bool ok = c->lost == PROXY_LOST_UNTOLD
-	                  ? answer_error(c, PROXY_LOST_SQLSTATE, c->lost_msg, IN_BLOCK_DETAIL, ready)
-	                  : answer_error(c, "25P02", ABORTED_MSG, NULL, ready);
+	bool ok = c->lost == PROXY_LOST_UNTOLD ? answer_error(c, PROXY_LOST_SQLSTATE, c->lost_msg,
+	                                                      IN_BLOCK_DETAIL, ready)
+	                                       : answer_error(c, "25P02", ABORTED_MSG, NULL, ready);
 	c->lost = PROXY_LOST_FAILED;
 	free(c->lost_msg);
 	c->lost_msg = NULL;
