@@ -18,9 +18,7 @@
  *     table, LISTEN, SQL PREPARE, protocol Parse; transaction mode: advisory lock) disconnected;
  *   - a server killed while idle in the pool is never handed out.
  * Kill tests use the shared cluster (database bench, backends other than the test's own admin
- * connection; tables faults_* dropped after); restart, crash and freeze a cluster of their own.
- * Where pglane differs from the contract of issue 18 a test says so in its name
- * (pipeline_batches_after_the_sync_run, pinned_session_*, server_ignoring_cancel_closed). */
+ * connection; tables faults_* dropped after); restart, crash and freeze a cluster of their own. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <poll.h>
