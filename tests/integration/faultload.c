@@ -216,8 +216,20 @@ static void create_table(PGconn *admin, const char *table, int n)
 	it_exec_ok(admin, sql);
 }
 
+/* `tmpl` with its first @ID@ replaced by `id`, run on `c`. */
+static void run_each(PGconn *c, const char *tmpl, int id)
+{
+	char sql[256];
+	const char *at = strstr(tmpl, "@ID@");
+	if (at)
+		snprintf(sql, sizeof sql, "%.*s%d%s", (int)(at - tmpl), tmpl, id, at + 4);
+	else
+		snprintf(sql, sizeof sql, "%s", tmpl);
+	it_exec_ok(c, sql);
+}
+
 void faultload_start(struct faultload *l, PGconn *admin, int port, const char *dbname,
-                     const char *table, int n)
+                     const char *table, int n, const char *each_sql)
 {
 	cr_assert(n > 0 && n <= FAULTLOAD_MAX);
 	memset(l, 0, sizeof *l);
@@ -237,6 +249,8 @@ void faultload_start(struct faultload *l, PGconn *admin, int port, const char *d
 		cr_assert_eq(PQstatus(c->conn), CONNECTION_OK, "load client %d: %s", i,
 		             it_conn_error(c->conn));
 		PQsetNoticeProcessor(c->conn, quiet, NULL);
+		if (each_sql)
+			run_each(c->conn, each_sql, i);
 	}
 	for (int i = 0; i < n; i++)
 		cr_assert_eq(pthread_create(&l->c[i].thread, NULL, client_main, &l->c[i]), 0);
@@ -333,4 +347,42 @@ void faultload_free(struct faultload *l)
 		PQfinish(l->c[i].conn);
 		l->c[i].conn = NULL;
 	}
+}
+
+static bool state_allowed(const char *state, const char *const *allowed)
+{
+	for (int i = 0; allowed[i]; i++)
+		if (strcmp(state, allowed[i]) == 0)
+			return true;
+	return false;
+}
+
+void faultload_expect_states(const struct faultload *l, const char *const *allowed)
+{
+	for (int i = 0; i < l->n; i++)
+		for (int k = 0; k < FAULTLOAD_STATES && l->c[i].states[k][0]; k++)
+			cr_expect(state_allowed(l->c[i].states[k], allowed),
+			          "client %d got SQLSTATE %s (%lld times), first error: %s", i,
+			          l->c[i].states[k], l->c[i].state_counts[k], l->c[i].first_error);
+}
+
+void faultload_log(const char *what, const struct faultload_sum *s)
+{
+	cr_log_info("%s: %lld transactions, %lld commits (+%lld uncertain), %lld errors [%s], "
+	            "%lld disconnects, %lld wrong, slowest back %lld ms",
+	            what, s->txns, s->commits, s->uncertain, s->errors, s->states, s->disconnects,
+	            s->wrong, (long long)s->slowest_back_ms);
+}
+
+/* The filter is fenced off in a subquery: the planner may not call pg_terminate_backend on
+ * rows (the caller's own backend) that the rest of the filter would have dropped. */
+long long faultload_kill_backends(PGconn *admin, const char *dbname)
+{
+	char sql[400];
+	snprintf(sql, sizeof sql,
+	         "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM "
+	         "(SELECT pid FROM pg_stat_activity WHERE datname = '%s' "
+	         "AND backend_type = 'client backend' AND pid <> pg_backend_pid() OFFSET 0) AS b",
+	         dbname);
+	return it_query_ll(admin, sql);
 }

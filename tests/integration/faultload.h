@@ -56,9 +56,10 @@ struct faultload_sum {
 
 /* Create `table` (id, n) with n rows at 0 through `admin` (a direct connection to the database
  * the clients use), connect n clients to pglane (port, user postgres, dbname,
- * application_name "faults_load") and start their threads. */
+ * application_name "faults_load"), run `each_sql` on each (unless NULL; its first @ID@ is
+ * replaced by the client's id) and start their threads. */
 void faultload_start(struct faultload *l, PGconn *admin, int port, const char *dbname,
-                     const char *table, int n);
+                     const char *table, int n, const char *each_sql);
 /* From now on each client notes its first successful COMMIT. */
 void faultload_mark(struct faultload *l);
 /* Stop the threads (each finishes its transaction), join them; the sum. The clients stay
@@ -70,5 +71,11 @@ int faultload_check_rows(struct faultload *l, PGconn *admin);
 /* How many clients' PGconn is still CONNECTION_OK and answers SELECT 1. */
 int faultload_alive(struct faultload *l);
 void faultload_free(struct faultload *l);
+/* Every SQLSTATE a client got is in `allowed` (NULL-terminated): cr_expect, naming the client. */
+void faultload_expect_states(const struct faultload *l, const char *const *allowed);
+/* The figures of a run, one cr_log_info line. */
+void faultload_log(const char *what, const struct faultload_sum *s);
+/* pg_terminate_backend of every client backend of `dbname` but `admin`'s own; how many. */
+long long faultload_kill_backends(PGconn *admin, const char *dbname);
 
 #endif

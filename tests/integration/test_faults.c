@@ -1,24 +1,14 @@
 /* tests/integration/test_faults.c — issue 18 item 1, "a dead server is an error, not a
- * disconnect", with libpq clients:
- *   - under load (faultload.h: 30 clients, short transactions, transaction mode, pool of 8):
- *     `pg_ctl restart -m fast` and a crash (SIGKILL of every PostgreSQL process, 300 ms down,
- *     started again) of a private cluster (faultpg.h), and pg_terminate_backend of every pool
- *     backend five times on the shared one: no client loses its connection, errors are
- *     ErrorResponses of the expected SQLSTATEs (for the kills: 08006, no more than the servers
- *     killed), every counter row equals its client's COMMITs, every client works again within
- *     1 s of PostgreSQL, no backend is left idle in transaction; PostgreSQL frozen (SIGSTOP)
- *     1.5 s: no error at all;
- *   - one client whose server dies inside a transaction block or with a statement in flight:
+ * disconnect", one libpq client at a time (under load: test_faults_load.c):
+ *   - a client whose server dies inside a transaction block or with a statement in flight:
  *     ERROR 08006 "server connection lost...", then PostgreSQL's answers in a failed transaction
  *     (25P02; COMMIT/END answered ROLLBACK; ROLLBACK TO / RELEASE refused), simple and extended
  *     protocol and pipelines, nothing of the transaction in the database;
  *   - a pipeline of three batches whose server dies in the first; COPY FROM STDIN interrupted,
  *     outside and inside a block; a server ignoring its statement_timeout cancel (SIGSTOP);
  *   - session mode: settings re-applied on the new server; pinned sessions (advisory lock, temp
- *     table, LISTEN, SQL PREPARE, protocol Parse; transaction mode: advisory lock) disconnected;
- *   - a server killed while idle in the pool is never handed out.
- * Kill tests use the shared cluster (database bench, backends other than the test's own admin
- * connection; tables faults_* dropped after); restart, crash and freeze a cluster of their own. */
+ *     table, LISTEN, SQL PREPARE, protocol Parse; transaction mode: advisory lock) disconnected.
+ * Backends are killed on the shared cluster (database bench); tables faults_* dropped after. */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <poll.h>
@@ -27,13 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/integration/faultload.h"
-#include "tests/integration/faultpg.h"
 #include "tests/integration/harness.h"
 
-#define LOAD_CLIENTS 30
-#define ANSWER_MS    5000 /* bound on one statement's answer */
-#define LOST_PREFIX  "server connection lost"
+#define ANSWER_MS   5000 /* bound on one statement's answer */
+#define LOST_PREFIX "server connection lost"
 
 static void quiet(void *arg, const char *msg)
 {
@@ -48,7 +35,7 @@ static void drop_tables(void)
 	PGconn *c = PQconnectdb(ci);
 	PQsetNoticeProcessor(c, quiet, NULL);
 	if (PQstatus(c) == CONNECTION_OK)
-		PQclear(PQexec(c, "DROP TABLE IF EXISTS faults_kill, faults_rows, faults_copy"));
+		PQclear(PQexec(c, "DROP TABLE IF EXISTS faults_rows, faults_copy"));
 	PQfinish(c);
 }
 
@@ -68,13 +55,10 @@ static void faults_fini(void)
 	if (g_stopped_backend > 0)
 		kill(g_stopped_backend, SIGCONT);
 	it_pglane_fini();
-	faultpg_fini();
 	drop_tables();
 }
 
 TestSuite(faults, .fini = faults_fini, .timeout = 60);
-
-static struct faultload g_load; /* large: not on the stack */
 
 /* ---- one statement, bounded ---- */
 
@@ -189,210 +173,6 @@ static void kill_backend(long long pid)
 	cr_assert_lt(i, 150, "backend %lld still there 3 s after pg_terminate_backend", pid);
 	PQfinish(a);
 	it_sleep_ms(100);
-}
-
-/* Terminate every client backend of database bench except `admin`'s own; how many. (The
- * filter is fenced off in a subquery: the planner may not call pg_terminate_backend first.) */
-static long long kill_pool_backends(PGconn *admin)
-{
-	return it_query_ll(admin, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM "
-	                          "(SELECT pid FROM pg_stat_activity WHERE datname = 'bench' "
-	                          "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
-	                          "OFFSET 0) AS pool");
-}
-
-static bool state_allowed(const char *state, const char *const *allowed)
-{
-	for (int i = 0; allowed[i]; i++)
-		if (strcmp(state, allowed[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Every SQLSTATE a load client got is in `allowed` (NULL-terminated). */
-static void assert_states(const struct faultload *l, const char *const *allowed)
-{
-	for (int i = 0; i < l->n; i++)
-		for (int k = 0; k < FAULTLOAD_STATES && l->c[i].states[k][0]; k++)
-			cr_expect(state_allowed(l->c[i].states[k], allowed),
-			          "client %d got SQLSTATE %s (%lld times), first error: %s", i,
-			          l->c[i].states[k], l->c[i].state_counts[k], l->c[i].first_error);
-}
-
-static void log_sum(const char *what, const struct faultload_sum *s)
-{
-	cr_log_info("%s: %lld transactions, %lld commits (+%lld uncertain), %lld errors [%s], "
-	            "%lld disconnects, %lld wrong, slowest back %lld ms",
-	            what, s->txns, s->commits, s->uncertain, s->errors, s->states, s->disconnects,
-	            s->wrong, (long long)s->slowest_back_ms);
-}
-
-/* ---- under load ---- */
-
-IT_TEST(faults, restart_under_load, .timeout = 90)
-{
-	struct faultpg *pg = faultpg_start();
-	char conf[1024];
-	snprintf(conf, sizeof conf,
-	         "auth = { type = \"trust\"; };\n"
-	         "pool = { mode = \"transaction\"; size = 8; query_wait_timeout = \"20s\"; };\n%s",
-	         faultpg_databases(pg));
-	struct it_pglane *p = it_pglane_start(conf);
-	PGconn *admin = faultpg_connect(pg, "postgres");
-	faultload_start(&g_load, admin, p->port, "postgres", "faults_restart", LOAD_CLIENTS);
-	PQfinish(admin);
-	it_sleep_ms(1000);
-
-	int ms = faultpg_restart(pg, "fast");
-	faultload_mark(&g_load);
-	it_sleep_ms(2500);
-	struct faultload_sum s = faultload_stop(&g_load);
-	log_sum("pg_ctl restart -m fast", &s);
-	cr_log_info("restart took %d ms", ms);
-
-	cr_expect_eq(s.disconnects, 0, "%lld client disconnects", s.disconnects);
-	static const char *const allowed[] = {"08006", "57P01", "57P03", "25P02", NULL};
-	assert_states(&g_load, allowed);
-	cr_expect_eq(s.wrong, 0, "%lld wrong reads", s.wrong);
-	cr_expect(s.slowest_back_ms >= 0 && s.slowest_back_ms <= 1000,
-	          "a client was back %lld ms after the restart (-1: never)",
-	          (long long)s.slowest_back_ms);
-	cr_expect_gt(s.commits, LOAD_CLIENTS * 5, "the load hardly ran: %lld commits", s.commits);
-	cr_expect_eq(faultload_alive(&g_load), LOAD_CLIENTS, "clients not answering SELECT 1");
-	admin = faultpg_connect(pg, "postgres");
-	cr_expect_eq(faultload_check_rows(&g_load, admin), 0, "counter rows disagree with COMMITs");
-	long long iit = -1;
-	for (int i = 0; i < 100 && iit != 0; i++, it_sleep_ms(20))
-		iit = it_query_ll(admin, "SELECT count(*) FROM pg_stat_activity "
-		                         "WHERE state LIKE 'idle in transaction%'");
-	cr_expect_eq(iit, 0, "%lld backends left idle in transaction", iit);
-	PQfinish(admin);
-	faultload_free(&g_load);
-}
-
-/* The restart test's load through a crash: SIGKILL of the postmaster and every backend (the
- * servers' sockets reset or close), then PostgreSQL started again (crash recovery). */
-IT_TEST(faults, crash_under_load, .timeout = 90)
-{
-	struct faultpg *pg = faultpg_start();
-	char conf[1024];
-	snprintf(conf, sizeof conf,
-	         "auth = { type = \"trust\"; };\n"
-	         "pool = { mode = \"transaction\"; size = 8; query_wait_timeout = \"20s\"; };\n%s",
-	         faultpg_databases(pg));
-	struct it_pglane *p = it_pglane_start(conf);
-	PGconn *admin = faultpg_connect(pg, "postgres");
-	/* tests/pg.sh turns it off: a COMMIT must be in the WAL before it is answered, or a crash
-	 * loses it (PostgreSQL's doing, not pglane's) */
-	it_exec_ok(admin, "ALTER SYSTEM SET synchronous_commit = on");
-	it_exec_ok(admin, "SELECT pg_reload_conf()");
-	faultload_start(&g_load, admin, p->port, "postgres", "faults_crash", LOAD_CLIENTS);
-	PQfinish(admin);
-	it_sleep_ms(1000);
-
-	faultpg_kill(pg);
-	it_sleep_ms(300); /* down for a while: logins refused */
-	int ms = faultpg_restart(pg, "fast");
-	faultload_mark(&g_load);
-	it_sleep_ms(2500);
-	struct faultload_sum s = faultload_stop(&g_load);
-	log_sum("SIGKILL of PostgreSQL, 300 ms down, started again", &s);
-	cr_log_info("start after the crash took %d ms", ms);
-
-	cr_expect_eq(s.disconnects, 0, "%lld client disconnects", s.disconnects);
-	static const char *const allowed[] = {"08006", "08001", "57P01", "57P03", "25P02", NULL};
-	assert_states(&g_load, allowed);
-	cr_expect_eq(s.wrong, 0, "%lld wrong reads", s.wrong);
-	cr_expect(s.slowest_back_ms >= 0 && s.slowest_back_ms <= 1000,
-	          "a client was back %lld ms after PostgreSQL was (-1: never)",
-	          (long long)s.slowest_back_ms);
-	cr_expect_eq(faultload_alive(&g_load), LOAD_CLIENTS, "clients not answering SELECT 1");
-	admin = faultpg_connect(pg, "postgres");
-	cr_expect_eq(faultload_check_rows(&g_load, admin), 0, "counter rows disagree with COMMITs");
-	PQfinish(admin);
-	faultload_free(&g_load);
-}
-
-/* PostgreSQL frozen (SIGSTOP of every process) for 1.5 s under load: nothing died, so nothing
- * may fail; statements in flight just finish late. */
-IT_TEST(faults, freeze_under_load_is_no_failure, .timeout = 60)
-{
-	struct faultpg *pg = faultpg_start();
-	char conf[1024];
-	snprintf(conf, sizeof conf,
-	         "auth = { type = \"trust\"; };\n"
-	         "pool = { mode = \"transaction\"; size = 8; query_wait_timeout = \"20s\"; };\n%s",
-	         faultpg_databases(pg));
-	struct it_pglane *p = it_pglane_start(conf);
-	PGconn *admin = faultpg_connect(pg, "postgres");
-	faultload_start(&g_load, admin, p->port, "postgres", "faults_freeze", 10);
-	PQfinish(admin);
-	it_sleep_ms(500);
-	faultpg_freeze(pg);
-	it_sleep_ms(1500);
-	faultpg_thaw(pg);
-	faultload_mark(&g_load);
-	it_sleep_ms(1000);
-	struct faultload_sum s = faultload_stop(&g_load);
-	log_sum("PostgreSQL frozen 1.5 s", &s);
-	cr_expect_eq(s.disconnects, 0);
-	cr_expect_eq(s.errors, 0, "errors: %s", s.states);
-	cr_expect_eq(s.wrong, 0);
-	cr_expect(s.slowest_back_ms >= 0 && s.slowest_back_ms <= 1000, "back after %lld ms",
-	          (long long)s.slowest_back_ms);
-	admin = faultpg_connect(pg, "postgres");
-	cr_expect_eq(faultload_check_rows(&g_load, admin), 0);
-	PQfinish(admin);
-	faultload_free(&g_load);
-}
-
-IT_TEST(faults, kill_every_pool_backend_under_load)
-{
-	struct it_pglane *p = it_pglane_start_simple("transaction", 8, NULL);
-	PGconn *admin = bench_admin();
-	faultload_start(&g_load, admin, p->port, "bench", "faults_kill", LOAD_CLIENTS);
-	it_sleep_ms(500);
-	long long killed = 0;
-	for (int round = 0; round < 5; round++) {
-		long long k = kill_pool_backends(admin);
-		cr_expect_gt(k, 0, "round %d killed no backend", round);
-		killed += k;
-		it_sleep_ms(700);
-	}
-	struct faultload_sum s = faultload_stop(&g_load);
-	log_sum("5 x pg_terminate_backend of every pool backend", &s);
-	cr_log_info("%lld backends killed", killed);
-
-	cr_expect_eq(s.disconnects, 0, "%lld client disconnects", s.disconnects);
-	static const char *const allowed[] = {"08006", NULL};
-	assert_states(&g_load, allowed);
-	cr_expect_leq(s.errors, killed, "%lld errors for %lld killed servers", s.errors, killed);
-	cr_expect_eq(s.wrong, 0, "%lld wrong reads", s.wrong);
-	cr_expect_eq(faultload_alive(&g_load), LOAD_CLIENTS, "clients not answering SELECT 1");
-	cr_expect_eq(faultload_check_rows(&g_load, admin), 0, "counter rows disagree with COMMITs");
-	faultload_free(&g_load);
-	PQfinish(admin);
-}
-
-IT_TEST(faults, idle_dead_server_never_handed_out)
-{
-	it_pglane_start_simple("transaction", 3, NULL);
-	PGconn *admin = bench_admin();
-	PGconn *c[3];
-	for (int i = 0; i < 3; i++)
-		c[i] = it_connect("postgres", NULL, "bench");
-	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < 3; i++) /* warm: every client, in turn */
-			query_ll(c[i], "SELECT pg_backend_pid()");
-		cr_assert_gt(kill_pool_backends(admin), 0);
-		it_sleep_ms(200);
-		for (int k = 0; k < 10; k++)
-			for (int i = 0; i < 3; i++)
-				cr_assert_eq(query_ll(c[i], "SELECT 41 + 1"), 42);
-	}
-	for (int i = 0; i < 3; i++)
-		PQfinish(c[i]);
-	PQfinish(admin);
 }
 
 /* ---- one client, its server killed ---- */
