@@ -33,7 +33,8 @@ static const char *cannot_go_on(const struct proxy_client *c, const struct proxy
 		return "the client was not ready";
 	if (proxy.shutting_down)
 		return "pglane is shutting down";
-	if (c->pc.session.pins || (s->dirty.effects & (PROTO_SQL_PINS | PROTO_SQL_PINS_ANY)))
+	if (c->pc.session.pins || s->pin_effects ||
+	    (s->dirty.effects & (PROTO_SQL_PINS | PROTO_SQL_PINS_ANY)))
 		return "its session held state that cannot move to another server";
 	if (c->named_on_server)
 		return "its prepared statements were on that server";
