@@ -289,6 +289,7 @@ struct faultload_sum faultload_stop(struct faultload *l)
 	struct faultload_sum s = {0};
 	int warned = 0;
 	long long mark = atomic_load(&l->mark_ms);
+	s.marked = mark != 0;
 	for (int i = 0; i < l->n; i++) {
 		struct faultload_client *c = &l->c[i];
 		pthread_join(c->thread, NULL);
@@ -368,10 +369,14 @@ void faultload_expect_states(const struct faultload *l, const char *const *allow
 
 void faultload_log(const char *what, const struct faultload_sum *s)
 {
+	char back[64] = "";
+	if (s->marked)
+		snprintf(back, sizeof back, ", slowest back %lld ms",
+		         (long long)s->slowest_back_ms);
 	cr_log_info("%s: %lld transactions, %lld commits (+%lld uncertain), %lld errors [%s], "
-	            "%lld disconnects, %lld wrong, slowest back %lld ms",
+	            "%lld disconnects, %lld wrong%s",
 	            what, s->txns, s->commits, s->uncertain, s->errors, s->states, s->disconnects,
-	            s->wrong, (long long)s->slowest_back_ms);
+	            s->wrong, back);
 }
 
 /* The filter is fenced off in a subquery: the planner may not call pg_terminate_backend on

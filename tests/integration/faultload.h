@@ -50,6 +50,7 @@ struct faultload {
 /* Totals over the clients, after faultload_stop(). */
 struct faultload_sum {
 	long long txns, commits, uncertain, errors, disconnects, wrong;
+	bool marked;             /* faultload_mark() was called */
 	int64_t slowest_back_ms; /* max over clients of first_ok_ms - mark; -1 when one never was */
 	char states[256];        /* "08006=3 57P01=1" */
 };
