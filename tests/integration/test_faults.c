@@ -434,22 +434,6 @@ IT_TEST(faults, pipeline_server_dies_in_first_batch)
 	PQfinish(c);
 }
 
-/* The contract to the letter: after the failed batch's Sync, later batches run as they would
- * on PostgreSQL after an error (they never reached a server that executed them). */
-IT_TEST(faults, pipeline_batches_after_the_sync_run)
-{
-	long long pid;
-	PGconn *c = pipeline_three_batches(&pid);
-	pipeline_expect(c, PGRES_TUPLES_OK, 3, NULL, "batch 2, SELECT 3");
-	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "batch 2, Sync");
-	pipeline_expect(c, PGRES_TUPLES_OK, 4, NULL, "batch 3, SELECT 4");
-	pipeline_expect(c, PGRES_TUPLES_OK, 5, NULL, "batch 3, SELECT 5");
-	pipeline_expect(c, PGRES_PIPELINE_SYNC, 0, NULL, "batch 3, Sync");
-	cr_assert(PQexitPipelineMode(c), "%s", PQerrorMessage(c));
-	works_elsewhere(c, pid);
-	PQfinish(c);
-}
-
 /* In a transaction block whose server died: a pipeline's first statement is told 08006, the
  * rest is skipped to the Sync (status E); a COMMIT in the next batch is answered ROLLBACK. */
 IT_TEST(faults, pipeline_in_lost_transaction_block)
