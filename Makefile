@@ -15,7 +15,8 @@ LDFLAGS  += $(SAN)
 LDLIBS   += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 # Debian packages: build, run and test dependencies.
-DEB_PKGS = gcc make pkg-config libev-dev libssl-dev libconfig-dev libpq-dev libcriterion-dev libc-ares-dev \
+DEB_PKGS = gcc make pkg-config libev-dev libssl-dev libconfig-dev libpq-dev libcriterion-dev \
+	   libc-ares-dev \
 	   postgresql postgresql-client postgresql-contrib pgbouncer procps iproute2 util-linux openssl \
 	   python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless \
 	   chromium prometheus-pgbouncer-exporter

@@ -394,7 +394,7 @@ static void send_connect_query(struct proxy_server *s, const char *sql)
 		                          "could not send connect_query to the server");
 }
 
-/* target_session_attrs: does the server fit the rule of its attempt? In_hot_standby and
+/* target_session_attrs: does the server fit the rule of its attempt? in_hot_standby and
  * default_transaction_read_only came with the login (PostgreSQL 14+); older servers are asked.
  * True when the login goes on; false when the question was sent or the login failed (then the
  * next host is tried). */
