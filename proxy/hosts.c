@@ -74,12 +74,14 @@ const char *proxy_hosts_role_name(bool standby, bool read_only)
 void proxy_hosts_param(struct proxy_server *s, const char *name, const char *value)
 {
 	bool on = strcmp(value, "on") == 0;
-	if (strcmp(name, "in_hot_standby") == 0)
-		s->hot_standby = on;
-	else if (strcmp(name, "default_transaction_read_only") == 0)
-		s->read_only = on;
-	else
+	if (strcmp(name, "default_transaction_read_only") == 0) {
+		if (s->state != SERVER_READY)
+			s->read_only = on; /* at login; later it is a client's own SET */
 		return;
+	}
+	if (strcmp(name, "in_hot_standby") != 0)
+		return;
+	s->hot_standby = on;
 	if (s->state != SERVER_READY || s->ps.close_on_release ||
 	    cfg_tsa_accepts(s->rule, s->hot_standby, s->read_only))
 		return;

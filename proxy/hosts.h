@@ -23,9 +23,10 @@ int proxy_hosts_attempts(const struct cfg_database *dc);
 enum cfg_tsa proxy_hosts_rule(const struct cfg_database *dc, int tried);
 /* Host `host` of `dc` logged in and fit: the next round starts there. */
 void proxy_hosts_good(const struct cfg_database *dc, int host);
-/* A server's in_hot_standby or default_transaction_read_only changed while it was in use
- * (ParameterStatus): when it no longer fits its rule it is closed on release, never handed
- * out again. */
+/* A ParameterStatus from a server. At login in_hot_standby and default_transaction_read_only
+ * say how it stands; later (in use) a change of in_hot_standby (its standby was promoted) that
+ * makes it no longer fit its rule closes it on release: never handed out again.
+ * default_transaction_read_only then is a client's own SET and changes nothing here. */
 void proxy_hosts_param(struct proxy_server *s, const char *name, const char *value);
 /* "in hot standby", "read-only", "read-write": how a server stands, for messages. */
 const char *proxy_hosts_role_name(bool standby, bool read_only);

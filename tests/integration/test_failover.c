@@ -210,6 +210,11 @@ Test(failover, writes_land_on_the_primary_and_follow_a_promotion)
 	it_exec_ok(c, "INSERT INTO " LOG_TABLE " (client, port, recovery) SELECT -1,"
 	              " inet_server_port(), pg_is_in_recovery()");
 	PQfinish(c);
+	/* a client's own SET default_transaction_read_only is no reason to drop its server */
+	c = it_connect("postgres", NULL, "fo");
+	it_exec_ok(c, "SET default_transaction_read_only = on");
+	cr_expect_eq(it_query_ll(c, "SELECT 7"), 7);
+	PQfinish(c);
 	/* the standby alone, read-write: refused at login, with the reason */
 	char ci[256];
 	it_conninfo(ci, sizeof ci, "127.0.0.1", it_pglane_current()->port, "postgres", NULL, "sbrw",
@@ -306,6 +311,7 @@ Test(failover, writes_land_on_the_primary_and_follow_a_promotion)
 	cr_expect(strstr(log, "the server is now read-write: target_session_attrs is standby, "
 	                      "closed on release"),
 	          "the promotion of the prefer-standby server went unnoticed");
+	cr_expect(!strstr(log, "the server is now read-only"), "a client's SET closed its server");
 	free(log);
 
 	PGconn *n = direct(g.sport);
