@@ -6,6 +6,7 @@
  * client gets its first answer soon after PostgreSQL takes connections again; SHOW POOLS
  * server_state, /metrics pglane_pool_server_up / _state and /ready follow (retrying, then up).
  * A login that waiting cannot mend (the database does not exist) still fails at once (down).
+ * PostgreSQL stopped and started under a warm pool: its dead idle servers are never handed out.
  *
  * The shared test PostgreSQL is frozen with SIGSTOP (its postmaster and every child) and
  * thawed with SIGCONT on every path: at the end of the test, in .fini, and by a guardian child
@@ -27,17 +28,17 @@
 #include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
 
-#define NCLIENTS    50
-#define MAX_PIDS    64
-#define GUARD_S     40   /* the guardian thaws PostgreSQL after this long whatever happens */
-#define FREEZE_MS   8000 /* the issue's freeze */
-#define FULL_MS     12000
-#define FULL_LIMIT  4 /* connections the "full" role may have */
-#define FULL_ROLE   "wait_full"
-#define FULL_PW     "wait_full_pw"
-#define CLIENT_PW   "alice_pw"
-#define STR_(x)     #x
-#define IT_STR(x)   STR_(x)
+#define NCLIENTS   50
+#define MAX_PIDS   64
+#define GUARD_S    40   /* the guardian thaws PostgreSQL after this long whatever happens */
+#define FREEZE_MS  8000 /* the issue's freeze */
+#define FULL_MS    12000
+#define FULL_LIMIT 4 /* connections the "full" role may have */
+#define FULL_ROLE  "wait_full"
+#define FULL_PW    "wait_full_pw"
+#define CLIENT_PW  "alice_pw"
+#define STR_(x)    #x
+#define IT_STR(x)  STR_(x)
 
 static void wait_fini(void);
 
@@ -144,9 +145,34 @@ static void drop_full_role(void)
 
 static bool g_role_made;
 
+/* ---- the stopped PostgreSQL (pg_ctl stop/start of the shared cluster) ---- */
+
+static bool g_stopped; /* started again in .fini */
+
+/* pg_ctl `action` (stop -m fast, start) on the test cluster of PGLANE_TEST_PGDIR, as the
+ * owner of its data directory; the exit code. */
+static int pg_ctl(const char *action)
+{
+	const char *dir = getenv("PGLANE_TEST_PGDIR");
+	char *out = NULL;
+	int rc = it_sh(90, &out,
+	               "cd '%s' && B=$(pg_config --bindir 2>/dev/null); [ -x \"$B/pg_ctl\" ] || "
+	               "B=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1); "
+	               "run() { if [ \"$(id -u)\" = 0 ]; then runuser -u \"$(stat -c %%U data)\" "
+	               "-- \"$@\"; else \"$@\"; fi; }; "
+	               "run \"$B/pg_ctl\" %s -w -t 60 -s -D '%s/data' -l '%s/log'",
+	               dir, action, dir, dir);
+	if (rc != 0)
+		cr_log_error("pg_ctl %s: exit %d: %s", action, rc, out ? out : "");
+	free(out);
+	return rc;
+}
+
 static void wait_fini(void)
 {
 	thaw();
+	if (g_stopped && pg_ctl("start") == 0)
+		g_stopped = false;
 	if (g_role_made) {
 		it_pglane_fini(); /* its servers hold the role */
 		drop_full_role();
@@ -234,8 +260,9 @@ static void clients_drive(struct client *v, int n, int ms)
 			if (!client_pending(&v[i]))
 				continue;
 			fds[k].fd = PQsocket(v[i].c);
-			fds[k].events = !v[i].connected && v[i].st == PGRES_POLLING_WRITING ? POLLOUT
-			                                                                    : POLLIN;
+			fds[k].events = !v[i].connected && v[i].st == PGRES_POLLING_WRITING
+			                        ? POLLOUT
+			                        : POLLIN;
 			fds[k].revents = 0;
 			idx[k++] = i;
 		}
@@ -472,8 +499,10 @@ IT_TEST(wait, full_postgres_waited_for)
 		it_exec_ok(w[i], "COMMIT");
 		PQfinish(w[i]);
 	}
-	it_exec_ok(su, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '"
-	               FULL_ROLE "'");
+	it_exec_ok(
+	        su,
+	        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" FULL_ROLE
+	        "'");
 	PGconn *held[FULL_LIMIT + 2];
 	it_sleep_ms(200); /* the killed backends leave their slots */
 	int nheld = take_slots(held, FULL_LIMIT + 2);
@@ -523,6 +552,63 @@ IT_TEST(wait, full_postgres_waited_for)
 	drop_full_role();
 	g_role_made = false;
 	PQfinish(su);
+}
+
+/* PostgreSQL stopped (pg_ctl stop -m fast) under a warm pool for 2 s, then started: the idle
+ * servers that died with it are closed, never handed out; 20 clients that came meanwhile log
+ * in from the cached welcome, wait through "connection refused" and "the database system is
+ * starting up", and all get their SELECT 1 within a second of PostgreSQL taking
+ * connections. */
+IT_TEST(wait, stopped_postgres_waited_for)
+{
+	if (!getenv("PGLANE_TEST_PGDIR"))
+		cr_skip_test("PGLANE_TEST_PGDIR is not set (tests/run.sh sets it)");
+	int http = it_http_port();
+	start_pglane(http, "postgres", "unused", NULL);
+	PGconn *admin = admin_connect();
+	char ci[512];
+	client_conninfo(ci, sizeof ci);
+	PGconn *w[4];
+	for (int i = 0; i < 4; i++) {
+		w[i] = it_connect_try(ci);
+		cr_assert_eq(PQstatus(w[i]), CONNECTION_OK, "%s", it_conn_error(w[i]));
+		it_exec_ok(w[i], "BEGIN");
+	}
+	for (int i = 0; i < 4; i++) {
+		it_exec_ok(w[i], "COMMIT");
+		PQfinish(w[i]);
+	}
+	cr_assert_eq(adminq_pool_value(admin, "waitdb", "alice", "oltp", "sv_idle"), 4);
+	g_stopped = true;
+	cr_assert_eq(pg_ctl("stop -m fast"), 0);
+	int gone = adminq_pool_wait(admin, "waitdb", "alice", "oltp", "sv_idle", 0, 2000, NULL);
+	int64_t t0 = it_now_ms();
+	static struct client v[20];
+	clients_start(v, 20, ci);
+	clients_drive(v, 20, 2000);
+	struct tally down = clients_tally(v, 20);
+	struct seen s1 = look(admin, http, "waitdb");
+	int rc = pg_ctl("start");
+	cr_assert_eq(rc, 0);
+	g_stopped = false;
+	int64_t t_up = it_now_ms();
+	clients_drive(v, 20, 10000);
+	struct tally after = clients_tally(v, 20);
+	cr_log_info("stopped %lld ms: dead idle servers closed after %d ms; %d clients logged in "
+	            "while down; after pg_ctl start returned %d answered, the last %lld ms after",
+	            (long long)(t_up - t0), gone, down.logged_in, after.answered,
+	            (long long)(after.last_answer_ms - t_up));
+	cr_expect_geq(gone, 0, "the dead idle servers were not closed");
+	cr_expect_eq(down.logged_in, 20, "logins while down (cached welcome): %s",
+	             down.first_error);
+	cr_expect_eq(down.answered, 0);
+	cr_expect_str_eq(s1.state, "retrying", "while stopped (error \"%s\")", s1.error);
+	cr_expect_eq(after.failed, 0, "failed: %s", after.first_error);
+	cr_expect_eq(after.answered, 20, "%d of 20 answered", after.answered);
+	cr_expect_lt(after.last_answer_ms - t_up, 1000, "the last answer %lld ms after the start",
+	             (long long)(after.last_answer_ms - t_up));
+	clients_finish(v, 20);
+	PQfinish(admin);
 }
 
 /* A login that waiting cannot mend (the database does not exist on the server) still fails

@@ -1,6 +1,7 @@
 /* tests/unit/test_reach.c — pool/reach: which login errors are transient, the exponential
  * back-off up to server_login_retry, the states up → retrying → down (after down_after_ms)
- * → up (up while other servers serve), and a failure that waiting cannot mend (down at once, full back-off). */
+ * → up (up while other servers serve), and a failure that waiting cannot mend (down at once, full
+ * back-off). */
 #include <criterion/criterion.h>
 
 #include "pool/reach.h"
@@ -41,7 +42,8 @@ Test(reach, states_and_since)
 	struct pool_reach r = {0};
 	cr_expect_eq(r.state, POOL_REACH_UP);
 	cr_expect(pool_reach_may_login(&r, 0));
-	pool_reach_failed(&r, true, false, "the database system is shutting down", 1000, 10000, 5000);
+	pool_reach_failed(&r, true, false, "the database system is shutting down", 1000, 10000,
+	                  5000);
 	cr_expect_eq(r.state, POOL_REACH_RETRYING);
 	cr_expect_eq(r.since_ms, 5000);
 	pool_reach_failed(&r, true, false, "connection refused", 1000, 10000, 9000);
@@ -67,8 +69,8 @@ Test(reach, states_and_since)
 Test(reach, lasting_failure_is_down_at_once)
 {
 	struct pool_reach r = {0};
-	pool_reach_failed(&r, false, false, "password authentication failed for user \"x\"", 1000, 0,
-	                  3000);
+	pool_reach_failed(&r, false, false, "password authentication failed for user \"x\"", 1000,
+	                  0, 3000);
 	cr_expect_eq(r.state, POOL_REACH_DOWN);
 	cr_expect_eq(r.retry_at_ms, 4000, "the whole server_login_retry");
 	cr_expect_eq(pool_reach_max_logins(&r), 1);
