@@ -611,6 +611,45 @@ IT_TEST(wait, stopped_postgres_waited_for)
 	PQfinish(admin);
 }
 
+/* auth_query users need a server for the look-up: while PostgreSQL is stopped their look-up
+ * connection is tried again with back-off (bounded by query_wait_timeout), and their logins
+ * complete once it is started. */
+IT_TEST(wait, auth_query_login_waits_for_postgres)
+{
+	if (!getenv("PGLANE_TEST_PGDIR"))
+		cr_skip_test("PGLANE_TEST_PGDIR is not set (tests/run.sh sets it)");
+	it_pglane_start_with_users(
+	        "auth = { type = \"md5\"; file = \"users.txt\"; auth_user = \"postgres\"; };\n"
+	        "pool = { mode = \"transaction\"; size = 4; query_wait_timeout = \"20s\"; };\n"
+	        "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
+	        "\"someone_else\" \"x\"\n");
+	char ci[512];
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "md5_user", "md5_pw",
+	            "postgres", "connect_timeout=40");
+	g_stopped = true;
+	cr_assert_eq(pg_ctl("stop -m fast"), 0);
+	static struct client v[5];
+	clients_start(v, 5, ci);
+	clients_drive(v, 5, 1500);
+	struct tally down = clients_tally(v, 5);
+	cr_assert_eq(pg_ctl("start"), 0);
+	g_stopped = false;
+	int64_t t_up = it_now_ms();
+	clients_drive(v, 5, 10000);
+	struct tally after = clients_tally(v, 5);
+	cr_log_info("auth_query while stopped: %d logged in, %d failed; after the start %d "
+	            "answered, the last %lld ms after it",
+	            down.logged_in, down.failed, after.answered,
+	            (long long)(after.last_answer_ms - t_up));
+	cr_expect_eq(down.logged_in + down.failed, 0,
+	             "a login ended while PostgreSQL was stopped: %s", down.first_error);
+	cr_expect_eq(after.failed, 0, "failed: %s", after.first_error);
+	cr_expect_eq(after.answered, 5, "%d of 5 answered", after.answered);
+	cr_expect_lt(after.last_answer_ms - t_up, 1500, "the last answer %lld ms after the start",
+	             (long long)(after.last_answer_ms - t_up));
+	clients_finish(v, 5);
+}
+
 /* A login that waiting cannot mend (the database does not exist on the server) still fails
  * the waiting clients at once, with PostgreSQL's error; the pool is down, /ready says why. */
 IT_TEST(wait, lasting_error_fails_at_once)
