@@ -156,6 +156,29 @@ int64_t pool_ledger_running_since(const struct pool_ledger *l)
 	return 0;
 }
 
+void pool_ledger_owed(const struct pool_ledger *l, struct pool_ledger_owed *o)
+{
+	bool has = false; /* the client's requests since the last unit's end */
+	o->units = 0;
+	o->copy_query = false;
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct pool_req *e = &l->r[(l->head + i) % l->cap];
+		if (!(e->flags & POOL_REQ_INTERNAL)) {
+			if (!has && o->units == 0)
+				o->copy_query = e->type == PROTO_FE_QUERY;
+			has = true;
+		}
+		if (has && ends_with_ready(e->type)) {
+			o->units++;
+			has = false;
+		}
+	}
+	o->open = has || l->unsynced;
+	o->copy = l->copy_in;
+	o->copy_query = o->copy && o->copy_query;
+	o->in_block = l->tx_status == PROTO_TX_BLOCK || l->tx_status == PROTO_TX_FAILED;
+}
+
 /* ---- statement bookkeeping ---- */
 
 uint32_t pool_ledger_keep_text(struct pool_ledger *l, const char *text, size_t len)
@@ -330,6 +353,12 @@ __attribute__((noinline)) static void on_error(struct pool_ledger *l, const stru
                                                int64_t now_us, struct pool_ledger_verdict *v)
 {
 	const struct pool_req *h = pool_ledger_head(l);
+	if (is_fatal(f)) {
+		/* the server is going away: its client, if any, is told by pglane instead */
+		v->events |= POOL_LED_FATAL;
+		v->forward = false;
+		return;
+	}
 	if (h && !ends_with_ready(h->type)) {
 		on_batch_error(l, f, linked, u, now_us, v);
 		return;
@@ -344,12 +373,8 @@ __attribute__((noinline)) static void on_error(struct pool_ledger *l, const stru
 	}
 	if (flags & POOL_REQ_CHECK)
 		v->events |= POOL_LED_CHECK_FAILED;
-	if (!v->forward) {
-		if (!linked && is_fatal(f))
-			v->events |= POOL_LED_FATAL;
-		else if (!(flags & POOL_REQ_FAILS))
-			v->events |= POOL_LED_LOG_ERROR;
-	}
+	if (!v->forward && !(flags & POOL_REQ_FAILS))
+		v->events |= POOL_LED_LOG_ERROR;
 }
 
 void pool_ledger_answer_more(struct pool_ledger *l, const struct proto_frame *f, bool linked,

@@ -198,6 +198,18 @@ static inline void pool_ledger_sent(struct pool_ledger *l, uint8_t type)
 	}
 }
 
+/* What a client is owed when its server connection dies under it (pool_ledger_owed()). */
+struct pool_ledger_owed {
+	uint32_t units;  /* requests of the client's ended by a Query, FunctionCall or Sync still
+	                    owed their ReadyForQuery, oldest first */
+	bool open;       /* and after them an extended-protocol batch whose Sync is still to come */
+	bool copy;       /* the server waits for the client's COPY data (the first unit's) */
+	bool copy_query; /* ... of a simple Query (else of an Execute) */
+	bool in_block;   /* the client was inside a transaction block */
+};
+/* Count what the client is owed: pglane's own requests are not. */
+void pool_ledger_owed(const struct pool_ledger *l, struct pool_ledger_owed *o);
+
 /* When the statement the server works on now started (0: none runs). */
 int64_t pool_ledger_running_since(const struct pool_ledger *l);
 /* Does server message `type` finish request `req`? */
@@ -245,7 +257,7 @@ enum pool_ledger_event {
 	POOL_LED_STMTS_GONE = 128,  /* 26000: the server had lost its statements (`gone` names
 	                               the one asked for); the cache was cleared */
 	POOL_LED_STMT_KNOWN = 256,  /* a Parse of `known` succeeded (a reference: put it) */
-	POOL_LED_FATAL = 512,       /* a fatal error while no client is linked */
+	POOL_LED_FATAL = 512,       /* a fatal error: the server is going away (never forwarded) */
 	POOL_LED_LOG_ERROR = 1024,  /* an error of pglane's own query, worth a log line */
 	POOL_LED_PARAM = 2048,      /* a ParameterStatus (POOL_LED_APPLYING: during an apply) */
 	POOL_LED_APPLYING = 4096,

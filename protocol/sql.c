@@ -553,3 +553,76 @@ const char *proto_sql_parse_text(const uint8_t *rest, size_t len, size_t *text_l
 	*text_len = (size_t)(nul - rest);
 	return (const char *)rest;
 }
+
+/* ---- a transaction's end ---- */
+
+/* Past whitespace and comments (nested block comments) from `p`; `end` bounds it. */
+static const char *txn_skip(const char *p, const char *end)
+{
+	while (p < end && *p) {
+		if (isspace((unsigned char)*p)) {
+			p++;
+		} else if (p + 1 < end && p[0] == '-' && p[1] == '-') {
+			while (p < end && *p && *p != '\n')
+				p++;
+		} else if (p + 1 < end && p[0] == '/' && p[1] == '*') {
+			int depth = 0;
+			do {
+				if (p + 1 < end && p[0] == '/' && p[1] == '*') {
+					depth++;
+					p += 2;
+				} else if (p + 1 < end && p[0] == '*' && p[1] == '/') {
+					depth--;
+					p += 2;
+				} else {
+					p++;
+				}
+			} while (depth > 0 && p < end && *p);
+		} else {
+			break;
+		}
+	}
+	return p;
+}
+
+/* The word at `*p` (letters and underscores), lower-cased into `w`; *p moves past it and the
+ * blanks after. False when there is none. */
+static bool txn_word(const char **p, const char *end, char *w, size_t cap)
+{
+	size_t n = 0;
+	const char *q = *p;
+	while (q < end && (isalpha((unsigned char)*q) || *q == '_')) {
+		if (n + 1 < cap)
+			w[n++] = (char)tolower((unsigned char)*q);
+		q++;
+	}
+	w[n] = '\0';
+	if (q == *p)
+		return false;
+	*p = txn_skip(q, end);
+	return true;
+}
+
+enum proto_sql_txn_end proto_sql_txn_end(const char *sql, size_t len)
+{
+	const char *p = sql, *end = sql + len;
+	char w[16];
+	p = txn_skip(p, end);
+	if (!txn_word(&p, end, w, sizeof(w)))
+		return PROTO_SQL_TXN_NONE;
+	enum proto_sql_txn_end kind;
+	if (strcmp(w, "commit") == 0 || strcmp(w, "end") == 0)
+		kind = PROTO_SQL_TXN_COMMIT;
+	else if (strcmp(w, "rollback") == 0 || strcmp(w, "abort") == 0)
+		kind = PROTO_SQL_TXN_ROLLBACK;
+	else
+		return PROTO_SQL_TXN_NONE;
+	/* only WORK / TRANSACTION and AND [NO] CHAIN may follow */
+	while (txn_word(&p, end, w, sizeof(w)))
+		if (strcmp(w, "work") != 0 && strcmp(w, "transaction") != 0 &&
+		    strcmp(w, "and") != 0 && strcmp(w, "no") != 0 && strcmp(w, "chain") != 0)
+			return PROTO_SQL_TXN_NONE;
+	if (p < end && *p == ';')
+		p = txn_skip(p + 1, end);
+	return p >= end || *p == '\0' ? kind : PROTO_SQL_TXN_NONE;
+}

@@ -76,6 +76,16 @@ void proto_sql_scan_lexed(const char *sql, size_t len, bool backslash_quotes,
  * to `lane` (`cap` bytes); false when there is no such hint. */
 bool proto_sql_lane_hint(const char *sql, size_t len, char *lane, size_t cap);
 
+/* A statement that ends a transaction block, as PostgreSQL reads it in a failed one. */
+enum proto_sql_txn_end {
+	PROTO_SQL_TXN_NONE,     /* anything else (ROLLBACK TO, COMMIT PREPARED, two statements) */
+	PROTO_SQL_TXN_COMMIT,   /* COMMIT / END [WORK | TRANSACTION] [AND [NO] CHAIN] */
+	PROTO_SQL_TXN_ROLLBACK, /* ROLLBACK / ABORT [WORK | TRANSACTION] [AND [NO] CHAIN] */
+};
+/* Is the text (`len` bytes, a NUL ends it) one COMMIT or ROLLBACK, comments, whitespace and a
+ * final semicolon aside? */
+enum proto_sql_txn_end proto_sql_txn_end(const char *sql, size_t len);
+
 /* The query text of a Parse body (after the statement name): a pointer into it and its
  * length, or NULL when not NUL-terminated within `len`. */
 const char *proto_sql_parse_text(const uint8_t *rest, size_t len, size_t *text_len);

@@ -21,6 +21,7 @@
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
+#include "proxy/lost.h"
 #include "proxy/link.h"
 #include "proxy/login.h"
 #include "proxy/prepared.h"
@@ -438,6 +439,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 	pool_params_clear(&c->pc.params);
 	proxy_session_client_free(c);
 	proxy_prepared_client_free(c);
+	proxy_lost_client_free(c);
 	proxy_admin_free(c);
 	proxy_login_free(c);
 	proxy_conn_close(&c->conn);

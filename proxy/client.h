@@ -55,9 +55,18 @@ struct proxy_client {
 	bool close_after_flush;   /* a fatal error is being written */
 	bool discarding;          /* the current request is answered with an error, not a server */
 	bool discard_extended;    /* ... and it is an extended-protocol batch (ends at Sync) */
-	bool paused;              /* waiting for a server, reading stopped */
-	uint8_t negotiations;     /* SSLRequest / GSSENCRequest answered */
-	bool login_counted;       /* counted against its address's logins in progress */
+	bool discard_copy;        /* ... and COPY data is dropped up to CopyDone / CopyFail */
+	uint8_t discard_tx;       /* ... the status of the ReadyForQuery that ends it (0: idle) */
+	/* its server connection died under it inside a transaction block (proxy/lost.c) */
+	uint8_t lost;         /* enum proxy_lost */
+	uint8_t lost_parsed;  /* enum proto_sql_txn_end: its last Parse since */
+	uint8_t lost_bound;   /* ... its last Bind */
+	char *lost_msg;       /* owned: why, until it is told (PROXY_LOST_UNTOLD) */
+	bool named_on_server; /* it prepared named statements on its server itself (session
+	                         mode, or no statement cache): they die with that server */
+	bool paused;          /* waiting for a server, reading stopped */
+	uint8_t negotiations; /* SSLRequest / GSSENCRequest answered */
+	bool login_counted;   /* counted against its address's logins in progress */
 	/* transaction-mode prepared statements */
 	struct pool_stmt_map *stmts; /* owned; the client's statement names */
 	uint8_t *unnamed;            /* owned; its last Parse of the unnamed statement */

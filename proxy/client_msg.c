@@ -86,6 +86,9 @@ enum proxy_msg_result proxy_client_msg_linked(struct proxy_client *c, struct pro
 	uint8_t type = msg[0];
 	bool prepared = proxy_prepared_mode(c);
 	pool_ledger_sent(&s->led, type);
+	if (type == PROTO_FE_PARSE && !prepared && avail > PROTO_HEADER_SIZE &&
+	    msg[PROTO_HEADER_SIZE] != '\0')
+		c->named_on_server = true; /* its statement lives on that server only */
 	if (!proxy_prepared_room(&s->conn))
 		return MSG_NO_ROOM;
 	enum proxy_msg_result r = proxy_handled_linked(c, s, msg, avail, size, sc);

@@ -38,8 +38,22 @@ void proxy_conn_init(struct proxy_conn *c, int fd, void (*cb)(struct ev_loop *, 
 	ev_io_start(proxy.loop, &c->w);
 }
 
+static void io_put(struct proxy_io *io);
+
+/* The held blocks of a closed peer go once nothing points into them. */
+static void put_held(struct proxy_io *io)
+{
+	while (io->held) {
+		struct proxy_io *h = io->held;
+		io->held = h->held;
+		h->held = NULL;
+		io_put(h);
+	}
+}
+
 static void io_put(struct proxy_io *io)
 {
+	put_held(io);
 	if (io->data != io->inline_data) {
 		free(io->data);
 		io->data = io->inline_data;
@@ -181,6 +195,7 @@ struct proxy_io *proxy_io_get(struct proxy_conn *c)
 	io->niov = 0;
 	io->scratch_len = 0;
 	io->out_bytes = 0;
+	io->held = NULL;
 	c->io = io;
 	return io;
 }
@@ -318,6 +333,7 @@ static void out_reset(struct proxy_io *io)
 {
 	io->niov = 0;
 	io->scratch_len = 0;
+	put_held(io);
 }
 
 enum proxy_io_result proxy_out_flush(struct proxy_conn *c)
@@ -365,6 +381,20 @@ void proxy_out_discard(struct proxy_conn *c)
 {
 	if (c->io)
 		out_reset(c->io);
+}
+
+void proxy_out_hold(struct proxy_conn *c, struct proxy_conn *from)
+{
+	if (!from->io)
+		return;
+	put_held(from->io); /* what `from` itself still had to write is not written */
+	if (!proxy_out_pending(c)) {
+		io_put(from->io);
+	} else {
+		from->io->held = c->io->held;
+		c->io->held = from->io;
+	}
+	from->io = NULL;
 }
 
 void proxy_io_free_cache(void)

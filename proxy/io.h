@@ -34,7 +34,9 @@ struct proxy_io {
 	/* output */
 	int niov;
 	uint32_t scratch_len;
-	uint64_t out_bytes; /* queued since the last drain, for statistics */
+	uint64_t out_bytes;    /* queued since the last drain, for statistics */
+	struct proxy_io *held; /* owned: blocks of a closed peer the output still points into
+	                          (proxy_out_hold()), freed once it is written */
 	struct iovec iov[PROXY_IOV_MAX];
 	uint8_t scratch[PROXY_SCRATCH_SIZE];
 	uint8_t inline_data[PROXY_BUF_SIZE];
@@ -97,6 +99,9 @@ bool proxy_out_pending(const struct proxy_conn *c);
 enum proxy_io_result proxy_out_flush(struct proxy_conn *c);
 /* Forget queued output (the peer is gone). */
 void proxy_out_discard(struct proxy_conn *c);
+/* `from` is being closed while `c`'s queued output may still point into its input buffer:
+ * `c` takes `from`'s I/O block and frees it once that output is written or discarded. */
+void proxy_out_hold(struct proxy_conn *c, struct proxy_conn *from);
 
 /* Free the cached I/O blocks (at exit). */
 void proxy_io_free_cache(void);

@@ -17,6 +17,7 @@
 #include "proxy/context.h"
 #include "proxy/io.h"
 #include "proxy/link.h"
+#include "proxy/lost.h"
 #include "proxy/prepared.h"
 #include "proxy/relay.h"
 #include "proxy/requests.h"
@@ -118,23 +119,36 @@ static void client_refuse(struct proxy_client *c, uint8_t type)
 }
 
 /* A message that arrived while the client's request is being answered with an error: the
- * Sync (or Query) that ends what failed gets ReadyForQuery. */
+ * Sync (or Query) that ends what failed gets ReadyForQuery; during a COPY, all up to its end
+ * is ignored first, as PostgreSQL does. */
 static bool discard_message(struct proxy_client *c, uint8_t type)
 {
-	bool ends = type == PROTO_FE_SYNC ||
-	            (!c->discard_extended &&
-	             (type == PROTO_FE_QUERY || type == PROTO_FE_FUNCTION_CALL));
-	if (type != PROTO_FE_SYNC && type != PROTO_FE_QUERY && type != PROTO_FE_FUNCTION_CALL)
-		c->discard_extended = true;
+	bool ends;
+	if (c->discard_copy) {
+		bool copy_end = type == PROTO_FE_COPY_DONE || type == PROTO_FE_COPY_FAIL;
+		if (copy_end)
+			c->discard_copy = false;
+		ends = copy_end && !c->discard_extended;
+	} else {
+		ends = type == PROTO_FE_SYNC ||
+		       (!c->discard_extended &&
+		        (type == PROTO_FE_QUERY || type == PROTO_FE_FUNCTION_CALL));
+		if (type != PROTO_FE_SYNC && type != PROTO_FE_QUERY &&
+		    type != PROTO_FE_FUNCTION_CALL)
+			c->discard_extended = true;
+	}
 	if (!ends)
 		return true;
-	c->discarding = false;
-	c->discard_extended = false;
 	uint8_t z[6];
 	struct proto_writer w;
 	proto_writer_init(&w, z, sizeof(z));
-	proto_write_ready(&w, PROTO_TX_IDLE);
-	return proto_writer_ok(&w) && proxy_out_copy(&c->conn, z, w.len);
+	proto_write_ready(&w, c->discard_tx ? c->discard_tx : PROTO_TX_IDLE);
+	if (!proto_writer_ok(&w) || !proxy_out_copy(&c->conn, z, w.len))
+		return false;
+	c->discarding = false;
+	c->discard_extended = false;
+	c->discard_tx = 0;
+	return true;
 }
 
 /* A message (`avail` bytes of it at `msg`) from a client with no server: dropped, answered by
@@ -150,7 +164,16 @@ static enum step client_unlinked(struct pump *p, struct proxy_io *io, const uint
 		io->drop = (uint32_t)f->size;
 		return STEP_NEXT;
 	}
-	enum proxy_msg_result r = proxy_client_msg_unlinked(c, msg, avail, f->size, scan);
+	enum proxy_msg_result r;
+	if (c->lost) {
+		/* its transaction block died with its server: answered here until it ends */
+		enum step st = whole(p, io, avail, f->size);
+		if (st != STEP_GO)
+			return st;
+		r = proxy_lost_message(c, msg, f->size);
+		return r == MSG_NO_ROOM ? STEP_FULL : r == MSG_ERROR ? STEP_STOP : STEP_NEXT;
+	}
+	r = proxy_client_msg_unlinked(c, msg, avail, f->size, scan);
 	if (r == MSG_DONE)
 		return STEP_NEXT;
 	if (r == MSG_NO_ROOM)
@@ -505,8 +528,11 @@ PUMP_STEP void pump(struct proxy_client *c, struct proxy_server *s, bool from_se
 		bool done = pump_scan(&p, from_server);
 		if (!pump_open(&p, from_server))
 			return;
+		if (!from_server && p.s && p.s->state == SERVER_CLOSED)
+			continue; /* its server died meanwhile: the client goes on without it */
 		if (p.fatal) {
-			proxy_server_close(p.s, "server sent a fatal error");
+			proxy_server_close(p.s, p.s->fatal[0] ? p.s->fatal
+			                                      : "server sent a fatal error");
 			return;
 		}
 		if (!pump_flush(&p, from_server, done))

@@ -170,6 +170,17 @@ static void log_server_error(struct proxy_server *s, const struct proto_frame *f
 	             e.message ? e.message : "(no message)");
 }
 
+/* Why the server is going away, in PostgreSQL's words, for its close (and its client). */
+static void note_fatal(struct proxy_server *s, const struct proto_frame *f)
+{
+	struct proto_error e;
+	if (proto_parse_error(f->body, f->body_len, &e) && e.message)
+		snprintf(s->fatal, sizeof(s->fatal), "%s%s%s%s", e.message, e.sqlstate ? " (" : "",
+		         e.sqlstate ? e.sqlstate : "", e.sqlstate ? ")" : "");
+	else
+		snprintf(s->fatal, sizeof(s->fatal), "the server sent a fatal error");
+}
+
 /* What the ledger's verdict on a server message asks of the proxy besides forwarding it
  * (apart, so that the common message costs a test). Returns whether the message goes to the
  * client. */
@@ -194,8 +205,10 @@ bool proxy_req_events(struct proxy_server *s, struct proxy_client *c, const stru
 		proxy_session_error(s, f);
 	if (ev & POOL_LED_CHECK_FAILED)
 		s->check_failed = true;
-	if (ev & POOL_LED_FATAL)
+	if (ev & POOL_LED_FATAL) {
 		*fatal = true;
+		note_fatal(s, f);
+	}
 	if (ev & POOL_LED_LOG_ERROR)
 		log_server_error(s, f);
 	if (ev & POOL_LED_SESSION_ROW)

@@ -19,6 +19,7 @@
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
+#include "proxy/lost.h"
 #include "proxy/prepared.h"
 #include "proxy/relay.h"
 #include "proxy/requests.h"
@@ -41,12 +42,13 @@ void proxy_server_close(struct proxy_server *s, const char *reason)
 	s->state = SERVER_CLOSED;
 	if (p)
 		pool_server_remove(&s->ps);
-	if (c) {
-		/* the client gets what the server said, then the news */
+	const char *why = NULL;
+	if (c && !proxy_lost_server(c, s, reason, &why)) {
+		/* it cannot go on without this server: what the server said, then the news */
 		if (proxy_out_flush(&c->conn) != PROXY_IO_OK)
 			proxy_out_discard(&c->conn);
 		char msg[256];
-		snprintf(msg, sizeof(msg), "server connection lost: %s", reason);
+		snprintf(msg, sizeof(msg), "server connection lost: %s (%s)", reason, why);
 		proxy_client_close(c, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
 	}
 	proxy_cancel_detach(s);

@@ -64,6 +64,7 @@ struct proxy_server {
 	bool sync_clears_unknown; /* the apply in flight begins with that RESET ALL */
 	bool loaded;              /* LOAD ran on it: closed on release */
 	unsigned pin_effects;     /* statements that leave state ran (session mode, allow) */
+	char fatal[160];          /* the fatal error it sent, its close's reason ("" none) */
 	struct sockaddr_storage addr; /* where it is connected (for cancel requests) */
 	socklen_t addr_len;
 };

@@ -988,7 +988,7 @@ Test(ledger, internal_errors_are_logged_unless_meant)
 	free(m);
 }
 
-Test(ledger, fatal_error_while_unlinked)
+Test(ledger, fatal_error_is_never_forwarded)
 {
 	struct side *s = side_new();
 	struct msgs *m = msgs_new();
@@ -1000,10 +1000,75 @@ Test(ledger, fatal_error_while_unlinked)
 	from_server(s, m);
 	cr_assert_eq(s->last.events, POOL_LED_LOG_ERROR);
 	s->linked = true;
+	query(m, "SELECT 1");
+	to_server(s, m);
 	err_(m, "FATAL", "57P01");
 	from_server(s, m);
-	cr_assert_eq(s->last.events, 0, "a linked client reads it itself");
-	cr_assert_str_eq(s->fwd, "E");
+	cr_assert_eq(s->last.events, POOL_LED_FATAL, "pglane tells the client itself");
+	cr_assert_str_eq(s->fwd, "", "the FATAL reached the client");
+	side_free(s);
+	free(m);
+}
+
+/* What a client is owed when its server dies: a unit per request waiting for ReadyForQuery,
+ * pglane's own requests aside, an open batch, a COPY, the transaction block. */
+Test(ledger, owed_when_the_server_dies)
+{
+	struct side *s = side_new();
+	struct msgs *m = msgs_new();
+	struct pool_ledger_owed o;
+	pool_ledger_owed(&s->l, &o);
+	cr_assert(o.units == 0 && !o.open && !o.copy && !o.in_block, "nothing owed at the start");
+	cr_assert(pool_ledger_push(&s->l, PROTO_FE_QUERY, POOL_REQ_SKIP, NULL, POOL_REQ_INTERNAL,
+	                           s->now));
+	query(m, "BEGIN");
+	query(m, "SELECT 1");
+	parse(m, "", "SELECT 2");
+	bind_(m, "");
+	execute(m);
+	sync_(m);
+	parse(m, "", "SELECT 3");
+	bind_(m, "");
+	to_server(s, m);
+	pool_ledger_owed(&s->l, &o);
+	cr_assert_eq(o.units, 3, "pglane's own Query counted, or a unit missed: %u", o.units);
+	cr_assert(o.open, "the batch without its Sync is not open");
+	cr_assert(!o.in_block && !o.copy);
+	ready(m, PROTO_TX_IDLE); /* pglane's */
+	ready(m, PROTO_TX_BLOCK);
+	from_server(s, m);
+	pool_ledger_owed(&s->l, &o);
+	cr_assert_eq(o.units, 2);
+	cr_assert(o.in_block, "inside BEGIN, not in a block");
+	side_free(s);
+	free(m);
+}
+
+Test(ledger, owed_during_copy)
+{
+	struct side *s = side_new();
+	struct msgs *m = msgs_new();
+	struct pool_ledger_owed o;
+	query(m, "COPY t FROM STDIN");
+	to_server(s, m);
+	copy_response(m, PROTO_BE_COPY_IN);
+	from_server(s, m);
+	pool_ledger_owed(&s->l, &o);
+	cr_assert(o.copy && o.copy_query && o.units == 1 && !o.open);
+	side_free(s);
+	s = side_new();
+	parse(m, "", "COPY t FROM STDIN");
+	bind_(m, "");
+	execute(m);
+	sync_(m);
+	to_server(s, m);
+	empty(m, PROTO_BE_PARSE_COMPLETE);
+	empty(m, PROTO_BE_BIND_COMPLETE);
+	copy_response(m, PROTO_BE_COPY_IN);
+	from_server(s, m);
+	pool_ledger_owed(&s->l, &o);
+	cr_assert(o.copy && !o.copy_query, "an Execute's COPY read as a Query's");
+	cr_assert_eq(o.units, 1);
 	side_free(s);
 	free(m);
 }

@@ -354,3 +354,35 @@ Test(sql, keyword_followed_by_high_bit_byte)
 	cr_assert_str_eq(name, "prepare\xc3\xa9");
 	cr_assert_eq(classify("DEALLOCATE\xc3\xa9", name, sizeof(name)), PROTO_SQL_OTHER);
 }
+
+/* The statements that end a failed transaction block, as PostgreSQL reads them. */
+Test(sql, transaction_end)
+{
+	static const struct {
+		const char *sql;
+		enum proto_sql_txn_end want;
+	} cases[] = {
+	        {"COMMIT", PROTO_SQL_TXN_COMMIT},
+	        {"commit;", PROTO_SQL_TXN_COMMIT},
+	        {"  End Transaction ; ", PROTO_SQL_TXN_COMMIT},
+	        {"/* x /* nested */ */ COMMIT WORK -- done\n", PROTO_SQL_TXN_COMMIT},
+	        {"COMMIT AND NO CHAIN", PROTO_SQL_TXN_COMMIT},
+	        {"ROLLBACK", PROTO_SQL_TXN_ROLLBACK},
+	        {"abort", PROTO_SQL_TXN_ROLLBACK},
+	        {"rollback transaction;", PROTO_SQL_TXN_ROLLBACK},
+	        {"ROLLBACK TO SAVEPOINT a", PROTO_SQL_TXN_NONE},
+	        {"ROLLBACK TO a", PROTO_SQL_TXN_NONE},
+	        {"COMMIT PREPARED 'x'", PROTO_SQL_TXN_NONE},
+	        {"ROLLBACK PREPARED 'x'", PROTO_SQL_TXN_NONE},
+	        {"COMMIT; SELECT 1", PROTO_SQL_TXN_NONE},
+	        {"RELEASE SAVEPOINT a", PROTO_SQL_TXN_NONE},
+	        {"SELECT 1", PROTO_SQL_TXN_NONE},
+	        {"committed", PROTO_SQL_TXN_NONE},
+	        {"", PROTO_SQL_TXN_NONE},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_assert_eq(proto_sql_txn_end(cases[i].sql, strlen(cases[i].sql)), cases[i].want,
+		             "\"%s\"", cases[i].sql);
+	/* a NUL ends the text (a Parse's) */
+	cr_assert_eq(proto_sql_txn_end("COMMIT\0garbage", 14), PROTO_SQL_TXN_COMMIT);
+}
