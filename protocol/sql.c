@@ -611,17 +611,22 @@ enum proto_sql_txn_end proto_sql_txn_end(const char *sql, size_t len)
 	if (!txn_word(&p, end, w, sizeof(w)))
 		return PROTO_SQL_TXN_NONE;
 	enum proto_sql_txn_end kind;
+	if (strcmp(w, "release") == 0)
+		return PROTO_SQL_TXN_SAVEPOINT;
 	if (strcmp(w, "commit") == 0 || strcmp(w, "end") == 0)
 		kind = PROTO_SQL_TXN_COMMIT;
 	else if (strcmp(w, "rollback") == 0 || strcmp(w, "abort") == 0)
 		kind = PROTO_SQL_TXN_ROLLBACK;
 	else
 		return PROTO_SQL_TXN_NONE;
-	/* only WORK / TRANSACTION and AND [NO] CHAIN may follow */
-	while (txn_word(&p, end, w, sizeof(w)))
+	/* only WORK / TRANSACTION and AND [NO] CHAIN may follow (ROLLBACK ... TO: a savepoint) */
+	while (txn_word(&p, end, w, sizeof(w))) {
+		if (kind == PROTO_SQL_TXN_ROLLBACK && strcmp(w, "to") == 0)
+			return PROTO_SQL_TXN_SAVEPOINT;
 		if (strcmp(w, "work") != 0 && strcmp(w, "transaction") != 0 &&
 		    strcmp(w, "and") != 0 && strcmp(w, "no") != 0 && strcmp(w, "chain") != 0)
 			return PROTO_SQL_TXN_NONE;
+	}
 	if (p < end && *p == ';')
 		p = txn_skip(p + 1, end);
 	return p >= end || *p == '\0' ? kind : PROTO_SQL_TXN_NONE;

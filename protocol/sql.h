@@ -78,12 +78,13 @@ bool proto_sql_lane_hint(const char *sql, size_t len, char *lane, size_t cap);
 
 /* A statement that ends a transaction block, as PostgreSQL reads it in a failed one. */
 enum proto_sql_txn_end {
-	PROTO_SQL_TXN_NONE,     /* anything else (ROLLBACK TO, COMMIT PREPARED, two statements) */
-	PROTO_SQL_TXN_COMMIT,   /* COMMIT / END [WORK | TRANSACTION] [AND [NO] CHAIN] */
-	PROTO_SQL_TXN_ROLLBACK, /* ROLLBACK / ABORT [WORK | TRANSACTION] [AND [NO] CHAIN] */
+	PROTO_SQL_TXN_NONE,      /* anything else (ROLLBACK TO, COMMIT PREPARED, two statements) */
+	PROTO_SQL_TXN_COMMIT,    /* COMMIT / END [WORK | TRANSACTION] [AND [NO] CHAIN] */
+	PROTO_SQL_TXN_ROLLBACK,  /* ROLLBACK / ABORT [WORK | TRANSACTION] [AND [NO] CHAIN] */
+	PROTO_SQL_TXN_SAVEPOINT, /* ROLLBACK [WORK | TRANSACTION] TO, RELEASE: of a savepoint */
 };
 /* Is the text (`len` bytes, a NUL ends it) one COMMIT or ROLLBACK, comments, whitespace and a
- * final semicolon aside? */
+ * final semicolon aside (or a savepoint's ROLLBACK TO or RELEASE)? */
 enum proto_sql_txn_end proto_sql_txn_end(const char *sql, size_t len);
 
 /* The query text of a Parse body (after the statement name): a pointer into it and its

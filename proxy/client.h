@@ -61,7 +61,7 @@ struct proxy_client {
 	uint8_t lost;         /* enum proxy_lost */
 	uint8_t lost_parsed;  /* enum proto_sql_txn_end: its last Parse since */
 	uint8_t lost_bound;   /* ... its last Bind */
-	char *lost_msg;       /* owned: why, until it is told (PROXY_LOST_UNTOLD) */
+	char *lost_msg;       /* owned: why, while it is lost */
 	bool named_on_server; /* it prepared named statements on its server itself (session
 	                         mode, or no statement cache): they die with that server */
 	bool paused;          /* waiting for a server, reading stopped */

@@ -123,15 +123,10 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 	if (since && pc->statement_timeout_ms) {
 		int64_t now_us = now * 1000;
 		if (s->cancel_sent_us && now_us - s->cancel_sent_us >= CANCEL_GRACE_MS * 1000) {
-			/* the client is told and let go, the server connection closed */
-			if (proxy_out_flush(&c->conn) != PROXY_IO_OK)
-				proxy_out_discard(&c->conn);
-			pool_server_busy(&s->ps, now);
-			proxy_client_fatal(
-			        c, PROTO_SQLSTATE_QUERY_CANCELED,
-			        "statement_timeout: the statement did not stop after its "
-			        "cancel request; closing the connection");
-			proxy_server_close(s, "statement_timeout: the cancel request did not work");
+			/* the server connection is closed; its client is told and goes on
+			 * (proxy/lost.c) */
+			proxy_server_close(s, "statement_timeout: the statement did not stop after "
+			                      "its cancel request");
 			return;
 		}
 		if (!s->cancel_sent_us && now_us - since >= pc->statement_timeout_ms * 1000) {

@@ -22,7 +22,8 @@
 	"The transaction was rolled back (unless its COMMIT was in flight); the connection is "    \
 	"still usable."
 #define STATEMENT_DETAIL "The statement may not have completed; the connection is still usable."
-#define ABORTED_MSG      "current transaction is aborted, commands ignored until end of transaction block"
+#define ABORTED_MSG                                                                                \
+	"current transaction is aborted, commands ignored until end of transaction block"
 
 /* Why the client cannot go on without that server, or NULL when it can. */
 static const char *cannot_go_on(const struct proxy_client *c, const struct proxy_server *s,
@@ -137,15 +138,14 @@ bool proxy_lost_server(struct proxy_client *c, struct proxy_server *s, const cha
 		c->lost = told ? PROXY_LOST_FAILED : PROXY_LOST_UNTOLD;
 		c->lost_parsed = c->lost_bound = PROTO_SQL_TXN_NONE;
 		free(c->lost_msg);
-		c->lost_msg = told ? NULL : strdup(msg);
-		if (!told && !c->lost_msg) {
+		c->lost_msg = strdup(msg);
+		if (!c->lost_msg) {
 			*why = "out of memory";
 			return false;
 		}
 	}
 	conn_info(c, "%s: %u request(s) answered with an error%s%s", msg, o.units + o.open,
-	          o.copy ? " (its COPY)" : "",
-	          o.in_block ? "; its transaction block is lost" : "");
+	          o.copy ? " (its COPY)" : "", o.in_block ? "; its transaction block is lost" : "");
 	c->xact_start_us = 0;
 	c->paused = false;
 	proxy_conn_set_read(&c->conn, true);
@@ -166,15 +166,14 @@ static void end_lost(struct proxy_client *c)
 }
 
 /* Anything but the block's end fails: with the news of the loss if the client was not told
- * yet, else as PostgreSQL answers in a failed block (25P02). */
-static bool fail(struct proxy_client *c, uint8_t ready)
+ * yet or asks for a savepoint (`k`: it went with the server), else as PostgreSQL answers in a
+ * failed block (25P02). */
+static bool fail(struct proxy_client *c, enum proto_sql_txn_end k, uint8_t ready)
 {
-	bool ok = c->lost == PROXY_LOST_UNTOLD
-	                  ? answer_error(c, PROXY_LOST_SQLSTATE, c->lost_msg, IN_BLOCK_DETAIL, ready)
-	                  : answer_error(c, "25P02", ABORTED_MSG, NULL, ready);
+	bool news = c->lost == PROXY_LOST_UNTOLD || k == PROTO_SQL_TXN_SAVEPOINT;
+	bool ok = news ? answer_error(c, PROXY_LOST_SQLSTATE, c->lost_msg, IN_BLOCK_DETAIL, ready)
+	               : answer_error(c, "25P02", ABORTED_MSG, NULL, ready);
 	c->lost = PROXY_LOST_FAILED;
-	free(c->lost_msg);
-	c->lost_msg = NULL;
 	return ok;
 }
 
@@ -202,9 +201,10 @@ static enum proxy_msg_result done(struct proxy_client *c, size_t size, bool ok)
 
 /* An extended-protocol message that is not part of the block's end: it and the rest of its
  * batch fail. */
-static enum proxy_msg_result fail_batch(struct proxy_client *c, size_t size)
+static enum proxy_msg_result fail_batch(struct proxy_client *c, enum proto_sql_txn_end k,
+                                        size_t size)
 {
-	bool ok = fail(c, 0);
+	bool ok = fail(c, k, 0);
 	discard_to_sync(c, PROTO_TX_FAILED);
 	return done(c, size, ok);
 }
@@ -219,9 +219,9 @@ static enum proxy_msg_result lost_query(struct proxy_client *c, const uint8_t *m
 	enum proto_sql_txn_end k =
 	        proto_sql_txn_end((const char *)msg + PROTO_HEADER_SIZE, size - PROTO_HEADER_SIZE);
 	bool failed;
-	if (k != PROTO_SQL_TXN_NONE)
+	if (k == PROTO_SQL_TXN_COMMIT || k == PROTO_SQL_TXN_ROLLBACK)
 		return done(c, size, end_block(c, k, true, &failed));
-	return done(c, size, fail(c, PROTO_TX_FAILED));
+	return done(c, size, fail(c, k, PROTO_TX_FAILED));
 }
 
 static enum proxy_msg_result lost_parse(struct proxy_client *c, const uint8_t *msg, size_t size)
@@ -231,9 +231,10 @@ static enum proxy_msg_result lost_parse(struct proxy_client *c, const uint8_t *m
 	const char *name, *text = NULL;
 	if (proto_parse_parse(body, n, &name, &rest))
 		text = proto_sql_parse_text(body + rest, n - rest, &len);
-	c->lost_parsed = (uint8_t)text_kind(text, len);
+	enum proto_sql_txn_end k = text_kind(text, len);
+	c->lost_parsed = k == PROTO_SQL_TXN_SAVEPOINT ? PROTO_SQL_TXN_NONE : (uint8_t)k;
 	if (c->lost_parsed == PROTO_SQL_TXN_NONE)
-		return fail_batch(c, size);
+		return fail_batch(c, k, size);
 	return done(c, size, answer(c, POOL_FAKE_PARSE_COMPLETE, NULL, 0));
 }
 
@@ -248,16 +249,16 @@ static enum proxy_msg_result lost_bind(struct proxy_client *c, const uint8_t *ms
 		k = st ? text_kind(proto_sql_parse_text(st->body, st->len, &len), len)
 		       : (enum proto_sql_txn_end)c->lost_parsed;
 	}
-	c->lost_bound = (uint8_t)k;
-	if (k == PROTO_SQL_TXN_NONE)
-		return fail_batch(c, size);
+	c->lost_bound = k == PROTO_SQL_TXN_SAVEPOINT ? PROTO_SQL_TXN_NONE : (uint8_t)k;
+	if (c->lost_bound == PROTO_SQL_TXN_NONE)
+		return fail_batch(c, k, size);
 	return done(c, size, answer(c, POOL_FAKE_BIND_COMPLETE, NULL, 0));
 }
 
 static enum proxy_msg_result lost_execute(struct proxy_client *c, size_t size)
 {
 	if (c->lost_bound == PROTO_SQL_TXN_NONE)
-		return fail_batch(c, size);
+		return fail_batch(c, PROTO_SQL_TXN_NONE, size);
 	bool failed;
 	bool ok = end_block(c, (enum proto_sql_txn_end)c->lost_bound, false, &failed);
 	if (failed)
@@ -292,7 +293,7 @@ enum proxy_msg_result proxy_lost_message(struct proxy_client *c, const uint8_t *
 		            answer(c, POOL_FAKE_NOTHING, NULL,
 		                   c->lost ? PROTO_TX_FAILED : PROTO_TX_IDLE));
 	case PROTO_FE_FUNCTION_CALL:
-		return done(c, size, fail(c, PROTO_TX_FAILED));
+		return done(c, size, fail(c, PROTO_SQL_TXN_NONE, PROTO_TX_FAILED));
 	default:
 		return proxy_prepared_consumed(c, size);
 	}

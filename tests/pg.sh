@@ -6,6 +6,10 @@
 #
 #   tests/pg.sh start DIR PORT   initdb DIR/data, start on 127.0.0.1:PORT, create the fixtures
 #   tests/pg.sh stop DIR         stop it (the files stay; `rm -rf DIR` removes them)
+#   tests/pg.sh restart DIR [MODE]
+#                                pg_ctl restart -m MODE (fast unless given) -w of the cluster in
+#                                DIR/data: same port, settings and data; it is started when it was
+#                                not running (e.g. after its postmaster was killed)
 #   tests/pg.sh standby PRIMARY_DIR DIR PORT [SLOT]
 #                                a streaming standby of the cluster running from PRIMARY_DIR:
 #                                pg_basebackup -R -X stream into DIR/data (with SLOT: -C -S SLOT,
@@ -36,7 +40,7 @@ die() {
 
 usage() {
 	echo "usage: tests/pg.sh start DIR PORT | tests/pg.sh stop DIR |" \
-		"tests/pg.sh standby PRIMARY_DIR DIR PORT [SLOT]" >&2
+		"tests/pg.sh restart DIR [MODE] | tests/pg.sh standby PRIMARY_DIR DIR PORT [SLOT]" >&2
 	exit 2
 }
 
@@ -236,6 +240,23 @@ cmd_stop() {
 	fi
 }
 
+cmd_restart() {
+	local bindir
+	case "$MODE" in
+	smart | fast | immediate) ;;
+	*) die "MODE must be smart, fast or immediate, got '$MODE'" ;;
+	esac
+	[ -f "$DIR/data/PG_VERSION" ] || die "no PostgreSQL data directory in $DIR/data"
+	bindir=$(find_bindir)
+	pick_os_user
+	DIR=$(cd "$DIR" && pwd)
+	if ! as_pg "$bindir/pg_ctl" restart -D "$DIR/data" -m "$MODE" -w -t 60 -s -l "$DIR/log" \
+		>/dev/null 2>&1; then
+		tail -n 30 "$DIR/log" >&2 || true
+		die "PostgreSQL in $DIR/data did not restart (log above, $DIR/log)"
+	fi
+}
+
 [ $# -ge 2 ] || usage
 DIR=$2
 case "$1" in
@@ -247,6 +268,11 @@ start)
 stop)
 	[ $# -eq 2 ] || usage
 	cmd_stop
+	;;
+restart)
+	[ $# -eq 2 ] || [ $# -eq 3 ] || usage
+	MODE=${3:-fast}
+	cmd_restart
 	;;
 standby)
 	[ $# -eq 4 ] || [ $# -eq 5 ] || usage
