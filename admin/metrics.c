@@ -130,6 +130,8 @@ static double pool_value(int i, struct pool *p, int64_t now_us)
 		return (double)p->stats.server_parses;
 	case 25:
 		return (double)p->stats.binds;
+	case 26:
+		return p->reach.state == POOL_REACH_UP;
 	default:
 		return 0;
 	}
@@ -178,6 +180,26 @@ static void database_families(const struct admin_ctx *ctx, struct admin_buf *out
 	    ctx->cfg ? ctx->cfg->listen.max_client_conn : 0);
 }
 
+/* The state set of each pool's server: 1 for its state (up, retrying, down), 0 for the
+ * others. */
+static void server_state_family(struct admin_buf *out)
+{
+	static const enum pool_reach_state states[] = {POOL_REACH_UP, POOL_REACH_RETRYING,
+	                                               POOL_REACH_DOWN};
+	char labels[400];
+	put(out, "# HELP pglane_pool_server_state The pool's server state: up, retrying "
+	         "(logins fail transiently, clients wait) or down.\n"
+	         "# TYPE pglane_pool_server_state gauge\n");
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+		if (!p->db->cfg)
+			continue;
+		pool_labels(p, labels, sizeof(labels));
+		for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++)
+			put(out, "pglane_pool_server_state{%s,state=\"%s\"} %d\n", labels,
+			    pool_reach_name(states[k]), p->reach.state == states[k]);
+	}
+}
+
 void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *out)
 {
 	static const struct family fams[] = {
@@ -218,6 +240,9 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 	        {"pglane_pool_server_parses_total",
 	         "Named prepared statements pglane parsed on servers.", COUNTER},
 	        {"pglane_pool_binds_total", "Binds of named prepared statements.", COUNTER},
+	        {"pglane_pool_server_up",
+	         "1 while the pool's server logins succeed, 0 while they fail (retrying or down).",
+	         GAUGE},
 	};
 	char labels[400];
 	put(out, "# HELP pglane_up pglane is running.\n# TYPE pglane_up gauge\npglane_up 1\n");
@@ -254,6 +279,7 @@ void admin_metrics(const struct admin_ctx *ctx, int nclients, struct admin_buf *
 			    pool_value((int)i, p, ctx->now_us));
 		}
 	}
+	server_state_family(out);
 	put(out, "# HELP pglane_pins_total Sessions pinned to their server connection, by the "
 	         "state that pinned them.\n# TYPE pglane_pins_total counter\n");
 	for (int k = 0; k < POOL_PIN_KINDS; k++)

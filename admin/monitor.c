@@ -215,8 +215,9 @@ static bool on_result(struct target *t, PGresult *r, int index)
 
 /* A host of a database with several answers as a primary and did not before (a standby was
  * promoted, or the monitor just started): the database's pools try again now, not after
- * their server_login_retry, so that new transactions reach it within a monitor interval or
- * two (proxy/hosts.c starts new servers on the host the monitor sees as the primary). */
+ * their login back-off (pool/reach.h, up to server_login_retry), so that new transactions
+ * reach it within a monitor interval or two (proxy/hosts.c starts new servers on the host the
+ * monitor sees as the primary). */
 static void primary_found(const struct pool_health *h)
 {
 	if (h->role != POOL_ROLE_UNKNOWN)
@@ -224,7 +225,7 @@ static void primary_found(const struct pool_health *h)
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (!p->db->cfg || strcmp(p->db->cfg->name, h->database) != 0)
 			continue;
-		p->last_failure_ms = 0;
+		p->reach.retry_at_ms = 0; /* no back-off: the new primary is there */
 		pool_kick_later(p);
 	}
 }

@@ -40,6 +40,25 @@ static void row_quantiles(struct admin_result *r, struct pool_hist *h, int64_t n
 	admin_row_int(r, pool_hist_quantile(h, 0.99, now_us));
 }
 
+static void format_time(char *out, size_t cap, int64_t ms);
+
+/* A pool's server state, since when (wall clock; pglane's start when it never changed) and
+ * the last login error. */
+static void row_reach(struct admin_result *r, const struct admin_ctx *ctx,
+                      const struct pool_reach *reach)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	int64_t wall = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	int64_t since =
+	        reach->since_ms ? wall - (ctx->now_us / 1000 - reach->since_ms) : ctx->started_ms;
+	char at[40];
+	format_time(at, sizeof(at), since);
+	admin_row_str(r, pool_reach_name(reach->state));
+	admin_row_str(r, at);
+	admin_row_str(r, reach->error);
+}
+
 /* The database name a pool's rows carry: the olap lane's is "<db>.olap", so that each row's
  * (database, user) is unique as PgBouncer's tools assume. */
 static const char *lane_db(char *buf, size_t cap, const char *db, enum cfg_lane_kind lane)
@@ -80,10 +99,14 @@ void admin_show_pools(const struct admin_ctx *ctx, struct admin_result *r)
 	                                   "query_p95_us",
 	                                   "query_p99_us",
 	                                   "cl_pinned",
-	                                   "held_by"};
+	                                   "held_by",
+	                                   "server_state",
+	                                   "server_state_since",
+	                                   "server_error"};
 	admin_result_columns_typed(r, cols,
 	                           "ssiiiiiiiiiiiiiss"
-	                           "siiqqqqqqis",
+	                           "siiqqqqqqis"
+	                           "sss",
 	                           NCOLS(cols));
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (!p->db->cfg)
@@ -116,6 +139,7 @@ void admin_show_pools(const struct admin_ctx *ctx, struct admin_result *r)
 		row_quantiles(r, &p->stats.query_hist, ctx->now_us);
 		admin_row_int(r, p->n_pinned);
 		admin_row_str(r, pool_held_name(p->held_by));
+		row_reach(r, ctx, &p->reach);
 		admin_row_end(r);
 	}
 }

@@ -321,16 +321,55 @@ void admin_status_json(const struct admin_ctx *ctx, int nclients, struct admin_b
 	put(out, "}}\n");
 }
 
-bool admin_status_ready(char *why, size_t cap)
+/* The worst server state of the pools of database `d` that go to its primary, and the
+ * error and start of that state. */
+static const struct pool_reach *db_reach(const struct pool_db *d)
 {
-	for (size_t i = 0; i < pool_health_count(); i++) {
+	const struct pool_reach *worst = NULL;
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+		if (p->db != d || (p->lane == CFG_LANE_OLAP && p->olap_target >= 0))
+			continue;
+		if (!worst || p->reach.state > worst->state)
+			worst = &p->reach;
+	}
+	return worst;
+}
+
+/* One line per database with a pool: its server state, for how long, and why. */
+static bool ready_lines(struct admin_buf *b, int64_t now_ms)
+{
+	bool all_up = true;
+	for (struct pool_db *d = pool_db_next(NULL); d; d = pool_db_next(d)) {
+		const struct pool_reach *r = d->cfg ? db_reach(d) : NULL;
+		if (!r)
+			continue;
+		put(b, "database %s: %s", d->name, pool_reach_name(r->state));
+		if (r->since_ms)
+			put(b, " for %.1f s", (double)(now_ms - r->since_ms) / 1000.0);
+		put(b, "%s%s\n", r->error[0] ? ": " : "", r->error);
+		all_up &= r->state == POOL_REACH_UP;
+	}
+	return all_up;
+}
+
+bool admin_status_ready(int64_t now_ms, struct admin_buf *out)
+{
+	bool ok = true;
+	for (size_t i = 0; i < pool_health_count() && ok; i++) {
 		const struct pool_health *h = pool_health_at(i);
 		if (h->is_replica_entry || h->healthy)
 			continue;
-		snprintf(why, cap, "database %s: %s:%d %s\n", h->database, h->host, h->port,
-		         h->error[0] ? h->error : "not checked yet");
-		return false;
+		put(out, "database %s: %s:%d %s\n", h->database, h->host, h->port,
+		    h->error[0] ? h->error : "not checked yet");
+		ok = false;
 	}
-	snprintf(why, cap, "ready\n");
-	return true;
+	struct admin_buf lines = {0};
+	bool up = ready_lines(&lines, now_ms);
+	if (ok && up)
+		put(out, "ready\n");
+	else if (ok)
+		put(out, "not ready: a database's server cannot be reached\n");
+	admin_buf_put(out, lines.data, lines.len);
+	admin_buf_free(&lines);
+	return ok && up && !out->failed;
 }

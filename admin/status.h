@@ -7,6 +7,7 @@
 #define PGLANE_ADMIN_STATUS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "admin/console.h"
 #include "admin/result.h"
@@ -15,9 +16,11 @@
  * is the number of client connections. */
 void admin_status_json(const struct admin_ctx *ctx, int nclients, struct admin_buf *out);
 
-/* Is every database reachable, as far as the replication monitor knows (every monitored
- * primary answers)? When not, a short reason goes to `why`. True without a monitor. */
-bool admin_status_ready(char *why, size_t cap);
+/* Is every database reachable: every primary the replication monitor watches answers, and
+ * the server logins of every database's pools to its primary succeed (pool/reach.h: up)?
+ * Appended to `out`: "ready" or the first reason, then one line per database with a pool:
+ * "database NAME: STATE[ for N.N s][: last login error]". `now_ms` is the pools' clock. */
+bool admin_status_ready(int64_t now_ms, struct admin_buf *out);
 
 /* A JSON string literal of `s` (quotes, backslash, control characters escaped as \uXXXX),
  * appended to `out`. */

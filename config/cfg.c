@@ -55,7 +55,7 @@ bool cfg_pool_set_defaults(struct cfg_pool *p)
 	p->server_check_query = strdup("");
 	p->server_check_delay_ms = 30 * 1000;
 	p->cancel_wait_timeout_ms = 10 * 1000;
-	p->server_login_retry_ms = 1000; /* PgBouncer: 15 s; see README */
+	p->server_login_retry_ms = 500; /* PgBouncer: 15 s; see README */
 	p->query_wait_notify_ms = 5 * 1000;
 	return p->server_reset_query && p->server_check_query;
 }

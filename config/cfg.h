@@ -92,7 +92,8 @@ struct cfg_pool {
 	bool server_reset_query_always;  /* server_reset_query in transaction mode too */
 	int64_t transaction_timeout_ms;  /* a transaction open longer is cancelled; 0 = off */
 	int64_t cancel_wait_timeout_ms;  /* a cancel request waiting longer is dropped; 10 s */
-	int64_t server_login_retry_ms;   /* after a failed server login; 15 s */
+	int64_t server_login_retry_ms;   /* after a failed server login (the cap of the retry
+	                                    back-off); 500 ms */
 	int64_t query_wait_notify_ms;    /* a NOTICE to a client waiting longer; 0 = off */
 };
 

@@ -360,11 +360,14 @@ void pool_fill(struct pool *p, int64_t now_ms)
 		set_held(p, POOL_HELD_NONE);
 		return;
 	}
-	if (p->last_failure_ms && now_ms - p->last_failure_ms < pool_cfg(p)->server_login_retry_ms)
+	if (!pool_reach_may_login(&p->reach, now_ms))
 		return;
 	enum pool_held held = POOL_HELD_NONE;
 	int limit = pool_limit(p, now_ms);
 	int want = p->n_waiting - p->n_tested; /* a server being checked serves one of them */
+	int logins = pool_reach_max_logins(&p->reach); /* a probe while the server is not up */
+	if (want > logins)
+		want = logins;
 	while (p->n_login < want && pool_server_count(p) < limit) {
 		enum pool_held why = cap_reached(p);
 		if (why != POOL_HELD_NONE) {
@@ -383,7 +386,8 @@ void pool_fill(struct pool *p, int64_t now_ms)
 			break; /* could not even start one */
 	}
 	set_held(p, held);
-	while (pool_server_count(p) < pool_cfg(p)->min_size && cap_reached(p) == POOL_HELD_NONE)
+	while (pool_server_count(p) < pool_cfg(p)->min_size && p->n_login < logins &&
+	       cap_reached(p) == POOL_HELD_NONE)
 		if (!launch(p))
 			return;
 }
@@ -611,6 +615,14 @@ bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,
 	p->welcome_len = len;
 	pool_params_copy(&p->welcome_params, params);
 	return true;
+}
+
+bool pool_welcome_borrow(struct pool *p)
+{
+	for (struct pool *q = pool_next(NULL); q; q = pool_next(q))
+		if (q != p && q->welcome && q->db == p->db && q->user == p->user)
+			return pool_welcome_set(p, q->welcome, q->welcome_len, &q->welcome_params);
+	return false;
 }
 
 struct pool_counts pool_counts_of(const struct pool *p)

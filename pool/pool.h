@@ -14,6 +14,7 @@
 #include "pool/catalog.h"
 #include "pool/list.h"
 #include "pool/params.h"
+#include "pool/reach.h"
 #include "pool/session.h"
 #include "pool/stats.h"
 #include "pool/stmt.h"
@@ -138,8 +139,7 @@ struct pool {
 	struct pool_params welcome_params; /* the tracked values in it */
 	struct pool_stmt_cache *known;     /* owned; statements that parsed on its servers */
 	int olap_target;         /* where its servers go: replica index, -1 primary, -2 nowhere */
-	int64_t last_failure_ms; /* last failed server login, for back-off */
-	char last_error[256];    /* its message */
+	struct pool_reach reach; /* its server state and login back-off (pool/reach.h) */
 	struct pool_stats stats;
 	/* the counters at the last two stats_period boundaries (pool_stats_period) */
 	struct pool_counts period_old, period_new;
@@ -232,7 +232,8 @@ void pool_server_busy(struct pool_server *s, int64_t now_ms);
 /* The server is going away: out of every list (and unlinked from its client). */
 void pool_server_remove(struct pool_server *s);
 /* Launch servers for waiting clients (after a failure back-off, or a size change), up to the
- * pool's size, or size + reserve_pool_size once its first waiting client has waited
+ * pool's size (one at a time, a probe, while its server is not up: p->reach), or
+ * size + reserve_pool_size once its first waiting client has waited
  * reserve_pool_timeout; within max_db_connections and max_user_connections, closing an idle
  * server of another pool of the same database (user) to make room; else the pool is held
  * (p->held_by). Then up to min_size (no eviction for that). */
@@ -258,5 +259,8 @@ bool pool_stmt_is_known(struct pool *p, const struct pool_stmt *s);
  * tracked values of `params`. */
 bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,
                       const struct pool_params *params);
+/* A pool without a welcome takes a copy of the welcome of another lane's pool of the same
+ * database and user, when one has it: false when none has (or out of memory). */
+bool pool_welcome_borrow(struct pool *p);
 
 #endif

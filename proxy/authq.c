@@ -1,8 +1,11 @@
 /* proxy/authq.c — auth_query look-ups with libpq's asynchronous API on pglane's loop: a
  * look-up per (target, user name) in flight, the logins waiting on it, a bound on the
  * connections open at once (more look-ups queue), idle connections kept a while for the next
- * look-up of the same target, and the timeouts. The target is the connection string (host,
- * port, auth database, auth_user, its password, TLS) plus the query text. */
+ * look-up of the same target, and the timeouts. A connection that fails because PostgreSQL is
+ * starting, stopping, full or unreachable is tried again with back-off (pool/reach.h's) until
+ * the database's query_wait_timeout, as clients wait for a server. The target is the
+ * connection string (host, port, auth database, auth_user, its password, TLS) plus the query
+ * text. */
 #include "proxy/authq.h"
 #include "proxy/context.h"
 
@@ -15,6 +18,7 @@
 
 #include "config/log.h"
 #include "config/userlist.h"
+#include "pool/reach.h"
 
 #define AUTHQ_BUCKETS         64
 #define AUTHQ_MAX_RUNNING     16 /* look-ups holding a connection at once */
@@ -38,6 +42,10 @@ struct proxy_authq {
 	bool running; /* counted in nrunning (holds or opens a connection) */
 	bool reused;  /* its connection came from the idle list (a failure is retried fresh) */
 	int64_t timeout_ms;
+	int64_t retry_until_ms; /* connecting again after a transient failure until then */
+	int64_t retry_cap_ms;   /* the back-off's cap (server_login_retry) */
+	int retries;            /* connections tried again so far */
+	bool retry_wait;        /* the timer ends a back-off, not a timeout */
 	unsigned hash;
 	char *key;        /* owned: conninfo \1 query \1 user, then the same split in three */
 	size_t key_len;   /* bytes of each half */
@@ -377,6 +385,55 @@ static void finish(struct proxy_authq *q, bool keep_conn)
 
 static void begin(struct proxy_authq *q);
 
+/* Does libpq's (or the timer's) message say PostgreSQL was starting, stopping, full or out
+ * of reach, which waiting may mend (not a password, hba, database or TLS problem)? */
+static bool transient_connect_error(const char *why)
+{
+	static const char *const marks[] = {"the database system is starting up",
+	                                    "the database system is shutting down",
+	                                    "the database system is in recovery",
+	                                    "the database system is not yet accepting",
+	                                    "the database system is not accepting",
+	                                    "too many clients",
+	                                    "too many connections",
+	                                    "remaining connection slots are reserved",
+	                                    "Connection refused",
+	                                    "Connection reset",
+	                                    "server closed the connection",
+	                                    "the connection did not finish in"};
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (strstr(why, marks[i]))
+			return true;
+	return false;
+}
+
+/* A connection failed transiently while there is time left: connect again after a back-off
+ * (50 ms doubling up to server_login_retry). False when the look-up fails now. */
+static bool retry_later(struct proxy_authq *q, const char *why)
+{
+	if (q->step != Q_CONNECTING || !why || !transient_connect_error(why))
+		return false;
+	int64_t delay = POOL_REACH_FIRST_DELAY_MS;
+	for (int i = 0; i < q->retries && delay < q->retry_cap_ms; i++)
+		delay *= 2;
+	if (delay > q->retry_cap_ms)
+		delay = q->retry_cap_ms;
+	if (proxy_now_ms() + delay >= q->retry_until_ms)
+		return false;
+	q->retries++;
+	log_debug("auth_query for user \"%s\" (%s): %s; connecting again in %lld ms", q->user,
+	          q->target, why, (long long)delay);
+	ev_io_stop(proxy.loop, &q->io);
+	PQfinish(q->pg);
+	q->pg = NULL;
+	q->fd = -1;
+	q->retry_wait = true;
+	ev_timer_stop(proxy.loop, &q->timer);
+	ev_timer_set(&q->timer, (double)delay / 1000.0, 0.);
+	ev_timer_start(proxy.loop, &q->timer);
+	return true;
+}
+
 static void fail(struct proxy_authq *q, const char *why)
 {
 	if (q->reused) {
@@ -398,6 +455,8 @@ static void fail(struct proxy_authq *q, const char *why)
 		begin(q);
 		return;
 	}
+	if (retry_later(q, why))
+		return;
 	q->status = PROXY_AUTHQ_ERROR;
 	if (!q->summary)
 		q->summary = q->step == Q_QUERYING ? "the auth query failed"
@@ -548,6 +607,11 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct proxy_authq *q = pool_container_of(w, struct proxy_authq, timer);
+	if (q->retry_wait) { /* the back-off after a transient failure is over */
+		q->retry_wait = false;
+		begin(q);
+		return;
+	}
 	char why[128];
 	snprintf(why, sizeof(why), "%s did not finish in %lld ms",
 	         q->step == Q_CONNECTING ? "the connection" : "the query",
@@ -664,6 +728,10 @@ bool proxy_authq_lookup(const struct cfg *cfg, const struct cfg_database *db, co
 	const struct cfg_pool *pc = &db->lanes[CFG_LANE_OLTP].pool;
 	q->timeout_ms = pc->server_connect_timeout_ms > 0 ? pc->server_connect_timeout_ms
 	                                                  : AUTHQ_DEFAULT_TIMEOUT;
+	q->retry_until_ms = pc->query_wait_timeout_ms > 0
+	                            ? proxy_now_ms() + pc->query_wait_timeout_ms
+	                            : INT64_MAX;
+	q->retry_cap_ms = pc->server_login_retry_ms > 0 ? pc->server_login_retry_ms : 1;
 	q->fd = -1;
 	q->step = Q_QUEUED;
 	pool_list_init(&q->waiters);

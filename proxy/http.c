@@ -143,13 +143,15 @@ static void handle(struct http_conn *h)
 		respond(h, 200, "OK", "text/html; charset=utf-8", &b, head);
 		admin_buf_free(&b);
 	} else if (strcmp(path, "/ready") == 0) {
-		char why[512];
+		struct admin_buf b = {0};
 		if (proxy.shutdown) /* any of the three, from the signal or SHUTDOWN on */
 			respond_text(h, 503, "Service Unavailable", "shutting down\n");
-		else if (!admin_status_ready(why, sizeof(why)))
-			respond_text(h, 503, "Service Unavailable", why);
+		else if (!admin_status_ready(proxy_now_ms(), &b))
+			respond(h, 503, "Service Unavailable", "text/plain; charset=utf-8", &b,
+			        head);
 		else
-			respond_text(h, 200, "OK", why);
+			respond(h, 200, "OK", "text/plain; charset=utf-8", &b, head);
+		admin_buf_free(&b);
 	} else if (strcmp(path, "/healthz") == 0) {
 		if (proxy.shutdown) /* any of the three, from the signal or SHUTDOWN on */
 			respond_text(h, 503, "Service Unavailable", "shutting down\n");

@@ -1,6 +1,7 @@
 /* proxy/janitor.c — the periodic sweep: login and wait timeouts of clients; connect, idle,
  * lifetime and cleanup timeouts of servers; min_size and retries of pools; the end of a
- * graceful shutdown. The rules are pure functions of `now`. */
+ * graceful shutdown. The rules are pure functions of `now`. A second timer wakes the pools
+ * whose server login back-off ends between sweeps. */
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -19,12 +20,15 @@
 #include "proxy/janitor.h"
 #include "proxy/link.h"
 #include "proxy/server.h"
+#include "proxy/server_login.h"
 
 #define JANITOR_PERIOD_S          0.25
 #define SERVER_CLEANUP_TIMEOUT_MS 10000 /* rollback, reset or drain after a vanished client */
 #define CANCEL_GRACE_MS           3000  /* statement_timeout: how long a cancel may take to work */
 
 static ev_timer janitor;
+static ev_timer retry_timer; /* the earliest end of a pool's login back-off */
+static int64_t retry_timer_at_ms;
 
 static bool expired(int64_t since_ms, int64_t timeout_ms, int64_t now_ms)
 {
@@ -259,11 +263,16 @@ static void sweep_pool(struct pool *p, int64_t now)
 		struct pool_client *pcl = pool_container_of(pos, struct pool_client, link);
 		if (!expired(pcl->wait_start_ms, pc->query_wait_timeout_ms, now))
 			break;
-		char msg[256];
-		snprintf(msg, sizeof(msg),
-		         "query_wait_timeout: no server connection became free in lane \"%s\" of "
-		         "database \"%s\" within %lld ms",
-		         cfg_lane_name(p->lane), p->db->name, (long long)pc->query_wait_timeout_ms);
+		char msg[512];
+		int n = snprintf(msg, sizeof(msg),
+		                 "query_wait_timeout: no server connection became free in lane "
+		                 "\"%s\" of database \"%s\" within %lld ms",
+		                 cfg_lane_name(p->lane), p->db->name,
+		                 (long long)pc->query_wait_timeout_ms);
+		if (p->reach.state != POOL_REACH_UP && p->reach.error[0] && n > 0 &&
+		    (size_t)n < sizeof(msg))
+			snprintf(msg + n, sizeof(msg) - (size_t)n,
+			         "; the server is unreachable: %s", p->reach.error);
 		proxy_link_fail_waiting(proxy_client_of(pcl), PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
 		                        msg);
 	}
@@ -271,17 +280,10 @@ static void sweep_pool(struct pool *p, int64_t now)
 	{
 		struct proxy_server *s =
 		        proxy_server_of(pool_container_of(pos, struct pool_server, link));
-		if (expired(s->ps.created_ms, pc->server_connect_timeout_ms, now)) {
-			if (proxy_server_next_host(s, "server_connect_timeout"))
-				continue; /* another of the database's hosts first */
-			p->last_failure_ms = now;
-			snprintf(p->last_error, sizeof(p->last_error), "server_connect_timeout");
-			proxy_server_close(s, "server_connect_timeout: login not finished in time");
-			if (pool_server_count(p) == 0)
-				proxy_link_fail_waiters(p, PROTO_SQLSTATE_CANNOT_CONNECT,
-				                        "server_connect_timeout: the server did "
-				                        "not answer in time");
-		}
+		if (expired(s->ps.created_ms, pc->server_connect_timeout_ms, now))
+			proxy_server_login_failed(s, PROTO_SQLSTATE_CANNOT_CONNECT,
+			                          "server_connect_timeout: the server did not "
+			                          "answer in time");
 	}
 	pool_list_foreach_safe(pos, tmp, &p->idle)
 	{
@@ -337,13 +339,52 @@ static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+/* Login back-offs over: fill those pools (each a probe while its server is not up); then
+ * wait for the next one to end. */
+static void retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)t;
+	(void)revents;
+	int64_t now = proxy_now_ms();
+	int64_t next = 0;
+	retry_timer_at_ms = 0;
+	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+		if (!p->reach.retry_at_ms || p->reach.state == POOL_REACH_UP || !p->db->cfg)
+			continue;
+		if (pool_reach_may_login(&p->reach, now)) {
+			if (!proxy.shutting_down)
+				pool_fill(p, now);
+		} else if (!next || p->reach.retry_at_ms < next) {
+			next = p->reach.retry_at_ms;
+		}
+	}
+	if (next)
+		proxy_janitor_retry_at(next);
+}
+
+void proxy_janitor_retry_at(int64_t at_ms)
+{
+	if (ev_is_active(&retry_timer) && retry_timer_at_ms && retry_timer_at_ms <= at_ms)
+		return;
+	if (!retry_timer.cb) /* before proxy_janitor_start() */
+		ev_init(&retry_timer, retry_cb);
+	ev_timer_stop(proxy.loop, &retry_timer);
+	int64_t delay = at_ms - proxy_now_ms();
+	ev_timer_set(&retry_timer, delay > 0 ? (double)delay / 1000.0 : 0., 0.);
+	retry_timer_at_ms = at_ms;
+	ev_timer_start(proxy.loop, &retry_timer);
+}
+
 void proxy_janitor_start(void)
 {
 	ev_timer_init(&janitor, janitor_cb, JANITOR_PERIOD_S, JANITOR_PERIOD_S);
 	ev_timer_start(proxy.loop, &janitor);
+	ev_init(&retry_timer, retry_cb);
 }
 
 void proxy_janitor_stop(void)
 {
 	ev_timer_stop(proxy.loop, &janitor);
+	ev_timer_stop(proxy.loop, &retry_timer);
 }

@@ -198,11 +198,15 @@ static void login_done(struct proxy_client *c)
 	c->pc.pool = p;
 	pool_client_join(p);
 	proxy_login_free(c);
-	if (p->welcome) {
+	if (p->welcome || pool_welcome_borrow(p)) {
+		/* no server needed: a client pglane authenticated itself logs in while
+		 * PostgreSQL is unreachable, and waits for a server at its first query */
 		proxy_client_welcome(c);
 		return;
 	}
-	/* no server of this pool has logged in yet: wait for one, as for a query */
+	/* no server of this database and user has logged in yet: wait for one, as for a
+	 * query (until query_wait_timeout; client_login_timeout is over with the
+	 * authentication) */
 	c->state = CLIENT_WELCOME;
 	struct pool_server *s = pool_acquire(p, &c->pc, proxy_now_ms());
 	if (s)

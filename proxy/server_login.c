@@ -20,6 +20,7 @@
 #include "proxy/context.h"
 #include "proxy/hosts.h"
 #include "proxy/io.h"
+#include "proxy/janitor.h"
 #include "proxy/link.h"
 #include "proxy/server.h"
 #include "proxy/server_login.h"
@@ -60,16 +61,18 @@ bool proxy_server_login_new(struct proxy_server *s)
 	return s->login != NULL;
 }
 
-/* A login that cannot succeed: remember why, and answer the waiting clients when no other
- * server of the pool can serve them. */
-void proxy_server_login_failed(struct proxy_server *s, const char *sqlstate, const char *msg)
+/* A login that failed: remember why. A transient failure (PostgreSQL starting, stopping,
+ * full, unreachable) leaves the waiting clients queued until their query_wait_timeout while the
+ * pool retries with back-off (pool/reach.h); any other answers them now when no other server
+ * of the pool can serve them. */
+static void login_failed(struct proxy_server *s, const char *sqlstate, const char *msg,
+                         bool transient)
 {
 	if (proxy_server_next_host(s, msg))
 		return; /* another host of the database is tried first */
 	struct pool *p = s->ps.pool;
-	p->last_failure_ms = proxy_now_ms();
+	int64_t now = proxy_now_ms();
 	p->stats.server_connect_failures++;
-	snprintf(p->last_error, sizeof(p->last_error), "%s", msg);
 	conn_warning(s, "server login failed: %s", msg);
 	if (s->endpoint >= 0 && p->db->cfg) {
 		/* a replica failed: the olap lane moves on now rather than at the monitor's next
@@ -81,13 +84,27 @@ void proxy_server_login_failed(struct proxy_server *s, const char *sqlstate, con
 			h->healthy = false;
 			snprintf(h->error, sizeof(h->error), "%s", msg);
 		}
-		p->last_failure_ms = 0;
 		proxy_server_close(s, "login to the replica failed");
 		return;
 	}
+	enum pool_reach_state before = p->reach.state;
+	const struct cfg_pool *pc = pool_cfg(p);
+	bool serving = p->n_idle + p->n_active + p->n_busy > 0;
+	pool_reach_failed(&p->reach, transient, serving, msg, pc->server_login_retry_ms,
+	                  pc->query_wait_timeout_ms, now);
+	if (p->reach.state != before)
+		log_warning("%s@%s lane %s: server %s (%s)", p->user->name, p->db->name,
+		            cfg_lane_name(p->lane), pool_reach_name(p->reach.state), msg);
 	proxy_server_close(s, "login failed");
-	if (pool_server_count(p) == 0)
+	if (transient)
+		proxy_janitor_retry_at(p->reach.retry_at_ms);
+	else if (pool_server_count(p) == 0)
 		proxy_link_fail_waiters(p, sqlstate, msg);
+}
+
+void proxy_server_login_failed(struct proxy_server *s, const char *sqlstate, const char *msg)
+{
+	login_failed(s, sqlstate, msg, pool_reach_transient(sqlstate));
 }
 
 static bool send_now(struct proxy_server *s, struct proto_writer *w)
@@ -299,9 +316,15 @@ static void login_complete(struct proxy_server *s)
 	struct proxy_server_login *l = s->login;
 	s->state = SERVER_READY;
 	s->led.tx_status = PROTO_TX_IDLE;
-	p->last_failure_ms = 0;
 	if (s->endpoint < 0)
 		proxy_hosts_good(p->db->cfg, s->host);
+	bool was_up = p->reach.state == POOL_REACH_UP;
+	if (s->endpoint < 0 || !p->db->cfg) {
+		if (!was_up)
+			log_info("%s@%s lane %s: server up again", p->user->name, p->db->name,
+			         cfg_lane_name(p->lane));
+		pool_reach_ok(&p->reach, proxy_now_ms());
+	}
 	if (!p->welcome && !pool_welcome_set(p, l->welcome, l->welcome_len, &s->ps.params)) {
 		proxy_server_login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
 		return;
@@ -320,6 +343,8 @@ static void login_complete(struct proxy_server *s)
 	}
 	if (s->state == SERVER_READY)
 		pool_server_ready(&s->ps, proxy_now_ms());
+	if (!was_up) /* the probe got through: open servers for every waiting client now */
+		pool_fill(p, proxy_now_ms());
 }
 
 /* The first server of a database to log in reads the names of the settings it knows, so
@@ -546,9 +571,10 @@ void proxy_server_login_read(struct proxy_server *s)
 				s->login->catalog = NULL;
 				break;
 			}
-			proxy_server_login_failed(
-			        s, e.sqlstate ? e.sqlstate : PROTO_SQLSTATE_CONNECTION_FAILURE,
-			        e.message ? e.message : "the server refused the login");
+			/* (an error without SQLSTATE is no server's way of saying "later") */
+			login_failed(s, e.sqlstate ? e.sqlstate : PROTO_SQLSTATE_CONNECTION_FAILURE,
+			             e.message ? e.message : "the server refused the login",
+			             pool_reach_transient(e.sqlstate));
 			return;
 		}
 		case PROTO_BE_PARAM_STATUS: {
@@ -653,7 +679,7 @@ void proxy_server_login_tls(struct proxy_server *s)
 	}
 	char msg[320];
 	snprintf(msg, sizeof(msg), "TLS with the server failed: %s", err);
-	proxy_server_login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
+	login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE, msg, false);
 }
 
 /* The server's one-byte answer to the SSLRequest. Bytes after it, before any handshake,
@@ -681,7 +707,7 @@ void proxy_server_login_ssl_answer(struct proxy_server *s)
 			snprintf(msg, sizeof(msg),
 			         "the server does not support TLS and sslmode is %s",
 			         cfg_sslmode_name(dc->sslmode));
-			proxy_server_login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE, msg);
+			login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE, msg, false);
 			return;
 		}
 		send_startup(s);
@@ -689,7 +715,7 @@ void proxy_server_login_ssl_answer(struct proxy_server *s)
 	}
 	char err[256];
 	if (!proxy_tls_connect_start(&s->conn, proxy.cfg, dc, server_host(s), err, sizeof(err))) {
-		proxy_server_login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE, err);
+		login_failed(s, PROTO_SQLSTATE_CONNECTION_FAILURE, err, false);
 		return;
 	}
 	s->state = SERVER_TLS;

@@ -62,7 +62,8 @@ IT_TEST(abuse, malicious_servers, .fini = it_pglane_fini, .timeout = 180)
 		fakes[i] = fakepg_start(rows[i].script);
 		len += (size_t)snprintf(conf + len, sizeof conf - len,
 		                        "  { name = \"f%d\"; host = \"127.0.0.1\"; port = %d; "
-		                        "sslmode = \"disable\"; password = \"fake_pw\"; },\n",
+		                        "sslmode = \"disable\"; password = \"fake_pw\"; "
+		                        "query_wait_timeout = \"2s\"; },\n",
 		                        i, fakes[i]->port);
 	}
 	snprintf(conf + len, sizeof conf - len,

@@ -58,7 +58,10 @@ static const char *const POOLS_COLS[] = {"database",
                                          "query_p95_us",
                                          "query_p99_us",
                                          "cl_pinned",
-                                         "held_by"};
+                                         "held_by",
+                                         "server_state",
+                                         "server_state_since",
+                                         "server_error"};
 static const char *const LANES_COLS[] = {
         "database",     "lane",         "pool_size",    "sv_active",          "cl_waiting",
         "saturation",   "wait_p50_us",  "wait_p95_us",  "wait_p99_us",        "query_p50_us",

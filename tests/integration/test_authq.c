@@ -259,7 +259,8 @@ IT_TEST(authq, auth_database_down_or_missing)
 {
 	char extra[1400];
 	snprintf(extra, sizeof extra,
-	         "databases = ( { name = \"down\"; host = \"127.0.0.1\"; port = %d; },\n"
+	         "databases = ( { name = \"down\"; host = \"127.0.0.1\"; port = %d; "
+	         "query_wait_timeout = \"300ms\"; },\n"
 	         "  { name = \"nodb\"; host = \"@PGHOST@\"; port = @PGPORT@; dbname = "
 	         "\"postgres\"; auth_dbname = \"authq_no_such_db\"; },\n"
 	         "  { name = \"slow\"; host = \"@PGHOST@\"; port = @PGPORT@; dbname = "

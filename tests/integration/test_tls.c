@@ -807,7 +807,7 @@ IT_TEST(tls, server_answers_with_plaintext_refused)
 		fakes[i] = fakepg_start(rows[i].script);
 		len += (size_t)snprintf(conf + len, sizeof conf - len,
 		                        "  { name = \"%s\"; host = \"127.0.0.1\"; port = %d; "
-		                        "sslmode = \"%s\"; },\n",
+		                        "sslmode = \"%s\"; query_wait_timeout = \"2s\"; },\n",
 		                        rows[i].db, fakes[i]->port, rows[i].sslmode);
 	}
 	snprintf(conf + len, sizeof conf - len,

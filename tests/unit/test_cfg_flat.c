@@ -79,7 +79,7 @@ static const struct pair default_pool[] = {
         {"server_reset_query_always", "false"},
         {"transaction_timeout", "0"},
         {"cancel_wait_timeout", "10s"},
-        {"server_login_retry", "1s"},
+        {"server_login_retry", "500ms"},
         {"query_wait_notify", "5s"},
 };
 /* the caps only `pool` holds all of (a database holds max_db_*, a user max_user_*) */

@@ -83,7 +83,7 @@ CTEST(defaults_are_pgbouncers)
 	cr_expect_eq(p->server_reset_query_always, false);
 	cr_expect_eq(p->transaction_timeout_ms, 0);
 	cr_expect_eq(p->cancel_wait_timeout_ms, 10000);
-	cr_expect_eq(p->server_login_retry_ms, 1000, "pglane's: PgBouncer waits 15 s");
+	cr_expect_eq(p->server_login_retry_ms, 500, "pglane's: PgBouncer waits 15 s");
 	cr_expect_eq(p->query_wait_notify_ms, 5000);
 	cr_expect_eq(p->max_db_connections + p->max_user_connections +
 	                     p->max_db_client_connections + p->max_user_client_connections,

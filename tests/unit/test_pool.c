@@ -1,7 +1,8 @@
 /* tests/unit/test_pool.c — pool/pool: which idle server a client gets (LIFO, or FIFO with
  * server_round_robin), the check of a server idle longer than server_check_delay (the client
  * waits for it, no server is launched for a client a check will serve, a failed check serves
- * the client with another server), and the back-off of server_login_retry. The proxy is
+ * the client with another server), the back-off of server_login_retry, and one login at a
+ * time (a probe) while the pool's server is not up. The proxy is
  * played by callbacks that record what the pool asks of it. */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -164,11 +165,37 @@ Test(pool, login_retry_holds_back_launches)
 	struct pool *p = setup(0);
 	p->settings.server_login_retry_ms = 2000;
 	now_ms += 5000;
-	p->last_failure_ms = now_ms; /* (0 would be "none") */
+	pool_reach_failed(&p->reach, false, false, "password authentication failed", 2000, 0,
+	                  now_ms);
 	struct pool_client c = {.pool = p};
 	cr_assert_null(pool_acquire(p, &c, now_ms + 1999));
 	cr_assert_eq(launches, 0, "a login was tried before server_login_retry");
 	pool_fill(p, now_ms + 2000);
 	cr_assert_eq(launches, 1);
+	teardown();
+}
+
+Test(pool, retrying_pool_probes_with_one_login)
+{
+	struct pool *p = setup(0);
+	p->settings.server_login_retry_ms = 1000;
+	now_ms += 5000;
+	pool_reach_failed(&p->reach, true, false, "the database system is starting up", 1000, 0,
+	                  now_ms);
+	cr_assert_eq(p->reach.state, POOL_REACH_RETRYING);
+	struct pool_client c[3] = {{.pool = p}, {.pool = p}, {.pool = p}};
+	for (int i = 0; i < 3; i++)
+		cr_assert_null(pool_acquire(p, &c[i], now_ms + 10));
+	cr_assert_eq(launches, 0, "a login within the first back-off (50 ms)");
+	pool_fill(p, now_ms + POOL_REACH_FIRST_DELAY_MS);
+	cr_assert_eq(launches, 1, "one probe for three waiting clients, not %d", launches);
+	pool_fill(p, now_ms + 500);
+	cr_assert_eq(launches, 1, "a second login while the probe is under way");
+	/* the probe logs in: the pool is up and fills for the other waiting clients at once */
+	pool_reach_ok(&p->reach, now_ms + 600);
+	pool_server_ready(&servers[0], now_ms + 600);
+	cr_assert_eq(assigned_client, &c[0]);
+	pool_fill(p, now_ms + 600);
+	cr_assert_eq(launches, 3, "servers for the two clients still waiting: %d", launches);
 	teardown();
 }
