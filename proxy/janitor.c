@@ -123,10 +123,17 @@ static void sweep_active(struct proxy_server *s, const struct cfg_pool *pc, int6
 	if (since && pc->statement_timeout_ms) {
 		int64_t now_us = now * 1000;
 		if (s->cancel_sent_us && now_us - s->cancel_sent_us >= CANCEL_GRACE_MS * 1000) {
-			/* the server connection is closed; its client is told and goes on
-			 * (proxy/lost.c) */
-			proxy_server_close(s, "statement_timeout: the statement did not stop after "
-			                      "its cancel request");
+			/* the server connection is closed; its client is told, as by a timeout,
+			 * and goes on (proxy/lost.c) */
+			char msg[200];
+			snprintf(msg, sizeof(msg),
+			         "canceling statement due to statement timeout (pglane, lane "
+			         "\"%s\"): "
+			         "it did not stop after its cancel request, its server connection "
+			         "was closed",
+			         cfg_lane_name(s->ps.pool->lane));
+			s->close_sqlstate = PROTO_SQLSTATE_QUERY_CANCELED;
+			proxy_server_close(s, msg);
 			return;
 		}
 		if (!s->cancel_sent_us && now_us - since >= pc->statement_timeout_ms * 1000) {

@@ -82,15 +82,15 @@ static void discard_to_sync(struct proxy_client *c, uint8_t tx)
 
 /* The client's answers for what it was owed: an error for each request waiting for
  * ReadyForQuery, for its COPY, for its batch still open. */
-static bool tell(struct proxy_client *c, const struct pool_ledger_owed *o, const char *msg,
-                 uint8_t tx)
+static bool tell(struct proxy_client *c, const struct pool_ledger_owed *o, const char *sqlstate,
+                 const char *msg, uint8_t tx)
 {
 	const char *detail = o->in_block ? IN_BLOCK_DETAIL : STATEMENT_DETAIL;
 	uint32_t units = o->units;
 	if (o->copy) {
 		/* PostgreSQL ignores the rest of the COPY data, answers its end (and, for an
 		 * Execute, the Sync after it) */
-		if (!answer_error(c, PROXY_LOST_SQLSTATE, msg, detail, 0))
+		if (!answer_error(c, sqlstate, msg, detail, 0))
 			return false;
 		c->discarding = true;
 		c->discard_copy = true;
@@ -99,10 +99,10 @@ static bool tell(struct proxy_client *c, const struct pool_ledger_owed *o, const
 		return true; /* the one unit owed was the COPY's (cannot_go_on()) */
 	}
 	for (uint32_t i = 0; i < units; i++)
-		if (!answer_error(c, PROXY_LOST_SQLSTATE, msg, detail, tx))
+		if (!answer_error(c, sqlstate, msg, detail, tx))
 			return false;
 	if (o->open) {
-		if (!answer_error(c, PROXY_LOST_SQLSTATE, msg, detail, 0))
+		if (!answer_error(c, sqlstate, msg, detail, 0))
 			return false;
 		discard_to_sync(c, tx);
 	}
@@ -127,10 +127,12 @@ bool proxy_lost_server(struct proxy_client *c, struct proxy_server *s, const cha
 	proxy_in_consumed(&c->conn); /* the server's output pointed into it */
 	proxy_prepared_drained(c);
 	char msg[256];
-	snprintf(msg, sizeof(msg), "server connection lost: %s", reason);
+	snprintf(msg, sizeof(msg), "%s%s",
+	         s->close_sqlstate ? "" : "server connection lost: ", reason);
+	const char *sqlstate = s->close_sqlstate ? s->close_sqlstate : PROXY_LOST_SQLSTATE;
 	uint8_t tx = o.in_block ? PROTO_TX_FAILED : PROTO_TX_IDLE;
 	bool told = o.units || o.open || o.copy;
-	if (!tell(c, &o, msg, tx)) {
+	if (!tell(c, &o, sqlstate, msg, tx)) {
 		*why = "no room to answer it";
 		return false;
 	}

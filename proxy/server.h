@@ -74,6 +74,9 @@ struct proxy_server {
 	bool loaded;              /* LOAD ran on it: closed on release */
 	unsigned pin_effects;     /* statements that leave state ran (session mode, allow) */
 	char fatal[160];          /* the fatal error it sent, its close's reason ("" none) */
+	const char *close_sqlstate;   /* what its client is told when it is closed under it, with
+	                                 the reason as the message (NULL: 08006 "server connection
+	                                 lost: reason") */
 	struct sockaddr_storage addr; /* where it is connected (for cancel requests) */
 	socklen_t addr_len;
 };

@@ -683,7 +683,8 @@ IT_TEST(faults, pinned_transaction_mode_advisory_lock_disconnected)
 /* ---- a server that ignores its cancel ---- */
 
 /* statement_timeout cancels the statement; its backend is stopped (SIGSTOP) so the cancel does
- * nothing and pglane closes that server: the client gets an ERROR and keeps its connection. */
+ * nothing and pglane closes that server: the client gets the timeout's ERROR (57014) and keeps
+ * its connection. */
 IT_TEST(faults, server_ignoring_cancel_closed)
 {
 	it_pglane_start_simple("transaction", 2, "statement_timeout = \"300ms\";");
@@ -709,7 +710,7 @@ IT_TEST(faults, server_ignoring_cancel_closed)
 	            PQresultErrorMessage(r));
 	cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR);
 	cr_assert_str_eq(severity(r), "ERROR", "%s", PQresultErrorMessage(r));
-	cr_assert_str_eq(it_sqlstate(r), "08006", "%s", PQresultErrorMessage(r));
+	cr_assert_str_eq(it_sqlstate(r), "57014", "%s", PQresultErrorMessage(r));
 	PQclear(r);
 	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
 	works_elsewhere(c, pid);
