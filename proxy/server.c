@@ -161,7 +161,7 @@ static void connect_to(struct proxy_server *s)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	}
-	proxy_conn_init(&s->conn, fd, server_cb);
+	proxy_conn_init(&s->conn, fd, server_cb, PROXY_PRI_SERVER);
 	const struct cfg_endpoint *e = proxy_server_endpoint(s);
 	conn_debug(s, "connecting to %s:%d", e->host, e->port);
 	if (connect(fd, (struct sockaddr *)&s->addr, s->addr_len) == 0) {
