@@ -447,6 +447,11 @@ static struct pool_server *take_idle(struct pool *p, int checks, int64_t now_ms)
 		struct pool_list *at =
 		        pool_cfg(p)->server_round_robin ? p->idle.next : p->idle.prev;
 		struct pool_server *s = pool_container_of(at, struct pool_server, link);
+		if (reg.ops->server_settle) {
+			reg.ops->server_settle(s);
+			if (s->pool != p)
+				continue; /* it had ended: closed, the list is read again */
+		}
 		if (!needs_check(p, s, now_ms))
 			return s;
 		if (p->n_tested >= checks)

@@ -156,6 +156,9 @@ struct pool_ops {
 	/* Close idle server `s` now (pool_server_remove() before returning): a pool of the same
 	 * database or user needs its place under server cap `cap` ("max_db_connections"...). */
 	void (*server_evict)(struct pool_server *s, const char *cap);
+	/* Idle server `s` is about to be handed out: first handle what it said since (may be
+	 * NULL; may close it, pool_server_remove() before returning). */
+	void (*server_settle)(struct pool_server *s);
 };
 
 /* Set the callbacks (once at start). */

@@ -238,7 +238,7 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	pool_session_init(&c->pc.session);
 	pool_list_append(&proxy.clients, &c->link);
 	proxy.nclients++;
-	proxy_conn_init(&c->conn, fd, client_cb, PROXY_PRI_CLIENT);
+	proxy_conn_init(&c->conn, fd, client_cb);
 	if (c->peer_known)
 		conn_debug(c, "connected (pid %d, uid %u)", (int)c->peer_pid,
 		           (unsigned)c->peer_uid);

@@ -28,11 +28,9 @@ static void update_watcher(struct proxy_conn *c)
 	}
 }
 
-void proxy_conn_init(struct proxy_conn *c, int fd, void (*cb)(struct ev_loop *, ev_io *, int),
-                     int priority)
+void proxy_conn_init(struct proxy_conn *c, int fd, void (*cb)(struct ev_loop *, ev_io *, int))
 {
 	ev_io_init(&c->w, cb, fd, EV_READ);
-	ev_set_priority(&c->w, priority);
 	c->io = NULL;
 	c->ssl = NULL;
 	c->want_read = true;

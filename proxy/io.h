@@ -52,14 +52,8 @@ struct proxy_conn {
 
 enum proxy_io_result { PROXY_IO_OK, PROXY_IO_AGAIN, PROXY_IO_EOF, PROXY_IO_ERROR };
 
-/* Watcher priorities: in one loop iteration a server's events come before its clients', so a
- * server that ended (a FATAL, EOF) is seen before a client's message could be handed to it. */
-#define PROXY_PRI_CLIENT 0
-#define PROXY_PRI_SERVER 1
-/* Prepare `c` for `fd` (nonblocking already) with `cb` at `priority`; starts watching for
- * reads. */
-void proxy_conn_init(struct proxy_conn *c, int fd, void (*cb)(struct ev_loop *, ev_io *, int),
-                     int priority);
+/* Prepare `c` for `fd` (nonblocking already) with `cb`; starts watching for reads. */
+void proxy_conn_init(struct proxy_conn *c, int fd, void (*cb)(struct ev_loop *, ev_io *, int));
 /* Stop the watcher, close the fd, free the I/O block. */
 void proxy_conn_close(struct proxy_conn *c);
 /* Reading on or off (back-pressure); writing is switched by flush. */

@@ -118,6 +118,7 @@ static const struct pool_ops ops = {
         .server_launch = proxy_server_launch,
         .client_assigned = proxy_link_assigned,
         .server_evict = proxy_server_evict,
+        .server_settle = proxy_server_settle,
         .server_check = proxy_server_check,
 };
 

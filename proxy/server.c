@@ -87,6 +87,15 @@ void proxy_server_close_all(struct pool *p, const char *reason)
 			        reason);
 }
 
+void proxy_server_settle(struct pool_server *ps)
+{
+	struct proxy_server *s = proxy_server_of(ps);
+	if (!ev_is_pending(&s->conn.w))
+		return; /* the common case: it said nothing since it went idle */
+	int revents = ev_clear_pending(proxy.loop, &s->conn.w);
+	server_cb(proxy.loop, &s->conn.w, revents);
+}
+
 static void server_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
@@ -161,7 +170,7 @@ static void connect_to(struct proxy_server *s)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	}
-	proxy_conn_init(&s->conn, fd, server_cb, PROXY_PRI_SERVER);
+	proxy_conn_init(&s->conn, fd, server_cb);
 	const struct cfg_endpoint *e = proxy_server_endpoint(s);
 	conn_debug(s, "connecting to %s:%d", e->host, e->port);
 	if (connect(fd, (struct sockaddr *)&s->addr, s->addr_len) == 0) {

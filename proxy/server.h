@@ -95,6 +95,10 @@ void proxy_server_close(struct proxy_server *s, const char *reason);
 /* pool_ops.server_evict: close an idle server so that another pool fits under server cap
  * `cap`. */
 void proxy_server_evict(struct pool_server *ps, const char *cap);
+/* pool_ops.server_settle: an idle server about to be handed out said something in this loop
+ * iteration (its end: a FATAL, EOF): that is handled first, so that a dead server is never
+ * handed out; it may be closed. */
+void proxy_server_settle(struct pool_server *ps);
 /* Close every server of pool `p`. */
 void proxy_server_close_all(struct pool *p, const char *reason);
 /* Hand a server back: reset or roll back first when needed, else to the pool. */
