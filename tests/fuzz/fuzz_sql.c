@@ -8,7 +8,8 @@
  * and fewer than PROTO_SQL_MAX_SETTINGS; a DEALLOCATE names its statement; the fast path
  * (one ordinary statement told apart without lexing) never says "nothing" where the lexed
  * scan finds something, and both agree whenever the fast path is not taken; the lane hint
- * reader stays within its buffer. */
+ * reader stays within its buffer; the transaction-end reader (a failed block's COMMIT or
+ * ROLLBACK, proxy/lost.c) stays within the text and gives a known kind. */
 #include <string.h>
 
 #include "protocol/sql.h"
@@ -71,6 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strnlen(lane, 16) < 16);
 	for (size_t i = 16; i < sizeof(lane); i++)
 		FUZZ_CHECK(lane[i] == 0x5A);
+	enum proto_sql_txn_end end = proto_sql_txn_end(text, len);
+	FUZZ_CHECK(end == PROTO_SQL_TXN_NONE || end == PROTO_SQL_TXN_COMMIT ||
+	           end == PROTO_SQL_TXN_ROLLBACK || end == PROTO_SQL_TXN_SAVEPOINT);
 	free(text);
 	return 0;
 }
