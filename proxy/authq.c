@@ -8,6 +8,7 @@
  * text. */
 #include "proxy/authq.h"
 #include "proxy/context.h"
+#include "proxy/resolve.h"
 
 #include <ev.h>
 #include <libpq-fe.h>
@@ -52,6 +53,7 @@ struct proxy_authq {
 	char *conninfo;   /* borrowed from key */
 	char *query;      /* borrowed from key */
 	char *user;       /* borrowed from key */
+	char *host;       /* owned: the database's host (list), resolved before each connection */
 	char target[200]; /* "auth_user@host:port/dbname" for log lines */
 	/* the first result */
 	bool have_result;
@@ -333,6 +335,7 @@ static void lookup_free(struct proxy_authq *q)
 		OPENSSL_cleanse(q->secret, strlen(q->secret));
 		free(q->secret);
 	}
+	free(q->host);
 	if (q->key) {
 		OPENSSL_cleanse(q->key, 2 * q->key_len); /* the conninfo may hold a password */
 		free(q->key);
@@ -621,6 +624,68 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	fail(q, why);
 }
 
+/* libpq would resolve a host name with a blocking getaddrinfo: `out` is the conninfo with the
+ * numeric addresses of its hosts (proxy/resolve.c, cached) as hostaddr. 1: ready; 0: a look-up
+ * runs, ask again shortly; -1: a name does not exist (`err`). */
+static int resolved_conninfo(const struct proxy_authq *q, char *out, size_t cap, char *err,
+                             size_t errcap)
+{
+	char addrs[512] = "";
+	bool names = false;
+	for (const char *h = q->host; *h;) {
+		size_t n = strcspn(h, ",");
+		char one[256], ip[64] = "";
+		snprintf(one, sizeof(one), "%.*s", (int)n, h);
+		if (one[0] != '/') { /* a socket directory: libpq takes it as it is */
+			int r = proxy_resolve_peek(one, ip, sizeof(ip), err, errcap);
+			if (r <= 0)
+				return r;
+			names |= strcmp(ip, one) != 0;
+		}
+		size_t at = strlen(addrs);
+		snprintf(addrs + at, sizeof(addrs) - at, "%s%s", at || h != q->host ? "," : "", ip);
+		h += n + (h[n] == ',');
+	}
+	snprintf(out, cap, "%s", q->conninfo);
+	if (names)
+		kv(out, cap, "hostaddr", addrs);
+	return 1;
+}
+
+/* A new connection to the database's hosts, resolved on the loop first. */
+static void connect_start(struct proxy_authq *q)
+{
+	char ci[AUTHQ_CONNINFO_MAX + 600], err[160];
+	int r = resolved_conninfo(q, ci, sizeof(ci), err, sizeof(err));
+	if (r < 0) {
+		fail(q, err);
+		return;
+	}
+	if (r == 0) { /* the name's look-up runs: again in 20 ms, while there is time */
+		if (proxy_now_ms() >= q->retry_until_ms) {
+			fail(q, "could not resolve the database's host name in time");
+			return;
+		}
+		q->retry_wait = true;
+		ev_timer_stop(proxy.loop, &q->timer);
+		ev_timer_set(&q->timer, 0.02, 0.);
+		ev_timer_start(proxy.loop, &q->timer);
+		return;
+	}
+	q->pg = PQconnectStart(ci);
+	OPENSSL_cleanse(ci, sizeof(ci)); /* it may hold a password */
+	if (!q->pg || PQstatus(q->pg) == CONNECTION_BAD) {
+		fail(q, q->pg ? PQerrorMessage(q->pg) : "out of memory");
+		return;
+	}
+	q->step = Q_CONNECTING;
+	q->fd = -1;
+	arm(q);
+	/* libpq: after PQconnectStart, act as if PQconnectPoll asked for the socket to be
+	 * writable */
+	watch(q, EV_WRITE);
+}
+
 /* Take a connection (kept or new) and go. */
 static void begin(struct proxy_authq *q)
 {
@@ -637,17 +702,7 @@ static void begin(struct proxy_authq *q)
 			return;
 		}
 	}
-	q->pg = PQconnectStart(q->conninfo);
-	if (!q->pg || PQstatus(q->pg) == CONNECTION_BAD) {
-		fail(q, q->pg ? PQerrorMessage(q->pg) : "out of memory");
-		return;
-	}
-	q->step = Q_CONNECTING;
-	q->fd = -1;
-	arm(q);
-	/* libpq: after PQconnectStart, act as if PQconnectPoll asked for the socket to be
-	 * writable */
-	watch(q, EV_WRITE);
+	connect_start(q);
 }
 
 /* Start queued look-ups while connections are free. */
@@ -723,6 +778,12 @@ bool proxy_authq_lookup(const struct cfg *cfg, const struct cfg_database *db, co
 		return false;
 	}
 	PQconninfoFree(opts);
+	q->host = strdup(db->host);
+	if (!q->host) {
+		snprintf(err, cap, "out of memory");
+		lookup_free(q);
+		return false;
+	}
 	snprintf(q->target, sizeof(q->target), "%s@%s:%d/%s", db->auth_user, db->host, db->port,
 	         auth_dbname(db, dbname));
 	const struct cfg_pool *pc = &db->lanes[CFG_LANE_OLTP].pool;
