@@ -301,6 +301,28 @@ IT_TEST(authq, auth_database_down_or_missing)
 }
 
 /* No cache: the next login after a password change uses the new password. */
+/* The auth database's host given by name: resolved on pglane's loop (proxy/resolve.c), never
+ * by a blocking libpq look-up; a name that does not exist fails the login at once. */
+IT_TEST(authq, host_names_resolved_on_the_loop)
+{
+	char conf[1400];
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"md5\"; file = \"users.txt\"; auth_user = \"postgres\"; };\n"
+	         "pool = { mode = \"transaction\"; size = 2; };\n"
+	         "databases = ( { name = \"named\"; host = \"localhost\"; port = @PGPORT@; "
+	         "dbname = \"postgres\"; },\n"
+	         "  { name = \"nohost\"; host = \"pglane-no-such-host.invalid\"; port = @PGPORT@; "
+	         "dbname = \"postgres\"; },\n"
+	         "  { name = \"*\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n");
+	it_pglane_start_with_users(conf, USERS);
+	expect_login("md5_user", "md5_pw", "named");
+	int64_t t = expect_fatal("md5_user", "md5_pw", "nohost", "08006",
+	                         "could not connect to the auth database");
+	cr_expect_lt(t, 3000, "an unknown host name took %lld ms to report", (long long)t);
+	log_has("could not resolve \"pglane-no-such-host.invalid\"");
+	expect_login("md5_user", "md5_pw", "postgres");
+}
+
 IT_TEST(authq, changed_password_next_login)
 {
 	PGconn *admin = it_connect_admin();
