@@ -16,6 +16,7 @@
 #include "proxy/client.h"
 #include "proxy/context.h"
 #include "proxy/control.h"
+#include "proxy/sdnotify.h"
 #include "proxy/listen.h"
 #include "proxy/server.h"
 #include "proxy/shutdown.h"
@@ -532,7 +533,18 @@ static bool swap_config(struct cfg *nc, struct cfg_userlist *nu, const char *tit
 	return true;
 }
 
+static bool reload(char *err, size_t cap);
+
+/* A reload told to systemd: RELOADING=1 before, READY=1 after, refused or not. */
 bool proxy_reload(char *err, size_t cap)
+{
+	proxy_sdnotify_reloading();
+	bool ok = reload(err, cap);
+	proxy_sdnotify_ready();
+	return ok;
+}
+
+static bool reload(char *err, size_t cap)
 {
 	struct cfg *nc;
 	struct cfg_userlist *nu;

@@ -19,6 +19,7 @@
 #include "proxy/io.h"
 #include "proxy/janitor.h"
 #include "proxy/resolve.h"
+#include "proxy/sdnotify.h"
 #include "proxy/link.h"
 #include "proxy/listen.h"
 #include "proxy/server.h"
@@ -221,6 +222,7 @@ int main(int argc, char **argv)
 	admin_monitor_set_resolver(proxy_resolve_peek); /* no blocking getaddrinfo on the loop */
 	admin_monitor_start(proxy.loop, proxy.cfg, proxy.users);
 
+	proxy_sdnotify_ready(); /* listeners bound: systemd may start what depends on pglane */
 	ev_run(proxy.loop, 0);
 
 	proxy_listen_stop();

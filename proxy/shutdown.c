@@ -13,6 +13,7 @@
 #include "proxy/context.h"
 #include "proxy/listen.h"
 #include "proxy/shutdown.h"
+#include "proxy/sdnotify.h"
 
 /* The timers of a shutdown and of log.stats, and the totals at the last stats line. Owner
  * today: the process's one event loop. Under worker threads: process-wide, on one loop (the
@@ -81,6 +82,8 @@ static void drain_servers(void)
 
 void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
 {
+	if (proxy.shutdown == PROXY_SHUTDOWN_NONE)
+		proxy_sdnotify_stopping(who);
 	if (proxy.shutdown != PROXY_SHUTDOWN_NONE || mode == PROXY_SHUTDOWN_NOW) {
 		/* PgBouncer 1.23+: a second request during a waiting shutdown exits now */
 		char why[128];
