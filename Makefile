@@ -3,6 +3,7 @@
 #   make test   install what is missing, build, run every test
 #   make asan   the test suite under ASan + UBSan
 #   make bench  pgbench: direct PostgreSQL vs PgBouncer vs pglane
+#   make install / make deb   install under PREFIX (DESTDIR honoured) / build a Debian package
 
 CC       ?= gcc
 BUILD    ?= build
@@ -28,7 +29,8 @@ UNIT_EXTRA ?=
 UNIT_SRC = $(wildcard tests/unit/*.c)
 IT_SRC   = $(wildcard tests/integration/*.c)
 
-.PHONY: all run test unit integration asan fuzz format format-check bench deps clean
+.PHONY: all run test unit integration asan fuzz format format-check bench deps clean \
+	install uninstall deb
 
 all: $(BUILD)/pglane
 
@@ -117,6 +119,45 @@ fuzz: fuzz-deps
 bench: deps all
 	@bench/run.sh $(BUILD)/pglane
 
+# make install: the binary, the man pages, the systemd unit, and /etc/pglane/pglane.conf when
+# there is none (an existing config is never overwritten).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc/pglane
+
+install: $(BUILD)/pglane
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)
+	install -m 0755 $(BUILD)/pglane $(DESTDIR)$(BINDIR)/pglane
+	install -m 0644 docs/pglane.1 $(DESTDIR)$(MANDIR)/man1/pglane.1
+	install -m 0644 docs/pglane.conf.5 $(DESTDIR)$(MANDIR)/man5/pglane.conf.5
+	sed 's|@BINDIR@|$(BINDIR)|g' scripts/pglane.service.in > $(DESTDIR)$(UNITDIR)/pglane.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pglane.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/pglane.conf ] || \
+		install -m 0644 scripts/pglane.conf $(DESTDIR)$(SYSCONFDIR)/pglane.conf
+
+# The config in SYSCONFDIR stays (it may have been edited).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pglane $(DESTDIR)$(MANDIR)/man1/pglane.1 \
+		$(DESTDIR)$(MANDIR)/man5/pglane.conf.5 $(DESTDIR)$(UNITDIR)/pglane.service
+
+# make deb: dpkg-buildpackage on a copy of the tree (git's files, edits included) in
+# build-deb/, so that its clean step never touches this tree; the .deb lands in build-deb/.
+DEB_TOOLS   = debhelper dpkg-dev fakeroot man-db gcc make pkg-config libev-dev libssl-dev \
+	      libconfig-dev libpq-dev libc-ares-dev
+DEB_BUILD   = build-deb
+DEB_VERSION = $(shell sed -n 's/^\#define PGLANE_VERSION "\(.*\)"/\1/p' proxy/context.h)
+
+deb:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_TOOLS)"
+	rm -rf $(DEB_BUILD) && mkdir -p $(DEB_BUILD)/pglane-$(DEB_VERSION)
+	git ls-files -co --exclude-standard | grep -v '^debian/\.' | \
+		tar -cf - -T - | tar -xf - -C $(DEB_BUILD)/pglane-$(DEB_VERSION)
+	cd $(DEB_BUILD)/pglane-$(DEB_VERSION) && dpkg-buildpackage -us -uc -b
+	@ls -1 $(DEB_BUILD)/*.deb
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -124,6 +165,6 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb
 
 -include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
