@@ -48,8 +48,11 @@ $(BUILD)/libpglane.a: $(LIB_OBJ)
 $(BUILD)/pglane: $(BUILD)/proxy/main.o $(BUILD)/libpglane.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Unit tests cover pure code only (protocol/, config/, pool/ logic): no sockets.
-$(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(PURE_SRC:%.c=$(BUILD)/%.o) $(UNIT_EXTRA:%.c=$(BUILD)/%.o)
+# Unit tests cover pure code only (protocol/, config/, pool/ logic), and proxy/sdnotify (one
+# datagram to a socket of the test's own).
+UNIT_PROXY = proxy/sdnotify.c
+$(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(PURE_SRC:%.c=$(BUILD)/%.o) \
+		$(UNIT_PROXY:%.c=$(BUILD)/%.o) $(UNIT_EXTRA:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
 $(BUILD)/integration_tests: $(IT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libpglane.a
