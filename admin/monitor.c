@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "config/log.h"
+#include "config/conninfo.h"
 #include "config/userlist.h"
 #include "pool/health.h"
 #include "pool/list.h"
@@ -45,12 +46,12 @@ static struct monitor {
 	size_t ntargets;
 	ev_timer tick; /* every interval_ms: a round of checks */
 	int64_t interval_ms;
-	bool running;                   /* tick started */
-	struct ev_loop *loop;           /* borrowed: pglane's loop, given at start */
-	admin_monitor_resolver resolve; /* NULL: libpq resolves names itself */
+	bool running;                  /* tick started */
+	struct ev_loop *loop;          /* borrowed: pglane's loop, given at start */
+	cfg_conninfo_resolver resolve; /* NULL: libpq resolves names itself */
 } mon;
 
-void admin_monitor_set_resolver(admin_monitor_resolver fn)
+void admin_monitor_set_resolver(cfg_conninfo_resolver fn)
 {
 	mon.resolve = fn;
 }
@@ -334,40 +335,19 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	unhealthy(pool_container_of(w, struct target, timeout), "no answer in time");
 }
 
-/* A conninfo value, quoted. */
-static void kv(char *out, size_t cap, const char *key, const char *value)
-{
-	size_t n = strlen(out);
-	if (n + 1 >= cap)
-		return;
-	snprintf(out + n, cap - n, "%s%s='", n ? " " : "", key);
-	n = strlen(out);
-	for (const char *p = value; *p && n + 3 < cap; p++) {
-		if (*p == '\'' || *p == '\\')
-			out[n++] = '\\';
-		out[n++] = *p;
-	}
-	out[n++] = '\'';
-	out[n] = '\0';
-}
-
 /* The connection string of `t`, with the address of its host when the resolver has one (so
  * that libpq does not resolve the name on the loop). False when the target waits for the
  * look-up (this round is skipped) or is unhealthy (the name does not exist). */
 static bool with_address(struct target *t, char *out, size_t cap)
 {
-	char ip[64], err[300];
+	char err[300];
 	snprintf(out, cap, "%s", t->conninfo);
 	if (!mon.resolve)
 		return true;
-	switch (mon.resolve(t->h->host, ip, sizeof(ip), err, sizeof(err))) {
+	switch (cfg_conninfo_hostaddr(out, cap, t->h->host, mon.resolve, err, sizeof(err))) {
 	case 1:
-		if (strcmp(ip, t->h->host) != 0)
-			kv(out, cap, "hostaddr", ip);
 		return true;
 	case 0:
-		if (t->h->host[0] == '/')
-			return true; /* a socket directory: libpq takes it as it is */
 		ev_timer_stop(mon.loop, &t->timeout);
 		return false; /* resolving: the next round connects */
 	default:
@@ -439,16 +419,16 @@ static struct target *add_target(const struct cfg *cfg, const struct cfg_userlis
 		password = u->secret;
 	char portstr[16];
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	kv(t->conninfo, sizeof(t->conninfo), "host", host);
-	kv(t->conninfo, sizeof(t->conninfo), "port", portstr);
-	kv(t->conninfo, sizeof(t->conninfo), "dbname",
-	   d->dbname[0] ? d->dbname : (strcmp(d->name, "*") ? d->name : "postgres"));
-	kv(t->conninfo, sizeof(t->conninfo), "user", user);
+	cfg_conninfo_kv(t->conninfo, sizeof(t->conninfo), "host", host);
+	cfg_conninfo_kv(t->conninfo, sizeof(t->conninfo), "port", portstr);
+	cfg_conninfo_kv(t->conninfo, sizeof(t->conninfo), "dbname",
+	                d->dbname[0] ? d->dbname : (strcmp(d->name, "*") ? d->name : "postgres"));
+	cfg_conninfo_kv(t->conninfo, sizeof(t->conninfo), "user", user);
 	if (password[0])
-		kv(t->conninfo, sizeof(t->conninfo), "password", password);
-	kv(t->conninfo, sizeof(t->conninfo), "application_name", "pglane-monitor");
-	kv(t->conninfo, sizeof(t->conninfo), "connect_timeout", "5");
-	kv(t->conninfo, sizeof(t->conninfo), "gssencmode", "disable");
+		cfg_conninfo_kv(t->conninfo, sizeof(t->conninfo), "password", password);
+	cfg_conninfo_kv(t->conninfo, sizeof(t->conninfo), "application_name", "pglane-monitor");
+	cfg_conninfo_kv(t->conninfo, sizeof(t->conninfo), "connect_timeout", "5");
+	cfg_conninfo_kv(t->conninfo, sizeof(t->conninfo), "gssencmode", "disable");
 	return t;
 }
 

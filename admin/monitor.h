@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "config/cfg.h"
+#include "config/conninfo.h"
 #include "config/userlist.h"
 
 /* Should `cfg` be monitored? */
@@ -21,9 +22,7 @@ void admin_monitor_start(struct ev_loop *loop, const struct cfg *cfg,
  * `host` in `ip` now (1), not yet, a look-up having started (0), or never (-1, `err` says why).
  * libpq would resolve a name with a blocking getaddrinfo; with a resolver set the monitor
  * connects to the address it gives (hostaddr), and waits for the next round while it has none. */
-typedef int (*admin_monitor_resolver)(const char *host, char *ip, size_t cap, char *err,
-                                      size_t errcap);
-void admin_monitor_set_resolver(admin_monitor_resolver fn);
+void admin_monitor_set_resolver(cfg_conninfo_resolver fn);
 /* Stop and close every monitor connection. */
 void admin_monitor_stop(void);
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/conninfo.h"
 #include "config/log.h"
 #include "config/userlist.h"
 #include "pool/reach.h"
@@ -113,23 +114,6 @@ static unsigned fnv(const char *s)
 	return h;
 }
 
-/* A conninfo value, quoted (as admin/monitor.c). */
-static void kv(char *out, size_t cap, const char *key, const char *value)
-{
-	size_t n = strlen(out);
-	if (n + 1 >= cap)
-		return;
-	snprintf(out + n, cap - n, "%s%s='", n ? " " : "", key);
-	n = strlen(out);
-	for (const char *p = value; *p && n + 3 < cap; p++) {
-		if (*p == '\'' || *p == '\\')
-			out[n++] = '\\';
-		out[n++] = *p;
-	}
-	out[n++] = '\'';
-	out[n] = '\0';
-}
-
 static const char *sslmode_name(enum cfg_sslmode m)
 {
 	switch (m) {
@@ -168,25 +152,26 @@ static void build_conninfo(const struct cfg *cfg, const struct cfg_database *db,
 	out[0] = '\0';
 	char port[16];
 	snprintf(port, sizeof(port), "%d", db->port);
-	kv(out, cap, "host", db->host);
-	kv(out, cap, "port", db->port_list[0] ? db->port_list : port); /* libpq takes lists too */
-	kv(out, cap, "dbname", auth_dbname(db, dbname));
-	kv(out, cap, "user", db->auth_user);
+	cfg_conninfo_kv(out, cap, "host", db->host);
+	cfg_conninfo_kv(out, cap, "port",
+	                db->port_list[0] ? db->port_list : port); /* libpq takes lists too */
+	cfg_conninfo_kv(out, cap, "dbname", auth_dbname(db, dbname));
+	cfg_conninfo_kv(out, cap, "user", db->auth_user);
 	const struct cfg_user *u =
 	        proxy.users ? cfg_userlist_find(proxy.users, db->auth_user) : NULL;
 	if (u && u->kind == CFG_SECRET_PLAIN)
-		kv(out, cap, "password", u->secret);
+		cfg_conninfo_kv(out, cap, "password", u->secret);
 	else if (u)
 		log_debug("auth_query: the auth file holds a hashed secret for auth_user \"%s\": "
 		          "libpq can only log in with a plain password, connecting without one",
 		          db->auth_user);
-	kv(out, cap, "sslmode", sslmode_name(db->sslmode));
+	cfg_conninfo_kv(out, cap, "sslmode", sslmode_name(db->sslmode));
 	if (db->sslrootcert && db->sslrootcert[0])
-		kv(out, cap, "sslrootcert", db->sslrootcert);
+		cfg_conninfo_kv(out, cap, "sslrootcert", db->sslrootcert);
 	if (cfg->server_tls.cert && cfg->server_tls.cert[0] && cfg->server_tls.key &&
 	    cfg->server_tls.key[0]) {
-		kv(out, cap, "sslcert", cfg->server_tls.cert);
-		kv(out, cap, "sslkey", cfg->server_tls.key);
+		cfg_conninfo_kv(out, cap, "sslcert", cfg->server_tls.cert);
+		cfg_conninfo_kv(out, cap, "sslkey", cfg->server_tls.key);
 	}
 	int lo, hi;
 	static const char *const versions[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
@@ -194,11 +179,11 @@ static void build_conninfo(const struct cfg *cfg, const struct cfg_database *db,
 	    cfg_tls_protocols_parse(cfg->server_tls.protocols, &lo, &hi) && lo >= 0 && hi <= 3 &&
 	    lo <= hi) {
 		/* server_tls.protocols as libpq's range (its ciphers: libpq has no such setting) */
-		kv(out, cap, "ssl_min_protocol_version", versions[lo]);
-		kv(out, cap, "ssl_max_protocol_version", versions[hi]);
+		cfg_conninfo_kv(out, cap, "ssl_min_protocol_version", versions[lo]);
+		cfg_conninfo_kv(out, cap, "ssl_max_protocol_version", versions[hi]);
 	}
-	kv(out, cap, "gssencmode", "disable");
-	kv(out, cap, "application_name", "pglane-auth_query");
+	cfg_conninfo_kv(out, cap, "gssencmode", "disable");
+	cfg_conninfo_kv(out, cap, "application_name", "pglane-auth_query");
 }
 
 static struct proxy_authq *find(unsigned hash, const char *key)
@@ -624,39 +609,13 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	fail(q, why);
 }
 
-/* libpq would resolve a host name with a blocking getaddrinfo: `out` is the conninfo with the
- * numeric addresses of its hosts (proxy/resolve.c, cached) as hostaddr. 1: ready; 0: a look-up
- * runs, ask again shortly; -1: a name does not exist (`err`). */
-static int resolved_conninfo(const struct proxy_authq *q, char *out, size_t cap, char *err,
-                             size_t errcap)
-{
-	char addrs[512] = "";
-	bool names = false;
-	for (const char *h = q->host; *h;) {
-		size_t n = strcspn(h, ",");
-		char one[256], ip[64] = "";
-		snprintf(one, sizeof(one), "%.*s", (int)n, h);
-		if (one[0] != '/') { /* a socket directory: libpq takes it as it is */
-			int r = proxy_resolve_peek(one, ip, sizeof(ip), err, errcap);
-			if (r <= 0)
-				return r;
-			names |= strcmp(ip, one) != 0;
-		}
-		size_t at = strlen(addrs);
-		snprintf(addrs + at, sizeof(addrs) - at, "%s%s", at || h != q->host ? "," : "", ip);
-		h += n + (h[n] == ',');
-	}
-	snprintf(out, cap, "%s", q->conninfo);
-	if (names)
-		kv(out, cap, "hostaddr", addrs);
-	return 1;
-}
-
 /* A new connection to the database's hosts, resolved on the loop first. */
 static void connect_start(struct proxy_authq *q)
 {
 	char ci[AUTHQ_CONNINFO_MAX + 600], err[160];
-	int r = resolved_conninfo(q, ci, sizeof(ci), err, sizeof(err));
+	snprintf(ci, sizeof(ci), "%s", q->conninfo);
+	int r = cfg_conninfo_hostaddr(ci, sizeof(ci), q->host, proxy_resolve_peek, err,
+	                              sizeof(err));
 	if (r < 0) {
 		fail(q, err);
 		return;
