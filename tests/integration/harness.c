@@ -856,3 +856,26 @@ void it_conn_vanish(PGconn *c)
 		shutdown(fd, SHUT_RDWR);
 	PQfinish(c);
 }
+
+static void no_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+void it_notices_off(PGconn *c)
+{
+	PQsetNoticeProcessor(c, no_notice, NULL);
+}
+
+void it_drop_tables(const char *tables)
+{
+	char ci[512], sql[256];
+	it_conninfo(ci, sizeof ci, it_pghost(), it_pgport(), "postgres", NULL, "bench", NULL);
+	PGconn *c = PQconnectdb(ci);
+	it_notices_off(c);
+	snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", tables);
+	if (PQstatus(c) == CONNECTION_OK)
+		PQclear(PQexec(c, sql));
+	PQfinish(c);
+}

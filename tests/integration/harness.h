@@ -117,6 +117,11 @@ PostgresPollingStatusType it_connect_poll(PGconn *c, PostgresPollingStatusType s
 PGconn *it_connect_app(const char *user, const char *password, const char *dbname,
                        const char *application_name);
 PGconn *it_connect_direct(const char *user, const char *password, const char *dbname);
+/* Drop `c`'s notices (DROP TABLE IF EXISTS's). */
+void it_notices_off(PGconn *c);
+/* DROP TABLE IF EXISTS `tables` in database bench, straight to PostgreSQL, notices dropped,
+ * nothing asserted (for a suite's .fini). */
+void it_drop_tables(const char *tables);
 /* Superuser connection straight to PostgreSQL, database postgres. */
 PGconn *it_connect_admin(void);
 

@@ -22,23 +22,6 @@
 #define ANSWER_MS   5000 /* bound on one statement's answer */
 #define LOST_PREFIX "server connection lost"
 
-static void quiet(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
-static void drop_tables(void)
-{
-	char ci[512];
-	it_conninfo(ci, sizeof ci, it_pghost(), it_pgport(), "postgres", NULL, "bench", NULL);
-	PGconn *c = PQconnectdb(ci);
-	PQsetNoticeProcessor(c, quiet, NULL);
-	if (PQstatus(c) == CONNECTION_OK)
-		PQclear(PQexec(c, "DROP TABLE IF EXISTS faults_rows, faults_copy"));
-	PQfinish(c);
-}
-
 static int g_stopped_backend; /* SIGSTOPped by a test: SIGCONT in .fini */
 
 /* A superuser connection straight to database bench, its notices dropped (DROP TABLE IF
@@ -46,7 +29,7 @@ static int g_stopped_backend; /* SIGSTOPped by a test: SIGCONT in .fini */
 static PGconn *bench_admin(void)
 {
 	PGconn *c = it_connect_direct("postgres", NULL, "bench");
-	PQsetNoticeProcessor(c, quiet, NULL);
+	it_notices_off(c);
 	return c;
 }
 
@@ -55,7 +38,7 @@ static void faults_fini(void)
 	if (g_stopped_backend > 0)
 		kill(g_stopped_backend, SIGCONT);
 	it_pglane_fini();
-	drop_tables();
+	it_drop_tables("faults_rows, faults_copy");
 }
 
 TestSuite(faults, .fini = faults_fini, .timeout = 60);

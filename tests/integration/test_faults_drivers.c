@@ -22,27 +22,10 @@
 #define PYTHON      "/usr/bin/python3" /* Debian's, with python3-psycopg and python3-asyncpg */
 #define SCRIPT_SECS 40
 
-static void quiet(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
-static void drop_tables(void)
-{
-	char ci[512];
-	it_conninfo(ci, sizeof ci, it_pghost(), it_pgport(), "postgres", NULL, "bench", NULL);
-	PGconn *c = PQconnectdb(ci);
-	PQsetNoticeProcessor(c, quiet, NULL);
-	if (PQstatus(c) == CONNECTION_OK)
-		PQclear(PQexec(c, "DROP TABLE IF EXISTS faults_psql, faults_drv"));
-	PQfinish(c);
-}
-
 static void fini(void)
 {
 	it_pglane_fini();
-	drop_tables();
+	it_drop_tables("faults_psql, faults_drv");
 }
 
 TestSuite(faults_drivers, .fini = fini, .timeout = 90);
@@ -50,7 +33,7 @@ TestSuite(faults_drivers, .fini = fini, .timeout = 90);
 static void make_table(const char *sql)
 {
 	PGconn *a = it_connect_direct("postgres", NULL, "bench");
-	PQsetNoticeProcessor(a, quiet, NULL);
+	it_notices_off(a);
 	it_exec_ok(a, sql);
 	PQfinish(a);
 }

@@ -24,28 +24,11 @@
 #define LOAD_CLIENTS    30
 #define SESSION_CLIENTS 20
 
-static void quiet(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
-static void drop_tables(void)
-{
-	char ci[512];
-	it_conninfo(ci, sizeof ci, it_pghost(), it_pgport(), "postgres", NULL, "bench", NULL);
-	PGconn *c = PQconnectdb(ci);
-	PQsetNoticeProcessor(c, quiet, NULL);
-	if (PQstatus(c) == CONNECTION_OK)
-		PQclear(PQexec(c, "DROP TABLE IF EXISTS faults_kill, faults_session"));
-	PQfinish(c);
-}
-
 static void load_fini(void)
 {
 	it_pglane_fini();
 	faultpg_fini();
-	drop_tables();
+	it_drop_tables("faults_kill, faults_session");
 }
 
 TestSuite(faults_load, .fini = load_fini, .timeout = 60);
@@ -56,7 +39,7 @@ static struct faultload g_load; /* large: not on the stack */
 static PGconn *bench_admin(void)
 {
 	PGconn *c = it_connect_direct("postgres", NULL, "bench");
-	PQsetNoticeProcessor(c, quiet, NULL);
+	it_notices_off(c);
 	return c;
 }
 
