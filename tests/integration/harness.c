@@ -879,3 +879,13 @@ void it_drop_tables(const char *tables)
 		PQclear(PQexec(c, sql));
 	PQfinish(c);
 }
+
+int it_log_count(const char *needle)
+{
+	char *log = it_pglane_log();
+	int n = 0;
+	for (const char *p = log; log && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}

@@ -117,6 +117,8 @@ PostgresPollingStatusType it_connect_poll(PGconn *c, PostgresPollingStatusType s
 PGconn *it_connect_app(const char *user, const char *password, const char *dbname,
                        const char *application_name);
 PGconn *it_connect_direct(const char *user, const char *password, const char *dbname);
+/* How many times `needle` is in pglane's log. */
+int it_log_count(const char *needle);
 /* Drop `c`'s notices (DROP TABLE IF EXISTS's). */
 void it_notices_off(PGconn *c);
 /* DROP TABLE IF EXISTS `tables` in database bench, straight to PostgreSQL, notices dropped,

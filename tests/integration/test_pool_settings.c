@@ -36,16 +36,6 @@ static long long backend_pid(PGconn *c)
 	return it_query_ll(c, "SELECT pg_backend_pid()");
 }
 
-static int count_in_log(const char *needle)
-{
-	char *log = it_pglane_log();
-	int n = 0;
-	for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	free(log);
-	return n;
-}
-
 static void quiet(void *arg, const char *msg)
 {
 	(void)arg;
@@ -232,7 +222,7 @@ IT_TEST(pool_settings, failing_connect_query_fails_the_login)
 	          "error: %s", err);
 	PQfinish(c);
 	cr_expect(it_pglane_alive());
-	cr_expect_geq(count_in_log("server login failed: connect_query failed: division by zero"),
+	cr_expect_geq(it_log_count("server login failed: connect_query failed: division by zero"),
 	              1);
 	PGconn *admin = it_connect_admin();
 	cr_expect(it_wait_backends(admin, 0, 3000, NULL, NULL, NULL, "SELECT 1/0", NULL) >= 0,
@@ -423,13 +413,13 @@ static void login_retry(const char *retry, int min_ms, int max_ms)
 	PGconn *c1 = it_connect_try(ci);
 	int64_t t0 = it_now_ms();
 	cr_expect_neq(PQstatus(c1), CONNECTION_OK);
-	cr_expect_eq(count_in_log("server login failed"), 1);
+	cr_expect_eq(it_log_count("server login failed"), 1);
 	PGconn *c2 = it_connect_try(ci);
 	int64_t took = it_now_ms() - t0;
 	cr_expect_neq(PQstatus(c2), CONNECTION_OK);
 	cr_expect(strstr(it_conn_error(c2), "does not exist") != NULL, "%s", it_conn_error(c2));
-	cr_expect_eq(count_in_log("server login failed"), 2, "%d attempts",
-	             count_in_log("server login failed"));
+	cr_expect_eq(it_log_count("server login failed"), 2, "%d attempts",
+	             it_log_count("server login failed"));
 	cr_expect(took >= min_ms && took <= max_ms,
 	          "second attempt %lld ms after the first failed (retry %s)", (long long)took,
 	          retry);
@@ -465,10 +455,10 @@ IT_TEST(pool_settings, cancel_wait_timeout_gives_up_a_cancel)
 	cr_assert(PQcancel(k, err, sizeof err), "%s", err);
 	PQfreeCancel(k);
 	const char *line = "the server did not close the connection within cancel_wait_timeout";
-	while (count_in_log(line) == 0 && it_now_ms() - t0 < 2500)
+	while (it_log_count(line) == 0 && it_now_ms() - t0 < 2500)
 		it_sleep_ms(20);
 	int64_t took = it_now_ms() - t0;
-	cr_expect_eq(count_in_log(line), 1, "the cancel was not given up");
+	cr_expect_eq(it_log_count(line), 1, "the cancel was not given up");
 	cr_expect(took >= 400 && took < 1500, "given up after %lld ms (cancel_wait_timeout 500 ms)",
 	          (long long)took);
 	bool to;

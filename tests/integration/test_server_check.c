@@ -55,16 +55,6 @@ static void open_servers(PGconn **cl, int n, long long *pids)
 		it_exec_ok(cl[i], "COMMIT");
 }
 
-static int count_in_log(const char *needle)
-{
-	char *log = it_pglane_log();
-	int n = 0;
-	for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	free(log);
-	return n;
-}
-
 /* A live idle server past the delay is checked: the client waits for the (slow) check,
  * sv_tested shows it meanwhile, and the client then runs on that same server. Before the
  * delay there is no check. */
@@ -138,10 +128,10 @@ IT_TEST(server_check, default_check_is_an_empty_query)
 	it_pglane_start(conf);
 	PGconn *c = it_connect("postgres", NULL, "postgres");
 	long long pid = backend_pid(c);
-	cr_expect_eq(count_in_log("checking it with \"\""), 0);
+	cr_expect_eq(it_log_count("checking it with \"\""), 0);
 	it_sleep_ms(250);
 	cr_expect_eq(backend_pid(c), pid);
-	cr_expect_eq(count_in_log("checking it with \"\""), 1, "no empty-query check logged");
+	cr_expect_eq(it_log_count("checking it with \"\""), 1, "no empty-query check logged");
 	PQfinish(c);
 }
 
@@ -219,7 +209,7 @@ IT_TEST(server_check, unanswered_check_times_out_and_client_gets_another_server)
 	PQclear(r);
 	cr_expect(took >= 900 && took < 4000, "served after %lld ms (check timeout 1 s)",
 	          (long long)took);
-	cr_expect_eq(count_in_log("server check failed: no answer within server_connect_timeout"),
+	cr_expect_eq(it_log_count("server check failed: no answer within server_connect_timeout"),
 	             1);
 	PQfinish(admin);
 	PQfinish(c);
@@ -246,7 +236,7 @@ IT_TEST(server_check, failing_check_query_closes_the_server)
 	             PQresultErrorMessage(r));
 	cr_expect_neq(atoll(PQgetvalue(r, 0, 0)), pid, "the server that failed its check served");
 	PQclear(r);
-	cr_expect_eq(count_in_log("server check failed: server_check_query failed"), 1);
+	cr_expect_eq(it_log_count("server check failed: server_check_query failed"), 1);
 	cr_expect(it_wait_backends(admin, 0, 3000, NULL, NULL, NULL, "SELECT 1 FROM pglane%",
 	                           NULL) >= 0,
 	          "the failed server's backend is still there");

@@ -349,17 +349,6 @@ static struct seen look(PGconn *admin, int http, const char *db)
 	return s;
 }
 
-/* Count of `needle` in pglane's log. */
-static int count_in_log(const char *needle)
-{
-	char *log = it_pglane_log();
-	int n = 0;
-	for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	free(log);
-	return n;
-}
-
 static PGconn *admin_connect(void)
 {
 	return it_connect("admin", "admin_pw", "pglane");
@@ -414,7 +403,7 @@ IT_TEST(wait, frozen_postgres_cold_pool)
 	struct seen s1 = look(admin, http, "waitdb");
 	clients_drive(v, NCLIENTS, (int)(t0 + FREEZE_MS - it_now_ms()));
 	struct tally during = clients_tally(v, NCLIENTS);
-	int attempts = count_in_log("server login failed");
+	int attempts = it_log_count("server login failed");
 	thaw();
 	int64_t t_thaw = it_now_ms();
 	clients_drive(v, NCLIENTS, 15000);
@@ -515,7 +504,7 @@ IT_TEST(wait, full_postgres_waited_for)
 	struct seen s1 = look(admin, http, "waitdb");
 	clients_drive(v, NCLIENTS, (int)(t0 + FULL_MS - it_now_ms()));
 	struct tally during = clients_tally(v, NCLIENTS);
-	int attempts = count_in_log("server login failed");
+	int attempts = it_log_count("server login failed");
 	for (int i = 0; i < nheld; i++)
 		PQfinish(held[i]);
 	int64_t t_free = it_now_ms();
