@@ -11,8 +11,8 @@ OPT      ?= -O2
 PKGS      = openssl libconfig libpq libcares
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CPPFLAGS += -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-CFLAGS   += -std=c17 $(OPT) -g $(WARN) -MMD -MP $(SAN)
-LDFLAGS  += $(SAN)
+CFLAGS   += -std=c17 -pthread $(OPT) -g $(WARN) -MMD -MP $(SAN)
+LDFLAGS  += -pthread $(SAN)
 LDLIBS   += -lev $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 # Debian packages: build, run and test dependencies.

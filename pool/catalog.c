@@ -30,6 +30,23 @@ void pool_catalog_free(struct pool_catalog *c)
 	free(c);
 }
 
+struct pool_catalog *pool_catalog_copy(const struct pool_catalog *c)
+{
+	if (!c)
+		return NULL;
+	struct pool_catalog *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->v = malloc((c->n ? c->n : 1) * sizeof(*d->v));
+	if (!d->v) {
+		free(d);
+		return NULL;
+	}
+	memcpy(d->v, c->v, c->n * sizeof(*d->v));
+	d->n = d->cap = c->n;
+	return d;
+}
+
 static enum pool_guc_context context_of(const char *s)
 {
 	if (strcmp(s, "user") == 0)

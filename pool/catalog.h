@@ -19,6 +19,9 @@ struct pool_catalog;
 
 struct pool_catalog *pool_catalog_new(void);
 void pool_catalog_free(struct pool_catalog *c);
+/* A copy of a done catalog (another worker's database record gets its own); NULL when `c`
+ * is NULL or out of memory. */
+struct pool_catalog *pool_catalog_copy(const struct pool_catalog *c);
 /* One row of pg_settings: `name`, `context` as PostgreSQL spells it. False when out of
  * memory. */
 __attribute__((warn_unused_result)) bool pool_catalog_add(struct pool_catalog *c, const char *name,

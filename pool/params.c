@@ -1,5 +1,6 @@
 /* pool/params.c — interned parameter values and tracked parameter sets. */
 #include "pool/params.h"
+#include "pool/owner.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,8 @@
  * server handed to another worker takes its values along as text, interned there again). */
 static struct str_table {
 	struct pool_str *buckets[STR_BUCKETS]; /* owned: hash chains */
-} strs;
+} str_tables[POOL_MAX_WORKERS];
+#define strs (str_tables[pool_worker])
 
 static const char *const standard_names[] = {
         "client_encoding",

@@ -6,6 +6,7 @@
 #include "pool/pool.h"
 
 #include "config/log.h"
+#include "pool/owner.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,6 @@
  * start; a lane's `size` and the server caps become a global budget of atomic counters
  * beside it (README, "Design notes: who owns what under worker threads"). */
 static struct pool_registry {
-	const struct pool_ops *ops;              /* borrowed: set once by pool_setup() */
 	struct pool *pool_buckets[POOL_BUCKETS]; /* owned: pools by (db, user, lane) */
 	struct pool_list all_pools;              /* the same pools, in creation order */
 	struct pool_db *dbs;                     /* owned */
@@ -29,12 +29,22 @@ static struct pool_registry {
 	int n_held_pools;   /* pools with held_by set */
 	bool evicting;      /* closing a server to make room: no fill from its close */
 	bool kicks_pending; /* some pool has kick_wanted */
+	bool reserved;      /* launch(): a budget place waits for pool_server_add() */
 	int64_t period_old_us, period_new_us; /* the last two stats_period boundaries */
-} reg = {.all_pools = {&reg.all_pools, &reg.all_pools}};
+} regs[POOL_MAX_WORKERS];
+#define reg (regs[pool_worker])
+
+_Thread_local unsigned pool_worker;
+
+/* The proxy's callbacks: process-wide, set by pool_setup() before any worker starts. */
+static const struct pool_ops *ops;
 
 void pool_setup(const struct pool_ops *o)
 {
-	reg.ops = o;
+	if (o)
+		ops = o;
+	if (!reg.all_pools.next)
+		pool_list_init(&reg.all_pools);
 }
 
 static uint32_t hash_key(const char *db, const char *user, enum cfg_lane_kind lane)
@@ -46,6 +56,16 @@ static uint32_t hash_key(const char *db, const char *user, enum cfg_lane_kind la
 	for (const char *s = user; *s; s++)
 		h = (h ^ (uint8_t)*s) * 16777619u;
 	return (h ^ (uint32_t)lane) * 16777619u;
+}
+
+/* `n` more (or fewer) logged-in clients of `p`, here and in every worker's counts. */
+static void client_count(struct pool *p, int n)
+{
+	p->n_clients += n;
+	p->db->n_clients += n;
+	p->user->n_clients += n;
+	atomic_fetch_add_explicit(&p->db->budget->clients, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->user->budget->clients, n, memory_order_relaxed);
 }
 
 static struct pool_db *db_get(const struct cfg *cfg, const char *name)
@@ -60,6 +80,7 @@ static struct pool_db *db_get(const struct cfg *cfg, const char *name)
 	if (!d)
 		return NULL;
 	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->budget = pool_budget_db(name);
 	d->cfg = dc;
 	d->paused = reg.pause_all;
 	d->next = reg.dbs;
@@ -113,6 +134,7 @@ struct pool_user *pool_user_get(const char *name)
 	if (!u)
 		return NULL;
 	snprintf(u->name, sizeof(u->name), "%s", name);
+	u->budget = pool_budget_user(name);
 	u->next = reg.users;
 	reg.users = u;
 	return u;
@@ -136,6 +158,7 @@ struct pool *pool_get(const struct cfg *cfg, const char *dbname, const char *use
 	p->db = d;
 	p->user = u;
 	p->lane = lane;
+	p->budget = pool_budget_pool(dbname, user, lane);
 	p->olap_target = -1;
 	cfg_pool_resolve(cfg, &d->cfg->lanes[lane], user, &p->settings);
 	pool_list_init(&p->login);
@@ -177,6 +200,10 @@ void pool_shutdown(void)
 		while (reg.pool_buckets[i]) {
 			struct pool *p = reg.pool_buckets[i];
 			reg.pool_buckets[i] = p->next_hash;
+			pool_budget_give(p->budget, p->db->budget, p->user->budget,
+			                 pool_server_count(p));
+			if (p->n_clients)
+				client_count(p, -p->n_clients);
 			free(p->welcome);
 			pool_params_clear(&p->welcome_params);
 			pool_stmt_cache_free(p->known);
@@ -296,6 +323,13 @@ static int64_t first_wait_ms(const struct pool *p)
 	        ->wait_start_ms;
 }
 
+int64_t pool_oldest_wait_ms(const struct pool *p)
+{
+	if (pool_list_empty(&p->waiting))
+		return p->view_oldest_wait_ms;
+	return first_wait_ms(p);
+}
+
 /* The number of servers `p` may have now: its size, plus reserve_pool_size when its first
  * waiting client has waited reserve_pool_timeout (0 turns the reserve off, as in PgBouncer). */
 static int pool_limit(const struct pool *p, int64_t now_ms)
@@ -313,9 +347,11 @@ static int pool_limit(const struct pool *p, int64_t now_ms)
 static enum pool_held cap_reached(const struct pool *p)
 {
 	const struct cfg_pool *pc = pool_cfg(p);
-	if (pc->max_db_connections > 0 && p->db->n_servers >= pc->max_db_connections)
+	if (pc->max_db_connections > 0 &&
+	    pool_budget_servers(p->db->budget) >= pc->max_db_connections)
 		return POOL_HELD_DB;
-	if (pc->max_user_connections > 0 && p->user->n_servers >= pc->max_user_connections)
+	if (pc->max_user_connections > 0 &&
+	    pool_budget_servers(p->user->budget) >= pc->max_user_connections)
 		return POOL_HELD_USER;
 	return POOL_HELD_NONE;
 }
@@ -335,21 +371,125 @@ static bool evict_for(struct pool *p, enum pool_held why)
 		if (!victim || s->state_since_ms < victim->state_since_ms)
 			victim = s;
 	}
-	if (!victim || !reg.ops->server_evict)
+	if (!victim || !ops->server_evict)
 		return false;
 	int before = why == POOL_HELD_DB ? p->db->n_servers : p->user->n_servers;
 	reg.evicting = true;
-	reg.ops->server_evict(victim, pool_held_name(why));
+	ops->server_evict(victim, pool_held_name(why));
 	reg.evicting = false;
 	return (why == POOL_HELD_DB ? p->db->n_servers : p->user->n_servers) < before;
 }
 
-/* Start one server for `p`; false when none could even start. */
-static bool launch(struct pool *p)
+/* Start one server for `p` within `limit` servers of its pool in every worker and the
+ * database and user caps; false when none could start (*full: which limit was reached,
+ * as pool_budget_take() says). */
+static bool launch(struct pool *p, int limit, int *full)
 {
+	const struct cfg_pool *pc = pool_cfg(p);
+	*full = pool_budget_take(p->budget, limit, p->db->budget, pc->max_db_connections,
+	                         p->user->budget, pc->max_user_connections);
+	if (*full)
+		return false;
 	int before = p->n_login;
-	reg.ops->server_launch(p);
-	return p->n_login != before;
+	reg.reserved = true; /* pool_server_add() takes the place reserved */
+	ops->server_launch(p);
+	if (reg.reserved) { /* nothing started: the place goes back */
+		reg.reserved = false;
+		pool_budget_give(p->budget, p->db->budget, p->user->budget, 1);
+	}
+	return p->n_login != before; /* false too when it failed at once (and was closed) */
+}
+
+/* How much longer than this worker's longest-waiting client another worker's must have
+ * waited for a server of the pool to go there rather than here: servers do not bounce
+ * between workers at every release, and no worker's clients wait much longer than the
+ * others'. */
+#define HANDOFF_LAG_MS 5
+
+/* The worker whose clients of `p` a server is owed to before this worker's (their longest
+ * wait is longer than ours by HANDOFF_LAG_MS), or -1. */
+static int owed_elsewhere(const struct pool *p)
+{
+	uint64_t direct = pool_budget_wanted(p->budget, pool_worker);
+	if (!direct)
+		return -1;
+	int64_t mine = pool_oldest_wait_ms(p);
+	return pool_budget_owed(p->budget, direct, mine ? mine : INT64_MAX, HANDOFF_LAG_MS);
+}
+
+/* Does this worker want a server of `p` that the pool's size keeps from it? */
+static bool wanting(const struct pool *p)
+{
+	return atomic_load_explicit(&p->budget->wanting, memory_order_relaxed) &
+	       (UINT64_C(1) << pool_worker);
+}
+
+/* This worker's longest-waiting client of `p` for the other workers to compare with. */
+static void publish_oldest(struct pool *p)
+{
+	pool_budget_oldest_set(p->budget, pool_worker,
+	                       pool_list_empty(&p->waiting) ? 0 : first_wait_ms(p));
+}
+
+/* Worker `pool_worker` has clients of `p` that a limit keeps waiting: the pool's size
+ * (full 1), its database's cap (2, or held by it) or its user's (3); none (0): it has not.
+ * The other workers hear of a new want and give back the idle servers they do not need. */
+static void want(struct pool *p, int full, enum pool_held held)
+{
+	if (held == POOL_HELD_DB)
+		full = 2;
+	else if (held == POOL_HELD_USER)
+		full = 3;
+	bool news = pool_budget_want(p->budget, pool_worker, full == 1);
+	if (news || full != 1)
+		publish_oldest(p); /* while it wants, the others compare waits with it */
+	news |= pool_budget_want(p->db->budget, pool_worker, full == 2);
+	news |= pool_budget_want(p->user->budget, pool_worker, full == 3);
+	if (news && ops->workers_kick)
+		ops->workers_kick(~(UINT64_C(1) << pool_worker));
+}
+
+/* Does another worker want a server this pool could give back? */
+static uint64_t wanted_elsewhere(const struct pool *p)
+{
+	return pool_budget_wanted(p->budget, pool_worker) |
+	       pool_budget_wanted(p->db->budget, pool_worker) |
+	       pool_budget_wanted(p->user->budget, pool_worker);
+}
+
+/* Clients of `p` wait on another worker, and none on this one (or this one holds more than
+ * its share): its idle servers go to that worker (or, when a server cannot travel, are
+ * closed so that their places serve those clients). */
+static void give_back_idle(struct pool *p)
+{
+	uint64_t mask = wanted_elsewhere(p);
+	if (!mask || !ops->server_evict)
+		return;
+	bool evicted = false;
+	uint64_t direct = pool_budget_wanted(p->budget, pool_worker);
+	while (!pool_list_empty(&p->idle)) {
+		int owed = owed_elsewhere(p);
+		bool mine = !pool_list_empty(&p->waiting);
+		if (mine && owed < 0)
+			break; /* its own clients wait too, no longer than the others' */
+		unsigned to =
+		        (unsigned)(owed >= 0 ? owed : __builtin_ctzll(direct ? direct : mask));
+		struct pool_server *s =
+		        pool_container_of(pool_list_first(&p->idle), struct pool_server, link);
+		if (direct && ops->server_handoff && ops->server_handoff(s, to)) {
+			if (mine)
+				break; /* one at a time while its own clients wait */
+			continue;      /* the same pool's clients there: the server itself goes */
+		}
+		if (!pool_list_empty(&p->waiting))
+			break; /* closing one would not serve them sooner than its own clients */
+		reg.evicting = true;
+		ops->server_evict(s, "another worker's clients");
+		reg.evicting = false;
+		evicted = true;
+	}
+	if (evicted && ops->workers_kick)
+		ops->workers_kick(mask);
 }
 
 void pool_fill(struct pool *p, int64_t now_ms)
@@ -364,11 +504,16 @@ void pool_fill(struct pool *p, int64_t now_ms)
 		return;
 	enum pool_held held = POOL_HELD_NONE;
 	int limit = pool_limit(p, now_ms);
-	int want = p->n_waiting - p->n_tested; /* a server being checked serves one of them */
+	int wanted = p->n_waiting - p->n_tested; /* a server being checked serves one of them */
 	int logins = pool_reach_max_logins(&p->reach); /* a probe while the server is not up */
-	if (want > logins)
-		want = logins;
-	while (p->n_login < want && pool_server_count(p) < limit) {
+	if (wanted > logins)
+		wanted = logins;
+	int full = 0;
+	while (p->n_login < wanted) {
+		if (pool_budget_servers(p->budget) >= limit) {
+			full = 1; /* every place taken, on this worker or another */
+			break;
+		}
 		enum pool_held why = cap_reached(p);
 		if (why != POOL_HELD_NONE) {
 			if (evict_for(p, why))
@@ -376,19 +521,20 @@ void pool_fill(struct pool *p, int64_t now_ms)
 			held = why;
 			break;
 		}
-		if (pool_server_count(p) >= lane_size(p)) /* PgBouncer warns here too */
+		if (pool_budget_servers(p->budget) >= lane_size(p)) /* PgBouncer warns here too */
 			log_warning(
 			        "%s@%s lane %s: taking a server from the reserve pool (a client "
 			        "waited %lld ms)",
 			        p->user->name, p->db->name, cfg_lane_name(p->lane),
 			        (long long)(now_ms - first_wait_ms(p)));
-		if (!launch(p))
+		if (!launch(p, limit, &full))
 			break; /* could not even start one */
 	}
 	set_held(p, held);
-	while (pool_server_count(p) < pool_cfg(p)->min_size && p->n_login < logins &&
+	want(p, p->n_login < wanted ? full : 0, p->n_login < wanted ? held : POOL_HELD_NONE);
+	while (pool_budget_servers(p->budget) < pool_cfg(p)->min_size && p->n_login < logins &&
 	       cap_reached(p) == POOL_HELD_NONE)
-		if (!launch(p))
+		if (!launch(p, pool_cfg(p)->min_size, &full))
 			return;
 }
 
@@ -408,32 +554,29 @@ void pool_server_gone(struct pool *p, int64_t now_ms)
 const char *pool_client_cap_reached(const struct pool *p)
 {
 	const struct cfg_pool *pc = pool_cfg(p);
-	if (pc->max_db_client_connections > 0 && p->db->n_clients >= pc->max_db_client_connections)
+	if (pc->max_db_client_connections > 0 &&
+	    pool_budget_clients(p->db->budget) >= pc->max_db_client_connections)
 		return "max_db_client_connections";
 	if (pc->max_user_client_connections > 0 &&
-	    p->user->n_clients >= pc->max_user_client_connections)
+	    pool_budget_clients(p->user->budget) >= pc->max_user_client_connections)
 		return "max_user_client_connections";
 	return NULL;
 }
 
 void pool_client_join(struct pool *p)
 {
-	p->n_clients++;
-	p->db->n_clients++;
-	p->user->n_clients++;
+	client_count(p, 1);
 }
 
 void pool_client_leave(struct pool *p)
 {
-	p->n_clients--;
-	p->db->n_clients--;
-	p->user->n_clients--;
+	client_count(p, -1);
 }
 
 /* Is idle server `s` due for server_check_query before a client gets it? */
 static bool needs_check(const struct pool *p, const struct pool_server *s, int64_t now_ms)
 {
-	return reg.ops->server_check &&
+	return ops->server_check &&
 	       now_ms - s->state_since_ms >= pool_cfg(p)->server_check_delay_ms;
 }
 
@@ -447,8 +590,8 @@ static struct pool_server *take_idle(struct pool *p, int checks, int64_t now_ms)
 		struct pool_list *at =
 		        pool_cfg(p)->server_round_robin ? p->idle.next : p->idle.prev;
 		struct pool_server *s = pool_container_of(at, struct pool_server, link);
-		if (reg.ops->server_settle) {
-			reg.ops->server_settle(s);
+		if (ops->server_settle) {
+			ops->server_settle(s);
 			if (s->pool != p)
 				continue; /* it had ended: closed, the list is read again */
 		}
@@ -459,7 +602,7 @@ static struct pool_server *take_idle(struct pool *p, int checks, int64_t now_ms)
 		set_state(s, POOL_SERVER_BUSY, now_ms);
 		s->tested = true;
 		p->n_tested++;
-		reg.ops->server_check(s); /* may close it at once: the list is read again */
+		ops->server_check(s); /* may close it at once: the list is read again */
 	}
 	return NULL;
 }
@@ -480,6 +623,8 @@ struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t 
 		c->wait_start_ms = now_ms;
 		pool_list_append(&p->waiting, &c->link);
 		p->n_waiting++;
+		if (p->n_waiting == 1 && wanting(p))
+			publish_oldest(p);
 	}
 	pool_fill(p, now_ms);
 	return NULL;
@@ -487,6 +632,7 @@ struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t 
 
 void pool_kick(struct pool *p, int64_t now_ms)
 {
+	give_back_idle(p);
 	while (!p->db->paused && !pool_list_empty(&p->waiting) && !pool_list_empty(&p->idle)) {
 		struct pool_server *s = take_idle(p, p->n_waiting, now_ms);
 		if (!s)
@@ -494,6 +640,7 @@ void pool_kick(struct pool *p, int64_t now_ms)
 		pool_server_ready(s, now_ms); /* to the first waiting client */
 	}
 	pool_fill(p, now_ms);
+	give_back_idle(p);
 }
 
 void pool_kick_later(struct pool *p)
@@ -521,10 +668,15 @@ void pool_client_unwait(struct pool_client *c, int64_t now_ms)
 	if (c->wait_start_ms == 0)
 		return;
 	struct pool *p = c->pool;
+	bool first = pool_list_first(&p->waiting) == &c->link;
 	pool_list_remove(&c->link);
 	p->n_waiting--;
-	if (p->n_waiting == 0)
+	if (p->n_waiting == 0) {
 		set_held(p, POOL_HELD_NONE);
+		want(p, 0, POOL_HELD_NONE);
+	} else if (first && wanting(p)) {
+		publish_oldest(p);
+	}
 	int64_t waited = now_ms - c->wait_start_ms;
 	p->stats.wait_time_us += (uint64_t)waited * 1000;
 	pool_hist_add(&p->stats.wait_hist, waited * 1000, now_ms * 1000);
@@ -547,21 +699,53 @@ void pool_server_add(struct pool *p, struct pool_server *s, int64_t now_ms)
 	p->db->n_servers++;
 	p->user->n_servers++;
 	p->stats.server_connects++;
+	if (reg.reserved)
+		reg.reserved = false;
+	else /* opened without pool_fill() (tests) */
+		pool_budget_take(p->budget, 0, p->db->budget, 0, p->user->budget, 0);
+}
+
+void pool_server_detach(struct pool_server *s)
+{
+	struct pool *p = s->pool;
+	pool_list_remove(&s->link);
+	(*state_count(p, s->state))--;
+	p->db->n_servers--;
+	p->user->n_servers--;
+	s->pool = NULL;
+	pool_params_clear(&s->params);
+}
+
+void pool_server_adopt(struct pool *p, struct pool_server *s, bool ready, int64_t now_ms)
+{
+	s->pool = p;
+	s->client = NULL;
+	s->state = POOL_SERVER_BUSY;
+	s->state_since_ms = now_ms;
+	pool_list_init(&s->link);
+	pool_list_append(&p->busy, &s->link);
+	p->n_busy++;
+	p->db->n_servers++;
+	p->user->n_servers++;
+	if (ready)
+		pool_server_ready(s, now_ms);
 }
 
 void pool_server_ready(struct pool_server *s, int64_t now_ms)
 {
 	struct pool *p = s->pool;
 	unlink_client(s);
-	if (!p->db->paused && !pool_list_empty(&p->waiting)) {
+	if (!p->db->paused && !pool_list_empty(&p->waiting) && owed_elsewhere(p) < 0) {
 		struct pool_client *c =
 		        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
 		pool_client_unwait(c, now_ms);
 		link_client(s, c, now_ms);
-		reg.ops->client_assigned(c, s);
+		ops->client_assigned(c, s);
 		return;
 	}
 	set_state(s, POOL_SERVER_IDLE, now_ms);
+	if (wanted_elsewhere(p))
+		pool_kick_later(p); /* gives it back, outside the caller's release */
 }
 
 void pool_server_busy(struct pool_server *s, int64_t now_ms)
@@ -580,6 +764,7 @@ void pool_server_remove(struct pool_server *s)
 	(*state_count(p, s->state))--;
 	p->db->n_servers--;
 	p->user->n_servers--;
+	pool_budget_give(p->budget, p->db->budget, p->user->budget, 1);
 	if (s->tested) {
 		s->tested = false;
 		p->n_tested--;
@@ -665,6 +850,12 @@ void pool_stats_period(int64_t now_us, int64_t period_us)
 	}
 	reg.period_old_us = reg.period_new_us;
 	reg.period_new_us = now_us;
+}
+
+void pool_stats_period_adopt(int64_t old_us, int64_t new_us)
+{
+	reg.period_old_us = old_us;
+	reg.period_new_us = new_us;
 }
 
 void pool_stats_period_times(int64_t *old_us, int64_t *new_us)

@@ -11,6 +11,7 @@
 
 #include "config/cfg.h"
 #include "config/userlist.h"
+#include "pool/budget.h"
 #include "pool/catalog.h"
 #include "pool/list.h"
 #include "pool/params.h"
@@ -72,8 +73,9 @@ struct pool_user {
 	/* a user missing from the auth file: the secret its last auth_query look-up returned
 	 * ("" = none), for its servers' logins */
 	char auth_secret[512];
-	int n_servers; /* its server connections in every pool, any state (max_user_connections) */
-	int n_clients; /* its logged-in clients, every database (max_user_client_connections) */
+	int n_servers; /* its server connections in every pool, any state, on this worker */
+	int n_clients; /* its logged-in clients, every database, on this worker */
+	struct pool_budget *budget; /* every worker's counts (max_user_connections, ...) */
 };
 
 struct pool_db {
@@ -83,9 +85,10 @@ struct pool_db {
 	bool paused;
 	bool disabled;                /* DISABLE: new clients are refused (ENABLE lifts it) */
 	struct pool_catalog *catalog; /* owned: its servers' settings, NULL until read */
-	int n_servers; /* server connections of every user and lane, any state (max_db_connections)
+	int n_servers; /* server connections of every user and lane, any state, on this worker
 	                */
-	int n_clients; /* logged-in clients of every user and lane (max_db_client_connections) */
+	int n_clients; /* logged-in clients of every user and lane, on this worker */
+	struct pool_budget *budget; /* every worker's counts (max_db_connections, ...) */
 };
 
 struct pool_stats {
@@ -143,6 +146,8 @@ struct pool {
 	struct pool_stats stats;
 	/* the counters at the last two stats_period boundaries (pool_stats_period) */
 	struct pool_counts period_old, period_new;
+	struct pool_budget *budget;  /* every worker's servers of this pool (size) */
+	int64_t view_oldest_wait_ms; /* a merged view's (pool/view.c) oldest waiting client */
 };
 
 struct pool_ops {
@@ -159,6 +164,12 @@ struct pool_ops {
 	/* Idle server `s` is about to be handed out: first handle what it said since (may be
 	 * NULL; may close it, pool_server_remove() before returning). */
 	void (*server_settle)(struct pool_server *s);
+	/* Wake the workers in `mask` (bit w: worker w): a server place they want was given
+	 * back, or another worker now wants one of theirs (NULL with one worker). */
+	void (*workers_kick)(uint64_t mask);
+	/* Give idle server `s` to worker `to`, whose clients want one (pool_server_detach()
+	 * before returning); false when it cannot travel (then it is evicted). NULL: never. */
+	bool (*server_handoff)(struct pool_server *s, unsigned to);
 };
 
 /* Set the callbacks (once at start). */
@@ -184,6 +195,8 @@ struct pool_user *pool_user_find(const char *name);
 /* Take the counters of every pool at a stats_period boundary once `period_us` has passed
  * since the last one (called often; cheap when no boundary is due). */
 void pool_stats_period(int64_t now_us, int64_t period_us);
+/* Take `old_us` and `new_us` as the last two boundaries (a merged view: pool/view.h). */
+void pool_stats_period_adopt(int64_t old_us, int64_t new_us);
 /* The monotonic times of the last two boundaries (0 before the first). */
 void pool_stats_period_times(int64_t *old_us, int64_t *new_us);
 /* The counters of `p` now. */
@@ -215,6 +228,8 @@ void pool_kick_later(struct pool *p);
 /* Kick the pools asked for with pool_kick_later() (after the loop's callbacks). */
 void pool_run_kicks(int64_t now_ms);
 
+/* When the longest-waiting client of `p` began to wait (0: none waits). */
+int64_t pool_oldest_wait_ms(const struct pool *p);
 /* Total servers of a pool in any state. */
 int pool_server_count(const struct pool *p);
 
@@ -225,6 +240,12 @@ int pool_server_count(const struct pool *p);
 struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t now_ms);
 /* Take a waiting client out of the queue (gave up, timed out or closed). */
 void pool_client_unwait(struct pool_client *c, int64_t now_ms);
+/* Take idle server `s` out of its pool to give it to another worker: its place in the
+ * budget goes with it (pool_server_adopt() there). */
+void pool_server_detach(struct pool_server *s);
+/* A server another worker detached joins `p` (its budget place counted already) and goes to
+ * the first waiting client, or idle; or (not `ready`) stays BUSY with pglane's own work. */
+void pool_server_adopt(struct pool *p, struct pool_server *s, bool ready, int64_t now_ms);
 /* A new server connection is starting (state LOGIN). */
 void pool_server_add(struct pool *p, struct pool_server *s, int64_t now_ms);
 /* A server is ready: its login finished or its work is done. It goes to the first waiting

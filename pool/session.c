@@ -1,6 +1,7 @@
 /* pool/session.c — interned settings sets, pins, the apply and capture SQL, and a client's
  * session model (see pool/session.h). */
 #include "pool/session.h"
+#include "pool/owner.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,8 @@ static struct settings_registry {
 	struct pool_settings *set_buckets[SET_BUCKETS]; /* owned: hash chains */
 	size_t sets_alive;
 	uint64_t pins_total[POOL_PIN_KINDS];
-} sets;
+} set_regs[POOL_MAX_WORKERS];
+#define sets (set_regs[pool_worker])
 
 /* ---- interned sets ---- */
 
@@ -423,6 +425,16 @@ unsigned pool_pin_from_effects(unsigned e)
 		p |= POOL_PIN_LOCK | POOL_PIN_TEMP | POOL_PIN_HOLD | POOL_PIN_PREPARE |
 		     POOL_PIN_LISTEN;
 	return p;
+}
+
+void pool_pins_total_gather(unsigned n)
+{
+	for (int i = 0; i < POOL_PIN_KINDS; i++) {
+		uint64_t t = 0;
+		for (unsigned w = 0; w < n; w++)
+			t += set_regs[w].pins_total[i];
+		sets.pins_total[i] = t;
+	}
 }
 
 uint64_t pool_pins_total(int i)

@@ -152,6 +152,8 @@ void pool_session_discard_all(struct pool_session *s);
 
 /* Pins made since start, by reason (bit number). */
 uint64_t pool_pins_total(int i);
+/* This slot's pins_total made the sum of workers 0..n-1's (a merged view, pool/view.h). */
+void pool_pins_total_gather(unsigned n);
 void pool_pins_count(unsigned new_pins);
 
 #endif

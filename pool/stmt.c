@@ -1,5 +1,6 @@
 /* pool/stmt.c — the statement registry, clients' name maps and servers' LRU caches. */
 #include "pool/stmt.h"
+#include "pool/owner.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@ static struct stmt_registry {
 	struct pool_stmt *registry[REGISTRY_BUCKETS]; /* owned: hash chains */
 	uint64_t next_id;
 	size_t alive;
-} stmts;
+} stmt_regs[POOL_MAX_WORKERS];
+#define stmts (stmt_regs[pool_worker])
 
 static uint32_t hash_bytes(const void *p, size_t n, uint32_t h)
 {
