@@ -105,11 +105,10 @@ static double pool_value(int i, struct pool *p, int64_t now_us)
 	case 15:
 		return p->n_tested;
 	case 16: {
-		if (pool_list_empty(&p->waiting))
+		int64_t since = pool_oldest_wait_ms(p);
+		if (!since)
 			return 0;
-		const struct pool_client *c =
-		        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
-		int64_t waited_us = now_us - c->wait_start_ms * 1000;
+		int64_t waited_us = now_us - since * 1000;
 		return waited_us > 0 ? (double)waited_us / 1e6 : 0;
 	}
 	case 17:

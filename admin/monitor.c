@@ -46,9 +46,11 @@ static struct monitor {
 	size_t ntargets;
 	ev_timer tick; /* every interval_ms: a round of checks */
 	int64_t interval_ms;
-	bool running;                  /* tick started */
-	struct ev_loop *loop;          /* borrowed: pglane's loop, given at start */
-	cfg_conninfo_resolver resolve; /* NULL: libpq resolves names itself */
+	bool running;                        /* tick started */
+	struct ev_loop *loop;                /* borrowed: pglane's loop, given at start */
+	cfg_conninfo_resolver resolve;       /* NULL: libpq resolves names itself */
+	void (*stop)(void), (*resume)(void); /* the world around each callback (or NULL) */
+	void (*each)(void (*fn)(void *arg), void *arg);
 } mon;
 
 void admin_monitor_set_resolver(cfg_conninfo_resolver fn)
@@ -219,16 +221,45 @@ static bool on_result(struct target *t, PGresult *r, int index)
  * their login back-off (pool/reach.h, up to server_login_retry), so that new transactions
  * reach it within a monitor interval or two (proxy/hosts.c starts new servers on the host the
  * monitor sees as the primary). */
-static void primary_found(const struct pool_health *h)
+static void kick_pools(void *arg)
 {
-	if (h->role != POOL_ROLE_UNKNOWN)
-		log_info("monitor: %s:%d is now the primary of %s", h->host, h->port, h->database);
+	const struct pool_health *h = arg;
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		if (!p->db->cfg || strcmp(p->db->cfg->name, h->database) != 0)
 			continue;
 		p->reach.retry_at_ms = 0; /* no back-off: the new primary is there */
 		pool_kick_later(p);
 	}
+}
+
+static void primary_found(const struct pool_health *h)
+{
+	if (h->role != POOL_ROLE_UNKNOWN)
+		log_info("monitor: %s:%d is now the primary of %s", h->host, h->port, h->database);
+	if (mon.each)
+		mon.each(kick_pools, (void *)h);
+	else
+		kick_pools((void *)h);
+}
+
+void admin_monitor_set_threads(void (*stop)(void), void (*resume)(void),
+                               void (*each)(void (*fn)(void *arg), void *arg))
+{
+	mon.stop = stop;
+	mon.resume = resume;
+	mon.each = each;
+}
+
+static void world_stop(void)
+{
+	if (mon.stop)
+		mon.stop();
+}
+
+static void world_resume(void)
+{
+	if (mon.resume)
+		mon.resume();
 }
 
 /* Every result of the step is in: record the check, ask the next question or rest. */
@@ -308,10 +339,8 @@ static void connect_poll(struct target *t)
 	}
 }
 
-static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_io(struct target *t, int revents)
 {
-	(void)loop;
-	struct target *t = pool_container_of(w, struct target, io);
 	if (t->step == CONNECTING) {
 		connect_poll(t);
 		return;
@@ -328,11 +357,21 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		read_results(t);
 }
 
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	world_stop();
+	on_io(pool_container_of(w, struct target, io), revents);
+	world_resume();
+}
+
 static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
+	world_stop();
 	unhealthy(pool_container_of(w, struct target, timeout), "no answer in time");
+	world_resume();
 }
 
 /* The connection string of `t`, with the address of its host when the resolver has one (so
@@ -390,8 +429,10 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
+	world_stop();
 	for (size_t i = 0; i < mon.ntargets; i++)
 		check(&mon.targets[i]);
+	world_resume();
 }
 
 /* Watch host:port for database `d`; its target (a dummy when the table is full). */

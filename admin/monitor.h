@@ -23,6 +23,11 @@ void admin_monitor_start(struct ev_loop *loop, const struct cfg *cfg,
  * libpq would resolve a name with a blocking getaddrinfo; with a resolver set the monitor
  * connects to the address it gives (hostaddr), and waits for the next round while it has none. */
 void admin_monitor_set_resolver(cfg_conninfo_resolver fn);
+/* Under worker threads: `stop` and `resume` bracket each of the monitor's callbacks (the
+ * health table it writes is read by every worker), and `each` runs a function once as each
+ * worker (its pools kicked when a primary is found). NULL: one thread. */
+void admin_monitor_set_threads(void (*stop)(void), void (*resume)(void),
+                               void (*each)(void (*fn)(void *arg), void *arg));
 /* Stop and close every monitor connection. */
 void admin_monitor_stop(void);
 

@@ -100,11 +100,10 @@ struct lane_sum {
 /* The longest current wait in `p`, microseconds (FIFO: the first waiter). */
 static int64_t max_wait_us(const struct pool *p, int64_t now_us)
 {
-	const struct pool_list *first = pool_list_first(&p->waiting);
-	if (!first)
+	int64_t since = pool_oldest_wait_ms(p);
+	if (!since)
 		return 0;
-	const struct pool_client *c = pool_container_of(first, struct pool_client, link);
-	int64_t w = now_us - c->wait_start_ms * 1000;
+	int64_t w = now_us - since * 1000;
 	return w > 0 ? w : 0;
 }
 

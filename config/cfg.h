@@ -188,7 +188,8 @@ struct cfg_hba {
 };
 
 struct cfg {
-	char *path; /* owned; NULL when built-in defaults */
+	char *path;  /* owned; NULL when built-in defaults */
+	int workers; /* event loops (threads); 0 = one per core (restart only) */
 	struct {
 		char *host;
 		int port;

@@ -487,6 +487,7 @@ static bool flatten(const struct cfg *c, struct cfg_kvs *out, bool reveal)
 	add_str(&f, "server_tls.", "ciphers", c->server_tls.ciphers);
 	for (size_t i = 0; i < c->nusers && !f.failed; i++)
 		add_user(&f, &c->users[i]);
+	add_int(&f, "", "workers", c->workers);
 
 	if (f.failed) {
 		cfg_kvs_free(&f.kv);
@@ -659,6 +660,7 @@ bool cfg_needs_restart(const struct cfg *a, const struct cfg *b, char *what, siz
 		const char *key;
 		bool changed;
 	} keys[] = {
+	        {"workers", a->workers != b->workers},
 	        {"listen.host", str_differs(a->listen.host, b->listen.host)},
 	        {"listen.port", a->listen.port != b->listen.port},
 	        {"listen.tls.mode", a->listen.tls.mode != b->listen.tls.mode},

@@ -882,6 +882,10 @@ static void parse_root(struct cfg_loader *L, const config_setting_t *root)
 {
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		if (strcmp(config_setting_name(s), "workers") == 0) {
+			(void)cfg_get_int(L, s, "workers", 0, 64, &L->c->workers);
+			continue;
+		}
 		size_t k = 0;
 		while (k < NELEMS(top_keys) && strcmp(top_keys[k].name, config_setting_name(s)))
 			k++;

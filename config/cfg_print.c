@@ -320,6 +320,7 @@ void cfg_print(const struct cfg *c, FILE *out)
 	fputs(c->path ? c->path : "the built-in defaults", out);
 	fputs("\n", out);
 
+	fprintf(out, "workers = %d;\n", c->workers);
 	fputs("listen = {\n", out);
 	key_str(out, 1, "host", c->listen.host);
 	key_int(out, 1, "port", c->listen.port);

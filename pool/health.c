@@ -1,13 +1,15 @@
 /* pool/health.c — the table of monitored servers and the OLAP replica choice. */
 #include "pool/health.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 /* The health of every monitored server, rows in a fixed array (a row never moves). Owner
  * today: the process's one event loop (admin/monitor writes, routing and the console read).
- * Under worker threads: process-wide, shared: one writer, the monitor on its loop, under a
- * write lock; routing (pool_olap_target) and the console read under the read lock; cleared
+ * Under worker threads: process-wide, shared: one writer, the monitor on worker 0's loop,
+ * whose callbacks run with the world stopped (proxy/worker.h); routing (pool_olap_target) and
+ * the console read while their worker holds its lock; cleared
  * only by the monitor's restart on reload. */
 static struct health_table {
 	struct pool_health table[POOL_HEALTH_MAX];
@@ -58,14 +60,16 @@ void pool_health_clear(void)
 }
 
 /* The current host of each database with several (by name; kept across reloads and monitor
- * restarts, checked against the database's host list when read). */
+ * restarts, checked against the database's host list when read). Process-wide: any worker
+ * reads and sets it at a server connect, under `current_lock`. */
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	char database[64];
 	char host[256];
 	int port;
 } current[POOL_HEALTH_MAX];
 
-int pool_health_current(const struct cfg_database *dc)
+static int current_of(const struct cfg_database *dc)
 {
 	for (size_t i = 0; i < POOL_HEALTH_MAX && current[i].database[0]; i++) {
 		if (strcmp(current[i].database, dc->name) != 0)
@@ -79,10 +83,19 @@ int pool_health_current(const struct cfg_database *dc)
 	return -1;
 }
 
+int pool_health_current(const struct cfg_database *dc)
+{
+	pthread_mutex_lock(&current_lock);
+	int k = current_of(dc);
+	pthread_mutex_unlock(&current_lock);
+	return k;
+}
+
 void pool_health_current_set(const struct cfg_database *dc, size_t host)
 {
 	if (host >= dc->nhosts)
 		return;
+	pthread_mutex_lock(&current_lock);
 	size_t i = 0;
 	while (i < POOL_HEALTH_MAX - 1 && current[i].database[0] &&
 	       strcmp(current[i].database, dc->name) != 0)
@@ -90,6 +103,7 @@ void pool_health_current_set(const struct cfg_database *dc, size_t host)
 	snprintf(current[i].database, sizeof(current[i].database), "%s", dc->name);
 	snprintf(current[i].host, sizeof(current[i].host), "%s", dc->hosts[host].host);
 	current[i].port = dc->hosts[host].port;
+	pthread_mutex_unlock(&current_lock);
 }
 
 int pool_olap_target(const struct cfg_database *dc)

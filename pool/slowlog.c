@@ -1,6 +1,7 @@
 /* pool/slowlog.c — the ring of recent slow statements. */
 #include "pool/slowlog.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -12,12 +13,17 @@ static struct slowlog_ring {
 	size_t next, count; /* where the next goes; entries kept */
 } slow;
 
+/* Any worker adds under this lock; SHOW SLOW reads with the world stopped (no worker adds). */
+static pthread_mutex_t slow_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void pool_slowlog_add(const struct pool_slow *e)
 {
+	pthread_mutex_lock(&slow_lock);
 	slow.ring[slow.next] = *e;
 	slow.next = (slow.next + 1) % POOL_SLOWLOG_SIZE;
 	if (slow.count < POOL_SLOWLOG_SIZE)
 		slow.count++;
+	pthread_mutex_unlock(&slow_lock);
 }
 
 size_t pool_slowlog_count(void)

@@ -8,11 +8,10 @@
 
 #define POOL_SIZE 4096
 
-/* Random bytes drawn ahead from OpenSSL, handed out once each (wiped as they go). Owner
- * today: the process's one thread (the event loop, and main before it). Under worker
- * threads: one per thread (each worker its own, e.g. _Thread_local; RAND_bytes is safe to
- * call from several threads), so handing out bytes needs no lock. */
-static struct random_pool {
+/* Random bytes drawn ahead from OpenSSL, handed out once each (wiped as they go). One per
+ * thread (RAND_bytes is safe to call from several threads), so handing out bytes needs no
+ * lock. */
+static _Thread_local struct random_pool {
 	unsigned char pool[POOL_SIZE];
 	size_t left; /* unused bytes, at the end of pool */
 } rnd;

@@ -18,6 +18,7 @@
 #include "proxy/admin_client.h"
 #include "proxy/authq.h"
 #include "proxy/client.h"
+#include "proxy/gather.h"
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
 #include "proxy/io.h"
@@ -83,21 +84,25 @@ int64_t proxy_admin_started_ms(void)
 
 void proxy_admin_metrics(struct admin_buf *out)
 {
+	proxy_gather_begin();
 	struct admin_ctx ctx = context(NULL);
 	admin_metrics(&ctx, proxy.nclients, out);
-	const struct proxy_authq_stats *st = proxy_authq_stats();
-	struct admin_authq_counts n = {.found = st->found,
-	                               .not_found = st->not_found,
-	                               .errors = st->errors,
-	                               .joined = st->coalesced,
-	                               .in_flight = st->in_flight};
+	struct proxy_authq_stats st = proxy_gather_authq();
+	struct admin_authq_counts n = {.found = st.found,
+	                               .not_found = st.not_found,
+	                               .errors = st.errors,
+	                               .joined = st.coalesced,
+	                               .in_flight = st.in_flight};
 	admin_metrics_authq(&n, out);
+	proxy_gather_end();
 }
 
 void proxy_admin_status(struct admin_buf *out)
 {
+	proxy_gather_begin();
 	struct admin_ctx ctx = context(NULL);
 	admin_status_json(&ctx, proxy.nclients, out);
+	proxy_gather_end();
 }
 
 static void put_msg(struct admin_buf *b, uint8_t type, const void *body, size_t n)
@@ -151,7 +156,10 @@ static void run(struct proxy_client *c, const char *sql, size_t len, struct admi
 {
 	struct admin_ctx ctx = context(c->admin);
 	admin_result_init(r);
+	proxy_gather_begin();
+	ctx.cfg = proxy.cfg;
 	admin_execute(&ctx, sql, len, r);
+	proxy_gather_end();
 	if (r->desc.failed || r->rows.failed) {
 		admin_result_free(r);
 		admin_result_init(r);

@@ -8,6 +8,7 @@
  * text. */
 #include "proxy/authq.h"
 #include "proxy/context.h"
+#include "proxy/worker.h"
 #include "proxy/resolve.h"
 
 #include <ev.h>
@@ -89,9 +90,15 @@ static struct authq_registry {
 	 * (a look-up that fails at once must not call its waiter back within the call). */
 	ev_timer kick;
 	bool busy; /* in start_next(): a look-up failing at once finishes, which calls it again */
-} aq = {.queued_list = {&aq.queued_list, &aq.queued_list},
-        .running_list = {&aq.running_list, &aq.running_list},
-        .idle_list = {&aq.idle_list, &aq.idle_list}};
+} aqs[POOL_MAX_WORKERS];
+#define aq (aqs[pool_worker])
+
+void proxy_authq_init(void)
+{
+	pool_list_init(&aq.queued_list);
+	pool_list_init(&aq.running_list);
+	pool_list_init(&aq.idle_list);
+}
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void start_next(void);
@@ -670,7 +677,10 @@ static void start_next(void)
 	if (aq.busy)
 		return;
 	aq.busy = true;
-	while (aq.nrunning < AUTHQ_MAX_RUNNING && !pool_list_empty(&aq.queued_list)) {
+	/* the bound shared out between the workers */
+	unsigned n = proxy_workers_count();
+	int max = AUTHQ_MAX_RUNNING / (int)n > 0 ? AUTHQ_MAX_RUNNING / (int)n : 1;
+	while (aq.nrunning < max && !pool_list_empty(&aq.queued_list)) {
 		struct proxy_authq *q = pool_container_of(pool_list_first(&aq.queued_list),
 		                                          struct proxy_authq, link);
 		begin(q);

@@ -64,6 +64,8 @@ void proxy_authq_cancel(struct proxy_authq_waiter *w);
 
 /* Stop every look-up (pglane exits): waiters are dropped without a call. */
 void proxy_authq_stop_all(void);
+/* This worker's empty registry (before its first look-up). */
+void proxy_authq_init(void);
 
 const struct proxy_authq_stats *proxy_authq_stats(void);
 

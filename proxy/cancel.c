@@ -45,7 +45,13 @@ struct cancel_table {
 	struct proxy_client *buckets[CANCEL_BUCKETS]; /* borrowed, chained by cancel_next */
 	struct pool_list in_flight;                   /* owned: every cancel not done */
 };
-static struct cancel_table cancels = {.in_flight = {&cancels.in_flight, &cancels.in_flight}};
+static struct cancel_table cancel_tables[POOL_MAX_WORKERS];
+#define cancels (cancel_tables[pool_worker])
+
+void proxy_cancel_init(void)
+{
+	pool_list_init(&cancels.in_flight);
+}
 
 void proxy_cancel_register(struct proxy_client *c)
 {

@@ -22,5 +22,7 @@ void proxy_cancel_server(struct proxy_server *s);
 void proxy_cancel_detach(struct proxy_server *s);
 /* pglane exits: drop the cancel requests still in flight. */
 void proxy_cancel_free_all(void);
+/* This worker's empty table (before its first client). */
+void proxy_cancel_init(void);
 
 #endif

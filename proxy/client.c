@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +40,16 @@ struct login_count {
 };
 
 /* The addresses with logins in progress (a client counts from accept until
- * proxy_client_logged_in or its close). Owner: the process's one event loop, whose callbacks
- * alone touch it (no lock). Under worker threads (issue 19) the limit stays per address
- * whichever worker accepted: one table shared by the workers behind a lock. */
+ * proxy_client_logged_in or its close), whichever worker accepted them: process-wide, one
+ * table shared by the workers behind a lock. */
 struct login_table {
+	pthread_mutex_t lock;                       /* any worker, at login start and end */
 	struct login_count *buckets[LOGIN_BUCKETS]; /* owned entries, freed at n == 0 */
 };
-static struct login_table logins;
+static struct login_table logins = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Every worker's clients (listen.max_client_conn is a bound on the process). */
+static _Atomic int all_clients;
 
 static struct login_count **login_slot(const char *ip)
 {
@@ -71,19 +75,20 @@ static bool login_count_add(struct proxy_client *c)
 {
 	char ip[PROXY_ADDR_LEN];
 	ip_of(c->addr, ip, sizeof(ip));
+	pthread_mutex_lock(&logins.lock);
 	struct login_count **slot = login_slot(ip);
 	if (!*slot) {
 		struct login_count *e = calloc(1, sizeof(*e));
-		if (!e)
-			return false;
-		snprintf(e->ip, sizeof(e->ip), "%s", ip);
+		if (e)
+			snprintf(e->ip, sizeof(e->ip), "%s", ip);
 		*slot = e;
 	}
-	if ((*slot)->n >= MAX_LOGINS_PER_ADDRESS)
-		return false;
-	(*slot)->n++;
-	c->login_counted = true;
-	return true;
+	bool ok = *slot && (*slot)->n < MAX_LOGINS_PER_ADDRESS;
+	if (ok)
+		(*slot)->n++;
+	pthread_mutex_unlock(&logins.lock);
+	c->login_counted = ok;
+	return ok;
 }
 
 void proxy_client_logged_in(struct proxy_client *c)
@@ -93,12 +98,14 @@ void proxy_client_logged_in(struct proxy_client *c)
 	c->login_counted = false;
 	char ip[PROXY_ADDR_LEN];
 	ip_of(c->addr, ip, sizeof(ip));
+	pthread_mutex_lock(&logins.lock);
 	struct login_count **slot = login_slot(ip);
 	if (*slot && --(*slot)->n == 0) {
 		struct login_count *e = *slot;
 		*slot = e->next;
 		free(e);
 	}
+	pthread_mutex_unlock(&logins.lock);
 }
 
 static void format_addr(const struct sockaddr *sa, char *out, size_t cap)
@@ -187,7 +194,7 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	(void)len;
-	if (proxy.nclients >= proxy.cfg->listen.max_client_conn || proxy.shutdown) {
+	if (all_clients >= proxy.cfg->listen.max_client_conn || proxy.shutdown) {
 		/* answer as PostgreSQL would, without reading anything */
 		uint8_t buf[256];
 		struct proto_writer w;
@@ -238,6 +245,7 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 	pool_session_init(&c->pc.session);
 	pool_list_append(&proxy.clients, &c->link);
 	proxy.nclients++;
+	all_clients++;
 	proxy_conn_init(&c->conn, fd, client_cb);
 	if (c->peer_known)
 		conn_debug(c, "connected (pid %d, uid %u)", (int)c->peer_pid,
@@ -430,6 +438,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 	proxy_client_logged_in(c);
 	pool_list_remove(&c->link);
 	proxy.nclients--;
+	all_clients--;
 	if (c->pc.pool) {
 		pool_client_unwait(&c->pc, proxy_now_ms());
 		if (c->pc.server)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "pool/list.h"
+#include "pool/owner.h"
 
 #define PGLANE_VERSION "0.1.0"
 
@@ -31,7 +32,7 @@ struct proxy_dead {
 	void *obj; /* what is freed */
 };
 
-struct proxy {
+struct proxy_context {
 	struct ev_loop *loop;
 	struct cfg *cfg;            /* owned; replaced whole on RELOAD */
 	struct cfg_userlist *users; /* owned; NULL without an auth file */
@@ -39,13 +40,15 @@ struct proxy {
 	int nclients;
 	bool shutting_down; /* servers drain: released servers close, their clients go */
 	enum proxy_shutdown_mode shutdown;
-	uint32_t next_client_id, next_server_id;
 	struct proxy_dead *dead; /* closed this iteration */
 };
 
-extern struct proxy proxy;
+/* One context per worker; `proxy` is the one of the worker this thread acts for. */
+extern struct proxy_context proxy_ctx[POOL_MAX_WORKERS];
+#define proxy (proxy_ctx[pool_worker])
 
-/* Make the loop and the empty context. */
+/* Make this worker's loop (the default loop for worker 0, which gets the signals) and its
+ * empty context. */
 void proxy_context_init(void);
 /* Free what is left (after the loop ends and everything is closed). */
 void proxy_context_free(void);

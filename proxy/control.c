@@ -21,8 +21,16 @@
 #include "proxy/server.h"
 #include "proxy/shutdown.h"
 #include "proxy/tls.h"
+#include "proxy/worker.h"
 
 #define MAX_OVERRIDES 32
+
+/* A command runs once per worker (all_*): its log line is worker 0's. */
+#define LOG_ONCE(...)                                                                              \
+	do {                                                                                       \
+		if (pool_worker == 0)                                                              \
+			log_info(__VA_ARGS__);                                                     \
+	} while (0)
 
 /* What the console's commands leave behind: SUSPEND's state and the SETs made since the
  * file was last read. Owner today: the process's one event loop (the console and signals run
@@ -204,7 +212,7 @@ static bool do_pause(const char *db, char *err, size_t cap)
 {
 	if (!db) {
 		pool_set_pause_all(true);
-		log_info("admin: PAUSE of every database");
+		LOG_ONCE("admin: PAUSE of every database");
 		reconnect_servers(NULL, NULL);
 		return true;
 	}
@@ -212,7 +220,7 @@ static bool do_pause(const char *db, char *err, size_t cap)
 	if (!d)
 		return false;
 	d->paused = true;
-	log_info("admin: PAUSE %s", db);
+	LOG_ONCE("admin: PAUSE %s", db);
 	reconnect_servers(db, NULL);
 	return true;
 }
@@ -245,18 +253,20 @@ static bool closing_done(const char *db)
 	return true;
 }
 
-/* SUSPEND's wait: every server released; at admin.suspend_timeout, the clients still
- * holding one are dropped (PgBouncer drops the connections whose flush did not finish). */
-static bool suspend_done(void)
+/* SUSPEND's wait: every server released (every worker's, all_pending_done); at
+ * admin.suspend_timeout, the clients still holding one are dropped (PgBouncer drops the
+ * connections whose flush did not finish). */
+static bool suspend_due(void)
 {
-	if (paused_done(NULL)) {
-		ctl.suspend_deadline_ms = 0;
-		return true;
-	}
-	if (!ctl.suspend_deadline_ms || proxy_now_ms() < ctl.suspend_deadline_ms)
-		return false;
-	log_warning("admin: SUSPEND: servers still in use after admin.suspend_timeout: their "
-	            "clients are dropped");
+	return ctl.suspend_deadline_ms && proxy_now_ms() >= ctl.suspend_deadline_ms;
+}
+
+/* One worker's clients still holding a server past admin.suspend_timeout: dropped. */
+static bool suspend_drop(void)
+{
+	if (pool_worker == 0)
+		log_warning("admin: SUSPEND: servers still in use after admin.suspend_timeout: "
+		            "their clients are dropped");
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, &proxy.clients)
 	{
@@ -265,7 +275,6 @@ static bool suspend_done(void)
 			proxy_client_close(c, PROTO_SQLSTATE_ADMIN_SHUTDOWN,
 			                   "SUSPEND did not finish within admin.suspend_timeout");
 	}
-	ctl.suspend_deadline_ms = 0;
 	return true;
 }
 
@@ -275,7 +284,7 @@ static bool pending_done(char kind, const char *db)
 	case ADMIN_PENDING_WAIT_CLOSE:
 		return closing_done(db);
 	case ADMIN_PENDING_SUSPEND:
-		return suspend_done();
+		return paused_done(NULL);
 	default:
 		return paused_done(db);
 	}
@@ -309,7 +318,7 @@ static bool do_disable(const char *db, bool on, char *err, size_t cap)
 	if (!d)
 		return false;
 	d->disabled = on;
-	log_info("admin: %s %s", on ? "DISABLE" : "ENABLE", db);
+	LOG_ONCE("admin: %s %s", on ? "DISABLE" : "ENABLE", db);
 	return true;
 }
 
@@ -343,11 +352,13 @@ static bool do_resume(const char *db, char *err, size_t cap)
 		d->paused = false;
 	}
 	if (ctl.suspended && !db) {
-		ctl.suspended = false;
-		ctl.suspend_deadline_ms = 0;
 		proxy_listen_pause(false);
+		if (pool_worker + 1 == proxy_workers_count()) { /* the last worker's turn */
+			ctl.suspended = false;
+			ctl.suspend_deadline_ms = 0;
+		}
 	}
-	log_info("admin: RESUME %s", db ? db : "(every database)");
+	LOG_ONCE("admin: RESUME %s", db ? db : "(every database)");
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p))
 		if (match(p->db, db))
 			pool_kick(p, proxy_now_ms());
@@ -364,7 +375,7 @@ static bool do_kill(const char *db, char *err, size_t cap)
 		d->paused = true;
 	else
 		pool_set_pause_all(true);
-	log_info("admin: KILL %s", db ? db : "(every database)");
+	LOG_ONCE("admin: KILL %s", db ? db : "(every database)");
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, &proxy.clients)
 	{
@@ -404,15 +415,18 @@ static bool do_reconnect(const char *db, char *err, size_t cap)
 {
 	if (db && !find_db(db, err, cap))
 		return false;
-	log_info("admin: RECONNECT %s", db ? db : "(every database)");
+	LOG_ONCE("admin: RECONNECT %s", db ? db : "(every database)");
 	reconnect_servers(db, NULL);
 	return true;
 }
 
+static bool all_pause(const char *db, char *err, size_t cap);
+static bool all_resume(const char *db, char *err, size_t cap);
+
 void proxy_control_pause_all(bool on)
 {
 	char err[16];
-	if (!(on ? do_pause(NULL, err, sizeof(err)) : do_resume(NULL, err, sizeof(err))))
+	if (!(on ? all_pause(NULL, err, sizeof(err)) : all_resume(NULL, err, sizeof(err))))
 		log_error("%s", err);
 }
 
@@ -476,6 +490,14 @@ static bool load_config(struct cfg_override *ov, size_t n, struct cfg **out,
 	return true;
 }
 
+/* A config and auth file given to every worker. */
+struct cfg_swap {
+	struct cfg *cfg;
+	struct cfg_userlist *users;
+};
+
+static void swap_worker(void *arg);
+
 /* Make `nc` and `nu` (owned, validated) the running config, as RELOAD does: nobody is
  * disconnected except the clients of removed databases. The log says "`title`: N changes",
  * then one line per change after `what`: ("reload: pool.size: 2 -> 4"). */
@@ -495,21 +517,41 @@ static bool swap_config(struct cfg *nc, struct cfg_userlist *nu, const char *tit
 		log_info("%s: %s", what, lines[i]);
 	cfg_lines_free(lines, n);
 
-	/* databases whose endpoint changed get new servers; removed ones lose their clients */
+	struct cfg *old = proxy.cfg;
+	struct cfg_userlist *old_users = proxy.users;
+	struct cfg_swap sw = {nc, nu};
+	proxy_world_stop();
+	proxy_workers_each(swap_worker, &sw);
+	proxy.cfg = nc; /* the caller's context too (the console's merged view) */
+	proxy.users = nu;
+	char lerr[512];
+	if (!cfg_log_configure(nc, lerr, sizeof(lerr)))
+		log_error("reload: %s; the old log file stays in use", lerr);
+	proxy_log_stats_configure();
+	/* the monitor follows the new file, on worker 0's loop */
+	admin_monitor_start(proxy_ctx[0].loop, nc, nu);
+	proxy_tls_reset_servers();
+	proxy_world_resume();
+	cfg_userlist_free(old_users);
+	cfg_free(old);
+	return true;
+}
+
+/* One worker's share of a new config (the world stopped): databases whose endpoint changed
+ * get new servers, removed ones lose their clients and servers, larger pools serve their
+ * waiting clients. */
+static void swap_worker(void *arg)
+{
+	const struct cfg_swap *sw = arg;
+	struct cfg *nc = sw->cfg;
 	for (struct pool_db *d = pool_db_next(NULL); d; d = pool_db_next(d)) {
 		const struct cfg_database *nd = cfg_database_find(nc, d->name);
 		if (d->cfg && nd && !same_endpoint(d->cfg, nd))
 			reconnect_servers(NULL, d);
 	}
-	struct cfg *old = proxy.cfg;
-	struct cfg_userlist *old_users = proxy.users;
 	proxy.cfg = nc;
-	proxy.users = nu;
+	proxy.users = sw->users;
 	pool_config_changed(nc);
-	char lerr[512];
-	if (!cfg_log_configure(nc, lerr, sizeof(lerr)))
-		log_error("reload: %s; the old log file stays in use", lerr);
-	proxy_log_stats_configure();
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, &proxy.clients)
 	{
@@ -525,12 +567,6 @@ static bool swap_config(struct cfg *nc, struct cfg_userlist *nu, const char *tit
 		}
 		pool_kick(p, proxy_now_ms()); /* a larger pool serves its waiting clients now */
 	}
-	admin_monitor_start(proxy.loop, proxy.cfg,
-	                    proxy.users); /* the monitor follows the new file */
-	proxy_tls_reset_servers();
-	cfg_userlist_free(old_users);
-	cfg_free(old);
-	return true;
 }
 
 static bool reload(char *err, size_t cap);
@@ -629,22 +665,177 @@ void proxy_control_poll(void)
 	}
 }
 
+/* ---- every worker: the console's commands run with the world stopped, once per worker ---- */
+
+/* A command's arguments and answer, as each worker's share sees them. */
+struct each_cmd {
+	bool (*db_fn)(const char *db, char *err, size_t cap);
+	bool (*toggle_fn)(const char *db, bool on, char *err, size_t cap);
+	admin_conn_emit emit;
+	void (*list_fn)(admin_conn_emit emit, void *arg);
+	void *emit_arg;
+	const char *db;
+	bool on;
+	char kind;
+	uint32_t id;
+	bool ok, any;
+	char *err;
+	size_t cap;
+};
+
+static void each_db(void *arg)
+{
+	struct each_cmd *e = arg;
+	bool ok = e->db_fn ? e->db_fn(e->db, e->err, e->cap)
+	                   : e->toggle_fn(e->db, e->on, e->err, e->cap);
+	if (pool_worker == 0 || !ok)
+		e->ok = e->ok && ok;
+}
+
+/* `fn` on every worker; refused when the first refuses (the checks are the config's). */
+static bool all_db(bool (*fn)(const char *db, char *err, size_t cap), const char *db, char *err,
+                   size_t cap)
+{
+	struct each_cmd e = {.db_fn = fn, .db = db, .ok = true, .err = err, .cap = cap};
+	proxy_world_stop();
+	proxy_workers_each(each_db, &e);
+	proxy_world_resume();
+	return e.ok;
+}
+
+static bool all_pause(const char *db, char *err, size_t cap)
+{
+	return all_db(do_pause, db, err, cap);
+}
+
+static bool all_resume(const char *db, char *err, size_t cap)
+{
+	return all_db(do_resume, db, err, cap);
+}
+
+static bool all_kill(const char *db, char *err, size_t cap)
+{
+	return all_db(do_kill, db, err, cap);
+}
+
+static bool all_reconnect(const char *db, char *err, size_t cap)
+{
+	return all_db(do_reconnect, db, err, cap);
+}
+
+static bool all_wait_close(const char *db, char *err, size_t cap)
+{
+	return all_db(do_wait_close, db, err, cap);
+}
+
+static bool all_disable(const char *db, bool on, char *err, size_t cap)
+{
+	struct each_cmd e = {
+	        .toggle_fn = do_disable, .db = db, .on = on, .ok = true, .err = err, .cap = cap};
+	proxy_world_stop();
+	proxy_workers_each(each_db, &e);
+	proxy_world_resume();
+	return e.ok;
+}
+
+static bool suspend_one(const char *db, char *err, size_t cap)
+{
+	(void)db;
+	if (pool_worker != 0) { /* worker 0 took the process's SUSPEND state */
+		pool_set_pause_all(true);
+		proxy_listen_pause(true);
+		return true;
+	}
+	return do_suspend(err, cap);
+}
+
+static bool all_suspend(char *err, size_t cap)
+{
+	return all_db(suspend_one, NULL, err, cap);
+}
+
+static void each_list(void *arg)
+{
+	struct each_cmd *e = arg;
+	e->list_fn(e->emit, e->emit_arg);
+}
+
+static void all_clients(admin_conn_emit emit, void *arg)
+{
+	struct each_cmd e = {.list_fn = list_clients, .emit = emit, .emit_arg = arg};
+	proxy_world_stop();
+	proxy_workers_each(each_list, &e);
+	proxy_world_resume();
+}
+
+static void all_servers(admin_conn_emit emit, void *arg)
+{
+	struct each_cmd e = {.list_fn = list_servers, .emit = emit, .emit_arg = arg};
+	proxy_world_stop();
+	proxy_workers_each(each_list, &e);
+	proxy_world_resume();
+}
+
+static void each_kill_client(void *arg)
+{
+	struct each_cmd *e = arg;
+	if (!e->any)
+		e->any = do_kill_client(e->id, e->err, e->cap);
+}
+
+static bool all_kill_client(uint32_t id, char *err, size_t cap)
+{
+	struct each_cmd e = {.id = id, .err = err, .cap = cap};
+	proxy_world_stop();
+	proxy_workers_each(each_kill_client, &e);
+	proxy_world_resume();
+	return e.any;
+}
+
+static void each_pending(void *arg)
+{
+	struct each_cmd *e = arg;
+	if (e->ok && !pending_done(e->kind, e->db))
+		e->ok = false;
+}
+
+static void each_suspend_drop(void *arg)
+{
+	(void)arg;
+	suspend_drop();
+}
+
+static bool all_pending_done(char kind, const char *db)
+{
+	struct each_cmd e = {.kind = kind, .db = db, .ok = true};
+	proxy_world_stop();
+	proxy_workers_each(each_pending, &e);
+	if (kind == ADMIN_PENDING_SUSPEND && !e.ok && suspend_due()) {
+		proxy_workers_each(each_suspend_drop, NULL);
+		e.ok = true;
+	}
+	if (kind == ADMIN_PENDING_SUSPEND && e.ok)
+		ctl.suspend_deadline_ms = 0;
+	proxy_world_resume();
+	return e.ok;
+}
+
 void proxy_control_setup(void)
 {
 	static const struct admin_ops ops = {
-	        .clients = list_clients,
-	        .servers = list_servers,
-	        .pause = do_pause,
-	        .pending_done = pending_done,
-	        .resume = do_resume,
-	        .kill = do_kill,
-	        .reconnect = do_reconnect,
+	        .clients = all_clients,
+	        .servers = all_servers,
+	        .pause = all_pause,
+	        .pending_done = all_pending_done,
+	        .resume = all_resume,
+	        .kill = all_kill,
+	        .reconnect = all_reconnect,
 	        .reload = proxy_reload,
 	        .shutdown = do_shutdown,
-	        .kill_client = do_kill_client,
-	        .disable = do_disable,
-	        .suspend = do_suspend,
-	        .wait_close = do_wait_close,
+	        .kill_client = all_kill_client,
+	        .disable = all_disable,
+	        .suspend = all_suspend,
+	        .wait_close = all_wait_close,
 	        .set = do_set,
 	};
 	admin_setup(&ops);

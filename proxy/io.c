@@ -12,8 +12,9 @@
 
 #define IO_CACHE_MAX 256 /* free blocks kept for reuse */
 
-static struct proxy_io *free_blocks;
-static int nfree;
+/* Per thread: a worker frees into and takes from its own list, without a lock. */
+static _Thread_local struct proxy_io *free_blocks;
+static _Thread_local int nfree;
 
 static void update_watcher(struct proxy_conn *c)
 {

@@ -26,9 +26,15 @@
 #define SERVER_CLEANUP_TIMEOUT_MS 10000 /* rollback, reset or drain after a vanished client */
 #define CANCEL_GRACE_MS           3000  /* statement_timeout: how long a cancel may take to work */
 
-static ev_timer janitor;
-static ev_timer retry_timer; /* the earliest end of a pool's login back-off */
-static int64_t retry_timer_at_ms;
+/* Each worker's sweep timer and login back-off timer. */
+static struct janitor_timers {
+	ev_timer sweep;
+	ev_timer retry; /* the earliest end of a pool's login back-off */
+	int64_t retry_at_ms;
+} janitors[POOL_MAX_WORKERS];
+#define janitor           (janitors[pool_worker].sweep)
+#define retry_timer       (janitors[pool_worker].retry)
+#define retry_timer_at_ms (janitors[pool_worker].retry_at_ms)
 
 static bool expired(int64_t since_ms, int64_t timeout_ms, int64_t now_ms)
 {

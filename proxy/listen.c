@@ -20,8 +20,16 @@
 #define BACKLOG      4096
 #define MAX_LISTEN   5 /* TCP addresses, and the Unix socket */
 
-static ev_io listeners[MAX_LISTEN];
-static int nlisteners;
+/* The listening sockets: bound once, process-wide; each worker watches every one of them
+ * with its own watchers and accepts from the same sockets (the one whose loop is free first
+ * gets the connection). */
+static struct listen_set {
+	int fds[MAX_LISTEN];
+	int n;
+	ev_io watchers[POOL_MAX_WORKERS][MAX_LISTEN]; /* worker w's, on its loop */
+	bool watching[POOL_MAX_WORKERS];
+	_Atomic int nwatching; /* workers that watch them: the last to stop closes them */
+} ls;
 
 /* The socket file pglane made ("" when none): removed by proxy_listen_stop. */
 static char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -47,9 +55,30 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void add_listener(int fd)
 {
-	ev_io *w = &listeners[nlisteners++];
-	ev_io_init(w, accept_cb, fd, EV_READ);
-	ev_io_start(proxy.loop, w);
+	ls.fds[ls.n++] = fd;
+}
+
+void proxy_listen_watch(void)
+{
+	if (ls.watching[pool_worker] || ls.n == 0)
+		return;
+	for (int i = 0; i < ls.n; i++) {
+		ev_io *w = &ls.watchers[pool_worker][i];
+		ev_io_init(w, accept_cb, ls.fds[i], EV_READ);
+		ev_io_start(proxy.loop, w);
+	}
+	ls.watching[pool_worker] = true;
+	ls.nwatching++;
+}
+
+void proxy_listen_unwatch(void)
+{
+	if (!ls.watching[pool_worker])
+		return;
+	for (int i = 0; i < ls.n; i++)
+		ev_io_stop(proxy.loop, &ls.watchers[pool_worker][i]);
+	ls.watching[pool_worker] = false;
+	ls.nwatching--;
 }
 
 static bool listen_tcp(const struct cfg *cfg)
@@ -67,7 +96,7 @@ static bool listen_tcp(const struct cfg *cfg)
 		return false;
 	}
 	int n = 0;
-	for (struct addrinfo *ai = res; ai && nlisteners < MAX_LISTEN; ai = ai->ai_next) {
+	for (struct addrinfo *ai = res; ai && ls.n < MAX_LISTEN; ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
@@ -199,26 +228,36 @@ bool proxy_listen_start(const struct cfg *cfg)
 	/* the socket first: whoever waits for the TCP port finds the socket there too */
 	if (cfg->listen.unix_socket_dir && cfg->listen.unix_socket_dir[0] && !listen_unix(cfg))
 		return false;
-	return listen_tcp(cfg);
+	if (!listen_tcp(cfg))
+		return false;
+	proxy_listen_watch();
+	return true;
 }
 
 void proxy_listen_pause(bool on)
 {
-	for (int i = 0; i < nlisteners; i++) {
+	if (!ls.watching[pool_worker])
+		return;
+	for (int i = 0; i < ls.n; i++) {
 		if (on)
-			ev_io_stop(proxy.loop, &listeners[i]);
+			ev_io_stop(proxy.loop, &ls.watchers[pool_worker][i]);
 		else
-			ev_io_start(proxy.loop, &listeners[i]);
+			ev_io_start(proxy.loop, &ls.watchers[pool_worker][i]);
 	}
 }
 
 void proxy_listen_stop(void)
 {
-	for (int i = 0; i < nlisteners; i++) {
-		ev_io_stop(proxy.loop, &listeners[i]);
-		close(listeners[i].fd);
-	}
-	nlisteners = 0;
+	proxy_listen_unwatch();
+	if (ls.nwatching == 0)
+		proxy_listen_close();
+}
+
+void proxy_listen_close(void)
+{
+	for (int i = 0; i < ls.n; i++)
+		close(ls.fds[i]);
+	ls.n = 0;
 	if (unix_path[0]) {
 		if (unlink(unix_path) != 0 && errno != ENOENT)
 			log_warning("cannot remove %s: %s", unix_path, strerror(errno));

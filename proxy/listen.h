@@ -6,9 +6,18 @@
 
 struct cfg;
 
+/* Bind the listening sockets (once, process-wide) and watch them on the calling worker. */
 __attribute__((warn_unused_result)) bool proxy_listen_start(const struct cfg *cfg);
+/* The calling worker accepts from the listening sockets (unwatch: no longer). */
+void proxy_listen_watch(void);
+void proxy_listen_unwatch(void);
+/* The calling worker stops accepting; once no worker does, the sockets are closed (the Unix
+ * socket's file removed). */
 void proxy_listen_stop(void);
-/* SUSPEND: stop accepting (connections wait in the backlog); false: accept again. */
+/* Close the listening sockets now (at exit). */
+void proxy_listen_close(void);
+/* SUSPEND: the calling worker stops accepting (connections wait in the backlog); false:
+ * accept again. */
 void proxy_listen_pause(bool on);
 
 #endif

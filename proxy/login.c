@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 #include "proxy/login.h"
 #include "proxy/startup.h"
 #include "proxy/tls.h"
+#include "proxy/worker.h"
 
 enum login_step { STEP_STARTUP, STEP_LOOKUP, STEP_MD5, STEP_SASL_INITIAL, STEP_SASL_FINAL };
 
@@ -56,13 +58,18 @@ struct proxy_login {
 };
 
 /* The key that makes an unknown user's mock SCRAM salt stable (the same name gets the same
- * salt every time, as if the user existed). Owner today: the process's one event loop (made
- * on first use). Under worker threads: process-wide, read-only: made before the threads
- * start (or once, with pthread_once), so every worker reads it without a lock. */
+ * salt every time, as if the user existed). Process-wide, read-only once made: made once
+ * (pthread_once) by the first worker that needs it. */
 static struct mock_key_state {
 	uint8_t mock_key[32];
-	bool mock_key_set;
-} mock;
+	pthread_once_t once;
+} mock = {.once = PTHREAD_ONCE_INIT};
+
+static void make_mock_key(void)
+{
+	if (RAND_bytes(mock.mock_key, sizeof(mock.mock_key)) != 1)
+		memset(mock.mock_key, 0x5a, sizeof(mock.mock_key));
+}
 
 void proxy_login_free(struct proxy_client *c)
 {
@@ -101,11 +108,7 @@ static void auth_failed(struct proxy_client *c)
 /* A secret for a user not in the auth file: stable per name, never matching. */
 static void mock_secret(const char *user, struct proto_scram_secret *out)
 {
-	if (!mock.mock_key_set) {
-		if (RAND_bytes(mock.mock_key, sizeof(mock.mock_key)) != 1)
-			memset(mock.mock_key, 0x5a, sizeof(mock.mock_key));
-		mock.mock_key_set = true;
-	}
+	pthread_once(&mock.once, make_mock_key);
 	uint8_t digest[32];
 	unsigned int dlen = 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -563,7 +566,7 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 		return;
 	}
 	case PROTO_STARTUP_CANCEL:
-		proxy_cancel_request(s.cancel_pid, s.cancel_key);
+		proxy_workers_cancel(UINT64_MAX, s.cancel_pid, s.cancel_key); /* whose it is */
 		proxy_client_close(c, NULL, "cancel request handled");
 		return;
 	case PROTO_STARTUP_UNSUPPORTED: {

@@ -15,6 +15,7 @@
 #include "proxy/client.h"
 #include "proxy/context.h"
 #include "proxy/control.h"
+#include "proxy/handoff.h"
 #include "proxy/http.h"
 #include "proxy/io.h"
 #include "proxy/janitor.h"
@@ -25,12 +26,14 @@
 #include "proxy/server.h"
 #include "proxy/shutdown.h"
 #include "proxy/tls.h"
+#include "proxy/worker.h"
 
 #define DEFAULT_CONFIG "pglane.conf"
 
-/* PgBouncer's signals, and the deferred work after each iteration's callbacks. */
+/* PgBouncer's signals (worker 0's loop), and each worker's deferred work after its
+ * iteration's callbacks. */
 static ev_signal signals[6];
-static ev_prepare deferred;
+static ev_prepare deferred[POOL_MAX_WORKERS];
 
 static void usage(FILE *out)
 {
@@ -82,12 +85,11 @@ static void deferred_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		proxy_shutdown_poll();
 }
 
-/* PgBouncer's signals; any of INT, TERM, QUIT during a shutdown exits at once. */
-static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+/* PgBouncer's signals; any of INT, TERM, QUIT during a shutdown exits at once. Runs with the
+ * world stopped (the control functions act on every worker). */
+static void on_signal(int signum)
 {
-	(void)loop;
-	(void)revents;
-	switch (w->signum) {
+	switch (signum) {
 	case SIGINT:
 		proxy_shutdown_begin(PROXY_SHUTDOWN_WAIT_FOR_SERVERS, "SIGINT");
 		break;
@@ -115,7 +117,18 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 }
 
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	proxy_world_stop();
+	on_signal(w->signum);
+	proxy_world_resume();
+}
+
 static const struct pool_ops ops = {
+        .workers_kick = proxy_workers_kick,
+        .server_handoff = proxy_server_handoff,
         .server_launch = proxy_server_launch,
         .client_assigned = proxy_link_assigned,
         .server_evict = proxy_server_evict,
@@ -136,6 +149,53 @@ static void close_everything(void)
 		proxy_server_close_all(p, "pglane exits");
 	pool_run_kicks(proxy_now_ms());
 	proxy_reap();
+}
+
+/* The config and auth file every worker starts with (RELOAD changes each worker's). */
+static struct {
+	struct cfg *cfg;
+	struct cfg_userlist *users;
+} shared;
+
+/* The calling worker's loop, registries, listeners and timers. */
+static void worker_begin(void)
+{
+	proxy_context_init();
+	proxy.cfg = shared.cfg;
+	proxy.users = shared.users;
+	pool_setup(&ops);
+	proxy_authq_init();
+	proxy_cancel_init();
+	proxy_worker_attach();
+	ev_prepare_init(&deferred[pool_worker], deferred_cb);
+	ev_prepare_start(proxy.loop, &deferred[pool_worker]);
+	proxy_janitor_start();
+}
+
+/* Close the calling worker's connections and free its registries (its loop stays, freed
+ * by main once every worker is done). */
+static void worker_end(void)
+{
+	proxy_listen_unwatch();
+	proxy_janitor_stop();
+	close_everything();
+	proxy_cancel_free_all();
+	proxy_authq_stop_all();
+	proxy_resolve_shutdown();
+	ev_prepare_stop(proxy.loop, &deferred[pool_worker]);
+	pool_shutdown();
+	proxy_io_free_cache();
+}
+
+/* Workers 1..n-1: their own loop, the listeners watched, until pglane exits. */
+static void worker_thread(void)
+{
+	worker_begin();
+	proxy_listen_watch();
+	proxy_worker_ready();
+	ev_run(proxy.loop, 0);
+	proxy_worker_detach();
+	worker_end();
 }
 
 int main(int argc, char **argv)
@@ -197,10 +257,9 @@ int main(int argc, char **argv)
 	}
 	if (!pool_params_configure(cfg->pool.track_parameters, cfg->pool.ntrack_parameters))
 		log_warning("pool.track_parameters: too many names, some are not tracked");
-	proxy_context_init();
-	proxy.cfg = cfg;
-	proxy.users = users;
-	pool_setup(&ops);
+	shared.cfg = cfg;
+	shared.users = users;
+	worker_begin();
 	proxy_control_setup();
 	if (!proxy_tls_init(cfg) || !proxy_listen_start(cfg) || !proxy_http_start(cfg)) {
 		proxy_tls_free();
@@ -209,41 +268,49 @@ int main(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
-	log_info("pglane %s started (%s)", PGLANE_VERSION, path ? path : "built-in config");
+	unsigned n = proxy_workers_wanted(cfg->workers);
+	log_info("pglane %s started (%s), %u worker%s", PGLANE_VERSION,
+	         path ? path : "built-in config", n, n == 1 ? "" : "s");
 	static const int signums[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 	for (size_t i = 0; i < sizeof(signums) / sizeof(signums[0]); i++) {
 		ev_signal_init(&signals[i], signal_cb, signums[i]);
 		ev_signal_start(proxy.loop, &signals[i]);
 	}
 	proxy_log_stats_configure();
-	ev_prepare_init(&deferred, deferred_cb);
-	ev_prepare_start(proxy.loop, &deferred);
-	proxy_janitor_start();
 	admin_monitor_set_resolver(proxy_resolve_peek); /* no blocking getaddrinfo on the loop */
+	admin_monitor_set_threads(proxy_world_stop, proxy_world_resume, proxy_workers_each);
 	admin_monitor_start(proxy.loop, proxy.cfg, proxy.users);
-
-	proxy_sdnotify_ready(); /* listeners bound: systemd may start what depends on pglane */
+	if (!proxy_workers_start(n, worker_thread)) {
+		proxy_shutdown_begin(PROXY_SHUTDOWN_NOW, "worker start failed");
+	} else {
+		proxy_workers_wait_ready();
+		proxy_sdnotify_ready(); /* listeners bound: systemd may start what depends on pglane
+		                         */
+	}
 	ev_run(proxy.loop, 0);
 
+	proxy_workers_exit(); /* the others leave their loops too, if they have not yet */
 	proxy_listen_stop();
 	proxy_http_stop();
-	proxy_janitor_stop();
 	admin_monitor_stop();
-	pool_health_clear();
-	proxy_tls_free();
-	close_everything();
-	proxy_cancel_free_all();
-	proxy_authq_stop_all();
-	proxy_resolve_shutdown();
-	ev_prepare_stop(proxy.loop, &deferred);
 	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
 		ev_signal_stop(proxy.loop, &signals[i]);
 	proxy_shutdown_stop();
-	pool_shutdown();
-	proxy_io_free_cache();
-	cfg_userlist_free(proxy.users);
-	cfg_free(proxy.cfg);
+	proxy_worker_detach();
+	worker_end();
+	proxy_workers_join();
+	pool_health_clear();
+	proxy_tls_free();
+	proxy_listen_close();
+	for (unsigned i = 1; i < proxy_workers_count(); i++) {
+		pool_worker = i;
+		proxy_context_free();
+	}
+	pool_worker = 0;
 	proxy_context_free();
+	pool_budget_free_all();
+	cfg_userlist_free(proxy.users); /* the config in force: every worker's (RELOAD) */
+	cfg_free(proxy.cfg);
 	log_info("pglane stopped");
 	cfg_log_close();
 	return 0;

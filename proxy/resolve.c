@@ -64,7 +64,8 @@ static struct {
 	ev_timer timer;
 	struct sock_watch socks[MAX_SOCKETS];
 	struct cached cache[CACHE_SIZE];
-} res;
+} resolvers[POOL_MAX_WORKERS];
+#define res (resolvers[pool_worker])
 
 static void set_port(struct sockaddr_storage *sa, int port)
 {

@@ -308,6 +308,20 @@ static void on_auth(struct proxy_server *s, const struct proto_frame *f)
 	                          "could not answer the server's login");
 }
 
+void proxy_server_welcome_waiters(struct pool *p)
+{
+	struct pool_list *pos, *tmp;
+	pool_list_foreach_safe(pos, tmp, &p->waiting)
+	{
+		struct proxy_client *c =
+		        proxy_client_of(pool_container_of(pos, struct pool_client, link));
+		if (c->state == CLIENT_WELCOME) {
+			pool_client_unwait(&c->pc, proxy_now_ms());
+			proxy_client_welcome(c);
+		}
+	}
+}
+
 /* Login finished: the pool learns the welcome, WELCOME clients are answered, and the
  * server serves the first waiting client or idles. */
 static void login_complete(struct proxy_server *s)
@@ -331,16 +345,7 @@ static void login_complete(struct proxy_server *s)
 	}
 	proxy_server_login_free(s);
 	conn_debug(s, "logged in (backend pid %d)", s->ps.be_pid);
-	struct pool_list *pos, *tmp;
-	pool_list_foreach_safe(pos, tmp, &p->waiting)
-	{
-		struct proxy_client *c =
-		        proxy_client_of(pool_container_of(pos, struct pool_client, link));
-		if (c->state == CLIENT_WELCOME) {
-			pool_client_unwait(&c->pc, proxy_now_ms());
-			proxy_client_welcome(c);
-		}
-	}
+	proxy_server_welcome_waiters(p);
 	if (s->state == SERVER_READY)
 		pool_server_ready(&s->ps, proxy_now_ms());
 	if (!was_up) /* the probe got through: open servers for every waiting client now */

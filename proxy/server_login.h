@@ -13,6 +13,9 @@ struct proxy_server;
 __attribute__((warn_unused_result)) bool proxy_server_login_new(struct proxy_server *s);
 /* Free the login state (the login is over, or the server closes). */
 void proxy_server_login_free(struct proxy_server *s);
+/* The pool knows its welcome now: the clients waiting for it are answered. */
+struct pool;
+void proxy_server_welcome_waiters(struct pool *p);
 /* The login cannot succeed: the pool remembers why, the server is closed, and the waiting
  * clients are answered with `sqlstate` and `msg` when no other server can serve them. */
 void proxy_server_login_failed(struct proxy_server *s, const char *sqlstate, const char *msg);

@@ -14,6 +14,7 @@
 #include "proxy/listen.h"
 #include "proxy/shutdown.h"
 #include "proxy/sdnotify.h"
+#include "proxy/worker.h"
 
 /* The timers of a shutdown and of log.stats, and the totals at the last stats line. Owner
  * today: the process's one event loop. Under worker threads: process-wide, on one loop (the
@@ -41,16 +42,26 @@ static void exit_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* Leave the loop (main then closes everything) after this iteration and a moment more, so
- * that a console's answer to SHUTDOWN goes out first. */
+/* The timers here are worker 0's: act as worker 0 (its own thread, or the world stopped). */
+static unsigned as_worker0(void)
+{
+	unsigned home = pool_worker;
+	pool_worker = 0;
+	return home;
+}
+
+/* Leave the loop (main then closes everything, the other workers leave theirs) after this
+ * iteration and a moment more, so that a console's answer to SHUTDOWN goes out first. */
 static void exit_now(const char *why)
 {
-	if (ev_is_active(&sd.exit_timer))
-		return;
-	log_info("%s: exiting", why);
-	proxy.shutdown = PROXY_SHUTDOWN_NOW;
-	ev_timer_init(&sd.exit_timer, exit_cb, 0.05, 0);
-	ev_timer_start(proxy.loop, &sd.exit_timer);
+	unsigned home = as_worker0();
+	if (!ev_is_active(&sd.exit_timer)) {
+		log_info("%s: exiting", why);
+		proxy.shutdown = PROXY_SHUTDOWN_NOW;
+		ev_timer_init(&sd.exit_timer, exit_cb, 0.05, 0);
+		ev_timer_start(proxy.loop, &sd.exit_timer);
+	}
+	pool_worker = home;
 }
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -80,19 +91,34 @@ static void drain_servers(void)
 	}
 }
 
+/* One worker's share of a waiting shutdown (the world stopped). */
+static void begin_worker(void *arg)
+{
+	proxy.shutdown = *(const enum proxy_shutdown_mode *)arg;
+	proxy_listen_stop();
+	if (proxy.shutdown == PROXY_SHUTDOWN_WAIT_FOR_SERVERS)
+		drain_servers();
+}
+
+static void poll_worker(void *arg)
+{
+	(void)arg;
+	proxy_shutdown_poll();
+}
+
 void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
 {
-	if (proxy.shutdown == PROXY_SHUTDOWN_NONE)
+	enum proxy_shutdown_mode now = proxy_ctx[0].shutdown;
+	if (now == PROXY_SHUTDOWN_NONE)
 		proxy_sdnotify_stopping(who);
-	if (proxy.shutdown != PROXY_SHUTDOWN_NONE || mode == PROXY_SHUTDOWN_NOW) {
+	if (now != PROXY_SHUTDOWN_NONE || mode == PROXY_SHUTDOWN_NOW) {
 		/* PgBouncer 1.23+: a second request during a waiting shutdown exits now */
 		char why[128];
 		snprintf(why, sizeof(why), "%s%s", who,
-		         proxy.shutdown != PROXY_SHUTDOWN_NONE ? " during a shutdown" : "");
+		         now != PROXY_SHUTDOWN_NONE ? " during a shutdown" : "");
 		exit_now(why);
 		return;
 	}
-	proxy.shutdown = mode;
 	if (mode == PROXY_SHUTDOWN_WAIT_FOR_SERVERS)
 		log_info("%s: shutting down: no new clients; waiting for every server to be "
 		         "released (transactions to end)",
@@ -101,15 +127,17 @@ void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
 		log_info("%s: shutting down: no new clients; waiting for the connected clients to "
 		         "leave",
 		         who);
-	proxy_listen_stop();
+	proxy_world_stop();
+	proxy_workers_each(begin_worker, &mode);
+	unsigned home = as_worker0();
 	int64_t ms = proxy.cfg->admin.shutdown_timeout_ms;
 	if (ms > 0) {
 		ev_timer_init(&sd.deadline, deadline_cb, (double)ms / 1000.0, 0);
 		ev_timer_start(proxy.loop, &sd.deadline);
 	}
-	if (mode == PROXY_SHUTDOWN_WAIT_FOR_SERVERS)
-		drain_servers();
-	proxy_shutdown_poll();
+	pool_worker = home;
+	proxy_workers_each(poll_worker, NULL);
+	proxy_world_resume();
 }
 
 void proxy_shutdown_poll(void)
@@ -125,7 +153,9 @@ void proxy_shutdown_poll(void)
 		if (servers ? c->pc.server != NULL : !c->admin && !c->want_admin)
 			return;
 	}
-	exit_now(servers ? "all servers released" : "all clients gone");
+	proxy_worker_drained();
+	if (pool_worker == 0 && proxy_workers_all_drained())
+		exit_now(servers ? "all servers released" : "all clients gone");
 }
 
 void proxy_shutdown_stop(void)
@@ -137,9 +167,9 @@ void proxy_shutdown_stop(void)
 
 /* ---- log.stats ---- */
 
-static void sum_stats(struct pool_stats *t)
+static void add_stats(void *arg)
 {
-	*t = (struct pool_stats){0};
+	struct pool_stats *t = arg;
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		t->xact_count += p->stats.xact_count;
 		t->query_count += p->stats.query_count;
@@ -152,6 +182,15 @@ static void sum_stats(struct pool_stats *t)
 		t->server_parses += p->stats.server_parses;
 		t->binds += p->stats.binds;
 	}
+}
+
+/* Every worker's pools added up. */
+static void sum_stats(struct pool_stats *t)
+{
+	*t = (struct pool_stats){0};
+	proxy_world_stop();
+	proxy_workers_each(add_stats, t);
+	proxy_world_resume();
 }
 
 /* Counters only grow, but a pool dropped on reload takes its share with it. */
@@ -199,6 +238,7 @@ static void stats_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 void proxy_log_stats_configure(void)
 {
+	unsigned home = as_worker0();
 	double period = (double)proxy.cfg->log.stats_period_ms / 1000.0;
 	if (period <= 0)
 		period = 60;
@@ -210,4 +250,5 @@ void proxy_log_stats_configure(void)
 		sd.stats_timer.repeat = period;
 		ev_timer_again(proxy.loop, &sd.stats_timer);
 	}
+	pool_worker = home;
 }

@@ -4,6 +4,7 @@
  * handshakes. */
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <string.h>
@@ -222,8 +223,8 @@ bool proxy_tls_peer_name(struct proxy_conn *c, char *out, size_t cap)
 }
 
 /* The client context for `mode` and `ca` (created once). */
-static SSL_CTX *server_ctx(const struct cfg *cfg, enum cfg_sslmode mode, const char *ca, char *err,
-                           size_t cap)
+static SSL_CTX *find_or_make(const struct cfg *cfg, enum cfg_sslmode mode, const char *ca,
+                             char *err, size_t cap)
 {
 	bool verify = mode == CFG_SSL_VERIFY_CA || mode == CFG_SSL_VERIFY_FULL;
 	const char *file = verify && ca ? ca : "";
@@ -267,6 +268,19 @@ static SSL_CTX *server_ctx(const struct cfg *cfg, enum cfg_sslmode mode, const c
 	snprintf(s->ca, sizeof(s->ca), "%s", file);
 	s->verify = verify;
 	s->ctx = ctx;
+	return ctx;
+}
+
+/* Workers connect at once: the look-up and the first use's making under a lock (RELOAD drops
+ * them with the world stopped). */
+static pthread_mutex_t server_ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static SSL_CTX *server_ctx(const struct cfg *cfg, enum cfg_sslmode mode, const char *ca, char *err,
+                           size_t cap)
+{
+	pthread_mutex_lock(&server_ctx_lock);
+	SSL_CTX *ctx = find_or_make(cfg, mode, ca, err, cap);
+	pthread_mutex_unlock(&server_ctx_lock);
 	return ctx;
 }
 
