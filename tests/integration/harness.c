@@ -267,6 +267,23 @@ static const char *log_tail(size_t max)
 	return tail;
 }
 
+/* `conf` with the test default `workers = N;` (PGLANE_TEST_WORKERS, 2 when unset) put first,
+ * unless it sets workers itself; malloc'd. */
+static char *with_workers(const char *conf)
+{
+	const char *env = getenv("PGLANE_TEST_WORKERS");
+	int n = env && *env ? atoi(env) : 2;
+	bool own = strncmp(conf, "workers", 7) == 0 || strstr(conf, "\nworkers") != NULL;
+	size_t len = strlen(conf) + 32;
+	char *out = malloc(len);
+	cr_assert_not_null(out);
+	if (own)
+		snprintf(out, len, "%s", conf);
+	else
+		snprintf(out, len, "workers = %d;\n%s", n, conf);
+	return out;
+}
+
 struct it_pglane *it_pglane_start_with_users(const char *config_text, const char *userlist_text)
 {
 	struct it_pglane *p = &g_pglane;
@@ -282,7 +299,9 @@ struct it_pglane *it_pglane_start_with_users(const char *config_text, const char
 	          (int)sizeof p->log_path);
 	p->port = it_free_port();
 	char *conf = config_expand(config_text, p);
-	it_file_write(p->conf_path, conf);
+	char *with = with_workers(conf);
+	it_file_write(p->conf_path, with);
+	free(with);
 	free(conf);
 	if (userlist_text)
 		it_file_write(p->users_path, userlist_text);

@@ -355,12 +355,14 @@ static PGconn *login_start(const char *user, const char *password, int drive_ms)
 }
 
 /* A login that arrives while the look-up of its user is running waits for it and gets its
- * result; a client that leaves meanwhile changes nothing for the others. */
+ * result; a client that leaves meanwhile changes nothing for the others. Look-ups are per
+ * worker (README, worker threads): one worker, so that the three logins meet. */
 IT_TEST(authq, login_joins_lookup_in_flight)
 {
 	PGconn *admin = it_connect_admin();
 	make_slow_lookup(admin);
-	start("scram-sha-256", "auth_query = \"SELECT uname, phash FROM " SLOW_FN "($1)\";", NULL);
+	start_top("scram-sha-256", "auth_query = \"SELECT uname, phash FROM " SLOW_FN "($1)\";",
+	          NULL, "workers = 1;\n");
 	PGconn *a = login_start("scram_user", "scram_pw", 100);
 	PGconn *gone = login_start("scram_user", "scram_pw", 50);
 	int ms = it_wait_backends(admin, 1, 3000, "active", NULL, "pglane-auth_query",
@@ -426,15 +428,16 @@ static void drive_all(PGconn **c, PostgresPollingStatusType *st, int n)
 	}
 }
 
-/* 200 concurrent logins of one unknown user: never two look-ups of the name at once, far
- * fewer look-ups than logins, every login refused with 28P01. */
+/* 200 concurrent logins of one unknown user: never two look-ups of the name at once (on one
+ * worker: each worker looks up on its own), far fewer look-ups than logins, every login
+ * refused with 28P01. */
 IT_TEST(authq, storm_of_one_unknown_user)
 {
 	PGconn *admin = it_connect_admin();
 	make_slow_lookup(admin);
 	int http = it_http_port();
 	char top[64];
-	snprintf(top, sizeof top, "admin = { http_port = %d; };\n", http);
+	snprintf(top, sizeof top, "admin = { http_port = %d; };\nworkers = 1;\n", http);
 	start_top("md5", "auth_query = \"SELECT uname, phash FROM " SLOW_FN "($1)\";", NULL, top);
 	it_wait_port(http);
 	char ci[1024];
@@ -591,7 +594,8 @@ static void cutter_conn(void *arg, int cfd)
 }
 
 /* The look-up's kept connection is cut when the query is sent on it: the look-up is tried
- * again on a new connection and the login works. */
+ * again on a new connection and the login works. One worker: kept connections are per
+ * worker. */
 IT_TEST(authq, kept_connection_cut_is_retried)
 {
 	struct cutter *k = calloc(1, sizeof *k);
@@ -601,7 +605,7 @@ IT_TEST(authq, kept_connection_cut_is_retried)
 	char dbs[256];
 	snprintf(dbs, sizeof dbs,
 	         "databases = ( { name = \"*\"; host = \"127.0.0.1\"; port = %d; } );\n", k->port);
-	start("scram-sha-256", NULL, dbs);
+	start_top("scram-sha-256", NULL, dbs, "workers = 1;\n");
 	expect_login("scram_user", "scram_pw", "postgres"); /* look-up, then a server */
 	int before = atomic_load(&k->conns);
 	cr_assert_eq(before, 2, "%d connections through the forwarder", before);
