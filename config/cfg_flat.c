@@ -390,6 +390,14 @@ static char *route_text(const struct cfg_route *r)
 	return sb_take(&b);
 }
 
+/* "id=2 host=127.0.0.1 port=6433" */
+static char *peer_text(const struct cfg_peer *p)
+{
+	struct sb b = {0};
+	sb_printf(&b, "id=%d host=%s port=%d", p->id, p->host, p->port);
+	return sb_take(&b);
+}
+
 static char *hba_text(const struct cfg_hba *h)
 {
 	const struct {
@@ -487,6 +495,9 @@ static bool flatten(const struct cfg *c, struct cfg_kvs *out, bool reveal)
 	add_str(&f, "server_tls.", "ciphers", c->server_tls.ciphers);
 	for (size_t i = 0; i < c->nusers && !f.failed; i++)
 		add_user(&f, &c->users[i]);
+	add_int(&f, "", "peer_id", c->peer_id);
+	for (size_t i = 0; i < c->npeers && !f.failed; i++)
+		add_indexed(&f, "peers", i, peer_text(&c->peers[i]));
 
 	if (f.failed) {
 		cfg_kvs_free(&f.kv);
@@ -678,6 +689,7 @@ bool cfg_needs_restart(const struct cfg *a, const struct cfg *b, char *what, siz
 	        {"pool.track_parameters",
 	         strv_differs(a->pool.track_parameters, a->pool.ntrack_parameters,
 	                      b->pool.track_parameters, b->pool.ntrack_parameters)},
+	        {"peer_id", a->peer_id != b->peer_id},
 	};
 	bool any = false;
 	size_t pos = 0;
