@@ -22,6 +22,7 @@
 #include "proxy/sdnotify.h"
 #include "proxy/link.h"
 #include "proxy/listen.h"
+#include "proxy/peer.h"
 #include "proxy/server.h"
 #include "proxy/shutdown.h"
 #include "proxy/tls.h"
@@ -202,6 +203,7 @@ int main(int argc, char **argv)
 	proxy.users = users;
 	pool_setup(&ops);
 	proxy_control_setup();
+	proxy_peer_start(cfg);
 	if (!proxy_tls_init(cfg) || !proxy_listen_start(cfg) || !proxy_http_start(cfg)) {
 		proxy_tls_free();
 		proxy_listen_stop();
@@ -233,6 +235,7 @@ int main(int argc, char **argv)
 	proxy_tls_free();
 	close_everything();
 	proxy_cancel_free_all();
+	proxy_peer_free_all();
 	proxy_authq_stop_all();
 	proxy_resolve_shutdown();
 	ev_prepare_stop(proxy.loop, &deferred);

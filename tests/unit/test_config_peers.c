@@ -69,8 +69,9 @@ CTEST(peers_printed_as_read)
 	cfg_print(c, f);
 	fclose(f);
 	cr_expect_not_null(strstr(text, "peer_id = 7;\n"), "%s", text);
-	cr_expect_not_null(strstr(text, "peers = (\n\t{ id = 8; host = \"127.0.0.1\"; port = 7000; }\n);"),
-	                   "%s", text);
+	cr_expect_not_null(
+	        strstr(text, "peers = (\n\t{ id = 8; host = \"127.0.0.1\"; port = 7000; }\n);"),
+	        "%s", text);
 	cfg_free(c);
 	/* what cfg_print writes loads again to the same peers */
 	struct cfg *again = cfgt_load(text);
@@ -113,8 +114,8 @@ CTEST(peers_errors_name_line_and_key)
 		struct cfg *c = cfgt_load(peer_errors[i][0]);
 		cr_expect_null(c, "case %zu should fail:\n%s", i, peer_errors[i][0]);
 		cfg_free(c);
-		cr_expect(cfgt_has_error(peer_errors[i][1]), "case %zu: missing \"%s\"\ngot:\n%s", i,
-		          peer_errors[i][1], cfgt_errors());
+		cr_expect(cfgt_has_error(peer_errors[i][1]), "case %zu: missing \"%s\"\ngot:\n%s",
+		          i, peer_errors[i][1], cfgt_errors());
 		cr_expect_eq(cfgt_errs.n, 1u, "case %zu: error count\n%s", i, cfgt_errors());
 	}
 }
