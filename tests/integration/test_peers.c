@@ -38,6 +38,7 @@ struct scale {
 	int port[NLANES];
 	pid_t pid[NLANES];
 	char log[NLANES][600];
+	char conf[NLANES][600];
 	int hport;
 	pid_t hpid;
 	char hlog[600];
@@ -71,7 +72,8 @@ static pid_t spawn(const char *log, char *const argv[])
 static bool accepts(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)port),
 	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
 	if (fd >= 0)
@@ -140,13 +142,15 @@ static void pick_ports(void)
 	S.hport = all[NLANES];
 }
 
-/* pglane i's config: peer_id i + 1 listing the others when `peering`, else no peering. */
-static void write_lane_conf(int i, bool peering, const char *level, const char *path)
+/* pglane i's config with `peer_id`, listing as peers the pglanes j != i whose bit is in `peers`
+ * (pglane j is peer j + 1). */
+static void write_lane_conf_as(int i, int peer_id, unsigned peers_mask, const char *level,
+                               const char *path)
 {
 	char peers[600] = "", conf[2048];
 	size_t n = 0;
-	for (int j = 0; peering && j < NLANES; j++) {
-		if (j == i)
+	for (int j = 0; j < NLANES; j++) {
+		if (j == i || !(peers_mask & (1u << j)))
 			continue;
 		n += (size_t)snprintf(peers + n, sizeof(peers) - n,
 		                      "%s { id = %d; host = \"127.0.0.1\"; port = %d; }",
@@ -160,8 +164,14 @@ static void write_lane_conf(int i, bool peering, const char *level, const char *
 	         "databases = ( { name = \"*\"; host = \"%s\"; port = %d; } );\n"
 	         "peer_id = %d;\n"
 	         "peers = ( %s );\n",
-	         S.port[i], level, it_pghost(), it_pgport(), peering ? i + 1 : 0, peers);
+	         S.port[i], level, it_pghost(), it_pgport(), peer_id, peers);
 	it_file_write(path, conf);
+}
+
+/* pglane i's config: peer_id i + 1 listing the others when `peering`, else no peering. */
+static void write_lane_conf(int i, bool peering, const char *level, const char *path)
+{
+	write_lane_conf_as(i, peering ? i + 1 : 0, peering ? ~0u : 0u, level, path);
 }
 
 static void write_haproxy_conf(const char *path)
@@ -175,8 +185,8 @@ static void write_haproxy_conf(const char *path)
 	                 "backend pglanes\n  balance roundrobin\n",
 	                 S.hport);
 	for (int i = 0; i < NLANES; i++)
-		n += snprintf(conf + n, sizeof(conf) - (size_t)n,
-		              "  server lane%d 127.0.0.1:%d\n", i + 1, S.port[i]);
+		n += snprintf(conf + n, sizeof(conf) - (size_t)n, "  server lane%d 127.0.0.1:%d\n",
+		              i + 1, S.port[i]);
 	it_file_write(path, conf);
 }
 
@@ -188,14 +198,13 @@ static void scale_start(bool peering, const char *level)
 	memset(&S, 0, sizeof(S));
 	it_mkdtemp(S.dir, sizeof(S.dir));
 	pick_ports();
-	char conf[NLANES][600];
 	for (int i = 0; i < NLANES; i++) {
-		snprintf(conf[i], sizeof(conf[i]), "%s/pglane%d.conf", S.dir, i + 1);
+		snprintf(S.conf[i], sizeof(S.conf[i]), "%s/pglane%d.conf", S.dir, i + 1);
 		snprintf(S.log[i], sizeof(S.log[i]), "%s/pglane%d.log", S.dir, i + 1);
-		write_lane_conf(i, peering, level, conf[i]);
+		write_lane_conf(i, peering, level, S.conf[i]);
 	}
 	for (int i = 0; i < NLANES; i++) {
-		char *argv[] = {(char *)it_pglane_bin(), "-c", conf[i], NULL};
+		char *argv[] = {(char *)it_pglane_bin(), "-c", S.conf[i], NULL};
 		S.pid[i] = spawn(S.log[i], argv);
 	}
 	for (int i = 0; i < NLANES; i++)
@@ -251,11 +260,13 @@ Test(peers, pgbench_through_haproxy, .timeout = 60)
 {
 	scale_start(true, "info");
 	char *out = NULL;
-	int rc = it_sh(40, &out, "pgbench -h 127.0.0.1 -p %d -U postgres -n -S -T 8 -c 12 -j 2 bench",
+	int rc = it_sh(40, &out,
+	               "pgbench -h 127.0.0.1 -p %d -U postgres -n -S -T 8 -c 12 -j 2 bench",
 	               S.hport);
 	cr_expect_eq(rc, 0, "pgbench exited %d:\n%s", rc, out);
 	long long failed = adminq_report_number(out, "number of failed transactions:");
-	long long processed = adminq_report_number(out, "number of transactions actually processed:");
+	long long processed =
+	        adminq_report_number(out, "number of transactions actually processed:");
 	cr_expect_eq(failed, 0, "failed transactions %lld:\n%s", failed, out);
 	cr_expect_gt(processed, 0, "processed %lld:\n%s", processed, out);
 	int logins[NLANES];
@@ -324,11 +335,11 @@ Test(peers, cancels_through_haproxy_reach_their_own_statement, .timeout = 90)
 			max_ms = ms > max_ms ? ms : max_ms;
 			sum_ms += ms;
 			for (int j = i + 1; j < NCONNS; j++)
-				cr_assert(still_running(c[j]), "round %d: cancelling %d ended %d too",
-				          round, i, j);
+				cr_assert(still_running(c[j]),
+				          "round %d: cancelling %d ended %d too", round, i, j);
 			int n = it_count_backends(admin, "active", NULL, NULL, "%'peers-%");
-			cr_assert_eq(n, NCONNS - 1 - i, "round %d after cancel %d: %d running", round,
-			             i, n);
+			cr_assert_eq(n, NCONNS - 1 - i, "round %d after cancel %d: %d running",
+			             round, i, n);
 		}
 	}
 	int forwarded = 0, received = 0;
@@ -435,10 +446,55 @@ Test(peers, misdirected_cancels_are_dropped_not_bounced, .timeout = 60)
 	cr_expect_eq(wait_log(0, "forwarded here by another peer: dropped", 1), 1);
 	/* for a peer nobody lists: dropped */
 	send_cancel(0, 9u << 20 | 5, 0x12345678);
-	cr_expect_eq(wait_log(0, "cancel request for peer 9, which is not in peers: dropped", 1), 1);
+	cr_expect_eq(wait_log(0, "cancel request for peer 9, which is not in peers: dropped", 1),
+	             1);
 	it_sleep_ms(200);
 	cr_expect_eq(lane_log_count(0, "cancel request forwarded to peer"), 1, "only the first");
 	cr_expect_eq(lane_log_count(1, handled), 1, "nothing else reached pglane 2");
 	cr_expect_eq(lane_log_count(2, handled), 0, "nothing reached pglane 3");
+	scale_finish();
+}
+
+/* SHOW PEERS on pglane i's console: its rows as "id|host|port|pool_size" lines. */
+static char *show_peers(int i)
+{
+	char *out = NULL;
+	int rc =
+	        it_sh(10, &out, "psql -X -At -h 127.0.0.1 -p %d -U admin -d pglane -c 'SHOW PEERS'",
+	              S.port[i]);
+	cr_assert_eq(rc, 0, "SHOW PEERS: %s", out);
+	return out;
+}
+
+/* Rewrite pglane 1's config and send it SIGHUP; waits for the reload to be logged. */
+static void reload_lane1(int peer_id, unsigned peers_mask, const char *logged)
+{
+	int before = lane_log_count(0, logged);
+	write_lane_conf_as(0, peer_id, peers_mask, "debug", S.conf[0]);
+	kill(S.pid[0], SIGHUP);
+	cr_assert_eq(wait_log(0, logged, before + 1), before + 1, "reload: no \"%s\"", logged);
+}
+
+Test(peers, reload_changes_peers_but_not_peer_id, .timeout = 60)
+{
+	scale_start(true, "debug");
+	char *out = show_peers(0), want[200];
+	snprintf(want, sizeof(want), "2|127.0.0.1|%d|0\n3|127.0.0.1|%d|0\n", S.port[1], S.port[2]);
+	cr_expect_str_eq(out, want);
+	free(out);
+	/* pglane 2 leaves pglane 1's peers: a cancel for it is dropped */
+	reload_lane1(1, 1u << 2, "reload of");
+	out = show_peers(0);
+	snprintf(want, sizeof(want), "3|127.0.0.1|%d|0\n", S.port[2]);
+	cr_expect_str_eq(out, want);
+	free(out);
+	send_cancel(0, 2u << 20 | 5, 0x12345678);
+	cr_expect_eq(wait_log(0, "cancel request for peer 2, which is not in peers: dropped", 1),
+	             1);
+	/* peer_id = 5 is refused until a restart: a cancel for peer 1 is still its own */
+	reload_lane1(5, 1u << 1 | 1u << 2, "peer_id change only with a restart");
+	send_cancel(0, 1u << 20 | 5, 0x12345678);
+	cr_expect_eq(wait_log(0, "cancel request with an unknown key ignored", 1), 1);
+	cr_expect_eq(lane_log_count(0, "cancel request forwarded to peer"), 0);
 	scale_finish();
 }
