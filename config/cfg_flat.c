@@ -394,7 +394,9 @@ static char *route_text(const struct cfg_route *r)
 static char *peer_text(const struct cfg_peer *p)
 {
 	struct sb b = {0};
-	sb_printf(&b, "id=%d host=%s port=%d", p->id, p->host, p->port);
+	sb_printf(&b, "id=%d host=", p->id);
+	sb_puts(&b, p->host);
+	sb_printf(&b, " port=%d", p->port);
 	return sb_take(&b);
 }
 

@@ -23,6 +23,7 @@
 
 #include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/wire.h"
 
 #define NLANES      3
 #define NCONNS      10 /* long statements running at once */
@@ -42,6 +43,7 @@ struct scale {
 	int hport;
 	pid_t hpid;
 	char hlog[600];
+	bool unix_peers; /* peers listed by their Unix socket (in dir) rather than TCP */
 };
 static struct scale S;
 
@@ -153,18 +155,19 @@ static void write_lane_conf_as(int i, int peer_id, unsigned peers_mask, const ch
 		if (j == i || !(peers_mask & (1u << j)))
 			continue;
 		n += (size_t)snprintf(peers + n, sizeof(peers) - n,
-		                      "%s { id = %d; host = \"127.0.0.1\"; port = %d; }",
-		                      n ? "," : "", j + 1, S.port[j]);
+		                      "%s { id = %d; host = \"%s\"; port = %d; }", n ? "," : "",
+		                      j + 1, S.unix_peers ? S.dir : "127.0.0.1", S.port[j]);
 	}
+	/* each listens on DIR/.s.PGSQL.<its port> too */
 	snprintf(conf, sizeof(conf),
-	         "listen = { host = \"127.0.0.1\"; port = %d; unix_socket_dir = \"\"; };\n"
+	         "listen = { host = \"127.0.0.1\"; port = %d; unix_socket_dir = \"%s\"; };\n"
 	         "auth = { type = \"trust\"; };\n"
 	         "log = { level = \"%s\"; };\n"
 	         "pool = { mode = \"transaction\"; size = 12; query_wait_timeout = \"60s\"; };\n"
 	         "databases = ( { name = \"*\"; host = \"%s\"; port = %d; } );\n"
 	         "peer_id = %d;\n"
 	         "peers = ( %s );\n",
-	         S.port[i], level, it_pghost(), it_pgport(), peer_id, peers);
+	         S.port[i], S.dir, level, it_pghost(), it_pgport(), peer_id, peers);
 	it_file_write(path, conf);
 }
 
@@ -496,5 +499,82 @@ Test(peers, reload_changes_peers_but_not_peer_id, .timeout = 60)
 	send_cancel(0, 1u << 20 | 5, 0x12345678);
 	cr_expect_eq(wait_log(0, "cancel request with an unknown key ignored", 1), 1);
 	cr_expect_eq(lane_log_count(0, "cancel request forwarded to peer"), 0);
+	scale_finish();
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Read from `fd` into `r` until a whole message of `type` is there: its offset, or -1 when
+ * `timeout_ms` passes or the peer closes first. */
+static long wait_message(int fd, struct wire_reply *r, char type, int timeout_ms)
+{
+	int64_t deadline = it_now_ms() + timeout_ms;
+	for (;;) {
+		size_t off = 0;
+		while (off + 5 <= r->len && off + 1 + be32(r->data + off + 1) <= r->len) {
+			if (r->data[off] == type)
+				return (long)off;
+			off += 1 + be32(r->data + off + 1);
+		}
+		int64_t left = deadline - it_now_ms();
+		if (left <= 0 || r->closed)
+			return -1;
+		wire_read_some(fd, r->len + 1, (int)left, r);
+	}
+}
+
+/* The SQLSTATE of the ErrorResponse at `off` in `r` ("" when it has none). */
+static const char *error_sqlstate(const struct wire_reply *r, size_t off)
+{
+	size_t end = off + 1 + be32(r->data + off + 1), p = off + 5;
+	while (p < end && r->data[p]) {
+		const char *v = (const char *)r->data + p + 1;
+		if (r->data[p] == 'C')
+			return v;
+		p += 2 + strnlen(v, end - p - 1);
+	}
+	return "";
+}
+
+Test(peers, forwarded_over_a_unix_socket, .timeout = 60)
+{
+	scale_start(true, "debug");
+	/* pglane 1 now lists the others by their socket directory */
+	S.unix_peers = true;
+	reload_lane1(1, ~0u, "reload of");
+	char *out = show_peers(0), want[1200];
+	snprintf(want, sizeof(want), "2|%s|%d|0\n3|%s|%d|0\n", S.dir, S.port[1], S.dir, S.port[2]);
+	cr_expect_str_eq(out, want);
+	free(out);
+	/* a raw client of pglane 2: its BackendKeyData, then a long statement */
+	static struct wire_reply r;
+	uint8_t buf[512];
+	const char *kv[] = {"user", "postgres", "database", "bench"};
+	int fd = it_tcp_connect(S.port[1]);
+	cr_assert(wire_send(fd, buf, wire_startup(buf, sizeof(buf), kv, 2)));
+	cr_assert_geq(wait_message(fd, &r, 'Z', 5000), 0, "no ReadyForQuery from pglane 2");
+	long k = wait_message(fd, &r, 'K', 0);
+	cr_assert_geq(k, 0, "no BackendKeyData");
+	uint32_t pid = be32(r.data + k + 5), key = be32(r.data + k + 9);
+	cr_expect_eq(pid >> 20, 2u, "pglane 2's cancel pid carries peer_id 2: %08x", pid);
+	r.len = 0;
+	const char sql[] = "SELECT pg_sleep(30), 'peers-unix'";
+	cr_assert(wire_send(fd, buf, wire_msg(buf, sizeof(buf), 'Q', sql, sizeof(sql))));
+	PGconn *admin = it_connect_admin();
+	cr_assert_geq(
+	        it_wait_backends(admin, 1, 5000, "active", NULL, NULL, "%'peers-unix'%", NULL), 0);
+	/* its cancel request goes to pglane 1, which forwards it over pglane 2's Unix socket */
+	int64_t t0 = it_now_ms();
+	send_cancel(0, pid, key);
+	long e = wait_message(fd, &r, 'E', 1000);
+	cr_assert_geq(e, 0, "not cancelled within 1 s");
+	cr_expect_str_eq(error_sqlstate(&r, (size_t)e), "57014");
+	cr_expect_eq(lane_log_count(0, "cancel request forwarded to peer 2"), 1);
+	cr_log_info("cancel forwarded over a Unix socket: %lld ms", (long long)(it_now_ms() - t0));
+	close(fd);
+	PQfinish(admin);
 	scale_finish();
 }

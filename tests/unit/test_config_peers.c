@@ -83,6 +83,39 @@ CTEST(peers_printed_as_read)
 	cfg_free(again);
 }
 
+CTEST(peers_flattened_with_long_hosts)
+{
+	char text[600], host[200], want[300];
+	memset(host, 'h', 150);
+	host[0] = '/';
+	host[150] = '\0';
+	snprintf(text, sizeof(text), "peer_id = 3;\npeers = ( { id = 4; host = \"%s\"; } );\n",
+	         host);
+	struct cfg *c = cfgt_load(text);
+	cr_assert_not_null(c, "%s", cfgt_errors());
+	struct cfg_kvs kv = {0};
+	cr_assert(cfg_flatten(c, &kv), "a long host name is no reason to fail");
+	snprintf(want, sizeof(want), "id=4 host=%s port=6432", host);
+	cr_assert_geq(kv.n, 2u);
+	cr_expect_str_eq(kv.v[kv.n - 2].key, "peer_id");
+	cr_expect_str_eq(kv.v[kv.n - 2].value, "3");
+	cr_expect_str_eq(kv.v[kv.n - 1].key, "peers[0]");
+	cr_expect_str_eq(kv.v[kv.n - 1].value, want);
+	cfg_kvs_free(&kv);
+	/* and RELOAD's comparison works on it */
+	struct cfg *base = cfgt_load("peer_id = 3;\n");
+	cr_assert_not_null(base, "%s", cfgt_errors());
+	char **lines = NULL;
+	size_t n = cfg_diff(base, c, &lines);
+	cr_assert_eq(n, 1u);
+	char line[400];
+	snprintf(line, sizeof(line), "peers[0]: (none) -> %s", want);
+	cr_expect_str_eq(lines[0], line);
+	cfg_lines_free(lines, n);
+	cfg_free(base);
+	cfg_free(c);
+}
+
 /* Each case: { file text, "LINE: KEY: message" expected after "CONF:" } — the only error. */
 static const char *const peer_errors[][2] = {
         {"peer_id = 2048;\n", "1: peer_id: must be between 0 and 2047 (got 2048)"},
