@@ -43,7 +43,7 @@ struct scale {
 	int hport;
 	pid_t hpid;
 	char hlog[600];
-	bool unix_peers; /* peers listed by their Unix socket (in dir) rather than TCP */
+	const char *peer_host; /* the host peers are listed by; NULL: 127.0.0.1 */
 };
 static struct scale S;
 
@@ -156,7 +156,7 @@ static void write_lane_conf_as(int i, int peer_id, unsigned peers_mask, const ch
 			continue;
 		n += (size_t)snprintf(peers + n, sizeof(peers) - n,
 		                      "%s { id = %d; host = \"%s\"; port = %d; }", n ? "," : "",
-		                      j + 1, S.unix_peers ? S.dir : "127.0.0.1", S.port[j]);
+		                      j + 1, S.peer_host ? S.peer_host : "127.0.0.1", S.port[j]);
 	}
 	/* each listens on DIR/.s.PGSQL.<its port> too */
 	snprintf(conf, sizeof(conf),
@@ -539,18 +539,12 @@ static const char *error_sqlstate(const struct wire_reply *r, size_t off)
 	return "";
 }
 
-Test(peers, forwarded_over_a_unix_socket, .timeout = 60)
+/* A raw client of pglane 2 starts a long statement; its cancel request goes to pglane 1, which
+ * must forward it: it ends with 57014 within 1 s (`forwarded`) or runs on (not). */
+static void cancel_via_lane1(bool forwarded, const char *how)
 {
-	scale_start(true, "debug");
-	/* pglane 1 now lists the others by their socket directory */
-	S.unix_peers = true;
-	reload_lane1(1, ~0u, "reload of");
-	char *out = show_peers(0), want[1200];
-	snprintf(want, sizeof(want), "2|%s|%d|0\n3|%s|%d|0\n", S.dir, S.port[1], S.dir, S.port[2]);
-	cr_expect_str_eq(out, want);
-	free(out);
-	/* a raw client of pglane 2: its BackendKeyData, then a long statement */
 	static struct wire_reply r;
+	memset(&r, 0, sizeof(r));
 	uint8_t buf[512];
 	const char *kv[] = {"user", "postgres", "database", "bench"};
 	int fd = it_tcp_connect(S.port[1]);
@@ -561,20 +555,55 @@ Test(peers, forwarded_over_a_unix_socket, .timeout = 60)
 	uint32_t pid = be32(r.data + k + 5), key = be32(r.data + k + 9);
 	cr_expect_eq(pid >> 20, 2u, "pglane 2's cancel pid carries peer_id 2: %08x", pid);
 	r.len = 0;
-	const char sql[] = "SELECT pg_sleep(30), 'peers-unix'";
+	const char sql[] = "SELECT pg_sleep(30), 'peers-raw'";
 	cr_assert(wire_send(fd, buf, wire_msg(buf, sizeof(buf), 'Q', sql, sizeof(sql))));
 	PGconn *admin = it_connect_admin();
-	cr_assert_geq(
-	        it_wait_backends(admin, 1, 5000, "active", NULL, NULL, "%'peers-unix'%", NULL), 0);
-	/* its cancel request goes to pglane 1, which forwards it over pglane 2's Unix socket */
+	cr_assert_geq(it_wait_backends(admin, 1, 5000, "active", NULL, NULL, "%'peers-raw'%", NULL),
+	              0);
 	int64_t t0 = it_now_ms();
 	send_cancel(0, pid, key);
-	long e = wait_message(fd, &r, 'E', 1000);
-	cr_assert_geq(e, 0, "not cancelled within 1 s");
-	cr_expect_str_eq(error_sqlstate(&r, (size_t)e), "57014");
-	cr_expect_eq(lane_log_count(0, "cancel request forwarded to peer 2"), 1);
-	cr_log_info("cancel forwarded over a Unix socket: %lld ms", (long long)(it_now_ms() - t0));
+	long e = wait_message(fd, &r, 'E', forwarded ? 1000 : 1500);
+	if (forwarded) {
+		cr_assert_geq(e, 0, "%s: not cancelled within 1 s", how);
+		cr_expect_str_eq(error_sqlstate(&r, (size_t)e), "57014");
+		cr_log_info("cancel forwarded %s: %lld ms", how, (long long)(it_now_ms() - t0));
+	} else {
+		cr_expect_lt(e, 0, "%s: cancelled", how);
+		cr_expect_eq(it_count_backends(admin, "active", NULL, NULL, "%'peers-raw'%"), 1);
+	}
 	close(fd);
+	cr_expect_geq(it_wait_backends(admin, 0, 5000, "active", NULL, NULL, "%'peers-raw'%", NULL),
+	              0, "the statement of a closed client is cancelled");
 	PQfinish(admin);
+}
+
+Test(peers, forwarded_over_a_unix_socket, .timeout = 60)
+{
+	scale_start(true, "debug");
+	/* pglane 1 now lists the others by their socket directory */
+	S.peer_host = S.dir;
+	reload_lane1(1, ~0u, "reload of");
+	char *out = show_peers(0), want[1200];
+	snprintf(want, sizeof(want), "2|%s|%d|0\n3|%s|%d|0\n", S.dir, S.port[1], S.dir, S.port[2]);
+	cr_expect_str_eq(out, want);
+	free(out);
+	cancel_via_lane1(true, "over a Unix socket");
+	cr_expect_eq(lane_log_count(0, "cancel request forwarded to peer 2"), 1);
+	scale_finish();
+}
+
+Test(peers, forwarded_to_a_host_name_or_lost_when_refused, .timeout = 60)
+{
+	scale_start(true, "debug");
+	/* resolved without blocking (c-ares, /etc/hosts) */
+	S.peer_host = "localhost";
+	reload_lane1(1, ~0u, "reload of");
+	cancel_via_lane1(true, "to localhost");
+	cr_expect_eq(lane_log_count(0, "cancel request forwarded to peer 2"), 1);
+	/* nobody listens on 127.0.0.2: logged, and pglane 1 goes on */
+	S.peer_host = "127.0.0.2";
+	reload_lane1(1, ~0u, "reload of");
+	cancel_via_lane1(false, "to a refused address");
+	cr_expect_eq(wait_log(0, "cancel request for peer 2: could not connect", 1), 1);
 	scale_finish();
 }
