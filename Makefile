@@ -20,7 +20,7 @@ DEB_PKGS = gcc make pkg-config libev-dev libssl-dev libconfig-dev libpq-dev libc
 	   libc-ares-dev \
 	   postgresql postgresql-client postgresql-contrib pgbouncer procps iproute2 util-linux openssl \
 	   python3-psycopg python3-asyncpg libpostgresql-jdbc-java default-jdk-headless \
-	   chromium prometheus-pgbouncer-exporter
+	   chromium prometheus-pgbouncer-exporter haproxy
 
 PURE_SRC = $(wildcard protocol/*.c config/*.c pool/*.c)
 LIB_SRC  = $(PURE_SRC) $(wildcard admin/*.c) $(filter-out proxy/main.c,$(wildcard proxy/*.c))

@@ -934,14 +934,25 @@ void admin_show_fds(const struct admin_ctx *ctx, struct admin_result *r)
 
 void admin_show_peers(const struct admin_ctx *ctx, struct admin_result *r, bool pools)
 {
-	(void)ctx;
-	/* PgBouncer's peering (cancel requests across processes): pglane has none, no rows */
+	/* PgBouncer's peering (cancel requests forwarded across processes): SHOW PEERS has a
+	 * row per peer of the config in force; pool_size 0, as pglane keeps no pool of peer
+	 * connections (one connection per forwarded cancel). PEER_POOLS: no rows. */
 	static const char *const peers[] = {"peer_id", "host", "port", "pool_size"};
 	static const char *const peer_pools[] = {"peer_id", "cl_active_cancel_req",
 	                                         "cl_waiting_cancel_req", "sv_active_cancel",
 	                                         "sv_login"};
-	if (pools)
+	if (pools) {
 		admin_result_columns_typed(r, peer_pools, "iiiii", NCOLS(peer_pools));
-	else
-		admin_result_columns_typed(r, peers, "isii", NCOLS(peers));
+		return;
+	}
+	admin_result_columns_typed(r, peers, "isii", NCOLS(peers));
+	for (size_t i = 0; i < ctx->cfg->npeers; i++) {
+		const struct cfg_peer *p = &ctx->cfg->peers[i];
+		admin_row_begin(r);
+		admin_row_int(r, p->id);
+		admin_row_str(r, p->host);
+		admin_row_int(r, p->port);
+		admin_row_int(r, 0);
+		admin_row_end(r);
+	}
 }

@@ -298,6 +298,9 @@ void cfg_free(struct cfg *c)
 		cfg_pool_release(&c->users[i].pool);
 	}
 	free(c->users);
+	for (size_t i = 0; i < c->npeers; i++)
+		free(c->peers[i].host);
+	free(c->peers);
 	free(c);
 }
 
@@ -319,6 +322,14 @@ const struct cfg_user_settings *cfg_user_settings_find(const struct cfg *c, cons
 	for (size_t i = 0; i < c->nusers; i++)
 		if (strcmp(c->users[i].name, name) == 0)
 			return &c->users[i];
+	return NULL;
+}
+
+const struct cfg_peer *cfg_peer_find(const struct cfg *c, int id)
+{
+	for (size_t i = 0; i < c->npeers; i++)
+		if (c->peers[i].id == id)
+			return &c->peers[i];
 	return NULL;
 }
 

@@ -187,6 +187,17 @@ struct cfg_hba {
 	char *method;
 };
 
+/* Peering (PgBouncer's peer_id and [peers]): several pglanes behind one load balancer forward
+ * each other the cancel requests that reached the wrong one. Ids are 1..CFG_PEER_ID_MAX
+ * (11 bits of the cancel key; PgBouncer allows up to 16383); 0 = peering off. */
+#define CFG_PEER_ID_MAX 2047
+struct cfg_peer {
+	int id;     /* 1..CFG_PEER_ID_MAX, never the own peer_id, unique */
+	char *host; /* owned; an IP address, a host name or a Unix socket directory ("/...") */
+	int port;   /* 6432 when not set */
+	int line;   /* where it was defined */
+};
+
 struct cfg {
 	char *path;  /* owned; NULL when built-in defaults */
 	int workers; /* event loops (threads); 0 = one per core (restart only) */
@@ -273,6 +284,9 @@ struct cfg {
 	} server_tls;
 	struct cfg_user_settings *users; /* owned; the `users` list */
 	size_t nusers;
+	int peer_id;            /* this pglane's id among its peers; 0 = off; restart-only */
+	struct cfg_peer *peers; /* owned; the other pglanes (RELOAD may change them) */
+	size_t npeers;
 };
 
 /* Errors collected while loading: each "FILE:LINE: KEY: message". */
@@ -290,6 +304,8 @@ void cfg_free(struct cfg *c);
 void cfg_print(const struct cfg *c, FILE *out);
 /* The database entry for a client's database name: an exact name, else "*", else NULL. */
 const struct cfg_database *cfg_database_find(const struct cfg *c, const char *name);
+/* The peer with id `id`; NULL when none. */
+const struct cfg_peer *cfg_peer_find(const struct cfg *c, int id);
 /* The `users` entry for `name`; NULL when none. */
 const struct cfg_user_settings *cfg_user_settings_find(const struct cfg *c, const char *name);
 /* The settings a pool of `user` in lane `lane` runs with: a shallow copy of the lane's pool
@@ -378,7 +394,8 @@ struct cfg_kvs {
  * "databases.<name>.<lane>.<pool key>" (olap also .replicas "host:port,host:port",
  * .max_replica_lag, .fallback), then "routes[i]" = "user=x application_name=y database=z
  * lane=olap" (only the set fields), "hba[i]" = "address=a database=d user=u method=m",
- * monitor.*, server_tls.sslmode/ca/cert/key. Each database also has "databases.<name>.sslmode"
+ * monitor.*, server_tls.sslmode/ca/cert/key, users.*, then "peer_id" and "peers[i]" = "id=2
+ * host=h port=6433". Each database also has "databases.<name>.sslmode"
  * and ".sslrootcert" (after .default_lane, before its lanes). Durations with units ("2s", "0"),
  * booleans "true"/"false", lists comma-separated, passwords "***" when set, "" when not. False when
  * out of memory (nothing allocated then). */
@@ -395,7 +412,7 @@ __attribute__((warn_unused_result)) size_t cfg_diff(const struct cfg *a, const s
 void cfg_lines_free(char **lines, size_t n);
 /* Does going from `a` to `b` change something a running pglane cannot apply without a restart
  * (listen.host, listen.port, listen.tls.mode/cert/key/ca, admin.http_port,
- * pool.track_parameters)? Writes those keys, comma-separated, into `what` (`cap` bytes,
+ * pool.track_parameters, peer_id)? Writes those keys, comma-separated, into `what` (`cap` bytes,
  * truncated if need be; may be NULL) and returns true when so. */
 bool cfg_needs_restart(const struct cfg *a, const struct cfg *b, char *what, size_t cap);
 

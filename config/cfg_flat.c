@@ -390,6 +390,16 @@ static char *route_text(const struct cfg_route *r)
 	return sb_take(&b);
 }
 
+/* "id=2 host=127.0.0.1 port=6433" */
+static char *peer_text(const struct cfg_peer *p)
+{
+	struct sb b = {0};
+	sb_printf(&b, "id=%d host=", p->id);
+	sb_puts(&b, p->host);
+	sb_printf(&b, " port=%d", p->port);
+	return sb_take(&b);
+}
+
 static char *hba_text(const struct cfg_hba *h)
 {
 	const struct {
@@ -488,6 +498,9 @@ static bool flatten(const struct cfg *c, struct cfg_kvs *out, bool reveal)
 	for (size_t i = 0; i < c->nusers && !f.failed; i++)
 		add_user(&f, &c->users[i]);
 	add_int(&f, "", "workers", c->workers);
+	add_int(&f, "", "peer_id", c->peer_id);
+	for (size_t i = 0; i < c->npeers && !f.failed; i++)
+		add_indexed(&f, "peers", i, peer_text(&c->peers[i]));
 
 	if (f.failed) {
 		cfg_kvs_free(&f.kv);
@@ -680,6 +693,7 @@ bool cfg_needs_restart(const struct cfg *a, const struct cfg *b, char *what, siz
 	        {"pool.track_parameters",
 	         strv_differs(a->pool.track_parameters, a->pool.ntrack_parameters,
 	                      b->pool.track_parameters, b->pool.ntrack_parameters)},
+	        {"peer_id", a->peer_id != b->peer_id},
 	};
 	bool any = false;
 	size_t pos = 0;

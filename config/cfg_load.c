@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/cfg_peers.h"
 #include "config/cfg_pool_keys.h"
 #include "config/cfg_private.h"
 #include "config/cfg_read.h"
@@ -858,34 +859,41 @@ static void parse_hba(struct cfg_loader *L, const config_setting_t *list)
 	}
 }
 
+/* workers = N: event loops (threads), 0 = one per core; at most 63 (a slot stays for the
+ * console's merged view, pool/view.h). */
+static void parse_workers(struct cfg_loader *L, const config_setting_t *s)
+{
+	(void)cfg_get_int(L, s, "workers", 0, 63, &L->c->workers);
+}
+
 /* The top-level keys, in the order they are read (pool and server_tls before databases: lanes
- * start from the pool defaults, a database's TLS from server_tls). */
+ * start from the pool defaults, a database's TLS from server_tls; peer_id before peers). */
+enum top_kind { TOP_GROUP, TOP_LIST, TOP_SCALAR };
 static const struct {
 	const char *name;
-	bool is_list;
+	enum top_kind kind;
 	void (*parse)(struct cfg_loader *L, const config_setting_t *s);
 } top_keys[] = {
-        {"listen", false, parse_listen},
-        {"auth", false, parse_auth},
-        {"admin", false, parse_admin},
-        {"log", false, parse_log},
-        {"pool", false, parse_pool},
-        {"monitor", false, parse_monitor},
-        {"server_tls", false, parse_server_tls},
-        {"databases", true, parse_databases},
-        {"routes", true, parse_routes},
-        {"hba", true, parse_hba},
-        {"users", true, cfg_users_parse},
+        {"listen", TOP_GROUP, parse_listen},
+        {"auth", TOP_GROUP, parse_auth},
+        {"admin", TOP_GROUP, parse_admin},
+        {"log", TOP_GROUP, parse_log},
+        {"pool", TOP_GROUP, parse_pool},
+        {"monitor", TOP_GROUP, parse_monitor},
+        {"server_tls", TOP_GROUP, parse_server_tls},
+        {"databases", TOP_LIST, parse_databases},
+        {"routes", TOP_LIST, parse_routes},
+        {"hba", TOP_LIST, parse_hba},
+        {"users", TOP_LIST, cfg_users_parse},
+        {"workers", TOP_SCALAR, parse_workers},
+        {"peer_id", TOP_SCALAR, cfg_peer_id_parse},
+        {"peers", TOP_LIST, cfg_peers_parse},
 };
 
 static void parse_root(struct cfg_loader *L, const config_setting_t *root)
 {
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
-		if (strcmp(config_setting_name(s), "workers") == 0) {
-			(void)cfg_get_int(L, s, "workers", 0, 64, &L->c->workers);
-			continue;
-		}
 		size_t k = 0;
 		while (k < NELEMS(top_keys) && strcmp(top_keys[k].name, config_setting_name(s)))
 			k++;
@@ -896,8 +904,9 @@ static void parse_root(struct cfg_loader *L, const config_setting_t *root)
 		const config_setting_t *s = config_setting_get_member(root, top_keys[k].name);
 		if (!s)
 			continue;
-		bool ok = top_keys[k].is_list ? cfg_expect_list(L, s, top_keys[k].name)
-		                              : cfg_expect_group(L, s, top_keys[k].name);
+		bool ok = top_keys[k].kind == TOP_SCALAR ||
+		          (top_keys[k].kind == TOP_LIST ? cfg_expect_list(L, s, top_keys[k].name)
+		                                        : cfg_expect_group(L, s, top_keys[k].name));
 		if (ok)
 			top_keys[k].parse(L, s);
 	}

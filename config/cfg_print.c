@@ -314,6 +314,19 @@ static void print_hba(FILE *out, const struct cfg_hba *h)
 	fputs("; }", out);
 }
 
+static void print_peers(FILE *out, const struct cfg *c)
+{
+	fprintf(out, "peer_id = %d;\n", c->peer_id);
+	fputs(c->npeers ? "peers = (\n" : "peers = ( ", out);
+	for (size_t i = 0; i < c->npeers; i++) {
+		fprintf(out, "\t{ id = %d; host = ", c->peers[i].id);
+		put_str(out, c->peers[i].host);
+		fprintf(out, "; port = %d; }%s", c->peers[i].port,
+		        i + 1 < c->npeers ? ",\n" : "\n");
+	}
+	fputs(");\n", out);
+}
+
 void cfg_print(const struct cfg *c, FILE *out)
 {
 	fputs("# pglane: resolved settings from ", out);
@@ -416,4 +429,5 @@ void cfg_print(const struct cfg *c, FILE *out)
 		fputs(i + 1 < c->nusers ? ",\n" : "\n", out);
 	}
 	fputs(");\n", out);
+	print_peers(out, c);
 }

@@ -4,7 +4,8 @@
  * to the server that client is using at that moment, and to no one else. That server takes no new
  * statement, and is not handed on, until PostgreSQL has closed the cancel connection: a cancel that
  * arrives late cannot stop the next statement. A cancel request that takes longer than the pool's
- * cancel_wait_timeout (0: no limit) is dropped. */
+ * cancel_wait_timeout (0: no limit) is dropped. A CancelRequest whose pid names another pglane
+ * (peering) is handed to proxy/peer.c. */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -20,7 +21,9 @@
 #include "proxy/client.h"
 #include "proxy/conn_log.h"
 #include "proxy/context.h"
+#include "proxy/worker.h"
 #include "proxy/link.h"
+#include "proxy/peer.h"
 #include "proxy/server.h"
 
 /* One cancel request: connect, send, then wait for PostgreSQL to close the connection (it does
@@ -36,13 +39,14 @@ struct proxy_cancel {
 
 #define CANCEL_BUCKETS 4096
 
-/* The cancel state of the process: the logged-in clients by the pid pglane gave them (their
- * id), and the cancel requests in flight. Owner: the process's one event loop, whose callbacks
- * alone touch it (no lock). Under worker threads (issue 19) each worker owns one: the cancel
- * key carries the worker, and a CancelRequest accepted by any worker goes to the worker it
- * names. */
+/* The cancel state of the process: the logged-in clients by their cancel pid (and key), the
+ * last serial handed out, and the cancel requests in flight. Owner: the process's one event
+ * loop, whose callbacks alone touch it (no lock). Under worker threads (issue 19) each worker
+ * owns one: the cancel key carries the worker, and a CancelRequest accepted by any worker goes
+ * to the worker it names. */
 struct cancel_table {
 	struct proxy_client *buckets[CANCEL_BUCKETS]; /* borrowed, chained by cancel_next */
+	unsigned serial;                              /* the last one given */
 	struct pool_list in_flight;                   /* owned: every cancel not done */
 };
 static struct cancel_table cancel_tables[POOL_MAX_WORKERS];
@@ -53,13 +57,20 @@ void proxy_cancel_init(void)
 	pool_list_init(&cancels.in_flight);
 }
 
+static struct proxy_client **bucket_of(uint32_t pid)
+{
+	return &cancels.buckets[proxy_cancel_pid_serial(pid) % CANCEL_BUCKETS];
+}
+
 void proxy_cancel_register(struct proxy_client *c)
 {
 	do {
 		if (!proto_random(&c->cancel_key, sizeof(c->cancel_key)))
 			c->cancel_key = (int32_t)random();
 	} while (c->cancel_key == 0);
-	struct proxy_client **b = &cancels.buckets[c->id % CANCEL_BUCKETS];
+	cancels.serial = proxy_cancel_serial_next(cancels.serial);
+	c->cancel_pid = proxy_cancel_pid_make(proxy_peer_self(), pool_worker, cancels.serial);
+	struct proxy_client **b = bucket_of(c->cancel_pid);
 	c->cancel_next = *b;
 	*b = c;
 }
@@ -68,7 +79,7 @@ void proxy_cancel_unregister(struct proxy_client *c)
 {
 	if (!c->cancel_key)
 		return;
-	struct proxy_client **b = &cancels.buckets[c->id % CANCEL_BUCKETS];
+	struct proxy_client **b = bucket_of(c->cancel_pid);
 	while (*b && *b != c)
 		b = &(*b)->cancel_next;
 	if (*b)
@@ -76,12 +87,11 @@ void proxy_cancel_unregister(struct proxy_client *c)
 	c->cancel_key = 0;
 }
 
-/* The client by its cancel pid, or NULL. */
-static struct proxy_client *client_by_pid(int32_t pid)
+/* The client with cancel pid `pid` and key `key`, or NULL; keys compared in constant time. */
+static struct proxy_client *client_by_key(uint32_t pid, int32_t key)
 {
-	uint32_t id = (uint32_t)pid;
-	for (struct proxy_client *c = cancels.buckets[id % CANCEL_BUCKETS]; c; c = c->cancel_next)
-		if (c->id == id)
+	for (struct proxy_client *c = *bucket_of(pid); c; c = c->cancel_next)
+		if (c->cancel_pid == pid && CRYPTO_memcmp(&c->cancel_key, &key, sizeof(key)) == 0)
 			return c;
 	return NULL;
 }
@@ -197,11 +207,11 @@ void proxy_cancel_detach(struct proxy_server *s)
 	}
 }
 
-void proxy_cancel_request(int32_t pid, int32_t key)
+/* A CancelRequest for one of this pglane's clients. */
+static void cancel_local(uint32_t pid, int32_t key)
 {
-	struct proxy_client *c = client_by_pid(pid);
-	if (!c || c->state != CLIENT_READY ||
-	    CRYPTO_memcmp(&c->cancel_key, &key, sizeof(key)) != 0) {
+	struct proxy_client *c = client_by_key(pid, key);
+	if (!c || c->state != CLIENT_READY) {
 		log_debug("cancel request with an unknown key ignored");
 		return;
 	}
@@ -216,6 +226,28 @@ void proxy_cancel_request(int32_t pid, int32_t key)
 	struct proxy_server *s = proxy_server_of(c->pc.server);
 	if (s->led.pending > s->led.internal)
 		proxy_cancel_server(s);
+}
+
+void proxy_cancel_request(int32_t pid, int32_t key)
+{
+	uint32_t p = (uint32_t)pid;
+	unsigned peer = proxy_cancel_pid_peer(p);
+	if (peer == 0 || peer == (unsigned)proxy_peer_self()) {
+		unsigned w = proxy_cancel_pid_worker(p);
+		if (w == pool_worker)
+			cancel_local(p & ~PROXY_CANCEL_FORWARDED, key);
+		else if (w < proxy_workers_count()) /* the worker that owns the client */
+			proxy_workers_cancel(UINT64_C(1) << w, pid, key);
+		else
+			log_debug("cancel request for worker %u, which does not run: ignored", w);
+		return;
+	}
+	if (proxy_cancel_pid_forwarded(p)) {
+		log_debug("cancel request for peer %u forwarded here by another peer: dropped",
+		          peer);
+		return;
+	}
+	proxy_peer_forward(peer, p | PROXY_CANCEL_FORWARDED, key);
 }
 
 void proxy_cancel_free_all(void)

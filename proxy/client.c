@@ -353,7 +353,7 @@ void proxy_client_welcome(struct proxy_client *c)
 	/* tracked values the client set that the server does not report (no echo, as
 	 * PostgreSQL would not send one either) stay in c->pc.params */
 	proxy_cancel_register(c);
-	proto_write_key_data(&w, (int32_t)c->id, c->cancel_key);
+	proto_write_key_data(&w, (int32_t)c->cancel_pid, c->cancel_key);
 	proto_write_ready(&w, PROTO_TX_IDLE);
 	if (!proto_writer_ok(&w) || !proxy_out_commit(&c->conn, w.len)) {
 		proxy_client_close(c, NULL, "welcome message too large");

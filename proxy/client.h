@@ -35,7 +35,8 @@ struct proxy_client {
 	struct pool_list link;  /* proxy.clients */
 	enum proxy_client_state state;
 	uint32_t id;
-	int32_t cancel_key;
+	uint32_t cancel_pid;              /* its BackendKeyData pid (proxy/cancel.h's layout) */
+	int32_t cancel_key;               /* ... and key; 0 while not in the cancel table */
 	struct proxy_client *cancel_next; /* cancel hash chain */
 	struct proxy_login *login;        /* owned while logging in */
 	struct proxy_admin *admin;        /* owned; set for admin console clients */

@@ -36,7 +36,6 @@
 #include "proxy/login.h"
 #include "proxy/startup.h"
 #include "proxy/tls.h"
-#include "proxy/worker.h"
 
 enum login_step { STEP_STARTUP, STEP_LOOKUP, STEP_MD5, STEP_SASL_INITIAL, STEP_SASL_FINAL };
 
@@ -566,7 +565,7 @@ static void on_startup(struct proxy_client *c, const uint8_t *p, size_t len)
 		return;
 	}
 	case PROTO_STARTUP_CANCEL:
-		proxy_workers_cancel(UINT64_MAX, s.cancel_pid, s.cancel_key); /* whose it is */
+		proxy_cancel_request(s.cancel_pid, s.cancel_key);
 		proxy_client_close(c, NULL, "cancel request handled");
 		return;
 	case PROTO_STARTUP_UNSUPPORTED: {

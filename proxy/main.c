@@ -23,6 +23,7 @@
 #include "proxy/sdnotify.h"
 #include "proxy/link.h"
 #include "proxy/listen.h"
+#include "proxy/peer.h"
 #include "proxy/server.h"
 #include "proxy/shutdown.h"
 #include "proxy/tls.h"
@@ -180,6 +181,7 @@ static void worker_end(void)
 	proxy_janitor_stop();
 	close_everything();
 	proxy_cancel_free_all();
+	proxy_peer_free_all();
 	proxy_authq_stop_all();
 	proxy_resolve_shutdown();
 	ev_prepare_stop(proxy.loop, &deferred[pool_worker]);
@@ -261,6 +263,7 @@ int main(int argc, char **argv)
 	shared.users = users;
 	worker_begin();
 	proxy_control_setup();
+	proxy_peer_start(cfg);
 	if (!proxy_tls_init(cfg) || !proxy_listen_start(cfg) || !proxy_http_start(cfg)) {
 		proxy_tls_free();
 		proxy_listen_stop();

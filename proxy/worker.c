@@ -69,7 +69,7 @@ unsigned proxy_workers_wanted(int n)
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cores > 0 ? (int)cores : 1;
 	}
-	return n > POOL_MAX_WORKERS ? POOL_MAX_WORKERS : (unsigned)n;
+	return n > POOL_MAX_WORKERS - 1 ? POOL_MAX_WORKERS - 1 : (unsigned)n; /* one slot: the view */
 }
 
 static void release_cb(struct ev_loop *loop)

@@ -133,7 +133,7 @@ fi
 # ---- sanitizer reports ----
 if [ "${ASAN:-0}" = 1 ]; then
 	reports=$(grep -l -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' \
-		"$tmp"/*.log "$tmp"/it/*/pglane.log 2>/dev/null || true)
+		"$tmp"/*.log "$tmp"/it/*/pglane*.log 2>/dev/null || true)
 	if [ -n "$reports" ]; then
 		echo "run.sh: sanitizer reports in:" >&2
 		for f in $reports; do

@@ -157,6 +157,7 @@ FTEST(defaults_flatten_key_by_key_in_order)
 	        {"server_tls.protocols", "secure"},
 	        {"server_tls.ciphers", "default"},
 	        {"workers", "0"},
+	        {"peer_id", "0"},
 	};
 	size_t nhead = sizeof(head) / sizeof(head[0]), ndb = sizeof(db) / sizeof(db[0]);
 	size_t ntail = sizeof(tail) / sizeof(tail[0]);
@@ -241,7 +242,10 @@ static const char *const full_conf =
         "} );\n"
         "monitor = { interval = \"5s\"; user = \"monitor\"; password = \"m0n\"; };\n"
         "server_tls = { sslmode = \"verify-full\"; ca = \"root.crt\"; cert = \"client.crt\";\n"
-        "  key = \"client.key\"; };\n";
+        "  key = \"client.key\"; };\n"
+        "peer_id = 1;\n"
+        "peers = ( { id = 2; host = \"10.0.0.2\"; port = 6433; }, { id = 3; host = \"/tmp\"; } "
+        ");\n";
 
 static void write_full_fixtures(void)
 {
@@ -262,8 +266,8 @@ FTEST(full_file_flattens_every_key)
 	struct cfg_kvs kv = {0};
 	cr_assert(cfg_flatten(c, &kv));
 	/* 33 + pool (27 + 4 caps) + app (14 + oltp 27 + olap 30) + * (14 + 27) + 3 routes + 2 hba
-	 * + 3 monitor + 6 server_tls + workers */
-	cr_expect_eq(kv.n, 33 + 31 + 71 + 41 + 3 + 2 + 3 + 6 + 1, "got %zu keys", kv.n);
+	 * + 3 monitor + 6 server_tls + workers + peer_id + 2 peers */
+	cr_expect_eq(kv.n, 33 + 31 + 71 + 41 + 3 + 2 + 3 + 6 + 1 + 3, "got %zu keys", kv.n);
 
 	char crt[400], users[400], root[400], app_root[400], client_crt[400], client_key[400];
 	snprintf(crt, sizeof(crt), "%s/server.crt", cfgt_rdir);
@@ -348,12 +352,18 @@ FTEST(full_file_flattens_every_key)
 	cr_expect_str_eq(kv.v[78].key, "databases.app.oltp.mode");
 	cr_expect_str_eq(kv.v[105].key, "databases.app.olap.mode");
 	cr_expect_str_eq(kv.v[135].key, "databases.*.host");
-	cr_expect_str_eq(kv.v[kv.n - 15].key, "routes[0]");
-	cr_expect_str_eq(kv.v[kv.n - 8].key, "monitor.password");
-	cr_expect_str_eq(kv.v[kv.n - 7].key, "server_tls.sslmode");
-	cr_expect_str_eq(kv.v[kv.n - 4].key, "server_tls.key");
-	cr_expect_str_eq(kv.v[kv.n - 2].key, "server_tls.ciphers");
-	cr_expect_str_eq(kv.v[kv.n - 1].key, "workers");
+	cr_expect_str_eq(kv.v[kv.n - 18].key, "routes[0]");
+	cr_expect_str_eq(kv.v[kv.n - 11].key, "monitor.password");
+	cr_expect_str_eq(kv.v[kv.n - 10].key, "server_tls.sslmode");
+	cr_expect_str_eq(kv.v[kv.n - 7].key, "server_tls.key");
+	cr_expect_str_eq(kv.v[kv.n - 5].key, "server_tls.ciphers");
+	cr_expect_str_eq(kv.v[kv.n - 4].key, "workers");
+	cr_expect_str_eq(kv.v[kv.n - 3].key, "peer_id");
+	cr_expect_str_eq(kv.v[kv.n - 3].value, "1");
+	cr_expect_str_eq(kv.v[kv.n - 2].key, "peers[0]");
+	cr_expect_str_eq(kv.v[kv.n - 2].value, "id=2 host=10.0.0.2 port=6433");
+	cr_expect_str_eq(kv.v[kv.n - 1].key, "peers[1]");
+	cr_expect_str_eq(kv.v[kv.n - 1].value, "id=3 host=/tmp port=6432");
 	cfg_kvs_free(&kv);
 	cfg_free(c);
 }
@@ -634,9 +644,9 @@ FTEST(needs_restart_names_every_such_key)
 	struct cfg *b = load(full_conf);
 	char what[256];
 	cr_expect(cfg_needs_restart(a, b, what, sizeof(what)));
-	cr_expect_str_eq(what,
-	                 "listen.host,listen.port,listen.tls.mode,listen.tls.cert,"
-	                 "listen.tls.key,listen.tls.ca,admin.http_port,pool.track_parameters");
+	cr_expect_str_eq(what, "listen.host,listen.port,listen.tls.mode,listen.tls.cert,"
+	                       "listen.tls.key,listen.tls.ca,admin.http_port,pool.track_parameters,"
+	                       "peer_id");
 	char small[8];
 	cr_expect(cfg_needs_restart(a, b, small, sizeof(small)), "true even when truncated");
 	cr_expect_str_eq(small, "listen.");
@@ -650,6 +660,15 @@ FTEST(needs_restart_names_every_such_key)
 	b = load("admin = { http_port = 9187; };\n");
 	cr_expect(cfg_needs_restart(a, b, what, sizeof(what)));
 	cr_expect_str_eq(what, "admin.http_port");
+	cfg_free(b);
+
+	/* peer_id is restart-only, the peers list is not */
+	b = load("peer_id = 3;\n");
+	cr_expect(cfg_needs_restart(a, b, what, sizeof(what)));
+	cr_expect_str_eq(what, "peer_id");
+	cfg_free(b);
+	b = load("peers = ( { id = 2; host = \"127.0.0.1\"; port = 6433; } );\n");
+	cr_expect_not(cfg_needs_restart(a, b, what, sizeof(what)));
 	cfg_free(b);
 
 	b = load("listen = { max_client_conn = 5; };\nlog = { level = \"debug\"; };\n"
