@@ -24,6 +24,7 @@
 #include "proxy/listen.h"
 #include "proxy/server.h"
 #include "proxy/shutdown.h"
+#include "proxy/takeover.h"
 #include "proxy/tls.h"
 
 #define DEFAULT_CONFIG "pglane.conf"
@@ -37,6 +38,8 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: pglane [-c FILE]          run (default: ./%s if present, else "
 	        "built-in defaults)\n"
+	        "       pglane --takeover [-c FILE]  take over from the running pglane "
+	        "(binary upgrade; also -R)\n"
 	        "       pglane --check [-c FILE]  validate the config and print the resolved "
 	        "settings\n"
 	        "       pglane --version\n",
@@ -141,22 +144,23 @@ static void close_everything(void)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	        {"check", no_argument, NULL, 'k'},
-	        {"version", no_argument, NULL, 'V'},
-	        {"config", required_argument, NULL, 'c'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
+	        {"check", no_argument, NULL, 'k'},   {"takeover", no_argument, NULL, 'R'},
+	        {"version", no_argument, NULL, 'V'}, {"config", required_argument, NULL, 'c'},
+	        {"help", no_argument, NULL, 'h'},    {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
-	bool check = false;
+	bool check = false, takeover = false;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:hRV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'k':
 			check = true;
+			break;
+		case 'R':
+			takeover = true;
 			break;
 		case 'V':
 			printf("pglane %s\n", PGLANE_VERSION);
@@ -202,9 +206,13 @@ int main(int argc, char **argv)
 	proxy.users = users;
 	pool_setup(&ops);
 	proxy_control_setup();
-	if (!proxy_tls_init(cfg) || !proxy_listen_start(cfg) || !proxy_http_start(cfg)) {
+	if ((takeover && !proxy_takeover_receive(cfg)) || !proxy_tls_init(cfg) ||
+	    !proxy_listen_start(cfg) || !proxy_http_start(cfg) || !proxy_takeover_start(cfg)) {
+		proxy_takeover_abort(); /* a socket taken over is given back, its file kept */
 		proxy_tls_free();
 		proxy_listen_stop();
+		proxy_http_stop();
+		proxy_takeover_stop();
 		cfg_userlist_free(users);
 		cfg_free(cfg);
 		return 1;
@@ -222,10 +230,12 @@ int main(int argc, char **argv)
 	admin_monitor_set_resolver(proxy_resolve_peek); /* no blocking getaddrinfo on the loop */
 	admin_monitor_start(proxy.loop, proxy.cfg, proxy.users);
 
-	proxy_sdnotify_ready(); /* listeners bound: systemd may start what depends on pglane */
+	proxy_takeover_finish(); /* the old process stops accepting (a no-op without --takeover) */
+	proxy_sdnotify_ready();  /* listeners bound: systemd may start what depends on pglane */
 	ev_run(proxy.loop, 0);
 
 	proxy_listen_stop();
+	proxy_takeover_stop();
 	proxy_http_stop();
 	proxy_janitor_stop();
 	admin_monitor_stop();

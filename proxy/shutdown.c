@@ -14,6 +14,7 @@
 #include "proxy/listen.h"
 #include "proxy/shutdown.h"
 #include "proxy/sdnotify.h"
+#include "proxy/takeover.h"
 
 /* The timers of a shutdown and of log.stats, and the totals at the last stats line. Owner
  * today: the process's one event loop. Under worker threads: process-wide, on one loop (the
@@ -80,10 +81,8 @@ static void drain_servers(void)
 	}
 }
 
-void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
+static void begin(enum proxy_shutdown_mode mode, const char *who)
 {
-	if (proxy.shutdown == PROXY_SHUTDOWN_NONE)
-		proxy_sdnotify_stopping(who);
 	if (proxy.shutdown != PROXY_SHUTDOWN_NONE || mode == PROXY_SHUTDOWN_NOW) {
 		/* PgBouncer 1.23+: a second request during a waiting shutdown exits now */
 		char why[128];
@@ -102,6 +101,7 @@ void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
 		         "leave",
 		         who);
 	proxy_listen_stop();
+	proxy_takeover_stop();
 	int64_t ms = proxy.cfg->admin.shutdown_timeout_ms;
 	if (ms > 0) {
 		ev_timer_init(&sd.deadline, deadline_cb, (double)ms / 1000.0, 0);
@@ -110,6 +110,18 @@ void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
 	if (mode == PROXY_SHUTDOWN_WAIT_FOR_SERVERS)
 		drain_servers();
 	proxy_shutdown_poll();
+}
+
+void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
+{
+	if (proxy.shutdown == PROXY_SHUTDOWN_NONE)
+		proxy_sdnotify_stopping(who);
+	begin(mode, who);
+}
+
+void proxy_shutdown_handover(const char *who)
+{
+	begin(PROXY_SHUTDOWN_WAIT_FOR_CLIENTS, who);
 }
 
 void proxy_shutdown_poll(void)
