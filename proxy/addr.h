@@ -10,8 +10,7 @@
  * scope; or the same Unix socket path (NUL-terminated within its length)? Other families and
  * lengths too short for their family are never equal. */
 __attribute__((warn_unused_result)) bool proxy_addr_equal(const struct sockaddr *a, socklen_t alen,
-                                                          const struct sockaddr *b,
-                                                          socklen_t blen);
+                                                          const struct sockaddr *b, socklen_t blen);
 
 /* The index of the first of the n addresses `have` (lengths in `lens`) equal to `want`, or
  * -1 when none is. */

@@ -170,8 +170,8 @@ int proxy_takeover_claim(const struct sockaddr *addr, socklen_t len)
 	if (!got.active)
 		return -1;
 	for (int i = 0; i < got.n; i++) {
-		if (got.fd[i] >= 0 &&
-		    proxy_addr_equal((const struct sockaddr *)&got.addr[i], got.len[i], addr, len)) {
+		if (got.fd[i] >= 0 && proxy_addr_equal((const struct sockaddr *)&got.addr[i],
+		                                       got.len[i], addr, len)) {
 			int fd = got.fd[i];
 			got.fd[i] = -1;
 			return fd;
@@ -275,7 +275,8 @@ static void conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	if (n > 0)
 		tk.len += (size_t)n;
-	if (tk.len >= strlen(TAKEOVER_GO) && memcmp(tk.buf, TAKEOVER_GO, strlen(TAKEOVER_GO)) == 0) {
+	if (tk.len >= strlen(TAKEOVER_GO) &&
+	    memcmp(tk.buf, TAKEOVER_GO, strlen(TAKEOVER_GO)) == 0) {
 		hand_over();
 		return;
 	}
@@ -389,13 +390,15 @@ static bool clear_stale(const struct sockaddr_un *un)
 	if (fd >= 0)
 		close(fd);
 	if (rc == 0) {
-		log_error("takeover: a pglane answers on %s: start this one with --takeover to take "
-		          "over from it",
-		          un->sun_path);
+		log_error(
+		        "takeover: a pglane answers on %s: start this one with --takeover to take "
+		        "over from it",
+		        un->sun_path);
 		return false;
 	}
 	if (unlink(un->sun_path) != 0 && errno != ENOENT) {
-		log_error("takeover: cannot remove the stale %s: %s", un->sun_path, strerror(errno));
+		log_error("takeover: cannot remove the stale %s: %s", un->sun_path,
+		          strerror(errno));
 		return false;
 	}
 	return true;
