@@ -30,10 +30,10 @@ TestSuite(takeover, .fini = fini, .timeout = 60);
 
 /* pglane on @PORT@ with its Unix socket (and so its takeover socket) in its temp dir. */
 #define TAKEOVER_CONF                                                                              \
-	"listen = { host = \"127.0.0.1\"; port = @PORT@; unix_socket_dir = \"@DIR@\"; };\n"          \
-	"auth = { type = \"trust\"; };\n"                                                            \
-	"pool = { mode = \"transaction\"; size = 20; query_wait_timeout = \"60s\"; };\n"             \
-	IT_DATABASES
+	"listen = { host = \"127.0.0.1\"; port = @PORT@; unix_socket_dir = \"@DIR@\"; };\n"        \
+	"auth = { type = \"trust\"; };\n"                                                          \
+	"pool = { mode = \"transaction\"; size = 20; query_wait_timeout = \"60s\"; "               \
+	"};\n" IT_DATABASES
 
 /* A process started by this test, never outliving it. */
 static pid_t spawn(const char *log_path, const char *dir, char *const argv[])
@@ -97,13 +97,36 @@ static pid_t take_over(const struct it_pglane *p, int n, char *log_path, size_t 
 		int st;
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			char *log = it_file_read(log_path);
-			cr_assert_fail("pglane-%d exited during the takeover (status %d):\n%s", n, st,
-			               log ? log : "");
+			cr_assert_fail("pglane-%d exited during the takeover (status %d):\n%s", n,
+			               st, log ? log : "");
 		}
 		cr_assert_lt(it_now_ms(), deadline, "pglane-%d did not take over within 10 s", n);
 		it_sleep_ms(20);
 	}
 	return pid;
+}
+
+/* The status code of GET `path` on 127.0.0.1:port, -1 without an answer in 3 s. */
+static int http_status(int port, const char *path)
+{
+	int fd = it_tcp_connect(port);
+	char req[256];
+	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+	cr_assert_eq(write(fd, req, (size_t)n), n);
+	char buf[512] = "";
+	size_t len = 0;
+	int64_t deadline = it_now_ms() + 3000;
+	while (len < 12 && it_now_ms() < deadline) {
+		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	int code = -1;
+	if (sscanf(buf, "HTTP/1.%*d %d", &code) != 1)
+		code = -1;
+	return code;
 }
 
 /* pgbench in the background (in DIR): its output and exit code into NAME.out and NAME.rc. */
@@ -167,8 +190,8 @@ IT_TEST(takeover, rolling_restart_under_pgbench, .timeout = 60)
 		if (i == 0 && st != -1)
 			p->pid = 0; /* reaped here: the harness must not stop it again */
 		cr_expect(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		          "pglane %d (pid %d) did not exit cleanly after the takeover (status %d)", i,
-		          old[i], st);
+		          "pglane %d (pid %d) did not exit cleanly after the takeover (status %d)",
+		          i, old[i], st);
 		char by[64];
 		snprintf(by, sizeof by, "takeover by pid %d: shutting down", old[i + 1]);
 		cr_expect(file_has(logs[i], by), "pglane %d: no \"%s\" line", i, by);
@@ -224,7 +247,8 @@ IT_TEST(takeover, nothing_to_take_over)
 	char ci[512];
 	it_conninfo(ci, sizeof ci, IT_HOST, port, "postgres", NULL, "postgres", NULL);
 	PGconn *c = it_connect_try(ci);
-	cr_expect_neq(PQstatus(c), CONNECTION_OK, "something listens on %d after the failure", port);
+	cr_expect_neq(PQstatus(c), CONNECTION_OK, "something listens on %d after the failure",
+	              port);
 	PQfinish(c);
 	/* without a Unix socket directory there is no takeover socket at all */
 	snprintf(text, sizeof text,
@@ -237,10 +261,15 @@ IT_TEST(takeover, nothing_to_take_over)
 }
 
 /* A client inside a transaction on the old process finishes it after the takeover; new
- * clients reach the new process; the old one exits when that client leaves. */
+ * clients and /healthz reach the new process; the old one exits when that client leaves. */
 IT_TEST(takeover, open_transaction_commits_on_the_old_process)
 {
-	struct it_pglane *p = it_pglane_start(TAKEOVER_CONF);
+	int http = it_http_port();
+	char conf[2048];
+	snprintf(conf, sizeof conf, TAKEOVER_CONF "admin = { http_port = %d; };\n", http);
+	struct it_pglane *p = it_pglane_start(conf);
+	it_wait_port(http);
+	cr_expect_eq(http_status(http, "/healthz"), 200);
 	PGconn *direct = it_connect_direct("postgres", NULL, "bench");
 	it_notices_off(direct);
 	it_exec_ok(direct, "DROP TABLE IF EXISTS takeover_t");
@@ -256,6 +285,10 @@ IT_TEST(takeover, open_transaction_commits_on_the_old_process)
 	cr_expect_eq(it_query_ll(b, "SELECT count(*) FROM takeover_t"), 0, "uncommitted row seen");
 	cr_expect_eq(it_log_count("login ok"), logins, "a new client logged in to the old process");
 	cr_expect(file_has(log_path, "login ok"), "the new process did not get the new client");
+	/* the old one, shutting down, would say 503: the listener was handed over */
+	cr_expect_eq(http_status(http, "/healthz"), 200,
+	             "/healthz not answered by the new process");
+	cr_expect(file_has(log_path, "status page on http://"), "no HTTP listener in the new one");
 	it_sleep_ms(300);
 	cr_expect(it_pglane_alive(), "the old process left with a transaction open");
 	it_exec_ok(a, "INSERT INTO takeover_t VALUES (2)");
@@ -299,7 +332,8 @@ IT_TEST(takeover, failed_start_leaves_the_old_one_serving)
 	         "databases = ( { name = \"*\"; host = \"%s\"; port = %d; } );\n",
 	         p->port, p->dir, http, it_pghost(), it_pgport());
 	it_file_write(bad, text);
-	int rc = it_sh(20, &out, "cd '%s' && '%s' --takeover -c '%s'", p->dir, it_pglane_bin(), bad);
+	int rc =
+	        it_sh(20, &out, "cd '%s' && '%s' --takeover -c '%s'", p->dir, it_pglane_bin(), bad);
 	close(busy);
 	cr_expect_eq(rc, 1, "a pglane whose http_port is taken exited %d:\n%s", rc, out);
 	cr_expect(strstr(out, "(taken over)"), "it did not claim the Unix socket:\n%s", out);
