@@ -48,9 +48,9 @@ $(BUILD)/libpglane.a: $(LIB_OBJ)
 $(BUILD)/pglane: $(BUILD)/proxy/main.o $(BUILD)/libpglane.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Unit tests cover pure code only (protocol/, config/, pool/ logic), and proxy/sdnotify (one
-# datagram to a socket of the test's own).
-UNIT_PROXY = proxy/sdnotify.c
+# Unit tests cover pure code only (protocol/, config/, pool/ logic, proxy/addr: matching the
+# sockets of a takeover), and proxy/sdnotify (one datagram to a socket of the test's own).
+UNIT_PROXY = proxy/sdnotify.c proxy/addr.c
 $(BUILD)/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(PURE_SRC:%.c=$(BUILD)/%.o) \
 		$(UNIT_PROXY:%.c=$(BUILD)/%.o) $(UNIT_EXTRA:%.c=$(BUILD)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)

@@ -24,9 +24,9 @@ struct proxy_handoff {
 	bool deallocate;               /* it has prepared statements: DEALLOCATE ALL first */
 	uint8_t *welcome;              /* owned: its pool's welcome, for a pool that has none */
 	size_t welcome_len;
-	struct pool_catalog *catalog;  /* owned: its database's settings, for one without */
-	size_t nsettings;              /* the session settings its backend holds */
-	char **settings;               /* owned: name, value, name, value... */
+	struct pool_catalog *catalog; /* owned: its database's settings, for one without */
+	size_t nsettings;             /* the session settings its backend holds */
+	char **settings;              /* owned: name, value, name, value... */
 };
 
 struct proxy_handoff **proxy_handoff_next(struct proxy_handoff *h)
@@ -39,8 +39,8 @@ static bool can_travel(const struct proxy_server *s)
 {
 	return s->state == SERVER_READY && s->ps.state == POOL_SERVER_IDLE &&
 	       !s->ps.close_on_release && !s->ncancels && !s->login && !s->resolving &&
-	       !s->needs_reset && !s->pin_reset && !s->unknown_owner && !s->loaded &&
-	       !s->led.n && s->syncing == 0 && !s->conn.want_write && !s->conn.ssl;
+	       !s->needs_reset && !s->pin_reset && !s->unknown_owner && !s->loaded && !s->led.n &&
+	       s->syncing == 0 && !s->conn.want_write && !s->conn.ssl;
 }
 
 static void free_handoff(struct proxy_handoff *h)

@@ -17,6 +17,7 @@
 #include "proxy/admin_client.h"
 #include "proxy/context.h"
 #include "proxy/http.h"
+#include "proxy/takeover.h"
 
 #define HTTP_MAX_REQUEST 8192
 #define HTTP_TIMEOUT_S   5.0
@@ -238,6 +239,15 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static void listen_on(int fd, const struct cfg *cfg)
+{
+	ev_io_init(&http.http_listener, accept_cb, fd, EV_READ);
+	ev_io_start(proxy.loop, &http.http_listener);
+	http.listening = true;
+	log_info("status page on http://%s:%d/ (metrics on /metrics)", cfg->listen.host,
+	         cfg->admin.http_port);
+}
+
 bool proxy_http_start(const struct cfg *cfg)
 {
 	if (!cfg->admin.http_port)
@@ -253,7 +263,13 @@ bool proxy_http_start(const struct cfg *cfg)
 		log_error("admin.http_port: cannot resolve %s", cfg->listen.host);
 		return false;
 	}
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = proxy_takeover_claim(res->ai_addr, res->ai_addrlen);
+	if (fd >= 0) { /* handed over by the pglane this one takes over from */
+		freeaddrinfo(res);
+		listen_on(fd, cfg);
+		return true;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -266,21 +282,27 @@ bool proxy_http_start(const struct cfg *cfg)
 		return false;
 	}
 	freeaddrinfo(res);
-	ev_io_init(&http.http_listener, accept_cb, fd, EV_READ);
-	ev_io_start(proxy.loop, &http.http_listener);
-	http.listening = true;
-	log_info("status page on http://%s:%d/ (metrics on /metrics)", cfg->listen.host,
-	         cfg->admin.http_port);
+	listen_on(fd, cfg);
 	return true;
 }
 
-void proxy_http_stop(void)
+int proxy_http_fd(void)
+{
+	return http.listening ? http.http_listener.fd : -1;
+}
+
+void proxy_http_release(void)
 {
 	if (!http.listening)
 		return;
 	ev_io_stop(proxy.loop, &http.http_listener);
 	close(http.http_listener.fd);
 	http.listening = false;
+}
+
+void proxy_http_stop(void)
+{
+	proxy_http_release();
 	while (!pool_list_empty(&http.conns))
 		conn_free(pool_container_of(pool_list_first(&http.conns), struct http_conn, link));
 }

@@ -15,6 +15,8 @@
 #include "proxy/client.h"
 #include "proxy/context.h"
 #include "proxy/listen.h"
+#include "proxy/worker.h"
+#include "proxy/takeover.h"
 
 #define ACCEPT_BATCH 64
 #define BACKLOG      4096
@@ -97,11 +99,19 @@ static bool listen_tcp(const struct cfg *cfg)
 	}
 	int n = 0;
 	for (struct addrinfo *ai = res; ai && ls.n < MAX_LISTEN; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		int fd = proxy_takeover_claim(ai->ai_addr, ai->ai_addrlen);
+		if (fd >= 0) { /* handed over by the pglane this one takes over from */
+			add_listener(fd);
+			n++;
+			continue;
+		}
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+		           sizeof(one)); /* binds beside another */
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, BACKLOG) < 0) {
@@ -196,9 +206,16 @@ static bool listen_unix(const struct cfg *cfg)
 		          cfg->listen.unix_socket_dir, cfg->listen.port, sizeof(un.sun_path) - 1);
 		return false;
 	}
+	int fd = proxy_takeover_claim((const struct sockaddr *)&un, sizeof(un));
+	if (fd >= 0) { /* handed over: the file is in place */
+		snprintf(unix_path, sizeof(unix_path), "%s", un.sun_path);
+		add_listener(fd);
+		log_info("listening on unix:%s (taken over)", un.sun_path);
+		return set_owner(cfg, un.sun_path);
+	}
 	if (!clear_stale(&un))
 		return false;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		log_error("socket: %s", strerror(errno));
 		return false;
@@ -244,6 +261,29 @@ void proxy_listen_pause(bool on)
 		else
 			ev_io_start(proxy.loop, &ls.watchers[pool_worker][i]);
 	}
+}
+
+int proxy_listen_fds(int *fds, int max)
+{
+	int n = 0;
+	for (int i = 0; i < ls.n && n < max; i++)
+		fds[n++] = ls.fds[i];
+	return n;
+}
+
+static void unwatch(void *arg)
+{
+	(void)arg;
+	proxy_listen_unwatch();
+}
+
+void proxy_listen_release(void)
+{
+	unix_path[0] = '\0'; /* the process that took the socket over owns its file now */
+	proxy_world_stop();
+	proxy_workers_each(unwatch, NULL);
+	proxy_listen_close();
+	proxy_world_resume();
 }
 
 void proxy_listen_stop(void)

@@ -16,6 +16,11 @@ void proxy_listen_unwatch(void);
 void proxy_listen_stop(void);
 /* Close the listening sockets now (at exit). */
 void proxy_listen_close(void);
+/* The listening sockets' descriptors (at most max) for a takeover (proxy/takeover.c); how many. */
+int proxy_listen_fds(int *fds, int max);
+/* Every worker stops accepting and this process's descriptors are closed without removing the
+ * Unix socket file: the process that took the sockets over serves on them now. */
+void proxy_listen_release(void);
 /* SUSPEND: the calling worker stops accepting (connections wait in the backlog); false:
  * accept again. */
 void proxy_listen_pause(bool on);

@@ -26,6 +26,7 @@
 #include "proxy/peer.h"
 #include "proxy/server.h"
 #include "proxy/shutdown.h"
+#include "proxy/takeover.h"
 #include "proxy/tls.h"
 #include "proxy/worker.h"
 
@@ -41,6 +42,8 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: pglane [-c FILE]          run (default: ./%s if present, else "
 	        "built-in defaults)\n"
+	        "       pglane --takeover [-c FILE]  take over from the running pglane "
+	        "(binary upgrade; also -R)\n"
 	        "       pglane --check [-c FILE]  validate the config and print the resolved "
 	        "settings\n"
 	        "       pglane --version\n",
@@ -203,22 +206,23 @@ static void worker_thread(void)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	        {"check", no_argument, NULL, 'k'},
-	        {"version", no_argument, NULL, 'V'},
-	        {"config", required_argument, NULL, 'c'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
+	        {"check", no_argument, NULL, 'k'},   {"takeover", no_argument, NULL, 'R'},
+	        {"version", no_argument, NULL, 'V'}, {"config", required_argument, NULL, 'c'},
+	        {"help", no_argument, NULL, 'h'},    {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
-	bool check = false;
+	bool check = false, takeover = false;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:hRV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'k':
 			check = true;
+			break;
+		case 'R':
+			takeover = true;
 			break;
 		case 'V':
 			printf("pglane %s\n", PGLANE_VERSION);
@@ -264,9 +268,13 @@ int main(int argc, char **argv)
 	worker_begin();
 	proxy_control_setup();
 	proxy_peer_start(cfg);
-	if (!proxy_tls_init(cfg) || !proxy_listen_start(cfg) || !proxy_http_start(cfg)) {
+	if ((takeover && !proxy_takeover_receive(cfg)) || !proxy_tls_init(cfg) ||
+	    !proxy_listen_start(cfg) || !proxy_http_start(cfg) || !proxy_takeover_start(cfg)) {
+		proxy_takeover_abort(); /* a socket taken over is given back, its file kept */
 		proxy_tls_free();
 		proxy_listen_stop();
+		proxy_http_stop();
+		proxy_takeover_stop();
 		cfg_userlist_free(users);
 		cfg_free(cfg);
 		return 1;
@@ -287,6 +295,8 @@ int main(int argc, char **argv)
 		proxy_shutdown_begin(PROXY_SHUTDOWN_NOW, "worker start failed");
 	} else {
 		proxy_workers_wait_ready();
+		proxy_takeover_finish(); /* the old process stops accepting (no-op without
+		                            --takeover) */
 		proxy_sdnotify_ready(); /* listeners bound: systemd may start what depends on pglane
 		                         */
 	}
@@ -294,6 +304,7 @@ int main(int argc, char **argv)
 
 	proxy_workers_exit(); /* the others leave their loops too, if they have not yet */
 	proxy_listen_stop();
+	proxy_takeover_stop();
 	proxy_http_stop();
 	admin_monitor_stop();
 	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)

@@ -14,6 +14,7 @@
 #include "proxy/listen.h"
 #include "proxy/shutdown.h"
 #include "proxy/sdnotify.h"
+#include "proxy/takeover.h"
 #include "proxy/worker.h"
 
 /* The timers of a shutdown and of log.stats, and the totals at the last stats line. Owner
@@ -106,11 +107,9 @@ static void poll_worker(void *arg)
 	proxy_shutdown_poll();
 }
 
-void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
+static void begin(enum proxy_shutdown_mode mode, const char *who)
 {
 	enum proxy_shutdown_mode now = proxy_ctx[0].shutdown;
-	if (now == PROXY_SHUTDOWN_NONE)
-		proxy_sdnotify_stopping(who);
 	if (now != PROXY_SHUTDOWN_NONE || mode == PROXY_SHUTDOWN_NOW) {
 		/* PgBouncer 1.23+: a second request during a waiting shutdown exits now */
 		char why[128];
@@ -130,6 +129,7 @@ void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
 	proxy_world_stop();
 	proxy_workers_each(begin_worker, &mode);
 	unsigned home = as_worker0();
+	proxy_takeover_stop();
 	int64_t ms = proxy.cfg->admin.shutdown_timeout_ms;
 	if (ms > 0) {
 		ev_timer_init(&sd.deadline, deadline_cb, (double)ms / 1000.0, 0);
@@ -138,6 +138,18 @@ void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
 	pool_worker = home;
 	proxy_workers_each(poll_worker, NULL);
 	proxy_world_resume();
+}
+
+void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who)
+{
+	if (proxy_ctx[0].shutdown == PROXY_SHUTDOWN_NONE)
+		proxy_sdnotify_stopping(who);
+	begin(mode, who);
+}
+
+void proxy_shutdown_handover(const char *who)
+{
+	begin(PROXY_SHUTDOWN_WAIT_FOR_CLIENTS, who);
 }
 
 void proxy_shutdown_poll(void)

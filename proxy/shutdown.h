@@ -10,6 +10,9 @@
  * admin.shutdown_timeout and exit when their condition holds (proxy_shutdown_poll). Any
  * request while a shutdown is under way exits now, as in PgBouncer 1.23+. */
 void proxy_shutdown_begin(enum proxy_shutdown_mode mode, const char *who);
+/* SHUTDOWN WAIT_FOR_CLIENTS after a takeover (proxy/takeover.c): the same, without telling
+ * systemd STOPPING=1 (the service goes on in the process that took over). */
+void proxy_shutdown_handover(const char *who);
 /* Exit when the waiting shutdown's condition holds (called after each loop iteration). */
 void proxy_shutdown_poll(void);
 const char *proxy_shutdown_mode_name(enum proxy_shutdown_mode mode);

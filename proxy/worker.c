@@ -30,12 +30,12 @@ struct worker {
 	struct ev_loop *loop;
 	pthread_mutex_t lock;
 	pthread_mutex_t mbox_lock;
-	struct cancel_msg *cancels; /* owned, under mbox_lock */
+	struct cancel_msg *cancels;    /* owned, under mbox_lock */
 	struct proxy_handoff *servers; /* owned, under mbox_lock: idle servers handed to it */
 	ev_async wake;
-	atomic_bool kick;    /* kick its pools */
-	atomic_bool exit;    /* leave the loop */
-	atomic_bool drained; /* its clients are gone in a shutdown */
+	atomic_bool kick;     /* kick its pools */
+	atomic_bool exit;     /* leave the loop */
+	atomic_bool drained;  /* its clients are gone in a shutdown */
 	atomic_bool attached; /* changed under `world`: a world stopper locks attached ones */
 };
 
@@ -69,7 +69,8 @@ unsigned proxy_workers_wanted(int n)
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cores > 0 ? (int)cores : 1;
 	}
-	return n > POOL_MAX_WORKERS - 1 ? POOL_MAX_WORKERS - 1 : (unsigned)n; /* one slot: the view */
+	return n > POOL_MAX_WORKERS - 1 ? POOL_MAX_WORKERS - 1
+	                                : (unsigned)n; /* one slot: the view */
 }
 
 static void release_cb(struct ev_loop *loop)
