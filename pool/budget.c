@@ -70,9 +70,8 @@ static bool take_one(struct pool_budget *b, int max)
 	}
 	int n = atomic_load_explicit(&b->servers, memory_order_relaxed);
 	while (n < max)
-		if (atomic_compare_exchange_weak_explicit(&b->servers, &n, n + 1,
-		                                          memory_order_relaxed,
-		                                          memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(
+		            &b->servers, &n, n + 1, memory_order_relaxed, memory_order_relaxed))
 			return true;
 	return false;
 }
@@ -121,8 +120,7 @@ bool pool_budget_want(struct pool_budget *b, unsigned w, bool on)
 	return false;
 }
 
-int pool_budget_owed(const struct pool_budget *b, uint64_t mask, int64_t before_ms,
-                     int64_t lag_ms)
+int pool_budget_owed(const struct pool_budget *b, uint64_t mask, int64_t before_ms, int64_t lag_ms)
 {
 	int best = -1;
 	int64_t best_ms = before_ms - lag_ms;

@@ -28,7 +28,7 @@ struct pool_budget {
 	struct {
 		_Alignas(64) _Atomic int64_t ms;
 	} oldest[POOL_MAX_WORKERS];
-	char key[];               /* "d:db", "u:user" or "p:db\nuser\nlane" */
+	char key[]; /* "d:db", "u:user" or "p:db\nuser\nlane" */
 };
 
 /* The entry of a database, a user, or a pool (created on first use; NULL: out of memory). */
@@ -69,8 +69,7 @@ static inline void pool_budget_oldest_set(struct pool_budget *b, unsigned w, int
 }
 /* Of the workers in `mask`, the one whose longest-waiting client began to wait before
  * `before_ms` by more than `lag_ms` (the earliest such); -1 when none. */
-int pool_budget_owed(const struct pool_budget *b, uint64_t mask, int64_t before_ms,
-                     int64_t lag_ms);
+int pool_budget_owed(const struct pool_budget *b, uint64_t mask, int64_t before_ms, int64_t lag_ms);
 
 /* Free every entry (at exit, every worker stopped). */
 void pool_budget_free_all(void);

@@ -118,9 +118,11 @@ void pool_view_build(const struct cfg *cfg, unsigned n, int64_t now_ms)
 	pool_worker = POOL_VIEW_SLOT;
 	pool_pins_total_gather(n);
 	for (struct pool_db *d = pool_db_next(NULL); d; d = pool_db_next(d))
-		d->n_servers = pool_budget_servers(d->budget), d->n_clients = pool_budget_clients(d->budget);
+		d->n_servers = pool_budget_servers(d->budget),
+		d->n_clients = pool_budget_clients(d->budget);
 	for (struct pool_user *u = pool_user_next(NULL); u; u = pool_user_next(u))
-		u->n_servers = pool_budget_servers(u->budget), u->n_clients = pool_budget_clients(u->budget);
+		u->n_servers = pool_budget_servers(u->budget),
+		u->n_clients = pool_budget_clients(u->budget);
 	pool_worker = home;
 }
 
