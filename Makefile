@@ -2,6 +2,7 @@
 #   make run    install what is missing, build, start pglane in front of PostgreSQL
 #   make test   install what is missing, build, run every test
 #   make asan   the test suite under ASan + UBSan
+#   make tsan   the integration tests with pglane under ThreadSanitizer
 #   make bench  pgbench: direct PostgreSQL vs PgBouncer vs pglane
 #   make install / make deb   install under PREFIX (DESTDIR honoured) / build a Debian package
 
@@ -29,7 +30,7 @@ UNIT_EXTRA ?=
 UNIT_SRC = $(wildcard tests/unit/*.c)
 IT_SRC   = $(wildcard tests/integration/*.c)
 
-.PHONY: all run test unit integration asan fuzz format format-check bench deps clean \
+.PHONY: all run test unit integration asan tsan fuzz format format-check bench deps clean \
 	install uninstall deb
 
 all: $(BUILD)/pglane
@@ -82,6 +83,14 @@ unit: $(BUILD)/unit_tests
 
 integration: $(BUILD)/pglane $(BUILD)/integration_tests
 	$(BUILD)/integration_tests
+
+# pglane under ThreadSanitizer (build-tsan/pglane) behind the regular test binaries: the
+# integration suite with its default of two workers; fails on any ThreadSanitizer report.
+tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
+		SAN="-fsanitize=thread -fno-omit-frame-pointer" build-tsan/pglane
+	@$(MAKE) --no-print-directory $(BUILD)/unit_tests $(BUILD)/integration_tests
+	@TSAN=1 PGLANE_RUN_BIN=$(CURDIR)/build-tsan/pglane tests/run.sh $(BUILD)
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
@@ -168,6 +177,6 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-fuzz build-deb
+	rm -rf build build-asan build-tsan build-fuzz build-deb build-dev
 
 -include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

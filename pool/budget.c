@@ -135,6 +135,49 @@ int pool_budget_owed(const struct pool_budget *b, uint64_t mask, int64_t before_
 	return best;
 }
 
+void pool_budget_welcome_put(struct pool_budget *b, const uint8_t *msgs, size_t len,
+                             const struct pool_params *params)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&budgets.lock);
+	if (!b->welcome && (b->welcome = malloc(len ? len : 1))) {
+		memcpy(b->welcome, msgs, len);
+		b->welcome_len = len;
+		for (int i = 0; i < POOL_PARAMS_MAX; i++)
+			if (params->v[i])
+				b->welcome_params[i] = strdup(params->v[i]->s);
+	}
+	pthread_mutex_unlock(&budgets.lock);
+}
+
+bool pool_budget_welcome_get(struct pool_budget *b, uint8_t **msgs, size_t *len,
+                             struct pool_params *params)
+{
+	if (!b)
+		return false;
+	pthread_mutex_lock(&budgets.lock);
+	bool ok = b->welcome && (*msgs = malloc(b->welcome_len ? b->welcome_len : 1));
+	if (ok) {
+		memcpy(*msgs, b->welcome, b->welcome_len);
+		*len = b->welcome_len;
+		pool_params_init(params);
+		for (int i = 0; i < POOL_PARAMS_MAX; i++)
+			if (b->welcome_params[i])
+				pool_params_set(params, i, b->welcome_params[i]);
+	}
+	pthread_mutex_unlock(&budgets.lock);
+	return ok;
+}
+
+static void free_entry(struct pool_budget *e)
+{
+	free(e->welcome);
+	for (int i = 0; i < POOL_PARAMS_MAX; i++)
+		free(e->welcome_params[i]);
+	free(e);
+}
+
 void pool_budget_free_all(void)
 {
 	pthread_mutex_lock(&budgets.lock);
@@ -142,7 +185,7 @@ void pool_budget_free_all(void)
 		while (budgets.buckets[i]) {
 			struct pool_budget *e = budgets.buckets[i];
 			budgets.buckets[i] = e->next;
-			free(e);
+			free_entry(e);
 		}
 	}
 	pthread_mutex_unlock(&budgets.lock);

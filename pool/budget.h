@@ -17,6 +17,7 @@
 
 #include "config/cfg.h"
 #include "pool/owner.h"
+#include "pool/params.h"
 
 struct pool_budget {
 	struct pool_budget *next; /* in its hash chain */
@@ -28,6 +29,11 @@ struct pool_budget {
 	struct {
 		_Alignas(64) _Atomic int64_t ms;
 	} oldest[POOL_MAX_WORKERS];
+	/* the pool's welcome (ParameterStatus messages of a server login) and its tracked values
+	 * as text, for a worker whose own pool has not logged in (under the table's lock) */
+	uint8_t *welcome;
+	size_t welcome_len;
+	char *welcome_params[POOL_PARAMS_MAX];
 	char key[]; /* "d:db", "u:user" or "p:db\nuser\nlane" */
 };
 
@@ -70,6 +76,14 @@ static inline void pool_budget_oldest_set(struct pool_budget *b, unsigned w, int
 /* Of the workers in `mask`, the one whose longest-waiting client began to wait before
  * `before_ms` by more than `lag_ms` (the earliest such); -1 when none. */
 int pool_budget_owed(const struct pool_budget *b, uint64_t mask, int64_t before_ms, int64_t lag_ms);
+
+/* Keep a copy of a pool's welcome for the other workers (the first one given stays). */
+void pool_budget_welcome_put(struct pool_budget *b, const uint8_t *msgs, size_t len,
+                             const struct pool_params *params);
+/* The welcome another worker kept: true with a malloc'd copy of the messages in *msgs and
+ * the values interned on this worker in *params; false when none (or out of memory). */
+bool pool_budget_welcome_get(struct pool_budget *b, uint8_t **msgs, size_t *len,
+                             struct pool_params *params);
 
 /* Free every entry (at exit, every worker stopped). */
 void pool_budget_free_all(void);

@@ -804,7 +804,30 @@ bool pool_welcome_set(struct pool *p, const uint8_t *msgs, size_t len,
 	p->welcome = copy;
 	p->welcome_len = len;
 	pool_params_copy(&p->welcome_params, params);
+	pool_budget_welcome_put(p->budget, msgs, len, params); /* for the other workers */
 	return true;
+}
+
+/* The welcome another worker's pool of the same database and user kept (this lane's first). */
+static bool borrow_elsewhere(struct pool *p)
+{
+	for (int k = -1; k < CFG_LANE_COUNT; k++) {
+		if (k == (int)p->lane)
+			continue;
+		struct pool_budget *b =
+		        k < 0 ? p->budget
+		              : pool_budget_pool(p->db->name, p->user->name, (enum cfg_lane_kind)k);
+		uint8_t *msgs;
+		size_t len;
+		struct pool_params params;
+		if (!pool_budget_welcome_get(b, &msgs, &len, &params))
+			continue;
+		bool ok = pool_welcome_set(p, msgs, len, &params);
+		free(msgs);
+		pool_params_clear(&params);
+		return ok;
+	}
+	return false;
 }
 
 bool pool_welcome_borrow(struct pool *p)
@@ -812,7 +835,7 @@ bool pool_welcome_borrow(struct pool *p)
 	for (struct pool *q = pool_next(NULL); q; q = pool_next(q))
 		if (q != p && q->welcome && q->db == p->db && q->user == p->user)
 			return pool_welcome_set(p, q->welcome, q->welcome_len, &q->welcome_params);
-	return false;
+	return borrow_elsewhere(p);
 }
 
 struct pool_counts pool_counts_of(const struct pool *p)

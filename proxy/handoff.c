@@ -122,6 +122,7 @@ bool proxy_server_handoff(struct pool_server *ps, unsigned to)
 	proxy_io_release_idle(&s->conn);
 	pool_server_detach(ps);
 	pool_settings_assign(&ps->settings, NULL); /* this worker's interned set */
+	pool_ledger_bind(&s->led, NULL, NULL, 0);  /* and its statement, the last one bound */
 	if (s->stmts) { /* this worker's statements: the taker deallocates them */
 		h->deallocate = pool_stmt_cache_count(s->stmts) > 0;
 		pool_stmt_cache_free(s->stmts);

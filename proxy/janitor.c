@@ -343,7 +343,7 @@ static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	proxy_control_poll();
 	pool_stats_period(now * 1000, proxy.cfg->log.stats_period_ms * 1000);
 	/* after a wave of clients left, give their memory back to the system */
-	static int peak;
+	static _Thread_local int peak; /* each worker's own */
 	if (proxy.nclients > peak)
 		peak = proxy.nclients;
 	if (peak - proxy.nclients >= 1000) {

@@ -163,15 +163,16 @@ void proxy_worker_attach(void)
 	w->loop = proxy.loop;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->mbox_lock, NULL);
-	pthread_mutex_lock(&w->lock);
 	ev_set_userdata(w->loop, w);
 	ev_set_loop_release_cb(w->loop, release_cb, acquire_cb);
 	ev_async_init(&w->wake, wake_cb);
 	ev_async_start(w->loop, &w->wake);
 	ev_unref(w->loop); /* the mailbox alone keeps no loop running */
+	/* the world lock before a worker's lock, always (a stopper may take ours meanwhile) */
 	pthread_mutex_lock(&workers.world);
 	atomic_store(&w->attached, true);
 	pthread_mutex_unlock(&workers.world);
+	pthread_mutex_lock(&w->lock);
 }
 
 void proxy_worker_detach(void)

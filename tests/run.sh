@@ -3,7 +3,8 @@
 # BUILD_DIR/integration_tests against a throwaway PostgreSQL (tests/pg.sh, random port, temp dir)
 # with BUILD_DIR/pglane in front. Prints one closing line with the summed counts and exits
 # non-zero when a test failed or a binary did not run. With ASAN=1 it also fails when any output
-# of the tests or any pglane log holds a sanitizer report.
+# of the tests or any pglane log holds a sanitizer report; with TSAN=1 when a pglane log holds
+# a ThreadSanitizer report (PGLANE_RUN_BIN: the pglane to test, default BUILD_DIR/pglane).
 set -uo pipefail
 
 if [ $# -ne 1 ] || [ ! -d "$1" ]; then
@@ -119,7 +120,7 @@ else
 		# for tests that build a standby: $PGLANE_TEST_PGSH standby $PGLANE_TEST_PGDIR DIR PORT
 		export PGLANE_TEST_PGDIR=$pgdir
 		export PGLANE_TEST_PGSH=$here/pg.sh
-		export PGLANE_BIN=$build/pglane
+		export PGLANE_BIN=${PGLANE_RUN_BIN:-$build/pglane} # make tsan: a ThreadSanitizer build
 		export PGLANE_TEST_TMP=$tmp/it
 		mkdir -p "$PGLANE_TEST_TMP"
 		# The tests share one cluster: one at a time.
@@ -131,6 +132,18 @@ else
 fi
 
 # ---- sanitizer reports ----
+if [ "${TSAN:-0}" = 1 ]; then
+	reports=$(grep -l -E 'WARNING: ThreadSanitizer|ThreadSanitizer: ' "$tmp"/it/*/pglane*.log \
+		2>/dev/null || true)
+	if [ -n "$reports" ]; then
+		echo "run.sh: ThreadSanitizer reports in:" >&2
+		for f in $reports; do
+			echo "== $f" >&2
+			grep -n -E -A 30 'WARNING: ThreadSanitizer' "$f" | head -n 80 >&2
+		done
+		status=1
+	fi
+fi
 if [ "${ASAN:-0}" = 1 ]; then
 	reports=$(grep -l -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' \
 		"$tmp"/*.log "$tmp"/it/*/pglane*.log 2>/dev/null || true)
