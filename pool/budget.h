@@ -24,6 +24,7 @@ struct pool_budget {
 	_Atomic int servers;      /* open or opening, every worker */
 	_Atomic int clients;      /* logged in, every worker */
 	_Atomic uint64_t wanting; /* bit w: worker w has clients the limits keep waiting */
+	_Atomic int64_t retry_at_ms; /* a pool's login failed: no worker logs in before this */
 	/* a pool's longest-waiting client on each worker: when it began to wait (0: none),
 	 * one cache line each, written by its worker when its first waiter changes */
 	struct {
@@ -76,6 +77,16 @@ static inline void pool_budget_oldest_set(struct pool_budget *b, unsigned w, int
 /* Of the workers in `mask`, the one whose longest-waiting client began to wait before
  * `before_ms` by more than `lag_ms` (the earliest such); -1 when none. */
 int pool_budget_owed(const struct pool_budget *b, uint64_t mask, int64_t before_ms, int64_t lag_ms);
+
+/* A pool's server login failed: no worker starts another before `at_ms` (0: it worked). */
+static inline void pool_budget_retry_at(struct pool_budget *b, int64_t at_ms)
+{
+	atomic_store_explicit(&b->retry_at_ms, at_ms, memory_order_relaxed);
+}
+static inline bool pool_budget_may_login(const struct pool_budget *b, int64_t now_ms)
+{
+	return atomic_load_explicit(&b->retry_at_ms, memory_order_relaxed) <= now_ms;
+}
 
 /* Keep a copy of a pool's welcome for the other workers (the first one given stays). */
 void pool_budget_welcome_put(struct pool_budget *b, const uint8_t *msgs, size_t len,

@@ -500,8 +500,8 @@ void pool_fill(struct pool *p, int64_t now_ms)
 		set_held(p, POOL_HELD_NONE);
 		return;
 	}
-	if (!pool_reach_may_login(&p->reach, now_ms))
-		return;
+	if (!pool_reach_may_login(&p->reach, now_ms) || !pool_budget_may_login(p->budget, now_ms))
+		return; /* server_login_retry after a failed login, this worker's or another's */
 	enum pool_held held = POOL_HELD_NONE;
 	int limit = pool_limit(p, now_ms);
 	int wanted = p->n_waiting - p->n_tested; /* a server being checked serves one of them */

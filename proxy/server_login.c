@@ -92,6 +92,7 @@ static void login_failed(struct proxy_server *s, const char *sqlstate, const cha
 	bool serving = p->n_idle + p->n_active + p->n_busy > 0;
 	pool_reach_failed(&p->reach, transient, serving, msg, pc->server_login_retry_ms,
 	                  pc->query_wait_timeout_ms, now);
+	pool_budget_retry_at(p->budget, p->reach.retry_at_ms); /* every worker holds back */
 	if (p->reach.state != before)
 		log_warning("%s@%s lane %s: server %s (%s)", p->user->name, p->db->name,
 		            cfg_lane_name(p->lane), pool_reach_name(p->reach.state), msg);
@@ -338,6 +339,7 @@ static void login_complete(struct proxy_server *s)
 			log_info("%s@%s lane %s: server up again", p->user->name, p->db->name,
 			         cfg_lane_name(p->lane));
 		pool_reach_ok(&p->reach, proxy_now_ms());
+		pool_budget_retry_at(p->budget, 0);
 	}
 	if (!p->welcome && !pool_welcome_set(p, l->welcome, l->welcome_len, &s->ps.params)) {
 		proxy_server_login_failed(s, PROTO_SQLSTATE_INTERNAL, "out of memory");
