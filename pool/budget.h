@@ -20,10 +20,10 @@
 #include "pool/params.h"
 
 struct pool_budget {
-	struct pool_budget *next; /* in its hash chain */
-	_Atomic int servers;      /* open or opening, every worker */
-	_Atomic int clients;      /* logged in, every worker */
-	_Atomic uint64_t wanting; /* bit w: worker w has clients the limits keep waiting */
+	struct pool_budget *next;    /* in its hash chain */
+	_Atomic int servers;         /* open or opening, every worker */
+	_Atomic int clients;         /* logged in, every worker */
+	_Atomic uint64_t wanting;    /* bit w: worker w has clients the limits keep waiting */
 	_Atomic int64_t retry_at_ms; /* a pool's login failed: no worker logs in before this */
 	/* a pool's longest-waiting client on each worker: when it began to wait (0: none),
 	 * one cache line each, written by its worker when its first waiter changes */

@@ -407,14 +407,22 @@ static bool launch(struct pool *p, int limit, int *full)
 #define HANDOFF_LAG_MS 5
 
 /* The worker whose clients of `p` a server is owed to before this worker's (their longest
- * wait is longer than ours by HANDOFF_LAG_MS), or -1. */
-static int owed_elsewhere(const struct pool *p)
+ * wait is longer than ours by HANDOFF_LAG_MS), or -1. Compared once per millisecond at most,
+ * and not again within HANDOFF_LAG_MS of a server handed over while this worker's own clients
+ * wait (the taker's published wait is not fresh yet): servers do not stream one way. */
+static int owed_elsewhere(struct pool *p, int64_t now_ms)
 {
 	uint64_t direct = pool_budget_wanted(p->budget, pool_worker);
 	if (!direct)
 		return -1;
+	if (now_ms - p->handed_ms < HANDOFF_LAG_MS)
+		return -1;
+	if (p->owed_checked_ms == now_ms)
+		return p->owed_to;
 	int64_t mine = pool_oldest_wait_ms(p);
-	return pool_budget_owed(p->budget, direct, mine ? mine : INT64_MAX, HANDOFF_LAG_MS);
+	p->owed_checked_ms = now_ms;
+	p->owed_to = pool_budget_owed(p->budget, direct, mine ? mine : INT64_MAX, HANDOFF_LAG_MS);
+	return p->owed_to;
 }
 
 /* Does this worker want a server of `p` that the pool's size keeps from it? */
@@ -424,9 +432,13 @@ static bool wanting(const struct pool *p)
 	       (UINT64_C(1) << pool_worker);
 }
 
-/* This worker's longest-waiting client of `p` for the other workers to compare with. */
-static void publish_oldest(struct pool *p)
+/* This worker's longest-waiting client of `p` for the other workers to compare with: once
+ * per millisecond at most, unless `force`d (it starts or stops wanting). */
+static void publish_oldest(struct pool *p, int64_t now_ms, bool force)
 {
+	if (!force && p->published_ms == now_ms)
+		return;
+	p->published_ms = now_ms;
 	pool_budget_oldest_set(p->budget, pool_worker,
 	                       pool_list_empty(&p->waiting) ? 0 : first_wait_ms(p));
 }
@@ -434,15 +446,15 @@ static void publish_oldest(struct pool *p)
 /* Worker `pool_worker` has clients of `p` that a limit keeps waiting: the pool's size
  * (full 1), its database's cap (2, or held by it) or its user's (3); none (0): it has not.
  * The other workers hear of a new want and give back the idle servers they do not need. */
-static void want(struct pool *p, int full, enum pool_held held)
+static void want(struct pool *p, int full, enum pool_held held, int64_t now_ms)
 {
 	if (held == POOL_HELD_DB)
 		full = 2;
 	else if (held == POOL_HELD_USER)
 		full = 3;
 	bool news = pool_budget_want(p->budget, pool_worker, full == 1);
-	if (news || full != 1)
-		publish_oldest(p); /* while it wants, the others compare waits with it */
+	if (news || full != 1) /* while it wants, the others compare waits with it */
+		publish_oldest(p, now_ms, true);
 	news |= pool_budget_want(p->db->budget, pool_worker, full == 2);
 	news |= pool_budget_want(p->user->budget, pool_worker, full == 3);
 	if (news && ops->workers_kick)
@@ -460,7 +472,7 @@ static uint64_t wanted_elsewhere(const struct pool *p)
 /* Clients of `p` wait on another worker, and none on this one (or this one holds more than
  * its share): its idle servers go to that worker (or, when a server cannot travel, are
  * closed so that their places serve those clients). */
-static void give_back_idle(struct pool *p)
+static void give_back_idle(struct pool *p, int64_t now_ms)
 {
 	uint64_t mask = wanted_elsewhere(p);
 	if (!mask || !ops->server_evict)
@@ -468,7 +480,7 @@ static void give_back_idle(struct pool *p)
 	bool evicted = false;
 	uint64_t direct = pool_budget_wanted(p->budget, pool_worker);
 	while (!pool_list_empty(&p->idle)) {
-		int owed = owed_elsewhere(p);
+		int owed = owed_elsewhere(p, now_ms);
 		bool mine = !pool_list_empty(&p->waiting);
 		if (mine && owed < 0)
 			break; /* its own clients wait too, no longer than the others' */
@@ -477,12 +489,16 @@ static void give_back_idle(struct pool *p)
 		struct pool_server *s =
 		        pool_container_of(pool_list_first(&p->idle), struct pool_server, link);
 		if (direct && ops->server_handoff && ops->server_handoff(s, to)) {
-			if (mine)
+			if (mine) {
+				p->handed_ms = now_ms;
 				break; /* one at a time while its own clients wait */
-			continue;      /* the same pool's clients there: the server itself goes */
+			}
+			continue; /* the same pool's clients there: the server itself goes */
 		}
-		if (!pool_list_empty(&p->waiting))
-			break; /* closing one would not serve them sooner than its own clients */
+		if (mine) { /* it cannot travel: its own clients have it, no one waits for it */
+			p->handed_ms = now_ms;
+			break;
+		}
 		reg.evicting = true;
 		ops->server_evict(s, "another worker's clients");
 		reg.evicting = false;
@@ -531,7 +547,8 @@ void pool_fill(struct pool *p, int64_t now_ms)
 			break; /* could not even start one */
 	}
 	set_held(p, held);
-	want(p, p->n_login < wanted ? full : 0, p->n_login < wanted ? held : POOL_HELD_NONE);
+	want(p, p->n_login < wanted ? full : 0, p->n_login < wanted ? held : POOL_HELD_NONE,
+	     now_ms);
 	while (pool_budget_servers(p->budget) < pool_cfg(p)->min_size && p->n_login < logins &&
 	       cap_reached(p) == POOL_HELD_NONE)
 		if (!launch(p, pool_cfg(p)->min_size, &full))
@@ -624,7 +641,7 @@ struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t 
 		pool_list_append(&p->waiting, &c->link);
 		p->n_waiting++;
 		if (p->n_waiting == 1 && wanting(p))
-			publish_oldest(p);
+			publish_oldest(p, now_ms, false);
 	}
 	pool_fill(p, now_ms);
 	return NULL;
@@ -632,15 +649,17 @@ struct pool_server *pool_acquire(struct pool *p, struct pool_client *c, int64_t 
 
 void pool_kick(struct pool *p, int64_t now_ms)
 {
-	give_back_idle(p);
+	give_back_idle(p, now_ms);
 	while (!p->db->paused && !pool_list_empty(&p->waiting) && !pool_list_empty(&p->idle)) {
+		if (owed_elsewhere(p, now_ms) >= 0)
+			break; /* owed to another worker's clients, and not handed over yet */
 		struct pool_server *s = take_idle(p, p->n_waiting, now_ms);
 		if (!s)
 			break;
 		pool_server_ready(s, now_ms); /* to the first waiting client */
 	}
 	pool_fill(p, now_ms);
-	give_back_idle(p);
+	give_back_idle(p, now_ms);
 }
 
 void pool_kick_later(struct pool *p)
@@ -673,9 +692,9 @@ void pool_client_unwait(struct pool_client *c, int64_t now_ms)
 	p->n_waiting--;
 	if (p->n_waiting == 0) {
 		set_held(p, POOL_HELD_NONE);
-		want(p, 0, POOL_HELD_NONE);
+		want(p, 0, POOL_HELD_NONE, now_ms);
 	} else if (first && wanting(p)) {
-		publish_oldest(p);
+		publish_oldest(p, now_ms, false);
 	}
 	int64_t waited = now_ms - c->wait_start_ms;
 	p->stats.wait_time_us += (uint64_t)waited * 1000;
@@ -735,7 +754,7 @@ void pool_server_ready(struct pool_server *s, int64_t now_ms)
 {
 	struct pool *p = s->pool;
 	unlink_client(s);
-	if (!p->db->paused && !pool_list_empty(&p->waiting) && owed_elsewhere(p) < 0) {
+	if (!p->db->paused && !pool_list_empty(&p->waiting) && owed_elsewhere(p, now_ms) < 0) {
 		struct pool_client *c =
 		        pool_container_of(pool_list_first(&p->waiting), struct pool_client, link);
 		pool_client_unwait(c, now_ms);

@@ -146,7 +146,12 @@ struct pool {
 	struct pool_stats stats;
 	/* the counters at the last two stats_period boundaries (pool_stats_period) */
 	struct pool_counts period_old, period_new;
-	struct pool_budget *budget;  /* every worker's servers of this pool (size) */
+	struct pool_budget *budget; /* every worker's servers of this pool (size) */
+	/* hand-offs between workers (pool.c): when the others' waits were last compared (and
+	 * to whom a server was owed then), when this worker last published its longest wait,
+	 * and when it last handed a server over while its own clients waited */
+	int64_t owed_checked_ms, published_ms, handed_ms;
+	int owed_to;
 	int64_t view_oldest_wait_ms; /* a merged view's (pool/view.c) oldest waiting client */
 };
 
