@@ -16,6 +16,7 @@
 #include "config/log.h"
 #include "proxy/admin_client.h"
 #include "proxy/context.h"
+#include "proxy/gather.h"
 #include "proxy/http.h"
 #include "proxy/takeover.h"
 
@@ -145,9 +146,15 @@ static void handle(struct http_conn *h)
 		admin_buf_free(&b);
 	} else if (strcmp(path, "/ready") == 0) {
 		struct admin_buf b = {0};
+		bool ready = false;
+		if (!proxy.shutdown) { /* every worker's pools */
+			proxy_gather_begin();
+			ready = admin_status_ready(proxy_now_ms(), &b);
+			proxy_gather_end();
+		}
 		if (proxy.shutdown) /* any of the three, from the signal or SHUTDOWN on */
 			respond_text(h, 503, "Service Unavailable", "shutting down\n");
-		else if (!admin_status_ready(proxy_now_ms(), &b))
+		else if (!ready)
 			respond(h, 503, "Service Unavailable", "text/plain; charset=utf-8", &b,
 			        head);
 		else

@@ -17,17 +17,23 @@
 TestSuite(server_check, .fini = it_pglane_fini, .timeout = 90);
 
 /* pglane, auth trust, admin console, database postgres; `pool` holds the extra pool keys. */
-static void start_pool(int size, const char *pool)
+/* `top`: more top-level settings ("" none). */
+static void start_pool_on(int size, const char *pool, const char *top)
 {
 	char conf[2048];
-	snprintf(
-	        conf, sizeof conf,
-	        "auth = { type = \"trust\"; };\n"
-	        "admin = { users = [ \"admin\" ]; };\n"
-	        "pool = { mode = \"transaction\"; size = %d; %s };\n"
-	        "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
-	        size, pool ? pool : "");
+	snprintf(conf, sizeof conf,
+	         "auth = { type = \"trust\"; };\n"
+	         "admin = { users = [ \"admin\" ]; };\n"
+	         "pool = { mode = \"transaction\"; size = %d; %s };\n"
+	         "databases = ( { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n"
+	         "%s",
+	         size, pool ? pool : "", top);
 	it_pglane_start(conf);
+}
+
+static void start_pool(int size, const char *pool)
+{
+	start_pool_on(size, pool, "");
 }
 
 static void quiet(void *arg, const char *msg)
@@ -245,10 +251,11 @@ IT_TEST(server_check, failing_check_query_closes_the_server)
 }
 
 /* server_round_robin: the longest idle server goes first, so three idle servers take turns;
- * without it the most recently used one serves every time. */
+ * without it the most recently used one serves every time. The order is each worker's own
+ * (its idle list): one worker, so that the three servers are in one list. */
 static void pids_in_turn(bool round_robin)
 {
-	start_pool(3, round_robin ? "server_round_robin = true;" : "");
+	start_pool_on(3, round_robin ? "server_round_robin = true;" : "", "workers = 1;\n");
 	PGconn *cl[3];
 	for (int i = 0; i < 3; i++)
 		cl[i] = it_connect("postgres", NULL, "postgres");
