@@ -365,6 +365,18 @@ struct it_pglane *it_pglane_start_simple(const char *mode, int size, const char 
 	return it_pglane_start(conf);
 }
 
+struct it_pglane *it_pglane_start_simple_workers(const char *mode, int size, const char *pool_extra,
+                                                 int workers)
+{
+	char conf[2048];
+	snprintf(conf, sizeof conf,
+	         "workers = %d;\n"
+	         "auth = { type = \"trust\"; };\n"
+	         "pool = { mode = \"%s\"; size = %d; %s };\n" IT_DATABASES,
+	         workers, mode, size, pool_extra ? pool_extra : "");
+	return it_pglane_start(conf);
+}
+
 struct it_pglane *it_pglane_current(void)
 {
 	return g_pglane.pid ? &g_pglane : NULL;

@@ -83,6 +83,9 @@ struct it_pglane *it_pglane_start(const char *config_text);
 struct it_pglane *it_pglane_start_with_users(const char *config_text, const char *userlist_text);
 /* auth trust without a file, IT_DATABASES, and pool = { mode = MODE; size = SIZE; EXTRA }. */
 struct it_pglane *it_pglane_start_simple(const char *mode, int size, const char *pool_extra);
+/* The same with `workers` event loops (a test whose point needs one pool: workers = 1). */
+struct it_pglane *it_pglane_start_simple_workers(const char *mode, int size, const char *pool_extra,
+                                                 int workers);
 /* The running instance of this test process, or NULL. */
 struct it_pglane *it_pglane_current(void);
 /* Is the pglane of this test still running? */

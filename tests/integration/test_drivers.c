@@ -206,10 +206,12 @@ static void busy_stop_check(struct busy *b)
 /* ---- psycopg 3 ---- */
 
 /* Run psycopg_prepare.py --case `pcase` through pglane (pool of 2) with busy clients; the
- * summary line (malloc'ed). Fails the test on a non-zero exit or a failed execution. */
+ * summary line (malloc'ed). Fails the test on a non-zero exit or a failed execution. One
+ * worker: each thread's transactions meet both servers of its worker's pool (with two, each
+ * worker may keep one server of the two). */
 static char *run_psycopg(const char *pcase)
 {
-	struct it_pglane *p = it_pglane_start_simple("transaction", 2, NULL);
+	struct it_pglane *p = it_pglane_start_simple_workers("transaction", 2, NULL, 1);
 	struct busy b;
 	busy_start(&b);
 	char *out = NULL;
@@ -268,7 +270,8 @@ IT_TEST(drivers, asyncpg_deallocate_all_discard_all)
 	char *direct = summary_line(out, "deallocator=");
 	free(out);
 
-	struct it_pglane *p = it_pglane_start_simple("transaction", 2, NULL);
+	struct it_pglane *p =
+	        it_pglane_start_simple_workers("transaction", 2, NULL, 1); /* as psycopg */
 	struct busy b;
 	busy_start(&b);
 	rc = it_sh(SCRIPT_SECS, &out,
