@@ -3,7 +3,7 @@
 #   make test   install what is missing, build, run every test
 #   make asan   the test suite under ASan + UBSan
 #   make tsan   the integration tests with pglane under ThreadSanitizer
-#   make bench  pgbench: direct PostgreSQL vs PgBouncer vs pglane
+#   make bench  pgbench: direct PostgreSQL vs PgBouncer vs pglane (workers = 1, = BENCH_CORES)
 #   make install / make deb   install under PREFIX (DESTDIR honoured) / build a Debian package
 
 CC       ?= gcc
