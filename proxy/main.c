@@ -265,6 +265,11 @@ int main(int argc, char **argv)
 		log_warning("pool.track_parameters: too many names, some are not tracked");
 	shared.cfg = cfg;
 	shared.users = users;
+	if (!proxy_resolve_init()) {
+		cfg_userlist_free(users);
+		cfg_free(cfg);
+		return 1;
+	}
 	worker_begin();
 	proxy_control_setup();
 	proxy_peer_start(cfg);
@@ -323,6 +328,7 @@ int main(int argc, char **argv)
 	pool_worker = 0;
 	proxy_context_free();
 	pool_budget_free_all();
+	proxy_resolve_cleanup();
 	cfg_userlist_free(proxy.users); /* the config in force: every worker's (RELOAD) */
 	cfg_free(proxy.cfg);
 	log_info("pglane stopped");

@@ -140,10 +140,8 @@ static bool ensure_channel(char *err, size_t errcap)
 {
 	if (res.ready)
 		return true;
-	int rc = ares_library_init(ARES_LIB_INIT_ALL);
 	struct ares_options o = {.sock_state_cb = sock_state_cb};
-	if (rc == ARES_SUCCESS)
-		rc = ares_init_options(&res.channel, &o, ARES_OPT_SOCK_STATE_CB);
+	int rc = ares_init_options(&res.channel, &o, ARES_OPT_SOCK_STATE_CB);
 	if (rc != ARES_SUCCESS) {
 		snprintf(err, errcap, "cannot start the DNS resolver: %s", ares_strerror(rc));
 		return false;
@@ -426,6 +424,18 @@ void proxy_resolve_shutdown(void)
 	for (size_t i = 0; i < MAX_SOCKETS; i++)
 		if (res.socks[i].fd >= 0)
 			ev_io_stop(proxy.loop, &res.socks[i].io);
-	ares_library_cleanup();
 	memset(&res, 0, sizeof(res));
+}
+
+bool proxy_resolve_init(void)
+{
+	int rc = ares_library_init(ARES_LIB_INIT_ALL);
+	if (rc != ARES_SUCCESS)
+		log_error("cannot start the DNS resolver: %s", ares_strerror(rc));
+	return rc == ARES_SUCCESS;
+}
+
+void proxy_resolve_cleanup(void)
+{
+	ares_library_cleanup();
 }

@@ -43,5 +43,9 @@ int proxy_resolve_peek(const char *host, char *ip, size_t cap, char *err, size_t
 void proxy_resolve_cancel(struct proxy_resolve *req);
 /* Forget the cache and stop c-ares (at exit; look-ups in flight are cancelled). */
 void proxy_resolve_shutdown(void);
+/* c-ares's global state: made once before the workers start, freed once after they end
+ * (its init and cleanup are not thread-safe). */
+bool proxy_resolve_init(void);
+void proxy_resolve_cleanup(void);
 
 #endif
