@@ -37,18 +37,19 @@ static void start_w(int workers, const char *pool, const char *db, int *http)
 	char conf[2048], admin[128];
 	if (http) {
 		*http = it_http_port();
-		snprintf(admin, sizeof admin, "admin = { users = [ \"admin\" ]; http_port = %d; };\n",
-		         *http);
+		snprintf(admin, sizeof admin,
+		         "admin = { users = [ \"admin\" ]; http_port = %d; };\n", *http);
 	} else {
 		snprintf(admin, sizeof admin, "admin = { users = [ \"admin\" ]; };\n");
 	}
-	snprintf(conf, sizeof conf,
-	         "workers = %d;\n"
-	         "auth = { type = \"trust\"; file = \"users.txt\"; };\n%s"
-	         "pool = { mode = \"transaction\"; query_wait_timeout = \"30s\"; %s };\n"
-	         "databases = ( { name = \"bench\"; host = \"@PGHOST@\"; port = @PGPORT@; %s },\n"
-	         "              { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
-	         workers, admin, pool, db ? db : "");
+	snprintf(
+	        conf, sizeof conf,
+	        "workers = %d;\n"
+	        "auth = { type = \"trust\"; file = \"users.txt\"; };\n%s"
+	        "pool = { mode = \"transaction\"; query_wait_timeout = \"30s\"; %s };\n"
+	        "databases = ( { name = \"bench\"; host = \"@PGHOST@\"; port = @PGPORT@; %s },\n"
+	        "              { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
+	        workers, admin, pool, db ? db : "");
 	it_pglane_start_with_users(conf, W_USERS);
 	if (http)
 		it_wait_port(*http);
@@ -151,8 +152,7 @@ static int max_backends(PGconn *admin, const char *where, int ms)
 static void cmd_ok(PGconn *a, const char *sql)
 {
 	PGresult *r = PQexec(a, sql);
-	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "`%s`: %s", sql,
-	             PQresultErrorMessage(r));
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "`%s`: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
 }
 
@@ -376,8 +376,8 @@ IT_TEST(workers, console_and_metrics_add_up_every_worker)
 	int backends = bench_backends(admin, "true");
 	long long sv = pool_val(a, "sv_active") + pool_val(a, "sv_idle") + pool_val(a, "sv_used") +
 	               pool_val(a, "sv_tested") + pool_val(a, "sv_login");
-	cr_log_info("SHOW SERVERS %d, pg_stat_activity %d, SHOW POOLS sv_* %lld", servers,
-	            backends, sv);
+	cr_log_info("SHOW SERVERS %d, pg_stat_activity %d, SHOW POOLS sv_* %lld", servers, backends,
+	            sv);
 	cr_expect_eq(servers, backends, "SHOW SERVERS %d rows, PostgreSQL %d backends", servers,
 	             backends);
 	cr_expect_eq(sv, servers, "SHOW POOLS sv_* add up to %lld, SHOW SERVERS %d", sv, servers);
@@ -421,8 +421,9 @@ IT_TEST(workers, cancel_reaches_the_clients_worker)
 		cr_expect_str_eq(it_sqlstate(r), "57014", "client %d: %s", i,
 		                 r ? PQresultErrorMessage(r) : PQerrorMessage(c[i]));
 		PQclear(r);
-		cr_expect_geq(it_wait_backends(admin, 9 - i, 1000, "active", NULL, NULL, like, &last),
-		              0, "after %d cancels %d sleeps run, want %d", i + 1, last, 9 - i);
+		cr_expect_geq(
+		        it_wait_backends(admin, 9 - i, 1000, "active", NULL, NULL, like, &last), 0,
+		        "after %d cancels %d sleeps run, want %d", i + 1, last, 9 - i);
 		for (int j = i + 1; j < 10; j++)
 			cr_expect(!finished(c[j]), "cancel %d also ended client %d", i, j);
 	}
@@ -587,10 +588,70 @@ IT_TEST(workers, one_or_two_workers_show_the_same)
 	long long x1 = 0, x2 = 0;
 	int n1 = pools_of(1, p1, s1, sizeof p1, &x1);
 	int n2 = pools_of(2, p2, s2, sizeof p2, &x2);
-	cr_log_info("SHOW POOLS rows: %d with 1 worker, %d with 2; bench total_xact_count %lld, %lld",
-	            n1, n2, x1, x2);
+	cr_log_info(
+	        "SHOW POOLS rows: %d with 1 worker, %d with 2; bench total_xact_count %lld, %lld",
+	        n1, n2, x1, x2);
 	cr_expect_str_eq(p2, p1, "SHOW POOLS columns differ");
 	cr_expect_str_eq(s2, s1, "SHOW STATS columns differ");
 	cr_expect_eq(n2, n1, "SHOW POOLS: %d rows with 2 workers, %d with 1", n2, n1);
 	cr_expect_eq(x2, x1, "bench total_xact_count: %lld with 2 workers, %lld with 1", x2, x1);
+}
+
+/* Prepare `name` as `sql` on `c` (extended protocol) and run it: its one value. */
+static long long prepared_value(PGconn *c, const char *name, const char *sql)
+{
+	if (sql) {
+		PGresult *p = PQprepare(c, name, sql, 0, NULL);
+		cr_assert_eq(PQresultStatus(p), PGRES_COMMAND_OK, "prepare %s: %s", name,
+		             PQresultErrorMessage(p));
+		PQclear(p);
+	}
+	PGresult *r = PQexecPrepared(c, name, 0, NULL, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "execute %s: %s", name,
+	             PQresultErrorMessage(r));
+	long long v = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+/* Size 1: the one server, idle on the worker of client a, serves client b on the other worker
+ * at once (handed over, not a second server), with a's prepared statement gone from it (b
+ * prepares the same name) and re-prepared for a when a comes back, and a's SET not seen by b. */
+IT_TEST(workers, an_idle_server_moves_to_the_other_worker)
+{
+	start_w(2, "size = 1;", NULL, NULL);
+	PGconn *c[2];
+	connect_both(c, 2, "postgres", NULL, "bench");
+	PGconn *admin = it_connect_admin();
+	it_exec_ok(c[0], "SET work_mem = '7MB'");
+	for (int round = 0; round < 3; round++) {
+		long long pid[2];
+		int ms[2];
+		for (int i = 0; i < 2; i++) {
+			int64_t t0 = it_now_ms();
+			pid[i] = it_query_ll(c[i], "SELECT pg_backend_pid()");
+			ms[i] = (int)(it_now_ms() - t0);
+			cr_expect_eq(prepared_value(c[i], "s1",
+			                            round ? NULL : (i ? "SELECT 2" : "SELECT 1")),
+			             i + 1, "round %d: client %d ran the other client's s1", round,
+			             i);
+		}
+		cr_log_info(
+		        "round %d: worker %u then worker %u on server pid %lld / %lld (%d, %d ms)",
+		        round, worker_of(c[0]), worker_of(c[1]), pid[0], pid[1], ms[0], ms[1]);
+		cr_expect_eq(pid[0], pid[1],
+		             "round %d: a second server opened for the other worker", round);
+		cr_expect_lt(ms[1], 1000, "round %d: the hand-over took %d ms", round, ms[1]);
+		cr_expect_eq(bench_backends(admin, "true"), 1, "round %d: not one backend", round);
+		char *wm[2];
+		for (int i = 0; i < 2; i++)
+			wm[i] = it_query_str(c[i], "SHOW work_mem");
+		cr_expect_str_eq(wm[0], "7MB", "round %d: client 0 lost its SET", round);
+		cr_expect_str_neq(wm[1], "7MB", "round %d: client 1 got client 0's SET", round);
+		free(wm[0]);
+		free(wm[1]);
+	}
+	PQfinish(admin);
+	PQfinish(c[0]);
+	PQfinish(c[1]);
 }
