@@ -2,9 +2,11 @@
  * the test PostgreSQL: pool size and max_db_connections bound the whole process (counted in
  * pg_stat_activity, the extra clients wait, a COMMIT lets exactly one on); one server shared
  * by 8 clients starves nobody (and a pinned client does not either); the console and /metrics
- * add up both workers; a cancel reaches the client's worker whatever worker accepts it; SET,
- * PAUSE, RESUME and KILL_CLIENT act on both workers; SHOW POOLS / STATS have the same columns
- * and one row per pool with 1 and 2 workers.
+ * add up both workers; an idle server moves to the other worker's client at once, clean; a
+ * cancel reaches the client's worker whatever worker accepts it; SET, RELOAD, PAUSE, RESUME
+ * and KILL_CLIENT act on both workers; max_client_conn bounds the process; each worker's
+ * janitor closes its idle servers; SHOW POOLS / STATS have the same columns and one row per
+ * pool with 1 and 2 workers.
  *
  * The workers race to accept from one listening socket; the worker that owns a client is read
  * from the cancel pid pglane gave it (PQbackendPID, proxy/cancel.h), and every test makes sure
@@ -30,17 +32,19 @@ TestSuite(workers, .fini = it_pglane_fini, .timeout = 60);
 /* Server passwords of the fixture roles (auth trust for the clients). */
 #define W_USERS "\"scram_user\" \"scram_pw\"\n\"md5_user\" \"md5_pw\"\n"
 
+static int bench_gone(PGconn *admin, int timeout_ms, int *last);
+
 /* pglane with `workers` loops, the console (admin), HTTP on *http when http is not NULL, and
  * pool = { transaction; POOL }; database bench gets the keys `db`. */
 static void start_w(int workers, const char *pool, const char *db, int *http)
 {
-	char conf[2048], admin[128];
+	char conf[2048], adm[128];
 	if (http) {
 		*http = it_http_port();
-		snprintf(admin, sizeof admin,
-		         "admin = { users = [ \"admin\" ]; http_port = %d; };\n", *http);
+		snprintf(adm, sizeof adm, "admin = { users = [ \"admin\" ]; http_port = %d; };\n",
+		         *http);
 	} else {
-		snprintf(admin, sizeof admin, "admin = { users = [ \"admin\" ]; };\n");
+		snprintf(adm, sizeof adm, "admin = { users = [ \"admin\" ]; };\n");
 	}
 	snprintf(
 	        conf, sizeof conf,
@@ -49,7 +53,13 @@ static void start_w(int workers, const char *pool, const char *db, int *http)
 	        "pool = { mode = \"transaction\"; query_wait_timeout = \"30s\"; %s };\n"
 	        "databases = ( { name = \"bench\"; host = \"@PGHOST@\"; port = @PGPORT@; %s },\n"
 	        "              { name = \"postgres\"; host = \"@PGHOST@\"; port = @PGPORT@; } );\n",
-	        workers, admin, pool, db ? db : "");
+	        workers, adm, pool, db ? db : "");
+	/* Backends of an earlier test's pglane go away once its sockets are closed. */
+	PGconn *admin = it_connect_admin();
+	int left = 0;
+	cr_assert_geq(bench_gone(admin, 5000, &left), 0,
+	              "%d backends of bench left over from an earlier test", left);
+	PQfinish(admin);
 	it_pglane_start_with_users(conf, W_USERS);
 	if (http)
 		it_wait_port(*http);
@@ -106,6 +116,21 @@ static int bench_backends(PGconn *admin, const char *where)
 	         "AND datname = 'bench' AND pid <> pg_backend_pid() AND (%s)",
 	         where);
 	return (int)it_query_ll(admin, sql);
+}
+
+/* Poll until no backend of bench is left (timeout_ms at most): the milliseconds it took, or
+ * -1 (the last count in *last). */
+static int bench_gone(PGconn *admin, int timeout_ms, int *last)
+{
+	int64_t t0 = it_now_ms();
+	for (;;) {
+		*last = bench_backends(admin, "true");
+		if (*last == 0)
+			return (int)(it_now_ms() - t0);
+		if (it_now_ms() - t0 >= timeout_ms)
+			return -1;
+		it_sleep_ms(20);
+	}
 }
 
 /* Has the query sent on `c` finished (results not read)? Fails the test when `c` broke. */
@@ -301,6 +326,15 @@ static void no_starvation(int size, bool pinned, int n)
 	            (long long)(it_now_ms() - t0), max_ms, failed);
 	cr_expect_eq(total, n * 20, "%d of %d transactions completed in 20 s", total, n * 20);
 	cr_expect_eq(failed, 0, "%d statements failed", failed);
+	PGconn *a = adminq_connect("admin");
+	PGresult *r = adminq_show(a, "SHOW STATS");
+	int row = adminq_find(r, "database", "bench", NULL, NULL);
+	cr_assert_geq(row, 0, "SHOW STATS has no row of bench");
+	long long xacts = adminq_cell_ll(r, row, "total_xact_count");
+	cr_log_info("SHOW STATS: bench total_xact_count %lld", xacts);
+	cr_expect_geq(xacts, n * 20, "SHOW STATS counts %lld transactions of %d", xacts, n * 20);
+	PQclear(r);
+	PQfinish(a);
 	for (int i = 0; i < n; i++)
 		PQfinish(t[i].c);
 	if (pin) {
@@ -444,6 +478,20 @@ static int send_all_wait(PGconn **c, int n, const char *sql, int ms)
 	return count_finished(c, 0, n);
 }
 
+/* Four clients (on both workers) hold a transaction each at once: four backends. */
+static void four_at_once(PGconn **c, PGconn *admin, const char *what)
+{
+	int got = send_all_wait(c, 4, "BEGIN; SELECT pg_backend_pid()", 3000);
+	cr_expect_eq(got, 4, "%s: %d of 4 clients got a server in 3 s", what, got);
+	for (int i = 0; i < 4; i++)
+		drain_ok(c[i], "BEGIN");
+	int n = bench_backends(admin, "state = 'idle in transaction'");
+	cr_log_info("%s: %d clients, %d transactions at once", what, got, n);
+	cr_expect_eq(n, 4, "%s: %d transactions at once, not 4", what, n);
+	for (int i = 0; i < 4; i++)
+		it_exec_ok(c[i], "COMMIT");
+}
+
 IT_TEST(workers, set_and_pause_reach_every_worker)
 {
 	start_w(2, "size = 1;", NULL, NULL);
@@ -451,17 +499,10 @@ IT_TEST(workers, set_and_pause_reach_every_worker)
 	cmd_ok(a, "SET pool.size = 4");
 	PGconn *c[4];
 	connect_both(c, 4, "postgres", NULL, "bench");
-	int got = send_all_wait(c, 4, "BEGIN; SELECT pg_backend_pid()", 3000);
-	cr_expect_eq(got, 4, "pool.size = 4: %d of 4 clients got a server in 3 s", got);
-	for (int i = 0; i < 4; i++)
-		drain_ok(c[i], "BEGIN");
 	PGconn *admin = it_connect_admin();
-	cr_expect_eq(bench_backends(admin, "state = 'idle in transaction'"), 4,
-	             "not 4 transactions at once");
-	for (int i = 0; i < 4; i++)
-		it_exec_ok(c[i], "COMMIT");
+	four_at_once(c, admin, "SET pool.size = 4");
 	cmd_ok(a, "PAUSE bench");
-	got = send_all_wait(c, 4, "SELECT 1", 500);
+	int got = send_all_wait(c, 4, "SELECT 1", 500);
 	cr_expect_eq(got, 0, "PAUSE bench: %d of 4 clients answered", got);
 	cmd_ok(a, "RESUME bench");
 	int64_t t0 = it_now_ms();
@@ -476,6 +517,91 @@ IT_TEST(workers, set_and_pause_reach_every_worker)
 	}
 	PQfinish(admin);
 	PQfinish(a);
+}
+
+IT_TEST(workers, reload_reaches_every_worker)
+{
+	start_w(2, "size = 1;", NULL, NULL);
+	PGconn *c[4];
+	connect_both(c, 4, "postgres", NULL, "bench");
+	struct it_pglane *p = it_pglane_current();
+	char *conf = it_file_read(p->conf_path);
+	cr_assert_not_null(conf);
+	char *at = strstr(conf, "size = 1;");
+	cr_assert_not_null(at);
+	at[7] = '4';
+	it_file_write(p->conf_path, conf);
+	free(conf);
+	PGconn *a = adminq_connect("admin");
+	cmd_ok(a, "RELOAD");
+	PGconn *admin = it_connect_admin();
+	four_at_once(c, admin, "RELOAD with size = 4");
+	for (int i = 0; i < 4; i++)
+		PQfinish(c[i]);
+	PQfinish(admin);
+	PQfinish(a);
+}
+
+/* The janitor of each worker closes its idle servers: 4 servers opened by clients of both
+ * workers are all gone within 5 s of server_idle_timeout = 1s. */
+IT_TEST(workers, server_idle_timeout_on_every_worker)
+{
+	start_w(2, "size = 4; server_idle_timeout = \"1s\";", NULL, NULL);
+	PGconn *c[4];
+	connect_both(c, 4, "postgres", NULL, "bench");
+	PGconn *admin = it_connect_admin();
+	four_at_once(c, admin, "server_idle_timeout");
+	int last = 0;
+	int took = bench_gone(admin, 5000, &last);
+	cr_log_info("server_idle_timeout 1s: 4 idle servers closed after %d ms", took);
+	cr_expect_geq(took, 0, "%d idle servers still open 5 s after server_idle_timeout 1s", last);
+	cr_expect_geq(took, 500, "idle servers closed after %d ms, before server_idle_timeout 1s",
+	              took);
+	for (int i = 0; i < 4; i++)
+		PQfinish(c[i]);
+	PQfinish(admin);
+}
+
+/* listen.max_client_conn bounds the process: with 4 clients in, every further one is refused
+ * whatever worker accepts it; when one leaves, a new one gets in. */
+IT_TEST(workers, max_client_conn_bounds_the_whole_process)
+{
+	it_pglane_start("workers = 2;\n"
+	                "listen = { host = \"127.0.0.1\"; port = @PORT@; max_client_conn = 4; };\n"
+	                "auth = { type = \"trust\"; };\n"
+	                "pool = { mode = \"transaction\"; size = 2; };\n" IT_DATABASES);
+	PGconn *c[4];
+	int on[2] = {0, 0};
+	for (int i = 0; i < 4; i++) {
+		c[i] = it_connect("postgres", NULL, "bench");
+		on[worker_of(c[i])]++;
+	}
+	char ci[512];
+	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "bench",
+	            NULL);
+	int refused = 0;
+	for (int i = 0; i < 8; i++) {
+		PGconn *extra = it_connect_try(ci);
+		refused += PQstatus(extra) != CONNECTION_OK;
+		PQfinish(extra);
+	}
+	cr_log_info("max_client_conn 4: clients on workers %d + %d, %d of 8 more refused", on[0],
+	            on[1], refused);
+	cr_expect_eq(refused, 8, "max_client_conn 4: %d of 8 more clients got in", 8 - refused);
+	PQfinish(c[0]);
+	PGconn *again = NULL;
+	for (int i = 0; i < 50 && (!again || PQstatus(again) != CONNECTION_OK); i++) {
+		PQfinish(again);
+		it_sleep_ms(i ? 20 : 0);
+		again = it_connect_try(ci);
+	}
+	cr_expect_eq(PQstatus(again), CONNECTION_OK, "no client got in after one left: %s",
+	             it_conn_error(again));
+	PQfinish(again);
+	for (int i = 1; i < 4; i++)
+		cr_expect_eq(it_query_ll(c[i], "SELECT 1"), 1);
+	for (int i = 1; i < 4; i++)
+		PQfinish(c[i]);
 }
 
 /* SHOW CLIENTS' id of the libpq client `c` (found by its local port). */
