@@ -76,8 +76,8 @@ static unsigned worker_of(PGconn *c)
 
 /* Connect n clients as user/password to db with clients on both workers, in the order worker
  * 0, 1, 0, 1, ... while both have some left (so any first k >= 2 of them span both): when the
- * first n all landed on one worker, more are opened (40 at most) until one lands on the
- * other. Fails the test when none does. */
+ * first n all landed on one worker, more are opened (100 at most, a few ms apart) until one
+ * lands on the other. Fails the test when none does. */
 static void connect_both(PGconn **c, int n, const char *user, const char *pw, const char *db)
 {
 	PGconn *on[2][W_MAX];
@@ -87,7 +87,8 @@ static void connect_both(PGconn **c, int n, const char *user, const char *pw, co
 		unsigned w = worker_of(d);
 		on[w][k[w]++] = d;
 	}
-	for (int tries = 0; (k[0] == 0 || k[1] == 0) && tries < 40; tries++) {
+	for (int tries = 0; (k[0] == 0 || k[1] == 0) && tries < 100; tries++) {
+		it_sleep_ms(tries % 10); /* let both workers go back to their poll */
 		PGconn *d = it_connect(user, pw, db);
 		unsigned w = worker_of(d);
 		if (k[w] > 0) {
@@ -97,7 +98,8 @@ static void connect_both(PGconn **c, int n, const char *user, const char *pw, co
 		PQfinish(on[!w][--k[!w]]);
 		on[w][k[w]++] = d;
 	}
-	cr_assert(k[0] > 0 && k[1] > 0, "%d clients, all on worker %d", n, k[0] ? 0 : 1);
+	cr_assert(k[0] > 0 && k[1] > 0, "%d clients and 100 more, all on worker %d", n,
+	          k[0] ? 0 : 1);
 	cr_log_info("%d clients of %s: %d on worker 0, %d on worker 1", n, user, k[0], k[1]);
 	int i0 = 0, i1 = 0;
 	for (int i = 0; i < n; i++) {
