@@ -170,8 +170,29 @@ bool pool_budget_welcome_get(struct pool_budget *b, uint8_t **msgs, size_t *len,
 	return ok;
 }
 
+void pool_budget_catalog_put(struct pool_budget *b, const struct pool_catalog *c)
+{
+	if (!b || !c)
+		return;
+	pthread_mutex_lock(&budgets.lock);
+	if (!b->catalog)
+		b->catalog = pool_catalog_copy(c);
+	pthread_mutex_unlock(&budgets.lock);
+}
+
+struct pool_catalog *pool_budget_catalog_get(struct pool_budget *b)
+{
+	if (!b)
+		return NULL;
+	pthread_mutex_lock(&budgets.lock);
+	struct pool_catalog *c = pool_catalog_copy(b->catalog);
+	pthread_mutex_unlock(&budgets.lock);
+	return c;
+}
+
 static void free_entry(struct pool_budget *e)
 {
+	pool_catalog_free(e->catalog);
 	free(e->welcome);
 	for (int i = 0; i < POOL_PARAMS_MAX; i++)
 		free(e->welcome_params[i]);

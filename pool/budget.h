@@ -17,6 +17,7 @@
 
 #include "config/cfg.h"
 #include "pool/owner.h"
+#include "pool/catalog.h"
 #include "pool/params.h"
 
 struct pool_budget {
@@ -35,7 +36,8 @@ struct pool_budget {
 	uint8_t *welcome;
 	size_t welcome_len;
 	char *welcome_params[POOL_PARAMS_MAX];
-	char key[]; /* "d:db", "u:user" or "p:db\nuser\nlane" */
+	struct pool_catalog *catalog; /* a database's: the settings its server knows (owned) */
+	char key[];                   /* "d:db", "u:user" or "p:db\nuser\nlane" */
 };
 
 /* The entry of a database, a user, or a pool (created on first use; NULL: out of memory). */
@@ -95,6 +97,11 @@ void pool_budget_welcome_put(struct pool_budget *b, const uint8_t *msgs, size_t 
  * the values interned on this worker in *params; false when none (or out of memory). */
 bool pool_budget_welcome_get(struct pool_budget *b, uint8_t **msgs, size_t *len,
                              struct pool_params *params);
+
+/* Keep a copy of a database's settings catalog for the other workers (the first stays). */
+void pool_budget_catalog_put(struct pool_budget *b, const struct pool_catalog *c);
+/* A copy of the catalog another worker kept, or NULL. */
+struct pool_catalog *pool_budget_catalog_get(struct pool_budget *b);
 
 /* Free every entry (at exit, every worker stopped). */
 void pool_budget_free_all(void);

@@ -93,6 +93,13 @@ struct pool_db *pool_db_get(const struct cfg *cfg, const char *name)
 	return db_get(cfg, name);
 }
 
+const struct pool_catalog *pool_db_catalog(struct pool_db *d)
+{
+	if (!d->catalog)
+		d->catalog = pool_budget_catalog_get(d->budget);
+	return d->catalog;
+}
+
 struct pool_db *pool_db_next(struct pool_db *prev)
 {
 	return prev ? prev->next : reg.dbs;

@@ -217,6 +217,9 @@ void pool_config_changed(const struct cfg *cfg);
 /* The database record for `name`, created on first use; NULL when the config has no entry
  * for it. */
 struct pool_db *pool_db_get(const struct cfg *cfg, const char *name);
+/* The settings catalog of a database: its own, or a copy of one another worker's server
+ * read (NULL when no server of it has logged in yet). */
+const struct pool_catalog *pool_db_catalog(struct pool_db *d);
 /* Iterate every database record (NULL first). */
 struct pool_db *pool_db_next(struct pool_db *prev);
 /* Iterate every user record (NULL first). */

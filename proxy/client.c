@@ -283,7 +283,7 @@ static void admin_params(struct proto_writer *w)
 static bool check_startup(struct proxy_client *c)
 {
 	struct pool *p = c->pc.pool;
-	const struct pool_catalog *cat = p ? p->db->catalog : NULL;
+	const struct pool_catalog *cat = p ? pool_db_catalog(p->db) : NULL;
 	const struct pool_settings *st = c->pc.session.startup;
 	if (!cat)
 		return true; /* nothing to check against: the first apply will tell */

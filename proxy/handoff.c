@@ -24,9 +24,8 @@ struct proxy_handoff {
 	bool deallocate;               /* it has prepared statements: DEALLOCATE ALL first */
 	uint8_t *welcome;              /* owned: its pool's welcome, for a pool that has none */
 	size_t welcome_len;
-	struct pool_catalog *catalog; /* owned: its database's settings, for one without */
-	size_t nsettings;             /* the session settings its backend holds */
-	char **settings;              /* owned: name, value, name, value... */
+	size_t nsettings; /* the session settings its backend holds */
+	char **settings;  /* owned: name, value, name, value... */
 };
 
 struct proxy_handoff **proxy_handoff_next(struct proxy_handoff *h)
@@ -51,7 +50,6 @@ static void free_handoff(struct proxy_handoff *h)
 		free(h->settings[i]);
 	free(h->settings);
 	free(h->welcome);
-	pool_catalog_free(h->catalog);
 	free(h);
 }
 
@@ -105,8 +103,6 @@ bool proxy_server_handoff(struct pool_server *ps, unsigned to)
 			h->welcome_len = p->welcome_len;
 		}
 	}
-	if (ok && p->db->catalog)
-		ok = (h->catalog = pool_catalog_copy(p->db->catalog)) != NULL;
 	if (!ok) {
 		free_handoff(h);
 		return false;
@@ -146,10 +142,7 @@ void proxy_handoff_take(struct proxy_handoff *h)
 		if (h->params[i])
 			pool_params_set(&s->ps.params, i, h->params[i]);
 	bool deallocate = h->deallocate;
-	if (!p->db->catalog) {
-		p->db->catalog = h->catalog;
-		h->catalog = NULL;
-	}
+	(void)pool_db_catalog(p->db); /* its database's settings, read by another worker */
 	if (!p->welcome && h->welcome &&
 	    !pool_welcome_set(p, h->welcome, h->welcome_len, &s->ps.params)) {
 		proxy_handoff_drop(h);

@@ -406,6 +406,7 @@ static void catalog_done(struct proxy_server *s)
 	pool_catalog_done(l->catalog);
 	conn_debug(s, "the server knows %zu settings", pool_catalog_count(l->catalog));
 	db->catalog = l->catalog;
+	pool_budget_catalog_put(db->budget, db->catalog); /* for the other workers */
 	l->catalog = NULL;
 }
 
