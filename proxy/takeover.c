@@ -63,9 +63,9 @@ static bool takeover_addr(const struct cfg *cfg, struct sockaddr_un *un)
 	int n = snprintf(un->sun_path, sizeof(un->sun_path), "%s/.s.PGSQL.%d.takeover", dir,
 	                 cfg->listen.port);
 	if (n < 0 || (size_t)n >= sizeof(un->sun_path)) {
-		log_error("takeover: \"%s/.s.PGSQL.%d.takeover\" is longer than a socket path may "
-		          "be",
-		          dir, cfg->listen.port);
+		log_warning("takeover: \"%s/.s.PGSQL.%d.takeover\" is longer than a socket path "
+		            "may be: no takeover socket",
+		            dir, cfg->listen.port);
 		return false;
 	}
 	return true;
@@ -143,7 +143,8 @@ bool proxy_takeover_receive(const struct cfg *cfg)
 {
 	struct sockaddr_un un;
 	if (!takeover_addr(cfg, &un)) {
-		log_error("--takeover: no takeover socket: listen.unix_socket_dir is empty");
+		log_error("--takeover: no takeover socket: listen.unix_socket_dir is empty, or its "
+		          "path too long");
 		return false;
 	}
 	got.conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -423,8 +424,8 @@ static int bind_new(const struct sockaddr_un *un)
 bool proxy_takeover_start(const struct cfg *cfg)
 {
 	struct sockaddr_un un;
-	if (!takeover_addr(cfg, &un))
-		return !cfg->listen.unix_socket_dir || !cfg->listen.unix_socket_dir[0];
+	if (!takeover_addr(cfg, &un)) /* none (no directory, or too long a path): it runs on */
+		return true;
 	int fd = proxy_takeover_claim((const struct sockaddr *)&un, sizeof(un));
 	if (fd < 0)
 		fd = bind_new(&un);
