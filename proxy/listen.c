@@ -51,7 +51,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			log_error("accept failed: %s", strerror(errno));
 			return;
 		}
-		proxy_client_accept(fd, (struct sockaddr *)&sa, len);
+		proxy_worker_accepted(proxy_worker_for_accept(), fd, (struct sockaddr *)&sa, len);
 	}
 }
 

@@ -12,9 +12,18 @@
 #include "config/log.h"
 #include "pool/pool.h"
 #include "proxy/cancel.h"
+#include "proxy/client.h"
 #include "proxy/context.h"
 #include "proxy/handoff.h"
 #include "proxy/shutdown.h"
+
+/* A connection accepted by one worker for another (proxy_worker_accepted). */
+struct accepted_msg {
+	struct accepted_msg *next;
+	int fd;
+	socklen_t len;
+	struct sockaddr_storage sa;
+};
 
 /* A cancel request posted to a worker. */
 struct cancel_msg {
@@ -32,6 +41,7 @@ struct worker {
 	pthread_mutex_t mbox_lock;
 	struct cancel_msg *cancels;    /* owned, under mbox_lock */
 	struct proxy_handoff *servers; /* owned, under mbox_lock: idle servers handed to it */
+	struct accepted_msg *accepted; /* owned, under mbox_lock: connections given to it */
 	ev_async wake;
 	atomic_bool kick;     /* kick its pools */
 	atomic_bool exit;     /* leave the loop */
@@ -110,6 +120,56 @@ void proxy_worker_post_server(unsigned to, struct proxy_handoff *h)
 	ring(to);
 }
 
+/* The connections another worker accepted for this one, oldest first. */
+static void take_accepted(struct worker *w)
+{
+	pthread_mutex_lock(&w->mbox_lock);
+	struct accepted_msg *m = w->accepted;
+	w->accepted = NULL;
+	pthread_mutex_unlock(&w->mbox_lock);
+	struct accepted_msg *rev = NULL;
+	while (m) { /* the list is newest first */
+		struct accepted_msg *next = m->next;
+		m->next = rev;
+		rev = m;
+		m = next;
+	}
+	while (rev) {
+		struct accepted_msg *next = rev->next;
+		proxy_client_accept(rev->fd, (struct sockaddr *)&rev->sa, rev->len);
+		free(rev);
+		rev = next;
+	}
+}
+
+unsigned proxy_worker_for_accept(void)
+{
+	static _Atomic unsigned turn; /* round robin over the workers */
+	return workers.n == 1
+	               ? 0
+	               : atomic_fetch_add_explicit(&turn, 1, memory_order_relaxed) % workers.n;
+}
+
+void proxy_worker_accepted(unsigned to, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct worker *w = &workers.w[to];
+	struct accepted_msg *m = malloc(sizeof(*m));
+	if (to == pool_worker || !atomic_load(&w->attached) || !m ||
+	    len > (socklen_t)sizeof(m->sa)) {
+		free(m);
+		proxy_client_accept(fd, sa, len); /* this worker's after all */
+		return;
+	}
+	m->fd = fd;
+	m->len = len;
+	memcpy(&m->sa, sa, len);
+	pthread_mutex_lock(&w->mbox_lock);
+	m->next = w->accepted;
+	w->accepted = m;
+	pthread_mutex_unlock(&w->mbox_lock);
+	ring(to);
+}
+
 static void run_cancels(struct worker *w)
 {
 	pthread_mutex_lock(&w->mbox_lock);
@@ -135,6 +195,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *a, int revents)
 {
 	(void)revents;
 	struct worker *w = pool_container_of(a, struct worker, wake);
+	take_accepted(w);
 	run_cancels(w);
 	take_servers(w);
 	if (atomic_exchange(&w->kick, false)) {
@@ -194,7 +255,15 @@ void proxy_worker_detach(void)
 	pthread_mutex_lock(&w->mbox_lock); /* servers handed to it late: closed */
 	struct proxy_handoff *h = w->servers;
 	w->servers = NULL;
+	struct accepted_msg *a = w->accepted; /* connections given to it late: closed */
+	w->accepted = NULL;
 	pthread_mutex_unlock(&w->mbox_lock);
+	while (a) {
+		struct accepted_msg *next = a->next;
+		close(a->fd);
+		free(a);
+		a = next;
+	}
 	while (h) {
 		struct proxy_handoff *next = *proxy_handoff_next(h);
 		proxy_handoff_drop(h);

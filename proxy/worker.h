@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "pool/owner.h"
 
@@ -42,6 +43,11 @@ void proxy_world_resume(void);
  * then back as the caller. */
 void proxy_workers_each(void (*fn)(void *arg), void *arg);
 
+/* The worker a connection just accepted goes to (round robin, so that clients spread over
+ * the workers whichever loop woke first), and the hand-over: `fd` becomes a client of worker
+ * `to` (at once when it is the caller). */
+unsigned proxy_worker_for_accept(void);
+void proxy_worker_accepted(unsigned to, int fd, const struct sockaddr *sa, socklen_t len);
 /* Post a CancelRequest to the workers in `mask` (each looks the key up in its own table). */
 void proxy_workers_cancel(uint64_t mask, int32_t pid, int32_t key);
 /* Post an idle server to worker `to` (proxy/handoff.h). */
