@@ -112,19 +112,31 @@ bool proto_base64_decode(const char *in, size_t n, uint8_t *out, size_t cap, siz
 
 #define SHA256_BLOCK 64
 
-/* SHA-256 fetched once: OpenSSL 3's implicit fetch on every call (HMAC(), EVP_sha256() in
- * EVP_Digest) costs more than the hashing of these short inputs. */
+/* SHA-256 fetched once per thread: OpenSSL 3's implicit fetch on every call (HMAC(),
+ * EVP_sha256() in EVP_Digest) costs more than the hashing of these short inputs; a digest
+ * context is one thread's at a time (freed by proto_scram_thread_end). */
+static _Thread_local struct {
+	EVP_MD *md;
+	EVP_MD_CTX *ctx;
+} sha;
+
+void proto_scram_thread_end(void)
+{
+	EVP_MD_CTX_free(sha.ctx);
+	EVP_MD_free(sha.md);
+	sha.ctx = NULL;
+	sha.md = NULL;
+}
+
 static EVP_MD_CTX *md_ctx(void)
 {
-	static EVP_MD *md;
-	static EVP_MD_CTX *ctx;
-	if (!md)
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (!ctx)
-		ctx = EVP_MD_CTX_new();
-	if (!md || !ctx || EVP_DigestInit_ex(ctx, md, NULL) != 1)
+	if (!sha.md)
+		sha.md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!sha.ctx)
+		sha.ctx = EVP_MD_CTX_new();
+	if (!sha.md || !sha.ctx || EVP_DigestInit_ex(sha.ctx, sha.md, NULL) != 1)
 		return NULL;
-	return ctx;
+	return sha.ctx;
 }
 
 /* SHA-256 of a || b. */

@@ -143,4 +143,7 @@ size_t proto_base64_encode(const uint8_t *in, size_t n, char *out, size_t cap);
 __attribute__((warn_unused_result)) bool proto_base64_decode(const char *in, size_t n, uint8_t *out,
                                                              size_t cap, size_t *out_len);
 
+/* Free the calling thread's SHA-256 digest context (a worker thread's end). */
+void proto_scram_thread_end(void);
+
 #endif

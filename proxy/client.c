@@ -51,6 +51,11 @@ static struct login_table logins = {.lock = PTHREAD_MUTEX_INITIALIZER};
 /* Every worker's clients (listen.max_client_conn is a bound on the process). */
 static _Atomic int all_clients;
 
+int proxy_clients_all(void)
+{
+	return all_clients;
+}
+
 static struct login_count **login_slot(const char *ip)
 {
 	uint32_t h = 2166136261u;

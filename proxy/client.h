@@ -87,6 +87,8 @@ struct proxy_client {
 
 /* Adopt an accepted socket. */
 void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len);
+/* Every worker's clients, console ones included. */
+int proxy_clients_all(void);
 /* Close a client once: log `reason`, send it an ErrorResponse first when `sqlstate` is not
  * NULL, hand its server back (or clean it up), free it after this loop iteration. */
 void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char *reason);

@@ -114,7 +114,7 @@ bool proxy_server_handoff(struct pool_server *ps, unsigned to)
 	h->budget[2] = p->user->budget;
 	memcpy(h->db, p->db->name, sizeof(h->db));
 	memcpy(h->user, p->user->name, sizeof(h->user));
-	ev_io_stop(proxy.loop, &s->conn.w);
+	ev_io_stop(proxy.loop, &s->conn.w); /* libev drops it from its epoll set lazily */
 	proxy_io_release_idle(&s->conn);
 	pool_server_detach(ps);
 	pool_settings_assign(&ps->settings, NULL); /* this worker's interned set */

@@ -10,6 +10,7 @@
 #include "admin/monitor.h"
 #include "config/log.h"
 #include "pool/health.h"
+#include "protocol/scram.h"
 #include "proxy/authq.h"
 #include "proxy/cancel.h"
 #include "proxy/client.h"
@@ -190,6 +191,7 @@ static void worker_end(void)
 	ev_prepare_stop(proxy.loop, &deferred[pool_worker]);
 	pool_shutdown();
 	proxy_io_free_cache();
+	proto_scram_thread_end();
 }
 
 /* Workers 1..n-1: their own loop, the listeners watched, until pglane exits. */

@@ -73,7 +73,7 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	char why[160];
 	snprintf(why, sizeof(why),
 	         "admin.shutdown_timeout (%lld ms) reached with %d clients connected",
-	         (long long)proxy.cfg->admin.shutdown_timeout_ms, proxy.nclients);
+	         (long long)proxy.cfg->admin.shutdown_timeout_ms, proxy_clients_all());
 	exit_now(why);
 }
 

@@ -121,6 +121,9 @@ else
 		export PGLANE_TEST_PGDIR=$pgdir
 		export PGLANE_TEST_PGSH=$here/pg.sh
 		export PGLANE_BIN=${PGLANE_RUN_BIN:-$build/pglane} # make tsan: a ThreadSanitizer build
+		if [ "${TSAN:-0}" = 1 ]; then
+			export TSAN_OPTIONS="suppressions=$here/tsan.supp second_deadlock_stack=1"
+		fi
 		export PGLANE_TEST_TMP=$tmp/it
 		mkdir -p "$PGLANE_TEST_TMP"
 		# The tests share one cluster: one at a time.
