@@ -123,6 +123,7 @@ else
 		export PGLANE_BIN=${PGLANE_RUN_BIN:-$build/pglane} # make tsan: a ThreadSanitizer build
 		if [ "${TSAN:-0}" = 1 ]; then
 			export TSAN_OPTIONS="suppressions=$here/tsan.supp second_deadlock_stack=1"
+			export PGLANE_TEST_START_MS=60000 # a 10 MB certificate chain loads slowly
 		fi
 		export PGLANE_TEST_TMP=$tmp/it
 		mkdir -p "$PGLANE_TEST_TMP"
