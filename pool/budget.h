@@ -26,6 +26,7 @@ struct pool_budget {
 	_Atomic int clients;         /* logged in, every worker */
 	_Atomic uint64_t wanting;    /* bit w: worker w has clients the limits keep waiting */
 	_Atomic int64_t retry_at_ms; /* a pool's login failed: no worker logs in before this */
+	_Atomic int logging_in;      /* a pool's servers logging in, every worker */
 	/* a pool's longest-waiting client on each worker: when it began to wait (0: none),
 	 * one cache line each, written by its worker when its first waiter changes */
 	struct {
@@ -88,6 +89,20 @@ static inline void pool_budget_retry_at(struct pool_budget *b, int64_t at_ms)
 static inline bool pool_budget_may_login(const struct pool_budget *b, int64_t now_ms)
 {
 	return atomic_load_explicit(&b->retry_at_ms, memory_order_relaxed) <= now_ms;
+}
+/* Has a login of the pool failed on some worker with none working since? (Then one login
+ * at a time, a probe, across the workers.) */
+static inline bool pool_budget_failing(const struct pool_budget *b)
+{
+	return atomic_load_explicit(&b->retry_at_ms, memory_order_relaxed) != 0;
+}
+static inline int pool_budget_logins(const struct pool_budget *b)
+{
+	return atomic_load_explicit(&b->logging_in, memory_order_relaxed);
+}
+static inline void pool_budget_login(struct pool_budget *b, int n)
+{
+	atomic_fetch_add_explicit(&b->logging_in, n, memory_order_relaxed);
 }
 
 /* Keep a copy of a pool's welcome for the other workers (the first one given stays). */

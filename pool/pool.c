@@ -209,6 +209,7 @@ void pool_shutdown(void)
 			reg.pool_buckets[i] = p->next_hash;
 			pool_budget_give(p->budget, p->db->budget, p->user->budget,
 			                 pool_server_count(p));
+			pool_budget_login(p->budget, -p->n_login);
 			if (p->n_clients)
 				client_count(p, -p->n_clients);
 			free(p->welcome);
@@ -276,6 +277,8 @@ static void set_state(struct pool_server *s, enum pool_server_state st, int64_t 
 		s->tested = false;
 		p->n_tested--;
 	}
+	if ((s->state == POOL_SERVER_LOGIN) != (st == POOL_SERVER_LOGIN))
+		pool_budget_login(p->budget, st == POOL_SERVER_LOGIN ? 1 : -1);
 	s->state = st;
 	s->state_since_ms = now_ms;
 	(*state_count(p, st))++;
@@ -528,11 +531,15 @@ void pool_fill(struct pool *p, int64_t now_ms)
 	enum pool_held held = POOL_HELD_NONE;
 	int limit = pool_limit(p, now_ms);
 	int wanted = p->n_waiting - p->n_tested; /* a server being checked serves one of them */
-	int logins = pool_reach_max_logins(&p->reach); /* a probe while the server is not up */
+	/* a probe while the server is not up, one across the workers */
+	bool probing = p->reach.failures || pool_budget_failing(p->budget);
+	int logins = probing ? 1 : pool_reach_max_logins(&p->reach);
 	if (wanted > logins)
 		wanted = logins;
 	int full = 0;
 	while (p->n_login < wanted) {
+		if (probing && pool_budget_logins(p->budget) > 0)
+			break; /* another worker's probe is under way */
 		if (pool_budget_servers(p->budget) >= limit) {
 			full = 1; /* every place taken, on this worker or another */
 			break;
@@ -725,6 +732,7 @@ void pool_server_add(struct pool *p, struct pool_server *s, int64_t now_ms)
 	p->db->n_servers++;
 	p->user->n_servers++;
 	p->stats.server_connects++;
+	pool_budget_login(p->budget, 1);
 	if (reg.reserved)
 		reg.reserved = false;
 	else /* opened without pool_fill() (tests) */
@@ -788,6 +796,8 @@ void pool_server_remove(struct pool_server *s)
 	unlink_client(s);
 	pool_list_remove(&s->link);
 	(*state_count(p, s->state))--;
+	if (s->state == POOL_SERVER_LOGIN)
+		pool_budget_login(p->budget, -1);
 	p->db->n_servers--;
 	p->user->n_servers--;
 	pool_budget_give(p->budget, p->db->budget, p->user->budget, 1);

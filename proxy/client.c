@@ -198,16 +198,21 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 {
+	proxy_client_accepted(fd, sa, len, proxy.shutdown != PROXY_SHUTDOWN_NONE);
+}
+
+void proxy_client_accepted(int fd, const struct sockaddr *sa, socklen_t len, bool stopped)
+{
 	(void)len;
-	if (all_clients >= proxy.cfg->listen.max_client_conn || proxy.shutdown) {
+	if (all_clients >= proxy.cfg->listen.max_client_conn || stopped) {
 		/* answer as PostgreSQL would, without reading anything */
 		uint8_t buf[256];
 		struct proto_writer w;
 		proto_writer_init(&w, buf, sizeof(buf));
 		proto_write_error(&w, PROTO_BE_ERROR, "FATAL", PROTO_SQLSTATE_TOO_MANY_CONNECTIONS,
-		                  proxy.shutdown ? "pglane is shutting down"
-		                                 : "too many client connections "
-		                                   "(listen.max_client_conn)",
+		                  stopped ? "pglane is shutting down"
+		                          : "too many client connections "
+		                            "(listen.max_client_conn)",
 		                  NULL);
 		if (proto_writer_ok(&w)) {
 			ssize_t n = send(fd, buf, w.len, MSG_NOSIGNAL);
@@ -215,7 +220,7 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len)
 		}
 		close(fd);
 		log_warning("refused a client: %s",
-		            proxy.shutdown ? "shutting down" : "max_client_conn reached");
+		            stopped ? "shutting down" : "max_client_conn reached");
 		return;
 	}
 	struct proxy_client *c = calloc(1, sizeof(*c));

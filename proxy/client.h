@@ -87,6 +87,10 @@ struct proxy_client {
 
 /* Adopt an accepted socket. */
 void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len);
+/* The same, the shutdown's refusal decided by the caller: a connection another worker
+ * accepted before pglane stopped accepting is served (`stopped` false) even if this worker
+ * has begun a waiting shutdown since. */
+void proxy_client_accepted(int fd, const struct sockaddr *sa, socklen_t len, bool stopped);
 /* Every worker's clients, console ones included. */
 int proxy_clients_all(void);
 /* Close a client once: log `reason`, send it an ErrorResponse first when `sqlstate` is not

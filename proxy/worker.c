@@ -136,7 +136,9 @@ static void take_accepted(struct worker *w)
 	}
 	while (rev) {
 		struct accepted_msg *next = rev->next;
-		proxy_client_accept(rev->fd, (struct sockaddr *)&rev->sa, rev->len);
+		/* accepted before any shutdown: served, unless pglane exits now */
+		proxy_client_accepted(rev->fd, (struct sockaddr *)&rev->sa, rev->len,
+		                      proxy.shutdown == PROXY_SHUTDOWN_NOW);
 		free(rev);
 		rev = next;
 	}
