@@ -201,9 +201,11 @@ static void scale_start(bool peering, const char *level)
 	memset(&S, 0, sizeof(S));
 	it_mkdtemp(S.dir, sizeof(S.dir));
 	pick_ports();
+	char dir[sizeof(S.dir)]; /* a copy: gcc -O1 sees S.dir and S.conf as overlapping */
+	memcpy(dir, S.dir, sizeof(dir));
 	for (int i = 0; i < NLANES; i++) {
-		snprintf(S.conf[i], sizeof(S.conf[i]), "%s/pglane%d.conf", S.dir, i + 1);
-		snprintf(S.log[i], sizeof(S.log[i]), "%s/pglane%d.log", S.dir, i + 1);
+		snprintf(S.conf[i], sizeof(S.conf[i]), "%s/pglane%d.conf", dir, i + 1);
+		snprintf(S.log[i], sizeof(S.log[i]), "%s/pglane%d.log", dir, i + 1);
 		write_lane_conf(i, peering, level, S.conf[i]);
 	}
 	for (int i = 0; i < NLANES; i++) {
