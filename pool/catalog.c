@@ -42,7 +42,8 @@ struct pool_catalog *pool_catalog_copy(const struct pool_catalog *c)
 		free(d);
 		return NULL;
 	}
-	memcpy(d->v, c->v, c->n * sizeof(*d->v));
+	if (c->n) /* an empty catalog has no array */
+		memcpy(d->v, c->v, c->n * sizeof(*d->v));
 	d->n = d->cap = c->n;
 	return d;
 }
