@@ -321,6 +321,47 @@ static bool check_startup(struct proxy_client *c)
 	return true;
 }
 
+bool proxy_client_params_reset(struct proxy_client *c)
+{
+	struct pool *p = c->pc.pool;
+	size_t avail;
+	uint8_t *space = proxy_out_space(&c->conn, &avail);
+	struct proto_writer w;
+	proto_writer_init(&w, space, space ? avail : 0);
+	size_t off = 0;
+	while (p && off < p->welcome_len) {
+		struct proto_frame f;
+		if (proto_frame_next(p->welcome + off, p->welcome_len - off, PROXY_LOGIN_MAX_PACKET,
+		                     &f) != PROTO_FRAME_OK)
+			break;
+		off += f.size;
+		const char *name, *value;
+		if (!proto_parse_param_status(f.body, f.body_len, &name, &value))
+			continue;
+		int idx = pool_params_index(name);
+		if (idx < 0)
+			continue;
+		char lower[64], datestyle[64];
+		size_t i = 0;
+		for (; name[i] && i + 1 < sizeof(lower); i++)
+			lower[i] =
+			        (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+		lower[i] = '\0';
+		const char *own = pool_settings_get(c->pc.session.startup, lower);
+		if (own && idx == POOL_PARAM_DATESTYLE &&
+		    pool_datestyle_merge(own, value, datestyle, sizeof(datestyle)))
+			value = datestyle;
+		else if (own)
+			value = own;
+		const struct pool_str *seen = c->pc.params.v[idx];
+		if (seen && strcmp(seen->s, value) == 0)
+			continue;
+		pool_params_set(&c->pc.params, idx, value);
+		proto_write_param_status(&w, name, value);
+	}
+	return proto_writer_ok(&w) && (w.len == 0 || proxy_out_commit(&c->conn, w.len));
+}
+
 void proxy_client_welcome(struct proxy_client *c)
 {
 	struct pool *p = c->pc.pool;

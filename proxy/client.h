@@ -91,6 +91,10 @@ void proxy_client_accept(int fd, const struct sockaddr *sa, socklen_t len);
  * accepted before pglane stopped accepting is served (`stopped` false) even if this worker
  * has begun a waiting shutdown since. */
 void proxy_client_accepted(int fd, const struct sockaddr *sa, socklen_t len, bool stopped);
+/* DISCARD ALL answered by pglane: ParameterStatus for every reported value that a fresh
+ * session has otherwise (its start-up value, else the server's), as PostgreSQL sends them,
+ * written to the client now. False when out of room. */
+bool proxy_client_params_reset(struct proxy_client *c);
 /* Every worker's clients, console ones included. */
 int proxy_clients_all(void);
 /* Close a client once: log `reason`, send it an ErrorResponse first when `sqlstate` is not

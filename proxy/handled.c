@@ -221,6 +221,9 @@ static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_serve
 		return refuse(c, s, size, PROTO_FE_QUERY, info);
 	if (!handled_for(c, s, info))
 		return MSG_FORWARD;
+	if (!s && info->kind == PROTO_SQL_DISCARD_ALL && !proxy_client_params_reset(c))
+		return MSG_ERROR; /* PostgreSQL reports the values DISCARD ALL reset, before its
+		                     answer */
 	enum proxy_msg_result r =
 	        reply(c, s, size, PROTO_FE_QUERY, POOL_FAKE_QUERY, tag_of(info->kind));
 	if (r == MSG_DONE && !handled_effect(c, s, (uint8_t)info->kind, info->name))
