@@ -24,6 +24,7 @@
 #include "proxy/link.h"
 #include "proxy/server.h"
 #include "proxy/server_login.h"
+#include "proxy/worker.h"
 #include "proxy/tls.h"
 
 #define SERVER_LOGIN_MAX_PACKET (64 * 1024)
@@ -350,8 +351,10 @@ static void login_complete(struct proxy_server *s)
 	proxy_server_welcome_waiters(p);
 	if (s->state == SERVER_READY)
 		pool_server_ready(&s->ps, proxy_now_ms());
-	if (!was_up) /* the probe got through: open servers for every waiting client now */
+	if (!was_up) { /* the probe got through: open servers for every waiting client now */
 		pool_fill(p, proxy_now_ms());
+		proxy_workers_kick(~UINT64_C(0)); /* the other workers' clients waited for it too */
+	}
 }
 
 /* The first server of a database to log in reads the names of the settings it knows, so
