@@ -152,21 +152,6 @@ struct lane_sum {
 	struct pool_counts old, new; /* at the last two stats_period boundaries */
 };
 
-static void counts_add(struct pool_counts *d, const struct pool_counts *s)
-{
-	d->server_assignments += s->server_assignments;
-	d->xact_count += s->xact_count;
-	d->query_count += s->query_count;
-	d->received += s->received;
-	d->sent += s->sent;
-	d->xact_time_us += s->xact_time_us;
-	d->query_time_us += s->query_time_us;
-	d->wait_time_us += s->wait_time_us;
-	d->client_parses += s->client_parses;
-	d->server_parses += s->server_parses;
-	d->binds += s->binds;
-}
-
 static struct lane_sum *sum_lanes(const struct admin_ctx *ctx, size_t *n)
 {
 	size_t cap = 8, len = 0;
@@ -199,8 +184,8 @@ static struct lane_sum *sum_lanes(const struct admin_ctx *ctx, size_t *n)
 		s->active += p->n_active;
 		s->waiting += p->n_waiting;
 		s->pinned += p->n_pinned;
-		counts_add(&s->old, &p->period_old);
-		counts_add(&s->new, &p->period_new);
+		pool_counts_add(&s->old, &p->period_old);
+		pool_counts_add(&s->new, &p->period_new);
 		s->st.server_assignments += p->stats.server_assignments;
 		s->st.client_parses += p->stats.client_parses;
 		s->st.server_parses += p->stats.server_parses;
@@ -423,9 +408,9 @@ void admin_show_totals(const struct admin_ctx *ctx, struct admin_result *r)
 	struct pool_counts tot = {0}, old = {0}, new = {0};
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
 		struct pool_counts c = pool_counts_of(p);
-		counts_add(&tot, &c);
-		counts_add(&old, &p->period_old);
-		counts_add(&new, &p->period_new);
+		pool_counts_add(&tot, &c);
+		pool_counts_add(&old, &p->period_old);
+		pool_counts_add(&new, &p->period_new);
 	}
 	struct pool_counts avg = period_avg(&old, &new);
 	for (int k = 0; k < 2; k++) {

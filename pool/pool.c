@@ -874,6 +874,21 @@ bool pool_welcome_borrow(struct pool *p)
 	return borrow_elsewhere(p);
 }
 
+void pool_counts_add(struct pool_counts *d, const struct pool_counts *s)
+{
+	d->server_assignments += s->server_assignments;
+	d->xact_count += s->xact_count;
+	d->query_count += s->query_count;
+	d->received += s->received;
+	d->sent += s->sent;
+	d->xact_time_us += s->xact_time_us;
+	d->query_time_us += s->query_time_us;
+	d->wait_time_us += s->wait_time_us;
+	d->client_parses += s->client_parses;
+	d->server_parses += s->server_parses;
+	d->binds += s->binds;
+}
+
 struct pool_counts pool_counts_of(const struct pool *p)
 {
 	return pool_counts_of_stats(&p->stats);

@@ -206,6 +206,8 @@ void pool_stats_period_adopt(int64_t old_us, int64_t new_us);
 void pool_stats_period_times(int64_t *old_us, int64_t *new_us);
 /* The counters of `p` now. */
 struct pool_counts pool_counts_of(const struct pool *p);
+/* Add `s` to `d` (sums over pools or workers). */
+void pool_counts_add(struct pool_counts *d, const struct pool_counts *s);
 /* The same counters from a stats snapshot. */
 struct pool_counts pool_counts_of_stats(const struct pool_stats *st);
 /* Iterate every pool: first with NULL, then with the previous one; NULL at the end. */

@@ -5,7 +5,7 @@
 
 #include "pool/pool.h"
 
-static void add_counts(struct pool_counts *d, const struct pool_counts *s)
+static void add_stats(struct pool_stats *d, const struct pool_stats *s, int64_t now_us)
 {
 	d->server_assignments += s->server_assignments;
 	d->xact_count += s->xact_count;
@@ -18,23 +18,6 @@ static void add_counts(struct pool_counts *d, const struct pool_counts *s)
 	d->client_parses += s->client_parses;
 	d->server_parses += s->server_parses;
 	d->binds += s->binds;
-}
-
-static void add_stats(struct pool_stats *d, const struct pool_stats *s, int64_t now_us)
-{
-	struct pool_counts dc = pool_counts_of_stats(d), sc = pool_counts_of_stats(s);
-	add_counts(&dc, &sc);
-	d->server_assignments = dc.server_assignments;
-	d->xact_count = dc.xact_count;
-	d->query_count = dc.query_count;
-	d->received = dc.received;
-	d->sent = dc.sent;
-	d->xact_time_us = dc.xact_time_us;
-	d->query_time_us = dc.query_time_us;
-	d->wait_time_us = dc.wait_time_us;
-	d->client_parses = dc.client_parses;
-	d->server_parses = dc.server_parses;
-	d->binds = dc.binds;
 	d->server_connects += s->server_connects;
 	d->server_connect_failures += s->server_connect_failures;
 	d->slow_queries += s->slow_queries;
@@ -65,8 +48,8 @@ static void add_pool(struct pool *v, const struct pool *p, int64_t now_ms)
 	if (since && (!v->view_oldest_wait_ms || since < v->view_oldest_wait_ms))
 		v->view_oldest_wait_ms = since;
 	add_stats(&v->stats, &p->stats, now_ms * 1000);
-	add_counts(&v->period_old, &p->period_old);
-	add_counts(&v->period_new, &p->period_new);
+	pool_counts_add(&v->period_old, &p->period_old);
+	pool_counts_add(&v->period_new, &p->period_new);
 }
 
 void pool_view_build(const struct cfg *cfg, unsigned n, int64_t now_ms)

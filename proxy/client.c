@@ -321,6 +321,21 @@ static bool check_startup(struct proxy_client *c)
 	return true;
 }
 
+/* The next ParameterStatus of the pool's welcome from `*off` (0 first): false at its end. */
+static bool welcome_next(const struct pool *p, size_t *off, const char **name, const char **value)
+{
+	while (p && *off < p->welcome_len) {
+		struct proto_frame f;
+		if (proto_frame_next(p->welcome + *off, p->welcome_len - *off,
+		                     PROXY_LOGIN_MAX_PACKET, &f) != PROTO_FRAME_OK)
+			return false;
+		*off += f.size;
+		if (proto_parse_param_status(f.body, f.body_len, name, value))
+			return true;
+	}
+	return false;
+}
+
 bool proxy_client_params_reset(struct proxy_client *c)
 {
 	struct pool *p = c->pc.pool;
@@ -329,15 +344,8 @@ bool proxy_client_params_reset(struct proxy_client *c)
 	struct proto_writer w;
 	proto_writer_init(&w, space, space ? avail : 0);
 	size_t off = 0;
-	while (p && off < p->welcome_len) {
-		struct proto_frame f;
-		if (proto_frame_next(p->welcome + off, p->welcome_len - off, PROXY_LOGIN_MAX_PACKET,
-		                     &f) != PROTO_FRAME_OK)
-			break;
-		off += f.size;
-		const char *name, *value;
-		if (!proto_parse_param_status(f.body, f.body_len, &name, &value))
-			continue;
+	const char *name, *value;
+	while (welcome_next(p, &off, &name, &value)) {
 		int idx = pool_params_index(name);
 		if (idx < 0)
 			continue;
@@ -375,15 +383,8 @@ void proxy_client_welcome(struct proxy_client *c)
 	if (c->admin)
 		admin_params(&w);
 	size_t off = 0;
-	while (p && off < p->welcome_len) {
-		struct proto_frame f;
-		if (proto_frame_next(p->welcome + off, p->welcome_len - off, PROXY_LOGIN_MAX_PACKET,
-		                     &f) != PROTO_FRAME_OK)
-			break;
-		off += f.size;
-		const char *name, *value;
-		if (!proto_parse_param_status(f.body, f.body_len, &name, &value))
-			continue;
+	const char *name, *value;
+	while (welcome_next(p, &off, &name, &value)) {
 		int idx = pool_params_index(name);
 		char datestyle[64];
 		if (idx == POOL_PARAM_DATESTYLE && c->pc.params.v[idx] &&
