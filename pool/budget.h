@@ -4,10 +4,10 @@
  * server (compare-and-swap against the limits), and gives it back when the server closes,
  * so `size`, `reserve_pool_size`, `max_db_connections` and `max_user_connections` bound the
  * whole process; clients count the same way for the client caps. An entry also says which
- * workers have clients waiting that the caps keep from a server (`wanting`, a bit per
- * worker), so that another worker gives its idle servers back. Entries are made under a
- * mutex and live until pool_budget_free_all() at exit; the counters are atomics, touched at
- * server launch and close and at client login and logout, never per transaction. */
+ * workers have clients waiting that the caps keep from a server, or that wait while logins
+ * fail (`wanting`, a bit per worker), so that another worker gives its idle servers back. Entries
+ * are made under a mutex and live until pool_budget_free_all() at exit; the counters are atomics,
+ * touched at server launch and close and at client login and logout, never per transaction. */
 #ifndef PGLANE_POOL_BUDGET_H
 #define PGLANE_POOL_BUDGET_H
 
@@ -24,7 +24,8 @@ struct pool_budget {
 	struct pool_budget *next;    /* in its hash chain */
 	_Atomic int servers;         /* open or opening, every worker */
 	_Atomic int clients;         /* logged in, every worker */
-	_Atomic uint64_t wanting;    /* bit w: worker w has clients the limits keep waiting */
+	_Atomic uint64_t wanting;    /* bit w: worker w has clients the limits (or failing
+	                                logins) keep waiting */
 	_Atomic int64_t retry_at_ms; /* a pool's login failed: no worker logs in before this */
 	_Atomic int logging_in;      /* a pool's servers logging in, every worker */
 	/* a pool's longest-waiting client on each worker: when it began to wait (0: none),

@@ -453,8 +453,9 @@ static void publish_oldest(struct pool *p, int64_t now_ms, bool force)
 	                       pool_list_empty(&p->waiting) ? 0 : first_wait_ms(p));
 }
 
-/* Worker `pool_worker` has clients of `p` that a limit keeps waiting: the pool's size
- * (full 1), its database's cap (2, or held by it) or its user's (3); none (0): it has not.
+/* Worker `pool_worker` has clients of `p` that a limit keeps waiting: the pool's size or
+ * failing logins (full 1), its database's cap (2, or held by it) or its user's (3); none (0):
+ * it has not.
  * The other workers hear of a new want and give back the idle servers they do not need. */
 static void want(struct pool *p, int full, enum pool_held held, int64_t now_ms)
 {
@@ -526,17 +527,24 @@ void pool_fill(struct pool *p, int64_t now_ms)
 		set_held(p, POOL_HELD_NONE);
 		return;
 	}
-	if (!pool_reach_may_login(&p->reach, now_ms) || !pool_budget_may_login(p->budget, now_ms))
-		return; /* server_login_retry after a failed login, this worker's or another's */
+	int wanted = p->n_waiting - p->n_tested; /* a server being checked serves one of them */
+	if (!pool_reach_may_login(&p->reach, now_ms) || !pool_budget_may_login(p->budget, now_ms)) {
+		/* server_login_retry after a failed login, this worker's or another's: while it
+		 * lasts, another worker's idle servers are wanted here (PostgreSQL refused a new
+		 * connection, not the ones it has: max_connections, a role's connection limit) */
+		want(p, wanted > 0 ? 1 : 0, POOL_HELD_NONE, now_ms);
+		return;
+	}
 	enum pool_held held = POOL_HELD_NONE;
 	int limit = pool_limit(p, now_ms);
-	int wanted = p->n_waiting - p->n_tested; /* a server being checked serves one of them */
 	/* a probe while the server is not up, one across the workers */
 	bool probing = p->reach.failures || pool_budget_failing(p->budget);
 	int logins = probing ? 1 : pool_reach_max_logins(&p->reach);
+	int full = 0;
+	if (probing && wanted > 0)
+		full = 1; /* and idle servers on other workers are wanted meanwhile */
 	if (wanted > logins)
 		wanted = logins;
-	int full = 0;
 	while (p->n_login < wanted) {
 		if (probing && pool_budget_logins(p->budget) > 0)
 			break; /* another worker's probe is under way */
@@ -561,8 +569,11 @@ void pool_fill(struct pool *p, int64_t now_ms)
 			break; /* could not even start one */
 	}
 	set_held(p, held);
-	want(p, p->n_login < wanted ? full : 0, p->n_login < wanted ? held : POOL_HELD_NONE,
-	     now_ms);
+	if (probing && full)
+		want(p, 1, held, now_ms); /* its clients wait for the probe, or for the others */
+	else
+		want(p, p->n_login < wanted ? full : 0, p->n_login < wanted ? held : POOL_HELD_NONE,
+		     now_ms);
 	while (pool_budget_servers(p->budget) < pool_cfg(p)->min_size && p->n_login < logins &&
 	       cap_reached(p) == POOL_HELD_NONE)
 		if (!launch(p, pool_cfg(p)->min_size, &full))

@@ -90,7 +90,9 @@ static void login_failed(struct proxy_server *s, const char *sqlstate, const cha
 	}
 	enum pool_reach_state before = p->reach.state;
 	const struct cfg_pool *pc = pool_cfg(p);
-	bool serving = p->n_idle + p->n_active + p->n_busy > 0;
+	/* logged-in servers of the pool, on this worker or another (PostgreSQL is full) */
+	bool serving = p->n_idle + p->n_active + p->n_busy > 0 ||
+	               pool_budget_servers(p->budget) > pool_budget_logins(p->budget);
 	pool_reach_failed(&p->reach, transient, serving, msg, pc->server_login_retry_ms,
 	                  pc->query_wait_timeout_ms, now);
 	pool_budget_retry_at(p->budget, p->reach.retry_at_ms); /* every worker holds back */

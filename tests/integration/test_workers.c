@@ -24,10 +24,9 @@
 #include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/prom.h"
+#include "tests/integration/wclients.h"
 
 TestSuite(workers, .fini = it_pglane_fini, .timeout = 60);
-
-#define W_MAX 16
 
 /* Server passwords of the fixture roles (auth trust for the clients). */
 #define W_USERS "\"scram_user\" \"scram_pw\"\n\"md5_user\" \"md5_pw\"\n"
@@ -65,49 +64,6 @@ static void start_w(int workers, const char *pool, const char *db, int *http)
 		it_wait_port(*http);
 }
 
-/* The worker that owns client `c`: bits 19..14 of the cancel pid pglane gave it
- * (proxy/cancel.h). */
-static unsigned worker_of(PGconn *c)
-{
-	unsigned w = ((unsigned)PQbackendPID(c) >> 14) & 0x3fu;
-	cr_assert_lt(w, 2u, "cancel pid %d names worker %u of 2", PQbackendPID(c), w);
-	return w;
-}
-
-/* Connect n clients as user/password to db with clients on both workers, in the order worker
- * 0, 1, 0, 1, ... while both have some left (so any first k >= 2 of them span both): when the
- * first n all landed on one worker, more are opened (100 at most, a few ms apart) until one
- * lands on the other. Fails the test when none does. */
-static void connect_both(PGconn **c, int n, const char *user, const char *pw, const char *db)
-{
-	PGconn *on[2][W_MAX];
-	int k[2] = {0, 0};
-	for (int i = 0; i < n; i++) {
-		PGconn *d = it_connect(user, pw, db);
-		unsigned w = worker_of(d);
-		on[w][k[w]++] = d;
-	}
-	for (int tries = 0; (k[0] == 0 || k[1] == 0) && tries < 100; tries++) {
-		it_sleep_ms(tries % 10); /* let both workers go back to their poll */
-		PGconn *d = it_connect(user, pw, db);
-		unsigned w = worker_of(d);
-		if (k[w] > 0) {
-			PQfinish(d);
-			continue;
-		}
-		PQfinish(on[!w][--k[!w]]);
-		on[w][k[w]++] = d;
-	}
-	cr_assert(k[0] > 0 && k[1] > 0, "%d clients and 100 more, all on worker %d", n,
-	          k[0] ? 0 : 1);
-	cr_log_info("%d clients of %s: %d on worker 0, %d on worker 1", n, user, k[0], k[1]);
-	int i0 = 0, i1 = 0;
-	for (int i = 0; i < n; i++) {
-		bool zero = i1 >= k[1] || (i0 < k[0] && i % 2 == 0);
-		c[i] = zero ? on[0][i0++] : on[1][i1++];
-	}
-}
-
 /* Client backends of database bench on the test server matching `where` (SQL on
  * pg_stat_activity, "true" for all), in one snapshot. */
 static int bench_backends(PGconn *admin, const char *where)
@@ -135,30 +91,11 @@ static int bench_gone(PGconn *admin, int timeout_ms, int *last)
 	}
 }
 
-/* Has the query sent on `c` finished (results not read)? Fails the test when `c` broke. */
-static bool finished(PGconn *c)
-{
-	cr_assert(PQconsumeInput(c), "a client lost its connection: %s", PQerrorMessage(c));
-	return !PQisBusy(c);
-}
-
-/* Read every result of the finished query on `c`; each must succeed. */
-static void drain_ok(PGconn *c, const char *what)
-{
-	PGresult *r;
-	while ((r = PQgetResult(c)) != NULL) {
-		cr_expect(PQresultStatus(r) == PGRES_TUPLES_OK ||
-		                  PQresultStatus(r) == PGRES_COMMAND_OK,
-		          "%s: %s", what, PQresultErrorMessage(r));
-		PQclear(r);
-	}
-}
-
 static int count_finished(PGconn **c, int from, int to)
 {
 	int n = 0;
 	for (int i = from; i < to; i++)
-		n += finished(c[i]);
+		n += wclients_finished(c[i]);
 	return n;
 }
 
@@ -218,7 +155,7 @@ IT_TEST(workers, size_bounds_the_whole_process)
 {
 	start_w(2, "size = 3;", NULL, NULL);
 	PGconn *c[12];
-	connect_both(c, 12, "postgres", NULL, "bench");
+	wclients_connect_both(c, 12, "postgres", NULL, "bench");
 	hold_bound(c, 12, 3, "size = 3");
 	for (int i = 0; i < 12; i++)
 		PQfinish(c[i]);
@@ -228,8 +165,8 @@ IT_TEST(workers, max_db_connections_bounds_two_users)
 {
 	start_w(2, "size = 10;", "max_db_connections = 2;", NULL);
 	PGconn *c[8], *s[4], *m[4];
-	connect_both(s, 4, "scram_user", "scram_pw", "bench");
-	connect_both(m, 4, "md5_user", "md5_pw", "bench");
+	wclients_connect_both(s, 4, "scram_user", "scram_pw", "bench");
+	wclients_connect_both(m, 4, "md5_user", "md5_pw", "bench");
 	for (int i = 0; i < 4; i++) {
 		c[2 * i] = s[i];
 		c[2 * i + 1] = m[i];
@@ -296,7 +233,7 @@ static int run_txns(struct txc *t, int n, int ntx, int *failed, int *max_ms)
 		poll(pf, (nfds_t)n, 20);
 		total = 0;
 		for (int i = 0; i < n; i++) {
-			if (t[i].busy && finished(t[i].c))
+			if (t[i].busy && wclients_finished(t[i].c))
 				txc_done(&t[i], failed, max_ms);
 			total += t[i].txn;
 		}
@@ -316,7 +253,7 @@ static void no_starvation(int size, bool pinned, int n)
 	}
 	struct txc t[W_MAX] = {0};
 	PGconn *c[W_MAX];
-	connect_both(c, n, "postgres", NULL, "bench");
+	wclients_connect_both(c, n, "postgres", NULL, "bench");
 	for (int i = 0; i < n; i++)
 		t[i].c = c[i];
 	int failed = 0, max_ms = 0;
@@ -386,7 +323,7 @@ IT_TEST(workers, console_and_metrics_add_up_every_worker)
 	int http = 0;
 	start_w(2, "size = 10;", NULL, &http);
 	PGconn *c[10];
-	connect_both(c, 10, "postgres", NULL, "bench");
+	wclients_connect_both(c, 10, "postgres", NULL, "bench");
 	for (int i = 0; i < 10; i++)
 		it_exec_ok(c[i], "SELECT 1");
 	for (int i = 0; i < 4; i++)
@@ -435,7 +372,7 @@ IT_TEST(workers, cancel_reaches_the_clients_worker)
 	start_w(2, "size = 10;", NULL, NULL);
 	PGconn *admin = it_connect_admin();
 	PGconn *c[10];
-	connect_both(c, 10, "postgres", NULL, "bench");
+	wclients_connect_both(c, 10, "postgres", NULL, "bench");
 	for (int i = 0; i < 10; i++)
 		cr_assert(PQsendQuery(c[i], "SELECT pg_sleep(30)"));
 	const char *like = "SELECT pg_sleep(30)";
@@ -461,7 +398,7 @@ IT_TEST(workers, cancel_reaches_the_clients_worker)
 		        it_wait_backends(admin, 9 - i, 1000, "active", NULL, NULL, like, &last), 0,
 		        "after %d cancels %d sleeps run, want %d", i + 1, last, 9 - i);
 		for (int j = i + 1; j < 10; j++)
-			cr_expect(!finished(c[j]), "cancel %d also ended client %d", i, j);
+			cr_expect(!wclients_finished(c[j]), "cancel %d also ended client %d", i, j);
 	}
 	cr_log_info("10 cancels: each ended its own query, slowest in %d ms", worst);
 	for (int i = 0; i < 10; i++)
@@ -486,7 +423,7 @@ static void four_at_once(PGconn **c, PGconn *admin, const char *what)
 	int got = send_all_wait(c, 4, "BEGIN; SELECT pg_backend_pid()", 3000);
 	cr_expect_eq(got, 4, "%s: %d of 4 clients got a server in 3 s", what, got);
 	for (int i = 0; i < 4; i++)
-		drain_ok(c[i], "BEGIN");
+		wclients_drain_ok(c[i], "BEGIN");
 	int n = bench_backends(admin, "state = 'idle in transaction'");
 	cr_log_info("%s: %d clients, %d transactions at once", what, got, n);
 	cr_expect_eq(n, 4, "%s: %d transactions at once, not 4", what, n);
@@ -500,7 +437,7 @@ IT_TEST(workers, set_and_pause_reach_every_worker)
 	PGconn *a = adminq_connect("admin");
 	cmd_ok(a, "SET pool.size = 4");
 	PGconn *c[4];
-	connect_both(c, 4, "postgres", NULL, "bench");
+	wclients_connect_both(c, 4, "postgres", NULL, "bench");
 	PGconn *admin = it_connect_admin();
 	four_at_once(c, admin, "SET pool.size = 4");
 	cmd_ok(a, "PAUSE bench");
@@ -514,7 +451,7 @@ IT_TEST(workers, set_and_pause_reach_every_worker)
 	            (long long)(it_now_ms() - t0));
 	cr_expect_eq(got, 4, "RESUME: %d of 4 clients answered in 3 s", got);
 	for (int i = 0; i < 4; i++) {
-		drain_ok(c[i], "SELECT 1 after RESUME");
+		wclients_drain_ok(c[i], "SELECT 1 after RESUME");
 		PQfinish(c[i]);
 	}
 	PQfinish(admin);
@@ -525,7 +462,7 @@ IT_TEST(workers, reload_reaches_every_worker)
 {
 	start_w(2, "size = 1;", NULL, NULL);
 	PGconn *c[4];
-	connect_both(c, 4, "postgres", NULL, "bench");
+	wclients_connect_both(c, 4, "postgres", NULL, "bench");
 	struct it_pglane *p = it_pglane_current();
 	char *conf = it_file_read(p->conf_path);
 	cr_assert_not_null(conf);
@@ -550,7 +487,7 @@ IT_TEST(workers, server_idle_timeout_on_every_worker)
 {
 	start_w(2, "size = 4; server_idle_timeout = \"1s\";", NULL, NULL);
 	PGconn *c[4];
-	connect_both(c, 4, "postgres", NULL, "bench");
+	wclients_connect_both(c, 4, "postgres", NULL, "bench");
 	PGconn *admin = it_connect_admin();
 	four_at_once(c, admin, "server_idle_timeout");
 	int last = 0;
@@ -576,7 +513,7 @@ IT_TEST(workers, max_client_conn_bounds_the_whole_process)
 	int on[2] = {0, 0};
 	for (int i = 0; i < 4; i++) {
 		c[i] = it_connect("postgres", NULL, "bench");
-		on[worker_of(c[i])]++;
+		on[wclients_worker_of(c[i])]++;
 	}
 	char ci[512];
 	it_conninfo(ci, sizeof ci, IT_HOST, it_pglane_current()->port, "postgres", NULL, "bench",
@@ -636,7 +573,7 @@ IT_TEST(workers, kill_client_on_either_worker)
 	PGconn *a = adminq_connect("admin");
 	PGconn *c[8];
 	long long id[8];
-	connect_both(c, 8, "postgres", NULL, "bench");
+	wclients_connect_both(c, 8, "postgres", NULL, "bench");
 	for (int i = 0; i < 8; i++) {
 		it_exec_ok(c[i], "SELECT 1");
 		id[i] = client_id(a, c[i]);
@@ -749,7 +686,7 @@ IT_TEST(workers, an_idle_server_moves_to_the_other_worker)
 {
 	start_w(2, "size = 1;", NULL, NULL);
 	PGconn *c[2];
-	connect_both(c, 2, "postgres", NULL, "bench");
+	wclients_connect_both(c, 2, "postgres", NULL, "bench");
 	PGconn *admin = it_connect_admin();
 	it_exec_ok(c[0], "SET work_mem = '7MB'");
 	for (int round = 0; round < 3; round++) {
@@ -766,7 +703,8 @@ IT_TEST(workers, an_idle_server_moves_to_the_other_worker)
 		}
 		cr_log_info(
 		        "round %d: worker %u then worker %u on server pid %lld / %lld (%d, %d ms)",
-		        round, worker_of(c[0]), worker_of(c[1]), pid[0], pid[1], ms[0], ms[1]);
+		        round, wclients_worker_of(c[0]), wclients_worker_of(c[1]), pid[0], pid[1],
+		        ms[0], ms[1]);
 		cr_expect_eq(pid[0], pid[1],
 		             "round %d: a second server opened for the other worker", round);
 		cr_expect_lt(ms[1], 1000, "round %d: the hand-over took %d ms", round, ms[1]);
