@@ -90,7 +90,19 @@ run_criterion() {
 	return 0
 }
 
+# Every failed or crashed test of the logs given, with its first failed assertion, so that
+# the last lines of a run (all a CI page may keep) name what failed.
+failures() {
+	sed 's/\x1b\[[0-9;]*m//g' "$@" 2>/dev/null | awk '
+		/^\[RUN \]/ { first = ""; grab = 0; next }
+		/Assertion Failed/ { if (first == "") { first = $2; grab = 1 } next }
+		grab == 1 && /^\[----\]   [^ ]/ { first = first " " substr($0, 10); grab = 2; next }
+		/^\[FAIL\] / { sub(/:$/, "", $2); print "run.sh: FAILED " $2 ": " first; first = "" }
+		/CRASH/ && /^\[----\] / { print "run.sh: CRASHED " $0 }'
+}
+
 summary() {
+	failures "$tmp/unit.log" "$tmp/integration.log"
 	echo "TOTAL: tested $tested, passed $passed, failed $failed, crashed $crashed" \
 		"(unit $unit_summary, integration $it_summary)"
 	echo "pglane-tests: $passed passed, $((tested - passed)) failed"
