@@ -305,6 +305,8 @@ static enum proxy_msg_result on_execute(struct proxy_client *c, struct proxy_ser
 	if (!portal || !is_handled_portal(c, portal))
 		return MSG_FORWARD;
 	uint8_t kind = c->handled_kind;
+	if (!s && kind == PROTO_SQL_DISCARD_ALL && !proxy_client_params_reset(c))
+		return MSG_ERROR; /* the reset values, as by simple Query */
 	enum proxy_msg_result res =
 	        reply(c, s, size, PROTO_FE_EXECUTE, POOL_FAKE_COMMAND, tag_of(kind));
 	if (res == MSG_DONE && !handled_effect(c, s, kind, c->handled_name))

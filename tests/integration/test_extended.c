@@ -1,7 +1,8 @@
 /* tests/integration/test_extended.c — the extended query protocol through pglane: unnamed
  * statements with parameters (text and binary) in transaction mode, named prepared statements
  * in session mode, and libpq pipeline mode (several Syncs, errors inside a pipeline).
- * Named prepared statements in transaction mode are issue 3, not tested here. */
+ * Named prepared statements in transaction mode are issue 3, not tested here. DISCARD ALL
+ * by the extended protocol reports the values it reset. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <poll.h>
@@ -208,4 +209,39 @@ IT_TEST(extended, pipeline_session_mode)
 	pipeline_round(c);
 	pipeline_round(c);
 	PQfinish(c);
+}
+
+/* DISCARD ALL by the extended protocol (PQexecParams), pglane answering it: like PostgreSQL it
+ * reports the values it reset (ParameterStatus), also when the client's next transaction runs
+ * on another server. Pool size 2, three other clients keep the servers turning. */
+IT_TEST(extended, discard_all_reports_reset_values)
+{
+	it_pglane_start_simple("transaction", 2, NULL);
+	PGconn *a = it_connect("postgres", NULL, "postgres");
+	PGconn *o[3];
+	for (int i = 0; i < 3; i++)
+		o[i] = it_connect("postgres", NULL, "postgres");
+	int bad = 0;
+	for (int round = 0; round < 20; round++) {
+		it_exec_ok(a, "SET DateStyle = 'SQL, DMY'");
+		cr_expect_str_eq(PQparameterStatus(a, "DateStyle"), "SQL, DMY");
+		PGresult *r = PQexecParams(a, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0);
+		cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+		PQclear(r);
+		for (int i = 0; i < 3; i++)
+			cr_expect_eq(it_query_ll(o[i], "SELECT 1"), 1);
+		r = PQexec(a, "SHOW DateStyle");
+		cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+		const char *reported = PQparameterStatus(a, "DateStyle");
+		if (!reported || strcmp(reported, PQgetvalue(r, 0, 0)) != 0) {
+			bad++;
+			cr_log_error("round %d: DateStyle reported '%s', SHOW says '%s'", round,
+			             reported ? reported : "(none)", PQgetvalue(r, 0, 0));
+		}
+		PQclear(r);
+	}
+	cr_expect_eq(bad, 0, "%d of 20 rounds: the reported DateStyle was not the session's", bad);
+	for (int i = 0; i < 3; i++)
+		PQfinish(o[i]);
+	PQfinish(a);
 }
