@@ -135,6 +135,23 @@ int pool_budget_owed(const struct pool_budget *b, uint64_t mask, int64_t before_
 	return best;
 }
 
+int pool_budget_starved(const struct pool_budget *b, uint64_t mask, int64_t by_ms, int64_t *next_ms)
+{
+	*next_ms = 0;
+	for (; mask; mask &= mask - 1) {
+		int w = __builtin_ctzll(mask);
+		int64_t ms = atomic_load_explicit(&b->oldest[w].ms, memory_order_relaxed);
+		if (!ms)
+			continue;
+		if (ms <= by_ms ||
+		    atomic_load_explicit(&b->oldest[w].servers, memory_order_relaxed) <= 0)
+			return w;
+		if (!*next_ms || ms < *next_ms)
+			*next_ms = ms;
+	}
+	return -1;
+}
+
 void pool_budget_welcome_put(struct pool_budget *b, const uint8_t *msgs, size_t len,
                              const struct pool_params *params)
 {

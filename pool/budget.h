@@ -29,9 +29,11 @@ struct pool_budget {
 	_Atomic int64_t retry_at_ms; /* a pool's login failed: no worker logs in before this */
 	_Atomic int logging_in;      /* a pool's servers logging in, every worker */
 	/* a pool's longest-waiting client on each worker: when it began to wait (0: none),
-	 * one cache line each, written by its worker when its first waiter changes */
+	 * and the pool's servers there (open or opening), one cache line each, written by its
+	 * worker when its first waiter changes and when a server opens, closes or moves */
 	struct {
 		_Alignas(64) _Atomic int64_t ms;
+		_Atomic int servers;
 	} oldest[POOL_MAX_WORKERS];
 	/* the pool's welcome (ParameterStatus messages of a server login) and its tracked values
 	 * as text, for a worker whose own pool has not logged in (under the table's lock) */
@@ -78,6 +80,16 @@ static inline void pool_budget_oldest_set(struct pool_budget *b, unsigned w, int
 	if (atomic_load_explicit(&b->oldest[w].ms, memory_order_relaxed) != ms)
 		atomic_store_explicit(&b->oldest[w].ms, ms, memory_order_relaxed);
 }
+/* Worker `w` has `n` more servers of the pool (n < 0: fewer). */
+static inline void pool_budget_worker_servers(struct pool_budget *b, unsigned w, int n)
+{
+	atomic_fetch_add_explicit(&b->oldest[w].servers, n, memory_order_relaxed);
+}
+/* Of the workers in `mask` whose clients wait, one that has no server of the pool or whose
+ * longest-waiting client began to wait at `by_ms` or before; -1 when none (then *next_ms:
+ * the earliest such start of a wait, 0 when none waits). */
+int pool_budget_starved(const struct pool_budget *b, uint64_t mask, int64_t by_ms,
+                        int64_t *next_ms);
 /* Of the workers in `mask`, the one whose longest-waiting client began to wait before
  * `before_ms` by more than `lag_ms` (the earliest such); -1 when none. */
 int pool_budget_owed(const struct pool_budget *b, uint64_t mask, int64_t before_ms, int64_t lag_ms);

@@ -209,6 +209,7 @@ void pool_shutdown(void)
 			reg.pool_buckets[i] = p->next_hash;
 			pool_budget_give(p->budget, p->db->budget, p->user->budget,
 			                 pool_server_count(p));
+			pool_budget_worker_servers(p->budget, pool_worker, -pool_server_count(p));
 			pool_budget_login(p->budget, -p->n_login);
 			if (p->n_clients)
 				client_count(p, -p->n_clients);
@@ -480,6 +481,25 @@ static uint64_t wanted_elsewhere(const struct pool *p)
 	       pool_budget_wanted(p->user->budget, pool_worker);
 }
 
+/* Keep this worker's idle servers of `p`, none of its clients waiting, from the workers in
+ * `direct` that want one? Yes while each of them has servers of its own and its clients have
+ * waited less than HANDOFF_LAG_MS: one of its own servers is about to serve them, and a
+ * server handed over at every release would bounce between busy workers (a mailbox hop each
+ * way, and its prepared statements dropped). Then the pool looks again when the first of
+ * those waits reaches the lag. */
+static bool kept_back(struct pool *p, uint64_t direct, int64_t now_ms)
+{
+	int64_t first = 0;
+	if (pool_budget_starved(p->budget, direct, now_ms - HANDOFF_LAG_MS, &first) >= 0 || !first)
+		return false;
+	int64_t at = first + HANDOFF_LAG_MS;
+	if (ops->wake_at && (!p->recheck_ms || at < p->recheck_ms)) {
+		p->recheck_ms = at;
+		ops->wake_at(at);
+	}
+	return ops->wake_at != NULL;
+}
+
 /* Clients of `p` wait on another worker, and none on this one (or this one holds more than
  * its share): its idle servers go to that worker (or, when a server cannot travel, are
  * closed so that their places serve those clients). */
@@ -495,6 +515,8 @@ static void give_back_idle(struct pool *p, int64_t now_ms)
 		bool mine = !pool_list_empty(&p->waiting);
 		if (mine && owed < 0)
 			break; /* its own clients wait too, no longer than the others' */
+		if (!mine && direct && kept_back(p, direct, now_ms))
+			break; /* their own servers are about to serve them */
 		unsigned to =
 		        (unsigned)(owed >= 0 ? owed : __builtin_ctzll(direct ? direct : mask));
 		struct pool_server *s =
@@ -707,6 +729,20 @@ void pool_run_kicks(int64_t now_ms)
 	}
 }
 
+void pool_recheck(struct pool *p, int64_t now_ms, int64_t *next_ms)
+{
+	if (!p->recheck_ms)
+		return;
+	if (p->recheck_ms > now_ms) {
+		if (!*next_ms || p->recheck_ms < *next_ms)
+			*next_ms = p->recheck_ms;
+		return;
+	}
+	p->recheck_ms = 0;
+	if (p->db->cfg)
+		pool_kick(p, now_ms);
+}
+
 void pool_client_unwait(struct pool_client *c, int64_t now_ms)
 {
 	if (c->wait_start_ms == 0)
@@ -744,6 +780,7 @@ void pool_server_add(struct pool *p, struct pool_server *s, int64_t now_ms)
 	p->user->n_servers++;
 	p->stats.server_connects++;
 	pool_budget_login(p->budget, 1);
+	pool_budget_worker_servers(p->budget, pool_worker, 1);
 	if (reg.reserved)
 		reg.reserved = false;
 	else /* opened without pool_fill() (tests) */
@@ -757,6 +794,7 @@ void pool_server_detach(struct pool_server *s)
 	(*state_count(p, s->state))--;
 	p->db->n_servers--;
 	p->user->n_servers--;
+	pool_budget_worker_servers(p->budget, pool_worker, -1);
 	s->pool = NULL;
 	pool_params_clear(&s->params);
 }
@@ -772,6 +810,7 @@ void pool_server_adopt(struct pool *p, struct pool_server *s, bool ready, int64_
 	p->n_busy++;
 	p->db->n_servers++;
 	p->user->n_servers++;
+	pool_budget_worker_servers(p->budget, pool_worker, 1);
 	if (ready)
 		pool_server_ready(s, now_ms);
 }
@@ -811,6 +850,7 @@ void pool_server_remove(struct pool_server *s)
 		pool_budget_login(p->budget, -1);
 	p->db->n_servers--;
 	p->user->n_servers--;
+	pool_budget_worker_servers(p->budget, pool_worker, -1);
 	pool_budget_give(p->budget, p->db->budget, p->user->budget, 1);
 	if (s->tested) {
 		s->tested = false;

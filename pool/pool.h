@@ -152,6 +152,7 @@ struct pool {
 	 * and when it last handed a server over while its own clients waited */
 	int64_t owed_checked_ms, published_ms, handed_ms;
 	int owed_to;
+	int64_t recheck_ms; /* idle servers kept from a wanting worker: look again then (0: no) */
 	int64_t view_oldest_wait_ms; /* a merged view's (pool/view.c) oldest waiting client */
 };
 
@@ -175,6 +176,8 @@ struct pool_ops {
 	/* Give idle server `s` to worker `to`, whose clients want one (pool_server_detach()
 	 * before returning); false when it cannot travel (then it is evicted). NULL: never. */
 	bool (*server_handoff)(struct pool_server *s, unsigned to);
+	/* Call pool_recheck() on this worker's pools at `at_ms` (NULL: never needed). */
+	void (*wake_at)(int64_t at_ms);
 };
 
 /* Set the callbacks (once at start). */
@@ -237,6 +240,9 @@ void pool_kick(struct pool *p, int64_t now_ms);
 void pool_kick_later(struct pool *p);
 /* Kick the pools asked for with pool_kick_later() (after the loop's callbacks). */
 void pool_run_kicks(int64_t now_ms);
+/* Kick `p` when the look at its idle servers that it put off (another worker wanted them,
+ * its clients' waits still short) is due; else lower *next_ms to when it is (0: none yet). */
+void pool_recheck(struct pool *p, int64_t now_ms, int64_t *next_ms);
 
 /* When the longest-waiting client of `p` began to wait (0: none waits). */
 int64_t pool_oldest_wait_ms(const struct pool *p);

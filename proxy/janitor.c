@@ -352,8 +352,9 @@ static void janitor_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
-/* Login back-offs over: fill those pools (each a probe while its server is not up); then
- * wait for the next one to end. */
+/* Login back-offs over: fill those pools (each a probe while its server is not up); idle
+ * servers kept from another worker's clients: look at them again (pool_recheck); then wait
+ * for the next of either. */
 static void retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)loop;
@@ -363,6 +364,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	int64_t next = 0;
 	retry_timer_at_ms = 0;
 	for (struct pool *p = pool_next(NULL); p; p = pool_next(p)) {
+		pool_recheck(p, now, &next);
 		if (!p->reach.retry_at_ms || p->reach.state == POOL_REACH_UP || !p->db->cfg)
 			continue;
 		if (pool_reach_may_login(&p->reach, now)) {

@@ -139,6 +139,7 @@ static const struct pool_ops ops = {
         .server_evict = proxy_server_evict,
         .server_settle = proxy_server_settle,
         .server_check = proxy_server_check,
+        .wake_at = proxy_janitor_retry_at,
 };
 
 static void close_everything(void)
