@@ -28,8 +28,10 @@
 # Measurements:
 #   - scenarios, each with -j 2, in interleaved rounds (each round: every scenario, each run
 #     direct, then pgbouncer, then pglane1, then pglaneN): -S -M simple -c 16, -S -M extended
-#     -c 16, -S -M prepared -c 16, -S -c 256, -S -c 256 with TLS clients (PGSSLMODE=require:
-#     TLS between pgbench and the proxy, or PostgreSQL for direct), TPC-B -c 32, -S -C -c 16.
+#     -c 16, -S -M prepared -c 16, -S -M prepared -c 32 (more clients than the pool's 20: they
+#     wait, and with several workers idle servers move between them), -S -c 256, -S -c 256
+#     with TLS clients (PGSSLMODE=require: TLS between pgbench and the proxy, or PostgreSQL for
+#     direct), TPC-B -c 32, -S -C -c 16.
 #     Per scenario: median TPS and latency, ratios (pglane / PgBouncer for both pglanes,
 #     pglaneN / pglane1), each proxy's CPU µs per transaction (utime+stime from /proc/PID/stat
 #     around each run, divided by the transactions pgbench processed), the proxy cores busy
@@ -47,7 +49,7 @@
 # BENCH_IDLE_CLIENTS (2000), BENCH_MANY_CLIENTS (10000), BENCH_OUT (where to write the results;
 # default bench/RESULTS.md for a full run, i.e. at least 3 rounds of at least 15 s, and nowhere
 # for a shorter one), BENCH_SCENARIOS (the scenario ids to run, e.g. "s16 p16"; default all: s16
-# e16 p16 s256 tls256 tpcb conn) and BENCH_EXTRAS (0: skip the hop latency, idle-client memory
+# e16 p16 p32 s256 tls256 tpcb conn) and BENCH_EXTRAS (0: skip the hop latency, idle-client memory
 # and many-client runs; default 1). A run with either of the last two is not a full run.
 set -uo pipefail
 
@@ -92,6 +94,7 @@ TARGETS="direct $PROXIES"
 SCENARIOS="s16|-S -M simple -c 16|-S -M simple -c 16
 e16|-S -M extended -c 16|-S -M extended -c 16
 p16|-S -M prepared -c 16|-S -M prepared -c 16
+p32|-S -M prepared -c 32|-S -M prepared -c 32 (pool 20: clients wait)
 s256|-S -c 256|-S -c 256
 tls256|-S -c 256|-S -c 256, TLS
 tpcb|-c 32|TPC-B -c 32
