@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "config/log.h"
 #include "pool/pool.h"
 #include "proxy/relay.h"
@@ -33,13 +35,17 @@ struct proxy_handoff **proxy_handoff_next(struct proxy_handoff *h)
 	return &h->next;
 }
 
-/* Nothing of a session, nothing in flight: the server can serve a client anywhere. */
+/* Nothing of a session, nothing in flight: the server can serve a client anywhere. Over TLS
+ * too: its OpenSSL session goes with it (used by one worker at a time, the mailbox's lock
+ * between them), as long as OpenSSL holds no decrypted bytes not read yet (the taker's
+ * watcher would not see them). */
 static bool can_travel(const struct proxy_server *s)
 {
 	return s->state == SERVER_READY && s->ps.state == POOL_SERVER_IDLE &&
 	       !s->ps.close_on_release && !s->ncancels && !s->login && !s->resolving &&
 	       !s->needs_reset && !s->pin_reset && !s->unknown_owner && !s->loaded && !s->led.n &&
-	       s->syncing == 0 && !s->conn.want_write && !s->conn.ssl;
+	       s->syncing == 0 && !s->conn.want_write &&
+	       (!s->conn.ssl || SSL_pending(s->conn.ssl) == 0);
 }
 
 static void free_handoff(struct proxy_handoff *h)
