@@ -94,20 +94,29 @@ void sc_fixtures_drop(void)
 	PQfinish(a);
 }
 
-struct it_pglane *sc_start(const char *mode, const char *pool_extra)
+static struct it_pglane *start(const char *mode, const char *pool_extra, bool one_worker)
 {
 	char conf[2048];
-	/* session mode: a test steers a client onto the server another one left, which only one
-	 * worker's pool of 2 makes certain (with two, the server left may be on the other) */
 	snprintf(conf, sizeof conf,
 	         "%s"
 	         "auth = { type = \"trust\"; file = \"users.txt\"; };\n"
 	         "pool = { mode = \"%s\"; size = 2; query_wait_timeout = \"30s\"; %s "
 	         "};\n" IT_DATABASES,
-	         strcmp(mode, "session") == 0 ? "workers = 1;\n" : "", mode,
-	         pool_extra ? pool_extra : "");
+	         one_worker ? "workers = 1;\n" : "", mode, pool_extra ? pool_extra : "");
 	return it_pglane_start_with_users(conf, "\"" SC_USER "\" \"" SC_PASSWORD "\"\n"
 	                                        "\"" SC_OTHER "\" \"" SC_OTHER_PASSWORD "\"\n");
+}
+
+struct it_pglane *sc_start(const char *mode, const char *pool_extra)
+{
+	/* session mode: a test steers a client onto the server another one left, which only one
+	 * worker's pool of 2 makes certain (with two, the server left may be on the other) */
+	return start(mode, pool_extra, strcmp(mode, "session") == 0);
+}
+
+struct it_pglane *sc_start_one_worker(const char *mode, const char *pool_extra)
+{
+	return start(mode, pool_extra, true);
 }
 
 /* ---- clients ---- */

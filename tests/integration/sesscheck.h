@@ -97,6 +97,10 @@ void sc_fixtures_drop(void);
  * SC_OTHER's passwords (pglane logs in to PostgreSQL with them), IT_DATABASES; `pool_extra`
  * goes into the pool section (may be NULL). */
 struct it_pglane *sc_start(const char *mode, const char *pool_extra);
+/* The same with one worker whatever the mode: the pool's 2 servers in one pool, shared by all
+ * its clients, for a test that wants a client's transactions on both (with two workers each
+ * worker keeps the server it has while the other's clients wait less than 5 ms). */
+struct it_pglane *sc_start_one_worker(const char *mode, const char *pool_extra);
 
 /* ---- clients ---- */
 

@@ -833,7 +833,7 @@ static void *busy_run(void *arg)
  * the value just set, and the busy clients never see one. */
 IT_TEST(session, pipelined_sets_under_load)
 {
-	sc_start("transaction", NULL);
+	sc_start_one_worker("transaction", NULL); /* R's transactions on both servers */
 	struct sc_env e;
 	sc_env_init(&e, "session", "postgres", NULL); /* the defaults; no holders */
 	static struct busy busy[2];
@@ -981,7 +981,7 @@ static void *mc_run(void *arg)
 IT_TEST(session, settings_of_many_clients_at_once)
 {
 	sc_fixtures();
-	sc_start("transaction", NULL);
+	sc_start_one_worker("transaction", NULL); /* clients move between the 2 servers */
 	static struct mc_client mc[MC_CLIENTS];
 	for (int i = 0; i < MC_CLIENTS; i++) {
 		char sql[512];
