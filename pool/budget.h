@@ -85,6 +85,11 @@ static inline void pool_budget_worker_servers(struct pool_budget *b, unsigned w,
 {
 	atomic_fetch_add_explicit(&b->oldest[w].servers, n, memory_order_relaxed);
 }
+/* Worker `w`'s servers of the pool. */
+static inline int pool_budget_servers_of(const struct pool_budget *b, unsigned w)
+{
+	return atomic_load_explicit(&b->oldest[w].servers, memory_order_relaxed);
+}
 /* Of the workers in `mask` whose clients wait, one that has no server of the pool or whose
  * longest-waiting client began to wait at `by_ms` or before; -1 when none (then *next_ms:
  * the earliest such start of a wait, 0 when none waits). */

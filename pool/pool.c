@@ -454,6 +454,15 @@ static void publish_oldest(struct pool *p, int64_t now_ms, bool force)
 	                       pool_list_empty(&p->waiting) ? 0 : first_wait_ms(p));
 }
 
+/* Look at `p` again at `at_ms` (pool_recheck), or sooner. */
+static void recheck_at(struct pool *p, int64_t at_ms)
+{
+	if (!p->recheck_ms || at_ms < p->recheck_ms) {
+		p->recheck_ms = at_ms;
+		ops->wake_at(at_ms);
+	}
+}
+
 /* Worker `pool_worker` has clients of `p` that a limit keeps waiting: the pool's size or
  * failing logins (full 1), its database's cap (2, or held by it) or its user's (3); none (0):
  * it has not.
@@ -469,8 +478,18 @@ static void want(struct pool *p, int full, enum pool_held held, int64_t now_ms)
 		publish_oldest(p, now_ms, true);
 	news |= pool_budget_want(p->db->budget, pool_worker, full == 2);
 	news |= pool_budget_want(p->user->budget, pool_worker, full == 3);
-	if (news && ops->workers_kick)
-		ops->workers_kick(~(UINT64_C(1) << pool_worker));
+	if (!news || !ops->workers_kick)
+		return;
+	if (full == 1 && ops->wake_at && pool_budget_servers_of(p->budget, pool_worker) > 0) {
+		/* it has servers of its own: the others give theirs only once its clients waited
+		 * HANDOFF_LAG_MS (kept_back), so they hear of it then, if it still wants; most
+		 * waits end before, and a wake-up of every worker at each would cost more than
+		 * the waits */
+		p->kick_others = true;
+		recheck_at(p, first_wait_ms(p) + HANDOFF_LAG_MS);
+		return;
+	}
+	ops->workers_kick(~(UINT64_C(1) << pool_worker));
 }
 
 /* Does another worker want a server this pool could give back? */
@@ -492,12 +511,10 @@ static bool kept_back(struct pool *p, uint64_t direct, int64_t now_ms)
 	int64_t first = 0;
 	if (pool_budget_starved(p->budget, direct, now_ms - HANDOFF_LAG_MS, &first) >= 0 || !first)
 		return false;
-	int64_t at = first + HANDOFF_LAG_MS;
-	if (ops->wake_at && (!p->recheck_ms || at < p->recheck_ms)) {
-		p->recheck_ms = at;
-		ops->wake_at(at);
-	}
-	return ops->wake_at != NULL;
+	if (!ops->wake_at)
+		return false;
+	recheck_at(p, first + HANDOFF_LAG_MS);
+	return true;
 }
 
 /* Clients of `p` wait on another worker, and none on this one (or this one holds more than
@@ -739,6 +756,11 @@ void pool_recheck(struct pool *p, int64_t now_ms, int64_t *next_ms)
 		return;
 	}
 	p->recheck_ms = 0;
+	if (p->kick_others) {
+		p->kick_others = false;
+		if (wanting(p) && !pool_list_empty(&p->waiting))
+			ops->workers_kick(~(UINT64_C(1) << pool_worker));
+	}
 	if (p->db->cfg)
 		pool_kick(p, now_ms);
 }

@@ -153,6 +153,7 @@ struct pool {
 	int64_t owed_checked_ms, published_ms, handed_ms;
 	int owed_to;
 	int64_t recheck_ms; /* idle servers kept from a wanting worker: look again then (0: no) */
+	bool kick_others;   /* ... and then wake the other workers if this one still wants */
 	int64_t view_oldest_wait_ms; /* a merged view's (pool/view.c) oldest waiting client */
 };
 
