@@ -143,8 +143,7 @@ int pool_budget_starved(const struct pool_budget *b, uint64_t mask, int64_t by_m
 		int64_t ms = atomic_load_explicit(&b->oldest[w].ms, memory_order_relaxed);
 		if (!ms)
 			continue;
-		if (ms <= by_ms ||
-		    atomic_load_explicit(&b->oldest[w].servers, memory_order_relaxed) <= 0)
+		if (ms <= by_ms || pool_budget_servers_of(b, (unsigned)w) <= 0)
 			return w;
 		if (!*next_ms || ms < *next_ms)
 			*next_ms = ms;

@@ -509,9 +509,8 @@ static uint64_t wanted_elsewhere(const struct pool *p)
 static bool kept_back(struct pool *p, uint64_t direct, int64_t now_ms)
 {
 	int64_t first = 0;
-	if (pool_budget_starved(p->budget, direct, now_ms - HANDOFF_LAG_MS, &first) >= 0 || !first)
-		return false;
-	if (!ops->wake_at)
+	if (!ops->wake_at ||
+	    pool_budget_starved(p->budget, direct, now_ms - HANDOFF_LAG_MS, &first) >= 0 || !first)
 		return false;
 	recheck_at(p, first + HANDOFF_LAG_MS);
 	return true;
