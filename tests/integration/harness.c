@@ -606,6 +606,26 @@ PGconn *it_connect_admin(void)
 	return it_connect_direct("postgres", NULL, "postgres");
 }
 
+void it_drop_role(const char *role)
+{
+	PGconn *c = it_connect_admin();
+	char sql[256];
+	snprintf(sql, sizeof sql,
+	         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '%s'",
+	         role);
+	PQclear(PQexec(c, sql));
+	snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", role);
+	for (int i = 0; i < 50; i++) {
+		PGresult *r = PQexec(c, sql);
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		if (ok)
+			break;
+		it_sleep_ms(100); /* its terminated sessions are still leaving */
+	}
+	PQfinish(c);
+}
+
 void it_exec_ok(PGconn *c, const char *sql)
 {
 	PGresult *r = PQexec(c, sql);

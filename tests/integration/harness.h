@@ -129,6 +129,10 @@ void it_notices_off(PGconn *c);
 void it_drop_tables(const char *tables);
 /* Superuser connection straight to PostgreSQL, database postgres. */
 PGconn *it_connect_admin(void);
+/* Drop role `role` if it exists (a plain name: it goes into the SQL as is), after terminating
+ * its sessions; retried for 5 s while they are still leaving. Nothing asserted (for a
+ * suite's .fini too). */
+void it_drop_role(const char *role);
 
 /* Run `sql`; fail the test unless it returns COMMAND_OK or TUPLES_OK. */
 void it_exec_ok(PGconn *c, const char *sql);

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/integration/adminq.h"
@@ -621,70 +620,20 @@ IT_TEST(authq, kept_connection_cut_is_retried)
 /* ---- over TLS: a PostgreSQL of its own with ssl on ---- */
 
 static char g_cluster_dir[512];
-static char g_pgsh[1024];
 
 static void tls_fini(void)
 {
 	it_pglane_fini();
-	if (g_cluster_dir[0] && g_pgsh[0]) {
-		char cmd[2048];
-		snprintf(cmd, sizeof cmd, "'%s' stop '%s' >/dev/null 2>&1", g_pgsh, g_cluster_dir);
-		int rc = system(cmd);
-		(void)rc;
-		g_cluster_dir[0] = '\0';
-	}
+	tls_cluster_stop(g_cluster_dir);
 }
 
 TestSuite(authq_tls, .fini = tls_fini, .timeout = 180);
-
-/* A cluster on a free port with the test CA's server certificate and ssl on; its port. */
-static int tls_cluster(void)
-{
-	const char *e = getenv("PGLANE_TEST_PGSH");
-	snprintf(g_pgsh, sizeof g_pgsh, "%s", e && *e ? e : "tests/pg.sh");
-	char dir[512];
-	it_mkdtemp(dir, sizeof dir);
-	chmod(dir, 0755);
-	int port = it_free_port();
-	char *out = NULL;
-	int rc = it_sh(120, &out, "'%s' start '%s' %d", g_pgsh, dir, port);
-	snprintf(g_cluster_dir, sizeof g_cluster_dir, "%s", dir);
-	cr_assert_eq(rc, 0, "tests/pg.sh start failed (%d):\n%s", rc, out);
-	free(out);
-	rc = it_sh(30, &out,
-	           "set -e; d='%s/data'; o=$(stat -c %%U \"$d\"); cp '%s' '%s' \"$d\"/; "
-	           "chown \"$o\" \"$d\"/server.crt \"$d\"/server.key; chmod 600 \"$d\"/server.key",
-	           dir, tls_cert("server.crt"), tls_cert("server.key"));
-	cr_assert_eq(rc, 0, "copying the certificate failed:\n%s", out);
-	free(out);
-	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, port, "postgres", NULL, "postgres", NULL);
-	PGconn *a = it_connect_try(ci);
-	cr_assert_eq(PQstatus(a), CONNECTION_OK, "own cluster: %s", it_conn_error(a));
-	it_exec_ok(a, "ALTER SYSTEM SET ssl_cert_file = 'server.crt'");
-	it_exec_ok(a, "ALTER SYSTEM SET ssl_key_file = 'server.key'");
-	it_exec_ok(a, "ALTER SYSTEM SET ssl = on");
-	it_exec_ok(a, "SELECT pg_reload_conf()");
-	PQfinish(a);
-	it_conninfo(ci, sizeof ci, IT_HOST, port, "postgres", NULL, "postgres",
-	            "sslmode='require'");
-	bool ok = false;
-	for (int i = 0; i < 100 && !ok; i++) {
-		PGconn *c = it_connect_try(ci);
-		ok = PQstatus(c) == CONNECTION_OK && PQsslInUse(c);
-		PQfinish(c);
-		if (!ok)
-			it_sleep_ms(50);
-	}
-	cr_assert(ok, "the cluster did not turn ssl on");
-	return port;
-}
 
 /* The look-up connects with the database's sslmode and sslrootcert: verify-full against the
  * right CA works (and is TLS on the server side), against another CA it fails. */
 IT_TEST(authq_tls, verify_full)
 {
-	int port = tls_cluster();
+	int port = tls_cluster_start(g_cluster_dir, sizeof g_cluster_dir, NULL);
 	char conf[4096];
 	snprintf(conf, sizeof conf,
 	         "auth = { type = \"scram-sha-256\"; auth_user = \"postgres\"; };\n"

@@ -18,27 +18,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/tlscerts.h"
 
 static char g_cluster_dir[512];
-static char g_pgsh[1024];
 static int g_cluster_port;
 
 static void verify_fini(void)
 {
 	it_pglane_fini();
-	if (g_cluster_dir[0] && g_pgsh[0]) {
-		char cmd[2048];
-		snprintf(cmd, sizeof cmd, "'%s' stop '%s' >/dev/null 2>&1", g_pgsh, g_cluster_dir);
-		int rc = system(cmd);
-		(void)rc;
-		g_cluster_dir[0] = '\0';
-	}
+	tls_cluster_stop(g_cluster_dir);
 }
 
 TestSuite(tls_verify, .fini = verify_fini, .timeout = 180);
@@ -224,64 +215,11 @@ IT_TEST(tls_verify, listen_ciphers)
 
 /* ---- server side ---- */
 
-static const char *pgsh_path(void)
-{
-	const char *e = getenv("PGLANE_TEST_PGSH");
-	if (e && *e && access(e, X_OK) == 0)
-		return e;
-	static char path[1024];
-	snprintf(path, sizeof path, "%s", it_pglane_bin()); /* .../build/pglane */
-	for (int i = 0; i < 2; i++) {
-		char *slash = strrchr(path, '/');
-		if (slash)
-			*slash = '\0';
-	}
-	strncat(path, "/tests/pg.sh", sizeof path - strlen(path) - 1);
-	cr_assert_eq(access(path, X_OK), 0, "tests/pg.sh not found: set PGLANE_TEST_PGSH");
-	return path;
-}
-
 /* A PostgreSQL of this test with ssl on (server.crt) and TLS at most 1.2. */
 static void cluster_start_tls12(void)
 {
-	snprintf(g_pgsh, sizeof g_pgsh, "%s", pgsh_path());
-	char dir[512];
-	it_mkdtemp(dir, sizeof dir);
-	chmod(dir, 0755);
-	g_cluster_port = it_free_port();
-	char *out = NULL;
-	int rc = it_sh(120, &out, "'%s' start '%s' %d", g_pgsh, dir, g_cluster_port);
-	snprintf(g_cluster_dir, sizeof g_cluster_dir, "%s", dir);
-	cr_assert_eq(rc, 0, "tests/pg.sh start failed (%d):\n%s", rc, out);
-	free(out);
-	rc = it_sh(30, &out,
-	           "set -e; d='%s/data'; o=$(stat -c %%U \"$d\"); "
-	           "cp '%s/server.crt' '%s/server.key' \"$d\"/; "
-	           "chown \"$o\" \"$d\"/server.crt \"$d\"/server.key; chmod 600 \"$d\"/server.key",
-	           dir, tls_certs(), tls_certs());
-	cr_assert_eq(rc, 0, "copying the certificate failed:\n%s", out);
-	free(out);
-	char ci[512];
-	it_conninfo(ci, sizeof ci, IT_HOST, g_cluster_port, "postgres", NULL, "postgres", NULL);
-	PGconn *a = it_connect_try(ci);
-	cr_assert_eq(PQstatus(a), CONNECTION_OK, "own cluster: %s", it_conn_error(a));
-	it_exec_ok(a, "ALTER SYSTEM SET ssl_cert_file = 'server.crt'");
-	it_exec_ok(a, "ALTER SYSTEM SET ssl_key_file = 'server.key'");
-	it_exec_ok(a, "ALTER SYSTEM SET ssl_max_protocol_version = 'TLSv1.2'");
-	it_exec_ok(a, "ALTER SYSTEM SET ssl = on");
-	it_exec_ok(a, "SELECT pg_reload_conf()");
-	PQfinish(a);
-	it_conninfo(ci, sizeof ci, IT_HOST, g_cluster_port, "postgres", NULL, "postgres",
-	            "sslmode='require'");
-	bool ok = false;
-	for (int i = 0; i < 100 && !ok; i++) {
-		PGconn *c = it_connect_try(ci);
-		ok = PQstatus(c) == CONNECTION_OK && PQsslInUse(c);
-		PQfinish(c);
-		if (!ok)
-			it_sleep_ms(50);
-	}
-	cr_assert(ok, "the cluster did not switch ssl on");
+	g_cluster_port = tls_cluster_start(g_cluster_dir, sizeof g_cluster_dir,
+	                                   "ALTER SYSTEM SET ssl_max_protocol_version = 'TLSv1.2'");
 }
 
 /* The config of a pglane in front of the cluster with server_tls `extra`. */

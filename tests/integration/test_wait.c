@@ -129,18 +129,7 @@ static void freeze(void)
 
 static void drop_full_role(void)
 {
-	PGconn *c = it_connect_admin();
-	PQclear(PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename "
-	                  "= '" FULL_ROLE "'"));
-	for (int i = 0; i < 50; i++) {
-		PGresult *r = PQexec(c, "DROP ROLE IF EXISTS " FULL_ROLE);
-		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-		PQclear(r);
-		if (ok)
-			break;
-		it_sleep_ms(100); /* its terminated sessions are still leaving */
-	}
-	PQfinish(c);
+	it_drop_role(FULL_ROLE);
 }
 
 static bool g_role_made;

@@ -17,26 +17,10 @@
 #define WF_LIMIT 2 /* connections the role may have (in the SQL below too) */
 #define WF_N     6 /* clients: one worker has at least WF_LIMIT of them */
 
-static void drop_role(void)
-{
-	PGconn *c = it_connect_admin();
-	PQclear(PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename "
-	                  "= '" WF_ROLE "'"));
-	for (int i = 0; i < 50; i++) {
-		PGresult *r = PQexec(c, "DROP ROLE IF EXISTS " WF_ROLE);
-		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-		PQclear(r);
-		if (ok)
-			break;
-		it_sleep_ms(100); /* its terminated sessions are still leaving */
-	}
-	PQfinish(c);
-}
-
 static void fini(void)
 {
 	it_pglane_fini(); /* its servers hold the role */
-	drop_role();
+	it_drop_role(WF_ROLE);
 }
 
 TestSuite(workers_full, .fini = fini, .timeout = 60);
@@ -62,7 +46,7 @@ static int wait_answer(PGconn *c, int ms)
 IT_TEST(workers_full, idle_servers_go_where_logins_fail)
 {
 	PGconn *su = it_connect_admin();
-	drop_role();
+	it_drop_role(WF_ROLE);
 	it_exec_ok(su, "CREATE ROLE " WF_ROLE " LOGIN PASSWORD '" WF_PW "' CONNECTION LIMIT 2");
 	it_pglane_start_with_users(
 	        "workers = 2;\n"

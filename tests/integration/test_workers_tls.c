@@ -10,73 +10,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "tests/integration/harness.h"
 #include "tests/integration/tlscerts.h"
 #include "tests/integration/wclients.h"
 
 static char g_dir[512];
-static int g_port;
 
 static void fini(void)
 {
 	it_pglane_fini();
-	const char *pgsh = getenv("PGLANE_TEST_PGSH");
-	if (g_dir[0] && pgsh) {
-		char *out = NULL;
-		(void)it_sh(60, &out, "'%s' stop '%s'", pgsh, g_dir);
-		free(out);
-		g_dir[0] = '\0';
-	}
+	tls_cluster_stop(g_dir);
 }
 
 TestSuite(workers_tls, .fini = fini, .timeout = 120);
 
-/* A PostgreSQL of our own with ssl on (the test certificates). */
-static void cluster_start(void)
-{
-	const char *pgsh = getenv("PGLANE_TEST_PGSH");
-	cr_assert(pgsh && *pgsh, "PGLANE_TEST_PGSH is not set (tests/run.sh sets it)");
-	it_mkdtemp(g_dir, sizeof g_dir);
-	chmod(g_dir, 0755);
-	g_port = it_free_port();
-	char *out = NULL;
-	int rc = it_sh(120, &out, "'%s' start '%s' %d", pgsh, g_dir, g_port);
-	cr_assert_eq(rc, 0, "tests/pg.sh start failed (%d):\n%s", rc, out);
-	free(out);
-	rc = it_sh(30, &out,
-	           "set -e; d='%s/data'; o=$(stat -c %%U \"$d\"); "
-	           "cp '%s/server.crt' '%s/server.key' \"$d\"/; "
-	           "chown \"$o\" \"$d\"/server.crt \"$d\"/server.key; chmod 600 \"$d\"/server.key",
-	           g_dir, tls_certs(), tls_certs());
-	cr_assert_eq(rc, 0, "copying the certificate failed:\n%s", out);
-	free(out);
-	char ci[512];
-	it_conninfo(ci, sizeof ci, "127.0.0.1", g_port, "postgres", NULL, "postgres", NULL);
-	PGconn *a = it_connect_try(ci);
-	cr_assert_eq(PQstatus(a), CONNECTION_OK, "own cluster: %s", it_conn_error(a));
-	it_exec_ok(a, "ALTER SYSTEM SET ssl_cert_file = 'server.crt'");
-	it_exec_ok(a, "ALTER SYSTEM SET ssl_key_file = 'server.key'");
-	it_exec_ok(a, "ALTER SYSTEM SET ssl = on");
-	it_exec_ok(a, "SELECT pg_reload_conf()");
-	PQfinish(a);
-	it_conninfo(ci, sizeof ci, "127.0.0.1", g_port, "postgres", NULL, "postgres",
-	            "sslmode='require'");
-	bool ok = false;
-	for (int i = 0; i < 100 && !ok; i++) {
-		PGconn *c = it_connect_try(ci);
-		ok = PQstatus(c) == CONNECTION_OK && PQsslInUse(c);
-		PQfinish(c);
-		if (!ok)
-			it_sleep_ms(50);
-	}
-	cr_assert(ok, "the cluster did not switch ssl on");
-}
-
 IT_TEST(workers_tls, a_tls_server_moves_between_workers)
 {
-	cluster_start();
+	int port = tls_cluster_start(g_dir, sizeof g_dir, NULL);
 	char conf[1024];
 	snprintf(conf, sizeof conf,
 	         "workers = 2;\n"
@@ -85,7 +36,7 @@ IT_TEST(workers_tls, a_tls_server_moves_between_workers)
 	         "server_tls = { sslmode = \"require\"; };\n"
 	         "databases = ( { name = \"tlsdb\"; host = \"127.0.0.1\"; port = %d;\n"
 	         "                dbname = \"postgres\"; } );\n",
-	         g_port);
+	         port);
 	it_pglane_start(conf);
 	PGconn *c[4];
 	wclients_connect_both(c, 4, "postgres", NULL, "tlsdb"); /* workers 0, 1, 0, 1 */

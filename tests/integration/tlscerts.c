@@ -72,3 +72,69 @@ const char *tls_cert(const char *name)
 	snprintf(b, sizeof bufs[0], "%s/%s", tls_certs(), name);
 	return b;
 }
+
+static const char *pgsh(void)
+{
+	const char *e = getenv("PGLANE_TEST_PGSH");
+	if (e && *e && access(e, X_OK) == 0)
+		return e;
+	static char path[1024];
+	snprintf(path, sizeof path, "%s", it_pglane_bin()); /* .../build/pglane */
+	for (int i = 0; i < 2; i++) {
+		char *slash = strrchr(path, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	strncat(path, "/tests/pg.sh", sizeof path - strlen(path) - 1);
+	return access(path, X_OK) == 0 ? path : "tests/pg.sh";
+}
+
+int tls_cluster_start(char *dir, size_t n, const char *alter)
+{
+	it_mkdtemp(dir, n);
+	chmod(dir, 0755);
+	int port = it_free_port();
+	char *out = NULL;
+	int rc = it_sh(120, &out, "'%s' start '%s' %d", pgsh(), dir, port);
+	cr_assert_eq(rc, 0, "tests/pg.sh start failed (%d):\n%s", rc, out);
+	free(out);
+	rc = it_sh(30, &out,
+	           "set -e; d='%s/data'; o=$(stat -c %%U \"$d\"); cp '%s' '%s' \"$d\"/; "
+	           "chown \"$o\" \"$d\"/server.crt \"$d\"/server.key; chmod 600 \"$d\"/server.key",
+	           dir, tls_cert("server.crt"), tls_cert("server.key"));
+	cr_assert_eq(rc, 0, "copying the certificate failed:\n%s", out);
+	free(out);
+	char ci[512];
+	it_conninfo(ci, sizeof ci, IT_HOST, port, "postgres", NULL, "postgres", NULL);
+	PGconn *a = it_connect_try(ci);
+	cr_assert_eq(PQstatus(a), CONNECTION_OK, "own cluster: %s", it_conn_error(a));
+	it_exec_ok(a, "ALTER SYSTEM SET ssl_cert_file = 'server.crt'");
+	it_exec_ok(a, "ALTER SYSTEM SET ssl_key_file = 'server.key'");
+	if (alter)
+		it_exec_ok(a, alter);
+	it_exec_ok(a, "ALTER SYSTEM SET ssl = on");
+	it_exec_ok(a, "SELECT pg_reload_conf()");
+	PQfinish(a);
+	it_conninfo(ci, sizeof ci, IT_HOST, port, "postgres", NULL, "postgres",
+	            "sslmode='require'");
+	bool ok = false;
+	for (int i = 0; i < 100 && !ok; i++) {
+		PGconn *c = it_connect_try(ci);
+		ok = PQstatus(c) == CONNECTION_OK && PQsslInUse(c);
+		PQfinish(c);
+		if (!ok)
+			it_sleep_ms(50);
+	}
+	cr_assert(ok, "the cluster did not turn ssl on");
+	return port;
+}
+
+void tls_cluster_stop(char *dir)
+{
+	if (!dir[0])
+		return;
+	char *out = NULL;
+	(void)it_sh(60, &out, "'%s' stop '%s'", pgsh(), dir);
+	free(out);
+	dir[0] = '\0';
+}

@@ -6,9 +6,21 @@
 #ifndef PGLANE_TESTS_TLSCERTS_H
 #define PGLANE_TESTS_TLSCERTS_H
 
+#include <stddef.h>
+
 /* The directory (made on first use; fails the test when openssl fails). */
 const char *tls_certs(void);
 /* DIR/name of a certificate file (one of a few rotating static buffers). */
 const char *tls_cert(const char *name);
+
+/* A PostgreSQL of the test's own (tests/pg.sh start: PGLANE_TEST_PGSH, else the one beside the
+ * pglane binary's build directory, else tests/pg.sh) on a free port with the server
+ * certificate, `alter` run before ssl goes on (an ALTER SYSTEM, or NULL), and ssl on, once a
+ * direct connection uses TLS: its port, its directory in `dir` (n bytes) for
+ * tls_cluster_stop(). */
+int tls_cluster_start(char *dir, size_t n, const char *alter);
+/* Stop the cluster in `dir` (nothing when it is empty) and empty it, whether or not that
+ * works (for a suite's .fini). */
+void tls_cluster_stop(char *dir);
 
 #endif
