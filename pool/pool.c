@@ -187,7 +187,8 @@ const struct cfg_lane *pool_lane_cfg(const struct pool *p)
 struct pool *pool_next(struct pool *prev)
 {
 	struct pool_list *n = prev ? prev->all.next : reg.all_pools.next;
-	return n == &reg.all_pools ? NULL : pool_container_of(n, struct pool, all);
+	/* a registry pool_setup() has not seen yet (the console fuzzer's) holds no pool */
+	return !n || n == &reg.all_pools ? NULL : pool_container_of(n, struct pool, all);
 }
 
 void pool_config_changed(const struct cfg *cfg)
