@@ -27,7 +27,7 @@
 #
 # Measurements:
 #   - scenarios, each with -j 2, in interleaved rounds (each round: every scenario, each run
-#     direct, then pgbouncer, then pglane1, then pglaneN): -S -M simple -c 16, -S -M extended
+#     direct, then pgbouncer, then pglane1, then pglaneN; even rounds in the reverse order): -S -M simple -c 16, -S -M extended
 #     -c 16, -S -M prepared -c 16, -S -M prepared -c 32 (more clients than the pool's 20: they
 #     wait, and with several workers idle servers move between them), -S -c 256, -S -c 256
 #     with TLS clients (PGSSLMODE=require: TLS between pgbench and the proxy, or PostgreSQL for
@@ -584,9 +584,17 @@ if [ "$EXTRAS" != 0 ]; then
 	done
 fi
 
+# round_order ROUND: the targets in the order a round runs them: as listed in odd rounds,
+# reversed in even ones, so that no target always runs first or right after another (the
+# paired ratios compare runs of one round; a fixed order put pglaneN always just after pglane1)
+round_order() {
+	if [ $(($1 % 2)) = 1 ]; then echo "$TARGETS"; else echo "$TARGETS" | tr ' ' '\n' | tac | tr '\n' ' '; fi
+}
+
 for round in $(seq 1 "$ROUNDS"); do
+	order=$(round_order "$round")
 	while IFS='|' read -r id opts label; do
-		for t in $TARGETS; do
+		for t in $order; do
 			# shellcheck disable=SC2086 # the options are words
 			run_pgbench "$id" "$round" "$t" -j 2 $opts
 		done
@@ -801,7 +809,7 @@ done
 	echo "- pgbench scale 10, database $BENCH_DB, SCRAM role $BENCH_USER; every proxy: transaction mode, pool size 20, client and server login by SCRAM-SHA-256 from the same auth file, max_client_conn $MAX_CLIENT_CONN, client TLS offered (PgBouncer client_tls_sslmode allow, pglane listen.tls mode allow; a throwaway self-signed RSA-2048 certificate), server connections without TLS; pglane log level warning, PgBouncer log_connections/log_disconnections off"
 	echo "- pglane1: pglane with workers = 1; pglaneN: the same config with workers = $CORES; each its own process and port"
 	echo "- TLS scenario: pgbench with PGSSLMODE=require, TLS from pgbench to the proxy; direct: TLS to PostgreSQL (ssl $PG_SSL on the throwaway cluster)"
-	echo "- $ROUNDS interleaved rounds of ${DURATION}s per run (each round: every scenario, each direct → PgBouncer → pglane1 → pglaneN); the medians of the rounds are shown; pgbench, PostgreSQL and the proxies share the same $(nproc) cores"
+	echo "- $ROUNDS interleaved rounds of ${DURATION}s per run (each round: every scenario, each direct → PgBouncer → pglane1 → pglaneN, even rounds in the reverse order); the medians of the rounds are shown; pgbench, PostgreSQL and the proxies share the same $(nproc) cores"
 	echo "- ratios: the median over the rounds of the ratio within each round (the runs of a round are back to back); with several rounds, each round's ratio follows in parentheses"
 	echo "- CPU µs/tx: the proxy process's utime+stime (/proc/PID/stat, every thread, $(getconf CLK_TCK) ticks/s) over the run ÷ transactions processed; proxy cores busy: that CPU time ÷ the run's wall time; TPS per proxy core: TPS ÷ cores busy, the throughput one core of proxy CPU buys, with TPS taken as transactions ÷ the same wall time (logins included; pgbench's TPS leaves them out), so = transactions ÷ proxy CPU seconds = 10⁶ ÷ CPU µs/tx"
 	echo
