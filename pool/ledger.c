@@ -458,6 +458,14 @@ void pool_fake_write(struct proto_writer *w, enum pool_fake fake, const char *te
 		proto_write_error(w, PROTO_BE_ERROR, "ERROR", PROTO_SQLSTATE_FEATURE_NOT_SUPPORTED,
 		                  text ? text : "refused", NULL);
 		break;
+	case POOL_FAKE_IN_PIPELINE: {
+		char why[96]; /* PostgreSQL's words (PreventInTransactionBlock) */
+		snprintf(why, sizeof(why), "%s cannot be executed within a pipeline",
+		         text ? text : "statement");
+		proto_write_error(w, PROTO_BE_ERROR, "ERROR", PROTO_SQLSTATE_ACTIVE_SQL_TRANSACTION,
+		                  why, NULL);
+		break;
+	}
 	}
 }
 

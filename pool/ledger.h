@@ -55,6 +55,8 @@ enum pool_fake {
 	POOL_FAKE_COMMAND,        /* CommandComplete `text` (an Execute) */
 	POOL_FAKE_QUERY,          /* CommandComplete `text`, ReadyForQuery (a simple Query) */
 	POOL_FAKE_REFUSED,        /* ErrorResponse 0A000 `text` (a Query: and ReadyForQuery) */
+	POOL_FAKE_IN_PIPELINE,    /* ErrorResponse 25001: `text` cannot be executed within a
+	                             pipeline (an Execute after another, before the Sync) */
 };
 
 struct pool_req {

@@ -83,6 +83,8 @@ struct proxy_client {
 	char *handled_portal; /* owned; its name, NULL when none */
 	uint8_t handled_kind; /* enum proto_sql_kind */
 	char *handled_name;   /* owned; DEALLOCATE's statement name */
+	bool executed_unsynced; /* an Execute since its last Sync (or Query): a DISCARD ALL now
+	                           is "within a pipeline" and refused, as PostgreSQL does */
 };
 
 /* Adopt an accepted socket. */

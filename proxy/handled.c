@@ -179,19 +179,18 @@ static enum proxy_msg_result reply(struct proxy_client *c, struct proxy_server *
 	return proxy_prepared_consumed(c, size);
 }
 
-/* A statement refused (pin_session_state = refuse): its error, and what an error does there —
- * the rest of an extended-protocol batch skipped up to its Sync, a transaction block failed,
- * an implicit one rolled back (proxy_session_fail) — without running it anywhere. */
-__attribute__((noinline)) static enum proxy_msg_result refuse(struct proxy_client *c,
-                                                              struct proxy_server *s, size_t size,
-                                                              uint8_t type,
-                                                              const struct proto_sql_info *info)
+/* A statement failed by pglane (`fake`, an error, with `text`): the error, and what an error
+ * does there — the rest of an extended-protocol batch skipped up to its Sync, a transaction
+ * block failed, an implicit one rolled back (proxy_session_fail) — without running it
+ * anywhere. */
+__attribute__((noinline)) static enum proxy_msg_result fail(struct proxy_client *c,
+                                                            struct proxy_server *s, size_t size,
+                                                            uint8_t type, enum pool_fake fake,
+                                                            const char *text)
 {
-	char why[320];
-	proxy_session_refusal(info, why, sizeof(why));
 	bool extended = type != PROTO_FE_QUERY;
 	if (!s) {
-		enum proxy_msg_result r = reply(c, s, size, type, POOL_FAKE_REFUSED, why);
+		enum proxy_msg_result r = reply(c, s, size, type, fake, text);
 		if (r == MSG_DONE && extended) {
 			c->discarding = true; /* up to the Sync, answered then */
 			c->discard_extended = true;
@@ -203,13 +202,22 @@ __attribute__((noinline)) static enum proxy_msg_result refuse(struct proxy_clien
 	enum proxy_msg_result r = MSG_DONE;
 	if (!extended && s->led.tx_status == PROTO_TX_BLOCK && !proxy_session_fail(s, false))
 		return MSG_ERROR;
-	r = reply(c, s, size, type, POOL_FAKE_REFUSED, why);
+	r = reply(c, s, size, type, fake, text);
 	if (r == MSG_DONE && extended) {
 		if (!proxy_session_fail(s, true))
 			return MSG_ERROR;
 		s->led.ext_error = true; /* the client's messages up to its Sync are not sent */
 	}
 	return r;
+}
+
+/* A statement refused (pin_session_state = refuse). */
+static enum proxy_msg_result refuse(struct proxy_client *c, struct proxy_server *s, size_t size,
+                                    uint8_t type, const struct proto_sql_info *info)
+{
+	char why[320];
+	proxy_session_refusal(info, why, sizeof(why));
+	return fail(c, s, size, type, POOL_FAKE_REFUSED, why);
 }
 
 static enum proxy_msg_result on_query(struct proxy_client *c, struct proxy_server *s,
@@ -305,6 +313,10 @@ static enum proxy_msg_result on_execute(struct proxy_client *c, struct proxy_ser
 	if (!portal || !is_handled_portal(c, portal))
 		return MSG_FORWARD;
 	uint8_t kind = c->handled_kind;
+	if (kind == PROTO_SQL_DISCARD_ALL && c->executed_unsynced)
+		/* PostgreSQL refuses it after another Execute of the batch, and rolls the batch
+		 * back; the server need not have seen that Execute (pglane may have answered it) */
+		return fail(c, s, size, PROTO_FE_EXECUTE, POOL_FAKE_IN_PIPELINE, tag_of(kind));
 	if (!s && kind == PROTO_SQL_DISCARD_ALL && !proxy_client_params_reset(c))
 		return MSG_ERROR; /* the reset values, as by simple Query */
 	enum proxy_msg_result res =

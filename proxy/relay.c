@@ -174,8 +174,11 @@ static enum step client_unlinked(struct pump *p, struct proxy_io *io, const uint
 		return r == MSG_NO_ROOM ? STEP_FULL : r == MSG_ERROR ? STEP_STOP : STEP_NEXT;
 	}
 	r = proxy_client_msg_unlinked(c, msg, avail, f->size, scan);
-	if (r == MSG_DONE)
+	if (r == MSG_DONE) {
+		if (f->type == PROTO_FE_EXECUTE)
+			c->executed_unsynced = true;
 		return STEP_NEXT;
+	}
 	if (r == MSG_NO_ROOM)
 		return STEP_FULL;
 	if (r == MSG_ERROR)
@@ -205,6 +208,8 @@ PUMP_STEP enum step client_message(struct pump *p, struct proxy_io *io, uint32_t
 	struct proxy_scan scan; /* what the message's SQL does, read once */
 	scan.done = false;
 	conn_debug(c, "> %c %zu%s", f->type, f->size, p->s ? "" : " (no server)");
+	if (f->type == PROTO_FE_SYNC || f->type == PROTO_FE_QUERY)
+		c->executed_unsynced = false; /* the batch (or its implicit transaction) ends */
 	if (c->discarding) {
 		io->drop = (uint32_t)f->size;
 		return discard_message(c, f->type) ? STEP_NEXT : STEP_FULL;
@@ -224,6 +229,8 @@ PUMP_STEP enum step client_message(struct pump *p, struct proxy_io *io, uint32_t
 		return STEP_STOP;
 	if (r == MSG_PASS)
 		io->pass = (uint32_t)f->size;
+	if (f->type == PROTO_FE_EXECUTE)
+		c->executed_unsynced = true;
 	c->pc.pool->stats.received += f->size;
 	return proxy_req_emit_fakes(s, c) ? STEP_NEXT : STEP_FULL;
 }

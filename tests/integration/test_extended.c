@@ -2,7 +2,7 @@
  * statements with parameters (text and binary) in transaction mode, named prepared statements
  * in session mode, and libpq pipeline mode (several Syncs, errors inside a pipeline).
  * Named prepared statements in transaction mode are issue 3, not tested here. DISCARD ALL
- * by the extended protocol reports the values it reset. */
+ * by the extended protocol reports the values it reset, and is refused within a pipeline. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <poll.h>
@@ -244,4 +244,101 @@ IT_TEST(extended, discard_all_reports_reset_values)
 	for (int i = 0; i < 3; i++)
 		PQfinish(o[i]);
 	PQfinish(a);
+}
+
+/* Read a pipeline's results up to its `syncs`-th Sync, one letter per result appended at
+ * out[*n]: C command done, T rows, E<sqlstate> error, A skipped (pipeline aborted), S Sync. */
+static void pipeline_read(PGconn *c, int syncs, char *out, size_t cap, size_t *n)
+{
+	for (int seen = 0; seen < syncs && *n + 8 < cap;) {
+		PGresult *r = pipeline_next(c);
+		if (!r)
+			continue;
+		switch (PQresultStatus(r)) {
+		case PGRES_COMMAND_OK:
+			out[(*n)++] = 'C';
+			break;
+		case PGRES_TUPLES_OK:
+			out[(*n)++] = 'T';
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			out[(*n)++] = 'A';
+			break;
+		case PGRES_PIPELINE_SYNC:
+			out[(*n)++] = 'S';
+			seen++;
+			break;
+		default:
+			*n += (size_t)snprintf(out + *n, cap - *n, "E%s", it_sqlstate(r));
+			break;
+		}
+		PQclear(r);
+	}
+	out[*n] = '\0';
+}
+
+/* What a client is answered for three pipelined batches with DISCARD ALL in them (letters of
+ * pipeline_read), then how many rows the batch that failed left in `table`. The third batch
+ * goes once the first two are answered: in transaction mode, by a client with no server. */
+static void discard_pipelined(PGconn *c, const char *table, char *out, size_t cap)
+{
+	char insert[96];
+	snprintf(insert, sizeof insert, "INSERT INTO %s VALUES ($1::int)", table);
+	cr_assert(PQenterPipelineMode(c), "%s", PQerrorMessage(c));
+	/* after an Execute of the batch: refused, and the batch rolled back */
+	send_int_query(c, insert, 1);
+	cr_assert(PQsendQueryParams(c, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0));
+	send_int_query(c, "SELECT $1::int", 2);
+	cr_assert(PQpipelineSync(c));
+	/* first in its batch: allowed */
+	cr_assert(PQsendQueryParams(c, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0));
+	send_int_query(c, "SELECT $1::int", 3);
+	cr_assert(PQpipelineSync(c));
+	size_t n = 0;
+	pipeline_read(c, 2, out, cap, &n);
+	/* after an Execute that needs no server (pglane answers DEALLOCATE ALL itself) */
+	cr_assert(PQsendQueryParams(c, "DEALLOCATE ALL", 0, NULL, NULL, NULL, NULL, 0));
+	cr_assert(PQsendQueryParams(c, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0));
+	cr_assert(PQpipelineSync(c));
+	pipeline_read(c, 1, out, cap, &n);
+	cr_assert(PQexitPipelineMode(c), "%s", PQerrorMessage(c));
+	char count[96];
+	snprintf(count, sizeof count, "SELECT count(*) FROM %s", table);
+	snprintf(out + n, cap - n, " rows=%lld", it_query_ll(c, count));
+}
+
+/* DISCARD ALL after another Execute of the same batch (before its Sync) is refused as
+ * PostgreSQL refuses it (25001, "cannot be executed within a pipeline"), the batch rolled
+ * back, whether the Execute before it went to a server or was answered by pglane; first in
+ * its batch it runs. Compared with the same client direct to PostgreSQL; pool size 2, other
+ * clients keep the servers turning between the rounds. */
+IT_TEST(extended, discard_all_within_pipeline)
+{
+	static const char table[] = "extended_discard_pipe";
+	PGconn *d = it_connect_direct("postgres", NULL, "postgres");
+	char sql[128];
+	snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (v int)", table, table);
+	it_exec_ok(d, sql);
+	char direct[64];
+	discard_pipelined(d, table, direct, sizeof direct);
+	cr_assert_str_eq(direct, "CE25001ASCTSCE25001S rows=0", "PostgreSQL answered %s", direct);
+
+	it_pglane_start_simple("transaction", 2, NULL);
+	PGconn *a = it_connect("postgres", NULL, "postgres");
+	PGconn *o[3];
+	for (int i = 0; i < 3; i++)
+		o[i] = it_connect("postgres", NULL, "postgres");
+	for (int round = 0; round < 5; round++) {
+		char got[64];
+		discard_pipelined(a, table, got, sizeof got);
+		cr_expect_str_eq(got, direct, "round %d: pglane %s, PostgreSQL %s", round, got, direct);
+		for (int i = 0; i < 3; i++)
+			cr_expect_eq(it_query_ll(o[i], "SELECT 1"), 1);
+	}
+	snprintf(sql, sizeof sql, "DROP TABLE %s", table);
+	it_exec_ok(d, sql);
+	for (int i = 0; i < 3; i++)
+		PQfinish(o[i]);
+	PQfinish(a);
+	PQfinish(d);
 }
