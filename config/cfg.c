@@ -11,6 +11,7 @@
 
 const char *const cfg_pool_mode_names[2] = {"session", "transaction"};
 const char *const cfg_pin_mode_names[3] = {"pin", "refuse", "allow"};
+const char *const cfg_cpu_affinity_names[2] = {"auto", "off"};
 const char *const cfg_auth_type_names[3] = {"trust", "md5", "scram-sha-256"};
 const char *const cfg_log_format_names[2] = {"text", "json"};
 const char *const cfg_log_level_names[4] = {"error", "warning", "info", "debug"};
@@ -511,6 +512,11 @@ const char *cfg_pool_mode_name(enum cfg_pool_mode m)
 const char *cfg_pin_mode_name(enum cfg_pin_mode m)
 {
 	return (unsigned)m < 3 ? cfg_pin_mode_names[m] : "?";
+}
+
+const char *cfg_cpu_affinity_name(enum cfg_cpu_affinity a)
+{
+	return (unsigned)a < 2 ? cfg_cpu_affinity_names[a] : "?";
 }
 
 bool cfg_ignores_startup_parameter(const struct cfg_pool *p, const char *name)

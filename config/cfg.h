@@ -31,6 +31,9 @@ enum cfg_lane_kind { CFG_LANE_OLTP, CFG_LANE_OLAP, CFG_LANE_COUNT };
  * locks, temp tables, cursors WITH HOLD, SQL PREPARE, LISTEN, LOAD): keep the client on its
  * server while it lasts, refuse the statement, or let it stay behind (unsafe). */
 enum cfg_pin_mode { CFG_PIN_PIN, CFG_PIN_REFUSE, CFG_PIN_ALLOW };
+/* worker_cpu_affinity: auto pins worker i to the i-th CPU pglane may run on when there are
+ * several workers and exactly as many CPUs (the default `workers = 0`); off never pins. */
+enum cfg_cpu_affinity { CFG_AFFINITY_AUTO, CFG_AFFINITY_OFF };
 /* TLS towards the servers, as libpq's sslmode: verify-ca checks the chain against a CA,
  * verify-full also the host name. */
 enum cfg_sslmode {
@@ -201,6 +204,7 @@ struct cfg_peer {
 struct cfg {
 	char *path;  /* owned; NULL when built-in defaults */
 	int workers; /* event loops (threads); 0 = one per core (restart only) */
+	enum cfg_cpu_affinity worker_cpu_affinity; /* restart only */
 	struct {
 		char *host;
 		int port;
@@ -333,6 +337,8 @@ const char *cfg_lane_name(enum cfg_lane_kind k);
 const char *cfg_pool_mode_name(enum cfg_pool_mode m);
 /* "pin", "refuse", "allow". */
 const char *cfg_pin_mode_name(enum cfg_pin_mode m);
+/* "auto", "off". */
+const char *cfg_cpu_affinity_name(enum cfg_cpu_affinity a);
 /* Is `name` in the pool's ignore_startup_parameters (case-insensitive)? */
 bool cfg_ignores_startup_parameter(const struct cfg_pool *p, const char *name);
 /* "disable", "prefer", "require", "verify-ca", "verify-full" ("?" out of range). */

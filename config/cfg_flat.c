@@ -498,6 +498,7 @@ static bool flatten(const struct cfg *c, struct cfg_kvs *out, bool reveal)
 	for (size_t i = 0; i < c->nusers && !f.failed; i++)
 		add_user(&f, &c->users[i]);
 	add_int(&f, "", "workers", c->workers);
+	add_str(&f, "", "worker_cpu_affinity", cfg_cpu_affinity_name(c->worker_cpu_affinity));
 	add_int(&f, "", "peer_id", c->peer_id);
 	for (size_t i = 0; i < c->npeers && !f.failed; i++)
 		add_indexed(&f, "peers", i, peer_text(&c->peers[i]));
@@ -674,6 +675,7 @@ bool cfg_needs_restart(const struct cfg *a, const struct cfg *b, char *what, siz
 		bool changed;
 	} keys[] = {
 	        {"workers", a->workers != b->workers},
+	        {"worker_cpu_affinity", a->worker_cpu_affinity != b->worker_cpu_affinity},
 	        {"listen.host", str_differs(a->listen.host, b->listen.host)},
 	        {"listen.port", a->listen.port != b->listen.port},
 	        {"listen.tls.mode", a->listen.tls.mode != b->listen.tls.mode},

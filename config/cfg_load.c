@@ -866,6 +866,14 @@ static void parse_workers(struct cfg_loader *L, const config_setting_t *s)
 	(void)cfg_get_int(L, s, "workers", 0, 63, &L->c->workers);
 }
 
+static void parse_worker_cpu_affinity(struct cfg_loader *L, const config_setting_t *s)
+{
+	int v;
+	if (cfg_get_enum(L, s, "worker_cpu_affinity", cfg_cpu_affinity_names,
+	                 NELEMS(cfg_cpu_affinity_names), &v))
+		L->c->worker_cpu_affinity = (enum cfg_cpu_affinity)v;
+}
+
 /* The top-level keys, in the order they are read (pool and server_tls before databases: lanes
  * start from the pool defaults, a database's TLS from server_tls; peer_id before peers). */
 enum top_kind { TOP_GROUP, TOP_LIST, TOP_SCALAR };
@@ -886,6 +894,7 @@ static const struct {
         {"hba", TOP_LIST, parse_hba},
         {"users", TOP_LIST, cfg_users_parse},
         {"workers", TOP_SCALAR, parse_workers},
+        {"worker_cpu_affinity", TOP_SCALAR, parse_worker_cpu_affinity},
         {"peer_id", TOP_SCALAR, cfg_peer_id_parse},
         {"peers", TOP_LIST, cfg_peers_parse},
 };

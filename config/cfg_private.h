@@ -12,6 +12,7 @@
 /* Names of the enum values, indexed by the enum; the same strings the config file uses. */
 extern const char *const cfg_pool_mode_names[2];
 extern const char *const cfg_pin_mode_names[3];
+extern const char *const cfg_cpu_affinity_names[2];
 extern const char *const cfg_auth_type_names[3];
 extern const char *const cfg_log_format_names[2];
 extern const char *const cfg_log_level_names[4];

@@ -18,11 +18,14 @@
 
 /* The number of workers (1 until proxy_workers_start). */
 unsigned proxy_workers_count(void);
-/* The number of workers `workers = n` asks for (0: one per core, at most POOL_MAX_WORKERS). */
+/* The number of workers `workers = n` asks for (0: one per CPU this process may run on, at
+ * most POOL_MAX_WORKERS - 1). */
 unsigned proxy_workers_wanted(int n);
 /* Start workers 1..n-1 on threads of their own, each running `run` with pool_worker set;
- * false (with a log line) when a thread could not start (those started are stopped). */
-bool proxy_workers_start(unsigned n, void (*run)(void));
+ * false (with a log line) when a thread could not start (those started are stopped). `pin`
+ * (worker_cpu_affinity = auto): with n > 1 workers and exactly n CPUs to run on, each worker,
+ * the caller (worker 0) too, is pinned to one of them. */
+bool proxy_workers_start(unsigned n, void (*run)(void), bool pin);
 /* A started worker has its loop, registries and listeners (run calls it before its loop);
  * worker 0 waits for every one before it tells systemd pglane is ready. */
 void proxy_worker_ready(void);

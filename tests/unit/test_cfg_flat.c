@@ -157,6 +157,7 @@ FTEST(defaults_flatten_key_by_key_in_order)
 	        {"server_tls.protocols", "secure"},
 	        {"server_tls.ciphers", "default"},
 	        {"workers", "0"},
+	        {"worker_cpu_affinity", "auto"},
 	        {"peer_id", "0"},
 	};
 	size_t nhead = sizeof(head) / sizeof(head[0]), ndb = sizeof(db) / sizeof(db[0]);
@@ -266,8 +267,8 @@ FTEST(full_file_flattens_every_key)
 	struct cfg_kvs kv = {0};
 	cr_assert(cfg_flatten(c, &kv));
 	/* 33 + pool (27 + 4 caps) + app (14 + oltp 27 + olap 30) + * (14 + 27) + 3 routes + 2 hba
-	 * + 3 monitor + 6 server_tls + workers + peer_id + 2 peers */
-	cr_expect_eq(kv.n, 33 + 31 + 71 + 41 + 3 + 2 + 3 + 6 + 1 + 3, "got %zu keys", kv.n);
+	 * + 3 monitor + 6 server_tls + workers + worker_cpu_affinity + peer_id + 2 peers */
+	cr_expect_eq(kv.n, 33 + 31 + 71 + 41 + 3 + 2 + 3 + 6 + 2 + 3, "got %zu keys", kv.n);
 
 	char crt[400], users[400], root[400], app_root[400], client_crt[400], client_key[400];
 	snprintf(crt, sizeof(crt), "%s/server.crt", cfgt_rdir);
@@ -352,12 +353,13 @@ FTEST(full_file_flattens_every_key)
 	cr_expect_str_eq(kv.v[78].key, "databases.app.oltp.mode");
 	cr_expect_str_eq(kv.v[105].key, "databases.app.olap.mode");
 	cr_expect_str_eq(kv.v[135].key, "databases.*.host");
-	cr_expect_str_eq(kv.v[kv.n - 18].key, "routes[0]");
-	cr_expect_str_eq(kv.v[kv.n - 11].key, "monitor.password");
-	cr_expect_str_eq(kv.v[kv.n - 10].key, "server_tls.sslmode");
-	cr_expect_str_eq(kv.v[kv.n - 7].key, "server_tls.key");
-	cr_expect_str_eq(kv.v[kv.n - 5].key, "server_tls.ciphers");
-	cr_expect_str_eq(kv.v[kv.n - 4].key, "workers");
+	cr_expect_str_eq(kv.v[kv.n - 19].key, "routes[0]");
+	cr_expect_str_eq(kv.v[kv.n - 12].key, "monitor.password");
+	cr_expect_str_eq(kv.v[kv.n - 11].key, "server_tls.sslmode");
+	cr_expect_str_eq(kv.v[kv.n - 8].key, "server_tls.key");
+	cr_expect_str_eq(kv.v[kv.n - 6].key, "server_tls.ciphers");
+	cr_expect_str_eq(kv.v[kv.n - 5].key, "workers");
+	cr_expect_str_eq(kv.v[kv.n - 4].key, "worker_cpu_affinity");
 	cr_expect_str_eq(kv.v[kv.n - 3].key, "peer_id");
 	cr_expect_str_eq(kv.v[kv.n - 3].value, "1");
 	cr_expect_str_eq(kv.v[kv.n - 2].key, "peers[0]");
