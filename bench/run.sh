@@ -16,7 +16,8 @@
 #     max_client_conn 12000, log level warning, max_prepared_statements at its default,
 #     listen.tls mode allow with the same certificate. Two of them, each its own process, port,
 #     directory and log, the same config but for `workers`: pglane1 (workers = 1) and pglaneN
-#     (workers = BENCH_CORES).
+#     (workers = BENCH_CORES; with worker_cpu_affinity at its default, auto, its workers are
+#     pinned one per CPU when BENCH_CORES is the machine's CPU count).
 #   Each proxy runs in a session of its own (setsid), as a service would: with the kernel's
 #   autogroup scheduling (sched_autogroup_enabled) a proxy left in this script's session shares
 #   one CPU share with pgbench's threads, which skews the comparison (PostgreSQL's backends each
@@ -807,7 +808,7 @@ done
 	echo "- scheduler: autogroup $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo unknown) (1: on); each proxy runs in a session of its own (setsid), as a service would"
 	echo "- PostgreSQL $PG_VERSION (max_connections $MAX_CONN, fsync off), $PGB_VERSION, pglane commit $PGL_COMMIT"
 	echo "- pgbench scale 10, database $BENCH_DB, SCRAM role $BENCH_USER; every proxy: transaction mode, pool size 20, client and server login by SCRAM-SHA-256 from the same auth file, max_client_conn $MAX_CLIENT_CONN, client TLS offered (PgBouncer client_tls_sslmode allow, pglane listen.tls mode allow; a throwaway self-signed RSA-2048 certificate), server connections without TLS; pglane log level warning, PgBouncer log_connections/log_disconnections off"
-	echo "- pglane1: pglane with workers = 1; pglaneN: the same config with workers = $CORES; each its own process and port"
+	echo "- pglane1: pglane with workers = 1; pglaneN: the same config with workers = $CORES (worker_cpu_affinity auto: pinned one per CPU when that is the CPU count, $(nproc) here); each its own process and port"
 	echo "- TLS scenario: pgbench with PGSSLMODE=require, TLS from pgbench to the proxy; direct: TLS to PostgreSQL (ssl $PG_SSL on the throwaway cluster)"
 	echo "- $ROUNDS interleaved rounds of ${DURATION}s per run (each round: every scenario, each direct → PgBouncer → pglane1 → pglaneN, even rounds in the reverse order); the medians of the rounds are shown; pgbench, PostgreSQL and the proxies share the same $(nproc) cores"
 	echo "- ratios: the median over the rounds of the ratio within each round (the runs of a round are back to back); with several rounds, each round's ratio follows in parentheses"
