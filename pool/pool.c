@@ -41,8 +41,8 @@ static const struct pool_ops *ops;
 
 void pool_setup(const struct pool_ops *o)
 {
-	if (o)
-		ops = o;
+	if (o && ops != o)
+		ops = o; /* by worker 0, before the others start: they only read it */
 	if (!reg.all_pools.next)
 		pool_list_init(&reg.all_pools);
 }

@@ -336,6 +336,9 @@ static void *thread_main(void *arg)
 {
 	pool_worker = (unsigned)(uintptr_t)arg;
 	world_home = pool_worker;
+	char name[16]; /* "pglane-w1" in top -H and ps -L (worker 0, the main thread, is "pglane") */
+	snprintf(name, sizeof(name), "pglane-w%u", pool_worker);
+	pthread_setname_np(pthread_self(), name);
 	pin_self();
 	workers.run();
 	return NULL;

@@ -14,13 +14,15 @@
 
 TestSuite(workers_affinity, .fini = it_pglane_fini, .timeout = 60);
 
-/* Each thread's Cpus_allowed_list of the running pglane, joined by spaces (sorted by tid). */
+/* The Cpus_allowed_list of each worker thread of the running pglane, joined by spaces: the
+ * main thread (worker 0), then the threads named "pglane-wN" (in tid order; a sanitizer's own
+ * thread is not a worker). */
 static void thread_cpus(char *out, size_t cap)
 {
 	char dir[64];
 	snprintf(dir, sizeof dir, "/proc/%d/task", (int)it_pglane_current()->pid);
 	struct dirent **tasks;
-	int n = scandir(dir, &tasks, NULL, alphasort);
+	int n = scandir(dir, &tasks, NULL, versionsort);
 	cr_assert_gt(n, 0, "cannot list %s", dir);
 	size_t len = 0;
 	out[0] = '\0';
@@ -30,6 +32,12 @@ static void thread_cpus(char *out, size_t cap)
 			snprintf(path, sizeof path, "%s/%s/status", dir, tasks[i]->d_name);
 			char *st = it_file_read(path);
 			cr_assert_not_null(st, "%s", path);
+			bool main_thread = atoi(tasks[i]->d_name) == (int)it_pglane_current()->pid;
+			if (!main_thread && strncmp(st, "Name:\tpglane-w", 14) != 0) {
+				free(st);
+				free(tasks[i]);
+				continue;
+			}
 			const char *l = strstr(st, "Cpus_allowed_list:");
 			cr_assert_not_null(l);
 			l += strlen("Cpus_allowed_list:");
