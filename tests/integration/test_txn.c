@@ -191,7 +191,12 @@ IT_TEST(txn, tracked_parameters_under_contention)
 		}
 	}
 	cr_expect_geq(npids, 2, "all 30 clients ran on one backend: no contention was tested");
-	cr_expect_leq(npids, 3, "%d backends for a pool of 3", npids);
+	/* with two workers, an idle server that cannot move to the other worker's waiting
+	 * client is closed and that worker opens its own (logged): a new backend, never a 4th
+	 * at once; any other extra backend fails */
+	int replaced = it_log_count("closed to make room");
+	cr_expect_leq(npids, 3 + replaced, "%d backends for a pool of 3 (%d replaced)", npids,
+	              replaced);
 	for (int i = 0; i < TP_CLIENTS; i++)
 		PQfinish(tp[i].c);
 }
