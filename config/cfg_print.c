@@ -334,7 +334,8 @@ void cfg_print(const struct cfg *c, FILE *out)
 	fputs("\n", out);
 
 	fprintf(out, "workers = %d;\n", c->workers);
-	fprintf(out, "worker_cpu_affinity = \"%s\";\n", cfg_cpu_affinity_name(c->worker_cpu_affinity));
+	fprintf(out, "worker_cpu_affinity = \"%s\";\n",
+	        cfg_cpu_affinity_name(c->worker_cpu_affinity));
 	fputs("listen = {\n", out);
 	key_str(out, 1, "host", c->listen.host);
 	key_int(out, 1, "port", c->listen.port);

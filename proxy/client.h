@@ -80,9 +80,9 @@ struct proxy_client {
 	/* the statement texts it parsed that do something to the session (NULL: nothing) */
 	struct proto_sql_info *unnamed_info; /* owned; of its unnamed statement */
 	/* a portal bound to a statement pglane answers itself (DISCARD ALL, DEALLOCATE) */
-	char *handled_portal; /* owned; its name, NULL when none */
-	uint8_t handled_kind; /* enum proto_sql_kind */
-	char *handled_name;   /* owned; DEALLOCATE's statement name */
+	char *handled_portal;   /* owned; its name, NULL when none */
+	uint8_t handled_kind;   /* enum proto_sql_kind */
+	char *handled_name;     /* owned; DEALLOCATE's statement name */
 	bool executed_unsynced; /* an Execute since its last Sync (or Query): a DISCARD ALL now
 	                           is "within a pipeline" and refused, as PostgreSQL does */
 };

@@ -299,8 +299,7 @@ int main(int argc, char **argv)
 	admin_monitor_set_resolver(proxy_resolve_peek); /* no blocking getaddrinfo on the loop */
 	admin_monitor_set_threads(proxy_world_stop, proxy_world_resume, proxy_workers_each);
 	admin_monitor_start(proxy.loop, proxy.cfg, proxy.users);
-	if (!proxy_workers_start(n, worker_thread,
-	                         cfg->worker_cpu_affinity == CFG_AFFINITY_AUTO)) {
+	if (!proxy_workers_start(n, worker_thread, cfg->worker_cpu_affinity == CFG_AFFINITY_AUTO)) {
 		proxy_shutdown_begin(PROXY_SHUTDOWN_NOW, "worker start failed");
 	} else {
 		proxy_workers_wait_ready();

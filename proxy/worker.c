@@ -59,7 +59,7 @@ static struct worker_set {
 	pthread_mutex_t world; /* held by whoever stops the world */
 	pthread_mutex_t ready_lock;
 	pthread_cond_t ready_cond;
-	unsigned nready; /* workers 1..n-1 that finished their start (under ready_lock) */
+	unsigned nready;           /* workers 1..n-1 that finished their start (under ready_lock) */
 	int cpu[POOL_MAX_WORKERS]; /* the CPU worker i is pinned to, -1: none (set before the
 	                              threads start) */
 } workers = {.n = 1,
@@ -336,7 +336,8 @@ static void *thread_main(void *arg)
 {
 	pool_worker = (unsigned)(uintptr_t)arg;
 	world_home = pool_worker;
-	char name[16]; /* "pglane-w1" in top -H and ps -L (worker 0, the main thread, is "pglane") */
+	/* "pglane-w1" in top -H and ps -L (worker 0, the main thread, stays "pglane") */
+	char name[16];
 	snprintf(name, sizeof(name), "pglane-w%u", pool_worker);
 	pthread_setname_np(pthread_self(), name);
 	pin_self();

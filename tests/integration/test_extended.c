@@ -331,7 +331,8 @@ IT_TEST(extended, discard_all_within_pipeline)
 	for (int round = 0; round < 5; round++) {
 		char got[64];
 		discard_pipelined(a, table, got, sizeof got);
-		cr_expect_str_eq(got, direct, "round %d: pglane %s, PostgreSQL %s", round, got, direct);
+		cr_expect_str_eq(got, direct, "round %d: pglane %s, PostgreSQL %s", round, got,
+		                 direct);
 		for (int i = 0; i < 3; i++)
 			cr_expect_eq(it_query_ll(o[i], "SELECT 1"), 1);
 	}
