@@ -69,6 +69,17 @@ struct cfg *cfgt_load(const char *text)
 	return cfg_load(cfgt_conf, &cfgt_errs);
 }
 
+char *cfgt_print(const struct cfg *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	cfg_print(c, f);
+	fclose(f);
+	return buf;
+}
+
 char *cfgt_errors(void)
 {
 	static char out[CFG_MAX_ERRORS * 260];

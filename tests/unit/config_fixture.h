@@ -22,6 +22,8 @@ const char *cfgt_path(const char *name);
 const char *cfgt_write(const char *name, const char *text);
 /* Write `text` to cfgt_conf and load it, errors into cfgt_errs. */
 struct cfg *cfgt_load(const char *text);
+/* What cfg_print() writes for `c`, malloc'd. */
+char *cfgt_print(const struct cfg *c);
 /* Every error in cfgt_errs, one per line (for failure messages). */
 char *cfgt_errors(void);
 /* Is "CONF:<want>" one of the errors? "{dir}" in `want` stands for cfgt_rdir. */

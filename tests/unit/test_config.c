@@ -527,17 +527,6 @@ CTEST(duration_table)
 
 /* ---- cfg_print ------------------------------------------------------------------------------ */
 
-static char *print_to_string(const struct cfg *c)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	cr_assert_not_null(f);
-	cfg_print(c, f);
-	fclose(f);
-	return buf;
-}
-
 static void expect_pool_eq(const struct cfg_pool *a, const struct cfg_pool *b, const char *what)
 {
 	cr_expect_eq(a->mode, b->mode, "%s", what);
@@ -649,7 +638,7 @@ CTEST(print_full_reloads_equal)
 	write_full_fixtures();
 	struct cfg *a = cfgt_load(full_conf);
 	cr_assert_not_null(a, "%s", cfgt_errors());
-	char *out = print_to_string(a);
+	char *out = cfgt_print(a);
 	cr_expect_null(strstr(out, "s3cret"), "a password leaked:\n%s", out);
 	cr_expect_null(strstr(out, "m0n\""), "a password leaked:\n%s", out);
 	cr_expect_not_null(strstr(out, "password = \"***\";"));
@@ -671,7 +660,7 @@ CTEST(print_full_reloads_equal)
 	expect_full(b, true);
 
 	/* printing is a fixed point */
-	char *out2 = print_to_string(b);
+	char *out2 = cfgt_print(b);
 	const char *nl = strchr(out, '\n'), *nl2 = strchr(out2, '\n');
 	cr_expect_str_eq(nl, nl2, "a second print differs (besides the header)");
 	free(out);
@@ -684,7 +673,7 @@ CTEST(print_defaults_reloads_equal)
 {
 	struct cfg *a = cfg_load(NULL, &cfgt_errs);
 	cr_assert_not_null(a);
-	char *out = print_to_string(a);
+	char *out = cfgt_print(a);
 	cr_expect_not_null(strstr(out, "query_wait_timeout = \"2min\";"));
 	cr_expect_not_null(strstr(out, "statement_timeout = \"0\";"));
 	cr_expect_not_null(strstr(out, "name = \"*\";"));
@@ -704,7 +693,7 @@ CTEST(print_escapes_strings)
 	                          "monitor = { user = \"we\\\"ird\"; };\n");
 	cr_assert_not_null(a, "%s", cfgt_errors());
 	cr_expect_str_eq(a->pool.server_reset_query, "a\"b\\c\td\ne");
-	char *out = print_to_string(a);
+	char *out = cfgt_print(a);
 	cfgt_write("printed.conf", out);
 	struct cfg *b = cfg_load(cfgt_path("printed.conf"), &cfgt_errs);
 	cr_assert_not_null(b, "%s\n%s", cfgt_errors(), out);

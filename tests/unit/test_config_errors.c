@@ -113,6 +113,10 @@ CTEST(errors_enums)
 	        {"hba = ( { address = \"all\";\n method = \"password\"; } );\n",
 	         "2: hba[0].method: must be \"trust\", \"md5\", \"scram-sha-256\", \"reject\", "
 	         "\"cert\" or \"peer\" (got \"password\")"},
+	        {"worker_cpu_affinity = \"on\";\n",
+	         "1: worker_cpu_affinity: must be \"auto\" or \"off\" (got \"on\")"},
+	        {"workers = 2;\nworker_cpu_affinity = 1;\n",
+	         "2: worker_cpu_affinity: must be \"auto\" or \"off\", not an integer"},
 	};
 	RUN(cases);
 }

@@ -124,11 +124,7 @@ CTEST(loader_reads_host_lists_and_target_session_attrs)
 	cr_expect_eq(d->target_session_attrs, CFG_TSA_ANY, "one host: any, as before");
 	cr_expect_eq(cfg_database_find(c, "zzz") ? 1 : 0, 0);
 	/* printed, it loads back the same */
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	cfg_print(c, f);
-	fclose(f);
+	char *buf = cfgt_print(c);
 	cr_expect(strstr(buf, "port = \"5433,5434\";"), "%s", buf);
 	cr_expect(strstr(buf, "target_session_attrs = \"read-write\";"), "%s", buf);
 	struct cfg *again = cfgt_load(buf);

@@ -197,17 +197,6 @@ CTEST(hba_local_and_peer)
 	          "2: hba[0].method: \"peer\" needs address \"local\" (Unix-socket clients)");
 }
 
-static char *print_to_string(const struct cfg *c)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	cr_assert_not_null(f);
-	cfg_print(c, f);
-	fclose(f);
-	return buf;
-}
-
 CTEST(print_loads_back_the_same)
 {
 	struct cfg *a = must_load(
@@ -225,7 +214,7 @@ CTEST(print_loads_back_the_same)
 	        "  olap = { size = 2; server_reset_query_always = true; }; } );\n"
 	        "users = ( { name = \"report\"; mode = \"session\"; size = 5;\n"
 	        "  max_user_connections = 10; statement_timeout = \"5min\"; } );\n");
-	char *text = print_to_string(a);
+	char *text = cfgt_print(a);
 	cr_expect_not_null(strstr(text, "unix_socket_mode = \"0770\";"), "%s", text);
 	cr_expect_not_null(strstr(text, "users = (\n\t{\n\t\tname = \"report\";\n\t\tmode = "
 	                                "\"session\";\n\t\tsize = 5;\n"),

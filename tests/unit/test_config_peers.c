@@ -62,12 +62,7 @@ CTEST(peers_printed_as_read)
 	struct cfg *c = cfgt_load("peer_id = 7;\n"
 	                          "peers = ( { id = 8; host = \"127.0.0.1\"; port = 7000; } );\n");
 	cr_assert_not_null(c, "%s", cfgt_errors());
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	cr_assert_not_null(f);
-	cfg_print(c, f);
-	fclose(f);
+	char *text = cfgt_print(c);
 	cr_expect_not_null(strstr(text, "peer_id = 7;\n"), "%s", text);
 	cr_expect_not_null(
 	        strstr(text, "peers = (\n\t{ id = 8; host = \"127.0.0.1\"; port = 7000; }\n);"),

@@ -192,17 +192,6 @@ CTEST(tls_verify_without_server_ca_when_no_database_needs_it)
 	}
 }
 
-static char *print_to_string(const struct cfg *c)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	cr_assert_not_null(f);
-	cfg_print(c, f);
-	fclose(f);
-	return buf;
-}
-
 CTEST(tls_print_reloads_equal)
 {
 	write_certs();
@@ -214,7 +203,7 @@ CTEST(tls_print_reloads_equal)
 	                  "  { name = \"c\"; sslmode = \"verify-ca\"; sslrootcert = "
 	                  "\"other.crt\"; } );\n");
 	cr_assert_not_null(a, "%s", cfgt_errors());
-	char *out = print_to_string(a);
+	char *out = cfgt_print(a);
 	char want[PATH_MAX + 64];
 	snprintf(want, sizeof(want),
 	         "server_tls = {\n\tsslmode = \"verify-full\";\n\tca = \"%s\";\n",
@@ -251,7 +240,7 @@ CTEST(tls_print_reloads_equal)
 		cr_expect_str_eq(b->databases[i].sslrootcert, a->databases[i].sslrootcert, "%zu",
 		                 i);
 	}
-	char *out2 = print_to_string(b);
+	char *out2 = cfgt_print(b);
 	cr_expect_str_eq(strchr(out, '\n'), strchr(out2, '\n'), "printing is a fixed point");
 	free(out);
 	free(out2);

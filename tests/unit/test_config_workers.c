@@ -1,6 +1,6 @@
 /* tests/unit/test_config_workers.c — config: `workers` and `worker_cpu_affinity` (the worker
  * threads and whether they are pinned to CPUs): defaults, what is read, printed and flattened,
- * the errors, and that both need a restart. */
+ * and that both need a restart (the errors are in test_config_errors.c). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -28,12 +28,7 @@ CTEST(worker_cpu_affinity_read_printed_flattened)
 	cr_assert_not_null(c, "%s", cfgt_errors());
 	cr_expect_eq(c->workers, 4);
 	cr_expect_eq(c->worker_cpu_affinity, CFG_AFFINITY_OFF);
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	cr_assert_not_null(f);
-	cfg_print(c, f);
-	fclose(f);
+	char *text = cfgt_print(c);
 	cr_expect_not_null(strstr(text, "workers = 4;\nworker_cpu_affinity = \"off\";\n"), "%s",
 	                   text);
 	struct cfg_kvs kv = {0};
@@ -55,24 +50,6 @@ CTEST(worker_cpu_affinity_read_printed_flattened)
 	cr_expect_eq(again->workers, 4);
 	cr_expect_eq(again->worker_cpu_affinity, CFG_AFFINITY_OFF);
 	cfg_free(again);
-}
-
-CTEST(worker_cpu_affinity_errors)
-{
-	static const char *const cases[][2] = {
-	        {"worker_cpu_affinity = \"on\";\n",
-	         "1: worker_cpu_affinity: must be \"auto\" or \"off\" (got \"on\")"},
-	        {"workers = 2;\nworker_cpu_affinity = 1;\n",
-	         "2: worker_cpu_affinity: must be \"auto\" or \"off\", not an integer"},
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct cfg *c = cfgt_load(cases[i][0]);
-		cr_expect_null(c, "case %zu should fail", i);
-		cfg_free(c);
-		cr_expect(cfgt_has_error(cases[i][1]), "case %zu: missing \"%s\"\ngot:\n%s", i,
-		          cases[i][1], cfgt_errors());
-		cr_expect_eq(cfgt_errs.n, 1u, "case %zu: error count\n%s", i, cfgt_errors());
-	}
 }
 
 CTEST(workers_and_affinity_need_a_restart)
