@@ -77,7 +77,8 @@ unsigned proxy_workers_count(void)
 }
 
 /* The CPUs this process may run on (taskset, systemd's CPUAffinity=, a cpuset), in order:
- * the first `cap` into cpus[]; returns how many there are (0 when unknown). */
+ * the first `cap` into cpus[] (may be NULL when cap is 0); returns how many there are (0 when
+ * unknown). */
 static unsigned allowed_cpus(int *cpus, unsigned cap)
 {
 	cpu_set_t set;
@@ -94,8 +95,7 @@ static unsigned allowed_cpus(int *cpus, unsigned cap)
 unsigned proxy_workers_wanted(int n)
 {
 	if (n <= 0) {
-		int none[1];
-		unsigned allowed = allowed_cpus(none, 0);
+		unsigned allowed = allowed_cpus(NULL, 0);
 		long cores = allowed ? (long)allowed : sysconf(_SC_NPROCESSORS_ONLN);
 		n = cores > 0 ? (int)cores : 1;
 	}
@@ -298,9 +298,10 @@ void proxy_worker_detach(void)
 
 /* worker_cpu_affinity = auto: with several workers and exactly as many CPUs to run on, worker
  * i gets the i-th of them to itself. On 2 cores shared with PostgreSQL and pgbench, two
- * workers left to the scheduler ran -S -M extended -c 16 at 0.96 of one worker's TPS (their
- * threads meet on one CPU, and wake each other's across); pinned, 1.10-1.24. One worker is
- * never pinned: pinned, it ran 8% slower than free. */
+ * workers left to the scheduler slept and woke more per transaction (12-20% more CPU) and ran
+ * -S -M extended -c 16 at 0.96 of one worker's TPS in make bench; pinned, 1.00 there and
+ * 1.01-1.05 at the other -c 16/32 scenarios (bench/RESULTS.md). One worker is never pinned:
+ * pinned, it ran 8% slower than free. */
 static void plan_cpus(unsigned n, bool pin)
 {
 	int cpus[POOL_MAX_WORKERS];
