@@ -29,9 +29,9 @@
 # Measurements:
 #   - scenarios, each with -j 2, in interleaved rounds (each round: every scenario, each run
 #     direct, then pgbouncer, then pglane1, then pglaneN; even rounds in the reverse order):
-#     -S -M simple -c 16, -S -M extended -c 16, -S -M prepared -c 16, -S -M prepared -c 32 (more clients than the pool's 20: they
-#     wait, and with several workers idle servers move between them), -S -c 256, -S -c 256
-#     with TLS clients (PGSSLMODE=require: TLS between pgbench and the proxy, or PostgreSQL for
+#     -S -M simple -c 16, -S -M extended -c 16, -S -M prepared -c 16, -S -M prepared -c 32
+#     (more clients than the pool's 20: they wait, and with several workers idle servers move
+#     between them), -S -c 256, -S -c 256 with TLS clients (PGSSLMODE=require: TLS between pgbench and the proxy, or PostgreSQL for
 #     direct), TPC-B -c 32, -S -C -c 16.
 #     Per scenario: median TPS and latency, ratios (pglane / PgBouncer for both pglanes,
 #     pglaneN / pglane1), each proxy's CPU µs per transaction (utime+stime from /proc/PID/stat
