@@ -76,8 +76,8 @@ static pid_t postmaster_pid(void)
 {
 	PGconn *c = it_connect_admin();
 	pid_t be = (pid_t)it_query_ll(c, "SELECT pg_backend_pid()");
+	pid_t pm = parent_of(be); /* before PQfinish: the backend exits with its connection */
 	PQfinish(c);
-	pid_t pm = parent_of(be);
 	cr_assert_gt(pm, 1, "no postmaster found for backend %d", (int)be);
 	return pm;
 }
