@@ -145,9 +145,9 @@ static void run_show(const struct admin_ctx *ctx, const struct words *w, struct 
 	else if (is(w, 1, "mem"))
 		admin_show_mem(ctx, r, ops);
 	else if (is(w, 1, "peers"))
-		admin_show_peers(ctx, r, false);
+		admin_show_peers(ctx, r, false, ops);
 	else if (is(w, 1, "peer_pools"))
-		admin_show_peers(ctx, r, true);
+		admin_show_peers(ctx, r, true, ops);
 	else if (is(w, 1, "fds"))
 		admin_show_fds(ctx, r);
 	else if (is(w, 1, "sockets") || is(w, 1, "active_sockets"))

@@ -67,6 +67,9 @@ struct admin_ops {
 	bool (*wait_close)(const char *db, char *err, size_t cap);
 	/* SET key = value */
 	bool (*set)(const char *key, const char *value, char *err, size_t cap);
+	/* The cancel requests forwarded to each peer (admin/metrics.h), `*n` by id, malloc'd
+	 * (the caller frees); `*unknown`: those dropped for a peer not in the config. */
+	struct admin_peer_counts *(*peers)(size_t *n, uint64_t *unknown);
 };
 
 /* What a pending command waits for. */
@@ -104,7 +107,8 @@ void admin_show_totals(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_users(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_state(const struct admin_ctx *ctx, struct admin_result *r);
 /* SHOW PEERS, or (`pools`) SHOW PEER_POOLS. */
-void admin_show_peers(const struct admin_ctx *ctx, struct admin_result *r, bool pools);
+void admin_show_peers(const struct admin_ctx *ctx, struct admin_result *r, bool pools,
+                      const struct admin_ops *ops);
 void admin_show_fds(const struct admin_ctx *ctx, struct admin_result *r);
 void admin_show_lists(const struct admin_ctx *ctx, struct admin_result *r,
                       const struct admin_ops *ops);

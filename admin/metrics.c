@@ -374,3 +374,51 @@ void admin_metrics_authq(const struct admin_authq_counts *n, struct admin_buf *o
 	         "# TYPE pglane_auth_queries_in_flight gauge\n");
 	put(out, "pglane_auth_queries_in_flight %" PRIu64 "\n", n->in_flight);
 }
+
+static const struct admin_peer_counts *peer_counts_of(const struct admin_peer_counts *p, size_t n,
+                                                      int id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i].id == id)
+			return &p[i];
+	return NULL;
+}
+
+static void put_peer(struct admin_buf *out, int id, const struct admin_peer_counts *c, int what)
+{
+	static const struct admin_peer_counts none;
+	if (!c)
+		c = &none;
+	if (what == 0)
+		put(out,
+		    "pglane_peer_cancels_total{peer_id=\"%d\",result=\"forwarded\"} %" PRIu64 "\n"
+		    "pglane_peer_cancels_total{peer_id=\"%d\",result=\"failed\"} %" PRIu64 "\n",
+		    id, c->forwarded, id, c->failed);
+	else
+		put(out, "pglane_peer_cancels_in_flight{peer_id=\"%d\"} %" PRIu64 "\n", id,
+		    c->resolving + c->connecting);
+}
+
+void admin_metrics_peers(const struct admin_ctx *ctx, const struct admin_peer_counts *p, size_t n,
+                         uint64_t unknown, struct admin_buf *out)
+{
+	static const char *const heads[] = {
+	        "# HELP pglane_peer_cancels_total Cancel requests forwarded to another pglane "
+	        "(peers), by its peer_id and result: forwarded, or failed (no address, no "
+	        "connection, or not sent in time).\n# TYPE pglane_peer_cancels_total counter\n",
+	        "# HELP pglane_peer_cancels_in_flight Cancel requests being forwarded to a peer.\n"
+	        "# TYPE pglane_peer_cancels_in_flight gauge\n"};
+	for (int what = 0; what < 2; what++) {
+		put(out, "%s", heads[what]);
+		for (size_t i = 0; i < ctx->cfg->npeers; i++) { /* the peers of the config */
+			int id = ctx->cfg->peers[i].id;
+			put_peer(out, id, peer_counts_of(p, n, id), what);
+		}
+		for (size_t i = 0; i < n; i++) /* and those a RELOAD took out of it */
+			if (!cfg_peer_find(ctx->cfg, p[i].id))
+				put_peer(out, p[i].id, &p[i], what);
+	}
+	put(out, "# HELP pglane_peer_cancels_unknown_total Cancel requests for a peer_id not in "
+	         "peers, dropped.\n# TYPE pglane_peer_cancels_unknown_total counter\n");
+	put(out, "pglane_peer_cancels_unknown_total %" PRIu64 "\n", unknown);
+}

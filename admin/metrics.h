@@ -20,4 +20,17 @@ struct admin_authq_counts {
 /* Their metrics, appended to `out`. */
 void admin_metrics_authq(const struct admin_authq_counts *n, struct admin_buf *out);
 
+/* Cancel requests forwarded to one peer since start (proxy/peer.c's counters). */
+struct admin_peer_counts {
+	int id;                         /* the peer's peer_id */
+	uint64_t forwarded;             /* sent */
+	uint64_t failed;                /* not sent: no address, no connection, or too late */
+	uint64_t resolving, connecting; /* in flight now: its host looked up, connecting */
+};
+/* Their metrics, appended to `out`: a series per peer of the config in force (`ctx->cfg`)
+ * and per other id in `p` (`n`, by id); `unknown`: the requests dropped for a peer not in
+ * the config. */
+void admin_metrics_peers(const struct admin_ctx *ctx, const struct admin_peer_counts *p, size_t n,
+                         uint64_t unknown, struct admin_buf *out);
+
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "admin/console.h"
+#include "admin/metrics.h"
 #include "config/cfg.h"
 #include "pool/health.h"
 #include "pool/pool.h"
@@ -686,15 +687,14 @@ void admin_show_lists(const struct admin_ctx *ctx, struct admin_result *r,
 	}
 	for (struct pool_db *d = pool_db_next(NULL); d; d = pool_db_next(d))
 		dbs++;
-	(void)ctx;
 	const struct {
 		const char *name;
 		int n;
 	} rows[] = {{"databases", dbs},
 	            {"users", users},
-	            {"peers", 0},
+	            {"peers", (int)ctx->cfg->npeers}, /* SHOW PEERS' rows, and PEER_POOLS' */
 	            {"pools", pools},
-	            {"peer_pools", 0},
+	            {"peer_pools", (int)ctx->cfg->npeers},
 	            {"free_clients", 0},
 	            {"used_clients", clients[0]},
 	            {"login_clients", clients[1]},
@@ -917,27 +917,56 @@ void admin_show_fds(const struct admin_ctx *ctx, struct admin_result *r)
 	admin_result_columns_typed(r, cols, "issssiqisssssbb", NCOLS(cols));
 }
 
-void admin_show_peers(const struct admin_ctx *ctx, struct admin_result *r, bool pools)
+void admin_show_peers(const struct admin_ctx *ctx, struct admin_result *r, bool pools,
+                      const struct admin_ops *ops)
 {
-	/* PgBouncer's peering (cancel requests forwarded across processes): SHOW PEERS has a
-	 * row per peer of the config in force; pool_size 0, as pglane keeps no pool of peer
-	 * connections (one connection per forwarded cancel). PEER_POOLS: no rows. */
+	/* PgBouncer's peering (cancel requests forwarded across processes): a row per peer of
+	 * the config in force. SHOW PEERS: pool_size 0, as pglane keeps no pool of peer
+	 * connections (a connection per forwarded cancel, closed once it is sent). SHOW
+	 * PEER_POOLS: the forwards in flight, a request waiting for its peer's address or
+	 * connection (cl_waiting_cancel_req), that connection (sv_login); nothing waits for an
+	 * answer, as the protocol has none (cl_active_cancel_req, sv_active_cancel 0); then
+	 * pglane's counts since start: forwarded (sent) and failed (not sent). */
 	static const char *const peers[] = {"peer_id", "host", "port", "pool_size"};
-	static const char *const peer_pools[] = {"peer_id", "cl_active_cancel_req",
-	                                         "cl_waiting_cancel_req", "sv_active_cancel",
-	                                         "sv_login"};
-	if (pools) {
-		admin_result_columns_typed(r, peer_pools, "iiiii", NCOLS(peer_pools));
+	static const char *const peer_pools[] = {"peer_id",
+	                                         "cl_active_cancel_req",
+	                                         "cl_waiting_cancel_req",
+	                                         "sv_active_cancel",
+	                                         "sv_login",
+	                                         "forwarded",
+	                                         "failed"};
+	if (!pools) {
+		admin_result_columns_typed(r, peers, "isii", NCOLS(peers));
+		for (size_t i = 0; i < ctx->cfg->npeers; i++) {
+			const struct cfg_peer *p = &ctx->cfg->peers[i];
+			admin_row_begin(r);
+			admin_row_int(r, p->id);
+			admin_row_str(r, p->host);
+			admin_row_int(r, p->port);
+			admin_row_int(r, 0);
+			admin_row_end(r);
+		}
 		return;
 	}
-	admin_result_columns_typed(r, peers, "isii", NCOLS(peers));
+	admin_result_columns_typed(r, peer_pools, "iiiiiqq", NCOLS(peer_pools));
+	size_t n = 0;
+	uint64_t unknown = 0;
+	struct admin_peer_counts *counts = ops && ops->peers ? ops->peers(&n, &unknown) : NULL;
 	for (size_t i = 0; i < ctx->cfg->npeers; i++) {
-		const struct cfg_peer *p = &ctx->cfg->peers[i];
+		int id = ctx->cfg->peers[i].id;
+		struct admin_peer_counts c = {.id = id};
+		for (size_t k = 0; k < n; k++)
+			if (counts[k].id == id)
+				c = counts[k];
 		admin_row_begin(r);
-		admin_row_int(r, p->id);
-		admin_row_str(r, p->host);
-		admin_row_int(r, p->port);
+		admin_row_int(r, id);
 		admin_row_int(r, 0);
+		admin_row_int(r, (int64_t)(c.resolving + c.connecting));
+		admin_row_int(r, 0);
+		admin_row_int(r, (int64_t)c.connecting);
+		admin_row_int(r, (int64_t)c.forwarded);
+		admin_row_int(r, (int64_t)c.failed);
 		admin_row_end(r);
 	}
+	free(counts);
 }

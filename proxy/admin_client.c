@@ -94,6 +94,11 @@ void proxy_admin_metrics(struct admin_buf *out)
 	                               .joined = st.coalesced,
 	                               .in_flight = st.in_flight};
 	admin_metrics_authq(&n, out);
+	size_t npeers;
+	uint64_t unknown;
+	struct admin_peer_counts *peers = proxy_gather_peers(&npeers, &unknown);
+	admin_metrics_peers(&ctx, peers, npeers, unknown, out);
+	free(peers);
 	proxy_gather_end();
 }
 

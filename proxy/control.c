@@ -15,6 +15,7 @@
 #include "proxy/admin_client.h"
 #include "proxy/client.h"
 #include "proxy/context.h"
+#include "proxy/gather.h"
 #include "proxy/control.h"
 #include "proxy/sdnotify.h"
 #include "proxy/listen.h"
@@ -837,6 +838,7 @@ void proxy_control_setup(void)
 	        .suspend = all_suspend,
 	        .wait_close = all_wait_close,
 	        .set = do_set,
+	        .peers = proxy_gather_peers,
 	};
 	admin_setup(&ops);
 	proxy_admin_started();

@@ -1,8 +1,13 @@
 /* proxy/gather.c — every worker's state read at once for the console and HTTP (gather.h). */
 #include "proxy/gather.h"
 
+#include <stdlib.h>
+
+#include "admin/metrics.h"
+#include "config/cfg.h"
 #include "pool/view.h"
 #include "proxy/context.h"
+#include "proxy/peer.h"
 #include "proxy/worker.h"
 
 /* Which worker called proxy_gather_begin() (the view slot is acted as until the end). */
@@ -56,4 +61,53 @@ struct proxy_authq_stats proxy_gather_authq(void)
 	struct proxy_authq_stats t = {0};
 	proxy_workers_each(add_authq, &t);
 	return t;
+}
+
+/* The peers' counts being added up: by id, at most one per possible peer_id. */
+struct peer_sum {
+	struct admin_peer_counts *p;
+	size_t n;
+	uint64_t unknown;
+};
+
+static void add_peers(void *arg)
+{
+	struct peer_sum *sum = arg;
+	size_t n;
+	uint64_t unknown;
+	const struct admin_peer_counts *w = proxy_peer_counts(&n, &unknown);
+	sum->unknown += unknown;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < sum->n && sum->p[k].id != w[i].id)
+			k++;
+		if (k == sum->n) {
+			if (sum->n == CFG_PEER_ID_MAX)
+				continue;
+			sum->p[sum->n++] = (struct admin_peer_counts){.id = w[i].id};
+		}
+		sum->p[k].forwarded += w[i].forwarded;
+		sum->p[k].failed += w[i].failed;
+		sum->p[k].resolving += w[i].resolving;
+		sum->p[k].connecting += w[i].connecting;
+	}
+}
+
+static int by_id(const void *a, const void *b)
+{
+	int x = ((const struct admin_peer_counts *)a)->id;
+	int y = ((const struct admin_peer_counts *)b)->id;
+	return (x > y) - (x < y);
+}
+
+struct admin_peer_counts *proxy_gather_peers(size_t *n, uint64_t *unknown)
+{
+	struct peer_sum sum = {.p = calloc(CFG_PEER_ID_MAX, sizeof(*sum.p))};
+	if (sum.p) {
+		proxy_workers_each(add_peers, &sum);
+		qsort(sum.p, sum.n, sizeof(*sum.p), by_id);
+	}
+	*n = sum.n;
+	*unknown = sum.unknown;
+	return sum.p;
 }

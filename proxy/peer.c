@@ -3,7 +3,9 @@
  * force (RELOAD may change the peers), resolved without blocking, a new non-blocking
  * connection, the 16-byte CancelRequest with the forwarded bit set, then the connection is
  * closed (PostgreSQL's and PgBouncer's cancel protocol has no answer). A forward that takes
- * longer than PROXY_PEER_FORWARD_TIMEOUT_MS is dropped. Owner: the event loop's thread. */
+ * longer than PROXY_PEER_FORWARD_TIMEOUT_MS is dropped. Each worker counts its forwards per peer
+ * (sent, failed, in flight) and the requests for a peer not in the config (SHOW PEER_POOLS,
+ * /metrics). Owner: the event loop's thread. */
 #include "proxy/peer.h"
 
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admin/metrics.h"
 #include "config/cfg.h"
 #include "config/log.h"
 #include "protocol/buf.h"
@@ -29,11 +32,18 @@ struct peer_forward {
 	uint8_t pkt[PROTO_CANCEL_REQUEST_LEN];
 };
 
+/* How a forward ended, for its peer's counts. */
+enum forward_end { FORWARD_SENT, FORWARD_FAILED, FORWARD_EXIT };
+
 /* This pglane's peer_id (process-wide, set before the workers start) and each worker's
- * forwards in flight (its own, on its loop). */
+ * forwards in flight and counts (its own, on its loop; read by the console with the world
+ * stopped). */
 static int self;
 static struct peer_forwards {
-	struct pool_list in_flight; /* owned */
+	struct pool_list in_flight;      /* owned */
+	struct admin_peer_counts *tally; /* owned: one per peer id forwarded to, by id */
+	size_t ntally, cap;
+	uint64_t unknown; /* requests for a peer not in peers, dropped */
 } forwards[POOL_MAX_WORKERS];
 #define peers (forwards[pool_worker])
 
@@ -57,8 +67,46 @@ int proxy_peer_self(void)
 	return self;
 }
 
-static void forward_done(struct peer_forward *f)
+/* This worker's counts for peer `id`, made the first time (NULL when out of memory). */
+static struct admin_peer_counts *tally_of(unsigned id)
 {
+	size_t i = 0;
+	while (i < peers.ntally && peers.tally[i].id < (int)id)
+		i++;
+	if (i < peers.ntally && peers.tally[i].id == (int)id)
+		return &peers.tally[i];
+	if (peers.ntally == peers.cap) {
+		size_t cap = peers.cap ? 2 * peers.cap : 4;
+		struct admin_peer_counts *t = realloc(peers.tally, cap * sizeof(*t));
+		if (!t)
+			return NULL;
+		peers.tally = t;
+		peers.cap = cap;
+	}
+	memmove(&peers.tally[i + 1], &peers.tally[i], (peers.ntally - i) * sizeof(peers.tally[0]));
+	peers.ntally++;
+	peers.tally[i] = (struct admin_peer_counts){.id = (int)id};
+	return &peers.tally[i];
+}
+
+const struct admin_peer_counts *proxy_peer_counts(size_t *n, uint64_t *unknown)
+{
+	*n = peers.ntally;
+	*unknown = peers.unknown;
+	return peers.tally;
+}
+
+static void forward_done(struct peer_forward *f, enum forward_end end)
+{
+	struct admin_peer_counts *t = tally_of(f->id); /* made when the forward began */
+	if (t) {
+		if (f->w.fd >= 0)
+			t->connecting--;
+		else
+			t->resolving--;
+		t->forwarded += end == FORWARD_SENT;
+		t->failed += end == FORWARD_FAILED;
+	}
 	if (f->req)
 		proxy_resolve_cancel(f->req);
 	ev_timer_stop(proxy.loop, &f->timer);
@@ -75,6 +123,7 @@ static void forward_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct peer_forward *f = pool_container_of(w, struct peer_forward, w);
+	enum forward_end end = FORWARD_FAILED;
 	int err = 0;
 	socklen_t len = sizeof(err);
 	if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -84,13 +133,15 @@ static void forward_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		            strerror(err));
 	} else {
 		ssize_t n = send(w->fd, f->pkt, sizeof(f->pkt), MSG_NOSIGNAL);
-		if (n == (ssize_t)sizeof(f->pkt))
+		if (n == (ssize_t)sizeof(f->pkt)) {
 			log_debug("cancel request forwarded to peer %u", f->id);
-		else
+			end = FORWARD_SENT;
+		} else {
 			log_warning("cancel request for peer %u not sent: %s", f->id,
 			            n < 0 ? strerror(errno) : "short write");
+		}
 	}
-	forward_done(f);
+	forward_done(f, end);
 }
 
 static void forward_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -100,7 +151,7 @@ static void forward_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct peer_forward *f = pool_container_of(t, struct peer_forward, timer);
 	log_warning("cancel request for peer %u: not sent within %d ms, dropped", f->id,
 	            PROXY_PEER_FORWARD_TIMEOUT_MS);
-	forward_done(f);
+	forward_done(f, FORWARD_FAILED);
 }
 
 /* Start connecting to the resolved address; false (logged) when that cannot start. */
@@ -117,6 +168,9 @@ static bool forward_connect(struct peer_forward *f, const struct sockaddr_storag
 	}
 	ev_io_set(&f->w, fd, EV_WRITE);
 	ev_io_start(proxy.loop, &f->w);
+	struct admin_peer_counts *t = tally_of(f->id); /* made when the forward began */
+	t->resolving--;
+	t->connecting++;
 	return true;
 }
 
@@ -128,7 +182,7 @@ static void forward_resolved(void *arg, const struct sockaddr_storage *sa, sockl
 	if (!sa)
 		log_warning("cancel request for peer %u: %s", f->id, err ? err : "no address");
 	if (!sa || !forward_connect(f, sa, len))
-		forward_done(f);
+		forward_done(f, FORWARD_FAILED);
 }
 
 void proxy_peer_forward(unsigned id, uint32_t pid, int32_t key)
@@ -136,11 +190,14 @@ void proxy_peer_forward(unsigned id, uint32_t pid, int32_t key)
 	const struct cfg_peer *p = cfg_peer_find(proxy.cfg, (int)id);
 	if (!p) {
 		log_debug("cancel request for peer %u, which is not in peers: dropped", id);
+		peers.unknown++;
 		return;
 	}
-	struct peer_forward *f = calloc(1, sizeof(*f));
+	struct admin_peer_counts *t = tally_of(id);
+	struct peer_forward *f = t ? calloc(1, sizeof(*f)) : NULL;
 	if (!f)
 		return;
+	t->resolving++; /* until it connects */
 	struct proto_writer w;
 	proto_writer_init(&w, f->pkt, sizeof(f->pkt));
 	proto_write_cancel_request(&w, (int32_t)pid, key);
@@ -156,13 +213,13 @@ void proxy_peer_forward(unsigned id, uint32_t pid, int32_t key)
 	                            sizeof(err))) {
 	case PROXY_RESOLVE_DONE:
 		if (!forward_connect(f, &sa, len))
-			forward_done(f);
+			forward_done(f, FORWARD_FAILED);
 		return;
 	case PROXY_RESOLVE_PENDING:
 		return;
 	case PROXY_RESOLVE_FAILED:
 		log_warning("cancel request for peer %u: %s", id, err);
-		forward_done(f);
+		forward_done(f, FORWARD_FAILED);
 		return;
 	}
 }
@@ -172,6 +229,9 @@ void proxy_peer_free_all(void)
 	struct pool_list *pos, *tmp;
 	pool_list_foreach_safe(pos, tmp, in_flight())
 	{
-		forward_done(pool_container_of(pos, struct peer_forward, link));
+		forward_done(pool_container_of(pos, struct peer_forward, link), FORWARD_EXIT);
 	}
+	free(peers.tally);
+	peers.tally = NULL;
+	peers.ntally = peers.cap = 0;
 }

@@ -23,6 +23,7 @@
 
 #include "tests/integration/adminq.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/prom.h"
 #include "tests/integration/wire.h"
 
 #define NLANES      3
@@ -41,6 +42,7 @@ struct scale {
 	char log[NLANES][600];
 	char conf[NLANES][600];
 	int hport;
+	int http; /* pglane 1's admin.http_port */
 	pid_t hpid;
 	char hlog[600];
 	const char *peer_host; /* the host peers are listed by; NULL: 127.0.0.1 */
@@ -158,16 +160,20 @@ static void write_lane_conf_as(int i, int peer_id, unsigned peers_mask, const ch
 		                      "%s { id = %d; host = \"%s\"; port = %d; }", n ? "," : "",
 		                      j + 1, S.peer_host ? S.peer_host : "127.0.0.1", S.port[j]);
 	}
+	char admin[64] = ""; /* pglane 1 serves /metrics */
+	if (i == 0)
+		snprintf(admin, sizeof(admin), "admin = { http_port = %d; };\n", S.http);
 	/* each listens on DIR/.s.PGSQL.<its port> too */
 	snprintf(conf, sizeof(conf),
 	         "listen = { host = \"127.0.0.1\"; port = %d; unix_socket_dir = \"%s\"; };\n"
+	         "%s"
 	         "auth = { type = \"trust\"; };\n"
 	         "log = { level = \"%s\"; };\n"
 	         "pool = { mode = \"transaction\"; size = 12; query_wait_timeout = \"60s\"; };\n"
 	         "databases = ( { name = \"*\"; host = \"%s\"; port = %d; } );\n"
 	         "peer_id = %d;\n"
 	         "peers = ( %s );\n",
-	         S.port[i], S.dir, level, it_pghost(), it_pgport(), peer_id, peers);
+	         S.port[i], S.dir, admin, level, it_pghost(), it_pgport(), peer_id, peers);
 	it_file_write(path, conf);
 }
 
@@ -201,6 +207,7 @@ static void scale_start(bool peering, const char *level)
 	memset(&S, 0, sizeof(S));
 	it_mkdtemp(S.dir, sizeof(S.dir));
 	pick_ports();
+	S.http = it_http_port();
 	char dir[sizeof(S.dir)]; /* a copy: gcc -O1 sees S.dir and S.conf as overlapping */
 	memcpy(dir, S.dir, sizeof(dir));
 	for (int i = 0; i < NLANES; i++) {
@@ -214,6 +221,7 @@ static void scale_start(bool peering, const char *level)
 	}
 	for (int i = 0; i < NLANES; i++)
 		wait_listening(S.pid[i], S.port[i], S.log[i]);
+	it_wait_port(S.http);
 	char hconf[600];
 	snprintf(hconf, sizeof(hconf), "%s/haproxy.cfg", S.dir);
 	snprintf(S.hlog, sizeof(S.hlog), "%s/haproxy.log", S.dir);
@@ -259,6 +267,62 @@ static PGconn *connect_haproxy(void)
 	PGconn *c = it_connect_try(ci);
 	cr_assert_eq(PQstatus(c), CONNECTION_OK, "through haproxy: %s", it_conn_error(c));
 	return c;
+}
+
+/* SHOW `what` on pglane i's console: its rows as "a|b|..." lines (malloc'd). */
+static char *show(int i, const char *what)
+{
+	char *out = NULL;
+	int rc = it_sh(10, &out, "psql -X -At -h 127.0.0.1 -p %d -U admin -d pglane -c 'SHOW %s'",
+	               S.port[i], what);
+	cr_assert_eq(rc, 0, "SHOW %s: %s", what, out);
+	return out;
+}
+
+/* pglane 1's SHOW PEER_POOLS: "peer_id|cl_active_cancel_req|cl_waiting_cancel_req|
+ * sv_active_cancel|sv_login|forwarded|failed" for peers 2 and 3, against what is wanted. */
+static void expect_peer_pools(int fwd2, int failed2, int fwd3)
+{
+	char *out = show(0, "PEER_POOLS"), want[200];
+	snprintf(want, sizeof(want), "2|0|0|0|0|%d|%d\n3|0|0|0|0|%d|0\n", fwd2, failed2, fwd3);
+	cr_expect_str_eq(out, want, "SHOW PEER_POOLS");
+	free(out);
+}
+
+/* pglane 1's /metrics: the sample of `name` with label peer_id `peer` (NULL: none) and result
+ * `result` (NULL: none); -1 when it has none. */
+static double lane1_metric(const char *name, const char *peer, const char *result)
+{
+	char *body = NULL, err[300];
+	cr_assert_eq(adminq_http_get(S.http, "/metrics", &body), 200, "GET /metrics");
+	struct prom m;
+	cr_assert(prom_parse(body, &m, err, sizeof(err)), "/metrics: %s", err);
+	const char *kv[4];
+	int n = 0;
+	if (peer) {
+		kv[2 * n] = "peer_id";
+		kv[2 * n++ + 1] = peer;
+	}
+	if (result) {
+		kv[2 * n] = "result";
+		kv[2 * n++ + 1] = result;
+	}
+	const struct prom_sample *smp = prom_find(&m, name, kv, n);
+	double v = smp ? smp->value : -1;
+	prom_free(&m);
+	free(body);
+	return v;
+}
+
+/* What pglane 1 counted of its forwards, in SHOW PEER_POOLS and /metrics alike. */
+static void expect_lane1_counts(int fwd2, int failed2, int unknown)
+{
+	expect_peer_pools(fwd2, failed2, 0);
+	cr_expect_eq(lane1_metric("pglane_peer_cancels_total", "2", "forwarded"), fwd2);
+	cr_expect_eq(lane1_metric("pglane_peer_cancels_total", "2", "failed"), failed2);
+	cr_expect_eq(lane1_metric("pglane_peer_cancels_total", "3", "forwarded"), 0);
+	cr_expect_eq(lane1_metric("pglane_peer_cancels_in_flight", "2", NULL), 0);
+	cr_expect_eq(lane1_metric("pglane_peer_cancels_unknown_total", NULL, NULL), unknown);
 }
 
 Test(peers, pgbench_through_haproxy, .timeout = 60)
@@ -347,11 +411,26 @@ Test(peers, cancels_through_haproxy_reach_their_own_statement, .timeout = 90)
 			             round, i, n);
 		}
 	}
-	int forwarded = 0, received = 0;
+	int forwarded = 0, received = 0, counted = 0;
 	for (int i = 0; i < NLANES; i++) {
 		forwarded += lane_log_count(i, "cancel request forwarded to peer");
 		received += lane_log_count(i, "closing: cancel request handled");
+		char *rows = show(i, "PEER_POOLS"); /* peer_id|...|forwarded|failed, a line each */
+		for (char *line = rows; line && *line;) {
+			int cols[7];
+			cr_assert_eq(sscanf(line, "%d|%d|%d|%d|%d|%d|%d", &cols[0], &cols[1],
+			                    &cols[2], &cols[3], &cols[4], &cols[5], &cols[6]),
+			             7, "SHOW PEER_POOLS row: %s", line);
+			cr_expect_eq(cols[6], 0, "pglane %d: failed forwards to peer %d", i + 1,
+			             cols[0]);
+			counted += cols[5];
+			line = strchr(line, '\n');
+			line = line ? line + 1 : NULL;
+		}
+		free(rows);
 	}
+	cr_expect_eq(counted, forwarded, "SHOW PEER_POOLS counts %d forwards, the logs %d", counted,
+	             forwarded);
 	/* each cancel reached one pglane through haproxy, and a second one when forwarded */
 	cr_expect_eq(received, NCONNS * NROUNDS + forwarded, "received %d, forwarded %d", received,
 	             forwarded);
@@ -457,18 +536,10 @@ Test(peers, misdirected_cancels_are_dropped_not_bounced, .timeout = 60)
 	cr_expect_eq(lane_log_count(0, "cancel request forwarded to peer"), 1, "only the first");
 	cr_expect_eq(lane_log_count(1, handled), 1, "nothing else reached pglane 2");
 	cr_expect_eq(lane_log_count(2, handled), 0, "nothing reached pglane 3");
+	/* counted: one forwarded to peer 2, one for peer 9 dropped (the bounced one is not a
+	 * forward) */
+	expect_lane1_counts(1, 0, 1);
 	scale_finish();
-}
-
-/* SHOW PEERS on pglane i's console: its rows as "id|host|port|pool_size" lines. */
-static char *show_peers(int i)
-{
-	char *out = NULL;
-	int rc =
-	        it_sh(10, &out, "psql -X -At -h 127.0.0.1 -p %d -U admin -d pglane -c 'SHOW PEERS'",
-	              S.port[i]);
-	cr_assert_eq(rc, 0, "SHOW PEERS: %s", out);
-	return out;
 }
 
 /* Rewrite pglane 1's config and send it SIGHUP; waits for the reload to be logged. */
@@ -483,13 +554,13 @@ static void reload_lane1(int peer_id, unsigned peers_mask, const char *logged)
 Test(peers, reload_changes_peers_but_not_peer_id, .timeout = 60)
 {
 	scale_start(true, "debug");
-	char *out = show_peers(0), want[200];
+	char *out = show(0, "PEERS"), want[200];
 	snprintf(want, sizeof(want), "2|127.0.0.1|%d|0\n3|127.0.0.1|%d|0\n", S.port[1], S.port[2]);
 	cr_expect_str_eq(out, want);
 	free(out);
 	/* pglane 2 leaves pglane 1's peers: a cancel for it is dropped */
 	reload_lane1(1, 1u << 2, "reload of");
-	out = show_peers(0);
+	out = show(0, "PEERS");
 	snprintf(want, sizeof(want), "3|127.0.0.1|%d|0\n", S.port[2]);
 	cr_expect_str_eq(out, want);
 	free(out);
@@ -585,7 +656,7 @@ Test(peers, forwarded_over_a_unix_socket, .timeout = 60)
 	/* pglane 1 now lists the others by their socket directory */
 	S.peer_host = S.dir;
 	reload_lane1(1, ~0u, "reload of");
-	char *out = show_peers(0), want[1200];
+	char *out = show(0, "PEERS"), want[1200];
 	snprintf(want, sizeof(want), "2|%s|%d|0\n3|%s|%d|0\n", S.dir, S.port[1], S.dir, S.port[2]);
 	cr_expect_str_eq(out, want);
 	free(out);
@@ -607,5 +678,6 @@ Test(peers, forwarded_to_a_host_name_or_lost_when_refused, .timeout = 60)
 	reload_lane1(1, ~0u, "reload of");
 	cancel_via_lane1(false, "to a refused address");
 	cr_expect_eq(wait_log(0, "cancel request for peer 2: could not connect", 1), 1);
+	expect_lane1_counts(1, 1, 0); /* an operator sees the lost one */
 	scale_finish();
 }
