@@ -375,8 +375,8 @@ void admin_metrics_authq(const struct admin_authq_counts *n, struct admin_buf *o
 	put(out, "pglane_auth_queries_in_flight %" PRIu64 "\n", n->in_flight);
 }
 
-static const struct admin_peer_counts *peer_counts_of(const struct admin_peer_counts *p, size_t n,
-                                                      int id)
+const struct admin_peer_counts *admin_peer_counts_find(const struct admin_peer_counts *p, size_t n,
+                                                       int id)
 {
 	for (size_t i = 0; i < n; i++)
 		if (p[i].id == id)
@@ -412,7 +412,7 @@ void admin_metrics_peers(const struct admin_ctx *ctx, const struct admin_peer_co
 		put(out, "%s", heads[what]);
 		for (size_t i = 0; i < ctx->cfg->npeers; i++) { /* the peers of the config */
 			int id = ctx->cfg->peers[i].id;
-			put_peer(out, id, peer_counts_of(p, n, id), what);
+			put_peer(out, id, admin_peer_counts_find(p, n, id), what);
 		}
 		for (size_t i = 0; i < n; i++) /* and those a RELOAD took out of it */
 			if (!cfg_peer_find(ctx->cfg, p[i].id))

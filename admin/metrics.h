@@ -27,8 +27,11 @@ struct admin_peer_counts {
 	uint64_t failed;                /* not sent: no address, no connection, or too late */
 	uint64_t resolving, connecting; /* in flight now: its host looked up, connecting */
 };
+/* The counts of peer `id` in `p` (`n` of them), NULL when it has none. */
+const struct admin_peer_counts *admin_peer_counts_find(const struct admin_peer_counts *p, size_t n,
+                                                       int id);
 /* Their metrics, appended to `out`: a series per peer of the config in force (`ctx->cfg`)
- * and per other id in `p` (`n`, by id); `unknown`: the requests dropped for a peer not in
+ * and per other id in `p` (`n`); `unknown`: the requests dropped for a peer not in
  * the config. */
 void admin_metrics_peers(const struct admin_ctx *ctx, const struct admin_peer_counts *p, size_t n,
                          uint64_t unknown, struct admin_buf *out);

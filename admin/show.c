@@ -953,19 +953,19 @@ void admin_show_peers(const struct admin_ctx *ctx, struct admin_result *r, bool 
 	uint64_t unknown = 0;
 	struct admin_peer_counts *counts = ops && ops->peers ? ops->peers(&n, &unknown) : NULL;
 	for (size_t i = 0; i < ctx->cfg->npeers; i++) {
+		static const struct admin_peer_counts none;
 		int id = ctx->cfg->peers[i].id;
-		struct admin_peer_counts c = {.id = id};
-		for (size_t k = 0; k < n; k++)
-			if (counts[k].id == id)
-				c = counts[k];
+		const struct admin_peer_counts *c = admin_peer_counts_find(counts, n, id);
+		if (!c)
+			c = &none;
 		admin_row_begin(r);
 		admin_row_int(r, id);
 		admin_row_int(r, 0);
-		admin_row_int(r, (int64_t)(c.resolving + c.connecting));
+		admin_row_int(r, (int64_t)(c->resolving + c->connecting));
 		admin_row_int(r, 0);
-		admin_row_int(r, (int64_t)c.connecting);
-		admin_row_int(r, (int64_t)c.forwarded);
-		admin_row_int(r, (int64_t)c.failed);
+		admin_row_int(r, (int64_t)c->connecting);
+		admin_row_int(r, (int64_t)c->forwarded);
+		admin_row_int(r, (int64_t)c->failed);
 		admin_row_end(r);
 	}
 	free(counts);
