@@ -63,10 +63,9 @@ struct proxy_authq_stats proxy_gather_authq(void)
 	return t;
 }
 
-/* The peers' counts being added up: by id, at most one per possible peer_id. */
+/* Every worker's counts added into by_id[] (CFG_PEER_ID_MAX + 1 of them, by peer_id). */
 struct peer_sum {
-	struct admin_peer_counts *p;
-	size_t n;
+	struct admin_peer_counts *by_id;
 	uint64_t unknown;
 };
 
@@ -78,36 +77,25 @@ static void add_peers(void *arg)
 	const struct admin_peer_counts *w = proxy_peer_counts(&n, &unknown);
 	sum->unknown += unknown;
 	for (size_t i = 0; i < n; i++) {
-		size_t k = 0;
-		while (k < sum->n && sum->p[k].id != w[i].id)
-			k++;
-		if (k == sum->n) {
-			if (sum->n == CFG_PEER_ID_MAX)
-				continue;
-			sum->p[sum->n++] = (struct admin_peer_counts){.id = w[i].id};
-		}
-		sum->p[k].forwarded += w[i].forwarded;
-		sum->p[k].failed += w[i].failed;
-		sum->p[k].resolving += w[i].resolving;
-		sum->p[k].connecting += w[i].connecting;
+		struct admin_peer_counts *t = &sum->by_id[w[i].id];
+		t->id = w[i].id;
+		t->forwarded += w[i].forwarded;
+		t->failed += w[i].failed;
+		t->resolving += w[i].resolving;
+		t->connecting += w[i].connecting;
 	}
-}
-
-static int by_id(const void *a, const void *b)
-{
-	int x = ((const struct admin_peer_counts *)a)->id;
-	int y = ((const struct admin_peer_counts *)b)->id;
-	return (x > y) - (x < y);
 }
 
 struct admin_peer_counts *proxy_gather_peers(size_t *n, uint64_t *unknown)
 {
-	struct peer_sum sum = {.p = calloc(CFG_PEER_ID_MAX, sizeof(*sum.p))};
-	if (sum.p) {
+	struct peer_sum sum = {.by_id = calloc(CFG_PEER_ID_MAX + 1, sizeof(*sum.by_id))};
+	*n = 0;
+	if (sum.by_id) {
 		proxy_workers_each(add_peers, &sum);
-		qsort(sum.p, sum.n, sizeof(*sum.p), by_id);
+		for (int id = 1; id <= CFG_PEER_ID_MAX; id++) /* the ids seen, first: by id */
+			if (sum.by_id[id].id)
+				sum.by_id[(*n)++] = sum.by_id[id];
 	}
-	*n = sum.n;
 	*unknown = sum.unknown;
-	return sum.p;
+	return sum.by_id;
 }

@@ -41,7 +41,7 @@ enum forward_end { FORWARD_SENT, FORWARD_FAILED, FORWARD_EXIT };
 static int self;
 static struct peer_forwards {
 	struct pool_list in_flight;      /* owned */
-	struct admin_peer_counts *tally; /* owned: one per peer id forwarded to, by id */
+	struct admin_peer_counts *tally; /* owned: one per peer id forwarded to */
 	size_t ntally, cap;
 	uint64_t unknown; /* requests for a peer not in peers, dropped */
 } forwards[POOL_MAX_WORKERS];
@@ -70,23 +70,20 @@ int proxy_peer_self(void)
 /* This worker's counts for peer `id`, made the first time (NULL when out of memory). */
 static struct admin_peer_counts *tally_of(unsigned id)
 {
-	size_t i = 0;
-	while (i < peers.ntally && peers.tally[i].id < (int)id)
-		i++;
-	if (i < peers.ntally && peers.tally[i].id == (int)id)
-		return &peers.tally[i];
+	struct admin_peer_counts *t = (struct admin_peer_counts *)admin_peer_counts_find(
+	        peers.tally, peers.ntally, (int)id);
+	if (t)
+		return t;
 	if (peers.ntally == peers.cap) {
 		size_t cap = peers.cap ? 2 * peers.cap : 4;
-		struct admin_peer_counts *t = realloc(peers.tally, cap * sizeof(*t));
+		t = realloc(peers.tally, cap * sizeof(*t));
 		if (!t)
 			return NULL;
 		peers.tally = t;
 		peers.cap = cap;
 	}
-	memmove(&peers.tally[i + 1], &peers.tally[i], (peers.ntally - i) * sizeof(peers.tally[0]));
-	peers.ntally++;
-	peers.tally[i] = (struct admin_peer_counts){.id = (int)id};
-	return &peers.tally[i];
+	peers.tally[peers.ntally] = (struct admin_peer_counts){.id = (int)id};
+	return &peers.tally[peers.ntally++];
 }
 
 const struct admin_peer_counts *proxy_peer_counts(size_t *n, uint64_t *unknown)

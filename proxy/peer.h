@@ -22,7 +22,7 @@ int proxy_peer_self(void);
  * of the config in force, on a new non-blocking connection closed once it is sent; a peer not
  * in the config is logged (debug) and the request dropped. */
 void proxy_peer_forward(unsigned id, uint32_t pid, int32_t key);
-/* The calling worker's counts, one per peer id it has forwarded to (`*n`, by id), and in
+/* The calling worker's counts, one per peer id it has forwarded to (`*n`), and in
  * `*unknown` the requests it dropped for a peer not in the config. */
 const struct admin_peer_counts *proxy_peer_counts(size_t *n, uint64_t *unknown);
 /* pglane exits: drop the forwards still in flight. */
