@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/prom.h"
 
 /* ---- console ---- */
 
@@ -245,6 +246,16 @@ int adminq_http_get(int port, const char *path, char **body)
 	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
 	cr_assert(n > 0 && (size_t)n < sizeof req);
 	return adminq_http(port, req, (size_t)n, 10000, NULL, body);
+}
+
+void adminq_metrics(int port, struct prom *out)
+{
+	char *body = NULL, err[512];
+	int st = adminq_http_get(port, "/metrics", &body);
+	cr_assert_eq(st, 200, "GET /metrics answered %d", st);
+	bool ok = prom_parse(body, out, err, sizeof err);
+	cr_assert(ok, "/metrics is not valid Prometheus text: %s", err);
+	free(body);
 }
 
 /* ---- background processes ---- */

@@ -59,6 +59,10 @@ int adminq_pool_wait(PGconn *c, const char *db, const char *user, const char *la
 int adminq_http(int port, const char *req, size_t len, int timeout_ms, char **head, char **body);
 /* GET `path`: the status code, body in *body as above. */
 int adminq_http_get(int port, const char *path, char **body);
+struct prom;
+/* GET /metrics on `port` into `out` (prom.h; free it with prom_free): the test fails unless
+ * it answers 200 with text the strict parser accepts. */
+void adminq_metrics(int port, struct prom *out);
 
 /* ---- background processes ---- */
 

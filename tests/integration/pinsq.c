@@ -261,17 +261,6 @@ long long pins_lanes_cl_pinned(struct pins_env *e)
 	return v;
 }
 
-static void metrics(struct pins_env *e, struct prom *out)
-{
-	char *body = NULL;
-	int st = adminq_http_get(e->http, "/metrics", &body);
-	cr_assert_eq(st, 200, "GET /metrics answered %d", st);
-	char err[512];
-	bool ok = prom_parse(body, out, err, sizeof err);
-	cr_assert(ok, "/metrics is not valid Prometheus text: %s", err);
-	free(body);
-}
-
 static bool label_is(const struct prom_sample *s, const char *name, const char *value)
 {
 	const char *v = prom_label(s, name);
@@ -281,7 +270,7 @@ static bool label_is(const struct prom_sample *s, const char *name, const char *
 double pins_metric_clients_pinned(struct pins_env *e)
 {
 	struct prom p;
-	metrics(e, &p);
+	adminq_metrics(e->http, &p);
 	double v = -1;
 	for (size_t i = 0; i < p.n; i++) {
 		const struct prom_sample *s = &p.s[i];
@@ -297,7 +286,7 @@ double pins_metric_clients_pinned(struct pins_env *e)
 double pins_metric_pins_total(struct pins_env *e, const char *reason)
 {
 	struct prom p;
-	metrics(e, &p);
+	adminq_metrics(e->http, &p);
 	double v = prom_family(&p, "pglane_pins_total") ? 0 : -1;
 	for (size_t i = 0; i < p.n; i++) {
 		const struct prom_sample *s = &p.s[i];

@@ -55,17 +55,12 @@ static void start(const char *type, const char *auth_extra, const char *database
 /* The value of a sample of /metrics (-1 when missing). */
 static double metric(int http, const char *name, const char *result)
 {
-	char *body = NULL;
-	cr_assert_eq(adminq_http_get(http, "/metrics", &body), 200);
 	struct prom p;
-	char err[256];
-	bool ok = prom_parse(body, &p, err, sizeof err);
-	cr_assert(ok, "/metrics: %s", err);
+	adminq_metrics(http, &p);
 	const char *kv[2] = {"result", result};
 	const struct prom_sample *smp = prom_find(&p, name, kv, result ? 1 : 0);
 	double v = smp ? smp->value : -1;
 	prom_free(&p);
-	free(body);
 	return v;
 }
 

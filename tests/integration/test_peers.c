@@ -289,14 +289,11 @@ static void expect_peer_pools(int fwd2, int failed2, int fwd3)
 	free(out);
 }
 
-/* pglane 1's /metrics: the sample of `name` with label peer_id `peer` (NULL: none) and result
- * `result` (NULL: none); -1 when it has none. */
-static double lane1_metric(const char *name, const char *peer, const char *result)
+/* The sample of `name` in `m` with label peer_id `peer` (NULL: none) and result `result`
+ * (NULL: none); -1 when it has none. */
+static double peer_metric(const struct prom *m, const char *name, const char *peer,
+                          const char *result)
 {
-	char *body = NULL, err[300];
-	cr_assert_eq(adminq_http_get(S.http, "/metrics", &body), 200, "GET /metrics");
-	struct prom m;
-	cr_assert(prom_parse(body, &m, err, sizeof(err)), "/metrics: %s", err);
 	const char *kv[4];
 	int n = 0;
 	if (peer) {
@@ -307,22 +304,22 @@ static double lane1_metric(const char *name, const char *peer, const char *resul
 		kv[2 * n] = "result";
 		kv[2 * n++ + 1] = result;
 	}
-	const struct prom_sample *smp = prom_find(&m, name, kv, n);
-	double v = smp ? smp->value : -1;
-	prom_free(&m);
-	free(body);
-	return v;
+	const struct prom_sample *smp = prom_find(m, name, kv, n);
+	return smp ? smp->value : -1;
 }
 
 /* What pglane 1 counted of its forwards, in SHOW PEER_POOLS and /metrics alike. */
 static void expect_lane1_counts(int fwd2, int failed2, int unknown)
 {
 	expect_peer_pools(fwd2, failed2, 0);
-	cr_expect_eq(lane1_metric("pglane_peer_cancels_total", "2", "forwarded"), fwd2);
-	cr_expect_eq(lane1_metric("pglane_peer_cancels_total", "2", "failed"), failed2);
-	cr_expect_eq(lane1_metric("pglane_peer_cancels_total", "3", "forwarded"), 0);
-	cr_expect_eq(lane1_metric("pglane_peer_cancels_in_flight", "2", NULL), 0);
-	cr_expect_eq(lane1_metric("pglane_peer_cancels_unknown_total", NULL, NULL), unknown);
+	struct prom m;
+	adminq_metrics(S.http, &m);
+	cr_expect_eq(peer_metric(&m, "pglane_peer_cancels_total", "2", "forwarded"), fwd2);
+	cr_expect_eq(peer_metric(&m, "pglane_peer_cancels_total", "2", "failed"), failed2);
+	cr_expect_eq(peer_metric(&m, "pglane_peer_cancels_total", "3", "forwarded"), 0);
+	cr_expect_eq(peer_metric(&m, "pglane_peer_cancels_in_flight", "2", NULL), 0);
+	cr_expect_eq(peer_metric(&m, "pglane_peer_cancels_unknown_total", NULL, NULL), unknown);
+	prom_free(&m);
 }
 
 Test(peers, pgbench_through_haproxy, .timeout = 60)

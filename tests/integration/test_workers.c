@@ -309,15 +309,6 @@ static double metric(const struct prom *m, const char *name)
 	return s->value;
 }
 
-static void fetch_metrics(int http, struct prom *m)
-{
-	char *body = NULL, err[256];
-	int st = adminq_http_get(http, "/metrics", &body);
-	cr_assert_eq(st, 200, "GET /metrics answered %d", st);
-	cr_assert(prom_parse(body, m, err, sizeof err), "/metrics: %s", err);
-	free(body);
-}
-
 IT_TEST(workers, console_and_metrics_add_up_every_worker)
 {
 	int http = 0;
@@ -355,7 +346,7 @@ IT_TEST(workers, console_and_metrics_add_up_every_worker)
 	             backends);
 	cr_expect_eq(sv, servers, "SHOW POOLS sv_* add up to %lld, SHOW SERVERS %d", sv, servers);
 	struct prom m;
-	fetch_metrics(http, &m);
+	adminq_metrics(http, &m);
 	cr_expect_eq(metric(&m, "pglane_pool_clients_active"), act);
 	cr_expect_eq(metric(&m, "pglane_pool_clients_waiting"), wait);
 	cr_expect_eq(metric(&m, "pglane_pool_servers_active"), pool_val(a, "sv_active"));
