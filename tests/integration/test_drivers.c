@@ -208,7 +208,9 @@ static void busy_stop_check(struct busy *b)
 /* Run psycopg_prepare.py --case `pcase` through pglane (pool of 2) with busy clients; the
  * summary line (malloc'ed). Fails the test on a non-zero exit or a failed execution. One
  * worker: each thread's transactions meet both servers of its worker's pool (with two, each
- * worker may keep one server of the two). */
+ * worker may keep one server of the two). A thread that met one server only in its planned
+ * executions goes on until it meets the other (`extra`, at most 120 per thread): a thread the
+ * scheduler happened to run alone (seen once under ASan) always found its server idle. */
 static char *run_psycopg(const char *pcase)
 {
 	struct it_pglane *p = it_pglane_start_simple_workers("transaction", 2, NULL, 1);
@@ -233,7 +235,7 @@ IT_TEST(drivers, psycopg_rollback_deallocate_all)
 	char *line = run_psycopg("rollback");
 	/* 8 threads of 40 executions and a DROP; each rolls back 3 times and DROPs once with
 	 * statements prepared, each time followed by DEALLOCATE ALL */
-	cr_expect_eq(field(line, "executions"), 8 * 41, "%s", line);
+	cr_expect_eq(field(line, "executions"), 8 * 41 + field(line, "extra"), "%s", line);
 	cr_expect_geq(field(line, "dealloc_all"), 8 * 4,
 	              "psycopg sent fewer DEALLOCATE ALL than its 24 rollbacks and 8 DROPs: %s",
 	              line);
@@ -247,7 +249,7 @@ IT_TEST(drivers, psycopg_prepared_max_deallocate_name)
 	char *line = run_psycopg("rotate");
 	/* thread 0: 108 statements over a prepared_max of 100 (8 evicted); 7 threads: 40
 	 * executions cycling over 20 statements, prepared_max 8 (32 evicted each) */
-	cr_expect_eq(field(line, "executions"), 108 + 7 * 40, "%s", line);
+	cr_expect_eq(field(line, "executions"), 108 + 7 * 40 + field(line, "extra"), "%s", line);
 	cr_expect_geq(field(line, "dealloc_name"), 8 + 7 * 32,
 	              "psycopg sent fewer DEALLOCATE <name> than expected: %s", line);
 	cr_expect_eq(field(line, "dealloc_all"), 0, "no rollback was expected: %s", line);
