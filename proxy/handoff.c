@@ -37,15 +37,15 @@ struct proxy_handoff **proxy_handoff_next(struct proxy_handoff *h)
 
 /* Nothing of a session, nothing in flight: the server can serve a client anywhere. Over TLS
  * too: its OpenSSL session goes with it (used by one worker at a time, the mailbox's lock
- * between them), as long as OpenSSL holds no decrypted bytes not read yet (the taker's
- * watcher would not see them). */
+ * between them), as long as OpenSSL holds no bytes not read yet (read ahead or decrypted:
+ * the taker's watcher would not see them). */
 static bool can_travel(const struct proxy_server *s)
 {
 	return s->state == SERVER_READY && s->ps.state == POOL_SERVER_IDLE &&
 	       !s->ps.close_on_release && !s->ncancels && !s->login && !s->resolving &&
 	       !s->needs_reset && !s->pin_reset && !s->unknown_owner && !s->loaded && !s->led.n &&
 	       s->syncing == 0 && !s->conn.want_write &&
-	       (!s->conn.ssl || SSL_pending(s->conn.ssl) == 0);
+	       (!s->conn.ssl || !SSL_has_pending(s->conn.ssl));
 }
 
 static void free_handoff(struct proxy_handoff *h)

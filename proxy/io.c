@@ -88,10 +88,9 @@ void proxy_conn_close(struct proxy_conn *c)
 	c->want_read = c->want_write = false;
 }
 
-/* TLS may hold decrypted bytes the socket no longer signals: make the loop call back. */
-static void kick_pending(struct proxy_conn *c)
+void proxy_conn_kick(struct proxy_conn *c)
 {
-	if (c->ssl && c->want_read && SSL_pending(c->ssl) > 0)
+	if (c->ssl && c->want_read && SSL_has_pending(c->ssl))
 		ev_feed_event(proxy.loop, &c->w, EV_READ);
 }
 
@@ -101,7 +100,7 @@ void proxy_conn_set_read(struct proxy_conn *c, bool on)
 		return;
 	c->want_read = on;
 	update_watcher(c);
-	kick_pending(c);
+	proxy_conn_kick(c);
 }
 
 /* recv() or SSL_read(): > 0 bytes, 0 end of stream, -1 with errno (EAGAIN: try later). */
@@ -112,7 +111,7 @@ static ssize_t conn_recv(struct proxy_conn *c, void *buf, size_t n)
 	ERR_clear_error();
 	int r = SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
 	if (r > 0) {
-		kick_pending(c);
+		proxy_conn_kick(c);
 		return r;
 	}
 	switch (SSL_get_error(c->ssl, r)) {

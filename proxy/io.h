@@ -58,6 +58,9 @@ void proxy_conn_init(struct proxy_conn *c, int fd, void (*cb)(struct ev_loop *, 
 void proxy_conn_close(struct proxy_conn *c);
 /* Reading on or off (back-pressure); writing is switched by flush. */
 void proxy_conn_set_read(struct proxy_conn *c, bool on);
+/* TLS: OpenSSL may hold bytes (read ahead, or decrypted and not read yet) the socket no longer
+ * signals: while reading is on, make the loop call the watcher back. */
+void proxy_conn_kick(struct proxy_conn *c);
 /* Watch for writability (a connect in progress). */
 void proxy_conn_set_write(struct proxy_conn *c, bool on);
 

@@ -99,6 +99,17 @@ bool proxy_tls_check_server(const struct cfg *cfg, char *err, size_t cap)
 	return ok;
 }
 
+/* Both sides' contexts: partial writes from a buffer that may move between tries, and reads
+ * ahead: one recv() takes what the socket holds (a record's header and body, and the next
+ * records) instead of one for the header and one for the body. OpenSSL may then hold bytes the
+ * socket no longer signals, so every "anything left?" is SSL_has_pending(), not SSL_pending()
+ * (which counts decrypted bytes only). */
+static void ctx_modes(SSL_CTX *ctx)
+{
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead(ctx, 1);
+}
+
 bool proxy_tls_init(const struct cfg *cfg)
 {
 	proxy_tls_free();
@@ -120,7 +131,7 @@ bool proxy_tls_init(const struct cfg *cfg)
 		SSL_CTX_free(ctx);
 		return false;
 	}
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	ctx_modes(ctx);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->listen.tls.cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, cfg->listen.tls.key, SSL_FILETYPE_PEM) != 1 ||
@@ -193,6 +204,7 @@ enum proxy_tls_result proxy_tls_handshake(struct proxy_conn *c, char *err, size_
 	if (r == 1) {
 		proxy_conn_set_write(c, false);
 		proxy_conn_set_read(c, true);
+		proxy_conn_kick(c); /* the peer's first message may have come with its Finished */
 		return PROXY_TLS_DONE;
 	}
 	switch (SSL_get_error(c->ssl, r)) {
@@ -245,7 +257,7 @@ static SSL_CTX *find_or_make(const struct cfg *cfg, enum cfg_sslmode mode, const
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	ctx_modes(ctx);
 	if (verify) {
 		if (SSL_CTX_load_verify_locations(ctx, file, NULL) != 1) {
 			char e[200];
