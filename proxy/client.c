@@ -28,6 +28,7 @@
 #include "proxy/prepared.h"
 #include "proxy/relay.h"
 #include "proxy/session.h"
+#include "proxy/worker.h"
 
 #define LOGIN_BUCKETS          1024
 #define MAX_LOGINS_PER_ADDRESS 1000 /* connections of one address not yet authenticated */
@@ -256,6 +257,7 @@ void proxy_client_accepted(int fd, const struct sockaddr *sa, socklen_t len, boo
 	pool_list_append(&proxy.clients, &c->link);
 	proxy.nclients++;
 	all_clients++;
+	proxy_worker_client_count(1);
 	proxy_conn_init(&c->conn, fd, client_cb);
 	if (c->peer_known)
 		conn_debug(c, "connected (pid %d, uid %u)", (int)c->peer_pid,
@@ -491,6 +493,7 @@ void proxy_client_close(struct proxy_client *c, const char *sqlstate, const char
 	pool_list_remove(&c->link);
 	proxy.nclients--;
 	all_clients--;
+	proxy_worker_client_count(-1);
 	if (c->pc.pool) {
 		pool_client_unwait(&c->pc, proxy_now_ms());
 		if (c->pc.server)

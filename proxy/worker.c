@@ -48,6 +48,8 @@ struct worker {
 	atomic_bool exit;     /* leave the loop */
 	atomic_bool drained;  /* its clients are gone in a shutdown */
 	atomic_bool attached; /* changed under `world`: a world stopper locks attached ones */
+	_Alignas(64) atomic_int load; /* its clients and the connections in its mailbox: written
+	                                 when one comes or goes, read by an accepting worker */
 };
 
 /* Every worker. Process-wide: `n` is set before the threads start and never changes; each
@@ -156,6 +158,8 @@ static void take_accepted(struct worker *w)
 	}
 	while (rev) {
 		struct accepted_msg *next = rev->next;
+		/* no longer in the mailbox: a client now (counted as one), or refused */
+		atomic_fetch_sub_explicit(&w->load, 1, memory_order_relaxed);
 		/* accepted before any shutdown: served, unless pglane exits now */
 		proxy_client_accepted(rev->fd, (struct sockaddr *)&rev->sa, rev->len,
 		                      proxy.shutdown == PROXY_SHUTDOWN_NOW);
@@ -166,10 +170,23 @@ static void take_accepted(struct worker *w)
 
 unsigned proxy_worker_for_accept(void)
 {
-	static _Atomic unsigned turn; /* round robin over the workers */
-	return workers.n == 1
-	               ? 0
-	               : atomic_fetch_add_explicit(&turn, 1, memory_order_relaxed) % workers.n;
+	if (workers.n == 1)
+		return 0;
+	unsigned best = pool_worker;
+	int least = atomic_load_explicit(&workers.w[best].load, memory_order_relaxed);
+	for (unsigned i = 0; i < workers.n; i++) {
+		int n = atomic_load_explicit(&workers.w[i].load, memory_order_relaxed);
+		if (n < least) {
+			least = n;
+			best = i;
+		}
+	}
+	return best;
+}
+
+void proxy_worker_client_count(int delta)
+{
+	atomic_fetch_add_explicit(&workers.w[pool_worker].load, delta, memory_order_relaxed);
 }
 
 void proxy_worker_accepted(unsigned to, int fd, const struct sockaddr *sa, socklen_t len)
@@ -185,6 +202,7 @@ void proxy_worker_accepted(unsigned to, int fd, const struct sockaddr *sa, sockl
 	m->fd = fd;
 	m->len = len;
 	memcpy(&m->sa, sa, len);
+	atomic_fetch_add_explicit(&w->load, 1, memory_order_relaxed); /* until it takes it */
 	pthread_mutex_lock(&w->mbox_lock);
 	m->next = w->accepted;
 	w->accepted = m;

@@ -46,11 +46,15 @@ void proxy_world_resume(void);
  * then back as the caller. */
 void proxy_workers_each(void (*fn)(void *arg), void *arg);
 
-/* The worker a connection just accepted goes to (round robin, so that clients spread over
- * the workers whichever loop woke first), and the hand-over: `fd` becomes a client of worker
- * `to` (at once when it is the caller). */
+/* The worker a connection just accepted goes to: the one with the fewest clients (those in
+ * its mailbox counted), the caller itself on a tie, so that clients spread over the workers
+ * whichever loop woke first while a connection stays, where it can, on the worker that
+ * accepted it (no hand-over, no second thread woken for it). Then the hand-over: `fd` becomes
+ * a client of worker `to` (at once when it is the caller). */
 unsigned proxy_worker_for_accept(void);
 void proxy_worker_accepted(unsigned to, int fd, const struct sockaddr *sa, socklen_t len);
+/* This worker gained (+1) or lost (-1) a client: its count for proxy_worker_for_accept(). */
+void proxy_worker_client_count(int delta);
 /* Post a CancelRequest to the workers in `mask` (each looks the key up in its own table). */
 void proxy_workers_cancel(uint64_t mask, int32_t pid, int32_t key);
 /* Post an idle server to worker `to` (proxy/handoff.h). */
