@@ -451,6 +451,11 @@ void proxy_workers_each(void (*fn)(void *arg), void *arg)
 	for (unsigned i = 0; i < workers.n; i++) {
 		if (!workers.w[i].attached && i != home)
 			continue;
+		/* a worker asleep in its poll has the clock of its last wake-up: what is timed
+		 * on its behalf (a waiting client's wait, a deadline) is timed now. Safe while the
+		 * world is stopped: its loop uses the clock only while it holds its lock */
+		if (i != home && workers.w[i].loop)
+			ev_now_update(workers.w[i].loop);
 		pool_worker = i;
 		fn(arg);
 	}
