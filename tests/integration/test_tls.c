@@ -320,15 +320,7 @@ IT_TEST(tls, no_second_request_inside_tls_and_no_tls_1_1)
  * after an 'S' is never plaintext. */
 IT_TEST(tls, stalled_and_broken_handshakes)
 {
-	char conf[2048];
-	snprintf(conf, sizeof conf,
-	         "listen = { host = \"127.0.0.1\"; port = @PORT@;\n"
-	         "  tls = { mode = \"allow\"; cert = \"%s\"; key = \"%s\"; }; };\n"
-	         "auth = { type = \"trust\"; };\n"
-	         "pool = { mode = \"transaction\"; size = 2; client_login_timeout = \"1s\"; };\n"
-	         "log = { level = \"debug\"; };\n" IT_DATABASES,
-	         tls_cert("server.crt"), tls_cert("server.key"));
-	it_pglane_start(conf);
+	tls_pglane_start_allow(tls_cert("server.crt"), "1s", "debug");
 	int port = it_pglane_current()->port;
 	PGconn *other = client_try("postgres", "postgres", "sslmode='require'", TLS, NULL, "other");
 	struct wire_reply *r = malloc(sizeof *r);

@@ -156,15 +156,7 @@ static size_t read_answers(struct tclient *t, int zs, long long *vals, size_t nv
 
 IT_TEST(tls_records, finished_and_startup_in_one_write_then_a_pipeline)
 {
-	char conf[2048];
-	snprintf(conf, sizeof conf,
-	         "listen = { host = \"127.0.0.1\"; port = @PORT@;\n"
-	         "  tls = { mode = \"allow\"; cert = \"%s\"; key = \"%s\"; }; };\n"
-	         "auth = { type = \"trust\"; };\n"
-	         "pool = { mode = \"transaction\"; size = 2; client_login_timeout = \"10s\"; };\n"
-	         "log = { level = \"info\"; };\n" IT_DATABASES,
-	         tls_cert("server.crt"), tls_cert("server.key"));
-	it_pglane_start(conf);
+	tls_pglane_start_allow(tls_cert("server.crt"), "10s", "info");
 	int port = it_pglane_current()->port;
 
 	struct tclient t;

@@ -61,15 +61,7 @@ static int small_window_connect(int port)
 IT_TEST(tls_slow, handshake_resumes_when_its_write_blocks)
 {
 	const char *chain = big_chain();
-	char conf[2048];
-	snprintf(conf, sizeof conf,
-	         "listen = { host = \"127.0.0.1\"; port = @PORT@;\n"
-	         "  tls = { mode = \"allow\"; cert = \"%s\"; key = \"%s\"; }; };\n"
-	         "auth = { type = \"trust\"; };\n"
-	         "pool = { mode = \"transaction\"; size = 2; client_login_timeout = \"30s\"; "
-	         "};\n" IT_DATABASES,
-	         chain, tls_cert("server.key"));
-	it_pglane_start(conf);
+	tls_pglane_start_allow(chain, "30s", NULL);
 	int fd = small_window_connect(it_pglane_current()->port);
 	uint8_t req[8];
 	wire_request(req, WIRE_SSL_REQUEST);

@@ -138,3 +138,18 @@ void tls_cluster_stop(char *dir)
 	free(out);
 	dir[0] = '\0';
 }
+
+void tls_pglane_start_allow(const char *cert, const char *login_timeout, const char *level)
+{
+	char conf[2048], log[64] = "";
+	if (level)
+		snprintf(log, sizeof log, "log = { level = \"%s\"; };\n", level);
+	snprintf(conf, sizeof conf,
+	         "listen = { host = \"127.0.0.1\"; port = @PORT@;\n"
+	         "  tls = { mode = \"allow\"; cert = \"%s\"; key = \"%s\"; }; };\n"
+	         "auth = { type = \"trust\"; };\n"
+	         "pool = { mode = \"transaction\"; size = 2; client_login_timeout = \"%s\"; };\n"
+	         "%s" IT_DATABASES,
+	         cert, tls_cert("server.key"), login_timeout, log);
+	it_pglane_start(conf);
+}

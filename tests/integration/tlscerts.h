@@ -13,6 +13,11 @@ const char *tls_certs(void);
 /* DIR/name of a certificate file (one of a few rotating static buffers). */
 const char *tls_cert(const char *name);
 
+/* Start pglane offering TLS (listen.tls mode allow, certificate chain `cert`, tls_cert's
+ * server.key), auth trust, IT_DATABASES and a transaction pool of 2 whose clients must log in
+ * within `login_timeout`; log level `level` (NULL: the default). */
+void tls_pglane_start_allow(const char *cert, const char *login_timeout, const char *level);
+
 /* A PostgreSQL of the test's own (tests/pg.sh start: PGLANE_TEST_PGSH, else the one beside the
  * pglane binary's build directory, else tests/pg.sh) on a free port with the server
  * certificate, `alter` run before ssl goes on (an ALTER SYSTEM, or NULL), and ssl on, once a
